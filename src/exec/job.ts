@@ -9,7 +9,9 @@ import type { MergeContext, MergeInput, MergeMethod } from "../methods/types.js"
 import type { TensorJob } from "../plan/types.js";
 import { chunkedFormOf } from "../methods/chunked.js";
 import { rngKey } from "../tensor/rng.js";
-import { CHUNK_ELEMENTS, runChunked } from "./chunked-job.js";
+import { copyChunked, runChunked } from "./chunked-job.js";
+import { BufferPool } from "./buffer-pool.js";
+import { CHUNKED_ABOVE_ELEMENTS } from "../plan/memory.js";
 import { numel } from "../tensor/tensor.js";
 
 /**
@@ -51,8 +53,13 @@ export interface JobEnv {
 	slices?: SliceBuffers[];
 	/** Runs kernels on another backend (tfjs) instead of calling method.merge directly. */
 	backend?: Backend;
-	/** Chunk size for chunked kernels (tests use small ones); default CHUNK_ELEMENTS. */
+	/**
+	 * Chunk size for chunked kernels (tests use small ones): tensors above it are streamed in chunks and blocks of
+	 * this many elements; by default tensors above CHUNKED_ABOVE_ELEMENTS stream in STREAM_CHUNK_ELEMENTS chunks.
+	 */
 	chunkElements?: number;
+	/** Reusable buffers of streamed jobs (one pool per thread; created on first use). */
+	pool?: BufferPool;
 }
 
 export function toJobSpec(job: TensorJob, index: number, seed: number, target: JobSpec["target"], hash: boolean): JobSpec {
@@ -99,9 +106,17 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 	const warnings: string[] = [];
 	const hash = spec.hash ? new Checksum() : undefined;
 	let result: Float32Array | Uint8Array;
+	const output = async () => ({ handle: await handleFor(env, spec.target.file), file: spec.target.file, name: spec.name, dtype: spec.target.dtype as FloatDtype, position: spec.target.position });
+	env.pool ??= new BufferPool();
 	if (spec.copyRaw === true) {
 		const from = spec.base ?? spec.inputs[0]!;
-		result = await env.models[from.model]!.readRaw(from.tensor);
+		const source = env.models[from.model]!;
+		const byteLength = source.info(from.tensor).byteLength;
+		if (byteLength !== spec.target.byteLength) {
+			throw new ExecError("Io", `${spec.name}: ${byteLength} bytes in the input, ${spec.target.byteLength} planned in the output`);
+		}
+		await copyChunked({ source, tensor: from.tensor, byteLength, out: await output(), pool: env.pool, ...(hash !== undefined ? { hash } : {}) });
+		return { index: spec.index, name: spec.name, hash: hash?.digest(), warnings };
 	} else {
 		const method = env.method(spec.method);
 		const ctx: MergeContext = {
@@ -112,7 +127,7 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 			},
 		};
 		const n = numel(spec.shape);
-		const form = env.backend === undefined && spec.truncate === undefined && n > (env.chunkElements ?? CHUNK_ELEMENTS) ? chunkedFormOf(method, spec.params, spec.modelParams) : undefined;
+		const form = env.backend === undefined && spec.truncate === undefined && n > (env.chunkElements ?? CHUNKED_ABOVE_ELEMENTS) ? chunkedFormOf(method, spec.params, spec.modelParams) : undefined;
 		if (form !== undefined) {
 			// Large tensor, chunkable method: stream it in bounded memory.
 			const kernel = form.create({ tensorName: spec.name, shape: spec.shape, numel: n, params: spec.params, modelParams: spec.modelParams, models: spec.inputs.length }, ctx);
@@ -121,9 +136,10 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 				numel: n,
 				base: spec.base !== undefined ? { source: env.models[spec.base.model]!, tensor: spec.base.tensor } : undefined,
 				models: spec.inputs.map((i) => ({ source: env.models[i.model]!, tensor: i.tensor })),
-				out: { handle: await handleFor(env, spec.target.file), file: spec.target.file, name: spec.name, dtype: spec.target.dtype as FloatDtype, position: spec.target.position },
+				out: await output(),
+				pool: env.pool,
 				...(hash !== undefined ? { hash } : {}),
-				...(env.chunkElements !== undefined ? { chunkElements: env.chunkElements } : {}),
+				...(env.chunkElements !== undefined ? { chunkElements: env.chunkElements, blockElements: env.chunkElements } : {}),
 			});
 			return { index: spec.index, name: spec.name, hash: hash?.digest(), warnings };
 		}

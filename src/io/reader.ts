@@ -107,11 +107,14 @@ class SafetensorsFileReader implements SafetensorsFile {
 		return { shape: [rowEnd - rowStart, ...rest], data };
 	}
 
-	async readRaw(name: string, start = 0, end?: number): Promise<Uint8Array> {
+	async readRaw(name: string, start = 0, end?: number, into?: Uint8Array): Promise<Uint8Array> {
 		const info = this.info(name);
 		const stop = end ?? info.byteLength;
 		checkRange(this.location, name, "bytes", start, stop, info.byteLength);
-		const out = new Uint8Array(stop - start);
+		if (into !== undefined && into.byteLength !== stop - start) {
+			throw new SafetensorsError("InvalidRange", this.location, `readRaw target holds ${into.byteLength} bytes for a range of ${stop - start}`, name);
+		}
+		const out = into ?? new Uint8Array(stop - start);
 		await readExact(this.open(), out, this.header.dataStart + info.byteOffset + start, this.location);
 		return out;
 	}

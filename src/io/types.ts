@@ -42,7 +42,10 @@ export interface TensorSource {
 	read(name: string): Promise<Tensor>;
 	/** Rows [rowStart, rowEnd) along dim 0, decoded to float32 (a 1-D tensor's "rows" are its elements). */
 	readRows(name: string, rowStart: number, rowEnd: number): Promise<Tensor>;
-	/** The raw little-endian bytes of a tensor, or of the byte range [start, end) inside it. */
-	readRaw(name: string, start?: number, end?: number): Promise<Uint8Array>;
+	/**
+	 * The raw little-endian bytes of a tensor, or of the byte range [start, end) inside it; read into `into`
+	 * (which must hold exactly end − start bytes) when given, so streaming callers can reuse their buffers.
+	 */
+	readRaw(name: string, start?: number, end?: number, into?: Uint8Array): Promise<Uint8Array>;
 	close(): Promise<void>;
 }

@@ -72,8 +72,8 @@ export class MultiFileSource implements ModelSource {
 		return this.shardOf(name).readRows(name, rowStart, rowEnd);
 	}
 
-	readRaw(name: string, start?: number, end?: number): Promise<Uint8Array> {
-		return this.shardOf(name).readRaw(name, start, end);
+	readRaw(name: string, start?: number, end?: number, into?: Uint8Array): Promise<Uint8Array> {
+		return this.shardOf(name).readRaw(name, start, end, into);
 	}
 
 	/** Closes every shard, even when one fails; the first failure is rethrown. */

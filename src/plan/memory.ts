@@ -13,11 +13,26 @@ export const MEMORY_BUDGET_BYTES = 1_200_000_000;
 export const PROCESS_OVERHEAD_BYTES = 120 * 2 ** 20;
 
 /**
- * Tensors above this many elements are streamed in chunks of this size when their method allows it (see
- * exec/chunked-job.ts). 4 Mi values: 8 MB reads of bf16 keep the disk streaming (1 Mi measured about 1.5×
- * slower end to end on a 2-layer 7B-width merge), and chunk buffers stay at 16 MB per input.
+ * Elements per read and per write when a tensor is streamed (exec/chunked-job.ts). 4 Mi values: 8 MB reads of
+ * bf16 keep the disk streaming (1 Mi measured about 1.5× slower end to end on a 2-layer 7B-width merge).
  */
-export const CHUNKED_ABOVE_ELEMENTS = 1 << 22;
+export const STREAM_CHUNK_ELEMENTS = 1 << 22;
+
+/**
+ * Elements per compute block of a streamed tensor: each block is decoded, merged and encoded while it sits in
+ * the CPU's L2 cache (64 Ki float32 values = 256 KiB per input), instead of a whole chunk going through memory
+ * once per step.
+ */
+export const COMPUTE_BLOCK_ELEMENTS = 1 << 16;
+
+/**
+ * Tensors above this many elements are streamed when their method has a chunked form: their buffers then come
+ * from the executor's pool instead of fresh allocations (whose page faults cost more than the merge arithmetic).
+ */
+export const CHUNKED_ABOVE_ELEMENTS = COMPUTE_BLOCK_ELEMENTS;
+
+/** Fixed cost of a streamed job besides its buffers (kernel state, histograms, encode scratch), generously. */
+const STREAM_OVERHEAD_BYTES = 4 * 2 ** 20;
 
 /**
  * Estimated peak bytes of one job: for a streamed (chunked) job, the encoded inputs plus chunk buffers;
@@ -27,7 +42,10 @@ export function jobMemory(job: TensorJob): number {
 	if (job.copyRaw === true) return job.output.byteLength;
 	const n = numel(job.output.shape);
 	if (n > CHUNKED_ABOVE_ELEMENTS && job.truncate === undefined && chunkedFormOf(job.method, job.params, job.modelParams) !== undefined) {
-		return job.inputBytes + 96 * 2 ** 20;
+		// Two chunks of each input and of the output, and one compute block per input (exec/chunked-job.ts).
+		const chunk = Math.min(n, STREAM_CHUNK_ELEMENTS) / n;
+		const inputs = job.inputs.length + (job.base !== undefined ? 1 : 0);
+		return Math.ceil(2 * chunk * (job.inputBytes + job.output.byteLength)) + inputs * Math.min(n, COMPUTE_BLOCK_ELEMENTS) * 4 + STREAM_OVERHEAD_BYTES;
 	}
 	const inputs = job.inputs.length + (job.base !== undefined ? 1 : 0);
 	return n * 4 * (inputs + 2) + 32 * 2 ** 20;

@@ -121,6 +121,14 @@ describe("a valid file", () => {
 		expect((await file.readRaw("u8", 3, 3)).length).toBe(0);
 	});
 
+	test("readRaw reads into a caller's buffer of the range's exact length, and refuses any other length", async () => {
+		const into = new Uint8Array(8);
+		const got = await file.readRaw("f32", 4, 12, into);
+		expect(got).toBe(into);
+		expect(into).toEqual(f32Bytes([2, 3]));
+		expect(await kindOf(file.readRaw("f32", 4, 12, new Uint8Array(7)))).toBe("InvalidRange");
+	});
+
 	test("readRaw outside the tensor is InvalidRange", async () => {
 		expect(await kindOf(file.readRaw("u8", 0, 4))).toBe("InvalidRange");
 		expect(await kindOf(file.readRaw("u8", 2, 1))).toBe("InvalidRange");

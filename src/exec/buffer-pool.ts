@@ -1,0 +1,68 @@
+/**
+ * Reusable byte buffers for the executor. Each fresh allocation of hundreds of megabytes costs a page fault
+ * per 4 KiB page when it is first touched (on a virtual machine about a microsecond each, and the kernel zeroes
+ * every page): a 2-layer Mistral-width merge that allocated its input and output buffers per tensor spent more
+ * time in the kernel than in its kernels. The executor's streamed jobs use buffers of a few sizes over and over,
+ * so they take them from a pool and give them back when a tensor is done.
+ */
+
+/**
+ * Bytes a pool keeps in free buffers between jobs: the chunk rings and blocks of a streamed job with a few
+ * inputs (each ring is two 8 MB chunks in bf16); anything beyond is released, so an idle pool never holds more.
+ */
+export const POOL_KEEP_BYTES = 128 * 2 ** 20;
+
+/** A taken buffer is at most this many times larger than asked (so a huge buffer is not tied up by a tiny job). */
+const BEST_FIT_SLACK = 2;
+
+/**
+ * A free list of ArrayBuffers, best fit first. `take` returns a Uint8Array of exactly the asked length (a view of
+ * a possibly larger buffer); `give` takes it back. Not thread-safe: one pool per thread.
+ */
+export class BufferPool {
+	private readonly free: ArrayBuffer[] = [];
+	private freeBytes = 0;
+
+	constructor(private readonly keepBytes = POOL_KEEP_BYTES) {}
+
+	/** A buffer of `bytes` bytes with unspecified contents (the caller overwrites what it reads). */
+	take(bytes: number): Uint8Array {
+		let best = -1;
+		for (let i = 0; i < this.free.length; i++) {
+			const size = this.free[i]!.byteLength;
+			if (size >= bytes && size <= Math.max(bytes * BEST_FIT_SLACK, 4096) && (best < 0 || size < this.free[best]!.byteLength)) best = i;
+		}
+		if (best >= 0) {
+			const buffer = this.free.splice(best, 1)[0]!;
+			this.freeBytes -= buffer.byteLength;
+			return new Uint8Array(buffer, 0, bytes);
+		}
+		// Make room first, so free and fresh buffers together stay within what the pool may keep (or this job).
+		while (this.free.length > 0 && this.freeBytes + bytes > this.keepBytes) {
+			this.freeBytes -= this.free.shift()!.byteLength;
+		}
+		// Not zero-filled: every byte is written before it is read.
+		const fresh = Buffer.allocUnsafeSlow(bytes);
+		return new Uint8Array(fresh.buffer, fresh.byteOffset, bytes);
+	}
+
+	/** Returns buffers obtained from `take`; the pool keeps at most `keepBytes` of them, newest first. */
+	give(...views: (Uint8Array | undefined)[]): void {
+		for (const view of views) {
+			if (view === undefined) continue;
+			const buffer = view.buffer as ArrayBuffer;
+			if (buffer.byteLength > this.keepBytes || this.free.includes(buffer)) continue;
+			this.free.push(buffer);
+			this.freeBytes += buffer.byteLength;
+		}
+		while (this.freeBytes > this.keepBytes) {
+			const old = this.free.shift()!;
+			this.freeBytes -= old.byteLength;
+		}
+	}
+
+	/** Bytes currently kept in free buffers. */
+	get keptBytes(): number {
+		return this.freeBytes;
+	}
+}

@@ -1,0 +1,45 @@
+import { describe, expect, test } from "vitest";
+import { BufferPool } from "../../src/exec/buffer-pool.js";
+
+describe("BufferPool", () => {
+	test("gives back the same memory for the same size, as a view of exactly the asked length", () => {
+		const pool = new BufferPool(1 << 20);
+		const a = pool.take(1000);
+		expect(a.byteLength).toBe(1000);
+		a[0] = 42;
+		pool.give(a);
+		const b = pool.take(1000);
+		expect(b.buffer).toBe(a.buffer);
+		expect(b[0]).toBe(42);
+		const c = pool.take(1000);
+		expect(c.buffer).not.toBe(b.buffer);
+	});
+
+	test("best fit: a smaller request takes the smallest free buffer that is large enough", () => {
+		const pool = new BufferPool(1 << 20);
+		const big = pool.take(40_000);
+		const small = pool.take(10_000);
+		pool.give(big, small);
+		const got = pool.take(9_000);
+		expect(got.buffer).toBe(small.buffer);
+		expect(got.byteLength).toBe(9_000);
+		// A huge free buffer is not tied up by a request of less than half its size.
+		const tiny = pool.take(5_000);
+		expect(tiny.buffer).not.toBe(big.buffer);
+	});
+
+	test("keeps at most keepBytes in free buffers, and never a buffer larger than that", () => {
+		const pool = new BufferPool(10_000);
+		pool.give(pool.take(20_000));
+		expect(pool.keptBytes).toBe(0);
+		const a = pool.take(4_000);
+		const b = pool.take(4_000);
+		const c = pool.take(4_000);
+		pool.give(a, b, c);
+		expect(pool.keptBytes).toBe(8_000);
+		// Giving the same buffer twice keeps it once.
+		const d = pool.take(4_000);
+		pool.give(d, d);
+		expect(pool.keptBytes).toBe(8_000);
+	});
+});
