@@ -100,12 +100,22 @@ export async function* runMerge(plan: MergePlan, opts: RunOptions): AsyncGenerat
 		...(opts.chunkElements !== undefined ? { chunkElements: opts.chunkElements } : {}),
 	};
 	let committed = false;
+	let bookkeeping: Promise<void> = Promise.resolve();
+	let bookkeepingError: unknown;
+	const shardsDone: { file: string; bytes: number }[] = [];
 	const inflight = new Map<number, { promise: Promise<JobResult>; bytes: number }>();
 	try {
 		yield { event: "planned", tensors: plan.jobs.length, shards: folder.shards.length, bytes: plan.totalBytes, out: opts.out };
 		if (folder.done.size > 0) yield { event: "resumed", shards: folder.shards.filter((s) => s.tensors.every((t) => folder.done.has(t))).length, tensors: folder.done.size };
 		for (const w of plan.warnings) yield { event: "warning", message: w };
-		const todo = plan.jobs.map((_, i) => i).filter((i) => !folder.done.has(plan.jobs[i]!.output.name));
+		// Shard by shard (so shards complete, and become resumable, one after another), largest tensors first within
+		// a shard: the last jobs are small, so no core idles long at the end while another finishes a big one. Every
+		// tensor goes to its own offset, so the order does not change the bytes.
+		const shardOf = (i: number) => folder.target(plan.jobs[i]!.output.name).shard;
+		const todo = plan.jobs
+			.map((_, i) => i)
+			.filter((i) => !folder.done.has(plan.jobs[i]!.output.name))
+			.sort((a, b) => shardOf(a) - shardOf(b) || plan.jobs[b]!.output.byteLength - plan.jobs[a]!.output.byteLength || a - b);
 		if (threads > 1 && builtin && cpu && todo.length > 1) pool = await WorkerPool.create(Math.min(threads, todo.length), plan.models.map((m) => m.path), opts.chunkElements !== undefined ? { chunkElements: opts.chunkElements } : {});
 		const slots = pool?.size ?? 2;
 		const largest = Math.max(0, ...todo.map((i) => jobMemory(plan.jobs[i]!)));
@@ -115,6 +125,7 @@ export async function* runMerge(plan: MergePlan, opts: RunOptions): AsyncGenerat
 		let used = 0;
 		let next = 0;
 		while (next < todo.length || inflight.size > 0) {
+			if (bookkeepingError !== undefined) throw bookkeepingError;
 			// Start jobs while a slot and the memory budget allow (always at least one).
 			while (next < todo.length && inflight.size < slots && !opts.signal?.aborted) {
 				const i = todo[next]!;
@@ -135,12 +146,22 @@ export async function* runMerge(plan: MergePlan, opts: RunOptions): AsyncGenerat
 			inflight.delete(result.index);
 			for (const w of result.warnings) warnings.add(`${plan.method.name}: ${w}`);
 			const job = plan.jobs[result.index]!;
-			const shard = await folder.tensorWritten(job.output.name, result.hash);
+			// A finished shard is fsynced (and its checksums saved) in the background, in completion order, while
+			// the next jobs run; its event follows once that is done.
+			bookkeeping = bookkeeping.then(async () => {
+				const shard = await folder.tensorWritten(job.output.name, result.hash);
+				if (shard !== undefined) shardsDone.push(shard);
+			});
+			bookkeeping.catch((err: unknown) => {
+				bookkeepingError ??= err;
+			});
 			doneBytes += job.output.byteLength;
 			completed++;
 			yield { event: "tensor", name: job.output.name, index: completed - 1, total: plan.jobs.length, bytes: job.output.byteLength, doneBytes, totalBytes: plan.totalBytes };
-			if (shard !== undefined) yield { event: "shardWritten", path: shard.file, bytes: shard.bytes };
+			for (const shard of shardsDone.splice(0)) yield { event: "shardWritten", path: shard.file, bytes: shard.bytes };
 		}
+		await bookkeeping;
+		for (const shard of shardsDone.splice(0)) yield { event: "shardWritten", path: shard.file, bytes: shard.bytes };
 		if (opts.signal?.aborted) {
 			throw new ExecError("Interrupted", opts.resume === true ? `merge interrupted; rerun with --resume to continue` : "merge interrupted; no output was written");
 		}
@@ -159,6 +180,7 @@ export async function* runMerge(plan: MergePlan, opts: RunOptions): AsyncGenerat
 	} finally {
 		// Also reached when the consumer stops iterating early: never leave a half-written output behind.
 		await Promise.all([...inflight.values()].map((f) => f.promise.catch(() => undefined)));
+		await bookkeeping.catch(() => undefined);
 		await pool?.close();
 		await closeJobEnv(env);
 		if (!committed) await folder.close(opts.resume === true);
