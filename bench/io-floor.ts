@@ -4,6 +4,7 @@
  * the same bytes), so wall / floor says how much the decode, kernel and encode work costs on top of the I/O.
  * Read then write run one after the other, so the floor is conservative: a merge overlaps them.
  */
+import { randomFillSync } from "node:crypto";
 import { open, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -78,8 +79,9 @@ async function writeAndSync(path: string, bytes: number, buf: Uint8Array): Promi
  * scratch file in `scratchDir` (removed afterwards). The caller decides about the page cache (dropCaches).
  */
 export async function measureIoFloor(inputs: readonly string[], writeBytes: number, scratchDir: string): Promise<IoFloor> {
-	const buf = new Uint8Array(FLOOR_CHUNK_BYTES);
-	for (let i = 0; i < buf.length; i += 4096) buf[i] = i & 0xff; // touch every page before timing
+	// Random bytes, like a merge's output (a virtual disk may store runs of zeros more cheaply); filling also
+	// touches every page before timing.
+	const buf = randomFillSync(new Uint8Array(FLOOR_CHUNK_BYTES));
 	let t = performance.now();
 	let readBytes = 0;
 	for (const path of inputs) readBytes += await readWhole(path, buf);

@@ -2,7 +2,7 @@
  * `npm run bench`: runs the benchmark sections and prints each one.
  *
  *   npm run bench -- [--only io|merge|eval|kernels[,...]] [--layers 2] [--dir DIR] [--keep]
- *                    [--methods linear,slerp,ties,dare_ties] [--threads N] [--no-compare] [--streaming-7b]
+ *                    [--methods linear,slerp,ties,dare_ties] [--threads N] [--repeat 3] [--no-compare] [--streaming-7b]
  *
  * By default every section runs at its quick size (full-width 2-layer merges, a ~125M-parameter eval model).
  * The slow cases run only when asked: `--layers 32` (the 7B shape, ~14.5 GB per model) and `--streaming-7b`.
@@ -35,6 +35,8 @@ export interface BenchArgs {
 	keep: boolean;
 	methods: BenchMethod[];
 	threads: number | undefined;
+	/** Floor + merge pairs per method (median reported). */
+	repeat: number | undefined;
 	compare: boolean;
 	streaming7b: boolean;
 }
@@ -69,6 +71,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
 				keep: { type: "boolean" },
 				methods: { type: "string" },
 				threads: { type: "string" },
+				repeat: { type: "string" },
 				"no-compare": { type: "boolean" },
 				"streaming-7b": { type: "boolean" },
 			},
@@ -85,6 +88,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
 		keep: values.keep === true,
 		methods,
 		threads: positiveInt(values.threads, "threads"),
+		repeat: positiveInt(values.repeat, "repeat"),
 		compare: values["no-compare"] !== true,
 		streaming7b: values["streaming-7b"] === true,
 	};
@@ -120,6 +124,7 @@ export async function runBench(args: BenchArgs, log: (line: string) => void = (l
 					compareThreads: args.compare,
 					log,
 					...(args.threads !== undefined ? { threads: args.threads } : {}),
+					...(args.repeat !== undefined ? { repeat: args.repeat } : {}),
 					...(args.dir !== undefined ? { dir: args.dir } : {}),
 				});
 				break;

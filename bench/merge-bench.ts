@@ -4,7 +4,7 @@
  * measured in the same run, reports the child's peak RSS, and checks that `--threads 1` and `--threads N`
  * write identical bytes. The page cache is emptied before every measurement when allowed (root).
  *
- *   npx tsx bench/merge-bench.ts [--layers 2] [--methods slerp,ties] [--no-compare] [--dir DIR] [--keep]
+ *   npx tsx bench/merge-bench.ts [--layers 2] [--methods slerp,ties] [--no-compare] [--repeat 3] [--threads N] [--dir DIR] [--keep]
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -35,6 +35,11 @@ export interface MergeBenchOptions {
 	keep?: boolean;
 	/** Parent folder of the scratch folder (default os.tmpdir()). */
 	dir?: string;
+	/**
+	 * Floor + merge pairs per method (default 3): a virtual disk's speed wanders by 2× from one minute to the next,
+	 * so each merge is compared with the floor measured just before it and the median pair is reported.
+	 */
+	repeat?: number;
 	log?: (line: string) => void;
 }
 
@@ -54,14 +59,30 @@ async function hashOutput(dir: string): Promise<string> {
 }
 
 /** One child merge: `merge run recipe --out out --threads t --json`, measured. */
-async function runChild(recipe: string, out: string, threads: number): Promise<{ wall: number; merge: number; rss: number | undefined; rssSource: string; error?: string }> {
+interface ChildRun {
+	wall: number;
+	merge: number;
+	cpu: number | undefined;
+	rss: number | undefined;
+	rssSource: string;
+	error?: string;
+}
+
+async function runChild(recipe: string, out: string, threads: number): Promise<ChildRun> {
 	const r = await runMeasured(process.execPath, ["--import", "tsx", CHILD, "run", recipe, "--out", out, "--threads", String(threads), "--json"], { cwd: ROOT });
+	const common = { wall: r.wallSeconds, cpu: r.cpuSeconds, rss: r.peakRssBytes, rssSource: r.rssSource };
 	if (r.exitCode !== 0) {
 		const line = r.stderr.split("\n").find((l) => l.startsWith("error:")) ?? r.stderr.trim().split("\n").pop() ?? "";
-		return { wall: r.wallSeconds, merge: NaN, rss: r.peakRssBytes, rssSource: r.rssSource, error: `exit ${r.exitCode}: ${line}` };
+		return { ...common, merge: NaN, error: `exit ${r.exitCode}: ${line}` };
 	}
 	const summary = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as { seconds?: number };
-	return { wall: r.wallSeconds, merge: summary.seconds ?? NaN, rss: r.peakRssBytes, rssSource: r.rssSource };
+	return { ...common, merge: summary.seconds ?? NaN };
+}
+
+/** The middle value (the lower middle for an even count). */
+function median(values: readonly number[]): number {
+	const sorted = [...values].sort((a, b) => a - b);
+	return sorted[Math.floor((sorted.length - 1) / 2)] ?? NaN;
 }
 
 /** Runs the benchmark; returns one row per method (and per thread count when comparing). */
@@ -92,35 +113,49 @@ export async function runMergeBench(opts: MergeBenchOptions = {}): Promise<Merge
 		const outBytes = (await modelFiles(pair.base)).reduce((a, f) => a + f.bytes, 0);
 		const cold = await dropCaches();
 		log(cold ? "page cache dropped before every measurement (cold reads)" : "cannot drop the page cache (not root?): all figures are warm-cache");
+		const repeat = Math.max(1, Math.floor(opts.repeat ?? 3));
 		for (const method of methods) {
 			const recipe = join(dir, `${method}.yml`);
 			await writeFile(recipe, benchRecipe(method, pair.base, pair.tuned));
-			await dropCaches();
-			const floor = await measureIoFloor(inputs.map((f) => f.path), outBytes, dir);
 			const counts = compare ? [threads, 1] : [threads];
 			const hashes: string[] = [];
 			for (const n of counts) {
 				const out = join(dir, `out-${method}-t${n}`);
-				await dropCaches();
-				t = performance.now();
-				const run = await runChild(recipe, out, n);
-				const hash = run.error === undefined ? await hashOutput(out) : undefined;
+				// The compare run at 1 thread is about bytes, not time: one pair is enough.
+				const pairs: { floor: number; run: ChildRun }[] = [];
+				for (let r = 0; r < (n === threads ? repeat : 1); r++) {
+					await dropCaches();
+					const floor = await measureIoFloor(inputs.map((f) => f.path), outBytes, dir);
+					await rm(out, { recursive: true, force: true });
+					await dropCaches();
+					const run = await runChild(recipe, out, n);
+					pairs.push({ floor: floor.seconds, run });
+					if (run.error !== undefined) break;
+				}
+				const failed = pairs.find((p) => p.run.error !== undefined)?.run;
+				const hash = failed === undefined ? await hashOutput(out) : undefined;
 				if (hash !== undefined) hashes.push(hash);
 				if (opts.keep !== true) await rm(out, { recursive: true, force: true });
-				const ratio = run.merge / floor.seconds;
+				const ratios = pairs.map((p) => p.run.merge / p.floor);
+				const ratio = median(ratios);
+				const mid = pairs[ratios.indexOf(ratio)] ?? pairs[0]!;
+				const rss = Math.max(...pairs.map((p) => p.run.rss ?? 0)) || undefined;
 				rows.push({
 					method,
 					threads: n,
-					wallSeconds: run.wall,
-					mergeSeconds: run.merge,
-					elementsPerSecond: modelBytes / 2 / run.merge,
-					floorSeconds: floor.seconds,
+					wallSeconds: mid.run.wall,
+					mergeSeconds: mid.run.merge,
+					cpuSeconds: mid.run.cpu,
+					elementsPerSecond: modelBytes / 2 / mid.run.merge,
+					floorSeconds: mid.floor,
 					ratio,
+					ratioRange: [Math.min(...ratios), Math.max(...ratios)],
+					pairs: pairs.length,
 					ratioTarget: RATIO_TARGETS[method],
-					peakRssBytes: run.rss,
-					rssSource: run.rssSource,
-					withinTarget: run.error === undefined && ratio <= RATIO_TARGETS[method] && run.rss !== undefined && run.rss <= PEAK_RSS_TARGET_BYTES,
-					...(run.error !== undefined ? { error: run.error } : {}),
+					peakRssBytes: rss,
+					rssSource: mid.run.rssSource,
+					withinTarget: failed === undefined && ratio <= RATIO_TARGETS[method] && rss !== undefined && rss <= PEAK_RSS_TARGET_BYTES,
+					...(failed?.error !== undefined ? { error: failed.error } : {}),
 				});
 			}
 			const identical = compare && hashes.length === 2 ? hashes[0] === hashes[1] : undefined;
@@ -136,7 +171,15 @@ export async function runMergeBench(opts: MergeBenchOptions = {}): Promise<Merge
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
 	const { values } = parseArgs({
-		options: { layers: { type: "string" }, methods: { type: "string" }, dir: { type: "string" }, keep: { type: "boolean" }, "no-compare": { type: "boolean" } },
+		options: {
+			layers: { type: "string" },
+			methods: { type: "string" },
+			dir: { type: "string" },
+			keep: { type: "boolean" },
+			"no-compare": { type: "boolean" },
+			threads: { type: "string" },
+			repeat: { type: "string" },
+		},
 	});
 	const methods = (values.methods ?? BENCH_METHODS.join(",")).split(",").filter(isBenchMethod);
 	await runMergeBench({
@@ -144,6 +187,8 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
 		methods,
 		keep: values.keep === true,
 		compareThreads: values["no-compare"] !== true,
+		...(values.threads !== undefined ? { threads: Number(values.threads) } : {}),
+		...(values.repeat !== undefined ? { repeat: Number(values.repeat) } : {}),
 		...(values.dir !== undefined ? { dir: values.dir } : {}),
 	});
 }

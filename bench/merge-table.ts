@@ -11,10 +11,16 @@ export interface MergeBenchRow {
 	mergeSeconds: number;
 	/** Output elements per merge second: end-to-end throughput of the executor at this thread count. */
 	elementsPerSecond: number;
-	/** Read the inputs + write and fsync the output's byte count, plain fs. */
+	/** User + system CPU seconds of the child, all threads (GNU time). */
+	cpuSeconds: number | undefined;
+	/** Read the inputs + write and fsync the output's byte count, plain fs, measured just before the merge. */
 	floorSeconds: number;
-	/** mergeSeconds / floorSeconds. */
+	/** mergeSeconds / floorSeconds: the median over the floor + merge pairs. */
 	ratio: number;
+	/** The lowest and highest ratio of the pairs. */
+	ratioRange: [number, number];
+	/** Floor + merge pairs measured. */
+	pairs: number;
 	ratioTarget: number;
 	peakRssBytes: number | undefined;
 	rssSource: string;
@@ -30,15 +36,18 @@ const GB = 1e9;
 
 /** Fixed-width table lines: one per row, then the notes. */
 export function formatMergeTable(rows: readonly MergeBenchRow[], info: { floorNote: "cold" | "warm"; threads: number }): string[] {
-	const head = ["method", "thr", "wall s", "merge s", "M el/s", "floor s", "ratio", "target", "peak RSS", "RSS ≤1.5GB", "within", "same bytes 1/N"];
+	const head = ["method", "thr", "pairs", "wall s", "merge s", "cpu s", "M el/s", "floor s", "ratio", "range", "target", "peak RSS", "RSS ≤1.5GB", "within", "same bytes 1/N"];
 	const cells = rows.map((r) => [
 		r.method,
 		String(r.threads),
+		String(r.pairs),
 		r.wallSeconds.toFixed(1),
 		Number.isFinite(r.mergeSeconds) ? r.mergeSeconds.toFixed(1) : "failed",
+		r.cpuSeconds !== undefined ? r.cpuSeconds.toFixed(1) : "n/a",
 		Number.isFinite(r.elementsPerSecond) ? (r.elementsPerSecond / 1e6).toFixed(1) : "-",
 		r.floorSeconds.toFixed(1),
 		Number.isFinite(r.ratio) ? r.ratio.toFixed(2) : "-",
+		r.pairs > 1 ? `${r.ratioRange[0].toFixed(2)}–${r.ratioRange[1].toFixed(2)}` : "-",
 		`≤${r.ratioTarget.toFixed(2)}`,
 		r.peakRssBytes !== undefined ? `${(r.peakRssBytes / GB).toFixed(2)} GB` : "n/a",
 		r.peakRssBytes !== undefined ? (r.peakRssBytes <= PEAK_RSS_TARGET_BYTES ? "yes" : "no") : "n/a",
@@ -48,7 +57,8 @@ export function formatMergeTable(rows: readonly MergeBenchRow[], info: { floorNo
 	const widths = head.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c]!.length)));
 	const line = (row: string[]) => row.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join("  ");
 	const out = [line(head), ...cells.map(line)];
-	out.push(`ratio = merge s / floor s; floor = read both inputs, then write + fsync the output size (${info.floorNote} cache)`);
+	out.push(`ratio = merge s / floor s, median of the pairs (each floor measured just before its merge); floor = read both inputs, then write + fsync the output size (${info.floorNote} cache)`);
+	out.push("cpu s = user + system seconds of the merge child, all threads");
 	out.push(`peak RSS from ${rows[0]?.rssSource ?? "n/a"}; wall s includes node + tsx start-up; timed runs use --threads ${info.threads}`);
 	for (const r of rows) if (r.error !== undefined) out.push(`${r.method} (--threads ${r.threads}) failed: ${r.error}`);
 	return out;

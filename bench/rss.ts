@@ -23,6 +23,8 @@ export interface MeasuredRun {
 	peakRssBytes: number | undefined;
 	/** Where peakRssBytes came from. */
 	rssSource: "gnu-time" | "self" | "none";
+	/** User + system CPU seconds of the child (all its threads), when GNU time measured it. */
+	cpuSeconds: number | undefined;
 	stdout: string;
 	stderr: string;
 }
@@ -41,6 +43,13 @@ export async function hasGnuTime(): Promise<boolean> {
 export function parseGnuTimeRss(report: string): number | undefined {
 	const m = /Maximum resident set size \(kbytes\):\s*(\d+)/.exec(report);
 	return m === null ? undefined : Number(m[1]) * 1024;
+}
+
+/** "User time (seconds): 1.5" + "System time (seconds): 0.5" from a `time -v` report. */
+export function parseGnuTimeCpu(report: string): number | undefined {
+	const user = /User time \(seconds\):\s*([\d.]+)/.exec(report);
+	const system = /System time \(seconds\):\s*([\d.]+)/.exec(report);
+	return user === null || system === null ? undefined : Number(user[1]) + Number(system[1]);
 }
 
 /** The last self-reported peak RSS line in `stderr`, in bytes. */
@@ -80,11 +89,13 @@ export async function runMeasured(command: string, args: readonly string[], opts
 			});
 		});
 		const wallSeconds = (performance.now() - started) / 1000;
-		const timed = report !== undefined ? parseGnuTimeRss(await readFile(report, "utf8").catch(() => "")) : undefined;
+		const text = report !== undefined ? await readFile(report, "utf8").catch(() => "") : "";
+		const timed = parseGnuTimeRss(text);
+		const cpuSeconds = parseGnuTimeCpu(text);
 		const self = parseSelfRss(stderr);
 		const peakRssBytes = timed ?? self;
 		const rssSource = timed !== undefined ? "gnu-time" : self !== undefined ? "self" : "none";
-		return { exitCode, wallSeconds, peakRssBytes, rssSource, stdout, stderr };
+		return { exitCode, wallSeconds, peakRssBytes, rssSource, cpuSeconds, stdout, stderr };
 	} finally {
 		if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
 	}

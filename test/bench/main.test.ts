@@ -12,14 +12,15 @@ describe("parseBenchArgs", () => {
 			keep: false,
 			methods: [...BENCH_METHODS],
 			threads: undefined,
+			repeat: undefined,
 			compare: true,
 			streaming7b: false,
 		});
 	});
 
 	it("reads every flag", () => {
-		const args = parseBenchArgs(["--only", "merge,eval", "--layers", "32", "--dir", "/big", "--keep", "--methods", "ties", "--threads", "4", "--no-compare", "--streaming-7b"]);
-		expect(args).toEqual({ sections: ["merge", "eval"], layers: 32, dir: "/big", keep: true, methods: ["ties"], threads: 4, compare: false, streaming7b: true });
+		const args = parseBenchArgs(["--only", "merge,eval", "--layers", "32", "--dir", "/big", "--keep", "--methods", "ties", "--threads", "4", "--repeat", "5", "--no-compare", "--streaming-7b"]);
+		expect(args).toEqual({ sections: ["merge", "eval"], layers: 32, dir: "/big", keep: true, methods: ["ties"], threads: 4, repeat: 5, compare: false, streaming7b: true });
 	});
 
 	it.each([
@@ -27,6 +28,7 @@ describe("parseBenchArgs", () => {
 		["unknown method", ["--methods", "slerp,karcher"]],
 		["zero layers", ["--layers", "0"]],
 		["fractional threads", ["--threads", "1.5"]],
+		["zero repeats", ["--repeat", "0"]],
 		["unknown flag", ["--fast"]],
 	])("refuses %s with a UsageError", (_, argv) => {
 		expect(() => parseBenchArgs(argv)).toThrow(UsageError);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseGnuTimeRss, parseSelfRss, runMeasured, SELF_RSS_PREFIX } from "../../bench/rss.js";
+import { parseGnuTimeCpu, parseGnuTimeRss, parseSelfRss, runMeasured, SELF_RSS_PREFIX } from "../../bench/rss.js";
 
 describe("parseGnuTimeRss", () => {
 	it("reads the maximum resident set size in bytes", () => {
@@ -9,6 +9,17 @@ describe("parseGnuTimeRss", () => {
 
 	it("is undefined without the line", () => {
 		expect(parseGnuTimeRss("Command exited with non-zero status 1\n")).toBeUndefined();
+	});
+});
+
+describe("parseGnuTimeCpu", () => {
+	it("adds user and system seconds", () => {
+		const report = "\tUser time (seconds): 12.25\n\tSystem time (seconds): 3.5\n\tPercent of CPU this job got: 150%\n";
+		expect(parseGnuTimeCpu(report)).toBe(15.75);
+	});
+
+	it("is undefined when either is missing", () => {
+		expect(parseGnuTimeCpu("\tUser time (seconds): 1.0\n")).toBeUndefined();
 	});
 });
 
