@@ -16,13 +16,16 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
 
 const ELEMENT_BYTES: Record<FloatDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2 };
 
-/** f16 → f32 bit patterns for all 65536 inputs (256 KiB), built on first use: one load per element. */
-let f16Table: Uint32Array | undefined;
-function f16ToF32Table(): Uint32Array {
+/**
+ * f16 → f32 bit patterns for all 65536 inputs (256 KiB), built on first use: one load per element. Int32, not
+ * Uint32: patterns ≥ 2^31 (negative values) would otherwise reach the JIT as doubles and slow the loop down.
+ */
+let f16Table: Int32Array | undefined;
+function f16ToF32Table(): Int32Array {
 	if (f16Table === undefined) {
-		f16Table = new Uint32Array(65536);
+		f16Table = new Int32Array(65536);
 		for (let h = 0; h < 65536; h++) {
-			f16Table[h] = f16BitsToF32Bits(h);
+			f16Table[h] = f16BitsToF32Bits(h) | 0;
 		}
 	}
 	return f16Table;
@@ -76,17 +79,83 @@ export function decodeToF32(bytes: Uint8Array, dtype: FloatDtype, out?: Float32A
 		src = new Uint16Array(dst.buffer, dst.byteOffset + n * 2, n);
 	}
 	const d32 = new Int32Array(dst.buffer, dst.byteOffset, n);
-	if (dtype === "BF16") {
-		for (let i = 0; i < n; i++) {
-			d32[i] = src[i]! << 16;
+	if (dtype === "F16") {
+		decodeF16(src, d32, f16ToF32Table());
+	} else if (src.byteOffset % 4 === 0) {
+		// Two bf16 values per 32-bit load; an odd last element is finished on its own.
+		decodeBf16Pairs(new Int32Array(src.buffer, src.byteOffset, n >>> 1), d32);
+		if (n % 2 === 1) {
+			d32[n - 1] = src[n - 1]! << 16;
 		}
 	} else {
-		const table = f16ToF32Table();
-		for (let i = 0; i < n; i++) {
-			d32[i] = table[src[i]!]!;
-		}
+		decodeBf16(src, d32);
 	}
 	return dst;
+}
+
+// The loops below are unrolled by 4 to 8 elements: V8 does not unroll, and per-iteration overhead (bounds
+// check, loop branch) is a large share of such small bodies (about 1.5–2× faster on 64 Ki-element blocks).
+// Decoding forward is also safe when `src` lies in the upper half of `dst` (see decodeToF32): element i's
+// write ends at byte 4i + 4, never past the source bytes still unread.
+
+/** bf16 words → f32 bits, one 16-bit load per element. */
+function decodeBf16(src: Uint16Array, dst: Int32Array): void {
+	const n = dst.length;
+	let i = 0;
+	for (; i + 8 <= n; i += 8) {
+		dst[i] = src[i]! << 16;
+		dst[i + 1] = src[i + 1]! << 16;
+		dst[i + 2] = src[i + 2]! << 16;
+		dst[i + 3] = src[i + 3]! << 16;
+		dst[i + 4] = src[i + 4]! << 16;
+		dst[i + 5] = src[i + 5]! << 16;
+		dst[i + 6] = src[i + 6]! << 16;
+		dst[i + 7] = src[i + 7]! << 16;
+	}
+	for (; i < n; i++) {
+		dst[i] = src[i]! << 16;
+	}
+}
+
+/** Pairs of bf16 values read as one little-endian int32 word (low half first) → 2·words.length f32 bit patterns. */
+function decodeBf16Pairs(words: Int32Array, dst: Int32Array): void {
+	const m = words.length;
+	let j = 0;
+	for (; j + 4 <= m; j += 4) {
+		const k = 2 * j;
+		const w0 = words[j]!;
+		const w1 = words[j + 1]!;
+		const w2 = words[j + 2]!;
+		const w3 = words[j + 3]!;
+		dst[k] = w0 << 16;
+		dst[k + 1] = w0 & -0x10000;
+		dst[k + 2] = w1 << 16;
+		dst[k + 3] = w1 & -0x10000;
+		dst[k + 4] = w2 << 16;
+		dst[k + 5] = w2 & -0x10000;
+		dst[k + 6] = w3 << 16;
+		dst[k + 7] = w3 & -0x10000;
+	}
+	for (; j < m; j++) {
+		const w = words[j]!;
+		dst[2 * j] = w << 16;
+		dst[2 * j + 1] = w & -0x10000;
+	}
+}
+
+/** f16 words → f32 bits through the 65536-entry table. */
+function decodeF16(src: Uint16Array, dst: Int32Array, table: Int32Array): void {
+	const n = dst.length;
+	let i = 0;
+	for (; i + 4 <= n; i += 4) {
+		dst[i] = table[src[i]!]!;
+		dst[i + 1] = table[src[i + 1]!]!;
+		dst[i + 2] = table[src[i + 2]!]!;
+		dst[i + 3] = table[src[i + 3]!]!;
+	}
+	for (; i < n; i++) {
+		dst[i] = table[src[i]!]!;
+	}
 }
 
 /**
@@ -115,12 +184,26 @@ export function encodeFromF32(src: Float32Array, dtype: FloatDtype, out?: Uint8A
 			d64[i] = src[i]!;
 		}
 	} else {
-		const s32 = new Uint32Array(src.buffer, src.byteOffset, n);
-		const d16 = new Uint16Array(aligned.buffer, aligned.byteOffset, n);
-		if (dtype === "BF16") {
-			encodeBf16(new Int32Array(src.buffer, src.byteOffset, n), d16);
+		// Int32 views: a Uint32Array would hand bit patterns ≥ 2^31 to the JIT as doubles.
+		const s32 = new Int32Array(src.buffer, src.byteOffset, n);
+		const bf16 = dtype === "BF16";
+		if (aligned.byteOffset % 4 === 0) {
+			// Two output values per 32-bit store; an odd last element is finished on its own.
+			const words = new Int32Array(aligned.buffer, aligned.byteOffset, n >>> 1);
+			if (bf16) {
+				encodeBf16Pairs(s32, words);
+			} else {
+				encodeF16Pairs(s32, words);
+			}
+			if (n % 2 === 1) {
+				const last = s32[n - 1]!;
+				new Uint16Array(aligned.buffer, aligned.byteOffset + 2 * (n - 1), 1)[0] = bf16 ? bf16BitsOf(last) : f32BitsToF16Bits(last);
+			}
 		} else {
-			encodeF16(s32, d16);
+			const d16 = new Uint16Array(aligned.buffer, aligned.byteOffset, n);
+			for (let i = 0; i < n; i++) {
+				d16[i] = bf16 ? bf16BitsOf(s32[i]!) : f32BitsToF16Bits(s32[i]!);
+			}
 		}
 	}
 	if (aligned !== dst) {
@@ -130,34 +213,50 @@ export function encodeFromF32(src: Float32Array, dtype: FloatDtype, out?: Uint8A
 }
 
 /**
- * Reads the float bits as int32 (a Uint32Array would hand values ≥ 2^31 to the JIT as doubles); the rounding
- * sum below never leaves the int32 range because NaN patterns take the other branch.
+ * The bf16 pattern of the float32 with bits `u`. Finite values and ±Inf: add just under half an ulp, plus one when
+ * the kept lsb is odd (ties go to even; overflow carries into Inf). NaN: keep the sign and top payload bits and
+ * force the quiet bit, so truncation cannot turn it into Inf. The sum never leaves the int32 range for non-NaN `u`.
  */
-function encodeBf16(s32: Int32Array, d16: Uint16Array): void {
-	const n = s32.length;
-	for (let i = 0; i < n; i++) {
-		const u = s32[i]!;
-		if ((u & 0x7fffffff) > 0x7f800000) {
-			// NaN: keep sign and top payload bits, force the quiet bit so truncation cannot make it Inf.
-			d16[i] = (u >>> 16) | 0x0040;
+function bf16BitsOf(u: number): number {
+	return (u & 0x7fffffff) > 0x7f800000 ? (u >>> 16) | 0x0040 : (u + 0x7fff + ((u >>> 16) & 1)) >>> 16;
+}
+
+/**
+ * bf16 encoding of pairs: float32 bits s32[2j], s32[2j + 1] → the low / high half of words[j] (little-endian
+ * order). Pairs without a NaN (the common case: one cheap test each) are rounded inline.
+ */
+function encodeBf16Pairs(s32: Int32Array, words: Int32Array): void {
+	const m = words.length;
+	for (let j = 0, k = 0; j < m; j++, k += 2) {
+		const u = s32[k]!;
+		const v = s32[k + 1]!;
+		if ((u & 0x7fffffff) > 0x7f800000 || (v & 0x7fffffff) > 0x7f800000) {
+			words[j] = bf16BitsOf(u) | (bf16BitsOf(v) << 16);
 		} else {
-			// Add just under half an ulp, plus one when the kept lsb is odd: ties go to even. Overflow carries into Inf.
-			d16[i] = (u + 0x7fff + ((u >>> 16) & 1)) >>> 16;
+			words[j] = ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) | ((v + 0x7fff + ((v >>> 16) & 1)) & -0x10000);
 		}
 	}
 }
 
-function encodeF16(s32: Uint32Array, d16: Uint16Array): void {
-	const n = s32.length;
-	for (let i = 0; i < n; i++) {
-		const u = s32[i]!;
+/**
+ * f16 encoding of pairs, like encodeBf16Pairs. Inline fast path when both results are normal finite f16 numbers
+ * (|x| in [2^-14, 65520)): rebias 127 → 15, then round away 13 mantissa bits; everything else (subnormal, zero,
+ * overflow, Inf, NaN) goes through f32BitsToF16Bits.
+ */
+function encodeF16Pairs(s32: Int32Array, words: Int32Array): void {
+	const m = words.length;
+	for (let j = 0, k = 0; j < m; j++, k += 2) {
+		const u = s32[k]!;
+		const v = s32[k + 1]!;
 		const a = u & 0x7fffffff;
-		// Fast path: results that are normal finite f16 numbers (|x| in [2^-14, 65520)).
-		if (a >= 0x38800000 && a < 0x477ff000) {
+		const b = v & 0x7fffffff;
+		if (a >= 0x38800000 && a < 0x477ff000 && b >= 0x38800000 && b < 0x477ff000) {
 			const x = a - 0x38000000;
-			d16[i] = ((u >>> 16) & 0x8000) | ((x + 0x0fff + ((x >>> 13) & 1)) >>> 13);
+			const y = b - 0x38000000;
+			const lo = ((u >>> 16) & 0x8000) | ((x + 0x0fff + ((x >>> 13) & 1)) >>> 13);
+			words[j] = lo | (v & -0x80000000) | (((y + 0x0fff + ((y >>> 13) & 1)) >>> 13) << 16);
 		} else {
-			d16[i] = f32BitsToF16Bits(u);
+			words[j] = f32BitsToF16Bits(u) | (f32BitsToF16Bits(v) << 16);
 		}
 	}
 }
@@ -220,11 +319,7 @@ const scratchU32 = new Uint32Array(scratchF32.buffer);
 /** The bf16 bit pattern (0..65535) nearest to `x` after rounding it to float32. */
 export function f32ToBf16Bits(x: number): number {
 	scratchF32[0] = x;
-	const u = scratchU32[0]!;
-	if ((u & 0x7fffffff) > 0x7f800000) {
-		return (u >>> 16) | 0x0040;
-	}
-	return (u + 0x7fff + ((u >>> 16) & 1)) >>> 16;
+	return bf16BitsOf(scratchU32[0]! | 0);
 }
 
 /** The value of a bf16 bit pattern (0..65535). */

@@ -52,21 +52,21 @@ function linearKernel(models: readonly Float32Array[], weights: readonly number[
 	if (normalize && !(Math.abs(total) > LINEAR_MIN_RELATIVE_WEIGHT_SUM * magnitude)) {
 		throw new MethodError("InvalidParameter", "linear", `tensor "${tensor}": weights sum to 0 (${weights.join(", ")}), cannot normalize`);
 	}
-	const out = inPlace ? models[0]! : new Float32Array(n);
 	// Per element: s = w₀x₀ + w₁x₁ + … in model order (float64), then ÷ total; one rounding to float32 on store.
 	const divisor = normalize ? total : 1;
 	const x0 = models[0]!;
 	const w0 = weights[0]!;
-	if (count === 1) {
-		for (let i = 0; i < n; i++) out[i] = (w0 * x0[i]!) / divisor;
+	if (count <= 2) {
+		// Computed in place in `out`, which starts as a copy of x₀ unless x₀ may be overwritten.
+		const out = inPlace ? x0 : x0.slice();
+		if (count === 1) {
+			for (let i = 0; i < n; i++) out[i] = (w0 * out[i]!) / divisor;
+		} else {
+			weightedPairInPlace(out, models[1]!, w0, weights[1]!, divisor);
+		}
 		return out;
 	}
-	if (count === 2) {
-		const x1 = models[1]!;
-		const w1 = weights[1]!;
-		for (let i = 0; i < n; i++) out[i] = (w0 * x0[i]! + w1 * x1[i]!) / divisor;
-		return out;
-	}
+	const out = inPlace ? x0 : new Float32Array(n);
 	const acc = new Float64Array(LINEAR_BLOCK);
 	for (let start = 0; start < n; start += LINEAR_BLOCK) {
 		const len = Math.min(LINEAR_BLOCK, n - start);
@@ -79,6 +79,49 @@ function linearKernel(models: readonly Float32Array[], weights: readonly number[
 		for (let j = 0; j < len; j++) out[start + j] = acc[j]! / divisor;
 	}
 	return out;
+}
+
+/**
+ * x0[i] = (w0·x0[i] + w1·x1[i]) / divisor in float64, rounded once to float32. Unrolled by 4 (V8 does not unroll;
+ * the loop overhead is a large share of so small a body). When the divisor is a power of two the division is a
+ * multiplication by its exact reciprocal (same value, see exactReciprocal), which is cheaper.
+ */
+function weightedPairInPlace(x0: Float32Array, x1: Float32Array, w0: number, w1: number, divisor: number): void {
+	const n = x0.length;
+	const r = exactReciprocal(divisor);
+	let i = 0;
+	if (r === undefined) {
+		for (; i + 4 <= n; i += 4) {
+			x0[i] = (w0 * x0[i]! + w1 * x1[i]!) / divisor;
+			x0[i + 1] = (w0 * x0[i + 1]! + w1 * x1[i + 1]!) / divisor;
+			x0[i + 2] = (w0 * x0[i + 2]! + w1 * x1[i + 2]!) / divisor;
+			x0[i + 3] = (w0 * x0[i + 3]! + w1 * x1[i + 3]!) / divisor;
+		}
+	} else {
+		for (; i + 4 <= n; i += 4) {
+			x0[i] = (w0 * x0[i]! + w1 * x1[i]!) * r;
+			x0[i + 1] = (w0 * x0[i + 1]! + w1 * x1[i + 1]!) * r;
+			x0[i + 2] = (w0 * x0[i + 2]! + w1 * x1[i + 2]!) * r;
+			x0[i + 3] = (w0 * x0[i + 3]! + w1 * x1[i + 3]!) * r;
+		}
+	}
+	for (; i < n; i++) x0[i] = (w0 * x0[i]! + w1 * x1[i]!) / divisor;
+}
+
+const f64Bits = new Float64Array(1);
+const f64Words = new Uint32Array(f64Bits.buffer);
+
+/**
+ * 1/d when d = ±2^k with −1022 ≤ k ≤ 1022: then d and 1/d are both exact normal doubles, s / d and s · (1/d) are the
+ * same real number, and rounding it once gives the same double for every s (±0, ±Inf, NaN and subnormal results
+ * included). Undefined for any other d.
+ */
+export function exactReciprocal(d: number): number | undefined {
+	f64Bits[0] = d;
+	const hi = f64Words[1]!;
+	const exponent = (hi >>> 20) & 0x7ff;
+	const powerOfTwo = f64Words[0] === 0 && (hi & 0xfffff) === 0;
+	return powerOfTwo && exponent >= 1 && exponent <= 2045 ? 1 / d : undefined;
 }
 
 /** Linear: the weighted average of the models ("model soup"). */
