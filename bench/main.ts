@@ -114,7 +114,7 @@ export async function runBench(args: BenchArgs, log: (line: string) => void = (l
 				await runIoBench({ log, ...(args.dir !== undefined ? { dir: args.dir } : {}) });
 				break;
 			case "kernels":
-				await runKernelBench({ log, only: KERNEL_CASES });
+				await runKernelBench({ log, only: KERNEL_CASES, ...(args.threads !== undefined ? { threads: args.threads } : {}) });
 				break;
 			case "merge":
 				await runMergeBench({
