@@ -7,10 +7,10 @@
  */
 
 /**
- * Bytes a pool keeps in free buffers between jobs: the chunk rings and blocks of a streamed job with a few
- * inputs (each ring is two 8 MB chunks in bf16); anything beyond is released, so an idle pool never holds more.
+ * Bytes a pool keeps in free buffers between jobs: the chunk rings and blocks of a streamed job with three inputs
+ * (each ring is four 8 MB chunks in bf16); anything beyond is released, so an idle pool never holds more.
  */
-export const POOL_KEEP_BYTES = 128 * 2 ** 20;
+export const POOL_KEEP_BYTES = 160 * 2 ** 20;
 
 /** A taken buffer is at most this many times larger than asked (so a huge buffer is not tied up by a tiny job). */
 const BEST_FIT_SLACK = 2;

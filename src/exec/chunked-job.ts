@@ -6,11 +6,12 @@ import { dtypeBytes, isFloatDtype, type FloatDtype } from "../io/dtypes.js";
 import type { TensorSource } from "../io/types.js";
 import { writeAt } from "../io/writer.js";
 import { CHUNK_ALIGN, type Chunk, type ChunkedKernel } from "../methods/chunked.js";
-import { COMPUTE_BLOCK_ELEMENTS, STREAM_CHUNK_ELEMENTS } from "../plan/memory.js";
+import { COMPUTE_BLOCK_ELEMENTS, STREAM_CHUNK_ELEMENTS, STREAM_READ_AHEAD } from "../plan/memory.js";
 import { BufferPool } from "./buffer-pool.js";
 
 /** Elements per read and per write of a streamed tensor (see STREAM_CHUNK_ELEMENTS). */
 export const CHUNK_ELEMENTS = STREAM_CHUNK_ELEMENTS;
+
 
 /** Where a streamed tensor's bytes go. */
 export interface ChunkedOutput {
@@ -21,7 +22,7 @@ export interface ChunkedOutput {
 	position: number;
 }
 
-/** One input of a chunked job and its ring of two chunk buffers. */
+/** One input of a chunked job and its ring of STREAM_READ_AHEAD + 1 chunk buffers. */
 interface StreamInput {
 	source: TensorSource;
 	tensor: string;
@@ -44,7 +45,7 @@ async function readInto(source: TensorSource, tensor: string, from: number, to: 
 
 /**
  * Runs a chunked kernel over one tensor. Every pass (the kernel's scan passes, then the emit pass) reads the inputs
- * in chunks of `chunkElements` through a ring of two small buffers per input, the next chunk's read in flight while
+ * in chunks of `chunkElements` through a ring of a few buffers per input, the next chunks' reads in flight while
  * this one is computed: the first pass reads from the disk, later ones from the page cache, and nothing
  * proportional to the tensor is held. Computation runs on blocks of `blockElements` that stay in CPU cache: each
  * block is decoded, scanned or emitted, and its output encoded into one of two alternating chunk buffers, whose
@@ -82,11 +83,12 @@ export async function runChunked(opts: {
 		return b;
 	};
 	const f32 = (bytes: Uint8Array) => new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-	// Reads are numbered across passes (read s = chunk s mod chunks of pass ⌊s / chunks⌋) and use ring slot s & 1.
+	// Reads are numbered across passes (read s = chunk s mod chunks of pass ⌊s / chunks⌋) and use ring slot s mod ring.
+	const ring = Math.max(2, Math.min(STREAM_READ_AHEAD + 1, chunks + 1));
 	const reads = new Map<number, Promise<void>>();
 	const bytesOf = (inp: StreamInput, s: number): Uint8Array => {
 		const k = s % chunks;
-		return inp.ring[s & 1]!.subarray(0, (Math.min(n, (k + 1) * step) - k * step) * inp.size);
+		return inp.ring[s % ring]!.subarray(0, (Math.min(n, (k + 1) * step) - k * step) * inp.size);
 	};
 	const load = (s: number): Promise<void> => {
 		let p = reads.get(s);
@@ -100,15 +102,16 @@ export async function runChunked(opts: {
 	};
 	let pending: Promise<void> | undefined;
 	try {
-		for (const inp of inputs) inp.ring = [take(size * inp.size), take(size * inp.size)];
+		for (const inp of inputs) inp.ring = Array.from({ length: ring }, () => take(size * inp.size));
 		const baseBlock = base !== undefined ? f32(take(blockSize * 4)) : undefined;
 		const modelBlocks = models.map(() => f32(take(blockSize * 4)));
 		const outBufs = [take(size * outSize), take(size * outSize)];
-		// Waits for read s and starts read s + 1 (the slot it fills was last used by read s − 1, already computed).
+		// Waits for read s and keeps the next ring − 1 reads in flight (read s + ring − 1 fills the slot of read s − 1,
+		// already computed).
 		const ready = async (s: number, last: number): Promise<void> => {
 			await load(s);
 			reads.delete(s);
-			if (s + 1 <= last) void load(s + 1);
+			for (let a = s + 1; a <= Math.min(last, s + ring - 1); a++) void load(a);
 		};
 		// Decodes block [from, from + len) of read s into the block buffers.
 		const decodeBlock = (s: number, from: number, len: number): Chunk => {

@@ -19,6 +19,12 @@ export const PROCESS_OVERHEAD_BYTES = 120 * 2 ** 20;
 export const STREAM_CHUNK_ELEMENTS = 1 << 22;
 
 /**
+ * Chunk reads kept in flight ahead of the computation, per input of a streamed job. One is not enough when several
+ * jobs read different files at once: the disk then sees one request per stream and idles between them.
+ */
+export const STREAM_READ_AHEAD = 3;
+
+/**
  * Elements per compute block of a streamed tensor: each block is decoded, merged and encoded while it sits in
  * the CPU's L2 cache (64 Ki float32 values = 256 KiB per input), instead of a whole chunk going through memory
  * once per step.
@@ -42,10 +48,11 @@ export function jobMemory(job: TensorJob): number {
 	if (job.copyRaw === true) return job.output.byteLength;
 	const n = numel(job.output.shape);
 	if (n > CHUNKED_ABOVE_ELEMENTS && job.truncate === undefined && chunkedFormOf(job.method, job.params, job.modelParams) !== undefined) {
-		// Two chunks of each input and of the output, and one compute block per input (exec/chunked-job.ts).
+		// A ring of chunks per input, two output chunks, and one compute block per input (exec/chunked-job.ts).
 		const chunk = Math.min(n, STREAM_CHUNK_ELEMENTS) / n;
 		const inputs = job.inputs.length + (job.base !== undefined ? 1 : 0);
-		return Math.ceil(2 * chunk * (job.inputBytes + job.output.byteLength)) + inputs * Math.min(n, COMPUTE_BLOCK_ELEMENTS) * 4 + STREAM_OVERHEAD_BYTES;
+		const ring = (STREAM_READ_AHEAD + 1) * chunk * job.inputBytes;
+		return Math.ceil(ring + 2 * chunk * job.output.byteLength) + inputs * Math.min(n, COMPUTE_BLOCK_ELEMENTS) * 4 + STREAM_OVERHEAD_BYTES;
 	}
 	const inputs = job.inputs.length + (job.base !== undefined ? 1 : 0);
 	return n * 4 * (inputs + 2) + 32 * 2 ** 20;
