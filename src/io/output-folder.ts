@@ -55,6 +55,11 @@ export class OutputFolder {
 	private readonly remaining: number[];
 	private readonly hashes: Map<string, string>[];
 	private readonly extraFiles = new Set<string>();
+	/**
+	 * Per shard being written: a handle opened when the shard was created (so it sees every later writeback
+	 * error), the chain of background flushes, and whether one is already queued.
+	 */
+	private readonly flushers: ({ handle: FileHandle; chain: Promise<void>; queued: boolean } | undefined)[] = [];
 	private state: "open" | "committed" | "closed" = "open";
 
 	private constructor(
@@ -129,9 +134,24 @@ export class OutputFolder {
 	async tensorWritten(name: string, hash?: string): Promise<{ file: string; bytes: number } | undefined> {
 		const t = this.target(name);
 		if (hash !== undefined) this.hashes[t.shard]!.set(name, hash);
-		if (--this.remaining[t.shard]! > 0) return undefined;
+		if (--this.remaining[t.shard]! > 0) {
+			this.flushSoon(t.shard);
+			return undefined;
+		}
 		const file = join(this.tempDir, this.shards[t.shard]!.file);
-		await fsyncFile(file);
+		const flusher = this.flushers[t.shard];
+		this.flushers[t.shard] = undefined;
+		if (flusher === undefined) await fsyncFile(file);
+		else {
+			try {
+				await flusher.chain;
+				await flusher.handle.sync();
+			} catch (err) {
+				throw writeError(file, "flushing the file to disk", err);
+			} finally {
+				await flusher.handle.close().catch(() => undefined);
+			}
+		}
 		if (this.progress !== undefined) {
 			this.progress.shards[this.shards[t.shard]!.file] = Object.fromEntries(this.hashes[t.shard]!);
 			await this.saveProgress();
@@ -161,6 +181,7 @@ export class OutputFolder {
 			const weightMap = new Map(this.shards.flatMap((s) => s.tensors.map((t) => [t, s.file] as const)));
 			await writeWholeFile(join(this.tempDir, INDEX_FILE_NAME), new TextEncoder().encode(formatIndexJson(this.totalSize, weightMap, this.opts.indexMetadata ?? {})));
 		}
+		await this.closeFlushers();
 		await rm(join(this.tempDir, PROGRESS_FILE), { force: true });
 		await syncDir(this.tempDir);
 		await replaceDir(this.tempDir, this.outDir, this.opts.force ?? false);
@@ -168,10 +189,37 @@ export class OutputFolder {
 		await syncDir(dirname(this.outDir));
 	}
 
+	/**
+	 * Starts writing a shard's data to the disk in the background (fdatasync), so the disk writes while the merge
+	 * reads and computes instead of all at the final fsync: the kernel would otherwise hold the dirty pages until
+	 * memory pressure or its 30-second timer. At most one flush runs and one waits per shard; an error surfaces at
+	 * the shard's final fsync.
+	 */
+	private flushSoon(shard: number): void {
+		const f = this.flushers[shard];
+		if (f === undefined || f.queued) return;
+		f.queued = true;
+		f.chain = f.chain.then(async () => {
+			f.queued = false;
+			await f.handle.datasync();
+		});
+		f.chain.catch(() => undefined);
+	}
+
+	private async closeFlushers(): Promise<void> {
+		const open = this.flushers.splice(0);
+		await Promise.all(open.map(async (f) => {
+			if (f === undefined) return;
+			await f.chain.catch(() => undefined);
+			await f.handle.close().catch(() => undefined);
+		}));
+	}
+
 	/** Ends an unfinished merge: removes the partial folder, or with `keep` leaves it for `--resume`. */
 	async close(keep: boolean): Promise<void> {
 		if (this.state !== "open") return;
 		this.state = "closed";
+		await this.closeFlushers();
 		if (!keep) await rm(this.tempDir, { recursive: true, force: true });
 	}
 
@@ -187,10 +235,11 @@ export class OutputFolder {
 			await writeAt(handle, this.layouts[s]!.header, 0, file);
 			await handle.truncate(this.layouts[s]!.fileSize);
 		} catch (err) {
-			throw writeError(file, "sizing the file", err);
-		} finally {
 			await handle.close();
+			throw writeError(file, "sizing the file", err);
 		}
+		// Kept open for the background flushes and the final fsync.
+		this.flushers[s] = { handle, chain: Promise.resolve(), queued: false };
 		if (this.progress !== undefined) delete this.progress.shards[this.shards[s]!.file];
 	}
 
