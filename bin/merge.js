@@ -1,5 +1,9 @@
 #!/usr/bin/env node
 // Thin launcher: the CLI lives in the compiled library (dist/cli/main.js).
-import { main } from "../dist/cli/main.js";
+// A merge keeps many positioned reads and writes in flight (several per input of each worker thread, plus the
+// background flushes of the output); libuv's default pool of 4 I/O threads would queue them. The pool is sized
+// when first used, so this must run before the CLI is loaded; an explicit setting is kept.
+process.env.UV_THREADPOOL_SIZE ??= "16";
+const { main } = await import("../dist/cli/main.js");
 
 process.exitCode = await main(process.argv.slice(2));
