@@ -53,10 +53,18 @@ function spawn(data: { models: string[]; chunkElements?: number }): Worker {
 
 interface Slot {
 	worker: Worker;
-	busy: { resolve(r: JobResult): void; reject(e: Error): void } | undefined;
+	/** The jobs running on this worker, by job index. */
+	busy: Map<number, { resolve(r: JobResult): void; reject(e: Error): void }>;
 }
 
-/** A fixed set of worker threads, created once per merge, each executing one job at a time. */
+/**
+ * Jobs each worker runs at once. Two: while one job computes, the other's reads and writes are in flight, so the
+ * disk is not idle while every worker computes, nor the cores idle while every worker waits for the disk (jobs of
+ * similar size otherwise move through their read-bound and compute-bound passes in step).
+ */
+export const JOBS_PER_WORKER = 2;
+
+/** A fixed set of worker threads, created once per merge, each executing up to JOBS_PER_WORKER jobs at a time. */
 export class WorkerPool {
 	private readonly waiting: Array<(slot: Slot) => void> = [];
 	private failure: Error | undefined;
@@ -68,13 +76,13 @@ export class WorkerPool {
 		const pool = new WorkerPool(slots);
 		await Promise.all(
 			Array.from({ length: threads }, () => {
-				const slot: Slot = { worker: spawn({ models, ...opts }), busy: undefined };
+				const slot: Slot = { worker: spawn({ models, ...opts }), busy: new Map() };
 				slots.push(slot);
 				return new Promise<void>((resolve, reject) => {
-					slot.worker.on("message", (msg: { type: string; result?: JobResult; error?: WireError }) => {
+					slot.worker.on("message", (msg: { type: string; index?: number; result?: JobResult; error?: WireError }) => {
 						if (msg.type === "ready") resolve();
-						else if (msg.type === "done") pool.settle(slot, msg.result!, undefined);
-						else if (msg.type === "error") pool.settle(slot, undefined, reviveError(msg.error!));
+						else if (msg.type === "done") pool.settle(slot, msg.result!.index, msg.result!, undefined);
+						else if (msg.type === "error") pool.settle(slot, msg.index!, undefined, reviveError(msg.error!));
 					});
 					slot.worker.on("error", (err) => {
 						reject(err);
@@ -96,19 +104,27 @@ export class WorkerPool {
 		return this.slots.length;
 	}
 
-	/** Runs one job on the next idle worker. */
+	/** Jobs the pool runs at once. */
+	get capacity(): number {
+		return this.slots.length * JOBS_PER_WORKER;
+	}
+
+	/** Runs one job on the least busy worker with room for it. */
 	async run(spec: JobSpec): Promise<JobResult> {
 		if (this.failure !== undefined) throw this.failure;
-		const slot = this.slots.find((s) => s.busy === undefined) ?? (await new Promise<Slot>((resolve) => this.waiting.push(resolve)));
+		let slot: Slot | undefined;
+		for (const s of this.slots) if (s.busy.size < JOBS_PER_WORKER && (slot === undefined || s.busy.size < slot.busy.size)) slot = s;
+		slot ??= await new Promise<Slot>((resolve) => this.waiting.push(resolve));
+		const chosen = slot;
 		return new Promise<JobResult>((resolve, reject) => {
-			slot.busy = { resolve, reject };
-			slot.worker.postMessage({ type: "job", spec });
+			chosen.busy.set(spec.index, { resolve, reject });
+			chosen.worker.postMessage({ type: "job", spec });
 		});
 	}
 
-	private settle(slot: Slot, result: JobResult | undefined, err: Error | undefined): void {
-		const busy = slot.busy;
-		slot.busy = undefined;
+	private settle(slot: Slot, index: number, result: JobResult | undefined, err: Error | undefined): void {
+		const busy = slot.busy.get(index);
+		slot.busy.delete(index);
 		if (err !== undefined) busy?.reject(err);
 		else busy?.resolve(result!);
 		const next = this.waiting.shift();
@@ -117,8 +133,8 @@ export class WorkerPool {
 
 	private fail(slot: Slot, err: Error): void {
 		this.failure ??= err;
-		slot.busy?.reject(err);
-		slot.busy = undefined;
+		for (const busy of slot.busy.values()) busy.reject(err);
+		slot.busy.clear();
 	}
 
 	/** Closes the workers' files and stops them. */

@@ -117,7 +117,7 @@ export async function* runMerge(plan: MergePlan, opts: RunOptions): AsyncGenerat
 			.filter((i) => !folder.done.has(plan.jobs[i]!.output.name))
 			.sort((a, b) => shardOf(a) - shardOf(b) || plan.jobs[b]!.output.byteLength - plan.jobs[a]!.output.byteLength || a - b);
 		if (threads > 1 && builtin && cpu && todo.length > 1) pool = await WorkerPool.create(Math.min(threads, todo.length), plan.models.map((m) => m.path), opts.chunkElements !== undefined ? { chunkElements: opts.chunkElements } : {});
-		const slots = pool?.size ?? 2;
+		const slots = pool?.capacity ?? 2;
 		const largest = Math.max(0, ...todo.map((i) => jobMemory(plan.jobs[i]!)));
 		const budget = Math.max(opts.memoryBudget ?? MEMORY_BUDGET_BYTES, largest);
 		let doneBytes = plan.jobs.filter((j) => folder.done.has(j.output.name)).reduce((n, j) => n + j.output.byteLength, 0);
