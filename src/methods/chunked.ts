@@ -16,8 +16,14 @@ export interface Chunk {
  * A kernel that reads a tensor as chunks, in order: `scanPasses` read-only passes over every chunk
  * (global statistics: norms, dot products, selection histograms), then one `emit` pass producing the
  * output chunk by chunk. Results must not depend on the chunk size (multiples of CHUNK_ALIGN elements).
+ * Within a pass and in the emit pass, chunks come in index order and cover the tensor once.
  */
 export interface ChunkedKernel {
+	/**
+	 * Scan passes still to run, counted from pass 0. It may shrink (never grow) once a pass has covered the
+	 * tensor, when the kernel finds it needs fewer passes than it first planned for (e.g. a rank search that
+	 * succeeded early), so callers must re-read it before starting each pass, not only once.
+	 */
 	readonly scanPasses: number;
 	scan(pass: number, chunk: Chunk): void;
 	/** The output values for this chunk (may be one of the chunk's own arrays). */

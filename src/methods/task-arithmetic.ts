@@ -1,8 +1,9 @@
 /**
  * Generalized task arithmetic: the one kernel behind task_arithmetic, ties, dare_*, breadcrumbs* and della*.
- * Per tensor: δᵢ = xᵢ − b → sparsify each δᵢ → optional sign consensus → weighted sum (÷ divisor when
- * normalizing) → ×λ → + b. Task vectors are float32 (stored only for the magnitude-ranked sparsifiers, in the
- * model arrays when the caller allows); per-element sums over models run in float64 and are rounded to float32 once.
+ * Per tensor: δᵢ = f32(xᵢ − b) → sparsify each δᵢ → optional sign consensus → weighted sum (÷ divisor when
+ * normalizing) → ×λ → + b. Per-element sums over models run in float64 and are rounded to float32 once. The work
+ * is done by TaskVectorKernel (task-vector-kernel.ts), over whole arrays here and over streamed blocks in the
+ * chunked form; DELLA (row-wise ranks) stores and prunes its task vectors first (task-vector-prepare.ts).
  */
 import { MethodError } from "../errors.js";
 import type { RngKey } from "../tensor/rng.js";
@@ -11,8 +12,10 @@ import { mayWriteInputs } from "./in-place.js";
 import { RNG_PURPOSE_SPARSIFY, type Rescale, type SparsifyWhere } from "./sparsify.js";
 import { combineTerms } from "./task-vector-combine.js";
 import { taskVectorChunked } from "./task-vector-chunked.js";
+import { runWhole, TaskVectorKernel } from "./task-vector-kernel.js";
 import { combineOptions, modelSettings, modelValue, readTaskParams, type TaskParamValues } from "./task-vector-params.js";
-import { prepareTerm } from "./task-vector-prepare.js";
+import { planModel } from "./task-vector-plan.js";
+import { prepareDellaTerm } from "./task-vector-prepare.js";
 import type { Term } from "./task-vector-term.js";
 import type { MergeMethod, ParamSpec } from "./types.js";
 
@@ -56,24 +59,25 @@ export interface TaskVectorOptions {
 	inPlace?: boolean;
 }
 
-/** Validates model m's settings (density, then gamma / epsilon, then its stream) and prepares its term. */
-function termFor(x: Float32Array, base: Float32Array, weight: number, m: number, opts: TaskVectorOptions, where: SparsifyWhere): Term {
-	const sparsify = opts.sparsify ?? "none";
-	const { density, gamma, epsilon } = modelSettings(sparsify, opts, m, where);
-	const key = () => {
+/** A model's random stream (validated when its plan asks for it). */
+function streamOf(opts: TaskVectorOptions, m: number, where: SparsifyWhere): () => RngKey {
+	return () => {
 		const k = opts.rngKeys?.[m];
 		if (k === undefined) {
 			throw new MethodError("InvalidInput", where.method, `tensor "${where.tensorName}": no random stream for model ${m}`);
 		}
 		return k;
 	};
-	return prepareTerm(x, base, weight, {
-		sparsify,
+}
+
+/** DELLA's term for model m (row-wise ranks: δ is stored, pruned, then combined like a dense task vector). */
+function dellaTerm(x: Float32Array, base: Float32Array, weight: number, m: number, opts: TaskVectorOptions, where: SparsifyWhere): Term {
+	const { density, epsilon } = modelSettings("della_magprune", opts, m, where);
+	return prepareDellaTerm(x, base, weight, {
 		density,
-		gamma,
 		epsilon,
 		rescale: opts.rescale ?? false,
-		key,
+		key: streamOf(opts, m, where),
 		offset: opts.elementOffset ?? 0,
 		shape: opts.shape ?? [x.length],
 		where,
@@ -86,10 +90,11 @@ function termFor(x: Float32Array, base: Float32Array, weight: number, m: number,
  * majority sign at each position is that of Σ wᵢδᵢ (≥ 0 counts as +), only entries of that sign (never zeros) are
  * summed, and the divisor is the sum of their weights (1 where no model agrees). Without consensus the divisor is
  * Σ wᵢ (1 when |Σ wᵢ| < 1e-8). Returns a new array and leaves `base` and `models` unmodified, unless
- * `opts.inPlace`: then task vectors are computed in the model arrays and the result is written into `base`.
+ * `opts.inPlace`: then the result is written into `base` (DELLA also stores its task vectors in the model arrays).
  *
- * Cost: one pass per model that ranks magnitudes (δ and its top-digit histogram), the radix select's gather pass,
- * and one fused pass that masks, rescales, elects signs, sums and adds the base. DARE recomputes δ in that pass.
+ * Cost (see docs/benchmarks-kernels.md): TIES / Breadcrumbs read δ in two passes (a sparse sample, then the bracket
+ * pass that finds the rank cut) before the fused combine pass; DARE with the L1 rescale one pass (norms and keep
+ * bits); the other variants only the combine pass. δ is recomputed from the inputs in every pass, never stored.
  */
 export function mergeTaskVectors(base: Float32Array, models: readonly Float32Array[], opts: TaskVectorOptions): Float32Array {
 	const where: SparsifyWhere = { method: opts.method ?? "task_arithmetic", tensorName: opts.tensorName ?? "(tensor)" };
@@ -98,15 +103,27 @@ export function mergeTaskVectors(base: Float32Array, models: readonly Float32Arr
 	if (opts.weights.length !== count) {
 		throw new MethodError("InvalidInput", where.method, `tensor "${where.tensorName}": ${opts.weights.length} weights for ${count} models`);
 	}
+	const sparsify = opts.sparsify ?? "none";
 	const weights = models.map((_, m) => modelValue(opts.weights, m, 1, "weight", where));
-	const terms = models.map((x, m) => {
+	const checkLength = (x: Float32Array, m: number) => {
 		if (x.length !== n) {
 			throw new MethodError("InvalidInput", where.method, `tensor "${where.tensorName}": model ${m} has ${x.length} elements, base has ${n}`);
 		}
-		return termFor(x, base, weights[m]!, m, opts, where);
-	});
+	};
 	const combine = combineOptions(weights, opts.consensus ?? "none", opts.normalize ?? false, opts.lambda ?? 1);
-	return combineTerms(base, terms, combine, opts.inPlace === true ? base : new Float32Array(n));
+	const out = opts.inPlace === true ? base : new Float32Array(n);
+	if (sparsify === "della_magprune") {
+		const terms = models.map((x, m) => {
+			checkLength(x, m);
+			return dellaTerm(x, base, weights[m]!, m, opts, where);
+		});
+		return combineTerms(base, terms, combine, out);
+	}
+	const plans = models.map((x, m) => {
+		checkLength(x, m);
+		return planModel(sparsify, weights[m]!, m, opts, opts.rescale ?? false, n, streamOf(opts, m, where), where);
+	});
+	return runWhole(new TaskVectorKernel(plans, combine, where, n, opts.elementOffset ?? 0), models, base, out);
 }
 
 /** How a task-arithmetic variant is configured (mergekit's GeneralizedTaskArithmeticMerge fields). */

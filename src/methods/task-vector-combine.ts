@@ -27,17 +27,32 @@ export interface CombineOptions {
  * zeros) and divisor = 0 + Σ of their weights (1 if 0); without, mixed = −0 + Σ vᵢ and the divisor is fixed.
  */
 export function combineTerms(base: Float32Array, terms: readonly Term[], opts: CombineOptions, out: Float32Array): Float32Array {
-	const n = base.length;
+	return combineRange(base, terms, opts, out, 0, base.length, combineScratch(terms.length));
+}
+
+/** The float64 buffer {@link combineRange} needs for `count` models (hoist it out of per-block calls). */
+export function combineScratch(count: number): Float64Array {
+	return new Float64Array(Math.max(count, 1) * COMBINE_BLOCK);
+}
+
+/** {@link combineTerms} over positions [from, to) only, with a buffer from {@link combineScratch}. */
+export function combineRange(
+	base: Float32Array,
+	terms: readonly Term[],
+	opts: CombineOptions,
+	out: Float32Array,
+	from: number,
+	to: number,
+	values: Float64Array,
+): Float32Array {
 	const count = terms.length;
 	const B = COMBINE_BLOCK;
-	const values = new Float64Array(Math.max(count, 1) * B);
-	const weights = terms.map((t) => t.weight);
-	for (let start = 0; start < n; start += B) {
-		const len = Math.min(B, n - start);
+	for (let start = from; start < to; start += B) {
+		const len = Math.min(B, to - start);
 		for (let m = 0; m < count; m++) fillTerm(terms[m]!, base, start, len, values, m * B);
-		if (count === 1) combineOne(base, values, weights[0]!, opts, start, len, out);
-		else if (count === 2) combineTwo(base, values, weights[0]!, weights[1]!, opts, start, len, out);
-		else combineMany(base, values, weights, opts, start, len, out);
+		if (count === 1) combineOne(base, values, terms[0]!.weight, opts, start, len, out);
+		else if (count === 2) combineTwo(base, values, terms[0]!.weight, terms[1]!.weight, opts, start, len, out);
+		else combineMany(base, values, terms, opts, start, len, out);
 	}
 	return out;
 }
@@ -46,7 +61,7 @@ export function combineTerms(base: Float32Array, terms: readonly Term[], opts: C
  * The merged value b + m, or exactly b when m = ±0 — without a branch: −0 − (0 − m) is −0 for m = ±0 and m
  * otherwise, and b + (−0) = b for every b (including −0).
  */
-function addMerged(b: number, m: number): number {
+export function addMerged(b: number, m: number): number {
 	return b + (-0 - (0 - m));
 }
 
@@ -76,21 +91,27 @@ function combineOne(base: Float32Array, values: Float64Array, w0: number, opts: 
 			out[start + j] = addMerged(b, mixed * lambda);
 			continue;
 		}
-		let mixed = -0;
-		let div = 0;
-		if (consensus) {
-			if (0 + v0 >= 0 ? v0 > 0 : v0 < 0) {
-				mixed += v0;
-				div += w0;
-			}
-			if (normalize) mixed /= div === 0 ? 1 : div;
-		} else {
-			mixed += v0;
-			if (normalize) mixed /= divisor;
-		}
-		mixed *= lambda;
-		out[start + j] = mixed === 0 ? b : b + mixed;
+		out[start + j] = mergedOneExact(b, v0, w0, opts);
 	}
+}
+
+/** One model's merged value at one position, by the definition (any weights, any contribution, NaN and ±Infinity). */
+export function mergedOneExact(b: number, v0: number, w0: number, opts: CombineOptions): number {
+	const { consensus, normalize, lambda, divisor } = opts;
+	let mixed = -0;
+	let div = 0;
+	if (consensus) {
+		if (0 + v0 >= 0 ? v0 > 0 : v0 < 0) {
+			mixed += v0;
+			div += w0;
+		}
+		if (normalize) mixed /= div === 0 ? 1 : div;
+	} else {
+		mixed += v0;
+		if (normalize) mixed /= divisor;
+	}
+	mixed *= lambda;
+	return mixed === 0 ? b : b + mixed;
 }
 
 /** Two models: as {@link combineOne}, with the elected sign as a ±1 factor in the fast path. */
@@ -127,39 +148,45 @@ function combineTwo(
 			out[start + j] = addMerged(b, mixed * lambda);
 			continue;
 		}
-		let mixed = -0;
-		if (consensus) {
-			let div = 0;
-			const positive = 0 + v0 + v1 >= 0;
-			if (positive ? v0 > 0 : v0 < 0) {
-				mixed += v0;
-				div += w0;
-			}
-			if (positive ? v1 > 0 : v1 < 0) {
-				mixed += v1;
-				div += w1;
-			}
-			if (normalize) mixed /= div === 0 ? 1 : div;
-		} else {
-			mixed = mixed + v0 + v1;
-			if (normalize) mixed /= divisor;
-		}
-		mixed *= lambda;
-		out[start + j] = mixed === 0 ? b : b + mixed;
+		out[start + j] = mergedTwoExact(b, v0, v1, w0, w1, opts);
 	}
+}
+
+/** Two models' merged value at one position, by the definition (see {@link mergedOneExact}). */
+export function mergedTwoExact(b: number, v0: number, v1: number, w0: number, w1: number, opts: CombineOptions): number {
+	const { consensus, normalize, lambda, divisor } = opts;
+	let mixed = -0;
+	if (consensus) {
+		let div = 0;
+		const positive = 0 + v0 + v1 >= 0;
+		if (positive ? v0 > 0 : v0 < 0) {
+			mixed += v0;
+			div += w0;
+		}
+		if (positive ? v1 > 0 : v1 < 0) {
+			mixed += v1;
+			div += w1;
+		}
+		if (normalize) mixed /= div === 0 ? 1 : div;
+	} else {
+		mixed = mixed + v0 + v1;
+		if (normalize) mixed /= divisor;
+	}
+	mixed *= lambda;
+	return mixed === 0 ? b : b + mixed;
 }
 
 function combineMany(
 	base: Float32Array,
 	values: Float64Array,
-	weights: readonly number[],
+	terms: readonly Term[],
 	opts: CombineOptions,
 	start: number,
 	len: number,
 	out: Float32Array,
 ): void {
 	const { consensus, normalize, lambda, divisor } = opts;
-	const count = weights.length;
+	const count = terms.length;
 	const B = COMBINE_BLOCK;
 	for (let j = 0; j < len; j++) {
 		let mixed = -0;
@@ -172,7 +199,7 @@ function combineMany(
 				const v = values[m * B + j]!;
 				if (positive ? v > 0 : v < 0) {
 					mixed += v;
-					div += weights[m]!;
+					div += terms[m]!.weight;
 				}
 			}
 			if (normalize) mixed /= div === 0 ? 1 : div;

@@ -6,12 +6,12 @@
  * a zeroed stored task vector holds +0: zeros never take part in sign election and a merged zero keeps the base
  * value, so the output is the same. DARE's hash is drawn inline (counterHash, inlined by the JIT).
  */
-import { ABS_MASK } from "../tensor/radix-select.js";
-import { counterHash, counterHiMix, type RngKey, UNIFORM_SCALE, uniformAt } from "../tensor/rng.js";
-import { MASK_RANDOM, MASK_RANKS, MASK_ZERO, NO_LOWER, SCALE_DIV, SCALE_MUL, type Term } from "./task-vector-term.js";
+import { keyOf, valueOfKey } from "../tensor/radix-select.js";
+import { counterHash, counterHiMix, UNIFORM_SCALE, uniformAt } from "../tensor/rng.js";
+import { MASK_BITS, MASK_CUTS, MASK_RANDOM, MASK_ZERO, SCALE_DIV, SCALE_MUL, type Term } from "./task-vector-term.js";
 
 /** Largest counter the inline hash handles (the high word of the counter is 0 below 2^32). */
-const INLINE_HASH_LIMIT = UNIFORM_SCALE;
+export const INLINE_HASH_LIMIT = UNIFORM_SCALE;
 
 /** −1 when the unsigned 32-bit h < t, else 0 (Hacker's Delight borrow bit; h and t as int32 bit patterns). */
 function lessMask(h: number, t: number): number {
@@ -19,7 +19,7 @@ function lessMask(h: number, t: number): number {
 }
 
 /** δ if k = 1, a zero if k = 0: one multiply, exact up to the sign of that zero (see the file comment). */
-function keepIf(d: number, k: number): number {
+export function keepIf(d: number, k: number): number {
 	const v = d * k;
 	return d - d === 0 ? v : k === 0 ? 0 : d;
 }
@@ -28,7 +28,7 @@ function keepIf(d: number, k: number): number {
  * Rescale (rounded to float32, like a stored task vector) and weight: w · scale(d). `scale` and `sv` are the term's
  * loop-invariant SCALE_* and value, so these branches are perfectly predicted.
  */
-function weighed(d: number, scale: number, sv: number, w: number): number {
+export function weighed(d: number, scale: number, sv: number, w: number): number {
 	if (scale === SCALE_MUL) return Math.fround(d * sv) * w;
 	if (scale === SCALE_DIV) return Math.fround(d / sv) * w;
 	return d * w;
@@ -74,28 +74,65 @@ export function flag(c: boolean): number {
 	return (c as unknown as number) | 0;
 }
 
-/** 1 when key is selected by the cut (key, tieEnd) at index i: above the cut key, or equal to it before tieEnd. */
-function inCut(key: number, i: number, cutKey: number, tieEnd: number): number {
-	// key > cutKey as the sign of cutKey − key: both lie in [−1, 2^31), so the difference fits an int32.
-	return (((cutKey - key) | 0) >>> 31) | (flag(key === cutKey) & flag(i < tieEnd));
+/**
+ * The float threshold of a rank cut at array index i: a non-NaN |δ| is selected exactly when it is above it (the
+ * cut's key − 1 before the tie end, so equal keys are taken there, the key itself from the tie end on).
+ */
+export function cutThreshold(key: number, tieEnd: number, i: number): number {
+	return valueOfKey(i < tieEnd ? key - 1 : key);
 }
 
-/** MASK_RANKS: the stored δ kept inside the rank range (stateless tests, so no branch per element). */
-function fillRanks(t: Term, start: number, len: number, out: Float64Array, o: number): void {
+/** The end of the segment starting at s: the first tie end after s, or `end` (thresholds are constant inside). */
+export function segmentEnd(s: number, end: number, tieA: number, tieB: number): number {
+	let e = end;
+	if (tieA > s && tieA < e) e = tieA;
+	if (tieB > s && tieB < e) e = tieB;
+	return e;
+}
+
+/** Whether the cut (cutKey, tieEnd) selects `key` at index i: above the cut key, or equal to it before tieEnd. */
+function inCut(key: number, i: number, cutKey: number, tieEnd: number): boolean {
+	return key > cutKey || (key === cutKey && i < tieEnd);
+}
+
+/** keepIf for a non-finite δ under rank cuts, on exact integer keys (NaN keys have no float order). */
+export function cutKeepExact(d: number, i: number, upperKey: number, upperTieEnd: number, lowerKey: number, lowerTieEnd: number): number {
+	const key = keyOf(d);
+	return inCut(key, i, upperKey, upperTieEnd) && !inCut(key, i, lowerKey, lowerTieEnd) ? d : 0;
+}
+
+/**
+ * MASK_CUTS: δ = f32(x − b) kept inside the rank range. Float compares against per-segment thresholds decide
+ * finite entries without a branch; a non-finite δ takes the exact integer-key test.
+ */
+function fillCuts(t: Term, base: Float32Array, start: number, len: number, out: Float64Array, o: number): void {
 	const { weight: w, scale, scaleValue: sv, upperKey, upperTieEnd, lowerKey, lowerTieEnd } = t;
-	const bits = t.bits!;
-	const d = t.delta!;
-	if (lowerKey === NO_LOWER) {
-		for (let i = start, j = o; i < start + len; i++, j++) {
-			const k = inCut(bits[i]! & ABS_MASK, i, upperKey, upperTieEnd);
-			out[j] = weighed(keepIf(d[i]!, k), scale, sv, w);
+	const x = t.model;
+	const end = start + len;
+	for (let s = start; s < end; ) {
+		const e = segmentEnd(s, end, upperTieEnd, lowerTieEnd);
+		const tU = cutThreshold(upperKey, upperTieEnd, s);
+		const tL = cutThreshold(lowerKey, lowerTieEnd, s);
+		for (let i = s; i < e; i++) {
+			const d = Math.fround(x[i]! - base[i]!);
+			const a = Math.abs(d);
+			const k = flag(a > tU) & flag(a <= tL);
+			const kept = d - d === 0 ? d * k : cutKeepExact(d, i, upperKey, upperTieEnd, lowerKey, lowerTieEnd);
+			out[o + i - start] = weighed(kept, scale, sv, w);
 		}
-		return;
+		s = e;
 	}
-	for (let i = start, j = o; i < start + len; i++, j++) {
-		const key = bits[i]! & ABS_MASK;
-		const k = inCut(key, i, upperKey, upperTieEnd) & (inCut(key, i, lowerKey, lowerTieEnd) ^ 1);
-		out[j] = weighed(keepIf(d[i]!, k), scale, sv, w);
+}
+
+/** MASK_BITS: δ = f32(x − b) kept where its bit is set. */
+function fillBits(t: Term, base: Float32Array, start: number, len: number, out: Float64Array, o: number): void {
+	const { weight: w, scale, scaleValue: sv, bitShift } = t;
+	const bits = t.keepBits!;
+	const x = t.model;
+	for (let j = 0; j < len; j++) {
+		const g = start + j + bitShift;
+		const k = (bits[g >>> 5]! >>> (g & 31)) & 1;
+		out[o + j] = weighed(keepIf(Math.fround(x[start + j]! - base[start + j]!), k), scale, sv, w);
 	}
 }
 
@@ -109,41 +146,11 @@ export function fillTerm(t: Term, base: Float32Array, start: number, len: number
 		}
 		case MASK_RANDOM:
 			return fillRandom(t, base, start, len, out, o);
-		case MASK_RANKS:
-			return fillRanks(t, start, len, out, o);
+		case MASK_CUTS:
+			return fillCuts(t, base, start, len, out, o);
+		case MASK_BITS:
+			return fillBits(t, base, start, len, out, o);
 		default:
 			return fillAll(t, base, start, len, out, o);
 	}
-}
-
-/**
- * DARE with the L1 rescale: one pass writes the masked δ = f32(x − b) (dropped entries +0) into `out` (which may be
- * `x` itself) and sums ‖δ‖₁ and ‖m⊙δ‖₁ in index order, so the combine pass only rescales the stored values.
- */
-export function dareStoreMasked(
-	x: Float32Array,
-	base: Float32Array,
-	out: Float32Array,
-	key: RngKey,
-	offset: number,
-	threshold: number,
-): { l1Before: number; l1After: number } {
-	const n = x.length;
-	const outBits = new Uint32Array(out.buffer, out.byteOffset, n);
-	const limit = Math.ceil(threshold);
-	const inline = offset + n <= INLINE_HASH_LIMIT && limit <= 0xffffffff;
-	const limitBits = limit | 0;
-	const { lo, hi } = key;
-	const hiMix = counterHiMix(key);
-	let l1Before = 0;
-	let l1After = 0;
-	for (let i = 0; i < n; i++) {
-		out[i] = x[i]! - base[i]!;
-		l1Before += Math.abs(out[i]!);
-		const keep = inline ? lessMask(counterHash(offset + i, lo, hi, hiMix), limitBits) : uniformAt(key, offset + i) * UNIFORM_SCALE < threshold ? -1 : 0;
-		outBits[i] = outBits[i]! & keep;
-		// A dropped entry adds +0, which leaves the (non-negative) sum unchanged: the masked norm in index order.
-		l1After += Math.abs(out[i]!);
-	}
-	return { l1Before, l1After };
 }

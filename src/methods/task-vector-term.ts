@@ -1,7 +1,7 @@
 /**
- * The per-model unit of the task-vector kernel: a {@link Term} says how one model's sparsified, rescaled task vector
- * is produced element by element (task-vector-prepare.ts builds it, task-vector-fill.ts evaluates it). Terms are
- * flat objects of one shape, built only by {@link makeTerm}, so the hot loops see a single hidden class.
+ * The per-model unit of the generic task-vector combine: a {@link Term} says how one model's sparsified, rescaled
+ * task vector is produced element by element over a range of the arrays (task-vector-fill.ts evaluates it). Terms
+ * are flat objects of one shape, built only by {@link makeTerm}, so the hot loops see a single hidden class.
  */
 import type { RngKey } from "../tensor/rng.js";
 
@@ -11,8 +11,10 @@ export const MASK_ALL = 0;
 export const MASK_ZERO = 1;
 /** DARE: entry i survives when uniformAt(key, offset + i) < density (hash drawn inline). */
 export const MASK_RANDOM = 2;
-/** Descending-|δ| ranks in [lower, upper) of the stored δ (rank cuts, ties by index). */
-export const MASK_RANKS = 3;
+/** Descending-|δ| ranks in [lower, upper) of δ = f32(x − b) (rank cuts, ties by index; see RankCutSearch). */
+export const MASK_CUTS = 3;
+/** Entry i survives when bit (bitShift + i) of `keepBits` is set (DARE decisions taken in a scan pass). */
+export const MASK_BITS = 4;
 
 /** Rescale of kept entries, each rounded to float32 like a stored task vector: none, ×factor, ÷density. */
 export const SCALE_NONE = 0;
@@ -30,11 +32,13 @@ export interface Term {
 	key: RngKey;
 	offset: number;
 	threshold: number;
-	/** MASK_RANKS: the bit patterns of `delta`. */
-	bits: Uint32Array | undefined;
+	/** MASK_BITS: one keep bit per element, element i at bit bitShift + i. */
+	keepBits: Int32Array | undefined;
+	bitShift: number;
 	/**
-	 * MASK_RANKS: keep the keys above upperKey, or equal to it at an index below upperTieEnd, minus those passing the
-	 * same test for the lower cut (see RankCut).
+	 * MASK_CUTS: keep the keys above upperKey, or equal to it at an index below upperTieEnd, minus those passing the
+	 * same test for the lower cut (NO_LOWER: none). Tie ends are array indices (the global tie end minus the global
+	 * index of element 0).
 	 */
 	upperKey: number;
 	upperTieEnd: number;
@@ -46,7 +50,7 @@ export interface Term {
 }
 
 const NO_KEY: RngKey = { hi: 0, lo: 0 };
-/** The lower cut of a plain top-k: no 31-bit key reaches it, so nothing is cut from below. */
+/** The lower cut of a plain top-k: no 31-bit key is above it, so nothing is cut from below. */
 export const NO_LOWER = 0x80000000;
 
 /** The one constructor of terms (a single hidden class for the hot loops). */
@@ -59,7 +63,8 @@ export function makeTerm(weight: number, model: Float32Array, fields: Partial<Te
 		key: fields.key ?? NO_KEY,
 		offset: fields.offset ?? 0,
 		threshold: fields.threshold ?? 0,
-		bits: fields.bits,
+		keepBits: fields.keepBits,
+		bitShift: fields.bitShift ?? 0,
 		upperKey: fields.upperKey ?? -1,
 		upperTieEnd: fields.upperTieEnd ?? 0,
 		lowerKey: fields.lowerKey ?? NO_LOWER,

@@ -156,3 +156,27 @@ export function absRankCut(bits: Uint32Array, k: number, top?: Uint32Array): Ran
 	}
 	return { key: cutKey, takeEqual: r3, tieEnd };
 }
+
+/** The key of +Infinity: the keys above it are NaNs, which float comparisons cannot order. */
+export const INF_KEY = 0x7f800000;
+
+/** float32 ↔ bits of one value (the keys of the few values hot loops look at one by one). */
+const oneFloat = new Float32Array(1);
+const oneBits = new Uint32Array(oneFloat.buffer);
+
+/** The magnitude key of `v` rounded to float32: its bits without the sign (orders like |v|, NaN above +Infinity). */
+export function keyOf(v: number): number {
+	oneFloat[0] = v;
+	return oneBits[0]! & ABS_MASK;
+}
+
+/**
+ * The float magnitude of a key, for comparing |v| as floats instead of keys: exact for keys 0 … INF_KEY; −Infinity
+ * below 0 (every magnitude is above it) and +Infinity above INF_KEY (no non-NaN magnitude is above a NaN key).
+ */
+export function valueOfKey(key: number): number {
+	if (key < 0) return Number.NEGATIVE_INFINITY;
+	if (key > INF_KEY) return Number.POSITIVE_INFINITY;
+	oneBits[0] = key;
+	return oneFloat[0]!;
+}

@@ -58,6 +58,9 @@ const DATA = {
 };
 type DataName = keyof typeof DATA;
 
+/** Scan passes the last runChunked call ran (the executor re-reads scanPasses before each pass, as here). */
+let passesRun = 0;
+
 /** Drives a method's chunked form by hand, like the executor: every scan pass over fresh chunks, then emit. */
 function runChunked(method: MergeMethod, params: TaskParamValues, mps: TaskParamValues[], data: DataName, step: number): Float32Array {
 	const { base, models } = DATA[data];
@@ -68,9 +71,11 @@ function runChunked(method: MergeMethod, params: TaskParamValues, mps: TaskParam
 		const end = Math.min(N, offset + step);
 		return { offset, base: base.slice(offset, end), models: models.map((x) => x.slice(offset, end)) };
 	};
-	for (let pass = 0; pass < kernel.scanPasses; pass++) {
+	let pass = 0;
+	for (; pass < kernel.scanPasses; pass++) {
 		for (let offset = 0; offset < N; offset += step) kernel.scan(pass, chunkAt(offset));
 	}
+	passesRun = pass;
 	const out = new Float32Array(N);
 	for (let offset = 0; offset < N; offset += step) out.set(kernel.emit(chunkAt(offset)), offset);
 	return out;
@@ -90,14 +95,22 @@ function differences(a: Float32Array, b: Float32Array): number[] {
 	return out;
 }
 
-/** One case: a method, its global params and per-model params for 1 and 3 models. */
+/**
+ * One case: a method, its global params and per-model params for 1 and 3 models; `passes` is the initial (worst
+ * case) scanPasses, `run` the fewest passes (rank cuts: the sample and the bracket pass, plus the kept-norm pass with
+ * the L1 rescale).
+ */
 interface Case {
 	name: string;
 	method: MergeMethod;
 	params: TaskParamValues;
 	models: TaskParamValues[];
 	passes: number;
+	run: number;
 }
+
+/** Worst-case passes of the rank sparsifiers: sample, bracket, the 4 radix passes (+ the kept norm). */
+const RANK_PASSES = 6;
 
 const W3 = [1, -0.5, 0.7];
 const perModel = (count: number, fields: (m: number) => TaskParamValues) => Array.from({ length: count }, (_, m) => fields(m));
@@ -114,7 +127,8 @@ const CASES: Case[] = [
 				method: tiesMethod,
 				params,
 				models: perModel(count, (m) => ({ weight: count === 1 ? 0.8 : W3[m]!, density: density === 1 ? 1 : density + 0.1 * m })),
-				passes: density === 1 ? 0 : params.rescale ? 5 : 4,
+				passes: density === 1 ? 0 : RANK_PASSES + (params.rescale ? 1 : 0),
+				run: density === 1 ? 0 : 2 + (params.rescale ? 1 : 0),
 			})),
 		),
 	),
@@ -132,7 +146,8 @@ const CASES: Case[] = [
 					method,
 					params: { normalize: count === 3, rescale, lambda: 1 },
 					models: perModel(count, (m) => ({ weight: count === 1 ? 1 : W3[m]!, density, gamma })),
-					passes: rescale ? 5 : 4,
+					passes: RANK_PASSES + (rescale ? 1 : 0),
+					run: 2 + (rescale ? 1 : 0),
 				})),
 			),
 		),
@@ -145,6 +160,7 @@ const CASES: Case[] = [
 				params: { normalize: false, rescale, lambda: 1 },
 				models: perModel(count, (m) => ({ weight: count === 1 ? 0.9 : W3[m]!, density: [0.3, 0.55, 1][m]! })),
 				passes: rescale === true ? 1 : 0,
+				run: rescale === true ? 1 : 0,
 			})),
 		),
 	),
@@ -154,21 +170,54 @@ const CASES: Case[] = [
 		params: { normalize: count === 3, lambda: 0.8 },
 		models: perModel(count, (m) => ({ weight: count === 1 ? 0.5 : W3[m]! })),
 		passes: 0,
+		run: 0,
 	})),
 ];
 
 describe("taskVectorChunked: bit-identical to the whole-tensor kernel", () => {
 	for (const step of [CHUNK_ALIGN, 3 * CHUNK_ALIGN]) {
-		test.each(CASES)(`chunks of ${step}: $name`, ({ method, params, models, passes }) => {
+		test.each(CASES)(`chunks of ${step}: $name`, ({ method, params, models, passes, run }) => {
 			const data = (clean: boolean): DataName => `${clean ? "clean" : "nasty"}${models.length}` as DataName;
 			for (const clean of [true, false]) {
 				const whole = runWhole(method, params, models, data(clean));
 				expect(differences(runChunked(method, params, models, data(clean), step), whole)).toEqual([]);
+				// Small tensors mean small samples and wide brackets: some cuts take the radix passes.
+				expect(passesRun).toBeGreaterThanOrEqual(run);
+				expect(passesRun).toBeLessThanOrEqual(passes);
 			}
 			const kernel = method.chunked!.create({ tensorName: NAME, shape: [N], numel: N, params, modelParams: models, models: models.length }, ctx);
 			expect(kernel.scanPasses).toBe(passes);
 		});
 	}
+});
+
+describe("taskVectorChunked: pass counts on a large tensor", () => {
+	test("rank cuts need the sample and the bracket pass (and the kept-norm pass with the L1 rescale)", () => {
+		const n = 1 << 18;
+		const u = (stream: number, i: number) => uniformAt(rngKey(8, "large", stream), i);
+		const base = new Float32Array(n).map((_, i) => bf16((u(0, i) - 0.5) * 0.04));
+		const model = new Float32Array(n).map((_, i) => bf16(base[i]! + (u(1, i) - 0.5) * 0.004));
+		const cases: [MergeMethod, TaskParamValues, TaskParamValues, number][] = [
+			[tiesMethod, { normalize: true, rescale: false }, { weight: 1, density: 0.5 }, 2],
+			[tiesMethod, { normalize: true, rescale: true }, { weight: 1, density: 0.2 }, 3],
+			[breadcrumbsMethod, { rescale: false }, { weight: 1, density: 0.5, gamma: 0.01 }, 2],
+		];
+		for (const [method, params, mp, expected] of cases) {
+			const kernel = method.chunked!.create({ tensorName: NAME, shape: [n], numel: n, params, modelParams: [mp], models: 1 }, ctx);
+			const bounds: number[] = [];
+			let pass = 0;
+			for (; pass < kernel.scanPasses; pass++) {
+				bounds.push(kernel.scanPasses);
+				for (let offset = 0; offset < n; offset += 65536) {
+					kernel.scan(pass, { offset, base: base.slice(offset, offset + 65536), models: [model.slice(offset, offset + 65536)] });
+				}
+			}
+			expect(pass).toBe(expected);
+			// The bound starts at the worst case and only shrinks.
+			expect(bounds[0]).toBe(RANK_PASSES + expected - 2);
+			expect(bounds).toEqual([...bounds].sort((a, b) => b - a));
+		}
+	});
 });
 
 describe("taskVectorChunked: the data exercises every step of the rank search", () => {
@@ -214,6 +263,19 @@ describe("taskVectorChunked: support and errors", () => {
 		const x = new Float32Array(CHUNK_ALIGN);
 		expect(kindOf(() => kernel.emit({ offset: 0, base: undefined, models: [x] }))).toBe("InvalidInput");
 		expect(kindOf(() => kernel.emit({ offset: 0, base: x, models: [x.subarray(1)] }))).toBe("InvalidInput");
+	});
+	test("passes out of order, an emit before the scans, or emit blocks skipping a pending tie are InvalidInput", () => {
+		const { base, models } = DATA.clean1;
+		const chunk = (offset: number, len: number) => ({ offset, base: base.slice(offset, offset + len), models: [models[0]!.slice(offset, offset + len)] });
+		const kernel = create(tiesMethod, ties, [{ weight: 1, density: 0.5 }])();
+		expect(kindOf(() => kernel.scan(1, chunk(0, N)))).toBe("InvalidInput");
+		expect(kindOf(() => kernel.emit(chunk(0, N)))).toBe("InvalidInput");
+		// A cut inside a run of equal keys leaves its tie end to be located during emit, in index order.
+		const zeros = new Float32Array(N).map((_, i) => (i % 3 === 0 ? 1 : 0));
+		const tied = create(tiesMethod, ties, [{ weight: 1, density: 0.5 }])();
+		const flat = (offset: number, len: number) => ({ offset, base: new Float32Array(len), models: [zeros.slice(offset, offset + len)] });
+		for (let pass = 0; pass < tied.scanPasses; pass++) tied.scan(pass, flat(0, N));
+		expect(kindOf(() => tied.emit(flat(N - CHUNK_ALIGN, CHUNK_ALIGN)))).toBe("InvalidInput");
 	});
 	test("breadcrumbs with an empty rank range zeroes every task vector: the output is the base", () => {
 		// density 0.00005 and γ·N < 1: target 0 and n_top 0, so the kept range is empty.

@@ -1,7 +1,7 @@
 /**
- * The fused task-vector kernel (prepare → fill → combine) against the plain composition it replaces: each task
- * vector stored in float32, sparsified by the standalone sparsifiers, then combined one position at a time with
- * the straightforward loop. Outputs must agree bit for bit (NaN positions: both NaN), in copy and in-place mode.
+ * The task-vector kernel (scan passes, fused or generic combine) against the plain composition it replaces: each
+ * task vector stored in float32, sparsified by the standalone sparsifiers, then combined one position at a time
+ * with the straightforward loop. Outputs must agree bit for bit (NaN positions: both NaN), in copy and in-place mode.
  */
 import { describe, expect, test } from "vitest";
 import { dellaMagprune, dropAndRescale, magnitudeMask, magnitudeOutliers, type Rescale } from "../../src/methods/sparsify.js";
@@ -113,6 +113,39 @@ describe("mergeTaskVectors equals the plain composition", () => {
 					expect(inPlace).toBe(baseCopy);
 					expect(bitsOf(inPlace)).toEqual(expected);
 				}
+			}
+		}
+	});
+	test("large tensors (the sampled-bracket route, fused loops, power-of-two weights and densities) equal the composition", () => {
+		const n = 1 << 17;
+		const base = weights(n, 11, false);
+		const all = [weights(n, 12, false, base), weights(n, 13, true, base)];
+		const shapes: [SparsifyMethod, Rescale, Consensus, boolean][] = [
+			["magnitude", false, "sum", true],
+			["magnitude", true, "sum", true],
+			["magnitude_outliers", false, "none", false],
+			["magnitude_outliers", "inverse_density", "sum", true],
+			["random", true, "sum", false],
+			["random", "inverse_density", "none", false],
+			["none", false, "none", true],
+		];
+		for (const [sparsify, rescale, consensus, normalize] of shapes) {
+			for (const w of [[1], [0.5, 0.25], [0.6, 0.3]]) {
+				const models = all.slice(0, w.length);
+				const opts: TaskVectorOptions = {
+					weights: w,
+					sparsify,
+					densities: [0.5, 0.25],
+					gammas: [0.01, 0.02],
+					rescale,
+					consensus,
+					normalize,
+					lambda: w.length === 2 ? 1 : 0.75,
+					rngKeys: models.map((_, m) => rngKey(6, "large", m)),
+				};
+				const expected = bitsOf(reference(base, models, opts));
+				expect(bitsOf(mergeTaskVectors(base, models, opts))).toEqual(expected);
+				expect(bitsOf(mergeTaskVectors(base.slice(), models.map((m) => m.slice()), { ...opts, inPlace: true }))).toEqual(expected);
 			}
 		}
 	});

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { ABS_MASK, absRankCut, bitsOf, topDigitHistogram } from "../../src/tensor/radix-select.js";
+import { ABS_MASK, absRankCut, bitsOf, INF_KEY, keyOf, topDigitHistogram, valueOfKey } from "../../src/tensor/radix-select.js";
 import { tiedData } from "./tied-data.js";
 
 
@@ -54,5 +54,22 @@ describe("absRankCut", () => {
 		const x = tiedData(3001, 2);
 		const hist = topDigitHistogram(bitsOf(x));
 		expect(hist.reduce((a, b) => a + b, 0)).toBe(3001);
+	});
+});
+
+describe("keyOf / valueOfKey", () => {
+	test("keys order like |v| rounded to float32, and valueOfKey returns that magnitude", () => {
+		const values = [0, -0, 1e-45, -3e-39, 0.1, -0.1, 1, -2.5, 3.4e38, Infinity, -Infinity];
+		for (const v of values) expect(valueOfKey(keyOf(v))).toBe(Math.abs(Math.fround(v)));
+		const sorted = [...values].sort((p, q) => Math.abs(p) - Math.abs(q));
+		for (let i = 1; i < sorted.length; i++) expect(keyOf(sorted[i]!)).toBeGreaterThanOrEqual(keyOf(sorted[i - 1]!));
+		expect(keyOf(-0)).toBe(keyOf(0));
+		expect(keyOf(Number.NaN)).toBeGreaterThan(INF_KEY);
+	});
+	test("below key 0 every magnitude is above the value; at NaN keys none is", () => {
+		expect(valueOfKey(-1)).toBe(Number.NEGATIVE_INFINITY);
+		expect(valueOfKey(INF_KEY)).toBe(Number.POSITIVE_INFINITY);
+		expect(valueOfKey(INF_KEY + 1)).toBe(Number.POSITIVE_INFINITY);
+		expect(valueOfKey(0x80000000)).toBe(Number.POSITIVE_INFINITY);
 	});
 });

@@ -1,0 +1,132 @@
+/**
+ * The combine step of the task-vector kernel for one block: out[i] = b + λ·combine(wᵢ·scale(mask(δᵢ))) with
+ * δᵢ = f32(xᵢ − b) recomputed from the inputs. One and two models whose masks are of one kind (the usual merges)
+ * run fused loops: mask, rescale, weight, sign election and the disjoint mean in one pass, with the per-model and
+ * combine values in locals. They compute exactly what combineTerms (task-vector-combine.ts) computes:
+ *
+ * - a kept finite entry is δ·1 and a dropped one δ·0 (a zero, whose sign never matters: see task-vector-fill.ts);
+ * - one model: the disjoint mean Σ(w·s)/Σw over the agreeing entries is (w·s)/w when w·s ≠ 0 and a zero otherwise,
+ *   so it is (w·s)/D with D = w (consensus) or the fixed divisor, and a zero (the base value) otherwise;
+ * - two models: the divisor is one of four values, by which models agree, precomputed as combineTwo sums them;
+ * - dividing by a power of two equals multiplying by its reciprocal (both are the exact quotient, rounded once), so
+ *   such divisors, and a ÷density rescale with a power-of-two density, become multiplications.
+ *
+ * The loops have no data-dependent branch (task-vector-loops.ts); a non-finite result (NaN or ±Infinity in δ, or
+ * an overflow) is recomputed by the definition (mergedOneExact / mergedTwoExact). Other shapes go through Terms
+ * and combineRange: three or more models, mixed mask kinds, non-finite parameters, a ÷density rescale by a density
+ * that is not a power of two, DARE whose divisors are not powers of two, random counters past 2^32.
+ */
+import { combineRange } from "./task-vector-combine.js";
+import { cutThreshold, segmentEnd } from "./task-vector-fill.js";
+import { ALL_KEYS, type Lane, LOOP_ALL, LOOP_CUTS, LOOP_RANDOM, LOOP_TWO, type Mixer, tieOf } from "./task-vector-lanes.js";
+import { allOne, bitsOne, cutsOneDiv, cutsOneMul, allValues, bitsValues, cutsValues, randomValues, fixUp, mixTwo, randomOne } from "./task-vector-loops.js";
+import { KIND_ALL, KIND_BITS, KIND_CUTS, KIND_RANDOM, KIND_ZERO } from "./task-vector-plan.js";
+import { makeTerm, MASK_BITS, MASK_CUTS, MASK_RANDOM, MASK_ZERO, NO_LOWER, SCALE_NONE, type Term } from "./task-vector-term.js";
+
+export { fusedMixer, laneOf, mixerOf, type Lane, type Mixer } from "./task-vector-lanes.js";
+
+/** Positions per sub-block of the two-model path: two float64 buffers of 16 KB stay in L1 cache. */
+const SUB_BLOCK = 2048;
+const contributions = [new Float64Array(SUB_BLOCK), new Float64Array(SUB_BLOCK)] as const;
+
+/** A lane's rank cuts as [upper key, upper tie end, lower key, lower tie end] for the block at `shift`. */
+function cutsOf(L: Lane, shift: number): [number, number, number, number] {
+	return [L.upper?.key ?? ALL_KEYS, tieOf(L.upper, shift), L.lower?.key ?? NO_LOWER, tieOf(L.lower, shift)];
+}
+
+/** One model, rank cuts: segments between tie ends, each with constant thresholds. */
+function emitCutsOne(L: Lane, M: Mixer, x: Float32Array, b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, shift: number): number {
+	const [uKey, uTie, lKey, lTie] = cutsOf(L, shift);
+	let bad = 0;
+	for (let s = from; s < to; ) {
+		const e = segmentEnd(s, to, uTie, lTie);
+		const tU = cutThreshold(uKey, uTie, s);
+		const tL = cutThreshold(lKey, lTie, s);
+		if (M.divide) bad += cutsOneDiv(x, b, dst, delta, s, e, tU, tL, L.sv, L.w, M.T[0]!, M.lambda);
+		else bad += cutsOneMul(x, b, dst, delta, s, e, tU, tL, L.sv, L.w, M.T[0]!, M.lambda);
+		s = e;
+	}
+	return bad;
+}
+
+/** One lane's contributions over [from, to) into out[0, to − from). */
+function fillLane(L: Lane, x: Float32Array, b: Float32Array, from: number, to: number, shift: number, cShift: number, out: Float64Array): void {
+	if (L.kind === KIND_RANDOM) return randomValues(x, b, from, to, L, cShift, out);
+	if (L.kind === KIND_BITS) return bitsValues(x, b, from, to, L, shift, out);
+	if (L.kind === KIND_ALL) return allValues(x, b, from, to, L.w, out);
+	const [uKey, uTie, lKey, lTie] = cutsOf(L, shift);
+	for (let s = from; s < to; ) {
+		const e = segmentEnd(s, to, uTie, lTie);
+		cutsValues(x, b, s, e, cutThreshold(uKey, uTie, s), cutThreshold(lKey, lTie, s), L.sv, L.w, out, s - from);
+		s = e;
+	}
+}
+
+/** Two models: per sub-block, each model's contributions, then the mix. */
+function emitTwo(lanes: readonly Lane[], M: Mixer, xs: readonly Float32Array[], b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, shift: number, cShift: number): number {
+	let bad = 0;
+	for (let s = from; s < to; s += SUB_BLOCK) {
+		const e = Math.min(to, s + SUB_BLOCK);
+		fillLane(lanes[0]!, xs[0]!, b, s, e, shift, cShift, contributions[0]);
+		fillLane(lanes[1]!, xs[1]!, b, s, e, shift, cShift, contributions[1]);
+		bad += mixTwo(b, dst, delta, s, e, contributions[0], contributions[1], M);
+	}
+	return bad;
+}
+
+/**
+ * Fused emit of elements [from, to) (element 0 at global index `shift`, random counters at global index +
+ * `streamShift`); fusedMixer(M) must hold and pending tie ends must already be located for this block. When `out`
+ * is `b` (in place), results go through `tmp` (at least to − from long) so fixUp can still read the base.
+ */
+export function emitFused(
+	lanes: readonly Lane[],
+	M: Mixer,
+	xs: readonly Float32Array[],
+	b: Float32Array,
+	out: Float32Array,
+	from: number,
+	to: number,
+	shift: number,
+	streamShift: number,
+	tmp: Float32Array,
+): void {
+	const cShift = shift + streamShift;
+	const direct = out !== b;
+	const dst = direct ? out : tmp;
+	const delta = direct ? 0 : -from;
+	const L0 = lanes[0]!;
+	const x0 = xs[0]!;
+	let bad: number;
+	if (M.loop === LOOP_TWO) bad = emitTwo(lanes, M, xs, b, dst, delta, from, to, shift, cShift);
+	else if (M.loop === LOOP_ALL) bad = allOne(x0, b, dst, delta, from, to, L0.w, M);
+	else if (M.loop === LOOP_CUTS) bad = emitCutsOne(L0, M, x0, b, dst, delta, from, to, shift);
+	else if (M.loop === LOOP_RANDOM) bad = randomOne(x0, b, dst, delta, from, to, L0, cShift, M.T[0]!, M.lambda);
+	else bad = bitsOne(x0, b, dst, delta, from, to, L0, shift, M.T[0]!, M.lambda);
+	if (bad > 0) fixUp(lanes, M, xs, b, dst, delta, from, to, shift, cShift);
+	if (!direct) out.set(tmp.subarray(0, to - from), from);
+}
+
+/** Emit through Terms and combineRange (any number of models and mask kinds); `scratch` from combineScratch. */
+export function emitGeneric(lanes: readonly Lane[], M: Mixer, xs: readonly Float32Array[], b: Float32Array, out: Float32Array, from: number, to: number, shift: number, streamShift: number, scratch: Float64Array): void {
+	const terms = lanes.map((L, m): Term => {
+		const p = L.plan;
+		const x = xs[m]!;
+		const scales = { scale: p.scale, scaleValue: p.scaleValue };
+		switch (p.kind) {
+			case KIND_ZERO:
+				return makeTerm(p.weight, x, { mask: MASK_ZERO });
+			case KIND_RANDOM:
+				return makeTerm(p.weight, x, { mask: MASK_RANDOM, key: p.key, offset: shift + streamShift, threshold: p.threshold, ...scales });
+			case KIND_BITS:
+				return makeTerm(p.weight, x, { mask: MASK_BITS, keepBits: p.keepBits, bitShift: shift, ...scales });
+			case KIND_CUTS: {
+				const cuts = { upperKey: p.upper!.key, upperTieEnd: tieOf(p.upper, shift), lowerKey: p.lower?.key ?? NO_LOWER, lowerTieEnd: tieOf(p.lower, shift) };
+				return makeTerm(p.weight, x, { mask: MASK_CUTS, ...cuts, ...scales });
+			}
+			default:
+				return makeTerm(p.weight, x, { scale: SCALE_NONE });
+		}
+	});
+	combineRange(b, terms, M.opts, out, from, to, scratch);
+}

@@ -1,0 +1,137 @@
+/**
+ * Per-model plans of the task-vector kernel (task-vector-kernel.ts): validated settings → what each model's term
+ * needs (rank cuts to search, a DARE stream, keep bits to record) and, once the scan passes have run, its rescale.
+ * The validation order and the branches are those of the sparsifiers in sparsify.ts, so every path throws the same
+ * errors and keeps the same entries.
+ */
+import { MethodError } from "../errors.js";
+import { type RngKey, UNIFORM_SCALE } from "../tensor/rng.js";
+import { RankCutSearch, RankSample, STAGE_DONE } from "./rank-cut-search.js";
+import { l1RescaleFactor, magnitudeKeepCount, outlierRankRange, type Rescale, type SparsifyWhere } from "./sparsify.js";
+import type { SparsifyMethod } from "./task-arithmetic.js";
+import { modelSettings } from "./task-vector-params.js";
+import { SCALE_DIV, SCALE_MUL, SCALE_NONE } from "./task-vector-term.js";
+
+/** Every entry kept (no sparsifier or density ≥ 1). */
+export const KIND_ALL = 0;
+/** Nothing kept (DARE at density ≤ 0, an empty Breadcrumbs range). */
+export const KIND_ZERO = 1;
+/** DARE: the keep test draws its hash inline. */
+export const KIND_RANDOM = 2;
+/** TIES / Breadcrumbs: descending-|δ| ranks between the lower and the upper cut. */
+export const KIND_CUTS = 3;
+/** DARE with the L1 rescale: pass 0 records the keep decisions as bits (and sums both norms). */
+export const KIND_BITS = 4;
+
+/** One model's plan; the fields a kind does not use keep their defaults. */
+export interface ModelPlan {
+	kind: number;
+	weight: number;
+	density: number;
+	rescale: Rescale;
+	key: RngKey;
+	/** Keep when the 32-bit hash is below density·2^32. */
+	threshold: number;
+	/** KIND_CUTS: the model's key sample (pass 0), its cuts, and its top-digit histogram on the radix route. */
+	sample: RankSample | undefined;
+	upper: RankCutSearch | undefined;
+	lower: RankCutSearch | undefined;
+	top: Uint32Array | undefined;
+	/** KIND_CUTS with the L1 rescale: whether the kept-norm pass is done. */
+	keptDone: boolean;
+	/** KIND_BITS: one bit per element (global index g at bit g & 31 of word g >>> 5). */
+	keepBits: Int32Array | undefined;
+	l1Before: number;
+	l1After: number;
+	/** SCALE_* and its value, set by {@link finishScale}. */
+	scale: number;
+	scaleValue: number;
+}
+
+function plan(kind: number, weight: number, fields: Partial<ModelPlan> = {}): ModelPlan {
+	return {
+		kind,
+		weight,
+		density: fields.density ?? 1,
+		rescale: fields.rescale ?? false,
+		key: fields.key ?? { hi: 0, lo: 0 },
+		threshold: fields.threshold ?? 0,
+		sample: fields.sample,
+		upper: fields.upper,
+		lower: fields.lower,
+		top: undefined,
+		keptDone: false,
+		keepBits: fields.keepBits,
+		l1Before: 0,
+		l1After: 0,
+		scale: SCALE_NONE,
+		scaleValue: 1,
+	};
+}
+
+/** Model m's sparsifier columns. */
+export interface PlanColumns {
+	densities?: readonly number[] | undefined;
+	gammas?: readonly number[] | undefined;
+	epsilons?: readonly number[] | undefined;
+}
+
+/**
+ * Model m's plan for a tensor of n elements. Validation order: density (gamma, epsilon), the random stream (also for
+ * density ≥ 1, so a missing stream is always reported), then the rank range. DELLA has no plan (its ranks are per
+ * row; task-arithmetic.ts handles it whole).
+ */
+export function planModel(
+	sparsify: SparsifyMethod,
+	weight: number,
+	m: number,
+	columns: PlanColumns,
+	rescale: Rescale,
+	n: number,
+	key: () => RngKey,
+	where: SparsifyWhere,
+): ModelPlan {
+	const { density, gamma } = modelSettings(sparsify, columns, m, where);
+	if (sparsify === "none" || density >= 1) {
+		if (sparsify === "random") key();
+		return plan(KIND_ALL, weight);
+	}
+	if (sparsify === "magnitude" || sparsify === "magnitude_outliers") {
+		const range = sparsify === "magnitude" ? { lo: 0, hi: magnitudeKeepCount(n, density, where) } : outlierRankRange(n, density, gamma);
+		// An empty range (possible for odd breadcrumbs settings) drops everything, like DARE at density 0.
+		if (range.hi <= 0) return plan(KIND_ZERO, weight);
+		const upper = new RankCutSearch(range.hi, n);
+		const lower = range.lo > 0 ? new RankCutSearch(range.lo, n) : undefined;
+		return plan(KIND_CUTS, weight, { density, rescale, sample: new RankSample(n), upper, lower });
+	}
+	if (sparsify !== "random") {
+		throw new MethodError("InvalidParameter", where.method, `tensor "${where.tensorName}": ${sparsify} has no streamed form`);
+	}
+	const k = key();
+	if (density <= 0) return plan(KIND_ZERO, weight);
+	const threshold = density * UNIFORM_SCALE;
+	if (rescale !== true) return plan(KIND_RANDOM, weight, { density, rescale, key: k, threshold });
+	return plan(KIND_BITS, weight, { density, rescale, key: k, threshold, keepBits: new Int32Array(Math.ceil(n / 32)) });
+}
+
+/** Sets the rescale of a finished plan from the norms the scans summed (÷density, or ×‖δ‖₁/‖m⊙δ‖₁). */
+export function finishScale(p: ModelPlan): void {
+	if (p.kind !== KIND_CUTS && p.kind !== KIND_RANDOM && p.kind !== KIND_BITS) return;
+	if (p.rescale === "inverse_density") {
+		if (p.density > 0) {
+			p.scale = SCALE_DIV;
+			p.scaleValue = p.density;
+		}
+	} else if (p.rescale) {
+		const factor = l1RescaleFactor(p.l1Before, p.l1After);
+		if (factor !== undefined) {
+			p.scale = SCALE_MUL;
+			p.scaleValue = factor;
+		}
+	}
+}
+
+/** Whether the model's rank cuts are all found (then the kept-norm pass and the combine can run). */
+export function cutsDone(p: ModelPlan): boolean {
+	return p.upper!.stage === STAGE_DONE && (p.lower === undefined || p.lower.stage === STAGE_DONE);
+}
