@@ -37,8 +37,11 @@ export const COMPUTE_BLOCK_ELEMENTS = 1 << 16;
  */
 export const CHUNKED_ABOVE_ELEMENTS = COMPUTE_BLOCK_ELEMENTS;
 
-/** Fixed cost of a streamed job besides its buffers (kernel state, histograms, encode scratch), generously. */
+/** Fixed cost of a streamed job besides its buffers and kernel state (histograms, samples, scratch), generously. */
 const STREAM_OVERHEAD_BYTES = 4 * 2 ** 20;
+
+/** Largest per-model state of a chunked kernel: a rank cut's bracket candidates (methods/task-vector-bracket.ts). */
+const KERNEL_STATE_BYTES = 16 * 2 ** 20;
 
 /**
  * Estimated peak bytes of one job: for a streamed (chunked) job, the encoded inputs plus chunk buffers;
@@ -52,7 +55,9 @@ export function jobMemory(job: TensorJob): number {
 		const chunk = Math.min(n, STREAM_CHUNK_ELEMENTS) / n;
 		const inputs = job.inputs.length + (job.base !== undefined ? 1 : 0);
 		const ring = (STREAM_READ_AHEAD + 1) * chunk * job.inputBytes;
-		return Math.ceil(ring + 2 * chunk * job.output.byteLength) + inputs * Math.min(n, COMPUTE_BLOCK_ELEMENTS) * 4 + STREAM_OVERHEAD_BYTES;
+		// Kernel state per model: a rank cut's gathered candidates (at most KERNEL_STATE_BYTES) and DARE's keep bits.
+		const kernel = inputs * (KERNEL_STATE_BYTES + Math.ceil(n / 8));
+		return Math.ceil(ring + 2 * chunk * job.output.byteLength) + inputs * Math.min(n, COMPUTE_BLOCK_ELEMENTS) * 4 + kernel + STREAM_OVERHEAD_BYTES;
 	}
 	const inputs = job.inputs.length + (job.base !== undefined ? 1 : 0);
 	return n * 4 * (inputs + 2) + 32 * 2 ** 20;
