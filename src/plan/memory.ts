@@ -56,7 +56,7 @@ export function jobMemory(job: TensorJob): number {
 		const inputs = job.inputs.length + (job.base !== undefined ? 1 : 0);
 		const ring = (STREAM_READ_AHEAD + 1) * chunk * job.inputBytes;
 		// Kernel state per model: a rank cut's gathered candidates (at most KERNEL_STATE_BYTES) and DARE's keep bits.
-		const kernel = inputs * (KERNEL_STATE_BYTES + Math.ceil(n / 8));
+		const kernel = inputs * (Math.min(KERNEL_STATE_BYTES, n * 4) + Math.ceil(n / 8));
 		return Math.ceil(ring + 2 * chunk * job.output.byteLength) + inputs * Math.min(n, COMPUTE_BLOCK_ELEMENTS) * 4 + kernel + STREAM_OVERHEAD_BYTES;
 	}
 	const inputs = job.inputs.length + (job.base !== undefined ? 1 : 0);

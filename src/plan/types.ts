@@ -43,7 +43,7 @@ export interface TensorJob {
 	t: number;
 	/** Where each parameter came from, for `merge plan` (name → from), global and per input. */
 	sources: { params: Record<string, string>; modelParams: Record<string, string>[] };
-	/** Sum of the inputs' encoded sizes in bytes (what a chunked job holds in memory). */
+	/** Sum of the inputs' encoded sizes in bytes (what a whole-tensor job reads; a streamed job holds a few chunks of it). */
 	inputBytes: number;
 	/** Embedding truncated to a common sub-matrix (opt-in): read only [rows, cols] of every input. */
 	truncate?: { rows: number; cols: number };
