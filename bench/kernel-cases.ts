@@ -12,7 +12,7 @@ import { taskArithmetic, taskArithmeticMethod } from "../src/methods/task-arithm
 import { ties, tiesMethod } from "../src/methods/ties.js";
 import type { MergeContext, MergeInput, MergeMethod } from "../src/methods/types.js";
 import { kthLargestAbsThreshold, topKAbsMask } from "../src/tensor/ops.js";
-import { rngKey, uniformAt } from "../src/tensor/rng.js";
+import { counterHash, counterHiMix, rngKey, uniformAt } from "../src/tensor/rng.js";
 import { runStreamed } from "./kernel-streamed.js";
 
 /** Density of every sparsifying case: the issue's reference setting. */
@@ -154,6 +154,13 @@ export function kernelCases(d: BenchTensors, n: number): KernelCase[] {
 				return sink;
 			},
 		},
+		{
+			// The draw the DARE kernels inline for counters below 2^32 (same values as uniformAt there).
+			label: "counterHash draws (inline in DARE)",
+			models: 0,
+			usesBase: false,
+			raw: () => hashDraws(n, ctxKey.lo, ctxKey.hi, counterHiMix(ctxKey)),
+		},
 		{ label: "kthLargestAbsThreshold", models: 0, usesBase: false, raw: () => kthLargestAbsThreshold(d.delta, n >>> 1) },
 		{ label: "topKAbsMask", models: 0, usesBase: false, raw: () => topKAbsMask(d.delta, n >>> 1) },
 	);
@@ -224,4 +231,11 @@ export function modeRun(c: KernelCase, mode: KernelMode, env: CaseEnv): ModeRun 
 		inPlace: true,
 	};
 	return { run: () => spec.m.merge(input, ctx), prepare: () => sources.forEach((s, i) => scratch[i]!.set(s)) };
+}
+
+/** Sums the top bit of n inline hash draws (a loop over arguments, so the JIT cannot fold the key). */
+function hashDraws(n: number, lo: number, hi: number, mix: number): number {
+	let s = 0;
+	for (let i = 0; i < n; i++) s += counterHash(i, lo, hi, mix) >>> 31;
+	return s;
 }
