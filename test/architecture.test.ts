@@ -19,22 +19,24 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	version: [],
 	suggest: [],
 	tensor: ["errors"],
+	// The compiled kernels and their per-thread arena: a compute primitive below methods and exec, like tensor.
+	wasm: ["errors"],
 	io: ["tensor", "errors"],
 	// Model folders, references and config.json: the folder-level half of io.
 	model: ["io", "tensor", "errors"],
 	// Pure math: never io, recipe, plan, backends, exec or cli.
-	methods: ["tensor", "errors", "suggest"],
+	methods: ["tensor", "wasm", "errors", "suggest"],
 	backends: ["methods", "tensor", "errors"],
 	// The YAML's shape only; it knows no method and no file format beyond dtype names.
 	recipe: ["errors", "io/dtypes", "suggest"],
 	arch: ["io/dtypes", "errors"],
 	// Headers only: it may open models, but reads no tensor data (reviewed, not checked here).
 	plan: ["recipe", "methods", "arch", "io", "model", "tensor", "errors"],
-	exec: ["plan", "io", "backends", "methods", "recipe", "model", "tensor", "errors", "version"],
+	exec: ["plan", "io", "backends", "methods", "recipe", "model", "tensor", "wasm", "errors", "version"],
 	// The evaluator scores any checkpoint: never methods, plan or exec.
 	eval: ["io", "model", "tensor", "arch", "errors"],
 	fixtures: ["io", "model", "tensor", "arch", "errors"],
-	index: ["errors", "version", "tensor", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures"],
+	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures"],
 	// A client of the library, like examples/: everything through ../index.js.
 	cli: ["index"],
 };

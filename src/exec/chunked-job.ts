@@ -7,6 +7,7 @@ import type { TensorSource } from "../io/types.js";
 import { writeAt } from "../io/writer.js";
 import { CHUNK_ALIGN, type Chunk, type ChunkedKernel } from "../methods/chunked.js";
 import { COMPUTE_BLOCK_ELEMENTS, STREAM_CHUNK_ELEMENTS, STREAM_READ_AHEAD } from "../plan/memory.js";
+import { ARENA_BLOCK, ARENA_INPUTS, wasmArena } from "../wasm/kernels.js";
 import { BufferPool } from "./buffer-pool.js";
 
 /** Elements per read and per write of a streamed tensor (see STREAM_CHUNK_ELEMENTS). */
@@ -103,9 +104,17 @@ export async function runChunked(opts: {
 	let pending: Promise<void> | undefined;
 	try {
 		for (const inp of inputs) inp.ring = Array.from({ length: ring }, () => take(size * inp.size));
-		const baseBlock = base !== undefined ? f32(take(blockSize * 4)) : undefined;
-		const modelBlocks = models.map(() => f32(take(blockSize * 4)));
+		// Blocks go to this thread's WebAssembly arena when it has room (its slots are used synchronously, so every
+		// job of the thread shares them): the compiled kernels and conversions then run on them.
+		const arena = blockSize <= ARENA_BLOCK && inputs.length <= ARENA_INPUTS ? wasmArena() : undefined;
+		const blockOf = (slot: number) => (arena !== undefined ? arena.slots[slot]! : f32(take(blockSize * 4)));
+		const baseBlock = base !== undefined ? blockOf(0) : undefined;
+		const modelBlocks = models.map((_, i) => blockOf(i + (base !== undefined ? 1 : 0)));
 		const outBufs = [take(size * outSize), take(size * outSize)];
+		const encode = (values: Float32Array, into: Uint8Array) => {
+			if (arena !== undefined && opts.out.dtype === "BF16" && arena.holds(values)) arena.encodeBf16(values, into);
+			else encodeFromF32(values, opts.out.dtype, into);
+		};
 		// Waits for read s and keeps the next ring − 1 reads in flight (read s + ring − 1 fills the slot of read s − 1,
 		// already computed).
 		const ready = async (s: number, last: number): Promise<void> => {
@@ -116,8 +125,10 @@ export async function runChunked(opts: {
 		// Decodes block [from, from + len) of read s into the block buffers.
 		const decodeBlock = (s: number, from: number, len: number): Chunk => {
 			const within = from - (s % chunks) * step;
-			const dec = (inp: StreamInput, buf: Float32Array) =>
-				decodeToF32(bytesOf(inp, s).subarray(within * inp.size, (within + len) * inp.size), inp.dtype, buf.subarray(0, len));
+			const dec = (inp: StreamInput, buf: Float32Array) => {
+				const raw = bytesOf(inp, s).subarray(within * inp.size, (within + len) * inp.size);
+				return arena !== undefined && inp.dtype === "BF16" ? arena.decodeBf16(raw, buf.subarray(0, len)) : decodeToF32(raw, inp.dtype, buf.subarray(0, len));
+			};
 			return { offset: from, base: base !== undefined ? dec(base, baseBlock!) : undefined, models: models.map((m, i) => dec(m, modelBlocks[i]!)) };
 		};
 		let pass = 0;
@@ -138,7 +149,7 @@ export async function runChunked(opts: {
 			for (let from = start; from < end; from += block) {
 				const len = Math.min(block, end - from);
 				const values = kernel.emit(decodeBlock(s, from, len));
-				encodeFromF32(values, opts.out.dtype, chunkBytes.subarray((from - start) * outSize, (from - start + len) * outSize));
+				encode(values, chunkBytes.subarray((from - start) * outSize, (from - start + len) * outSize));
 			}
 			opts.hash?.update(chunkBytes);
 			await pending;

@@ -6,6 +6,7 @@
  * starts at the worst case and shrinks after each pass.
  */
 import { MethodError } from "../errors.js";
+import { ARENA_INPUTS, arenaOf } from "../wasm/kernels.js";
 import type { Chunk, ChunkedForm, ChunkedKernel } from "./chunked.js";
 import { RNG_PURPOSE_SPARSIFY, type SparsifyWhere } from "./sparsify.js";
 import type { TaskArithmeticConfig } from "./task-arithmetic.js";
@@ -48,8 +49,11 @@ class ChunkedTaskVectors implements ChunkedKernel {
 
 	emit(chunk: Chunk): Float32Array {
 		const base = this.checked(chunk);
-		this.kernel.emitRange(chunk.models, base, base, 0, base.length, chunk.offset);
-		return base;
+		// Blocks in the WebAssembly arena emit into its output slot, where the compiled loops can write.
+		const arena = arenaOf(base);
+		const out = arena !== undefined ? arena.slots[ARENA_INPUTS]!.subarray(0, base.length) : base;
+		this.kernel.emitRange(chunk.models, base, out, 0, base.length, chunk.offset);
+		return out;
 	}
 }
 

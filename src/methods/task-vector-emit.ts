@@ -20,6 +20,7 @@ import { combineRange } from "./task-vector-combine.js";
 import { cutThreshold, segmentEnd } from "./task-vector-fill.js";
 import { ALL_KEYS, type Lane, LOOP_ALL, LOOP_CUTS, LOOP_RANDOM, LOOP_TWO, type Mixer, tieOf } from "./task-vector-lanes.js";
 import { allOne, bitsOne, cutsOneDiv, cutsOneMul, allValues, bitsValues, cutsValues, randomValues, fixUp, mixTwo, randomOne } from "./task-vector-loops.js";
+import { emitOneWasm } from "./task-vector-wasm.js";
 import { KIND_ALL, KIND_BITS, KIND_CUTS, KIND_RANDOM, KIND_ZERO } from "./task-vector-plan.js";
 import { makeTerm, MASK_BITS, MASK_CUTS, MASK_RANDOM, MASK_ZERO, NO_LOWER, SCALE_NONE, type Term } from "./task-vector-term.js";
 
@@ -97,8 +98,10 @@ export function emitFused(
 	const delta = direct ? 0 : -from;
 	const L0 = lanes[0]!;
 	const x0 = xs[0]!;
-	let bad: number;
-	if (M.loop === LOOP_TWO) bad = emitTwo(lanes, M, xs, b, dst, delta, from, to, shift, cShift);
+	let bad = direct ? emitOneWasm(L0, M, x0, b, dst, from, to, shift, cShift) : undefined;
+	if (bad !== undefined) {
+		// The compiled loop ran (the arrays are in this thread's arena).
+	} else if (M.loop === LOOP_TWO) bad = emitTwo(lanes, M, xs, b, dst, delta, from, to, shift, cShift);
 	else if (M.loop === LOOP_ALL) bad = allOne(x0, b, dst, delta, from, to, L0.w, M);
 	else if (M.loop === LOOP_CUTS) bad = emitCutsOne(L0, M, x0, b, dst, delta, from, to, shift);
 	else if (M.loop === LOOP_RANDOM) bad = randomOne(x0, b, dst, delta, from, to, L0, cShift, M.T[0]!, M.lambda);

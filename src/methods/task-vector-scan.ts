@@ -8,6 +8,7 @@ import { ABS_MASK, bitsOf, TOP_DIGIT_BITS, TOP_DIGIT_SHIFT } from "../tensor/rad
 import { counterHash, counterHiMix, UNIFORM_SCALE, uniformAt } from "../tensor/rng.js";
 import { cutKeepExact, cutThreshold, flag, INLINE_HASH_LIMIT, segmentEnd } from "./task-vector-fill.js";
 import type { ModelPlan } from "./task-vector-plan.js";
+import { dareBitsWasm } from "./task-vector-wasm.js";
 import { NO_LOWER } from "./task-vector-term.js";
 
 /** Whether DARE's keep test can use the inline hash for counters [first, last] (the reference path otherwise). */
@@ -30,7 +31,7 @@ export function scanDareBits(p: ModelPlan, x: Float32Array, b: Float32Array, fro
 	const inline = inlineDraws(p.threshold, from + c0, to - 1 + c0);
 	const before = p.l1Before;
 	const after = p.l1After;
-	if (inline && dareBitsFast(p, x, b, from, to, shift, c0)) return;
+	if (inline && (dareBitsWasm(p, x, b, from, to, shift, c0, counterHiMix(p.key), Math.ceil(p.threshold)) || dareBitsFast(p, x, b, from, to, shift, c0))) return;
 	// Reference draws, or a non-finite |δ|: the exact sums from the block's starting values.
 	p.l1Before = before;
 	p.l1After = after;

@@ -15,6 +15,7 @@ import { tiesMethod } from "../../src/methods/ties.js";
 import type { MergeMethod } from "../../src/methods/types.js";
 import { ABS_MASK, absRankCut, bitsOf } from "../../src/tensor/radix-select.js";
 import { rngKey, uniformAt } from "../../src/tensor/rng.js";
+import { wasmArena } from "../../src/wasm/kernels.js";
 import { mergeContext } from "../helpers/context.js";
 import { kindOf } from "../helpers/errors.js";
 
@@ -62,14 +63,23 @@ type DataName = keyof typeof DATA;
 let passesRun = 0;
 
 /** Drives a method's chunked form by hand, like the executor: every scan pass over fresh chunks, then emit. */
-function runChunked(method: MergeMethod, params: TaskParamValues, mps: TaskParamValues[], data: DataName, step: number): Float32Array {
+function runChunked(method: MergeMethod, params: TaskParamValues, mps: TaskParamValues[], data: DataName, step: number, inArena = false): Float32Array {
 	const { base, models } = DATA[data];
 	const form = chunkedFormOf(method, params, mps);
 	expect(form).toBe(method.chunked);
 	const kernel = form!.create({ tensorName: NAME, shape: [N], numel: N, params, modelParams: mps, models: models.length }, ctx);
+	const arena = inArena ? wasmArena() : undefined;
+	if (inArena) expect(arena).toBeDefined();
+	// In the arena (as the executor places its blocks), the compiled loops run; elsewhere the TypeScript ones.
+	const place = (src: Float32Array, slot: number) => {
+		if (arena === undefined) return src;
+		const view = arena.slots[slot]!.subarray(0, src.length);
+		view.set(src);
+		return view;
+	};
 	const chunkAt = (offset: number) => {
 		const end = Math.min(N, offset + step);
-		return { offset, base: base.slice(offset, end), models: models.map((x) => x.slice(offset, end)) };
+		return { offset, base: place(base.slice(offset, end), 0), models: models.map((x, m) => place(x.slice(offset, end), 1 + m)) };
 	};
 	let pass = 0;
 	for (; pass < kernel.scanPasses; pass++) {
@@ -181,6 +191,7 @@ describe("taskVectorChunked: bit-identical to the whole-tensor kernel", () => {
 			for (const clean of [true, false]) {
 				const whole = runWhole(method, params, models, data(clean));
 				expect(differences(runChunked(method, params, models, data(clean), step), whole)).toEqual([]);
+				expect(differences(runChunked(method, params, models, data(clean), step, true), whole)).toEqual([]);
 				// Small tensors mean small samples and wide brackets: some cuts take the radix passes.
 				expect(passesRun).toBeGreaterThanOrEqual(run);
 				expect(passesRun).toBeLessThanOrEqual(passes);

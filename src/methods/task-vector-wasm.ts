@@ -1,0 +1,74 @@
+/**
+ * The compiled (WebAssembly) route of the task-vector kernel's one-model loops: when a block's arrays lie in this
+ * thread's arena (src/wasm/kernels.ts), the loops of task-vector-loops.ts and scanDareBits' fast loop run compiled,
+ * computing the same bits; each function returns undefined (or false) when the arrays are elsewhere, and the caller
+ * then runs its TypeScript loop.
+ */
+import { arenaOf } from "../wasm/kernels.js";
+import { cutThreshold, segmentEnd } from "./task-vector-fill.js";
+import { ALL_KEYS, type Lane, LOOP_BITS, LOOP_CUTS, LOOP_RANDOM, type Mixer, tieOf } from "./task-vector-lanes.js";
+import type { ModelPlan } from "./task-vector-plan.js";
+import { NO_LOWER } from "./task-vector-term.js";
+
+/** Pointer of element i of an arena array. */
+const at = (a: Float32Array, i: number) => a.byteOffset + 4 * i;
+
+/**
+ * One model's fused emit of positions [from, to) into dst (a separate array), compiled: the number of non-finite
+ * results (which the caller recomputes by the definition), or undefined when the arrays are not in the arena or
+ * the loop has no compiled form.
+ */
+export function emitOneWasm(L: Lane, M: Mixer, x: Float32Array, b: Float32Array, dst: Float32Array, from: number, to: number, shift: number, cShift: number): number | undefined {
+	if (M.loop !== LOOP_CUTS && M.loop !== LOOP_RANDOM && M.loop !== LOOP_BITS) return undefined;
+	const arena = arenaOf(x, b, dst);
+	if (arena === undefined) return undefined;
+	const { k } = arena;
+	const n = to - from;
+	const r = M.T[0]!;
+	if (M.loop === LOOP_RANDOM) return k.random_one(at(x, from), at(b, from), at(dst, from), n, from + cShift, L.kLo, L.kHi, L.hiMix, L.limit, L.sv, L.w, r, M.lambda);
+	if (M.loop === LOOP_BITS) {
+		const g = from + shift;
+		if ((g & 31) !== 0) return undefined;
+		arena.words.set(L.bits!.subarray(g >>> 5, (g + n + 31) >>> 5));
+		return k.bits_one(at(x, from), at(b, from), at(dst, from), n, arena.words.byteOffset, L.sv, L.w, r, M.lambda);
+	}
+	const uKey = L.upper?.key ?? ALL_KEYS;
+	const uTie = tieOf(L.upper, shift);
+	const lKey = L.lower?.key ?? NO_LOWER;
+	const lTie = tieOf(L.lower, shift);
+	let bad = 0;
+	for (let s = from; s < to; ) {
+		const e = segmentEnd(s, to, uTie, lTie);
+		const tU = cutThreshold(uKey, uTie, s);
+		const tL = cutThreshold(lKey, lTie, s);
+		const args = [at(x, s), at(b, s), at(dst, s), e - s, tU, tL, L.sv, L.w, r, M.lambda] as const;
+		bad += M.divide ? k.cuts_one_div(...args) : k.cuts_one_mul(...args);
+		s = e;
+	}
+	return bad;
+}
+
+/**
+ * DARE's scan pass (keep bits and both L1 sums) over [from, to), compiled, when the arrays are in the arena and
+ * the block starts on a word of keep bits: false otherwise, or when the block held a non-finite |δ| (then the
+ * sums are left as they were and the caller sums the block by the definition).
+ */
+export function dareBitsWasm(p: ModelPlan, x: Float32Array, b: Float32Array, from: number, to: number, shift: number, c0: number, hiMix: number, limit: number): boolean {
+	const g = from + shift;
+	const arena = (g & 31) === 0 ? arenaOf(x, b) : undefined;
+	if (arena === undefined) return false;
+	const n = to - from;
+	const sums = arena.sums;
+	sums[0] = p.l1Before;
+	sums[1] = p.l1After;
+	const bad = arena.k.dare_bits(at(x, from), at(b, from), n, arena.words.byteOffset, from + c0, p.key.lo, p.key.hi, hiMix, limit, sums.byteOffset);
+	if (bad > 0) return false;
+	const bits = p.keepBits!;
+	const words = arena.words;
+	const first = g >>> 5;
+	const count = (n + 31) >>> 5;
+	for (let w = 0; w < count; w++) bits[first + w] = bits[first + w]! | words[w]!;
+	p.l1Before = sums[0]!;
+	p.l1After = sums[1]!;
+	return true;
+}

@@ -1,0 +1,136 @@
+/**
+ * The WebAssembly kernels (native/kernels.c, compiled by scripts/build-wasm.mjs into kernels-binary.ts) and the
+ * per-thread arena they work in: one fixed-size memory, owned by JavaScript and never grown (so views on it stay
+ * valid), split into block slots of COMPUTE_BLOCK_ELEMENTS float32 values. The streamed executor decodes each
+ * block into these slots, so the task-vector loops find their arrays in the arena and run the compiled loop; any
+ * other array runs the TypeScript loop, which computes the same bits.
+ *
+ * A block's slots are used synchronously (decode, kernel, encode, with no await between), so one arena serves
+ * every job of its thread. `LM_MERGE_WASM=0` turns the kernels off (for comparisons and as an escape hatch), as
+ * does a runtime without WebAssembly SIMD.
+ */
+import { KERNELS_WASM_BASE64 } from "./kernels-binary.js";
+
+/** The compiled functions; pointers are byte offsets into the arena's memory. */
+export interface KernelExports {
+	dare_bits(x: number, b: number, n: number, words: number, c0: number, kLo: number, kHi: number, hiMix: number, limit: number, sums: number): number;
+	bits_one(x: number, b: number, dst: number, n: number, words: number, sv: number, w: number, r: number, lambda: number): number;
+	random_one(x: number, b: number, dst: number, n: number, c0: number, kLo: number, kHi: number, hiMix: number, limit: number, sv: number, w: number, r: number, lambda: number): number;
+	cuts_one_mul(x: number, b: number, dst: number, n: number, tU: number, tL: number, sv: number, w: number, r: number, lambda: number): number;
+	cuts_one_div(x: number, b: number, dst: number, n: number, tU: number, tL: number, sv: number, w: number, D: number, lambda: number): number;
+	decode_bf16(src: number, dst: number, n: number): void;
+	encode_bf16(src: number, dst: number, n: number): void;
+}
+
+/** The part of the WebAssembly API used here (the project's TypeScript libs leave out the DOM's declarations). */
+interface WasmMemory {
+	readonly buffer: ArrayBuffer;
+}
+interface WasmApi {
+	validate(bytes: Uint8Array): boolean;
+	Memory: new (d: { initial: number; maximum: number }) => WasmMemory;
+	Module: new (bytes: Uint8Array) => object;
+	Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+const Wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+/** Float32 block slots: up to four inputs (a base and three models) plus the output. */
+export const ARENA_INPUTS = 4;
+/**
+ * Elements per block slot: 64 Ki, the executor's compute block (COMPUTE_BLOCK_ELEMENTS); a larger block simply
+ * runs outside the arena, on the TypeScript loops.
+ */
+export const ARENA_BLOCK = 1 << 16;
+const SLOT_BYTES = ARENA_BLOCK * 4;
+/** Where the slots start: past the C stack (64 KB) and static data, checked against __heap_base at load. */
+const ARENA_START = 1 << 17;
+/** Keep-bit words of one block, then two float64 sums, after the float32 slots. */
+const WORDS_BYTES = ARENA_BLOCK / 8;
+const WASM_PAGE = 1 << 16;
+
+/** One thread's kernels and their slots. */
+export class WasmArena {
+	readonly k: KernelExports;
+	readonly buffer: ArrayBuffer;
+	/** Input slot i (0 ≤ i < ARENA_INPUTS), then the output slot at ARENA_INPUTS. */
+	readonly slots: Float32Array[];
+	/** Raw (encoded) bytes of each input slot's block and the output block's encoded bytes. */
+	readonly raw: Uint8Array[];
+	readonly words: Uint32Array;
+	readonly sums: Float64Array;
+
+	constructor(k: KernelExports, memory: WasmMemory) {
+		this.k = k;
+		this.buffer = memory.buffer;
+		const slotAt = (i: number) => ARENA_START + i * SLOT_BYTES;
+		this.slots = Array.from({ length: ARENA_INPUTS + 1 }, (_, i) => new Float32Array(this.buffer, slotAt(i), ARENA_BLOCK));
+		this.raw = Array.from({ length: ARENA_INPUTS + 1 }, (_, i) => new Uint8Array(this.buffer, slotAt(ARENA_INPUTS + 1 + i), SLOT_BYTES));
+		const tail = slotAt(2 * (ARENA_INPUTS + 1));
+		this.words = new Uint32Array(this.buffer, tail, WORDS_BYTES / 4);
+		this.sums = new Float64Array(this.buffer, tail + WORDS_BYTES, 2);
+	}
+
+	/** Decodes bf16 bytes into `out` (an arena slot's view, bytes.length / 2 elements); returns `out`. */
+	decodeBf16(bytes: Uint8Array, out: Float32Array): Float32Array {
+		const raw = this.rawOf(out);
+		raw.set(bytes);
+		this.k.decode_bf16(raw.byteOffset, out.byteOffset, out.length);
+		return out;
+	}
+
+	/** Encodes `values` (an arena slot's view) as bf16 into `into` (2 bytes per value, anywhere). */
+	encodeBf16(values: Float32Array, into: Uint8Array): void {
+		const raw = this.rawOf(values);
+		this.k.encode_bf16(values.byteOffset, raw.byteOffset, values.length);
+		into.set(raw.subarray(0, 2 * values.length));
+	}
+
+	/** The raw slot paired with the float32 slot holding `a` (the same block, at the same element offset). */
+	private rawOf(a: Float32Array): Uint8Array {
+		const slot = Math.floor((a.byteOffset - ARENA_START) / SLOT_BYTES);
+		const within = a.byteOffset - ARENA_START - slot * SLOT_BYTES;
+		return this.raw[slot]!.subarray(within, within + 4 * a.length);
+	}
+
+	/** Whether `a` lies in this arena (then its byteOffset is its pointer). */
+	holds(a: ArrayBufferView): boolean {
+		return a.buffer === this.buffer;
+	}
+}
+
+/** Bytes the arena's memory needs: stack and data, 2·(inputs + 1) slots, the words and sums. */
+function arenaPages(): number {
+	const bytes = ARENA_START + 2 * (ARENA_INPUTS + 1) * SLOT_BYTES + WORDS_BYTES + 16;
+	return Math.ceil(bytes / WASM_PAGE);
+}
+
+let arena: WasmArena | undefined | null = null;
+
+/** Loads the kernels into a new arena; undefined when WebAssembly SIMD is unavailable or turned off. */
+function load(): WasmArena | undefined {
+	if (process.env.LM_MERGE_WASM === "0" || Wasm === undefined) return undefined;
+	const bytes = Buffer.from(KERNELS_WASM_BASE64, "base64");
+	if (!Wasm.validate(bytes)) return undefined;
+	const pages = arenaPages();
+	const memory = new Wasm.Memory({ initial: pages, maximum: pages });
+	const instance = new Wasm.Instance(new Wasm.Module(bytes), { env: { memory } });
+	const heapBase = instance.exports.__heap_base as { value: number } | undefined;
+	if (heapBase !== undefined && heapBase.value > ARENA_START) {
+		throw new Error(`wasm kernels: static data ends at ${String(heapBase.value)}, past the arena start ${ARENA_START}`);
+	}
+	return new WasmArena(instance.exports as unknown as KernelExports, memory);
+}
+
+/** This thread's arena (loaded on first use), or undefined when the compiled kernels are not in use. */
+export function wasmArena(): WasmArena | undefined {
+	if (arena === null) arena = load();
+	return arena;
+}
+
+/** The arena when every array lies in it (so the compiled loop can run on them), else undefined. */
+export function arenaOf(...arrays: ArrayBufferView[]): WasmArena | undefined {
+	const a = wasmArena();
+	if (a === undefined) return undefined;
+	for (const x of arrays) if (x.buffer !== a.buffer) return undefined;
+	return a;
+}

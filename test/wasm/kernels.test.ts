@@ -1,0 +1,180 @@
+/**
+ * The WebAssembly kernels against their TypeScript twins, bit for bit: the bf16 conversions over every pattern,
+ * and the one-model loops over values chosen to hit every rounding corner (subnormals, overflow to ±∞, NaN, ±0,
+ * ties at the thresholds). Also checks that the shipped binary was built from the current native/kernels.c.
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { describe, expect, test } from "vitest";
+import { decodeToF32, encodeFromF32 } from "../../src/io/convert.js";
+import { bitsOne, cutsOneDiv, cutsOneMul, randomOne } from "../../src/methods/task-vector-loops.js";
+import type { Lane } from "../../src/methods/task-vector-lanes.js";
+import { counterHash } from "../../src/tensor/rng.js";
+import { KERNELS_SOURCE_SHA256 } from "../../src/wasm/kernels-binary.js";
+import { ARENA_BLOCK, ARENA_INPUTS, wasmArena } from "../../src/wasm/kernels.js";
+
+const arena = wasmArena()!;
+const bits32 = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+/**
+ * The loops' results as compared: finite values by their bits, a non-finite one as "redo" (the caller recomputes
+ * every non-finite result by the definition, so only its being non-finite matters, not its NaN sign).
+ */
+const results = (a: Float32Array) => bits32(a).map((u, i) => (Number.isFinite(a[i]!) ? u : "redo"));
+
+test("the binary is built from the current native/kernels.c (run scripts/build-wasm.mjs after editing it)", () => {
+	const source = readFileSync(new URL("../../native/kernels.c", import.meta.url));
+	expect(createHash("sha256").update(source).digest("hex")).toBe(KERNELS_SOURCE_SHA256);
+});
+
+test("the arena loads (WebAssembly SIMD is available on the Node versions the package supports)", () => {
+	expect(arena).toBeDefined();
+	expect(arena.slots).toHaveLength(ARENA_INPUTS + 1);
+	expect(arena.slots[0]!.length).toBe(ARENA_BLOCK);
+});
+
+describe("bf16 conversions", () => {
+	test("decode: all 65 536 patterns as decodeToF32", () => {
+		const raw = new Uint8Array(new Uint16Array(65536).map((_, i) => i).buffer);
+		const js = decodeToF32(raw, "BF16", new Float32Array(65536));
+		const out = arena.slots[1]!;
+		arena.decodeBf16(raw.subarray(0, 2 * ARENA_BLOCK), out.subarray(0, ARENA_BLOCK));
+		expect(bits32(out)).toEqual(bits32(js.subarray(0, ARENA_BLOCK)));
+		arena.decodeBf16(raw.subarray(2 * ARENA_BLOCK - 6, 2 * ARENA_BLOCK), out.subarray(3, 6));
+		expect(bits32(out.subarray(3, 6))).toEqual(bits32(js.subarray(ARENA_BLOCK - 3)));
+	});
+
+	test("encode: float32 patterns around every rounding case as encodeFromF32, into any byte offset", () => {
+		const src = arena.slots[0]!;
+		const u = new Uint32Array(src.buffer, src.byteOffset, ARENA_BLOCK);
+		// Every bf16 value ± the halfway point, ±1 ulp of float32, and NaN payloads that would truncate to ±∞.
+		for (let i = 0; i < ARENA_BLOCK; i++) {
+			const hi = (i * 0x9e37) & 0xffff;
+			const lows = [0x0000, 0x7fff, 0x8000, 0x8001, 0xffff, 0x0001, 0x7ffe, 0xc000];
+			u[i] = ((hi << 16) | lows[i % lows.length]!) >>> 0;
+		}
+		u[0] = 0x7f800001; // a signalling NaN with only low payload bits
+		u[1] = 0xff800001;
+		u[2] = 0x7f7fffff; // rounds to +∞
+		for (const [from, to, offset] of [[0, ARENA_BLOCK, 0], [5, 1000, 1], [0, 1, 3]] as const) {
+			const values = src.subarray(from, to);
+			const js = encodeFromF32(values, "BF16");
+			const into = new Uint8Array(2 * values.length + offset).subarray(offset);
+			arena.encodeBf16(values, into);
+			expect(Array.from(into)).toEqual(Array.from(js));
+		}
+	});
+});
+
+/** Values for x and b: bf16-like weights plus every awkward float32. */
+function nastyInputs(n: number, seed: number): { x: Float32Array; b: Float32Array } {
+	let s = seed;
+	const rand = () => ((s = counterHash(s + 1, 7, 9, 11) >>> 0), s / 2 ** 32);
+	const special = [0, -0, Infinity, -Infinity, NaN, 1e-45, -1e-45, 1.1754942e-38, 3.4e38, -3.4e38, 1, 0.5];
+	const x = new Float32Array(n);
+	const b = new Float32Array(n);
+	for (let i = 0; i < n; i++) {
+		b[i] = (rand() - 0.5) * 0.1;
+		const r = rand();
+		if (r < 0.05) x[i] = special[Math.floor(rand() * special.length)]!;
+		else if (r < 0.1) b[i] = special[Math.floor(rand() * special.length)]!;
+		else if (r < 0.2) x[i] = b[i]!;
+		else if (r < 0.25) x[i] = b[i]! + (rand() < 0.5 ? 0.0078125 : -0.0078125);
+		else x[i] = b[i]! + (rand() - 0.5) * 0.02;
+	}
+	return { x, b };
+}
+
+/** x, b and dst in the arena; their TypeScript twins' arrays outside it. */
+function placed(n: number, seed: number) {
+	const { x, b } = nastyInputs(n, seed);
+	const ax = arena.slots[1]!.subarray(0, n);
+	const ab = arena.slots[0]!.subarray(0, n);
+	ax.set(x);
+	ab.set(b);
+	return { x, b, ax, ab, dst: arena.slots[ARENA_INPUTS]!.subarray(0, n), js: new Float32Array(n) };
+}
+
+const ptr = (a: Float32Array) => a.byteOffset;
+/** Factors for the f64 chain: exact, inexact, huge (overflow), tiny (underflow), negative. */
+const FACTORS: [sv: number, w: number, r: number, lambda: number][] = [
+	[1, 1, 1, 1],
+	[1, 0.5, 2, 1],
+	[1.7320508, 0.3, 1 / 0.3, 0.6],
+	[1e30, 1e10, 3, 1],
+	[1e-30, 1e-10, 1 / 3, 1.3],
+	[2.5, -0.7, 1.1, -2],
+];
+const SIZES = [1, 7, 31, 32, 33, 1000, ARENA_BLOCK];
+
+describe("one-model loops as their TypeScript twins", () => {
+	test.each(FACTORS)("cuts_one_mul / cuts_one_div, sv=%d w=%d r=%d λ=%d", (sv, w, r, lambda) => {
+		for (const [i, n] of SIZES.entries()) {
+			const { x, b, ax, ab, dst, js } = placed(n, 100 + i);
+			for (const [tU, tL] of [[0.003, Infinity], [-Infinity, 0.004], [0.0078125, 0.0078125], [0.002, 0.009], [-1, Infinity]] as const) {
+				const badJs = cutsOneMul(x, b, js, 0, 0, n, tU, tL, sv, w, r, lambda);
+				expect(arena.k.cuts_one_mul(ptr(ax), ptr(ab), ptr(dst), n, tU, tL, sv, w, r, lambda)).toBe(badJs);
+				expect(results(dst)).toEqual(results(js));
+				const badDiv = cutsOneDiv(x, b, js, 0, 0, n, tU, tL, sv, w, 1 / r, lambda);
+				expect(arena.k.cuts_one_div(ptr(ax), ptr(ab), ptr(dst), n, tU, tL, sv, w, 1 / r, lambda)).toBe(badDiv);
+				expect(results(dst)).toEqual(results(js));
+			}
+		}
+	});
+
+	test.each(FACTORS)("random_one and bits_one, sv=%d w=%d r=%d λ=%d", (sv, w, r, lambda) => {
+		for (const [i, n] of SIZES.entries()) {
+			const { x, b, ax, ab, dst, js } = placed(n, 200 + i);
+			for (const [kLo, kHi, limit, c0] of [[1, 2, 2 ** 31, 0], [-5, 0x7fffffff, 0xffffffff, 2 ** 32 - n - 3], [99, -1, 1, 12345], [7, 8, 0, 5]] as const) {
+				const hiMix = Math.imul(kHi, 0x9e3779b1);
+				const bits = new Int32Array(Math.ceil(n / 32)).map((_, j) => counterHash(j, kLo, 3, hiMix));
+				const lane = { kLo, kHi, hiMix, limit, sv, w, bits } as unknown as Lane;
+				const badRandom = randomOne(x, b, js, 0, 0, n, lane, c0, r, lambda);
+				expect(arena.k.random_one(ptr(ax), ptr(ab), ptr(dst), n, c0, kLo, kHi, hiMix, limit, sv, w, r, lambda)).toBe(badRandom);
+				expect(results(dst)).toEqual(results(js));
+				const badBits = bitsOne(x, b, js, 0, 0, n, lane, 0, r, lambda);
+				arena.words.set(bits);
+				expect(arena.k.bits_one(ptr(ax), ptr(ab), ptr(dst), n, arena.words.byteOffset, sv, w, r, lambda)).toBe(badBits);
+				expect(results(dst)).toEqual(results(js));
+			}
+		}
+	});
+
+	test("dare_bits: keep bits and both L1 sums (in index order) as the definition", () => {
+		for (const [i, n] of SIZES.entries()) {
+			const { x, b, ax, ab } = placed(n, 300 + i);
+			// Finite inputs only (a non-finite |δ| makes the caller redo the block): clamp the specials.
+			for (let j = 0; j < n; j++) {
+				if (!Number.isFinite(Math.fround(ax[j]! - ab[j]!))) ax[j] = ab[j] = 0.25;
+				x[j] = ax[j]!;
+				b[j] = ab[j]!;
+			}
+			const [kLo, kHi, limit, c0] = [11, -3, 0x9999999a, 4000];
+			const hiMix = Math.imul(kHi, 0x9e3779b1);
+			arena.sums[0] = 0.25;
+			arena.sums[1] = 0.125;
+			expect(arena.k.dare_bits(ptr(ax), ptr(ab), n, arena.words.byteOffset, c0, kLo, kHi, hiMix, limit, arena.sums.byteOffset)).toBe(0);
+			let before = 0.25;
+			let after = 0.125;
+			const words = new Uint32Array(Math.ceil(n / 32));
+			for (let j = 0; j < n; j++) {
+				const a = Math.abs(Math.fround(x[j]! - b[j]!));
+				const keep = counterHash(j + c0, kLo, kHi, hiMix) >>> 0 < limit;
+				before += a;
+				if (keep) after += a;
+				if (keep) words[j >>> 5] = (words[j >>> 5]! | (1 << (j & 31))) >>> 0;
+			}
+			expect(Array.from(arena.words.subarray(0, words.length))).toEqual(Array.from(words));
+			expect([arena.sums[0], arena.sums[1]]).toEqual([before, after]);
+		}
+	});
+
+	test("dare_bits counts the non-finite |δ| it met", () => {
+		const ax = arena.slots[1]!;
+		const ab = arena.slots[0]!;
+		ax.fill(1, 0, 64);
+		ab.fill(0.5, 0, 64);
+		ax[40] = Infinity;
+		ab[41] = NaN;
+		expect(arena.k.dare_bits(ptr(ax), ptr(ab), 64, arena.words.byteOffset, 0, 1, 2, 3, 2 ** 31, arena.sums.byteOffset)).toBe(2);
+	});
+});
