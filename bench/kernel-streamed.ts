@@ -2,11 +2,14 @@
  * The "streamed" kernel mode: a method's chunked form driven the way the executor's runChunked drives it for every
  * tensor above CHUNKED_ABOVE_ELEMENTS, minus the file I/O and the bf16 decode/encode. Each block is copied into
  * reusable block buffers (as decode fills them), scanned or emitted, and the emitted values are copied out (as
- * encode reads them), so the timed work is the kernel's plus one copy in and one copy out per block.
+ * encode reads them), so the timed work is the kernel's plus one copy in and one copy out per block. Like the
+ * executor, it places the blocks in the thread's WebAssembly arena (src/wasm/kernels.ts) when it can, so the
+ * compiled loops run; `LM_MERGE_WASM=0` measures the TypeScript loops instead.
  */
 import { CHUNK_ALIGN, type Chunk, type ChunkedForm } from "../src/methods/chunked.js";
 import type { MergeContext } from "../src/methods/types.js";
 import { COMPUTE_BLOCK_ELEMENTS } from "../src/plan/memory.js";
+import { ARENA_BLOCK, ARENA_INPUTS, wasmArena } from "../src/wasm/kernels.js";
 
 /** One whole tensor for the streamed driver: its inputs (read only) and the parameters the kernel is created with. */
 export interface StreamedTensor {
@@ -43,8 +46,11 @@ export function runStreamed(
 		ctx,
 	);
 	const block = Math.min(alignBlock(blockElements), n);
-	const baseBlock = base !== undefined ? new Float32Array(block) : undefined;
-	const modelBlocks = models.map(() => new Float32Array(block));
+	// As the executor: blocks in the thread's WebAssembly arena when it has room, so the compiled loops run.
+	const arena = block <= ARENA_BLOCK && models.length + (base !== undefined ? 1 : 0) <= ARENA_INPUTS ? wasmArena() : undefined;
+	const blockOf = (slot: number) => (arena !== undefined ? arena.slots[slot]! : new Float32Array(block));
+	const baseBlock = base !== undefined ? blockOf(0) : undefined;
+	const modelBlocks = models.map((_, i) => blockOf(i + (base !== undefined ? 1 : 0)));
 	const fill = (from: number, len: number): Chunk => {
 		const copy = (src: Float32Array, buf: Float32Array): Float32Array => {
 			const view = buf.subarray(0, len);

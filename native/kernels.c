@@ -6,6 +6,7 @@
  * against each other. Arrays are byte offsets into the memory JavaScript provides (src/wasm/arena.ts).
  */
 #include <stdint.h>
+#include <wasm_simd128.h>
 
 #define EXPORT(name) __attribute__((export_name(#name)))
 
@@ -155,4 +156,138 @@ void encode_bf16(const uint32_t *src, uint16_t *dst, int n) {
 		uint32_t nan = (u >> 16) | 0x40u;
 		dst[i] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
 	}
+}
+
+/*
+ * The "unit chain" forms: when w, r and λ are powers of two whose product is 1 (e.g. TIES with normalize and a
+ * power-of-two weight), v·w·r·λ = v exactly for every float32 v, so the float64 chain of the loops above reduces
+ * to m = b + (−0 − (0 − v)) with v = f32(δ·k·sv), which float32 arithmetic computes with the same single rounding
+ * (a sum or product of two float32 values rounded from float64 to float32 equals the float32 operation). Without a
+ * rescale (sv = 1), v = δ·k; with one, δ·k·sv is a float64 product rounded to float32, as in the loops above.
+ */
+
+/* Rank cuts, unit chain, no rescale: four float32 lanes throughout. */
+EXPORT(cuts_one_unit)
+int cuts_one_unit(const f32 *x, const f32 *b, f32 *dst, int n, f32 t_u, f32 t_l) {
+	int bad = 0;
+	for (int i = 0; i < n; i++) {
+		f32 bv = b[i];
+		f32 d = x[i] - bv;
+		f32 a = __builtin_fabsf(d);
+		f32 k = (f32)((a > t_u) & (a <= t_l));
+		f32 m = bv + (-0.0f - (0.0f - d * k));
+		dst[i] = m;
+		bad += !(m - m == 0.0f);
+	}
+	return bad;
+}
+
+/* Rank cuts, unit chain, rescale sv. */
+EXPORT(cuts_one_unit_sv)
+int cuts_one_unit_sv(const f32 *x, const f32 *b, f32 *dst, int n, f32 t_u, f32 t_l, f64 sv) {
+	int bad = 0;
+	for (int i = 0; i < n; i++) {
+		f32 bv = b[i];
+		f32 d = x[i] - bv;
+		f32 a = __builtin_fabsf(d);
+		f32 k = (f32)((a > t_u) & (a <= t_l));
+		f32 v = (f32)((f64)(d * k) * sv);
+		f32 m = bv + (-0.0f - (0.0f - v));
+		dst[i] = m;
+		bad += !(m - m == 0.0f);
+	}
+	return bad;
+}
+
+/* Keep bits, unit chain, rescale sv (DARE with the L1 rescale and a unit chain). */
+EXPORT(bits_one_unit_sv)
+int bits_one_unit_sv(const f32 *x, const f32 *b, f32 *dst, int n, const uint32_t *words, f64 sv) {
+	int bad = 0;
+	for (int w = 0; w * 32 < n; w++) {
+		uint32_t word = words[w];
+		int end = n - w * 32 < 32 ? n - w * 32 : 32;
+		const f32 *xw = x + w * 32;
+		const f32 *bw = b + w * 32;
+		f32 *dw = dst + w * 32;
+		for (int j = 0; j < end; j++) {
+			f32 bv = bw[j];
+			f32 d = xw[j] - bv;
+			f32 k = (f32)((word >> j) & 1u);
+			f32 v = (f32)((f64)(d * k) * sv);
+			f32 m = bv + (-0.0f - (0.0f - v));
+			dw[j] = m;
+			bad += !(m - m == 0.0f);
+		}
+	}
+	return bad;
+}
+
+/* DARE's inline draw, unit chain, rescale sv. */
+EXPORT(random_one_unit_sv)
+int random_one_unit_sv(const f32 *x, const f32 *b, f32 *dst, int n, uint32_t c0, uint32_t k_lo, uint32_t k_hi, uint32_t hi_mix, uint32_t limit, f64 sv) {
+	int bad = 0;
+	for (int i = 0; i < n; i++) {
+		f32 bv = b[i];
+		f32 d = x[i] - bv;
+		f32 k = (f32)(counter_hash(c0 + (uint32_t)i, k_lo, k_hi, hi_mix) < limit);
+		f32 v = (f32)((f64)(d * k) * sv);
+		f32 m = bv + (-0.0f - (0.0f - v));
+		dst[i] = m;
+		bad += !(m - m == 0.0f);
+	}
+	return bad;
+}
+
+/*
+ * The bracket pass of a rank cut (RankBracket.scanOne / scanFour of task-vector-bracket.ts) over n elements:
+ * counts[0] += how many |δ| lie above hi (NaN included), counts[1 + i] += how many equal the listed value v_i
+ * (NaN for an unused slot: nothing equals it), and every |δ| in [lo, hi] equal to no listed value is written to
+ * gathered[], in index order. Returns how many were gathered. Four float32 lanes; gathering (rare) is scalar.
+ */
+EXPORT(bracket_scan)
+int bracket_scan(const f32 *x, const f32 *b, int n, f32 lo, f32 hi, f32 v0, f32 v1, f32 v2, f32 v3, f32 *gathered, int32_t *counts) {
+	v128_t vlo = wasm_f32x4_splat(lo), vhi = wasm_f32x4_splat(hi);
+	v128_t l0 = wasm_f32x4_splat(v0), l1 = wasm_f32x4_splat(v1), l2 = wasm_f32x4_splat(v2), l3 = wasm_f32x4_splat(v3);
+	v128_t above = wasm_i32x4_splat(0), c0 = above, c1 = above, c2 = above, c3 = above;
+	int got = 0;
+	int i = 0;
+	for (; i + 4 <= n; i += 4) {
+		v128_t a = wasm_f32x4_abs(wasm_f32x4_sub(wasm_v128_load(x + i), wasm_v128_load(b + i)));
+		v128_t under = wasm_f32x4_le(a, vhi);
+		v128_t e0 = wasm_f32x4_eq(a, l0), e1 = wasm_f32x4_eq(a, l1), e2 = wasm_f32x4_eq(a, l2), e3 = wasm_f32x4_eq(a, l3);
+		/* Masks are −1 per true lane: subtracting them counts. */
+		above = wasm_i32x4_sub(above, wasm_v128_not(under));
+		c0 = wasm_i32x4_sub(c0, e0);
+		c1 = wasm_i32x4_sub(c1, e1);
+		c2 = wasm_i32x4_sub(c2, e2);
+		c3 = wasm_i32x4_sub(c3, e3);
+		v128_t listed = wasm_v128_or(wasm_v128_or(e0, e1), wasm_v128_or(e2, e3));
+		v128_t take = wasm_v128_andnot(wasm_v128_and(wasm_f32x4_ge(a, vlo), under), listed);
+		if (wasm_v128_any_true(take)) {
+			f32 lanes[4];
+			int32_t mask[4];
+			wasm_v128_store(lanes, a);
+			wasm_v128_store(mask, take);
+			for (int j = 0; j < 4; j++) if (mask[j]) gathered[got++] = lanes[j];
+		}
+	}
+	int32_t tail[5] = {0, 0, 0, 0, 0};
+	for (; i < n; i++) {
+		f32 a = __builtin_fabsf(x[i] - b[i]);
+		int under = a <= hi;
+		int e0 = a == v0, e1 = a == v1, e2 = a == v2, e3 = a == v3;
+		tail[0] += !under;
+		tail[1] += e0;
+		tail[2] += e1;
+		tail[3] += e2;
+		tail[4] += e3;
+		if ((a >= lo) & under & !(e0 | e1 | e2 | e3)) gathered[got++] = a;
+	}
+	v128_t sums[5] = {above, c0, c1, c2, c3};
+	for (int k = 0; k < 5; k++) {
+		int32_t lanes[4];
+		wasm_v128_store(lanes, sums[k]);
+		counts[k] += lanes[0] + lanes[1] + lanes[2] + lanes[3] + tail[k];
+	}
+	return got;
 }

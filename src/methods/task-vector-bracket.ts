@@ -13,6 +13,7 @@
  * above a bracket whose hi key is not a NaN; a bracket reaching NaN keys is not planned.
  */
 import { ABS_MASK, absRankCut, bitsOf, descend, INF_KEY, valueOfKey } from "../tensor/radix-select.js";
+import { ARENA_INPUTS, arenaOf, type WasmArena } from "../wasm/kernels.js";
 import { flag } from "./task-vector-fill.js";
 
 /** Tie positions are noted per tile of this many elements (a power of two: tile starts are g % TIE_TILE === 0). */
@@ -159,6 +160,7 @@ export class RankBracket {
 	scan(x: Float32Array, b: Float32Array, from: number, to: number, shift: number): void {
 		const listed = this.listKeys.length;
 		const counts = this.listCounts;
+		const arena = arenaOf(x, b);
 		for (let j = from; j < to; ) {
 			const g = j + shift;
 			const end = Math.min(to, j + TIE_TILE - (g % TIE_TILE));
@@ -167,10 +169,25 @@ export class RankBracket {
 				this.gatherTiles[t] = this.gatheredCount;
 				for (let i = 0; i < listed; i++) this.listTiles[i]![t] = counts[i]!;
 			}
-			if (listed <= 1) this.scanOne(x, b, j, end);
+			if (arena !== undefined) this.scanWasm(arena, x, b, j, end);
+			else if (listed <= 1) this.scanOne(x, b, j, end);
 			else this.scanFour(x, b, j, end);
 			j = end;
 		}
+	}
+
+	/** scanOne / scanFour compiled, for blocks in the WebAssembly arena (gathering through its output slot). */
+	private scanWasm(arena: WasmArena, x: Float32Array, b: Float32Array, from: number, to: number): void {
+		const v = this.listVals;
+		const c = arena.counts;
+		c.fill(0, 0, 5);
+		const scratch = arena.slots[ARENA_INPUTS]!;
+		const got = arena.k.bracket_scan(x.byteOffset + 4 * from, b.byteOffset + 4 * from, to - from, this.lo, this.hi, v[0]!, v[1]!, v[2]!, v[3]!, scratch.byteOffset, c.byteOffset);
+		const room = Math.max(0, Math.min(got, this.gathered.length - this.gatheredCount));
+		this.gathered.set(scratch.subarray(0, room), this.gatheredCount);
+		this.gatheredCount += got;
+		this.above += c[0]!;
+		for (let i = 0; i < LIST_MAX; i++) this.listCounts[i] = this.listCounts[i]! + c[1 + i]!;
 	}
 
 	/** At most one listed key (NaN when none: no |δ| equals it, so everything inside is gathered). */

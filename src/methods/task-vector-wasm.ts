@@ -13,6 +13,23 @@ import { NO_LOWER } from "./task-vector-term.js";
 /** Pointer of element i of an arena array. */
 const at = (a: Float32Array, i: number) => a.byteOffset + 4 * i;
 
+/** Largest |exponent| of a factor of a unit chain: v·w·r·λ then never leaves float64's normal range. */
+const UNIT_EXPONENT_MAX = 64;
+
+/** Whether v = ±2^e with |e| ≤ UNIT_EXPONENT_MAX. */
+function smallPowerOfTwo(v: number): boolean {
+	const e = Math.log2(Math.abs(v));
+	return Number.isInteger(e) && Math.abs(e) <= UNIT_EXPONENT_MAX;
+}
+
+/**
+ * Whether w·r·λ is a unit chain: powers of two whose product is 1, so ((v·w)·r)·λ = v exactly for every float32 v
+ * and the compiled loops may skip the float64 chain (see native/kernels.c).
+ */
+export function unitChain(w: number, r: number, lambda: number): boolean {
+	return smallPowerOfTwo(w) && smallPowerOfTwo(r) && smallPowerOfTwo(lambda) && w * r * lambda === 1;
+}
+
 /**
  * One model's fused emit of positions [from, to) into dst (a separate array), compiled: the number of non-finite
  * results (which the caller recomputes by the definition), or undefined when the arrays are not in the arena or
@@ -25,11 +42,16 @@ export function emitOneWasm(L: Lane, M: Mixer, x: Float32Array, b: Float32Array,
 	const { k } = arena;
 	const n = to - from;
 	const r = M.T[0]!;
-	if (M.loop === LOOP_RANDOM) return k.random_one(at(x, from), at(b, from), at(dst, from), n, from + cShift, L.kLo, L.kHi, L.hiMix, L.limit, L.sv, L.w, r, M.lambda);
+	const unit = !M.divide && unitChain(L.w, r, M.lambda);
+	if (M.loop === LOOP_RANDOM) {
+		if (unit) return k.random_one_unit_sv(at(x, from), at(b, from), at(dst, from), n, from + cShift, L.kLo, L.kHi, L.hiMix, L.limit, L.sv);
+		return k.random_one(at(x, from), at(b, from), at(dst, from), n, from + cShift, L.kLo, L.kHi, L.hiMix, L.limit, L.sv, L.w, r, M.lambda);
+	}
 	if (M.loop === LOOP_BITS) {
 		const g = from + shift;
 		if ((g & 31) !== 0) return undefined;
 		arena.words.set(L.bits!.subarray(g >>> 5, (g + n + 31) >>> 5));
+		if (unit) return k.bits_one_unit_sv(at(x, from), at(b, from), at(dst, from), n, arena.words.byteOffset, L.sv);
 		return k.bits_one(at(x, from), at(b, from), at(dst, from), n, arena.words.byteOffset, L.sv, L.w, r, M.lambda);
 	}
 	const uKey = L.upper?.key ?? ALL_KEYS;
@@ -41,8 +63,12 @@ export function emitOneWasm(L: Lane, M: Mixer, x: Float32Array, b: Float32Array,
 		const e = segmentEnd(s, to, uTie, lTie);
 		const tU = cutThreshold(uKey, uTie, s);
 		const tL = cutThreshold(lKey, lTie, s);
-		const args = [at(x, s), at(b, s), at(dst, s), e - s, tU, tL, L.sv, L.w, r, M.lambda] as const;
-		bad += M.divide ? k.cuts_one_div(...args) : k.cuts_one_mul(...args);
+		if (unit && L.sv === 1) bad += k.cuts_one_unit(at(x, s), at(b, s), at(dst, s), e - s, tU, tL);
+		else if (unit) bad += k.cuts_one_unit_sv(at(x, s), at(b, s), at(dst, s), e - s, tU, tL, L.sv);
+		else {
+			const args = [at(x, s), at(b, s), at(dst, s), e - s, tU, tL, L.sv, L.w, r, M.lambda] as const;
+			bad += M.divide ? k.cuts_one_div(...args) : k.cuts_one_mul(...args);
+		}
 		s = e;
 	}
 	return bad;

@@ -18,6 +18,11 @@ export interface KernelExports {
 	random_one(x: number, b: number, dst: number, n: number, c0: number, kLo: number, kHi: number, hiMix: number, limit: number, sv: number, w: number, r: number, lambda: number): number;
 	cuts_one_mul(x: number, b: number, dst: number, n: number, tU: number, tL: number, sv: number, w: number, r: number, lambda: number): number;
 	cuts_one_div(x: number, b: number, dst: number, n: number, tU: number, tL: number, sv: number, w: number, D: number, lambda: number): number;
+	cuts_one_unit(x: number, b: number, dst: number, n: number, tU: number, tL: number): number;
+	cuts_one_unit_sv(x: number, b: number, dst: number, n: number, tU: number, tL: number, sv: number): number;
+	bits_one_unit_sv(x: number, b: number, dst: number, n: number, words: number, sv: number): number;
+	random_one_unit_sv(x: number, b: number, dst: number, n: number, c0: number, kLo: number, kHi: number, hiMix: number, limit: number, sv: number): number;
+	bracket_scan(x: number, b: number, n: number, lo: number, hi: number, v0: number, v1: number, v2: number, v3: number, gathered: number, counts: number): number;
 	decode_bf16(src: number, dst: number, n: number): void;
 	encode_bf16(src: number, dst: number, n: number): void;
 }
@@ -44,7 +49,7 @@ export const ARENA_BLOCK = 1 << 16;
 const SLOT_BYTES = ARENA_BLOCK * 4;
 /** Where the slots start: past the C stack (64 KB) and static data, checked against __heap_base at load. */
 const ARENA_START = 1 << 17;
-/** Keep-bit words of one block, then two float64 sums, after the float32 slots. */
+/** Keep-bit words of one block, then two float64 sums and eight int32 counts, after the slots. */
 const WORDS_BYTES = ARENA_BLOCK / 8;
 const WASM_PAGE = 1 << 16;
 
@@ -58,6 +63,7 @@ export class WasmArena {
 	readonly raw: Uint8Array[];
 	readonly words: Uint32Array;
 	readonly sums: Float64Array;
+	readonly counts: Int32Array;
 
 	constructor(k: KernelExports, memory: WasmMemory) {
 		this.k = k;
@@ -68,6 +74,7 @@ export class WasmArena {
 		const tail = slotAt(2 * (ARENA_INPUTS + 1));
 		this.words = new Uint32Array(this.buffer, tail, WORDS_BYTES / 4);
 		this.sums = new Float64Array(this.buffer, tail + WORDS_BYTES, 2);
+		this.counts = new Int32Array(this.buffer, tail + WORDS_BYTES + 16, 8);
 	}
 
 	/** Decodes bf16 bytes into `out` (an arena slot's view, bytes.length / 2 elements); returns `out`. */
@@ -98,9 +105,9 @@ export class WasmArena {
 	}
 }
 
-/** Bytes the arena's memory needs: stack and data, 2·(inputs + 1) slots, the words and sums. */
+/** Bytes the arena's memory needs: stack and data, 2·(inputs + 1) slots, the words, sums and counts. */
 function arenaPages(): number {
-	const bytes = ARENA_START + 2 * (ARENA_INPUTS + 1) * SLOT_BYTES + WORDS_BYTES + 16;
+	const bytes = ARENA_START + 2 * (ARENA_INPUTS + 1) * SLOT_BYTES + WORDS_BYTES + 16 + 32;
 	return Math.ceil(bytes / WASM_PAGE);
 }
 

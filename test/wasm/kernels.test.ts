@@ -9,6 +9,7 @@ import { describe, expect, test } from "vitest";
 import { decodeToF32, encodeFromF32 } from "../../src/io/convert.js";
 import { bitsOne, cutsOneDiv, cutsOneMul, randomOne } from "../../src/methods/task-vector-loops.js";
 import type { Lane } from "../../src/methods/task-vector-lanes.js";
+import { unitChain } from "../../src/methods/task-vector-wasm.js";
 import { counterHash } from "../../src/tensor/rng.js";
 import { KERNELS_SOURCE_SHA256 } from "../../src/wasm/kernels-binary.js";
 import { ARENA_BLOCK, ARENA_INPUTS, wasmArena } from "../../src/wasm/kernels.js";
@@ -105,6 +106,66 @@ const FACTORS: [sv: number, w: number, r: number, lambda: number][] = [
 	[2.5, -0.7, 1.1, -2],
 ];
 const SIZES = [1, 7, 31, 32, 33, 1000, ARENA_BLOCK];
+
+/** Unit chains (powers of two, w·r·λ = 1) with every kind of rescale factor. */
+const UNIT_FACTORS: [sv: number, w: number, r: number, lambda: number][] = [
+	[1, 1, 1, 1],
+	[1, 0.5, 2, 1],
+	[1, -0.25, -4, 1],
+	[1, 4, 0.125, 2],
+	[1.7320508, 0.5, 2, 1],
+	[1e30, 0.5, 2, 1],
+	[1e-30, 2, 1, 0.5],
+	[0.3, -1, -1, 1],
+];
+
+/**
+ * The compiled loop's output and count against the TypeScript loop's: the same results (finite bits equal, the
+ * same positions non-finite), and a positive count wherever a result is non-finite (the caller then recomputes
+ * those). A unit-chain loop may count more (a float64 sum that rounds to ±∞ in float32 is recomputed too).
+ */
+function sameResults(dst: Float32Array, js: Float32Array, bad: number, badJs: number): void {
+	expect(results(dst)).toEqual(results(js));
+	expect(bad).toBeGreaterThanOrEqual(badJs);
+	if (results(dst).includes("redo")) expect(bad).toBeGreaterThan(0);
+}
+
+describe("unit-chain loops as the TypeScript loops", () => {
+	test.each(UNIT_FACTORS)("cuts_one_unit(_sv), sv=%d w=%d r=%d λ=%d", (sv, w, r, lambda) => {
+		expect(unitChain(w, r, lambda)).toBe(true);
+		for (const [i, n] of SIZES.entries()) {
+			const { x, b, ax, ab, dst, js } = placed(n, 400 + i);
+			for (const [tU, tL] of [[0.003, Infinity], [-Infinity, 0.004], [0.0078125, 0.0078125], [0.002, 0.009], [-1, Infinity]] as const) {
+				const badJs = cutsOneMul(x, b, js, 0, 0, n, tU, tL, sv, w, r, lambda);
+				const bad = sv === 1 ? arena.k.cuts_one_unit(ptr(ax), ptr(ab), ptr(dst), n, tU, tL) : arena.k.cuts_one_unit_sv(ptr(ax), ptr(ab), ptr(dst), n, tU, tL, sv);
+				sameResults(dst, js, bad, badJs);
+			}
+		}
+	});
+
+	test.each(UNIT_FACTORS)("random_one_unit_sv and bits_one_unit_sv, sv=%d w=%d r=%d λ=%d", (sv, w, r, lambda) => {
+		for (const [i, n] of SIZES.entries()) {
+			const { x, b, ax, ab, dst, js } = placed(n, 500 + i);
+			const [kLo, kHi, limit, c0] = [3, 4, 0x80000000, 77];
+			const hiMix = Math.imul(kHi, 0x9e3779b1);
+			const bits = new Int32Array(Math.ceil(n / 32)).map((_, j) => counterHash(j, kLo, 5, hiMix));
+			const lane = { kLo, kHi, hiMix, limit, sv, w, bits } as unknown as Lane;
+			const badRandom = randomOne(x, b, js, 0, 0, n, lane, c0, r, lambda);
+			sameResults(dst, js, arena.k.random_one_unit_sv(ptr(ax), ptr(ab), ptr(dst), n, c0, kLo, kHi, hiMix, limit, sv), badRandom);
+			const badBits = bitsOne(x, b, js, 0, 0, n, lane, 0, r, lambda);
+			arena.words.set(bits);
+			sameResults(dst, js, arena.k.bits_one_unit_sv(ptr(ax), ptr(ab), ptr(dst), n, arena.words.byteOffset, sv), badBits);
+		}
+	});
+
+	test("unitChain: only powers of two whose product is 1", () => {
+		expect(unitChain(0.5, 2, 1)).toBe(true);
+		expect(unitChain(0.3, 1 / 0.3, 1)).toBe(false);
+		expect(unitChain(0.5, 4, 1)).toBe(false);
+		expect(unitChain(2 ** 70, 2 ** -70, 1)).toBe(false);
+		expect(unitChain(0, Infinity, 1)).toBe(false);
+	});
+});
 
 describe("one-model loops as their TypeScript twins", () => {
 	test.each(FACTORS)("cuts_one_mul / cuts_one_div, sv=%d w=%d r=%d λ=%d", (sv, w, r, lambda) => {
