@@ -291,3 +291,96 @@ int bracket_scan(const f32 *x, const f32 *b, int n, f32 lo, f32 hi, f32 v0, f32 
 	}
 	return got;
 }
+
+/*
+ * Two models (emitTwo of task-vector-emit.ts): per sub-block, each model's contribution v = f32(δ·k·sv)·w is
+ * filled into a float64 buffer (the fill_* twins of cutsValues, randomValues, bitsValues and allValues in
+ * task-vector-loops.ts), then one mix loop elects signs and combines (mixTwo's four forms).
+ */
+
+EXPORT(fill_cuts)
+void fill_cuts(const f32 *x, const f32 *b, int n, f64 t_u, f64 t_l, f64 sv, f64 w, f64 *out) {
+	for (int i = 0; i < n; i++) {
+		f64 d = (f32)(x[i] - b[i]);
+		f64 a = __builtin_fabs(d);
+		f64 k = (f64)((a > t_u) & (a <= t_l));
+		out[i] = (f64)(f32)(d * k * sv) * w;
+	}
+}
+
+EXPORT(fill_random)
+void fill_random(const f32 *x, const f32 *b, int n, uint32_t c0, uint32_t k_lo, uint32_t k_hi, uint32_t hi_mix, uint32_t limit, f64 sv, f64 w, f64 *out) {
+	for (int i = 0; i < n; i++) {
+		f64 k = (f64)(counter_hash(c0 + (uint32_t)i, k_lo, k_hi, hi_mix) < limit);
+		out[i] = (f64)(f32)((f64)(f32)(x[i] - b[i]) * k * sv) * w;
+	}
+}
+
+/* Element i's keep bit is bit i & 31 of words[i >> 5]. */
+EXPORT(fill_bits)
+void fill_bits(const f32 *x, const f32 *b, int n, const uint32_t *words, f64 sv, f64 w, f64 *out) {
+	for (int i = 0; i < n; i++) {
+		f64 k = (f64)((words[i >> 5] >> (i & 31)) & 1u);
+		out[i] = (f64)(f32)((f64)(f32)(x[i] - b[i]) * k * sv) * w;
+	}
+}
+
+EXPORT(fill_all)
+void fill_all(const f32 *x, const f32 *b, int n, f64 w, f64 *out) {
+	for (int i = 0; i < n; i++) out[i] = (f64)(f32)(x[i] - b[i]) * w;
+}
+
+/* With consensus: the agreeing models (a = 1) are those whose contribution has the sign of the total. */
+static inline int agree(f64 v, f64 sign) {
+	return v * sign > 0;
+}
+
+EXPORT(mix_elect_mul)
+int mix_elect_mul(const f32 *b, f32 *dst, int n, const f64 *v0s, const f64 *v1s, const f64 *t, f64 lambda) {
+	int bad = 0;
+	for (int i = 0; i < n; i++) {
+		f64 v0 = v0s[i], v1 = v1s[i];
+		f64 sign = (f64)(2 * (v0 + v1 >= 0) - 1);
+		int a0 = agree(v0, sign), a1 = agree(v1, sign);
+		f64 m = add_merged(b[i], (v0 * (f64)a0 + v1 * (f64)a1) * t[a0 | (a1 << 1)] * lambda);
+		dst[i] = (f32)m;
+		bad += not_finite(m);
+	}
+	return bad;
+}
+
+EXPORT(mix_elect_div)
+int mix_elect_div(const f32 *b, f32 *dst, int n, const f64 *v0s, const f64 *v1s, const f64 *t, f64 lambda) {
+	int bad = 0;
+	for (int i = 0; i < n; i++) {
+		f64 v0 = v0s[i], v1 = v1s[i];
+		f64 sign = (f64)(2 * (v0 + v1 >= 0) - 1);
+		int a0 = agree(v0, sign), a1 = agree(v1, sign);
+		f64 m = add_merged(b[i], ((v0 * (f64)a0 + v1 * (f64)a1) / t[a0 | (a1 << 1)]) * lambda);
+		dst[i] = (f32)m;
+		bad += not_finite(m);
+	}
+	return bad;
+}
+
+EXPORT(mix_sum_mul)
+int mix_sum_mul(const f32 *b, f32 *dst, int n, const f64 *v0s, const f64 *v1s, f64 t, f64 lambda) {
+	int bad = 0;
+	for (int i = 0; i < n; i++) {
+		f64 m = add_merged(b[i], (v0s[i] + v1s[i]) * t * lambda);
+		dst[i] = (f32)m;
+		bad += not_finite(m);
+	}
+	return bad;
+}
+
+EXPORT(mix_sum_div)
+int mix_sum_div(const f32 *b, f32 *dst, int n, const f64 *v0s, const f64 *v1s, f64 t, f64 lambda) {
+	int bad = 0;
+	for (int i = 0; i < n; i++) {
+		f64 m = add_merged(b[i], ((v0s[i] + v1s[i]) / t) * lambda);
+		dst[i] = (f32)m;
+		bad += not_finite(m);
+	}
+	return bad;
+}

@@ -20,14 +20,15 @@ import { combineRange } from "./task-vector-combine.js";
 import { cutThreshold, segmentEnd } from "./task-vector-fill.js";
 import { ALL_KEYS, type Lane, LOOP_ALL, LOOP_CUTS, LOOP_RANDOM, LOOP_TWO, type Mixer, tieOf } from "./task-vector-lanes.js";
 import { allOne, bitsOne, cutsOneDiv, cutsOneMul, allValues, bitsValues, cutsValues, randomValues, fixUp, mixTwo, randomOne } from "./task-vector-loops.js";
-import { emitOneWasm } from "./task-vector-wasm.js";
+import { ARENA_SUB_BLOCK, arenaOf } from "../wasm/kernels.js";
+import { emitOneWasm, fillLaneWasm, mixTwoWasm } from "./task-vector-wasm.js";
 import { KIND_ALL, KIND_BITS, KIND_CUTS, KIND_RANDOM, KIND_ZERO } from "./task-vector-plan.js";
 import { makeTerm, MASK_BITS, MASK_CUTS, MASK_RANDOM, MASK_ZERO, NO_LOWER, SCALE_NONE, type Term } from "./task-vector-term.js";
 
 export { fusedMixer, laneOf, mixerOf, type Lane, type Mixer } from "./task-vector-lanes.js";
 
 /** Positions per sub-block of the two-model path: two float64 buffers of 16 KB stay in L1 cache. */
-const SUB_BLOCK = 2048;
+const SUB_BLOCK = ARENA_SUB_BLOCK;
 const contributions = [new Float64Array(SUB_BLOCK), new Float64Array(SUB_BLOCK)] as const;
 
 /** A lane's rank cuts as [upper key, upper tie end, lower key, lower tie end] for the block at `shift`. */
@@ -63,14 +64,22 @@ function fillLane(L: Lane, x: Float32Array, b: Float32Array, from: number, to: n
 	}
 }
 
-/** Two models: per sub-block, each model's contributions, then the mix. */
+/**
+ * Two models: per sub-block, each model's contributions, then the mix. Arrays in the WebAssembly arena (with the
+ * output written directly) run the compiled fills and mix, with the contributions in the arena.
+ */
 function emitTwo(lanes: readonly Lane[], M: Mixer, xs: readonly Float32Array[], b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, shift: number, cShift: number): number {
+	const arena = delta === 0 ? arenaOf(xs[0]!, xs[1]!, b, dst) : undefined;
+	const [c0, c1] = arena !== undefined ? arena.contrib : contributions;
+	const fill = (m: number, s: number, e: number, out: Float64Array) => {
+		if (arena === undefined || !fillLaneWasm(arena, lanes[m]!, xs[m]!, b, s, e, shift, cShift, out)) fillLane(lanes[m]!, xs[m]!, b, s, e, shift, cShift, out);
+	};
 	let bad = 0;
 	for (let s = from; s < to; s += SUB_BLOCK) {
 		const e = Math.min(to, s + SUB_BLOCK);
-		fillLane(lanes[0]!, xs[0]!, b, s, e, shift, cShift, contributions[0]);
-		fillLane(lanes[1]!, xs[1]!, b, s, e, shift, cShift, contributions[1]);
-		bad += mixTwo(b, dst, delta, s, e, contributions[0], contributions[1], M);
+		fill(0, s, e, c0);
+		fill(1, s, e, c1);
+		bad += arena !== undefined ? mixTwoWasm(arena, b, dst, s, e, M) : mixTwo(b, dst, delta, s, e, c0, c1, M);
 	}
 	return bad;
 }

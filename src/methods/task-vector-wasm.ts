@@ -4,10 +4,10 @@
  * computing the same bits; each function returns undefined (or false) when the arrays are elsewhere, and the caller
  * then runs its TypeScript loop.
  */
-import { arenaOf } from "../wasm/kernels.js";
+import { arenaOf, type WasmArena } from "../wasm/kernels.js";
 import { cutThreshold, segmentEnd } from "./task-vector-fill.js";
 import { ALL_KEYS, type Lane, LOOP_BITS, LOOP_CUTS, LOOP_RANDOM, type Mixer, tieOf } from "./task-vector-lanes.js";
-import type { ModelPlan } from "./task-vector-plan.js";
+import { KIND_ALL, KIND_BITS, KIND_CUTS, KIND_RANDOM, type ModelPlan } from "./task-vector-plan.js";
 import { NO_LOWER } from "./task-vector-term.js";
 
 /** Pointer of element i of an arena array. */
@@ -97,4 +97,46 @@ export function dareBitsWasm(p: ModelPlan, x: Float32Array, b: Float32Array, fro
 	p.l1Before = sums[0]!;
 	p.l1After = sums[1]!;
 	return true;
+}
+
+/**
+ * One lane's contributions over [from, to) into `out` (arena memory), compiled; false when the lane's kind has no
+ * compiled fill here (or its keep bits do not start on a word), and the caller fills it with the TypeScript loop.
+ */
+export function fillLaneWasm(arena: WasmArena, L: Lane, x: Float32Array, b: Float32Array, from: number, to: number, shift: number, cShift: number, out: Float64Array): boolean {
+	const { k } = arena;
+	const n = to - from;
+	if (L.kind === KIND_RANDOM) k.fill_random(at(x, from), at(b, from), n, from + cShift, L.kLo, L.kHi, L.hiMix, L.limit, L.sv, L.w, out.byteOffset);
+	else if (L.kind === KIND_ALL) k.fill_all(at(x, from), at(b, from), n, L.w, out.byteOffset);
+	else if (L.kind === KIND_BITS) {
+		const g = from + shift;
+		if ((g & 31) !== 0) return false;
+		arena.words.set(L.bits!.subarray(g >>> 5, (g + n + 31) >>> 5));
+		k.fill_bits(at(x, from), at(b, from), n, arena.words.byteOffset, L.sv, L.w, out.byteOffset);
+	} else if (L.kind === KIND_CUTS) {
+		const uKey = L.upper?.key ?? ALL_KEYS;
+		const uTie = tieOf(L.upper, shift);
+		const lKey = L.lower?.key ?? NO_LOWER;
+		const lTie = tieOf(L.lower, shift);
+		for (let s = from; s < to; ) {
+			const e = segmentEnd(s, to, uTie, lTie);
+			k.fill_cuts(at(x, s), at(b, s), e - s, cutThreshold(uKey, uTie, s), cutThreshold(lKey, lTie, s), L.sv, L.w, out.byteOffset + 8 * (s - from));
+			s = e;
+		}
+	} else return false;
+	return true;
+}
+
+/** mixTwo compiled: the two contribution buffers of the arena into dst[from, to); the count of non-finite results. */
+export function mixTwoWasm(arena: WasmArena, b: Float32Array, dst: Float32Array, from: number, to: number, M: Mixer): number {
+	const { k, contrib } = arena;
+	const n = to - from;
+	const [v0, v1] = [contrib[0].byteOffset, contrib[1].byteOffset];
+	if (M.cm === 0) {
+		const sum = M.divide ? k.mix_sum_div : k.mix_sum_mul;
+		return sum(at(b, from), at(dst, from), n, v0, v1, M.T[3]!, M.lambda);
+	}
+	arena.table.set(M.T);
+	const elect = M.divide ? k.mix_elect_div : k.mix_elect_mul;
+	return elect(at(b, from), at(dst, from), n, v0, v1, arena.table.byteOffset, M.lambda);
 }

@@ -23,6 +23,14 @@ export interface KernelExports {
 	bits_one_unit_sv(x: number, b: number, dst: number, n: number, words: number, sv: number): number;
 	random_one_unit_sv(x: number, b: number, dst: number, n: number, c0: number, kLo: number, kHi: number, hiMix: number, limit: number, sv: number): number;
 	bracket_scan(x: number, b: number, n: number, lo: number, hi: number, v0: number, v1: number, v2: number, v3: number, gathered: number, counts: number): number;
+	fill_cuts(x: number, b: number, n: number, tU: number, tL: number, sv: number, w: number, out: number): void;
+	fill_random(x: number, b: number, n: number, c0: number, kLo: number, kHi: number, hiMix: number, limit: number, sv: number, w: number, out: number): void;
+	fill_bits(x: number, b: number, n: number, words: number, sv: number, w: number, out: number): void;
+	fill_all(x: number, b: number, n: number, w: number, out: number): void;
+	mix_elect_mul(b: number, dst: number, n: number, v0s: number, v1s: number, t: number, lambda: number): number;
+	mix_elect_div(b: number, dst: number, n: number, v0s: number, v1s: number, t: number, lambda: number): number;
+	mix_sum_mul(b: number, dst: number, n: number, v0s: number, v1s: number, t: number, lambda: number): number;
+	mix_sum_div(b: number, dst: number, n: number, v0s: number, v1s: number, t: number, lambda: number): number;
 	decode_bf16(src: number, dst: number, n: number): void;
 	encode_bf16(src: number, dst: number, n: number): void;
 }
@@ -51,6 +59,10 @@ const SLOT_BYTES = ARENA_BLOCK * 4;
 const ARENA_START = 1 << 17;
 /** Keep-bit words of one block, then two float64 sums and eight int32 counts, after the slots. */
 const WORDS_BYTES = ARENA_BLOCK / 8;
+/** Elements per two-model sub-block: its two float64 contribution buffers (16 KB each) stay in L1 cache. */
+export const ARENA_SUB_BLOCK = 2048;
+/** Bytes after the slots: words, sums (16), counts (32), a table of four float64 (32), two contribution buffers. */
+const TAIL_BYTES = WORDS_BYTES + 16 + 32 + 32 + 2 * 8 * ARENA_SUB_BLOCK;
 const WASM_PAGE = 1 << 16;
 
 /** One thread's kernels and their slots. */
@@ -64,6 +76,10 @@ export class WasmArena {
 	readonly words: Uint32Array;
 	readonly sums: Float64Array;
 	readonly counts: Int32Array;
+	/** Four float64 values (a two-model mix's divisors or reciprocals). */
+	readonly table: Float64Array;
+	/** The two models' contributions of a sub-block. */
+	readonly contrib: [Float64Array, Float64Array];
 
 	constructor(k: KernelExports, memory: WasmMemory) {
 		this.k = k;
@@ -75,6 +91,9 @@ export class WasmArena {
 		this.words = new Uint32Array(this.buffer, tail, WORDS_BYTES / 4);
 		this.sums = new Float64Array(this.buffer, tail + WORDS_BYTES, 2);
 		this.counts = new Int32Array(this.buffer, tail + WORDS_BYTES + 16, 8);
+		this.table = new Float64Array(this.buffer, tail + WORDS_BYTES + 48, 4);
+		const contrib = tail + WORDS_BYTES + 80;
+		this.contrib = [new Float64Array(this.buffer, contrib, ARENA_SUB_BLOCK), new Float64Array(this.buffer, contrib + 8 * ARENA_SUB_BLOCK, ARENA_SUB_BLOCK)];
 	}
 
 	/** Decodes bf16 bytes into `out` (an arena slot's view, bytes.length / 2 elements); returns `out`. */
@@ -105,9 +124,9 @@ export class WasmArena {
 	}
 }
 
-/** Bytes the arena's memory needs: stack and data, 2·(inputs + 1) slots, the words, sums and counts. */
+/** Bytes the arena's memory needs: stack and data, 2·(inputs + 1) slots and the tail. */
 function arenaPages(): number {
-	const bytes = ARENA_START + 2 * (ARENA_INPUTS + 1) * SLOT_BYTES + WORDS_BYTES + 16 + 32;
+	const bytes = ARENA_START + 2 * (ARENA_INPUTS + 1) * SLOT_BYTES + TAIL_BYTES;
 	return Math.ceil(bytes / WASM_PAGE);
 }
 

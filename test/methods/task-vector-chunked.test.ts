@@ -53,8 +53,10 @@ function dataset(count: number, nasty: boolean): { base: Float32Array; models: F
 
 const DATA = {
 	clean1: dataset(1, false),
+	clean2: dataset(2, false),
 	clean3: dataset(3, false),
 	nasty1: dataset(1, true),
+	nasty2: dataset(2, true),
 	nasty3: dataset(3, true),
 };
 type DataName = keyof typeof DATA;
@@ -127,7 +129,7 @@ const perModel = (count: number, fields: (m: number) => TaskParamValues) => Arra
 
 const CASES: Case[] = [
 	...[0.3, 0.5, 1].flatMap((density) =>
-		[1, 3].flatMap((count) =>
+		[1, 2, 3].flatMap((count) =>
 			[
 				{ normalize: true, rescale: false, lambda: 1 },
 				{ normalize: false, rescale: false, lambda: 0.6 },
@@ -150,7 +152,7 @@ const CASES: Case[] = [
 		{ density: 0.123, gamma: 0.0333 },
 	].flatMap(({ density, gamma }) =>
 		[breadcrumbsMethod, breadcrumbsTiesMethod].flatMap((method) =>
-			[1, 3].flatMap((count) =>
+			[1, 2, 3].flatMap((count) =>
 				[false, true].map((rescale) => ({
 					name: `${method.name} d=${density} γ=${gamma} ×${count} rescale=${rescale}`,
 					method,
@@ -163,7 +165,7 @@ const CASES: Case[] = [
 		),
 	),
 	...[dareTiesMethod, dareLinearMethod].flatMap((method) =>
-		[1, 3].flatMap((count) =>
+		[1, 2, 3].flatMap((count) =>
 			[true, false, "inverse_density"].map((rescale) => ({
 				name: `${method.name} ×${count} rescale=${String(rescale)}`,
 				method,
@@ -174,7 +176,7 @@ const CASES: Case[] = [
 			})),
 		),
 	),
-	...[1, 3].map((count) => ({
+	...[1, 2, 3].map((count) => ({
 		name: `task_arithmetic ×${count}`,
 		method: taskArithmeticMethod,
 		params: { normalize: count === 3, lambda: 0.8 },

@@ -7,9 +7,9 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { decodeToF32, encodeFromF32 } from "../../src/io/convert.js";
-import { bitsOne, cutsOneDiv, cutsOneMul, randomOne } from "../../src/methods/task-vector-loops.js";
-import type { Lane } from "../../src/methods/task-vector-lanes.js";
-import { unitChain } from "../../src/methods/task-vector-wasm.js";
+import { allValues, bitsOne, bitsValues, cutsOneDiv, cutsOneMul, cutsValues, mixTwo, randomOne, randomValues } from "../../src/methods/task-vector-loops.js";
+import type { Lane, Mixer } from "../../src/methods/task-vector-lanes.js";
+import { mixTwoWasm, unitChain } from "../../src/methods/task-vector-wasm.js";
 import { counterHash } from "../../src/tensor/rng.js";
 import { KERNELS_SOURCE_SHA256 } from "../../src/wasm/kernels-binary.js";
 import { ARENA_BLOCK, ARENA_INPUTS, wasmArena } from "../../src/wasm/kernels.js";
@@ -237,5 +237,61 @@ describe("one-model loops as their TypeScript twins", () => {
 		ax[40] = Infinity;
 		ab[41] = NaN;
 		expect(arena.k.dare_bits(ptr(ax), ptr(ab), 64, arena.words.byteOffset, 0, 1, 2, 3, 2 ** 31, arena.sums.byteOffset)).toBe(2);
+	});
+});
+
+describe("two-model fills and mixes as their TypeScript twins", () => {
+	const f64bits = (a: Float64Array) => Array.from(new BigUint64Array(a.buffer, a.byteOffset, a.length), (v, i) => (Number.isNaN(a[i]!) ? "NaN" : v));
+
+	test.each(FACTORS)("fill_cuts / fill_random / fill_bits / fill_all, sv=%d w=%d", (sv, w) => {
+		const [c0] = arena.contrib;
+		for (const [i, n] of [1, 31, 33, 1000, 2048].entries()) {
+			const { x, b, ax, ab } = placed(n, 600 + i);
+			const js = new Float64Array(n);
+			const out = c0.subarray(0, n);
+			const [kLo, kHi, limit, cs] = [21, 22, 0x40000000, 1234];
+			const hiMix = Math.imul(kHi, 0x9e3779b1);
+			const bits = new Int32Array(Math.ceil(n / 32)).map((_, j) => counterHash(j, 1, 2, 3));
+			const lane = { kLo, kHi, hiMix, limit, sv, w, bits } as unknown as Lane;
+			for (const [tU, tL] of [[0.003, Infinity], [0.002, 0.009]] as const) {
+				cutsValues(x, b, 0, n, tU, tL, sv, w, js, 0);
+				arena.k.fill_cuts(ptr(ax), ptr(ab), n, tU, tL, sv, w, out.byteOffset);
+				expect(f64bits(out)).toEqual(f64bits(js));
+			}
+			randomValues(x, b, 0, n, lane, cs, js);
+			arena.k.fill_random(ptr(ax), ptr(ab), n, cs, kLo, kHi, hiMix, limit, sv, w, out.byteOffset);
+			expect(f64bits(out)).toEqual(f64bits(js));
+			bitsValues(x, b, 0, n, lane, 0, js);
+			arena.words.set(bits);
+			arena.k.fill_bits(ptr(ax), ptr(ab), n, arena.words.byteOffset, sv, w, out.byteOffset);
+			expect(f64bits(out)).toEqual(f64bits(js));
+			allValues(x, b, 0, n, w, js);
+			arena.k.fill_all(ptr(ax), ptr(ab), n, w, out.byteOffset);
+			expect(f64bits(out)).toEqual(f64bits(js));
+		}
+	});
+
+	test.each([
+		[1, false],
+		[1, true],
+		[0, false],
+		[0, true],
+	] as const)("mix (consensus %d, divide %s)", (cm, divide) => {
+		const n = 2048;
+		const { b, ab, dst, js } = placed(n, 700 + cm * 2 + Number(divide));
+		const [v0, v1] = arena.contrib;
+		const special = [0, -0, Infinity, -Infinity, NaN, 1e300, -1e300, 5e-324];
+		for (let i = 0; i < n; i++) {
+			v0[i] = i % 37 === 0 ? special[i % special.length]! : Math.sin(i) * 0.01;
+			v1[i] = i % 41 === 0 ? special[(i >> 1) % special.length]! : i % 5 === 0 ? -v0[i]! : Math.cos(i * 1.3) * 0.01;
+		}
+		for (const [T, lambda] of [[[1, 1 / 0.3, 1 / 0.7, 1], 1], [[1, 0.3, 0.7, 3], 0.6], [[1, 2, 4, 0.5], 1e300]] as const) {
+			const M = { loop: 0, cm, divide, T: Float64Array.from(T), lambda, opts: undefined } as unknown as Mixer;
+			const badJs = mixTwo(b, js, 0, 0, n, v0.slice(), v1.slice(), M);
+			const copies = [v0.slice(), v1.slice()];
+			expect(mixTwoWasm(arena, ab, dst, 0, n, M)).toBe(badJs);
+			expect(results(dst)).toEqual(results(js));
+			expect([v0.slice(), v1.slice()]).toEqual(copies);
+		}
 	});
 });
