@@ -39,41 +39,76 @@ static inline int not_finite(f64 v) {
 	return !(v - v == 0.0);
 }
 
+/* counter_hash of four consecutive counters idx … idx + 3 (the lanes of `idx`). */
+static inline v128_t counter_hash4(v128_t idx, v128_t k_lo, v128_t k_hi, v128_t hi_mix) {
+	v128_t h = wasm_i32x4_add(wasm_v128_xor(idx, k_lo), hi_mix);
+	h = wasm_v128_xor(h, wasm_u32x4_shr(h, 16));
+	h = wasm_i32x4_mul(h, wasm_i32x4_splat((int32_t)0x85ebca6bu));
+	h = wasm_v128_xor(h, wasm_u32x4_shr(h, 13));
+	h = wasm_i32x4_mul(h, wasm_i32x4_splat((int32_t)0xc2b2ae35u));
+	h = wasm_v128_xor(h, wasm_u32x4_shr(h, 16));
+	h = wasm_v128_xor(wasm_v128_xor(h, k_hi), wasm_i32x4_mul(idx, wasm_i32x4_splat((int32_t)0x85ebca77u)));
+	h = wasm_v128_xor(h, wasm_u32x4_shr(h, 16));
+	h = wasm_i32x4_mul(h, wasm_i32x4_splat((int32_t)0x85ebca6bu));
+	h = wasm_v128_xor(h, wasm_u32x4_shr(h, 13));
+	h = wasm_i32x4_mul(h, wasm_i32x4_splat((int32_t)0xc2b2ae35u));
+	return wasm_v128_xor(h, wasm_u32x4_shr(h, 16));
+}
+
 /*
  * DARE with the L1 rescale, scan pass (dareBitsFast of task-vector-scan.ts) over n elements whose first one is at
  * bit 0 of words[0]: keep bits into words[0 .. ⌈n/32⌉), ‖δ‖₁ and ‖m⊙δ‖₁ added in index order to sums[0], sums[1].
- * Returns how many |δ| were not finite (the caller then redoes the block by the definition).
+ * Returns a positive number when some |δ| was not finite (the caller then redoes the block by the definition, so
+ * the sums may be anything then), else 0. Hashes, |δ| and keep masks in four lanes; the sums are added one element at a time, in order.
  */
 EXPORT(dare_bits)
 int dare_bits(const f32 *x, const f32 *b, int n, uint32_t *words, uint32_t c0, uint32_t k_lo, uint32_t k_hi, uint32_t hi_mix, uint32_t limit, f64 *sums) {
 	f64 before = sums[0];
 	f64 after = sums[1];
-	int bad = 0;
-	for (int w = 0; w * 32 < n; w++) {
-		int end = n - w * 32 < 32 ? n - w * 32 : 32;
-		const f32 *xw = x + w * 32;
-		const f32 *bw = b + w * 32;
-		uint32_t keep[32];
-		f32 a[32];
-		uint32_t base = c0 + (uint32_t)(w * 32);
-		for (int j = 0; j < 32; j++) keep[j] = counter_hash(base + (uint32_t)j, k_lo, k_hi, hi_mix) < limit;
-		for (int j = 0; j < end; j++) {
-			f32 d = xw[j] - bw[j];
-			a[j] = __builtin_fabsf(d);
-		}
+	v128_t vlo = wasm_i32x4_splat((int32_t)k_lo), vhi = wasm_i32x4_splat((int32_t)k_hi), vmix = wasm_i32x4_splat((int32_t)hi_mix);
+	v128_t vlimit = wasm_i32x4_splat((int32_t)limit);
+	v128_t zero = wasm_f32x4_splat(0.0f);
+	v128_t bad = wasm_i32x4_splat(0);
+	int i = 0;
+	for (; i + 32 <= n; i += 32) {
 		uint32_t word = 0;
-		for (int j = 0; j < end; j++) {
-			f64 v = (f64)a[j];
-			before += v;
-			after += v * (f64)keep[j];
-			bad += not_finite(v);
-			word |= keep[j] << j;
+		for (int q = 0; q < 32; q += 4) {
+			v128_t idx = wasm_i32x4_add(wasm_i32x4_splat((int32_t)(c0 + (uint32_t)(i + q))), wasm_i32x4_make(0, 1, 2, 3));
+			v128_t keep = wasm_u32x4_lt(counter_hash4(idx, vlo, vhi, vmix), vlimit);
+			word |= (uint32_t)wasm_i32x4_bitmask(keep) << q;
+			v128_t a = wasm_f32x4_abs(wasm_f32x4_sub(wasm_v128_load(x + i + q), wasm_v128_load(b + i + q)));
+			bad = wasm_v128_or(bad, wasm_v128_not(wasm_f32x4_eq(wasm_f32x4_sub(a, a), zero)));
+			v128_t kept = wasm_v128_and(a, keep);
+			f32 av[4], kv[4];
+			wasm_v128_store(av, a);
+			wasm_v128_store(kv, kept);
+			before += (f64)av[0];
+			after += (f64)kv[0];
+			before += (f64)av[1];
+			after += (f64)kv[1];
+			before += (f64)av[2];
+			after += (f64)kv[2];
+			before += (f64)av[3];
+			after += (f64)kv[3];
 		}
-		words[w] = word;
+		words[i >> 5] = word;
+	}
+	int tail_bad = 0;
+	if (i < n) {
+		uint32_t word = 0;
+		for (int j = 0; i + j < n; j++) {
+			uint32_t keep = counter_hash(c0 + (uint32_t)(i + j), k_lo, k_hi, hi_mix) < limit;
+			f64 a = (f64)__builtin_fabsf(x[i + j] - b[i + j]);
+			before += a;
+			after += a * (f64)keep;
+			tail_bad += not_finite(a);
+			word |= keep << j;
+		}
+		words[i >> 5] = word;
 	}
 	sums[0] = before;
 	sums[1] = after;
-	return bad;
+	return wasm_i32x4_bitmask(bad) != 0 ? 1 + tail_bad : tail_bad;
 }
 
 /* One model, keep bits (bitsOne of task-vector-loops.ts); element i's bit is bit i & 31 of words[i >> 5]. */
@@ -159,14 +194,15 @@ void encode_bf16(const uint32_t *src, uint16_t *dst, int n) {
 }
 
 /*
- * The "unit chain" forms: when w, r and λ are powers of two whose product is 1 (e.g. TIES with normalize and a
- * power-of-two weight), v·w·r·λ = v exactly for every float32 v, so the float64 chain of the loops above reduces
- * to m = b + (−0 − (0 − v)) with v = f32(δ·k·sv), which float32 arithmetic computes with the same single rounding
- * (a sum or product of two float32 values rounded from float64 to float32 equals the float32 operation). Without a
- * rescale (sv = 1), v = δ·k; with one, δ·k·sv is a float64 product rounded to float32, as in the loops above.
+ * The "power-of-two chain" forms: when w, r and λ are powers of two of modest size, v·w·r·λ = v·c exactly (c their
+ * product) for every float32 v, with no overflow or underflow in float64. So the float64 chain of the loops above
+ * reduces to m = b + (−0 − (0 − v·c)) with v = f32(δ·k·sv), computed in float64 two lanes at a time and rounded
+ * once to float32, as the loops above round it. With c = 1 and no rescale (sv = 1: v = δ·k, as with TIES and
+ * normalize), m is a sum of two float32 values, which float32 arithmetic rounds exactly as float64 then float32
+ * would: four float32 lanes throughout.
  */
 
-/* Rank cuts, unit chain, no rescale: four float32 lanes throughout. */
+/* Rank cuts, c = 1, no rescale. */
 EXPORT(cuts_one_unit)
 int cuts_one_unit(const f32 *x, const f32 *b, f32 *dst, int n, f32 t_u, f32 t_l) {
 	int bad = 0;
@@ -182,60 +218,100 @@ int cuts_one_unit(const f32 *x, const f32 *b, f32 *dst, int n, f32 t_u, f32 t_l)
 	return bad;
 }
 
-/* Rank cuts, unit chain, rescale sv. */
-EXPORT(cuts_one_unit_sv)
-int cuts_one_unit_sv(const f32 *x, const f32 *b, f32 *dst, int n, f32 t_u, f32 t_l, f64 sv) {
-	int bad = 0;
-	for (int i = 0; i < n; i++) {
-		f32 bv = b[i];
-		f32 d = x[i] - bv;
+/* The four lanes of one half (lanes 0–1 or 2–3) as float64: m = b + (−0 − (0 − f32(f64(δ·k)·sv)·c)). */
+static inline v128_t pow2_half(v128_t bv, v128_t dk, v128_t vsv, v128_t vc) {
+	v128_t v = wasm_f64x2_promote_low_f32x4(wasm_f32x4_demote_f64x2_zero(wasm_f64x2_mul(wasm_f64x2_promote_low_f32x4(dk), vsv)));
+	v128_t t = wasm_f64x2_mul(v, vc);
+	return wasm_f64x2_add(wasm_f64x2_promote_low_f32x4(bv), wasm_f64x2_sub(wasm_f64x2_splat(-0.0), wasm_f64x2_sub(wasm_f64x2_splat(0.0), t)));
+}
+
+/* Four results of a power-of-two chain, k a lane mask; *bad counts, per lane, the float64 m that are not finite. */
+static inline v128_t pow2_result4(v128_t bv, v128_t d, v128_t keep, v128_t vsv, v128_t vc, v128_t *bad) {
+	v128_t dk = wasm_f32x4_mul(d, wasm_v128_and(wasm_f32x4_splat(1.0f), keep));
+	v128_t lo = pow2_half(bv, dk, vsv, vc);
+	v128_t hi = pow2_half(wasm_i32x4_shuffle(bv, bv, 2, 3, 2, 3), wasm_i32x4_shuffle(dk, dk, 2, 3, 2, 3), vsv, vc);
+	v128_t finite_lo = wasm_f64x2_eq(wasm_f64x2_sub(lo, lo), wasm_f64x2_splat(0.0));
+	v128_t finite_hi = wasm_f64x2_eq(wasm_f64x2_sub(hi, hi), wasm_f64x2_splat(0.0));
+	*bad = wasm_i32x4_sub(*bad, wasm_v128_not(wasm_i32x4_shuffle(finite_lo, finite_hi, 0, 2, 4, 6)));
+	return wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
+/* One scalar result of a power-of-two chain (the loops' tails); adds 1 to *bad when m is not finite. */
+static inline f32 pow2_result(f32 bv, f32 d, uint32_t k, f64 sv, f64 c, int *bad) {
+	f64 v = (f32)((f64)(d * (f32)k) * sv);
+	f64 m = add_merged(bv, v * c);
+	*bad += not_finite(m);
+	return (f32)m;
+}
+
+/* The sum of a vector's four int32 lanes (per-lane counts). */
+static inline int lanes_total(v128_t counts) {
+	int32_t c[4];
+	wasm_v128_store(c, counts);
+	return c[0] + c[1] + c[2] + c[3];
+}
+
+/* Rank cuts, power-of-two chain c, rescale sv. */
+EXPORT(cuts_one_pow2)
+int cuts_one_pow2(const f32 *x, const f32 *b, f32 *dst, int n, f32 t_u, f32 t_l, f64 sv, f64 c) {
+	v128_t vsv = wasm_f64x2_splat(sv), vc = wasm_f64x2_splat(c);
+	v128_t vu = wasm_f32x4_splat(t_u), vl = wasm_f32x4_splat(t_l);
+	v128_t bad = wasm_i32x4_splat(0);
+	int i = 0;
+	for (; i + 4 <= n; i += 4) {
+		v128_t bv = wasm_v128_load(b + i);
+		v128_t d = wasm_f32x4_sub(wasm_v128_load(x + i), bv);
+		v128_t a = wasm_f32x4_abs(d);
+		v128_t keep = wasm_v128_and(wasm_f32x4_gt(a, vu), wasm_f32x4_le(a, vl));
+		wasm_v128_store(dst + i, pow2_result4(bv, d, keep, vsv, vc, &bad));
+	}
+	int total = lanes_total(bad);
+	for (; i < n; i++) {
+		f32 d = x[i] - b[i];
 		f32 a = __builtin_fabsf(d);
-		f32 k = (f32)((a > t_u) & (a <= t_l));
-		f32 v = (f32)((f64)(d * k) * sv);
-		f32 m = bv + (-0.0f - (0.0f - v));
-		dst[i] = m;
-		bad += !(m - m == 0.0f);
+		dst[i] = pow2_result(b[i], d, (a > t_u) & (a <= t_l), sv, c, &total);
 	}
-	return bad;
+	return total;
 }
 
-/* Keep bits, unit chain, rescale sv (DARE with the L1 rescale and a unit chain). */
-EXPORT(bits_one_unit_sv)
-int bits_one_unit_sv(const f32 *x, const f32 *b, f32 *dst, int n, const uint32_t *words, f64 sv) {
-	int bad = 0;
-	for (int w = 0; w * 32 < n; w++) {
-		uint32_t word = words[w];
-		int end = n - w * 32 < 32 ? n - w * 32 : 32;
-		const f32 *xw = x + w * 32;
-		const f32 *bw = b + w * 32;
-		f32 *dw = dst + w * 32;
-		for (int j = 0; j < end; j++) {
-			f32 bv = bw[j];
-			f32 d = xw[j] - bv;
-			f32 k = (f32)((word >> j) & 1u);
-			f32 v = (f32)((f64)(d * k) * sv);
-			f32 m = bv + (-0.0f - (0.0f - v));
-			dw[j] = m;
-			bad += !(m - m == 0.0f);
-		}
+/* DARE's inline draw, power-of-two chain c, rescale sv. */
+EXPORT(random_one_pow2)
+int random_one_pow2(const f32 *x, const f32 *b, f32 *dst, int n, uint32_t c0, uint32_t k_lo, uint32_t k_hi, uint32_t hi_mix, uint32_t limit, f64 sv, f64 c) {
+	v128_t vsv = wasm_f64x2_splat(sv), vc = wasm_f64x2_splat(c);
+	v128_t vlo = wasm_i32x4_splat((int32_t)k_lo), vhi = wasm_i32x4_splat((int32_t)k_hi), vmix = wasm_i32x4_splat((int32_t)hi_mix);
+	v128_t vlimit = wasm_i32x4_splat((int32_t)limit);
+	v128_t bad = wasm_i32x4_splat(0);
+	int i = 0;
+	for (; i + 4 <= n; i += 4) {
+		v128_t idx = wasm_i32x4_add(wasm_i32x4_splat((int32_t)(c0 + (uint32_t)i)), wasm_i32x4_make(0, 1, 2, 3));
+		v128_t keep = wasm_u32x4_lt(counter_hash4(idx, vlo, vhi, vmix), vlimit);
+		v128_t bv = wasm_v128_load(b + i);
+		wasm_v128_store(dst + i, pow2_result4(bv, wasm_f32x4_sub(wasm_v128_load(x + i), bv), keep, vsv, vc, &bad));
 	}
-	return bad;
+	int total = lanes_total(bad);
+	for (; i < n; i++) {
+		uint32_t k = counter_hash(c0 + (uint32_t)i, k_lo, k_hi, hi_mix) < limit;
+		dst[i] = pow2_result(b[i], x[i] - b[i], k, sv, c, &total);
+	}
+	return total;
 }
 
-/* DARE's inline draw, unit chain, rescale sv. */
-EXPORT(random_one_unit_sv)
-int random_one_unit_sv(const f32 *x, const f32 *b, f32 *dst, int n, uint32_t c0, uint32_t k_lo, uint32_t k_hi, uint32_t hi_mix, uint32_t limit, f64 sv) {
-	int bad = 0;
-	for (int i = 0; i < n; i++) {
-		f32 bv = b[i];
-		f32 d = x[i] - bv;
-		f32 k = (f32)(counter_hash(c0 + (uint32_t)i, k_lo, k_hi, hi_mix) < limit);
-		f32 v = (f32)((f64)(d * k) * sv);
-		f32 m = bv + (-0.0f - (0.0f - v));
-		dst[i] = m;
-		bad += !(m - m == 0.0f);
+/* Keep bits (element i's is bit i & 31 of words[i >> 5]), power-of-two chain c, rescale sv. */
+EXPORT(bits_one_pow2)
+int bits_one_pow2(const f32 *x, const f32 *b, f32 *dst, int n, const uint32_t *words, f64 sv, f64 c) {
+	v128_t vsv = wasm_f64x2_splat(sv), vc = wasm_f64x2_splat(c);
+	v128_t lanes = wasm_i32x4_make(1, 2, 4, 8);
+	v128_t bad = wasm_i32x4_splat(0);
+	int i = 0;
+	for (; i + 4 <= n; i += 4) {
+		uint32_t nibble = (words[i >> 5] >> (i & 31)) & 15u;
+		v128_t keep = wasm_i32x4_ne(wasm_v128_and(wasm_i32x4_splat((int32_t)nibble), lanes), wasm_i32x4_splat(0));
+		v128_t bv = wasm_v128_load(b + i);
+		wasm_v128_store(dst + i, pow2_result4(bv, wasm_f32x4_sub(wasm_v128_load(x + i), bv), keep, vsv, vc, &bad));
 	}
-	return bad;
+	int total = lanes_total(bad);
+	for (; i < n; i++) dst[i] = pow2_result(b[i], x[i] - b[i], (words[i >> 5] >> (i & 31)) & 1u, sv, c, &total);
+	return total;
 }
 
 /*

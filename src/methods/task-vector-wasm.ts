@@ -13,21 +13,21 @@ import { NO_LOWER } from "./task-vector-term.js";
 /** Pointer of element i of an arena array. */
 const at = (a: Float32Array, i: number) => a.byteOffset + 4 * i;
 
-/** Largest |exponent| of a factor of a unit chain: v·w·r·λ then never leaves float64's normal range. */
-const UNIT_EXPONENT_MAX = 64;
+/** Largest |exponent| of a factor of a power-of-two chain: v·w·r·λ then never leaves float64's normal range. */
+const CHAIN_EXPONENT_MAX = 64;
 
-/** Whether v = ±2^e with |e| ≤ UNIT_EXPONENT_MAX. */
+/** Whether v = ±2^e with |e| ≤ CHAIN_EXPONENT_MAX. */
 function smallPowerOfTwo(v: number): boolean {
 	const e = Math.log2(Math.abs(v));
-	return Number.isInteger(e) && Math.abs(e) <= UNIT_EXPONENT_MAX;
+	return Number.isInteger(e) && Math.abs(e) <= CHAIN_EXPONENT_MAX;
 }
 
 /**
- * Whether w·r·λ is a unit chain: powers of two whose product is 1, so ((v·w)·r)·λ = v exactly for every float32 v
- * and the compiled loops may skip the float64 chain (see native/kernels.c).
+ * c = w·r·λ when all three are small powers of two (then ((v·w)·r)·λ = v·c exactly for every float32 v, and the
+ * compiled loops multiply once: see native/kernels.c); undefined otherwise.
  */
-export function unitChain(w: number, r: number, lambda: number): boolean {
-	return smallPowerOfTwo(w) && smallPowerOfTwo(r) && smallPowerOfTwo(lambda) && w * r * lambda === 1;
+export function pow2Chain(w: number, r: number, lambda: number): number | undefined {
+	return smallPowerOfTwo(w) && smallPowerOfTwo(r) && smallPowerOfTwo(lambda) ? w * r * lambda : undefined;
 }
 
 /**
@@ -42,16 +42,16 @@ export function emitOneWasm(L: Lane, M: Mixer, x: Float32Array, b: Float32Array,
 	const { k } = arena;
 	const n = to - from;
 	const r = M.T[0]!;
-	const unit = !M.divide && unitChain(L.w, r, M.lambda);
+	const c = M.divide ? undefined : pow2Chain(L.w, r, M.lambda);
 	if (M.loop === LOOP_RANDOM) {
-		if (unit) return k.random_one_unit_sv(at(x, from), at(b, from), at(dst, from), n, from + cShift, L.kLo, L.kHi, L.hiMix, L.limit, L.sv);
+		if (c !== undefined) return k.random_one_pow2(at(x, from), at(b, from), at(dst, from), n, from + cShift, L.kLo, L.kHi, L.hiMix, L.limit, L.sv, c);
 		return k.random_one(at(x, from), at(b, from), at(dst, from), n, from + cShift, L.kLo, L.kHi, L.hiMix, L.limit, L.sv, L.w, r, M.lambda);
 	}
 	if (M.loop === LOOP_BITS) {
 		const g = from + shift;
 		if ((g & 31) !== 0) return undefined;
 		arena.words.set(L.bits!.subarray(g >>> 5, (g + n + 31) >>> 5));
-		if (unit) return k.bits_one_unit_sv(at(x, from), at(b, from), at(dst, from), n, arena.words.byteOffset, L.sv);
+		if (c !== undefined) return k.bits_one_pow2(at(x, from), at(b, from), at(dst, from), n, arena.words.byteOffset, L.sv, c);
 		return k.bits_one(at(x, from), at(b, from), at(dst, from), n, arena.words.byteOffset, L.sv, L.w, r, M.lambda);
 	}
 	const uKey = L.upper?.key ?? ALL_KEYS;
@@ -63,8 +63,8 @@ export function emitOneWasm(L: Lane, M: Mixer, x: Float32Array, b: Float32Array,
 		const e = segmentEnd(s, to, uTie, lTie);
 		const tU = cutThreshold(uKey, uTie, s);
 		const tL = cutThreshold(lKey, lTie, s);
-		if (unit && L.sv === 1) bad += k.cuts_one_unit(at(x, s), at(b, s), at(dst, s), e - s, tU, tL);
-		else if (unit) bad += k.cuts_one_unit_sv(at(x, s), at(b, s), at(dst, s), e - s, tU, tL, L.sv);
+		if (c === 1 && L.sv === 1) bad += k.cuts_one_unit(at(x, s), at(b, s), at(dst, s), e - s, tU, tL);
+		else if (c !== undefined) bad += k.cuts_one_pow2(at(x, s), at(b, s), at(dst, s), e - s, tU, tL, L.sv, c);
 		else {
 			const args = [at(x, s), at(b, s), at(dst, s), e - s, tU, tL, L.sv, L.w, r, M.lambda] as const;
 			bad += M.divide ? k.cuts_one_div(...args) : k.cuts_one_mul(...args);

@@ -19,9 +19,9 @@ export interface KernelExports {
 	cuts_one_mul(x: number, b: number, dst: number, n: number, tU: number, tL: number, sv: number, w: number, r: number, lambda: number): number;
 	cuts_one_div(x: number, b: number, dst: number, n: number, tU: number, tL: number, sv: number, w: number, D: number, lambda: number): number;
 	cuts_one_unit(x: number, b: number, dst: number, n: number, tU: number, tL: number): number;
-	cuts_one_unit_sv(x: number, b: number, dst: number, n: number, tU: number, tL: number, sv: number): number;
-	bits_one_unit_sv(x: number, b: number, dst: number, n: number, words: number, sv: number): number;
-	random_one_unit_sv(x: number, b: number, dst: number, n: number, c0: number, kLo: number, kHi: number, hiMix: number, limit: number, sv: number): number;
+	cuts_one_pow2(x: number, b: number, dst: number, n: number, tU: number, tL: number, sv: number, c: number): number;
+	bits_one_pow2(x: number, b: number, dst: number, n: number, words: number, sv: number, c: number): number;
+	random_one_pow2(x: number, b: number, dst: number, n: number, c0: number, kLo: number, kHi: number, hiMix: number, limit: number, sv: number, c: number): number;
 	bracket_scan(x: number, b: number, n: number, lo: number, hi: number, v0: number, v1: number, v2: number, v3: number, gathered: number, counts: number): number;
 	fill_cuts(x: number, b: number, n: number, tU: number, tL: number, sv: number, w: number, out: number): void;
 	fill_random(x: number, b: number, n: number, c0: number, kLo: number, kHi: number, hiMix: number, limit: number, sv: number, w: number, out: number): void;

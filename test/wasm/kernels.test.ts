@@ -9,7 +9,7 @@ import { describe, expect, test } from "vitest";
 import { decodeToF32, encodeFromF32 } from "../../src/io/convert.js";
 import { allValues, bitsOne, bitsValues, cutsOneDiv, cutsOneMul, cutsValues, mixTwo, randomOne, randomValues } from "../../src/methods/task-vector-loops.js";
 import type { Lane, Mixer } from "../../src/methods/task-vector-lanes.js";
-import { mixTwoWasm, unitChain } from "../../src/methods/task-vector-wasm.js";
+import { mixTwoWasm, pow2Chain } from "../../src/methods/task-vector-wasm.js";
 import { counterHash } from "../../src/tensor/rng.js";
 import { KERNELS_SOURCE_SHA256 } from "../../src/wasm/kernels-binary.js";
 import { ARENA_BLOCK, ARENA_INPUTS, wasmArena } from "../../src/wasm/kernels.js";
@@ -107,22 +107,25 @@ const FACTORS: [sv: number, w: number, r: number, lambda: number][] = [
 ];
 const SIZES = [1, 7, 31, 32, 33, 1000, ARENA_BLOCK];
 
-/** Unit chains (powers of two, w·r·λ = 1) with every kind of rescale factor. */
-const UNIT_FACTORS: [sv: number, w: number, r: number, lambda: number][] = [
+/** Power-of-two chains (w, r, λ powers of two) with every kind of rescale factor. */
+const POW2_FACTORS: [sv: number, w: number, r: number, lambda: number][] = [
 	[1, 1, 1, 1],
 	[1, 0.5, 2, 1],
+	[1, 0.5, 1, 1],
 	[1, -0.25, -4, 1],
 	[1, 4, 0.125, 2],
 	[1.7320508, 0.5, 2, 1],
+	[1.7320508, 0.5, 1, 0.25],
 	[1e30, 0.5, 2, 1],
 	[1e-30, 2, 1, 0.5],
 	[0.3, -1, -1, 1],
+	[3.1, 2 ** -60, 2 ** -60, 2 ** -60],
 ];
 
 /**
  * The compiled loop's output and count against the TypeScript loop's: the same results (finite bits equal, the
  * same positions non-finite), and a positive count wherever a result is non-finite (the caller then recomputes
- * those). A unit-chain loop may count more (a float64 sum that rounds to ±∞ in float32 is recomputed too).
+ * those). The float32 form may count more (a float64 sum that rounds to ±∞ in float32 is recomputed too).
  */
 function sameResults(dst: Float32Array, js: Float32Array, bad: number, badJs: number): void {
 	expect(results(dst)).toEqual(results(js));
@@ -130,20 +133,22 @@ function sameResults(dst: Float32Array, js: Float32Array, bad: number, badJs: nu
 	if (results(dst).includes("redo")) expect(bad).toBeGreaterThan(0);
 }
 
-describe("unit-chain loops as the TypeScript loops", () => {
-	test.each(UNIT_FACTORS)("cuts_one_unit(_sv), sv=%d w=%d r=%d λ=%d", (sv, w, r, lambda) => {
-		expect(unitChain(w, r, lambda)).toBe(true);
+describe("power-of-two-chain loops as the TypeScript loops", () => {
+	test.each(POW2_FACTORS)("cuts_one_unit / cuts_one_pow2, sv=%d w=%d r=%d λ=%d", (sv, w, r, lambda) => {
+		const c = pow2Chain(w, r, lambda)!;
+		expect(c).toBe(w * r * lambda);
 		for (const [i, n] of SIZES.entries()) {
 			const { x, b, ax, ab, dst, js } = placed(n, 400 + i);
 			for (const [tU, tL] of [[0.003, Infinity], [-Infinity, 0.004], [0.0078125, 0.0078125], [0.002, 0.009], [-1, Infinity]] as const) {
 				const badJs = cutsOneMul(x, b, js, 0, 0, n, tU, tL, sv, w, r, lambda);
-				const bad = sv === 1 ? arena.k.cuts_one_unit(ptr(ax), ptr(ab), ptr(dst), n, tU, tL) : arena.k.cuts_one_unit_sv(ptr(ax), ptr(ab), ptr(dst), n, tU, tL, sv);
-				sameResults(dst, js, bad, badJs);
+				sameResults(dst, js, arena.k.cuts_one_pow2(ptr(ax), ptr(ab), ptr(dst), n, tU, tL, sv, c), badJs);
+				if (sv === 1 && c === 1) sameResults(dst, js, arena.k.cuts_one_unit(ptr(ax), ptr(ab), ptr(dst), n, tU, tL), badJs);
 			}
 		}
 	});
 
-	test.each(UNIT_FACTORS)("random_one_unit_sv and bits_one_unit_sv, sv=%d w=%d r=%d λ=%d", (sv, w, r, lambda) => {
+	test.each(POW2_FACTORS)("random_one_pow2 and bits_one_pow2, sv=%d w=%d r=%d λ=%d", (sv, w, r, lambda) => {
+		const c = pow2Chain(w, r, lambda)!;
 		for (const [i, n] of SIZES.entries()) {
 			const { x, b, ax, ab, dst, js } = placed(n, 500 + i);
 			const [kLo, kHi, limit, c0] = [3, 4, 0x80000000, 77];
@@ -151,19 +156,20 @@ describe("unit-chain loops as the TypeScript loops", () => {
 			const bits = new Int32Array(Math.ceil(n / 32)).map((_, j) => counterHash(j, kLo, 5, hiMix));
 			const lane = { kLo, kHi, hiMix, limit, sv, w, bits } as unknown as Lane;
 			const badRandom = randomOne(x, b, js, 0, 0, n, lane, c0, r, lambda);
-			sameResults(dst, js, arena.k.random_one_unit_sv(ptr(ax), ptr(ab), ptr(dst), n, c0, kLo, kHi, hiMix, limit, sv), badRandom);
+			sameResults(dst, js, arena.k.random_one_pow2(ptr(ax), ptr(ab), ptr(dst), n, c0, kLo, kHi, hiMix, limit, sv, c), badRandom);
 			const badBits = bitsOne(x, b, js, 0, 0, n, lane, 0, r, lambda);
 			arena.words.set(bits);
-			sameResults(dst, js, arena.k.bits_one_unit_sv(ptr(ax), ptr(ab), ptr(dst), n, arena.words.byteOffset, sv), badBits);
+			sameResults(dst, js, arena.k.bits_one_pow2(ptr(ax), ptr(ab), ptr(dst), n, arena.words.byteOffset, sv, c), badBits);
 		}
 	});
 
-	test("unitChain: only powers of two whose product is 1", () => {
-		expect(unitChain(0.5, 2, 1)).toBe(true);
-		expect(unitChain(0.3, 1 / 0.3, 1)).toBe(false);
-		expect(unitChain(0.5, 4, 1)).toBe(false);
-		expect(unitChain(2 ** 70, 2 ** -70, 1)).toBe(false);
-		expect(unitChain(0, Infinity, 1)).toBe(false);
+	test("pow2Chain: only small powers of two", () => {
+		expect(pow2Chain(0.5, 2, 1)).toBe(1);
+		expect(pow2Chain(0.5, 1, 1)).toBe(0.5);
+		expect(pow2Chain(-4, 0.5, 2)).toBe(-4);
+		expect(pow2Chain(0.3, 1 / 0.3, 1)).toBeUndefined();
+		expect(pow2Chain(2 ** 70, 2 ** -70, 1)).toBeUndefined();
+		expect(pow2Chain(0, Infinity, 1)).toBeUndefined();
 	});
 });
 
@@ -229,14 +235,19 @@ describe("one-model loops as their TypeScript twins", () => {
 		}
 	});
 
-	test("dare_bits counts the non-finite |δ| it met", () => {
+	test("dare_bits reports the non-finite |δ| it met", () => {
 		const ax = arena.slots[1]!;
 		const ab = arena.slots[0]!;
 		ax.fill(1, 0, 64);
 		ab.fill(0.5, 0, 64);
 		ax[40] = Infinity;
 		ab[41] = NaN;
-		expect(arena.k.dare_bits(ptr(ax), ptr(ab), 64, arena.words.byteOffset, 0, 1, 2, 3, 2 ** 31, arena.sums.byteOffset)).toBe(2);
+		expect(arena.k.dare_bits(ptr(ax), ptr(ab), 64, arena.words.byteOffset, 0, 1, 2, 3, 2 ** 31, arena.sums.byteOffset)).toBeGreaterThan(0);
+		ax[40] = 1;
+		ab[41] = 0.5;
+		ax[63] = -Infinity; // in the scalar tail of a 63-element block
+		expect(arena.k.dare_bits(ptr(ax), ptr(ab), 63, arena.words.byteOffset, 0, 1, 2, 3, 2 ** 31, arena.sums.byteOffset)).toBe(0);
+		expect(arena.k.dare_bits(ptr(ax), ptr(ab), 64, arena.words.byteOffset, 0, 1, 2, 3, 2 ** 31, arena.sums.byteOffset)).toBeGreaterThan(0);
 	});
 });
 
