@@ -183,8 +183,9 @@ export class RankBracket {
 		c.fill(0, 0, 5);
 		const scratch = arena.slots[ARENA_INPUTS]!;
 		const got = arena.k.bracket_scan(x.byteOffset + 4 * from, b.byteOffset + 4 * from, to - from, this.lo, this.hi, v[0]!, v[1]!, v[2]!, v[3]!, scratch.byteOffset, c.byteOffset);
-		const room = Math.max(0, Math.min(got, this.gathered.length - this.gatheredCount));
-		this.gathered.set(scratch.subarray(0, room), this.gatheredCount);
+		// Past the capacity only the count goes on (the bracket then gives up, as scanOne's does).
+		const room = Math.min(got, this.gathered.length - this.gatheredCount);
+		if (room > 0) this.gathered.set(scratch.subarray(0, room), this.gatheredCount);
 		this.gatheredCount += got;
 		this.above += c[0]!;
 		for (let i = 0; i < LIST_MAX; i++) this.listCounts[i] = this.listCounts[i]! + c[1 + i]!;
