@@ -111,18 +111,22 @@ int dare_bits(const f32 *x, const f32 *b, int n, uint32_t *words, uint32_t c0, u
 	return wasm_i32x4_bitmask(bad) != 0 ? 1 + tail_bad : tail_bad;
 }
 
+/*
+ * The result of the one-model loops' float64 chain: m = b + (−0 − (0 − f32(δ·k·sv)·w·r·λ)), products left to right
+ * as the TypeScript loops write them; returns f32(m) and adds 1 to *bad when m is not finite.
+ */
+static inline f32 chain_mul(f32 bv, f32 d, uint32_t k, f64 sv, f64 w, f64 r, f64 lambda, int *bad) {
+	f64 v = (f32)((f64)d * (f64)k * sv);
+	f64 m = add_merged(bv, v * w * r * lambda);
+	*bad += not_finite(m);
+	return (f32)m;
+}
+
 /* One model, keep bits (bitsOne of task-vector-loops.ts); element i's bit is bit i & 31 of words[i >> 5]. */
 EXPORT(bits_one)
 int bits_one(const f32 *x, const f32 *b, f32 *dst, int n, const uint32_t *words, f64 sv, f64 w, f64 r, f64 lambda) {
 	int bad = 0;
-	for (int i = 0; i < n; i++) {
-		f64 bv = b[i];
-		f64 d = (f32)(x[i] - b[i]);
-		f64 k = (f64)((words[i >> 5] >> (i & 31)) & 1u);
-		f64 m = add_merged(bv, (f64)(f32)(d * k * sv) * w * r * lambda);
-		dst[i] = (f32)m;
-		bad += not_finite(m);
-	}
+	for (int i = 0; i < n; i++) dst[i] = chain_mul(b[i], x[i] - b[i], (words[i >> 5] >> (i & 31)) & 1u, sv, w, r, lambda, &bad);
 	return bad;
 }
 
@@ -130,14 +134,7 @@ int bits_one(const f32 *x, const f32 *b, f32 *dst, int n, const uint32_t *words,
 EXPORT(random_one)
 int random_one(const f32 *x, const f32 *b, f32 *dst, int n, uint32_t c0, uint32_t k_lo, uint32_t k_hi, uint32_t hi_mix, uint32_t limit, f64 sv, f64 w, f64 r, f64 lambda) {
 	int bad = 0;
-	for (int i = 0; i < n; i++) {
-		f64 bv = b[i];
-		f64 d = (f32)(x[i] - b[i]);
-		f64 k = (f64)(counter_hash(c0 + (uint32_t)i, k_lo, k_hi, hi_mix) < limit);
-		f64 m = add_merged(bv, (f64)(f32)(d * k * sv) * w * r * lambda);
-		dst[i] = (f32)m;
-		bad += not_finite(m);
-	}
+	for (int i = 0; i < n; i++) dst[i] = chain_mul(b[i], x[i] - b[i], counter_hash(c0 + (uint32_t)i, k_lo, k_hi, hi_mix) < limit, sv, w, r, lambda, &bad);
 	return bad;
 }
 
@@ -146,13 +143,9 @@ EXPORT(cuts_one_mul)
 int cuts_one_mul(const f32 *x, const f32 *b, f32 *dst, int n, f64 t_u, f64 t_l, f64 sv, f64 w, f64 r, f64 lambda) {
 	int bad = 0;
 	for (int i = 0; i < n; i++) {
-		f64 bv = b[i];
-		f64 d = (f32)(x[i] - b[i]);
-		f64 a = __builtin_fabs(d);
-		f64 k = (f64)((a > t_u) & (a <= t_l));
-		f64 m = add_merged(bv, (f64)(f32)(d * k * sv) * w * r * lambda);
-		dst[i] = (f32)m;
-		bad += not_finite(m);
+		f32 d = x[i] - b[i];
+		f64 a = __builtin_fabs((f64)d);
+		dst[i] = chain_mul(b[i], d, (a > t_u) & (a <= t_l), sv, w, r, lambda, &bad);
 	}
 	return bad;
 }
@@ -162,11 +155,10 @@ EXPORT(cuts_one_div)
 int cuts_one_div(const f32 *x, const f32 *b, f32 *dst, int n, f64 t_u, f64 t_l, f64 sv, f64 w, f64 D, f64 lambda) {
 	int bad = 0;
 	for (int i = 0; i < n; i++) {
-		f64 bv = b[i];
-		f64 d = (f32)(x[i] - b[i]);
-		f64 a = __builtin_fabs(d);
-		f64 k = (f64)((a > t_u) & (a <= t_l));
-		f64 m = add_merged(bv, (((f64)(f32)(d * k * sv) * w) / D) * lambda);
+		f32 d = x[i] - b[i];
+		f64 a = __builtin_fabs((f64)d);
+		f64 v = (f32)((f64)d * (f64)((a > t_u) & (a <= t_l)) * sv);
+		f64 m = add_merged(b[i], ((v * w) / D) * lambda);
 		dst[i] = (f32)m;
 		bad += not_finite(m);
 	}
