@@ -23,34 +23,19 @@ export interface ChunkedOutput {
 	position: number;
 }
 
-/**
- * A thread's allowance for keeping chunks of multi-pass jobs between passes: a job whose kernel scans before it
- * emits keeps as many of its first chunks as fit in what is left of `limit`, so later passes read those from
- * memory instead of copying them again from the page cache. The buffers are reused across jobs (`pool`).
- */
-export class HeldChunks {
-	used = 0;
-	readonly pool: BufferPool;
-
-	constructor(readonly limit: number) {
-		this.pool = new BufferPool(limit);
-	}
-}
-
-/** One input of a chunked job: its held chunks, then a ring of STREAM_READ_AHEAD + 1 buffers for the others. */
+/** One input of a chunked job and its ring of STREAM_READ_AHEAD + 1 chunk buffers. */
 interface StreamInput {
 	source: TensorSource;
 	tensor: string;
 	dtype: FloatDtype;
 	size: number;
-	held: Uint8Array[];
 	ring: Uint8Array[];
 }
 
 function streamInput(source: TensorSource, tensor: string): StreamInput {
 	const info = source.info(tensor);
 	if (!isFloatDtype(info.dtype)) throw new SafetensorsError("UnsupportedDtype", source.location, `cannot stream a ${info.dtype} tensor`, tensor);
-	return { source, tensor, dtype: info.dtype, size: dtypeBytes(info.dtype), held: [], ring: [] };
+	return { source, tensor, dtype: info.dtype, size: dtypeBytes(info.dtype), ring: [] };
 }
 
 /** Reads bytes [from, to) of a tensor straight into `into` (copying only if the source ignores the target). */
@@ -62,9 +47,8 @@ async function readInto(source: TensorSource, tensor: string, from: number, to: 
 /**
  * Runs a chunked kernel over one tensor. Every pass (the kernel's scan passes, then the emit pass) reads the inputs
  * in chunks of `chunkElements` through a ring of a few buffers per input, the next chunks' reads in flight while
- * this one is computed: the first pass reads from the disk, later ones from the page cache. With `held`, a kernel
- * that scans keeps its first chunks (as many as the allowance has room for) from the first pass to the last, so
- * only the others are read again; memory stays bounded by the ring, the blocks and the allowance. Computation runs on blocks of `blockElements` that stay in CPU cache: each
+ * this one is computed: the first pass reads from the disk, later ones from the page cache, and nothing
+ * proportional to the tensor is held. Computation runs on blocks of `blockElements` that stay in CPU cache: each
  * block is decoded, scanned or emitted, and its output encoded into one of two alternating chunk buffers, whose
  * write overlaps the next chunk's work. Every buffer comes from `pool` and goes back to it, so a merge touches fresh
  * memory only for its first tensor.
@@ -79,7 +63,6 @@ export async function runChunked(opts: {
 	chunkElements?: number;
 	blockElements?: number;
 	pool?: BufferPool;
-	held?: HeldChunks;
 }): Promise<void> {
 	const pool = opts.pool ?? new BufferPool();
 	const align = (v: number) => Math.max(CHUNK_ALIGN, Math.floor(v / CHUNK_ALIGN) * CHUNK_ALIGN);
@@ -101,36 +84,26 @@ export async function runChunked(opts: {
 		return b;
 	};
 	const f32 = (bytes: Uint8Array) => new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-	// Chunks 0 … heldCount − 1 stay in their own buffers from the first pass on (read once); the others are read in
-	// every pass. Reads are numbered across passes (read s = chunk s mod chunks of pass ⌊s / chunks⌋); a chunk that
-	// is not held uses ring slot s mod ring.
+	// Reads are numbered across passes (read s = chunk s mod chunks of pass ⌊s / chunks⌋) and use ring slot s mod ring.
 	const ring = Math.max(2, Math.min(STREAM_READ_AHEAD + 1, chunks + 1));
-	const held = opts.held;
-	const chunkBytes = inputs.reduce((sum, inp) => sum + size * inp.size, 0);
-	const heldCount = held !== undefined && kernel.scanPasses > 0 ? Math.max(0, Math.min(chunks, Math.floor((held.limit - held.used) / chunkBytes))) : 0;
 	const reads = new Map<number, Promise<void>>();
 	const bytesOf = (inp: StreamInput, s: number): Uint8Array => {
 		const k = s % chunks;
-		return (k < heldCount ? inp.held[k]! : inp.ring[s % ring]!).subarray(0, (Math.min(n, (k + 1) * step) - k * step) * inp.size);
+		return inp.ring[s % ring]!.subarray(0, (Math.min(n, (k + 1) * step) - k * step) * inp.size);
 	};
 	const load = (s: number): Promise<void> => {
 		let p = reads.get(s);
 		if (p === undefined) {
 			const from = (s % chunks) * step;
-			if (s >= chunks && s % chunks < heldCount) p = Promise.resolve();
-			else p = Promise.all(inputs.map((inp) => { const b = bytesOf(inp, s); return readInto(inp.source, inp.tensor, from * inp.size, from * inp.size + b.byteLength, b); })).then(() => undefined);
+			p = Promise.all(inputs.map((inp) => { const b = bytesOf(inp, s); return readInto(inp.source, inp.tensor, from * inp.size, from * inp.size + b.byteLength, b); })).then(() => undefined);
 			p.catch(() => undefined);
 			reads.set(s, p);
 		}
 		return p;
 	};
 	let pending: Promise<void> | undefined;
-	if (held !== undefined) held.used += heldCount * chunkBytes;
 	try {
-		for (const inp of inputs) {
-			inp.held = Array.from({ length: heldCount }, () => held!.pool.take(size * inp.size));
-			inp.ring = heldCount < chunks ? Array.from({ length: ring }, () => take(size * inp.size)) : [];
-		}
+		for (const inp of inputs) inp.ring = Array.from({ length: ring }, () => take(size * inp.size));
 		// Blocks go to this thread's WebAssembly arena when it has room (its slots are used synchronously, so every
 		// job of the thread shares them): the compiled kernels and conversions then run on them.
 		const arena = blockSize <= ARENA_BLOCK && inputs.length <= ARENA_INPUTS ? wasmArena() : undefined;
@@ -188,10 +161,6 @@ export async function runChunked(opts: {
 		await pending?.catch(() => undefined);
 		await Promise.all([...reads.values()].map((r) => r.catch(() => undefined)));
 		pool.give(...taken);
-		if (held !== undefined) {
-			for (const inp of inputs) held.pool.give(...inp.held);
-			held.used -= heldCount * chunkBytes;
-		}
 	}
 }
 
@@ -204,7 +173,6 @@ export async function copyChunked(opts: {
 	hash?: Checksum;
 	chunkBytes?: number;
 	pool?: BufferPool;
-	held?: HeldChunks;
 }): Promise<void> {
 	const pool = opts.pool ?? new BufferPool();
 	const step = opts.chunkBytes ?? CHUNK_ELEMENTS * 2;

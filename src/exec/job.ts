@@ -9,9 +9,9 @@ import type { MergeContext, MergeInput, MergeMethod } from "../methods/types.js"
 import type { TensorJob } from "../plan/types.js";
 import { chunkedFormOf } from "../methods/chunked.js";
 import { rngKey } from "../tensor/rng.js";
-import { copyChunked, HeldChunks, runChunked } from "./chunked-job.js";
+import { copyChunked, runChunked } from "./chunked-job.js";
 import { BufferPool } from "./buffer-pool.js";
-import { CHUNKED_ABOVE_ELEMENTS, HELD_BYTES_PER_THREAD } from "../plan/memory.js";
+import { CHUNKED_ABOVE_ELEMENTS } from "../plan/memory.js";
 import { numel } from "../tensor/tensor.js";
 
 /**
@@ -60,8 +60,6 @@ export interface JobEnv {
 	chunkElements?: number;
 	/** Reusable buffers of streamed jobs (one pool per thread; created on first use). */
 	pool?: BufferPool;
-	/** The thread's allowance for chunks kept between the passes of multi-pass jobs (created on first use). */
-	held?: HeldChunks;
 }
 
 export function toJobSpec(job: TensorJob, index: number, seed: number, target: JobSpec["target"], hash: boolean): JobSpec {
@@ -110,7 +108,6 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 	let result: Float32Array | Uint8Array;
 	const output = async () => ({ handle: await handleFor(env, spec.target.file), file: spec.target.file, name: spec.name, dtype: spec.target.dtype as FloatDtype, position: spec.target.position });
 	env.pool ??= new BufferPool();
-	env.held ??= new HeldChunks(HELD_BYTES_PER_THREAD);
 	if (spec.copyRaw === true) {
 		const from = spec.base ?? spec.inputs[0]!;
 		const source = env.models[from.model]!;
@@ -141,7 +138,6 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 				models: spec.inputs.map((i) => ({ source: env.models[i.model]!, tensor: i.tensor })),
 				out: await output(),
 				pool: env.pool,
-				held: env.held,
 				...(hash !== undefined ? { hash } : {}),
 				...(env.chunkElements !== undefined ? { chunkElements: env.chunkElements, blockElements: env.chunkElements } : {}),
 			});

@@ -37,25 +37,11 @@ export const COMPUTE_BLOCK_ELEMENTS = 1 << 16;
  */
 export const CHUNKED_ABOVE_ELEMENTS = COMPUTE_BLOCK_ELEMENTS;
 
-/**
- * Bytes of input chunks each merge thread may keep between the passes of a streamed job that scans before it emits
- * (TIES, DARE with the L1 rescale, SLERP): those chunks are then read once instead of once per pass. Re-reading
- * from the page cache costs a kernel copy per pass, which on a 2-layer Mistral-width TIES merge was 30 % of all
- * CPU time. 320 MiB holds both inputs of a 7B MLP projection (2 × 117 MB) and keeps two threads' allowance, with
- * the rest of the executor, well under the 1.5 GB target.
- */
-export const HELD_BYTES_PER_THREAD = 320 * 2 ** 20;
-
 /** Fixed cost of a streamed job besides its buffers and kernel state (histograms, samples, scratch), generously. */
 const STREAM_OVERHEAD_BYTES = 4 * 2 ** 20;
 
 /** Largest per-model state of a chunked kernel: a rank cut's bracket candidates (methods/task-vector-bracket.ts). */
 const KERNEL_STATE_BYTES = 16 * 2 ** 20;
-
-/** Whether the executor streams this job in chunks (exec/chunked-job.ts). */
-function isStreamed(job: TensorJob): boolean {
-	return job.copyRaw !== true && numel(job.output.shape) > CHUNKED_ABOVE_ELEMENTS && job.truncate === undefined && chunkedFormOf(job.method, job.params, job.modelParams) !== undefined;
-}
 
 /**
  * Estimated peak bytes of one job: for a streamed (chunked) job, the encoded inputs plus chunk buffers;
@@ -64,7 +50,7 @@ function isStreamed(job: TensorJob): boolean {
 export function jobMemory(job: TensorJob): number {
 	if (job.copyRaw === true) return job.output.byteLength;
 	const n = numel(job.output.shape);
-	if (isStreamed(job)) {
+	if (n > CHUNKED_ABOVE_ELEMENTS && job.truncate === undefined && chunkedFormOf(job.method, job.params, job.modelParams) !== undefined) {
 		// A ring of chunks per input, two output chunks, and one compute block per input (exec/chunked-job.ts).
 		const chunk = Math.min(n, STREAM_CHUNK_ELEMENTS) / n;
 		const inputs = job.inputs.length + (job.base !== undefined ? 1 : 0);
@@ -89,7 +75,5 @@ export function estimatePeakMemory(jobs: TensorJob[], threads = 2, budget = MEMO
 		if (together + s > budget && together > 0) break;
 		together += s;
 	}
-	// Streamed jobs that scan may keep input chunks, up to each thread's allowance.
-	const held = jobs.some(isStreamed) ? HELD_BYTES_PER_THREAD * Math.max(1, threads) : 0;
-	return Math.max(largest, together) + held + PROCESS_OVERHEAD_BYTES * (1 + Math.max(0, threads - 1));
+	return Math.max(largest, together) + PROCESS_OVERHEAD_BYTES * (1 + Math.max(0, threads - 1));
 }
