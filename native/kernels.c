@@ -452,3 +452,38 @@ int mix_sum_div(const f32 *b, f32 *dst, int n, const f64 *v0s, const f64 *v1s, f
 	}
 	return bad;
 }
+
+/*
+ * SLERP (slerpSums and blendInto of src/methods/slerp.ts). The sums keep four float64 lanes per quantity (element
+ * i in lane i mod 4, in index order) as the TypeScript loop does, here as two float64x2 vectors per quantity:
+ * sums[q·4 + l] for q = 0: a·a, 1: b·b, 2: a·b. n must be a multiple of 4 and the first element in lane 0.
+ */
+EXPORT(slerp_sums)
+void slerp_sums(const f32 *a, const f32 *b, int n, f64 *sums) {
+	v128_t aa01 = wasm_v128_load(sums), aa23 = wasm_v128_load(sums + 2);
+	v128_t bb01 = wasm_v128_load(sums + 4), bb23 = wasm_v128_load(sums + 6);
+	v128_t ab01 = wasm_v128_load(sums + 8), ab23 = wasm_v128_load(sums + 10);
+	for (int i = 0; i + 4 <= n; i += 4) {
+		v128_t x = wasm_v128_load(a + i), y = wasm_v128_load(b + i);
+		v128_t x01 = wasm_f64x2_promote_low_f32x4(x), x23 = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(x, x, 2, 3, 2, 3));
+		v128_t y01 = wasm_f64x2_promote_low_f32x4(y), y23 = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(y, y, 2, 3, 2, 3));
+		aa01 = wasm_f64x2_add(aa01, wasm_f64x2_mul(x01, x01));
+		aa23 = wasm_f64x2_add(aa23, wasm_f64x2_mul(x23, x23));
+		bb01 = wasm_f64x2_add(bb01, wasm_f64x2_mul(y01, y01));
+		bb23 = wasm_f64x2_add(bb23, wasm_f64x2_mul(y23, y23));
+		ab01 = wasm_f64x2_add(ab01, wasm_f64x2_mul(x01, y01));
+		ab23 = wasm_f64x2_add(ab23, wasm_f64x2_mul(x23, y23));
+	}
+	wasm_v128_store(sums, aa01);
+	wasm_v128_store(sums + 2, aa23);
+	wasm_v128_store(sums + 4, bb01);
+	wasm_v128_store(sums + 6, bb23);
+	wasm_v128_store(sums + 8, ab01);
+	wasm_v128_store(sums + 10, ab23);
+}
+
+/* out[i] = f32(ca·a[i] + cb·b[i]) computed in float64 (out may be a). */
+EXPORT(slerp_blend)
+void slerp_blend(f32 *out, const f32 *a, const f32 *b, int n, f64 ca, f64 cb) {
+	for (int i = 0; i < n; i++) out[i] = (f32)(ca * (f64)a[i] + cb * (f64)b[i]);
+}

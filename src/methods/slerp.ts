@@ -2,6 +2,7 @@ import { MethodError } from "../errors.js";
 import { defineMethod } from "./define.js";
 import type { ChunkedForm } from "./chunked.js";
 import { mayWriteInputs } from "./in-place.js";
+import { arenaOf } from "../wasm/kernels.js";
 
 /** A tensor is normalized only when its L2 norm exceeds this (mergekit's eps); a near-zero tensor is left as is. */
 export const SLERP_NORM_EPS = 1e-8;
@@ -55,6 +56,16 @@ export function slerpSums(a: Float32Array, b: Float32Array, sums: Float64Array, 
 	let i = 0;
 	for (; i < n && (offset + i) % SLERP_LANES !== 0; i++) addToLane(sums, (offset + i) % SLERP_LANES, a[i]!, b[i]!);
 	// Locals, not array slots, in the hot loop: the twelve sums stay in registers.
+	// Blocks in the WebAssembly arena: the whole groups of four run compiled (the same lanes, in the same order).
+	const arena = arenaOf(a, b);
+	const groups = (n - i) & ~3;
+	if (arena !== undefined && groups > 0) {
+		const scratch = arena.contrib[0].subarray(0, 3 * SLERP_LANES);
+		scratch.set(sums);
+		arena.k.slerp_sums(a.byteOffset + 4 * i, b.byteOffset + 4 * i, groups, scratch.byteOffset);
+		sums.set(scratch);
+		i += groups;
+	}
 	let aa0 = sums[0]!, aa1 = sums[1]!, aa2 = sums[2]!, aa3 = sums[3]!;
 	let bb0 = sums[4]!, bb1 = sums[5]!, bb2 = sums[6]!, bb3 = sums[7]!;
 	let ab0 = sums[8]!, ab1 = sums[9]!, ab2 = sums[10]!, ab3 = sums[11]!;
@@ -90,10 +101,15 @@ export function combineSlerpSums(sums: Float64Array): [number, number, number] {
 /**
  * out[i] = ca·a[i] + cb·b[i] in float64, rounded once to float32. `out` may be `a` itself (the in-place blend,
  * with its own loop: two arrays per element are cheaper than three). Unrolled by 4: the loop overhead is a large
- * share of so small a body.
+ * share of so small a body. Arrays in the WebAssembly arena run the compiled twin (native/kernels.c).
  */
 export function blendInto(out: Float32Array, a: Float32Array, b: Float32Array, ca: number, cb: number): void {
 	const n = out.length;
+	const arena = arenaOf(out, a, b);
+	if (arena !== undefined) {
+		arena.k.slerp_blend(out.byteOffset, a.byteOffset, b.byteOffset, n, ca, cb);
+		return;
+	}
 	let i = 0;
 	if (out === a) {
 		for (; i + 4 <= n; i += 4) {

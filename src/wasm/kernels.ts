@@ -31,6 +31,8 @@ export interface KernelExports {
 	mix_elect_div(b: number, dst: number, n: number, v0s: number, v1s: number, t: number, lambda: number): number;
 	mix_sum_mul(b: number, dst: number, n: number, v0s: number, v1s: number, t: number, lambda: number): number;
 	mix_sum_div(b: number, dst: number, n: number, v0s: number, v1s: number, t: number, lambda: number): number;
+	slerp_sums(a: number, b: number, n: number, sums: number): void;
+	slerp_blend(out: number, a: number, b: number, n: number, ca: number, cb: number): void;
 	decode_bf16(src: number, dst: number, n: number): void;
 	encode_bf16(src: number, dst: number, n: number): void;
 }

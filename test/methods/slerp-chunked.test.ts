@@ -5,6 +5,7 @@
 import { describe, expect, test } from "vitest";
 import { CHUNK_ALIGN } from "../../src/methods/chunked.js";
 import { blendInto, combineSlerpSums, SLERP_LANES, slerp, slerpMethod, slerpSums } from "../../src/methods/slerp.js";
+import { wasmArena } from "../../src/wasm/kernels.js";
 import { float32Bits } from "../helpers/arrays.js";
 import { mergeContext } from "../helpers/context.js";
 import { randomArray } from "../helpers/random.js";
@@ -14,14 +15,16 @@ const N = 2 * 65536 + 777;
 const NAME = "model.layers.0.mlp.up_proj.weight";
 
 /** Runs the chunked form over consecutive chunks of `step` elements (copies: emit overwrites its inputs). */
-function runChunked(a: Float32Array, b: Float32Array, t: number, step: number): Float32Array {
+function runChunked(a: Float32Array, b: Float32Array, t: number, step: number, inArena = false): Float32Array {
 	const kernel = slerpMethod.chunked!.create(
 		{ tensorName: NAME, shape: [a.length], numel: a.length, params: { t }, modelParams: [{}], models: 1 },
 		mergeContext(0, NAME),
 	);
+	// In the arena (as the executor places its blocks) the compiled sums and blend run.
+	const place = (src: Float32Array, slot: number) => (inArena ? inSlot(src, slot) : src);
 	const chunkAt = (offset: number) => {
 		const end = Math.min(offset + step, a.length);
-		return { offset, base: a.slice(offset, end), models: [b.slice(offset, end)] };
+		return { offset, base: place(a.slice(offset, end), 0), models: [place(b.slice(offset, end), 1)] };
 	};
 	for (let pass = 0; pass < kernel.scanPasses; pass++) {
 		for (let offset = 0; offset < a.length; offset += step) kernel.scan(pass, chunkAt(offset));
@@ -31,12 +34,20 @@ function runChunked(a: Float32Array, b: Float32Array, t: number, step: number): 
 	return out;
 }
 
+/** `src` copied into arena slot `slot` (a view of the slot). */
+function inSlot(src: Float32Array, slot: number): Float32Array {
+	const view = wasmArena()!.slots[slot]!.subarray(0, src.length);
+	view.set(src);
+	return view;
+}
+
 describe("slerp chunked", () => {
 	const a = randomArray(N, 1);
 	const b = randomArray(N, 2).map((y, i) => 0.3 * y + 0.7 * a[i]!); // correlated: a real angle, not ~90°
 	test.each([CHUNK_ALIGN, 4 * CHUNK_ALIGN, 65536])("chunks of %d elements give the whole kernel's bytes", (step) => {
 		for (const t of [0.25, 0.5, 0.9]) {
 			expect(float32Bits(runChunked(a, b, t, step))).toEqual(float32Bits(slerp(a, b, t)));
+			expect(float32Bits(runChunked(a, b, t, step, true))).toEqual(float32Bits(slerp(a, b, t)));
 		}
 	});
 	test("the lane sums do not depend on how the tensor is cut, even at offsets that are not multiples of 4", () => {
@@ -52,6 +63,31 @@ describe("slerp chunked", () => {
 			}
 			expect(Array.from(pieces)).toEqual(Array.from(whole));
 		}
+	});
+	test("the compiled sums (blocks in the arena) equal the TypeScript ones, whatever the cuts", () => {
+		const whole = new Float64Array(3 * SLERP_LANES);
+		slerpSums(a, b, whole, 0);
+		for (const cuts of [[1, 2, 3, 5, 1000], [3, 7, 4093], [65536]]) {
+			const pieces = new Float64Array(3 * SLERP_LANES);
+			let at = 0;
+			for (let k = 0; at < N; k++) {
+				const end = Math.min(N, at + cuts[k % cuts.length]!);
+				slerpSums(inSlot(a.subarray(at, end), 0), inSlot(b.subarray(at, end), 1), pieces, at);
+				at = end;
+			}
+			expect(Array.from(pieces)).toEqual(Array.from(whole));
+		}
+	});
+	test("the compiled blend equals blendInto's TypeScript loop, in place and not", () => {
+		const n = 5003;
+		const js = new Float32Array(n);
+		blendInto(js, a.subarray(0, n), b.subarray(0, n), 0.6180339887, -0.25);
+		const out = inSlot(new Float32Array(n), 2);
+		blendInto(out, inSlot(a.subarray(0, n), 0), inSlot(b.subarray(0, n), 1), 0.6180339887, -0.25);
+		expect(float32Bits(out)).toEqual(float32Bits(js));
+		const x = inSlot(a.subarray(0, n), 0);
+		blendInto(x, x, inSlot(b.subarray(0, n), 1), 0.6180339887, -0.25);
+		expect(float32Bits(x)).toEqual(float32Bits(js));
 	});
 	test("the sums follow the documented order: lane i mod 4 in index order, then (l0 + l1) + (l2 + l3)", () => {
 		const x = randomArray(4099, 3);
