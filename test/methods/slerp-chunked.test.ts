@@ -50,33 +50,25 @@ describe("slerp chunked", () => {
 			expect(float32Bits(runChunked(a, b, t, step, true))).toEqual(float32Bits(slerp(a, b, t)));
 		}
 	});
+	/** The lane sums fed in pieces of the given sizes (cycled), each piece placed by `place`. */
+	const sumsInPieces = (cuts: number[], place: (x: Float32Array, slot: number) => Float32Array): number[] => {
+		const pieces = new Float64Array(3 * SLERP_LANES);
+		for (let at = 0, k = 0; at < N; k++) {
+			const end = Math.min(N, at + cuts[k % cuts.length]!);
+			slerpSums(place(a.subarray(at, end), 0), place(b.subarray(at, end), 1), pieces, at);
+			at = end;
+		}
+		return Array.from(pieces);
+	};
 	test("the lane sums do not depend on how the tensor is cut, even at offsets that are not multiples of 4", () => {
 		const whole = new Float64Array(3 * SLERP_LANES);
 		slerpSums(a, b, whole, 0);
-		for (const cuts of [[1, 2, 3, 5, 1000], [3, 7, 4093], [65535]]) {
-			const pieces = new Float64Array(3 * SLERP_LANES);
-			let at = 0;
-			for (let k = 0; at < N; k++) {
-				const end = Math.min(N, at + cuts[k % cuts.length]!);
-				slerpSums(a.subarray(at, end), b.subarray(at, end), pieces, at);
-				at = end;
-			}
-			expect(Array.from(pieces)).toEqual(Array.from(whole));
-		}
+		for (const cuts of [[1, 2, 3, 5, 1000], [3, 7, 4093], [65535]]) expect(sumsInPieces(cuts, (x) => x)).toEqual(Array.from(whole));
 	});
 	test("the compiled sums (blocks in the arena) equal the TypeScript ones, whatever the cuts", () => {
 		const whole = new Float64Array(3 * SLERP_LANES);
 		slerpSums(a, b, whole, 0);
-		for (const cuts of [[1, 2, 3, 5, 1000], [3, 7, 4093], [65536]]) {
-			const pieces = new Float64Array(3 * SLERP_LANES);
-			let at = 0;
-			for (let k = 0; at < N; k++) {
-				const end = Math.min(N, at + cuts[k % cuts.length]!);
-				slerpSums(inSlot(a.subarray(at, end), 0), inSlot(b.subarray(at, end), 1), pieces, at);
-				at = end;
-			}
-			expect(Array.from(pieces)).toEqual(Array.from(whole));
-		}
+		for (const cuts of [[1, 2, 3, 5, 1000], [3, 7, 4093], [65536]]) expect(sumsInPieces(cuts, inSlot)).toEqual(Array.from(whole));
 	});
 	test("the compiled blend equals blendInto's TypeScript loop, in place and not", () => {
 		const n = 5003;
