@@ -79,17 +79,16 @@ int dare_bits(const f32 *x, const f32 *b, int n, uint32_t *words, uint32_t c0, u
 			v128_t a = wasm_f32x4_abs(wasm_f32x4_sub(wasm_v128_load(x + i + q), wasm_v128_load(b + i + q)));
 			bad = wasm_v128_or(bad, wasm_v128_not(wasm_f32x4_eq(wasm_f32x4_sub(a, a), zero)));
 			v128_t kept = wasm_v128_and(a, keep);
-			f32 av[4], kv[4];
-			wasm_v128_store(av, a);
-			wasm_v128_store(kv, kept);
-			before += (f64)av[0];
-			after += (f64)kv[0];
-			before += (f64)av[1];
-			after += (f64)kv[1];
-			before += (f64)av[2];
-			after += (f64)kv[2];
-			before += (f64)av[3];
-			after += (f64)kv[3];
+			v128_t a01 = wasm_f64x2_promote_low_f32x4(a), a23 = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(a, a, 2, 3, 2, 3));
+			v128_t k01 = wasm_f64x2_promote_low_f32x4(kept), k23 = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(kept, kept, 2, 3, 2, 3));
+			before += wasm_f64x2_extract_lane(a01, 0);
+			after += wasm_f64x2_extract_lane(k01, 0);
+			before += wasm_f64x2_extract_lane(a01, 1);
+			after += wasm_f64x2_extract_lane(k01, 1);
+			before += wasm_f64x2_extract_lane(a23, 0);
+			after += wasm_f64x2_extract_lane(k23, 0);
+			before += wasm_f64x2_extract_lane(a23, 1);
+			after += wasm_f64x2_extract_lane(k23, 1);
 		}
 		words[i >> 5] = word;
 	}
