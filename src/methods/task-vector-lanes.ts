@@ -60,14 +60,14 @@ const oneDouble = new Float64Array(1);
 const doubleWords = new Uint32Array(oneDouble.buffer);
 
 /**
- * Whether v is ± a power of two with |exponent| ≤ 960, read from its bits (zero mantissa): then 1/v is exact and
- * x·(1/v) equals x / v for every x (both are the exact quotient, rounded once).
+ * Whether v is ± a power of two with |exponent| ≤ maxExponent (default 960), read from its bits (zero mantissa):
+ * then 1/v is exact and x·(1/v) equals x / v for every x (both are the exact quotient, rounded once).
  */
-function powerOfTwo(v: number): boolean {
+export function powerOfTwo(v: number, maxExponent = 960): boolean {
 	oneDouble[0] = v;
 	const hi = doubleWords[1]!;
 	const exponent = ((hi >>> 20) & 0x7ff) - 1023;
-	return doubleWords[0] === 0 && (hi & 0xfffff) === 0 && Math.abs(exponent) <= 960;
+	return doubleWords[0] === 0 && (hi & 0xfffff) === 0 && Math.abs(exponent) <= maxExponent;
 }
 
 /** A plan's lane; `streamShift` + global index is the random counter, for a tensor of n elements. */

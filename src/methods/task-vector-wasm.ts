@@ -6,7 +6,7 @@
  */
 import { arenaOf, type WasmArena } from "../wasm/kernels.js";
 import { cutThreshold, segmentEnd } from "./task-vector-fill.js";
-import { ALL_KEYS, type Lane, LOOP_BITS, LOOP_CUTS, LOOP_RANDOM, type Mixer, tieOf } from "./task-vector-lanes.js";
+import { ALL_KEYS, type Lane, LOOP_BITS, LOOP_CUTS, LOOP_RANDOM, type Mixer, powerOfTwo, tieOf } from "./task-vector-lanes.js";
 import { KIND_ALL, KIND_BITS, KIND_CUTS, KIND_RANDOM, type ModelPlan } from "./task-vector-plan.js";
 import { NO_LOWER } from "./task-vector-term.js";
 
@@ -16,10 +16,9 @@ const at = (a: Float32Array, i: number) => a.byteOffset + 4 * i;
 /** Largest |exponent| of a factor of a power-of-two chain: v·w·r·λ then never leaves float64's normal range. */
 const CHAIN_EXPONENT_MAX = 64;
 
-/** Whether v = ±2^e with |e| ≤ CHAIN_EXPONENT_MAX. */
+/** Whether v = ±2^e with |e| ≤ CHAIN_EXPONENT_MAX (read from its bits: a logarithm rounds near large powers). */
 function smallPowerOfTwo(v: number): boolean {
-	const e = Math.log2(Math.abs(v));
-	return Number.isInteger(e) && Math.abs(e) <= CHAIN_EXPONENT_MAX;
+	return powerOfTwo(v, CHAIN_EXPONENT_MAX);
 }
 
 /**

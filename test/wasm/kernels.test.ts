@@ -170,6 +170,10 @@ describe("power-of-two-chain loops as the TypeScript loops", () => {
 		expect(pow2Chain(0.3, 1 / 0.3, 1)).toBeUndefined();
 		expect(pow2Chain(2 ** 70, 2 ** -70, 1)).toBeUndefined();
 		expect(pow2Chain(0, Infinity, 1)).toBeUndefined();
+		// Next to a power of two: log2 of these rounds to an integer, their bits do not.
+		expect(pow2Chain(256 * (1 + 2 ** -52), 1, 1)).toBeUndefined();
+		expect(pow2Chain(1, 2 ** 40 * (1 - 2 ** -53), 1)).toBeUndefined();
+		expect(pow2Chain(1, 1, 5e-324)).toBeUndefined();
 	});
 });
 
