@@ -84,6 +84,17 @@ function emitTwo(lanes: readonly Lane[], M: Mixer, xs: readonly Float32Array[], 
 	return bad;
 }
 
+/** The TypeScript fused loop for M.loop over [from, to); the count of non-finite results. */
+function emitLoop(lanes: readonly Lane[], M: Mixer, xs: readonly Float32Array[], b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, shift: number, cShift: number): number {
+	const L0 = lanes[0]!;
+	const x0 = xs[0]!;
+	if (M.loop === LOOP_TWO) return emitTwo(lanes, M, xs, b, dst, delta, from, to, shift, cShift);
+	if (M.loop === LOOP_ALL) return allOne(x0, b, dst, delta, from, to, L0.w, M);
+	if (M.loop === LOOP_CUTS) return emitCutsOne(L0, M, x0, b, dst, delta, from, to, shift);
+	if (M.loop === LOOP_RANDOM) return randomOne(x0, b, dst, delta, from, to, L0, cShift, M.T[0]!, M.lambda);
+	return bitsOne(x0, b, dst, delta, from, to, L0, shift, M.T[0]!, M.lambda);
+}
+
 /**
  * Fused emit of elements [from, to) (element 0 at global index `shift`, random counters at global index +
  * `streamShift`); fusedMixer(M) must hold and pending tie ends must already be located for this block. When `out`
@@ -107,14 +118,8 @@ export function emitFused(
 	const delta = direct ? 0 : -from;
 	const L0 = lanes[0]!;
 	const x0 = xs[0]!;
-	let bad = direct ? emitOneWasm(L0, M, x0, b, dst, from, to, shift, cShift) : undefined;
-	if (bad !== undefined) {
-		// The compiled loop ran (the arrays are in this thread's arena).
-	} else if (M.loop === LOOP_TWO) bad = emitTwo(lanes, M, xs, b, dst, delta, from, to, shift, cShift);
-	else if (M.loop === LOOP_ALL) bad = allOne(x0, b, dst, delta, from, to, L0.w, M);
-	else if (M.loop === LOOP_CUTS) bad = emitCutsOne(L0, M, x0, b, dst, delta, from, to, shift);
-	else if (M.loop === LOOP_RANDOM) bad = randomOne(x0, b, dst, delta, from, to, L0, cShift, M.T[0]!, M.lambda);
-	else bad = bitsOne(x0, b, dst, delta, from, to, L0, shift, M.T[0]!, M.lambda);
+	// The compiled one-model loop when the arrays are in this thread's arena, else the TypeScript loop.
+	const bad = (direct ? emitOneWasm(L0, M, x0, b, dst, from, to, shift, cShift) : undefined) ?? emitLoop(lanes, M, xs, b, dst, delta, from, to, shift, cShift);
 	if (bad > 0) fixUp(lanes, M, xs, b, dst, delta, from, to, shift, cShift);
 	if (!direct) out.set(tmp.subarray(0, to - from), from);
 }
