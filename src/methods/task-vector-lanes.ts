@@ -110,7 +110,8 @@ export function mixerOf(lanes: readonly Lane[], opts: CombineOptions): Mixer {
 	if (normalize && count === 2) {
 		for (let idx = 1; idx < 4; idx++) D[idx] = consensus ? 0 + lanes[0]!.w * (idx & 1) + lanes[1]!.w * (idx >> 1) || 1 : divisor;
 	}
-	const divide = !D.every(powerOfTwo);
+	// (every() passes the index as a second argument, which powerOfTwo would take for its exponent bound.)
+	const divide = !D.every((d) => powerOfTwo(d));
 	const T = divide ? D : D.map((d) => 1 / d);
 	const finite = [...D, lambda, divisor, ...lanes.map((l) => l.w), ...lanes.map((l) => l.sv)].every(Number.isFinite);
 	const scaled = lanes.every((l) => l.scale !== SCALE_DIV);
