@@ -5,12 +5,14 @@
  * time in the kernel than in its kernels. The executor's streamed jobs use buffers of a few sizes over and over,
  * so they take them from a pool and give them back when a tensor is done.
  */
+import { allocAligned } from "../io/aligned.js";
 
 /**
  * Bytes a pool keeps in free buffers between jobs: the chunk rings and blocks of a streamed job with three inputs
  * (each ring is four 8 MB chunks in bf16); anything beyond is released, so an idle pool never holds more.
  */
 export const POOL_KEEP_BYTES = 160 * 2 ** 20;
+
 
 /** A taken buffer is at most this many times larger than asked (so a huge buffer is not tied up by a tiny job). */
 const BEST_FIT_SLACK = 2;
@@ -22,14 +24,42 @@ const BEST_FIT_SLACK = 2;
 export class BufferPool {
 	private readonly free: ArrayBuffer[] = [];
 	private freeBytes = 0;
+	/** The buffers this pool allocated page-aligned (io/aligned.ts). */
+	private readonly aligned = new WeakSet<ArrayBuffer>();
 
-	constructor(private readonly keepBytes = POOL_KEEP_BYTES) {}
+	/** Bytes of hold allowance granted and not yet released. */
+	private held = 0;
+	private readonly keepBytes: number;
 
-	/** A buffer of `bytes` bytes with unspecified contents (the caller overwrites what it reads). */
-	take(bytes: number): Uint8Array {
+	/**
+	 * `keep` bytes of free buffers are kept between jobs, plus the `hold` allowance (whose buffers the next job
+	 * holding chunks takes again).
+	 */
+	constructor(keep = POOL_KEEP_BYTES, private readonly holdBytes = 0) {
+		this.keepBytes = keep + holdBytes;
+	}
+
+	/** Grants up to `bytes` of the hold allowance (maybe 0); give the grant back with `releaseHold`. */
+	reserveHold(bytes: number): number {
+		const granted = Math.max(0, Math.min(bytes, this.holdBytes - this.held));
+		this.held += granted;
+		return granted;
+	}
+
+	releaseHold(bytes: number): void {
+		this.held = Math.max(0, this.held - bytes);
+	}
+
+	/**
+	 * A buffer of `bytes` bytes with unspecified contents (the caller overwrites what it reads). With `aligned` it
+	 * starts at a page-aligned address, so it can take a direct read (at most 4 GiB; its memory is rounded up to
+	 * 64 KiB).
+	 */
+	take(bytes: number, aligned = false): Uint8Array {
 		let best = -1;
 		for (let i = 0; i < this.free.length; i++) {
 			const size = this.free[i]!.byteLength;
+			if (aligned && !this.aligned.has(this.free[i]!)) continue;
 			if (size >= bytes && size <= Math.max(bytes * BEST_FIT_SLACK, 4096) && (best < 0 || size < this.free[best]!.byteLength)) best = i;
 		}
 		if (best >= 0) {
@@ -41,7 +71,11 @@ export class BufferPool {
 		while (this.free.length > 0 && this.freeBytes + bytes > this.keepBytes) {
 			this.freeBytes -= this.free.shift()!.byteLength;
 		}
-		// Not zero-filled: every byte is written before it is read.
+		if (aligned) {
+			const view = allocAligned(bytes);
+			this.aligned.add(view.buffer as ArrayBuffer);
+			return view;
+		}
 		const fresh = Buffer.allocUnsafeSlow(bytes);
 		return new Uint8Array(fresh.buffer, fresh.byteOffset, bytes);
 	}

@@ -3,8 +3,9 @@ import type { Checksum } from "../io/checksum.js";
 import { SafetensorsError } from "../errors.js";
 import { decodeToF32, encodeFromF32 } from "../io/convert.js";
 import { dtypeBytes, isFloatDtype, type FloatDtype } from "../io/dtypes.js";
+import { alignedSpan, DIRECT_ALIGN } from "../io/aligned.js";
 import type { TensorSource } from "../io/types.js";
-import { writeAt } from "../io/writer.js";
+import { writeAt, writeAtAligned } from "../io/writer.js";
 import { CHUNK_ALIGN, type Chunk, type ChunkedKernel } from "../methods/chunked.js";
 import { COMPUTE_BLOCK_ELEMENTS, STREAM_CHUNK_ELEMENTS, STREAM_READ_AHEAD } from "../plan/memory.js";
 import { ARENA_BLOCK, ARENA_INPUTS, wasmArena } from "../wasm/kernels.js";
@@ -17,38 +18,60 @@ export const CHUNK_ELEMENTS = STREAM_CHUNK_ELEMENTS;
 /** Where a streamed tensor's bytes go. */
 export interface ChunkedOutput {
 	handle: FileHandle;
+	/** The same file opened for direct writes, shared by the jobs writing it; its handle is null when refused. */
+	direct?: { handle: FileHandle | null };
 	file: string;
 	name: string;
 	dtype: FloatDtype;
 	position: number;
 }
 
-/** One input of a chunked job and its ring of STREAM_READ_AHEAD + 1 chunk buffers. */
+/** Writes one output chunk: whole pages directly when the output allows it (writeAtAligned), else through the page cache. */
+async function writeChunk(out: ChunkedOutput, bytes: Uint8Array, position: number): Promise<void> {
+	const direct = out.direct?.handle ?? null;
+	if (!(await writeAtAligned(out.handle, direct, bytes, position, out.file)) && out.direct !== undefined) out.direct.handle = null;
+}
+
+/**
+ * One input of a chunked job, its ring of STREAM_READ_AHEAD + 1 chunk buffers (aligned, with room for a direct
+ * read), and for each ring slot the view of the bytes its last read delivered.
+ */
 interface StreamInput {
 	source: TensorSource;
 	tensor: string;
 	dtype: FloatDtype;
 	size: number;
 	ring: Uint8Array[];
+	views: Uint8Array[];
+	/** Buffers of the kept chunks 0 … kept − 1 (read once, in the first pass), and the views of their bytes. */
+	kept: Uint8Array[];
+	keptViews: Uint8Array[];
 }
 
 function streamInput(source: TensorSource, tensor: string): StreamInput {
 	const info = source.info(tensor);
 	if (!isFloatDtype(info.dtype)) throw new SafetensorsError("UnsupportedDtype", source.location, `cannot stream a ${info.dtype} tensor`, tensor);
-	return { source, tensor, dtype: info.dtype, size: dtypeBytes(info.dtype), ring: [] };
+	return { source, tensor, dtype: info.dtype, size: dtypeBytes(info.dtype), ring: [], views: [], kept: [], keptViews: [] };
 }
 
-/** Reads bytes [from, to) of a tensor straight into `into` (copying only if the source ignores the target). */
-async function readInto(source: TensorSource, tensor: string, from: number, to: number, into: Uint8Array): Promise<void> {
+/**
+ * Reads bytes [from, to) of a tensor into `scratch` (a pool buffer of at least alignedSpan(to − from) bytes) and
+ * returns the view holding them: a direct read when the source offers one, else an ordinary read at its start.
+ */
+async function readChunk(source: TensorSource, tensor: string, from: number, to: number, scratch: Uint8Array): Promise<Uint8Array> {
+	if (source.readRawAligned !== undefined) return source.readRawAligned(tensor, from, to, scratch);
+	const into = scratch.subarray(0, to - from);
 	const got = await source.readRaw(tensor, from, to, into);
 	if (got !== into) into.set(got);
+	return into;
 }
 
 /**
  * Runs a chunked kernel over one tensor. Every pass (the kernel's scan passes, then the emit pass) reads the inputs
  * in chunks of `chunkElements` through a ring of a few buffers per input, the next chunks' reads in flight while
- * this one is computed: the first pass reads from the disk, later ones from the page cache, and nothing
- * proportional to the tensor is held. Computation runs on blocks of `blockElements` that stay in CPU cache: each
+ * this one is computed. Reads go past the page cache where the file system allows (`readRawAligned`), so when the
+ * kernel has scan passes the job keeps the first chunks, as many as the pool's hold allowance grants, and later
+ * passes read only the rest again. Computation runs on blocks of `blockElements` that stay in CPU cache: each
  * block is decoded, scanned or emitted, and its output encoded into one of two alternating chunk buffers, whose
  * write overlaps the next chunk's work. Every buffer comes from `pool` and goes back to it, so a merge touches fresh
  * memory only for its first tensor.
@@ -78,24 +101,38 @@ export async function runChunked(opts: {
 	const blockSize = Math.min(block, n);
 	const outSize = dtypeBytes(opts.out.dtype);
 	const taken: Uint8Array[] = [];
-	const take = (bytes: number) => {
-		const b = pool.take(bytes);
+	const take = (bytes: number, aligned = false) => {
+		const b = pool.take(bytes, aligned);
 		taken.push(b);
 		return b;
 	};
 	const f32 = (bytes: Uint8Array) => new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-	// Reads are numbered across passes (read s = chunk s mod chunks of pass ⌊s / chunks⌋) and use ring slot s mod ring.
+	// Reads are numbered across passes (read s = chunk s mod chunks of pass ⌊s / chunks⌋) and use ring slot s mod ring,
+	// except reads of kept chunks, which have their own buffers and happen in the first pass only.
 	const ring = Math.max(2, Math.min(STREAM_READ_AHEAD + 1, chunks + 1));
+	const chunkSpan = (inp: StreamInput) => alignedSpan(size * inp.size);
+	const perChunk = inputs.reduce((a, inp) => a + chunkSpan(inp), 0);
+	const granted = kernel.scanPasses > 0 ? pool.reserveHold(chunks * perChunk) : 0;
+	const kept = Math.min(chunks, Math.floor(granted / perChunk));
 	const reads = new Map<number, Promise<void>>();
-	const bytesOf = (inp: StreamInput, s: number): Uint8Array => {
-		const k = s % chunks;
-		return inp.ring[s % ring]!.subarray(0, (Math.min(n, (k + 1) * step) - k * step) * inp.size);
-	};
+	// The bytes of read s (valid from when load(s) resolves until read s + ring is started, or for good if kept).
+	const bytesOf = (inp: StreamInput, s: number): Uint8Array => (s % chunks < kept ? inp.keptViews[s % chunks]! : inp.views[s % ring]!);
 	const load = (s: number): Promise<void> => {
 		let p = reads.get(s);
 		if (p === undefined) {
-			const from = (s % chunks) * step;
-			p = Promise.all(inputs.map((inp) => { const b = bytesOf(inp, s); return readInto(inp.source, inp.tensor, from * inp.size, from * inp.size + b.byteLength, b); })).then(() => undefined);
+			const k = s % chunks;
+			const from = k * step;
+			const to = Math.min(n, from + step);
+			const slot = s % ring;
+			p =
+				k < kept && s >= chunks
+					? Promise.resolve()
+					: Promise.all(
+							inputs.map(async (inp) => {
+								if (k < kept) inp.keptViews[k] = await readChunk(inp.source, inp.tensor, from * inp.size, to * inp.size, inp.kept[k]!);
+								else inp.views[slot] = await readChunk(inp.source, inp.tensor, from * inp.size, to * inp.size, inp.ring[slot]!);
+							}),
+						).then(() => undefined);
 			p.catch(() => undefined);
 			reads.set(s, p);
 		}
@@ -103,14 +140,19 @@ export async function runChunked(opts: {
 	};
 	let pending: Promise<void> | undefined;
 	try {
-		for (const inp of inputs) inp.ring = Array.from({ length: ring }, () => take(size * inp.size));
+		for (const inp of inputs) {
+			inp.kept = Array.from({ length: kept }, () => take(chunkSpan(inp), true));
+			inp.ring = kept < chunks ? Array.from({ length: ring }, () => take(chunkSpan(inp), true)) : [];
+		}
 		// Blocks go to this thread's WebAssembly arena when it has room (its slots are used synchronously, so every
 		// job of the thread shares them): the compiled kernels and conversions then run on them.
 		const arena = blockSize <= ARENA_BLOCK && inputs.length <= ARENA_INPUTS ? wasmArena() : undefined;
 		const blockOf = (slot: number) => (arena !== undefined ? arena.slots[slot]! : f32(take(blockSize * 4)));
 		const baseBlock = base !== undefined ? blockOf(0) : undefined;
 		const modelBlocks = models.map((_, i) => blockOf(i + (base !== undefined ? 1 : 0)));
-		const outBufs = [take(size * outSize), take(size * outSize)];
+		// Output chunks are encoded into aligned buffers at the offset their file position has within a page, so their
+		// whole pages can be written directly.
+		const outBufs = [take(alignedSpan(size * outSize), true), take(alignedSpan(size * outSize), true)];
 		const encode = (values: Float32Array, into: Uint8Array) => {
 			if (arena !== undefined && opts.out.dtype === "BF16" && arena.holds(values)) arena.encodeBf16(values, into);
 			else encodeFromF32(values, opts.out.dtype, into);
@@ -145,7 +187,9 @@ export async function runChunked(opts: {
 			await ready(s, (pass + 1) * chunks - 1);
 			const start = k * step;
 			const end = Math.min(n, start + step);
-			const chunkBytes = outBufs[k & 1]!.subarray(0, (end - start) * outSize);
+			const position = opts.out.position + start * outSize;
+			const within = position % DIRECT_ALIGN;
+			const chunkBytes = outBufs[k & 1]!.subarray(within, within + (end - start) * outSize);
 			for (let from = start; from < end; from += block) {
 				const len = Math.min(block, end - from);
 				const values = kernel.emit(decodeBlock(s, from, len));
@@ -153,7 +197,7 @@ export async function runChunked(opts: {
 			}
 			opts.hash?.update(chunkBytes);
 			await pending;
-			pending = writeAt(opts.out.handle, chunkBytes, opts.out.position + start * outSize, opts.out.file);
+			pending = writeChunk(opts.out, chunkBytes, position);
 			pending.catch(() => undefined);
 		}
 		await pending;
@@ -161,6 +205,7 @@ export async function runChunked(opts: {
 		await pending?.catch(() => undefined);
 		await Promise.all([...reads.values()].map((r) => r.catch(() => undefined)));
 		pool.give(...taken);
+		pool.releaseHold(granted);
 	}
 }
 
@@ -177,14 +222,13 @@ export async function copyChunked(opts: {
 	const pool = opts.pool ?? new BufferPool();
 	const step = opts.chunkBytes ?? CHUNK_ELEMENTS * 2;
 	const size = Math.min(step, opts.byteLength);
-	const ring = [pool.take(size), pool.take(size)];
+	const ring = [pool.take(alignedSpan(size), true), pool.take(alignedSpan(size), true)];
 	let pending: Promise<void> | undefined;
 	try {
 		for (let from = 0, k = 0; from < opts.byteLength; from += step, k++) {
 			const to = Math.min(opts.byteLength, from + step);
-			const bytes = ring[k & 1]!.subarray(0, to - from);
 			// The buffer written two chunks ago is free once the previous write has finished.
-			await readInto(opts.source, opts.tensor, from, to, bytes);
+			const bytes = await readChunk(opts.source, opts.tensor, from, to, ring[k & 1]!);
 			opts.hash?.update(bytes);
 			await pending;
 			pending = writeAt(opts.out.handle, bytes, opts.out.position + from, opts.out.file);

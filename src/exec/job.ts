@@ -1,4 +1,6 @@
+import { constants } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
+import { directIoEnabled } from "../io/aligned.js";
 import { ExecError } from "../errors.js";
 import { Checksum } from "../io/checksum.js";
 import type { FloatDtype } from "../io/dtypes.js";
@@ -10,8 +12,8 @@ import type { TensorJob } from "../plan/types.js";
 import { chunkedFormOf } from "../methods/chunked.js";
 import { rngKey } from "../tensor/rng.js";
 import { copyChunked, runChunked } from "./chunked-job.js";
-import { BufferPool } from "./buffer-pool.js";
-import { CHUNKED_ABOVE_ELEMENTS } from "../plan/memory.js";
+import { BufferPool, POOL_KEEP_BYTES } from "./buffer-pool.js";
+import { CHUNKED_ABOVE_ELEMENTS, HOLD_BYTES } from "../plan/memory.js";
 import { numel } from "../tensor/tensor.js";
 
 /**
@@ -49,6 +51,8 @@ export interface JobEnv {
 	method(name: string): MergeMethod;
 	/** Open shard handles (one per file, reused across jobs), and reusable encode buffers. */
 	handles: Map<string, Promise<FileHandle>>;
+	/** Shard handles for direct writes of streamed tensors (one per file; null where refused). */
+	direct: Map<string, Promise<{ handle: FileHandle | null }>>;
 	/** Free encode buffers: a job takes one pair while it writes (jobs in one thread may overlap). */
 	slices?: SliceBuffers[];
 	/** Runs kernels on another backend (tfjs) instead of calling method.merge directly. */
@@ -60,6 +64,8 @@ export interface JobEnv {
 	chunkElements?: number;
 	/** Reusable buffers of streamed jobs (one pool per thread; created on first use). */
 	pool?: BufferPool;
+	/** Bytes of input chunks this thread's multi-pass jobs may keep between passes (default HOLD_BYTES). */
+	holdBytes?: number;
 }
 
 export function toJobSpec(job: TensorJob, index: number, seed: number, target: JobSpec["target"], hash: boolean): JobSpec {
@@ -92,6 +98,16 @@ async function readInput(source: TensorSource, tensor: string, truncate: JobSpec
 	return out;
 }
 
+/** The shard's handle for direct writes, opened once per file; its handle is null where direct I/O is off or refused. */
+function directFor(env: JobEnv, file: string): Promise<{ handle: FileHandle | null }> {
+	let h = env.direct.get(file);
+	if (h === undefined) {
+		h = directIoEnabled() ? open(file, constants.O_WRONLY | constants.O_DIRECT).then((handle) => ({ handle }), () => ({ handle: null })) : Promise.resolve({ handle: null });
+		env.direct.set(file, h);
+	}
+	return h;
+}
+
 function handleFor(env: JobEnv, file: string): Promise<FileHandle> {
 	let h = env.handles.get(file);
 	if (h === undefined) {
@@ -106,8 +122,8 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 	const warnings: string[] = [];
 	const hash = spec.hash ? new Checksum() : undefined;
 	let result: Float32Array | Uint8Array;
-	const output = async () => ({ handle: await handleFor(env, spec.target.file), file: spec.target.file, name: spec.name, dtype: spec.target.dtype as FloatDtype, position: spec.target.position });
-	env.pool ??= new BufferPool();
+	const output = async () => ({ handle: await handleFor(env, spec.target.file), direct: await directFor(env, spec.target.file), file: spec.target.file, name: spec.name, dtype: spec.target.dtype as FloatDtype, position: spec.target.position });
+	env.pool ??= new BufferPool(POOL_KEEP_BYTES, env.holdBytes ?? HOLD_BYTES);
 	if (spec.copyRaw === true) {
 		const from = spec.base ?? spec.inputs[0]!;
 		const source = env.models[from.model]!;
@@ -172,6 +188,9 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 /** Closes the shard handles a JobEnv opened. */
 export async function closeJobEnv(env: JobEnv): Promise<void> {
 	const handles = [...env.handles.values()];
+	const direct = [...env.direct.values()];
 	env.handles.clear();
+	env.direct.clear();
 	await Promise.all(handles.map(async (h) => (await h.catch(() => undefined))?.close()));
+	await Promise.all(direct.map(async (h) => (await h).handle?.close()));
 }

@@ -39,7 +39,7 @@ function reviveError(e: WireError): Error {
  * The worker script. From compiled JS it is worker.js beside this file; from TypeScript sources (tests,
  * benchmarks under tsx) a tiny bootstrap registers tsx in the worker first.
  */
-function spawn(data: { models: string[]; chunkElements?: number }): Worker {
+function spawn(data: { models: string[] } & StreamTuning): Worker {
 	const here = new URL(import.meta.url);
 	if (here.pathname.endsWith(".ts")) {
 		// The ESM build of tsx's register API sits beside the CommonJS one that require.resolve finds.
@@ -49,6 +49,12 @@ function spawn(data: { models: string[]; chunkElements?: number }): Worker {
 		return new Worker(code, { eval: true, workerData: data });
 	}
 	return new Worker(new URL("./worker.js", import.meta.url), { workerData: data });
+}
+
+/** Tuning knobs of streamed jobs that worker threads take from the run (tests use small values). */
+export interface StreamTuning {
+	chunkElements?: number;
+	holdBytes?: number;
 }
 
 interface Slot {
@@ -71,7 +77,7 @@ export class WorkerPool {
 
 	private constructor(private readonly slots: Slot[]) {}
 
-	static async create(threads: number, models: string[], opts: { chunkElements?: number } = {}): Promise<WorkerPool> {
+	static async create(threads: number, models: string[], opts: StreamTuning = {}): Promise<WorkerPool> {
 		const slots: Slot[] = [];
 		const pool = new WorkerPool(slots);
 		await Promise.all(

@@ -29,6 +29,8 @@ export interface RunOptions {
 	memoryBudget?: number;
 	/** Elements per chunk for methods that stream large tensors (a tuning and testing knob). */
 	chunkElements?: number;
+	/** Bytes of input chunks each thread's multi-pass jobs may keep between passes (default HOLD_BYTES; a tuning and testing knob). */
+	holdBytes?: number;
 	/** Keep a partial output on failure or interrupt, and continue a matching one left by an earlier run. */
 	resume?: boolean;
 	/** Abort between tensors (Ctrl-C); the partial output is removed (kept with resume). */
@@ -96,8 +98,10 @@ export async function* runMerge(plan: MergePlan, opts: RunOptions): AsyncGenerat
 		models: plan.models.map((m) => m.source),
 		method: () => plan.method,
 		handles: new Map(),
+		direct: new Map(),
 		...(cpu ? {} : { backend: opts.backend! }),
 		...(opts.chunkElements !== undefined ? { chunkElements: opts.chunkElements } : {}),
+		...(opts.holdBytes !== undefined ? { holdBytes: opts.holdBytes } : {}),
 	};
 	let committed = false;
 	let bookkeeping: Promise<void> = Promise.resolve();
@@ -116,7 +120,10 @@ export async function* runMerge(plan: MergePlan, opts: RunOptions): AsyncGenerat
 			.map((_, i) => i)
 			.filter((i) => !folder.done.has(plan.jobs[i]!.output.name))
 			.sort((a, b) => shardOf(a) - shardOf(b) || plan.jobs[b]!.output.byteLength - plan.jobs[a]!.output.byteLength || a - b);
-		if (threads > 1 && builtin && cpu && todo.length > 1) pool = await WorkerPool.create(Math.min(threads, todo.length), plan.models.map((m) => m.path), opts.chunkElements !== undefined ? { chunkElements: opts.chunkElements } : {});
+		if (threads > 1 && builtin && cpu && todo.length > 1) pool = await WorkerPool.create(Math.min(threads, todo.length), plan.models.map((m) => m.path), {
+				...(opts.chunkElements !== undefined ? { chunkElements: opts.chunkElements } : {}),
+				...(opts.holdBytes !== undefined ? { holdBytes: opts.holdBytes } : {}),
+			});
 		const slots = pool?.capacity ?? 2;
 		const largest = Math.max(0, ...todo.map((i) => jobMemory(plan.jobs[i]!)));
 		const budget = Math.max(opts.memoryBudget ?? MEMORY_BUDGET_BYTES, largest);

@@ -7,10 +7,10 @@ import { parentPort, workerData } from "node:worker_threads";
 import { BUILTIN_METHODS, createRegistry } from "../methods/registry.js";
 import { openModel } from "../model/model-dir.js";
 import { closeJobEnv, executeJob, type JobEnv, type JobSpec } from "./job.js";
+import type { StreamTuning } from "./pool.js";
 
-interface WorkerInit {
+interface WorkerInit extends StreamTuning {
 	models: string[];
-	chunkElements?: number;
 }
 
 const port = parentPort!;
@@ -20,7 +20,9 @@ const env: JobEnv = {
 	models: await Promise.all(init.models.map((p) => openModel(p))),
 	method: (name) => registry.get(name),
 	handles: new Map(),
+	direct: new Map(),
 	...(init.chunkElements !== undefined ? { chunkElements: init.chunkElements } : {}),
+	...(init.holdBytes !== undefined ? { holdBytes: init.holdBytes } : {}),
 };
 
 port.on("message", (msg: { type: "job"; spec: JobSpec } | { type: "close" }) => {

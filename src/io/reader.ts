@@ -3,8 +3,10 @@
  * once at open, then each call reads only the bytes of the tensor (or rows, or byte range) it needs.
  * The whole file is never loaded, so models larger than RAM can be merged tensor by tensor.
  */
+import { constants } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { SafetensorsError } from "../errors.js";
+import { alignedSpan, DIRECT_ALIGN, directIoEnabled } from "./aligned.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { decodeToF32 } from "./convert.js";
 import { dtypeBytes, isFloatDtype, type FloatDtype } from "./dtypes.js";
@@ -21,6 +23,7 @@ export const MAX_READ_CHUNK_BYTES = 2 ** 30;
 export interface SafetensorsFile extends TensorSource {
 	readonly header: SafetensorsHeader;
 	readonly size: number;
+	readRawAligned(name: string, start: number, end: number, scratch: Uint8Array): Promise<Uint8Array>;
 }
 
 /**
@@ -56,6 +59,11 @@ export async function openSafetensors(path: string, opts: HeaderOptions = {}): P
 
 class SafetensorsFileReader implements SafetensorsFile {
 	private handle: FileHandle | undefined;
+	/**
+	 * A second handle opened with O_DIRECT on the first aligned read: undefined until then, null when the file
+	 * system refuses direct reads (then aligned reads are ordinary reads).
+	 */
+	private direct: Promise<FileHandle | null> | undefined;
 
 	constructor(
 		readonly location: string,
@@ -119,12 +127,52 @@ class SafetensorsFileReader implements SafetensorsFile {
 		return out;
 	}
 
+	async readRawAligned(name: string, start: number, end: number, scratch: Uint8Array): Promise<Uint8Array> {
+		const info = this.info(name);
+		checkRange(this.location, name, "bytes", start, end, info.byteLength);
+		const length = end - start;
+		if (scratch.byteLength < alignedSpan(length)) {
+			throw new SafetensorsError("InvalidRange", this.location, `aligned read scratch holds ${scratch.byteLength} bytes, ${alignedSpan(length)} needed for ${length}`, name);
+		}
+		const position = this.header.dataStart + info.byteOffset + start;
+		const direct = length > 0 ? await this.directHandle() : null;
+		if (direct !== null) {
+			const from = position - (position % DIRECT_ALIGN);
+			const span = Math.ceil((position + length - from) / DIRECT_ALIGN) * DIRECT_ALIGN;
+			try {
+				if (!(await readAtLeast(direct, scratch.subarray(0, span), position + length - from, from))) {
+					throw new SafetensorsError("IoError", this.location, `unexpected end of file before offset ${position + length} (the file shrank after it was opened?)`);
+				}
+				return scratch.subarray(position - from, position - from + length);
+			} catch (err) {
+				// A file system may accept O_DIRECT at open and refuse the reads (EINVAL): use ordinary reads from now on.
+				if ((err as NodeJS.ErrnoException).code !== "EINVAL") throw err instanceof SafetensorsError ? err : ioError(this.location, `cannot read ${span} bytes at offset ${from}`, err);
+				this.direct = Promise.resolve(null);
+				await direct.close().catch(() => undefined);
+			}
+		}
+		const out = scratch.subarray(0, length);
+		await readExact(this.open(), out, position, this.location);
+		return out;
+	}
+
 	async close(): Promise<void> {
 		const handle = this.handle;
+		const direct = this.direct;
 		this.handle = undefined;
+		this.direct = Promise.resolve(null);
+		await (await direct?.catch(() => null))?.close().catch(() => undefined);
 		if (handle !== undefined) {
 			await handle.close();
 		}
+	}
+
+	/** The O_DIRECT handle, opened on first use; null when direct reads are off or refused by the file system. */
+	private directHandle(): Promise<FileHandle | null> {
+		this.open();
+		if (!directIoEnabled()) return Promise.resolve(null);
+		this.direct ??= open(this.location, constants.O_RDONLY | constants.O_DIRECT).catch(() => null);
+		return this.direct;
 	}
 
 	private floatDtype(info: TensorInfo): FloatDtype {
@@ -190,6 +238,21 @@ async function readExact(handle: FileHandle, buf: Uint8Array, position: number, 
 		}
 		filled += bytesRead;
 	}
+}
+
+/**
+ * Reads into `buf` from `position` until at least `need` bytes have arrived (a direct read asks for whole blocks,
+ * and the file may end inside the last one). Returns false at an early end of file; read errors are thrown as the
+ * system reported them.
+ */
+async function readAtLeast(handle: FileHandle, buf: Uint8Array, need: number, position: number): Promise<boolean> {
+	let filled = 0;
+	while (filled < need) {
+		const { bytesRead } = await handle.read(buf, filled, Math.min(buf.length - filled, MAX_READ_CHUNK_BYTES), position + filled);
+		if (bytesRead === 0) return false;
+		filled += bytesRead;
+	}
+	return true;
 }
 
 function checkRange(file: string, tensor: string, unit: string, start: number, end: number, limit: number): void {

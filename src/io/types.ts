@@ -47,5 +47,13 @@ export interface TensorSource {
 	 * (which must hold exactly end − start bytes) when given, so streaming callers can reuse their buffers.
 	 */
 	readRaw(name: string, start?: number, end?: number, into?: Uint8Array): Promise<Uint8Array>;
+	/**
+	 * Bytes [start, end) of a tensor read into `scratch` without going through the page cache (O_DIRECT) where the
+	 * file system allows it, else by an ordinary read; returns the view of `scratch` that holds them, which need
+	 * not start at its first byte. `scratch` must come from `allocAligned` (io/aligned.ts) and hold at least
+	 * `alignedSpan(end − start)` bytes. Streaming readers use it: a cold read through the page cache costs more CPU
+	 * than the merge itself on some virtual machines. Optional: callers fall back to readRaw.
+	 */
+	readRawAligned?(name: string, start: number, end: number, scratch: Uint8Array): Promise<Uint8Array>;
 	close(): Promise<void>;
 }

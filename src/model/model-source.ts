@@ -76,6 +76,10 @@ export class MultiFileSource implements ModelSource {
 		return this.shardOf(name).readRaw(name, start, end, into);
 	}
 
+	readRawAligned(name: string, start: number, end: number, scratch: Uint8Array): Promise<Uint8Array> {
+		return this.shardOf(name).readRawAligned(name, start, end, scratch);
+	}
+
 	/** Closes every shard, even when one fails; the first failure is rethrown. */
 	async close(): Promise<void> {
 		const results = await Promise.allSettled(this.shards.map((s) => s.close()));

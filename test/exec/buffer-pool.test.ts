@@ -42,4 +42,21 @@ describe("BufferPool", () => {
 		pool.give(d, d);
 		expect(pool.keptBytes).toBe(8_000);
 	});
+
+	test("an aligned request gets only buffers allocated aligned, page-aligned views of exactly the asked length", () => {
+		const pool = new BufferPool(1 << 22);
+		const plain = pool.take(100_000);
+		pool.give(plain);
+		const a = pool.take(100_000, true);
+		expect(a.buffer).not.toBe(plain.buffer);
+		expect(a.byteOffset).toBe(0);
+		expect(a.byteLength).toBe(100_000);
+		pool.give(a);
+		// Reused for aligned requests, and usable by plain ones.
+		expect(pool.take(90_000, true).buffer).toBe(a.buffer);
+		const b = pool.take(100_000, true);
+		pool.give(b);
+		expect(pool.take(100_000).buffer).toBe(plain.buffer);
+		expect(pool.take(100_000).buffer).toBe(b.buffer);
+	});
 });

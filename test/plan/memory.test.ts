@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import { linearMethod } from "../../src/methods/linear.js";
 import { slerpMethod } from "../../src/methods/slerp.js";
 import { dellaMethod } from "../../src/methods/della.js";
-import { estimatePeakMemory, jobMemory } from "../../src/plan/memory.js";
+import { estimatePeakMemory, HOLD_BYTES, jobMemory, PROCESS_OVERHEAD_BYTES } from "../../src/plan/memory.js";
 import type { TensorJob } from "../../src/plan/types.js";
 import type { MergeMethod } from "../../src/methods/types.js";
 
@@ -48,5 +48,14 @@ describe("jobMemory", () => {
 	test("the peak estimate of a 7B-shaped merge is far below the decoded embedding", () => {
 		const jobs = [job(slerpMethod, 32000, 4096, { t: 0.5 }, {}), job(slerpMethod, 32000, 4096, { t: 0.5 }, {}), ...Array.from({ length: 96 }, () => job(slerpMethod, 14336, 4096, { t: 0.5 }, {}))];
 		expect(estimatePeakMemory(jobs, 2)).toBeLessThan(1.5e9);
+	});
+
+	test("scanning kernels add each thread's allowance of kept chunks; elementwise ones do not", () => {
+		const scanning = [job(slerpMethod, 14336, 4096, { t: 0.5 }, {})];
+		const elementwise = [job(linearMethod, 14336, 4096, { normalize: true }, { weight: 0.5 })];
+		const withoutHold = (jobs: TensorJob[], threads: number) => estimatePeakMemory(jobs, threads) - (jobs === scanning ? HOLD_BYTES * threads : 0);
+		expect(estimatePeakMemory(scanning, 2) - estimatePeakMemory(scanning, 1)).toBeGreaterThan(HOLD_BYTES);
+		expect(withoutHold(scanning, 2)).toBe(jobMemory(scanning[0]!) + 2 * PROCESS_OVERHEAD_BYTES);
+		expect(estimatePeakMemory(elementwise, 2)).toBe(jobMemory(elementwise[0]!) + 2 * PROCESS_OVERHEAD_BYTES);
 	});
 });
