@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { ExecError } from "../src/index.js";
 import { tinyTensorSpecs } from "../src/fixtures/tiny-weights.js";
 import { MISTRAL_7B_SHAPE, writeBenchPair } from "./fixtures.js";
-import { dropCaches, measureIoFloor, modelFiles } from "./io-floor.js";
+import { directIoWorks, dropCaches, measureIoFloor, modelFiles } from "./io-floor.js";
 import { BENCH_METHODS, benchRecipe, isBenchMethod, PEAK_RSS_TARGET_BYTES, RATIO_TARGETS, type BenchMethod } from "./merge-recipes.js";
 import { formatMergeTable, type MergeBenchRow } from "./merge-table.js";
 import { runMeasured } from "./rss.js";
@@ -113,6 +113,8 @@ export async function runMergeBench(opts: MergeBenchOptions = {}): Promise<Merge
 		const outBytes = (await modelFiles(pair.base)).reduce((a, f) => a + f.bytes, 0);
 		const cold = await dropCaches();
 		log(cold ? "page cache dropped before every measurement (cold reads)" : "cannot drop the page cache (not root?): all figures are warm-cache");
+		const direct = await directIoWorks(inputs[0]!.path);
+		if (!direct) log("the file system refuses O_DIRECT: no direct floor (and the merge uses plain I/O too)");
 		const repeat = Math.max(1, Math.floor(opts.repeat ?? 3));
 		for (const method of methods) {
 			const recipe = join(dir, `${method}.yml`);
@@ -122,14 +124,19 @@ export async function runMergeBench(opts: MergeBenchOptions = {}): Promise<Merge
 			for (const n of counts) {
 				const out = join(dir, `out-${method}-t${n}`);
 				// The compare run at 1 thread is about bytes, not time: one pair is enough.
-				const pairs: { floor: number; run: ChildRun }[] = [];
+				const pairs: { floor: number; plain: number; direct: number | undefined; run: ChildRun }[] = [];
 				for (let r = 0; r < (n === threads ? repeat : 1); r++) {
 					await dropCaches();
-					const floor = await measureIoFloor(inputs.map((f) => f.path), outBytes, dir);
+					const plain = (await measureIoFloor(inputs.map((f) => f.path), outBytes, dir)).seconds;
+					let directFloor: number | undefined;
+					if (direct) {
+						await dropCaches();
+						directFloor = (await measureIoFloor(inputs.map((f) => f.path), outBytes, dir, { direct: true })).seconds;
+					}
 					await rm(out, { recursive: true, force: true });
 					await dropCaches();
 					const run = await runChild(recipe, out, n);
-					pairs.push({ floor: floor.seconds, run });
+					pairs.push({ floor: Math.min(plain, directFloor ?? plain), plain, direct: directFloor, run });
 					if (run.error !== undefined) break;
 				}
 				const failed = pairs.find((p) => p.run.error !== undefined)?.run;
@@ -148,6 +155,8 @@ export async function runMergeBench(opts: MergeBenchOptions = {}): Promise<Merge
 					cpuSeconds: mid.run.cpu,
 					elementsPerSecond: modelBytes / 2 / mid.run.merge,
 					floorSeconds: mid.floor,
+					plainFloorSeconds: mid.plain,
+					directFloorSeconds: mid.direct,
 					ratio,
 					ratioRange: [Math.min(...ratios), Math.max(...ratios)],
 					pairs: pairs.length,

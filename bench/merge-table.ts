@@ -13,8 +13,12 @@ export interface MergeBenchRow {
 	elementsPerSecond: number;
 	/** User + system CPU seconds of the child, all threads (GNU time). */
 	cpuSeconds: number | undefined;
-	/** Read the inputs + write and fsync the output's byte count, plain fs, measured just before the merge. */
+	/** The lower of the two floors below: what the ratio divides by. */
 	floorSeconds: number;
+	/** Read the inputs + write and fsync the output's byte count through the page cache, just before the merge. */
+	plainFloorSeconds: number;
+	/** The same with O_DIRECT reads and writes; undefined where the file system refuses O_DIRECT. */
+	directFloorSeconds: number | undefined;
 	/** mergeSeconds / floorSeconds: the median over the floor + merge pairs. */
 	ratio: number;
 	/** The lowest and highest ratio of the pairs. */
@@ -36,7 +40,7 @@ const GB = 1e9;
 
 /** Fixed-width table lines: one per row, then the notes. */
 export function formatMergeTable(rows: readonly MergeBenchRow[], info: { floorNote: "cold" | "warm"; threads: number }): string[] {
-	const head = ["method", "thr", "pairs", "wall s", "merge s", "cpu s", "M el/s", "floor s", "ratio", "range", "target", "peak RSS", "RSS ≤1.5GB", "within", "same bytes 1/N"];
+	const head = ["method", "thr", "pairs", "wall s", "merge s", "cpu s", "M el/s", "plain floor s", "direct floor s", "ratio", "range", "target", "peak RSS", "RSS ≤1.5GB", "within", "same bytes 1/N"];
 	const cells = rows.map((r) => [
 		r.method,
 		String(r.threads),
@@ -45,7 +49,8 @@ export function formatMergeTable(rows: readonly MergeBenchRow[], info: { floorNo
 		Number.isFinite(r.mergeSeconds) ? r.mergeSeconds.toFixed(1) : "failed",
 		r.cpuSeconds !== undefined ? r.cpuSeconds.toFixed(1) : "n/a",
 		Number.isFinite(r.elementsPerSecond) ? (r.elementsPerSecond / 1e6).toFixed(1) : "-",
-		r.floorSeconds.toFixed(1),
+		r.plainFloorSeconds.toFixed(1),
+		r.directFloorSeconds !== undefined ? r.directFloorSeconds.toFixed(1) : "n/a",
 		Number.isFinite(r.ratio) ? r.ratio.toFixed(2) : "-",
 		r.pairs > 1 ? `${r.ratioRange[0].toFixed(2)}–${r.ratioRange[1].toFixed(2)}` : "-",
 		`≤${r.ratioTarget.toFixed(2)}`,
@@ -57,7 +62,7 @@ export function formatMergeTable(rows: readonly MergeBenchRow[], info: { floorNo
 	const widths = head.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c]!.length)));
 	const line = (row: string[]) => row.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join("  ");
 	const out = [line(head), ...cells.map(line)];
-	out.push(`ratio = merge s / floor s, median of the pairs (each floor measured just before its merge); floor = read both inputs, then write + fsync the output size (${info.floorNote} cache)`);
+	out.push(`ratio = merge s / the lower floor, median of the pairs (both floors measured just before each merge); floor = read both inputs, then write + fsync the output size (${info.floorNote} cache), plain = through the page cache, direct = O_DIRECT`);
 	out.push("cpu s = user + system seconds of the merge child, all threads");
 	out.push(`peak RSS from ${rows[0]?.rssSource ?? "n/a"}; wall s includes node + tsx start-up; timed runs use --threads ${info.threads}`);
 	for (const r of rows) if (r.error !== undefined) out.push(`${r.method} (--threads ${r.threads}) failed: ${r.error}`);
