@@ -27,8 +27,9 @@ export class BufferPool {
 	/** The buffers this pool allocated page-aligned (io/aligned.ts). */
 	private readonly aligned = new WeakSet<ArrayBuffer>();
 
-	/** Bytes of hold allowance granted and not yet released. */
+	/** Bytes of hold allowance granted and not yet released, and the jobs waiting for theirs. */
 	private held = 0;
+	private readonly waiters: { want: number; resolve: () => void }[] = [];
 	private readonly keepBytes: number;
 
 	/**
@@ -39,15 +40,29 @@ export class BufferPool {
 		this.keepBytes = keep + holdBytes;
 	}
 
-	/** Grants up to `bytes` of the hold allowance (maybe 0); give the grant back with `releaseHold`. */
-	reserveHold(bytes: number): number {
-		const granted = Math.max(0, Math.min(bytes, this.holdBytes - this.held));
-		this.held += granted;
-		return granted;
+	/**
+	 * Grants min(bytes, allowance) of the hold allowance, waiting (first come, first served) until that much is
+	 * free: two scanning jobs of a thread then run one after the other when they cannot both keep their chunks,
+	 * instead of side by side re-reading what neither could keep. Give the grant back with `releaseHold`.
+	 */
+	async acquireHold(bytes: number): Promise<number> {
+		const want = Math.max(0, Math.min(bytes, this.holdBytes));
+		if (this.waiters.length > 0 || this.held + want > this.holdBytes) {
+			await new Promise<void>((resolve) => this.waiters.push({ want, resolve }));
+		} else {
+			this.held += want;
+		}
+		return want;
 	}
 
 	releaseHold(bytes: number): void {
 		this.held = Math.max(0, this.held - bytes);
+		// Wake waiters in order while the first one fits (its grant is counted here, before it resumes).
+		while (this.waiters.length > 0 && this.held + this.waiters[0]!.want <= this.holdBytes) {
+			const next = this.waiters.shift()!;
+			this.held += next.want;
+			next.resolve();
+		}
 	}
 
 	/**

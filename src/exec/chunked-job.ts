@@ -112,7 +112,7 @@ export async function runChunked(opts: {
 	const ring = Math.max(2, Math.min(STREAM_READ_AHEAD + 1, chunks + 1));
 	const chunkSpan = (inp: StreamInput) => alignedSpan(size * inp.size);
 	const perChunk = inputs.reduce((a, inp) => a + chunkSpan(inp), 0);
-	const granted = kernel.scanPasses > 0 ? pool.reserveHold(chunks * perChunk) : 0;
+	const granted = kernel.scanPasses > 0 ? await pool.acquireHold(chunks * perChunk) : 0;
 	const kept = Math.min(chunks, Math.floor(granted / perChunk));
 	const reads = new Map<number, Promise<void>>();
 	// The bytes of read s (valid from when load(s) resolves until read s + ring is started, or for good if kept).
