@@ -6,6 +6,7 @@
  * so they take them from a pool and give them back when a tensor is done.
  */
 import { allocAligned } from "../io/aligned.js";
+import { wasmArena } from "../wasm/kernels.js";
 
 /**
  * Bytes a pool keeps in free buffers between jobs: the chunk rings and blocks of a streamed job with three inputs
@@ -18,15 +19,23 @@ export const POOL_KEEP_BYTES = 160 * 2 ** 20;
 const BEST_FIT_SLACK = 2;
 
 /**
- * A free list of ArrayBuffers, best fit first. `take` returns a Uint8Array of exactly the asked length (a view of
- * a possibly larger buffer); `give` takes it back. Not thread-safe: one pool per thread.
+ * A free list of buffers, best fit first. `take` returns a Uint8Array of exactly the asked length (a view at the start
+ * of a possibly larger block); `give` takes it back. Not thread-safe: one pool per thread.
+ *
+ * Aligned buffers come from this thread's WebAssembly arena while its heap has room (wasm/kernels.ts): the
+ * compiled conversions then decode a chunk straight from the buffer a direct read filled and encode straight into
+ * the buffer a direct write sends, with no copy in or out of the arena. Blocks dropped beyond `keep`, and all free
+ * blocks at `dispose`, go back to the arena's heap (for the thread's other pools); other buffers to the collector.
  */
 export class BufferPool {
-	private readonly free: ArrayBuffer[] = [];
+	/** Free blocks, oldest first. */
+	private readonly free: Uint8Array[] = [];
+	/** Bytes of free blocks. */
 	private freeBytes = 0;
-	/** The buffers this pool allocated page-aligned (io/aligned.ts). */
-	private readonly aligned = new WeakSet<ArrayBuffer>();
-
+	/** Every block this pool handed out, by its memory and offset (a view given back is matched to its block). */
+	private readonly blocks = new WeakMap<ArrayBuffer, Map<number, Uint8Array>>();
+	/** Blocks that start on a page (and so can take direct I/O). */
+	private readonly aligned = new WeakSet<Uint8Array>();
 	/** Bytes of hold allowance granted and not yet released, and the jobs waiting for theirs. */
 	private held = 0;
 	private readonly waiters: { want: number; resolve: () => void }[] = [];
@@ -67,47 +76,69 @@ export class BufferPool {
 
 	/**
 	 * A buffer of `bytes` bytes with unspecified contents (the caller overwrites what it reads). With `aligned` it
-	 * starts at a page-aligned address, so it can take a direct read (at most 4 GiB; its memory is rounded up to
-	 * 64 KiB).
+	 * starts at a page-aligned address, so it can take direct I/O (at most 4 GiB; outside the arena its memory is
+	 * rounded up to 64 KiB).
 	 */
 	take(bytes: number, aligned = false): Uint8Array {
 		let best = -1;
 		for (let i = 0; i < this.free.length; i++) {
-			const size = this.free[i]!.byteLength;
-			if (aligned && !this.aligned.has(this.free[i]!)) continue;
+			const block = this.free[i]!;
+			if (aligned && !this.aligned.has(block)) continue;
+			const size = block.byteLength;
 			if (size >= bytes && size <= Math.max(bytes * BEST_FIT_SLACK, 4096) && (best < 0 || size < this.free[best]!.byteLength)) best = i;
 		}
 		if (best >= 0) {
-			const buffer = this.free.splice(best, 1)[0]!;
-			this.freeBytes -= buffer.byteLength;
-			return new Uint8Array(buffer, 0, bytes);
+			const block = this.free.splice(best, 1)[0]!;
+			this.freeBytes -= block.byteLength;
+			return block.subarray(0, bytes);
 		}
 		// Make room first, so free and fresh buffers together stay within what the pool may keep (or this job).
-		while (this.free.length > 0 && this.freeBytes + bytes > this.keepBytes) {
-			this.freeBytes -= this.free.shift()!.byteLength;
-		}
+		this.trim(bytes);
+		let block: Uint8Array;
 		if (aligned) {
-			const view = allocAligned(bytes);
-			this.aligned.add(view.buffer as ArrayBuffer);
-			return view;
+			block = wasmArena()?.allocate(bytes) ?? allocAligned(bytes);
+			this.aligned.add(block);
+		} else {
+			const fresh = Buffer.allocUnsafeSlow(bytes);
+			block = new Uint8Array(fresh.buffer, fresh.byteOffset, bytes);
 		}
-		const fresh = Buffer.allocUnsafeSlow(bytes);
-		return new Uint8Array(fresh.buffer, fresh.byteOffset, bytes);
+		const buffer = block.buffer as ArrayBuffer;
+		let byOffset = this.blocks.get(buffer);
+		if (byOffset === undefined) this.blocks.set(buffer, (byOffset = new Map()));
+		byOffset.set(block.byteOffset, block);
+		return block;
 	}
 
 	/** Returns buffers obtained from `take`; the pool keeps at most `keepBytes` of them, newest first. */
 	give(...views: (Uint8Array | undefined)[]): void {
 		for (const view of views) {
 			if (view === undefined) continue;
-			const buffer = view.buffer as ArrayBuffer;
-			if (buffer.byteLength > this.keepBytes || this.free.includes(buffer)) continue;
-			this.free.push(buffer);
-			this.freeBytes += buffer.byteLength;
+			const block = this.blocks.get(view.buffer as ArrayBuffer)?.get(view.byteOffset);
+			if (block === undefined || this.free.includes(block)) continue;
+			this.free.push(block);
+			this.freeBytes += block.byteLength;
+			// A block larger than the pool keeps goes at once, not the older ones first.
+			if (block.byteLength > this.keepBytes) this.drop(this.free.length - 1);
 		}
-		while (this.freeBytes > this.keepBytes) {
-			const old = this.free.shift()!;
-			this.freeBytes -= old.byteLength;
-		}
+		this.trim(0);
+	}
+
+	/** Gives every free block up (arena blocks back to the arena's heap); the pool stays usable. */
+	dispose(): void {
+		this.trim(Number.POSITIVE_INFINITY);
+	}
+
+	/** Drops the oldest free blocks until `room` more bytes fit within keepBytes (arena blocks back to the arena). */
+	private trim(room: number): void {
+		while (this.free.length > 0 && this.freeBytes + room > this.keepBytes) this.drop(0);
+	}
+
+	private drop(i: number): void {
+		const block = this.free.splice(i, 1)[0]!;
+		this.freeBytes -= block.byteLength;
+		this.blocks.get(block.buffer as ArrayBuffer)?.delete(block.byteOffset);
+		const arena = wasmArena();
+		if (arena?.holds(block) === true) arena.release(block);
 	}
 
 	/** Bytes currently kept in free buffers. */

@@ -5,7 +5,7 @@ import { decodeToF32, encodeFromF32 } from "../io/convert.js";
 import { dtypeBytes, isFloatDtype, type FloatDtype } from "../io/dtypes.js";
 import { alignedSpan, DIRECT_ALIGN } from "../io/aligned.js";
 import type { TensorSource } from "../io/types.js";
-import { writeAt, writeAtAligned } from "../io/writer.js";
+import { writeAtAligned } from "../io/writer.js";
 import { CHUNK_ALIGN, type Chunk, type ChunkedKernel } from "../methods/chunked.js";
 import { COMPUTE_BLOCK_ELEMENTS, STREAM_CHUNK_ELEMENTS, STREAM_READ_AHEAD } from "../plan/memory.js";
 import { ARENA_BLOCK, ARENA_INPUTS, wasmArena } from "../wasm/kernels.js";
@@ -206,10 +206,15 @@ export async function runChunked(opts: {
 		await Promise.all([...reads.values()].map((r) => r.catch(() => undefined)));
 		pool.give(...taken);
 		pool.releaseHold(granted);
+		if (opts.pool === undefined) pool.dispose();
 	}
 }
 
-/** Copies a tensor's raw bytes to the output through a ring of two chunk buffers (a passthrough job). */
+/**
+ * Copies a tensor's raw bytes to the output through a ring of two chunk buffers (a passthrough job). A chunk read
+ * directly sits at its input offset's place within a page; when the output offset's place differs it is moved into
+ * one of two aligned output buffers, so its whole pages can be written directly too.
+ */
 export async function copyChunked(opts: {
 	source: TensorSource;
 	tensor: string;
@@ -223,20 +228,29 @@ export async function copyChunked(opts: {
 	const step = opts.chunkBytes ?? CHUNK_ELEMENTS * 2;
 	const size = Math.min(step, opts.byteLength);
 	const ring = [pool.take(alignedSpan(size), true), pool.take(alignedSpan(size), true)];
+	const moved: (Uint8Array | undefined)[] = [undefined, undefined];
 	let pending: Promise<void> | undefined;
 	try {
 		for (let from = 0, k = 0; from < opts.byteLength; from += step, k++) {
 			const to = Math.min(opts.byteLength, from + step);
-			// The buffer written two chunks ago is free once the previous write has finished.
-			const bytes = await readChunk(opts.source, opts.tensor, from, to, ring[k & 1]!);
+			// The buffers written two chunks ago are free once the previous write has finished.
+			let bytes = await readChunk(opts.source, opts.tensor, from, to, ring[k & 1]!);
+			const position = opts.out.position + from;
+			const within = position % DIRECT_ALIGN;
+			if (opts.out.direct?.handle != null && bytes.byteOffset % DIRECT_ALIGN !== within) {
+				const into = (moved[k & 1] ??= pool.take(alignedSpan(size), true)).subarray(within, within + bytes.byteLength);
+				into.set(bytes);
+				bytes = into;
+			}
 			opts.hash?.update(bytes);
 			await pending;
-			pending = writeAt(opts.out.handle, bytes, opts.out.position + from, opts.out.file);
+			pending = writeChunk(opts.out, bytes, position);
 			pending.catch(() => undefined);
 		}
 		await pending;
 	} finally {
 		await pending?.catch(() => undefined);
-		pool.give(...ring);
+		pool.give(...ring, ...moved);
+		if (opts.pool === undefined) pool.dispose();
 	}
 }

@@ -187,6 +187,7 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 
 /** Closes the shard handles a JobEnv opened. */
 export async function closeJobEnv(env: JobEnv): Promise<void> {
+	env.pool?.dispose();
 	const handles = [...env.handles.values()];
 	const direct = [...env.direct.values()];
 	env.handles.clear();

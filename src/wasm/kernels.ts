@@ -66,6 +66,13 @@ export const ARENA_SUB_BLOCK = 2048;
 /** Bytes after the slots: words, sums (16), counts (32), a table of four float64 (32), two contribution buffers. */
 const TAIL_BYTES = WORDS_BYTES + 16 + 32 + 32 + 2 * 8 * ARENA_SUB_BLOCK;
 const WASM_PAGE = 1 << 16;
+/**
+ * Bytes after the tail for the executor's aligned I/O buffers (chunk rings, kept chunks, output chunks: see
+ * exec/buffer-pool.ts), so the compiled conversions work on them in place. Untouched pages cost no memory.
+ */
+export const ARENA_HEAP_BYTES = 640 * 2 ** 20;
+/** Heap blocks start on a page, so they can take direct I/O (io/aligned.ts: DIRECT_ALIGN). */
+const HEAP_ALIGN = 4096;
 
 /** One thread's kernels and their slots. */
 export class WasmArena {
@@ -83,6 +90,11 @@ export class WasmArena {
 	/** The two models' contributions of a sub-block. */
 	readonly contrib: [Float64Array, Float64Array];
 
+	/** Next free byte of the heap, its end, and the blocks given back (reused best fit first). */
+	private heapNext: number;
+	private readonly heapEnd: number;
+	private readonly released: Uint8Array[] = [];
+
 	constructor(k: KernelExports, memory: WasmMemory) {
 		this.k = k;
 		this.buffer = memory.buffer;
@@ -96,18 +108,59 @@ export class WasmArena {
 		this.table = new Float64Array(this.buffer, tail + WORDS_BYTES + 48, 4);
 		const contrib = tail + WORDS_BYTES + 80;
 		this.contrib = [new Float64Array(this.buffer, contrib, ARENA_SUB_BLOCK), new Float64Array(this.buffer, contrib + 8 * ARENA_SUB_BLOCK, ARENA_SUB_BLOCK)];
+		this.heapNext = Math.ceil((contrib + 16 * ARENA_SUB_BLOCK) / HEAP_ALIGN) * HEAP_ALIGN;
+		this.heapEnd = this.buffer.byteLength;
 	}
 
-	/** Decodes bf16 bytes into `out` (an arena slot's view, bytes.length / 2 elements); returns `out`. */
+	/**
+	 * A page-aligned block of `bytes` bytes of the arena's heap (a released block of at most twice the size, or new
+	 * space), or undefined when the heap is full. Give it back with `release`.
+	 */
+	allocate(bytes: number): Uint8Array | undefined {
+		let best = -1;
+		for (let i = 0; i < this.released.length; i++) {
+			const size = this.released[i]!.byteLength;
+			if (size >= bytes && size <= 2 * Math.max(bytes, HEAP_ALIGN) && (best < 0 || size < this.released[best]!.byteLength)) best = i;
+		}
+		if (best >= 0) return this.released.splice(best, 1)[0]!.subarray(0, bytes);
+		const size = Math.ceil(Math.max(1, bytes) / HEAP_ALIGN) * HEAP_ALIGN;
+		if (this.heapNext + size > this.heapEnd) return undefined;
+		const block = new Uint8Array(this.buffer, this.heapNext, size);
+		this.heapNext += size;
+		return block.subarray(0, bytes);
+	}
+
+	/** Gives back a block from `allocate` (any view starting at its first byte): its whole page-rounded space. */
+	release(block: Uint8Array): void {
+		const start = block.byteOffset;
+		if (block.buffer !== this.buffer || start % HEAP_ALIGN !== 0) return;
+		const size = Math.ceil(Math.max(1, block.byteLength) / HEAP_ALIGN) * HEAP_ALIGN;
+		this.released.push(new Uint8Array(this.buffer, start, size));
+	}
+
+	/**
+	 * Decodes bf16 bytes into `out` (an arena slot's view, bytes.length / 2 elements); returns `out`. Bytes in the
+	 * arena (at an even offset) are decoded where they are; others are copied in first.
+	 */
 	decodeBf16(bytes: Uint8Array, out: Float32Array): Float32Array {
-		const raw = this.rawOf(out);
-		raw.set(bytes);
+		let raw = bytes;
+		if (!this.holds(bytes) || bytes.byteOffset % 2 !== 0) {
+			raw = this.rawOf(out);
+			raw.set(bytes);
+		}
 		this.k.decode_bf16(raw.byteOffset, out.byteOffset, out.length);
 		return out;
 	}
 
-	/** Encodes `values` (an arena slot's view) as bf16 into `into` (2 bytes per value, anywhere). */
+	/**
+	 * Encodes `values` (an arena slot's view) as bf16 into `into` (2 bytes per value): in place when `into` lies in
+	 * the arena at an even offset, else through the output slot's raw bytes and a copy.
+	 */
 	encodeBf16(values: Float32Array, into: Uint8Array): void {
+		if (this.holds(into) && into.byteOffset % 2 === 0) {
+			this.k.encode_bf16(values.byteOffset, into.byteOffset, values.length);
+			return;
+		}
 		const raw = this.rawOf(values);
 		this.k.encode_bf16(values.byteOffset, raw.byteOffset, values.length);
 		into.set(raw.subarray(0, 2 * values.length));
@@ -126,9 +179,9 @@ export class WasmArena {
 	}
 }
 
-/** Bytes the arena's memory needs: stack and data, 2·(inputs + 1) slots and the tail. */
+/** Bytes the arena's memory needs: stack and data, 2·(inputs + 1) slots, the tail and the heap. */
 function arenaPages(): number {
-	const bytes = ARENA_START + 2 * (ARENA_INPUTS + 1) * SLOT_BYTES + TAIL_BYTES;
+	const bytes = ARENA_START + 2 * (ARENA_INPUTS + 1) * SLOT_BYTES + TAIL_BYTES + HEAP_ALIGN + ARENA_HEAP_BYTES;
 	return Math.ceil(bytes / WASM_PAGE);
 }
 

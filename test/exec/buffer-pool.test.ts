@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { BufferPool } from "../../src/exec/buffer-pool.js";
+import { wasmArena } from "../../src/wasm/kernels.js";
 
 describe("BufferPool", () => {
 	test("gives back the same memory for the same size, as a view of exactly the asked length", () => {
@@ -43,21 +44,41 @@ describe("BufferPool", () => {
 		expect(pool.keptBytes).toBe(8_000);
 	});
 
-	test("an aligned request gets only buffers allocated aligned, page-aligned views of exactly the asked length", () => {
+	test("an aligned request gets only buffers allocated aligned: page-aligned views of exactly the asked length", () => {
 		const pool = new BufferPool(1 << 22);
 		const plain = pool.take(100_000);
 		pool.give(plain);
 		const a = pool.take(100_000, true);
-		expect(a.buffer).not.toBe(plain.buffer);
-		expect(a.byteOffset).toBe(0);
+		expect(a.buffer === plain.buffer && a.byteOffset === plain.byteOffset).toBe(false);
+		// In this thread's WebAssembly arena (page-aligned blocks of its heap), or a memory of its own at offset 0.
+		expect(a.byteOffset % 4096).toBe(0);
 		expect(a.byteLength).toBe(100_000);
+		const arena = wasmArena();
+		if (arena !== undefined) expect(arena.holds(a)).toBe(true);
 		pool.give(a);
 		// Reused for aligned requests, and usable by plain ones.
-		expect(pool.take(90_000, true).buffer).toBe(a.buffer);
+		const again = pool.take(90_000, true);
+		expect([again.buffer, again.byteOffset]).toEqual([a.buffer, a.byteOffset]);
 		const b = pool.take(100_000, true);
 		pool.give(b);
 		expect(pool.take(100_000).buffer).toBe(plain.buffer);
-		expect(pool.take(100_000).buffer).toBe(b.buffer);
+		const c = pool.take(100_000);
+		expect([c.buffer, c.byteOffset]).toEqual([b.buffer, b.byteOffset]);
+	});
+
+	test("arena blocks go back to the arena when dropped or disposed, and another pool of the thread reuses them", () => {
+		const arena = wasmArena();
+		if (arena === undefined) return; // LM_MERGE_WASM=0: aligned buffers are memories of their own
+		const first = new BufferPool(1 << 22);
+		const a = first.take(300_000, true);
+		first.give(a);
+		first.dispose();
+		expect(first.keptBytes).toBe(0);
+		const second = new BufferPool(1 << 22);
+		const b = second.take(250_000, true);
+		expect([b.buffer, b.byteOffset]).toEqual([a.buffer, a.byteOffset]);
+		second.give(b);
+		second.dispose();
 	});
 
 	test("the hold allowance: grants at most the allowance, and a job that does not fit waits for releases, first come first served", async () => {

@@ -12,7 +12,7 @@ import type { Lane, Mixer } from "../../src/methods/task-vector-lanes.js";
 import { mixTwoWasm, pow2Chain } from "../../src/methods/task-vector-wasm.js";
 import { counterHash } from "../../src/tensor/rng.js";
 import { KERNELS_SOURCE_SHA256 } from "../../src/wasm/kernels-binary.js";
-import { ARENA_BLOCK, ARENA_INPUTS, wasmArena } from "../../src/wasm/kernels.js";
+import { ARENA_BLOCK, ARENA_HEAP_BYTES, ARENA_INPUTS, wasmArena } from "../../src/wasm/kernels.js";
 
 const arena = wasmArena()!;
 const bits32 = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
@@ -63,6 +63,48 @@ describe("bf16 conversions", () => {
 			arena.encodeBf16(values, into);
 			expect(Array.from(into)).toEqual(Array.from(js));
 		}
+	});
+
+	test("in place: bytes in the arena's heap decode and encode there, at even and odd offsets, as elsewhere", () => {
+		const raw = new Uint8Array(new Uint16Array(65536).map((_, i) => (i * 40503) & 0xffff).buffer);
+		const js = decodeToF32(raw, "BF16", new Float32Array(65536));
+		const heap = arena.allocate(2 * ARENA_BLOCK + 8)!;
+		try {
+			for (const skew of [0, 2, 1]) {
+				const bytes = heap.subarray(skew, skew + 2 * ARENA_BLOCK - 8);
+				bytes.set(raw.subarray(0, bytes.length));
+				const out = arena.slots[2]!.subarray(0, bytes.length / 2);
+				arena.decodeBf16(bytes, out);
+				expect(bits32(out)).toEqual(bits32(js.subarray(0, out.length)));
+				// Encode back into the heap: the same bf16 bytes (decoding is exact, so encoding restores them).
+				bytes.fill(0);
+				arena.encodeBf16(out, bytes);
+				expect(Array.from(bytes)).toEqual(Array.from(encodeFromF32(js.subarray(0, out.length), "BF16")));
+			}
+		} finally {
+			arena.release(heap);
+		}
+	});
+});
+
+describe("the arena's heap", () => {
+	test("page-aligned blocks; a released block is reused for a request up to its size, not for one twice smaller", () => {
+		const a = arena.allocate(10_000)!;
+		const b = arena.allocate(5_000)!;
+		expect(a.byteLength).toBe(10_000);
+		expect(a.byteOffset % 4096).toBe(0);
+		expect(b.byteOffset % 4096).toBe(0);
+		expect(b.byteOffset).toBeGreaterThanOrEqual(a.byteOffset + 12_288);
+		arena.release(a);
+		const small = arena.allocate(3_000)!;
+		expect(small.byteOffset).not.toBe(a.byteOffset);
+		const c = arena.allocate(12_000)!;
+		expect(c.byteOffset).toBe(a.byteOffset);
+		for (const x of [b, small, c]) arena.release(x);
+	});
+
+	test("a request larger than the heap is refused (undefined), not grown", () => {
+		expect(arena.allocate(ARENA_HEAP_BYTES + 4096)).toBeUndefined();
 	});
 });
 
