@@ -63,9 +63,10 @@ export async function writeAtAligned(handle: FileHandle, direct: FileHandle | nu
 	let accepted = true;
 	if (direct !== null && bodyEnd > bodyStart) {
 		try {
-			await writeDirect(direct, part(bodyStart, bodyEnd), bodyStart, file);
+			await writeAt(direct, part(bodyStart, bodyEnd), bodyStart, file);
 		} catch (err) {
-			if ((err as NodeJS.ErrnoException).code !== "EINVAL") throw err;
+			// Refused (EINVAL): everything goes through the ordinary handle, which rewrites any part already written.
+			if (((err as { cause?: NodeJS.ErrnoException }).cause)?.code !== "EINVAL") throw err;
 			accepted = false;
 		}
 	}
@@ -76,24 +77,6 @@ export async function writeAtAligned(handle: FileHandle, direct: FileHandle | nu
 	if (bodyStart > position) await writeAt(handle, part(position, bodyStart), position, file);
 	if (end > bodyEnd) await writeAt(handle, part(bodyEnd, end), bodyEnd, file);
 	return true;
-}
-
-/** writeAt for a direct handle: a refusal (EINVAL) is passed on as the system's error, anything else as ExecError. */
-async function writeDirect(direct: FileHandle, bytes: Uint8Array, position: number, file: string): Promise<void> {
-	let done = 0;
-	while (done < bytes.byteLength) {
-		let written: number;
-		try {
-			({ bytesWritten: written } = await direct.write(bytes, done, bytes.byteLength - done, position + done));
-		} catch (err) {
-			if ((err as NodeJS.ErrnoException).code === "EINVAL" && done === 0) throw err;
-			throw writeError(file, `writing ${bytes.byteLength} bytes at offset ${position}`, err);
-		}
-		if (written <= 0 || written % DIRECT_ALIGN !== 0) {
-			throw new ExecError("Io", `${file}: the direct write at offset ${position + done} wrote ${written} bytes`);
-		}
-		done += written;
-	}
 }
 
 /** Reusable pair of slice buffers for writeTensorData (encode slice k while slice k−1 is written). */

@@ -3,7 +3,7 @@
  * give the same bytes with direct reads and writes on or off, with every, some or no chunks kept between passes.
  */
 import { createHash } from "node:crypto";
-import { closeSync, constants, openSync } from "node:fs";
+import { constants } from "node:fs";
 import { open, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
@@ -11,7 +11,7 @@ import { mergeModels } from "../../src/exec/merge-models.js";
 import { allocAligned, alignedSpan, DIRECT_ALIGN } from "../../src/io/aligned.js";
 import { writeAtAligned } from "../../src/io/writer.js";
 import { parseRecipe } from "../../src/recipe/load.js";
-import { useTempDir } from "../helpers/fs.js";
+import { acceptsDirectIo, useTempDir } from "../helpers/fs.js";
 import { writeTinyMistral } from "../helpers/tiny-model.js";
 
 const root = useTempDir("lm-merge-direct-io-");
@@ -19,16 +19,6 @@ const root = useTempDir("lm-merge-direct-io-");
 afterEach(() => {
 	delete process.env["LM_MERGE_DIRECT_IO"];
 });
-
-/** Whether `file` can be opened for direct writes (false on file systems that refuse O_DIRECT). */
-function directWritable(file: string): boolean {
-	try {
-		closeSync(openSync(file, constants.O_WRONLY | constants.O_DIRECT));
-		return true;
-	} catch {
-		return false;
-	}
-}
 
 describe("writeAtAligned", () => {
 	const PAGES = 6;
@@ -56,7 +46,7 @@ describe("writeAtAligned", () => {
 		const file = path.join(root(), `w-${position}-${len}-${useDirect}-${skew}.bin`);
 		await writeFile(file, new Uint8Array(PAGES * DIRECT_ALIGN).fill(FILL));
 		const handle = await open(file, "r+");
-		const direct = useDirect && directWritable(file) ? await open(file, constants.O_WRONLY | constants.O_DIRECT) : null;
+		const direct = useDirect && acceptsDirectIo(file, true) ? await open(file, constants.O_WRONLY | constants.O_DIRECT) : null;
 		const bytes = bytesFor(position, len, skew);
 		let accepted: boolean;
 		try {
@@ -79,7 +69,7 @@ describe("writeAtAligned", () => {
 		expect(await check(position, len, false)).toBe(true);
 	});
 
-	test.skipIf(!directWritable(path.join(import.meta.dirname, "direct-io.test.ts")))("a buffer off the page alignment is refused for direct writes: false, and the bytes still land", async () => {
+	test.skipIf(!acceptsDirectIo(path.join(import.meta.dirname, "direct-io.test.ts"), true))("a buffer off the page alignment is refused for direct writes: false, and the bytes still land", async () => {
 		expect(await check(100, 3 * DIRECT_ALIGN, true, 1)).toBe(false);
 	});
 });

@@ -1,4 +1,5 @@
 /** File-system helpers: a scratch folder per test file, existence checks. */
+import { closeSync, constants, openSync } from "node:fs";
 import { access, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,3 +26,16 @@ export function useTempDir(prefix: string): () => string {
 
 /** Whether `p` exists (any kind of entry). */
 export const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false);
+
+/**
+ * Whether `file` can be opened with O_DIRECT for reading, or for writing with `write` (false on file systems that
+ * refuse it, where the library falls back to ordinary I/O and tests of the direct path are skipped).
+ */
+export function acceptsDirectIo(file: string, write = false): boolean {
+	try {
+		closeSync(openSync(file, (write ? constants.O_WRONLY : constants.O_RDONLY) | constants.O_DIRECT));
+		return true;
+	} catch {
+		return false;
+	}
+}

@@ -1,4 +1,4 @@
-import { constants, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
@@ -7,6 +7,7 @@ import { allocAligned, alignedSpan, DIRECT_ALIGN } from "../../src/io/aligned.js
 import { openSafetensors, type SafetensorsFile } from "../../src/io/reader.js";
 import { concatBytes, craftFile } from "./safetensors-bytes.js";
 import { rejected } from "../helpers/errors.js";
+import { acceptsDirectIo } from "../helpers/fs.js";
 
 
 // Two byte tensors whose values follow their offsets: "a" spans several pages and starts at an odd offset, "b" ends
@@ -22,21 +23,11 @@ const HEADER = {
 	b: { dtype: "U8", shape: [B_BYTES], data_offsets: [3 + A_BYTES, 3 + A_BYTES + B_BYTES] },
 };
 
-/** True when the test folder's file system accepts O_DIRECT (ext4, xfs, …; some others refuse it at open). */
-function directSupported(file: string): boolean {
-	try {
-		closeSync(openSync(file, constants.O_RDONLY | constants.O_DIRECT));
-		return true;
-	} catch {
-		return false;
-	}
-}
-
 // Written when the module loads, so whether its file system takes direct reads is known when tests are declared.
 const dir = mkdtempSync(join(tmpdir(), "lm-merge-direct-"));
 const path = join(dir, "model.safetensors");
 writeFileSync(path, craftFile(HEADER, concatBytes(new Uint8Array([1, 2, 3]), A, B)));
-const DIRECT = directSupported(path);
+const DIRECT = acceptsDirectIo(path);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
