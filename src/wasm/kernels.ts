@@ -179,9 +179,9 @@ export class WasmArena {
 	}
 }
 
-/** Bytes the arena's memory needs: stack and data, 2·(inputs + 1) slots, the tail and the heap. */
-function arenaPages(): number {
-	const bytes = ARENA_START + 2 * (ARENA_INPUTS + 1) * SLOT_BYTES + TAIL_BYTES + HEAP_ALIGN + ARENA_HEAP_BYTES;
+/** Bytes the arena's memory needs: stack and data, 2·(inputs + 1) slots, the tail and a heap of `heap` bytes. */
+function arenaPages(heap: number): number {
+	const bytes = ARENA_START + 2 * (ARENA_INPUTS + 1) * SLOT_BYTES + TAIL_BYTES + HEAP_ALIGN + heap;
 	return Math.ceil(bytes / WASM_PAGE);
 }
 
@@ -192,8 +192,14 @@ function load(): WasmArena | undefined {
 	if (process.env.LM_MERGE_WASM === "0" || Wasm === undefined) return undefined;
 	const bytes = Buffer.from(KERNELS_WASM_BASE64, "base64");
 	if (!Wasm.validate(bytes)) return undefined;
-	const pages = arenaPages();
-	const memory = new Wasm.Memory({ initial: pages, maximum: pages });
+	let memory: WasmMemory;
+	try {
+		memory = new Wasm.Memory({ initial: arenaPages(ARENA_HEAP_BYTES), maximum: arenaPages(ARENA_HEAP_BYTES) });
+	} catch {
+		// A system that will not map the heap's address space (strict overcommit): an arena without a heap, whose
+		// pool buffers then live outside it (conversions copy in and out).
+		memory = new Wasm.Memory({ initial: arenaPages(0), maximum: arenaPages(0) });
+	}
 	const instance = new Wasm.Instance(new Wasm.Module(bytes), { env: { memory } });
 	const heapBase = instance.exports.__heap_base as { value: number } | undefined;
 	if (heapBase !== undefined && heapBase.value > ARENA_START) {

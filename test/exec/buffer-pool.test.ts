@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { BufferPool } from "../../src/exec/buffer-pool.js";
-import { wasmArena } from "../../src/wasm/kernels.js";
+import { ARENA_HEAP_BYTES, wasmArena } from "../../src/wasm/kernels.js";
 
 describe("BufferPool", () => {
 	test("gives back the same memory for the same size, as a view of exactly the asked length", () => {
@@ -64,6 +64,16 @@ describe("BufferPool", () => {
 		expect(pool.take(100_000).buffer).toBe(plain.buffer);
 		const c = pool.take(100_000);
 		expect([c.buffer, c.byteOffset]).toEqual([b.buffer, b.byteOffset]);
+	});
+
+	test("a request the arena's heap cannot hold gets a page-aligned memory of its own", () => {
+		const pool = new BufferPool(1 << 20);
+		const big = pool.take(ARENA_HEAP_BYTES + 4096, true);
+		expect(big.byteLength).toBe(ARENA_HEAP_BYTES + 4096);
+		expect(big.byteOffset).toBe(0);
+		expect(wasmArena()?.holds(big) ?? false).toBe(false);
+		pool.give(big);
+		expect(pool.keptBytes).toBe(0); // larger than the pool keeps
 	});
 
 	test("arena blocks go back to the arena when dropped or disposed, and another pool of the thread reuses them", () => {
