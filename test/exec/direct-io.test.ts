@@ -7,11 +7,14 @@ import { constants } from "node:fs";
 import { open, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
+import { copyChunked } from "../../src/exec/chunked-job.js";
 import { mergeModels } from "../../src/exec/merge-models.js";
+import { openSafetensors } from "../../src/io/reader.js";
 import { allocAligned, alignedSpan, DIRECT_ALIGN } from "../../src/io/aligned.js";
 import { writeAtAligned } from "../../src/io/writer.js";
 import { parseRecipe } from "../../src/recipe/load.js";
 import { acceptsDirectIo, useTempDir } from "../helpers/fs.js";
+import { concatBytes, craftFile } from "../io/safetensors-bytes.js";
 import { writeTinyMistral } from "../helpers/tiny-model.js";
 
 const root = useTempDir("lm-merge-direct-io-");
@@ -71,6 +74,34 @@ describe("writeAtAligned", () => {
 
 	test.skipIf(!acceptsDirectIo(path.join(import.meta.dirname, "direct-io.test.ts"), true))("a buffer off the page alignment is refused for direct writes: false, and the bytes still land", async () => {
 		expect(await check(100, 3 * DIRECT_ALIGN, true, 1)).toBe(false);
+	});
+});
+
+describe("copyChunked (passthrough of raw bytes)", () => {
+	const BYTES = 50_000 + 77;
+	const data = Uint8Array.from({ length: BYTES }, (_, i) => (i * 13 + (i >> 9)) & 255);
+
+	// Input offsets 3 (data start 8 + header) and output offsets chosen to sit at the same or another place in a page.
+	test.each([5, 4096 + 3, 0])("a tensor copied in 16 KiB chunks to output offset %d lands byte for byte, its whole pages written directly", async (outAt) => {
+		const input = path.join(root(), `copy-in-${outAt}.safetensors`);
+		await writeFile(input, craftFile({ pad: { dtype: "U8", shape: [3], data_offsets: [0, 3] }, t: { dtype: "U8", shape: [BYTES], data_offsets: [3, 3 + BYTES] } }, concatBytes(new Uint8Array(3), data)));
+		const output = path.join(root(), `copy-out-${outAt}.bin`);
+		await writeFile(output, new Uint8Array(outAt + BYTES + 100).fill(0xee));
+		const source = await openSafetensors(input);
+		const handle = await open(output, "r+");
+		const direct = { handle: acceptsDirectIo(output, true) ? await open(output, constants.O_WRONLY | constants.O_DIRECT) : null };
+		try {
+			await copyChunked({ source, tensor: "t", byteLength: BYTES, out: { handle, direct, file: output, name: "t", dtype: "BF16", position: outAt }, chunkBytes: 16_384 });
+			// The direct handle was not refused (it would be set to null).
+			expect(direct.handle === null).toBe(!acceptsDirectIo(output, true));
+		} finally {
+			await direct.handle?.close();
+			await handle.close();
+			await source.close();
+		}
+		const expected = new Uint8Array(outAt + BYTES + 100).fill(0xee);
+		expected.set(data, outAt);
+		expect(new Uint8Array(await readFile(output))).toEqual(expected);
 	});
 });
 
