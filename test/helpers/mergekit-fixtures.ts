@@ -4,7 +4,8 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { decodeToF32 } from "../../src/io/convert.js";
+import { decodeToF32, encodeFromF32 } from "../../src/io/convert.js";
+import { ShardedWriter } from "../../src/io/sharded-writer.js";
 import type { FloatDtype } from "../../src/io/dtypes.js";
 import type { CompatDtype } from "../../src/methods/compat/torch-float.js";
 import { REPO_ROOT } from "./cli.js";
@@ -101,4 +102,55 @@ export function bitDifferences(actual: Float32Array, expected: Float32Array): { 
 		if (first.length < 5) first.push(`[${i}] got ${actual[i]} want ${expected[i]}`);
 	}
 	return { count, first };
+}
+
+/** The tensor a fixture checkpoint holds, and a second copy so a merge has two jobs (worker pool with threads > 1). */
+export const FIXTURE_TENSOR = "model.layers.0.mlp.down_proj.weight";
+export const FIXTURE_TWIN = "model.layers.1.mlp.down_proj.weight";
+
+const TORCH_NAME: Record<CompatDtype, string> = { BF16: "bfloat16", F16: "float16", F32: "float32" };
+
+/** One checkpoint holding `values` as FIXTURE_TENSOR and FIXTURE_TWIN. */
+export async function writeFixtureCheckpoint(dir: string, values: Float32Array, shape: number[], dtype: CompatDtype): Promise<void> {
+	const writer = await ShardedWriter.create(
+		dir,
+		[FIXTURE_TENSOR, FIXTURE_TWIN].map((name) => ({ name, dtype: dtype as FloatDtype, shape })),
+		{ maxShardBytes: 1e12, metadata: {}, force: false },
+	);
+	for (const name of [FIXTURE_TENSOR, FIXTURE_TWIN]) await writer.writeTensor(name, values);
+	await writer.commit();
+}
+
+/** Writes the case's inputs as checkpoints under `dir` and returns the recipe merging them. */
+export async function writeFixtureRecipe(c: FixtureCase, dir: string, opts: { compat: boolean }): Promise<string> {
+	const base = path.join(dir, "base");
+	if (c.base !== undefined) await writeFixtureCheckpoint(base, c.base, c.shape, c.inputDtype);
+	const models: string[] = [];
+	for (const [m, values] of c.models.entries()) {
+		const p = path.join(dir, `m${m}`);
+		await writeFixtureCheckpoint(p, values, c.shape, c.inputDtype);
+		models.push(`  - model: ${p}\n    parameters: ${JSON.stringify(c.modelParams[m])}`);
+	}
+	return [
+		`merge_method: ${c.method}`,
+		...(c.base !== undefined ? [`base_model: ${base}`] : []),
+		"models:",
+		...models,
+		`parameters: ${JSON.stringify(c.params)}`,
+		`dtype: ${TORCH_NAME[c.dtype]}`,
+		...(opts.compat ? ["compat: mergekit"] : []),
+		"",
+	].join("\n");
+}
+
+/** The case's expected output as the bytes a safetensors file stores. */
+export function expectedFixtureBytes(c: FixtureCase): Uint8Array {
+	return encodeFromF32(c.expected.values, c.expected.dtype as FloatDtype);
+}
+
+/** One case of one method's fixtures, by name. */
+export function fixtureCase(method: string, name: string): FixtureCase {
+	const c = loadFixtures(method).find((x) => x.name === name);
+	if (c === undefined) throw new Error(`no fixture ${method}/${name}`);
+	return c;
 }
