@@ -244,10 +244,11 @@ def gen_nearswap():
 
 def gen_arcee_fusion():
     c = Cases("arcee_fusion")
-    for i, (dt, shape) in enumerate([(torch.bfloat16, (12, 20)), (torch.bfloat16, (40,)), (torch.float16, (12, 20)), (torch.float32, (12, 20))]):
+    # (64, 100): rows longer than a vector with a 4-element tail, so the softmax's lane order is exercised
+    for i, (dt, shape) in enumerate([(torch.bfloat16, (12, 20)), (torch.bfloat16, (40,)), (torch.float16, (12, 20)), (torch.float32, (12, 20)), (torch.bfloat16, (64, 100))]):
         base, models = tensors(1000 + i, shape, dt, 1, spread=0.02)
         out = ref.arcee_fusion(base, models[0])
-        c.add(f"arcee_fusion-{name_of(dt)}-{len(shape)}d", dt, base, models, {}, [{}], out)
+        c.add(f"arcee_fusion-{name_of(dt)}-{'x'.join(map(str, shape))}", dt, base, models, {}, [{}], out)
     c.write()
 
 
@@ -300,11 +301,13 @@ def gen_multislerp():
 
 def gen_karcher():
     c = Cases("karcher")
-    for i, (dt, n, with_base) in enumerate([(torch.bfloat16, 3, False), (torch.bfloat16, 2, True), (torch.float16, 3, True), (torch.float32, 2, False)]):
-        base, models = tensors(1400 + i, (12, 20), dt, n, spread=0.02, independent=not with_base)
+    # (64, 100): float32 norms over 6400 values, where their summation order shows in the result
+    for i, (dt, n, with_base, shape) in enumerate([(torch.bfloat16, 3, False, (12, 20)), (torch.bfloat16, 2, True, (12, 20)), (torch.float16, 3, True, (12, 20)),
+                                                   (torch.float32, 2, False, (12, 20)), (torch.bfloat16, 2, True, (64, 100))]):
+        base, models = tensors(1400 + i, shape, dt, n, spread=0.02, independent=not with_base)
         inputs = models + ([base] if with_base else [])  # a base is one more input, placed last
         out = ref.karcher(inputs, 10, 1e-5)
-        c.add(f"karcher-{name_of(dt)}-{n}models-base{int(with_base)}", dt, base if with_base else None, models, {"max_iter": 10, "tol": 1e-5}, [{} for _ in models], out)
+        c.add(f"karcher-{name_of(dt)}-{n}models-base{int(with_base)}-{'x'.join(map(str, shape))}", dt, base if with_base else None, models, {"max_iter": 10, "tol": 1e-5}, [{} for _ in models], out)
     c.write()
 
 
@@ -317,9 +320,22 @@ def gen_passthrough():
     c.write()
 
 
+def gen_reductions():
+    """torch's own float32 norms (linalg.vector_norm of x.float(), as karcher takes them) of bf16 vectors of many
+    lengths: checks the summation order lm-merge reproduces (8 lanes, then the tail)."""
+    doc = {"generator": "scripts/mergekit-compat/generate.py", "torch": torch.__version__, "norms": []}
+    g = torch.Generator().manual_seed(1600)
+    for n in (1, 7, 8, 9, 20, 100, 1000, 4099, 20000):
+        x = (torch.randn(n, generator=g) * 0.05).to(torch.bfloat16)
+        doc["norms"].append({"values": encode(x), "norm": encode(torch.linalg.vector_norm(x.float()).reshape(1))})
+    with open(os.path.join(OUT, "reductions.json"), "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     for gen in (gen_linear, gen_task_arithmetic, gen_ties, gen_breadcrumbs, gen_dare, gen_della, gen_sce, gen_model_stock,
-                gen_nearswap, gen_arcee_fusion, gen_slerp, gen_nuslerp, gen_multislerp, gen_karcher, gen_passthrough):
+                gen_nearswap, gen_arcee_fusion, gen_slerp, gen_nuslerp, gen_multislerp, gen_karcher, gen_passthrough, gen_reductions):
         gen()
     print(f"wrote fixtures to {os.path.normpath(OUT)}")

@@ -15,6 +15,7 @@ everything else is torch's own op, so torch decides the rounding of every interm
   * `tensor + python_float`, comparisons and clamp bounds round the number to the tensor's dtype (both versions);
   * sum, mean, norm, dot and softmax accumulate in float32 and round once (torch 1.13 rounds a bfloat16 mean's
     sum before dividing, has no float16 softmax/clamp/exp on CPU and accumulates a bfloat16 dot in bfloat16);
+    the reduced-float softmax is spelled out in the order of torch 2.x's kernel (lane_tree_sum);
   * sorts: mergekit's argsort/topk are not stable; on CUDA torch's radix sort keeps equal keys in index order,
     on CPU the order depends on the build (std::sort, x86-simd-sort). The reference uses the index order.
 
@@ -90,9 +91,37 @@ def dot_(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a.float() * b.float()).sum().to(a.dtype)
 
 
+LANES = 8  # float32 lanes of an AVX2 vector: the CPU kernels' accumulation order on x86 without AVX-512
+
+
+def lane_tree_sum(e: torch.Tensor, tail_in_lanes: bool) -> torch.Tensor:
+    """Sum over the last dim in the order of torch's vectorised float32 reductions: 8 lanes accumulate the whole
+    vectors, vec_reduce_all combines them as ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)); the n mod 8 tail is either added
+    into lanes 0.. first (vec::reduce_all) or one by one afterwards (the reduced-float softmax kernel)."""
+    n = e.shape[-1]
+    body = n - n % LANES
+    acc = torch.zeros(e.shape[:-1] + (LANES,), dtype=torch.float32)
+    for k in range(0, body, LANES):
+        acc = acc + e[..., k:k + LANES]
+    if tail_in_lanes and body < n:
+        acc[..., : n - body] = acc[..., : n - body] + e[..., body:]
+    s = ((acc[..., 0] + acc[..., 4]) + (acc[..., 2] + acc[..., 6])) + ((acc[..., 1] + acc[..., 5]) + (acc[..., 3] + acc[..., 7]))
+    if not tail_in_lanes:
+        for k in range(body, n):
+            s = s + e[..., k]
+    return s
+
+
 def softmax_(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """Softmax of a reduced-float tensor along the last dim: float32 buffer, exp(x - max) * (1/sum), one rounding."""
-    return torch.softmax(x.float(), dim).to(x.dtype)
+    """Softmax along the last dim. Reduced floats (torch 2.x's reduced-float kernel): a float32 buffer, exp(x - max),
+    the sum in lane order with the tail added last, then x * (1/sum), rounded once. float32: torch's own kernel."""
+    assert dim in (-1, x.dim() - 1)
+    if x.dtype not in REDUCED:
+        return torch.softmax(x, dim)
+    f = x.float()
+    e = torch.exp(f - f.max(dim=-1, keepdim=True).values)
+    inv = 1 / lane_tree_sum(e, tail_in_lanes=False)
+    return (e * inv.unsqueeze(-1)).to(x.dtype)
 
 
 def stable_order(keys: torch.Tensor, descending: bool, dim: int = -1) -> torch.Tensor:

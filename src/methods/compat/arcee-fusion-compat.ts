@@ -2,8 +2,8 @@
  * mergekit's arcee_fusion (arcee_fusion.py) in the recipe's dtype. Rows are the last axis (a 1-D tensor is one row):
  *
  *   d = |c − a|                                           (D)
- *   p = softmax(c) + 1e-8, q = softmax(a) + 1e-8         (softmax in float32: exp(x − max)·(1/Σ), rounded to D;
- *                                                         1e-8 rounded to D in the addition)
+ *   p = softmax(c) + 1e-8, q = softmax(a) + 1e-8         (softmax in float32: exp(x − max)·(1/Σ), rounded to D,
+ *                                                         Σ in torch's lane order; 1e-8 rounded to D in the addition)
  *   kl = Σ p·log(p/q) per row                             (D ops, float32 row sum, rounded)
  *   I = d·kl                                              (D)
  *   threshold = median + (q75 − q25)·1.5                  (sorted[int(q·(n−1))], q·(n−1) in float32; D ops)
@@ -16,7 +16,7 @@
  */
 import { uniformAt } from "../../tensor/rng.js";
 import type { MergeContext } from "../types.js";
-import { f32Sum } from "./reductions.js";
+import { torchLaneTreeSum } from "./reductions.js";
 import { TorchFloat, type CompatDtype } from "./torch-float.js";
 import type { CompatInput, CompatKernel } from "./types.js";
 
@@ -28,7 +28,7 @@ function softmaxPlusEps(x: Float32Array, start: number, end: number, math: Torch
 	let max = -Infinity;
 	for (let k = start; k < end; k++) if (x[k]! > max || Number.isNaN(x[k]!)) max = x[k]!;
 	for (let k = start; k < end; k++) out[k - start] = Math.fround(Math.exp(Math.fround(x[k]! - max)));
-	const inv = Math.fround(1 / f32Sum(out, 0, end - start));
+	const inv = Math.fround(1 / torchLaneTreeSum(out, 0, end - start, math.dtype === "F32"));
 	const eps = math.narrow(1e-8);
 	for (let k = 0; k < end - start; k++) out[k] = math.add(math.round(Math.fround(out[k]! * inv)), eps);
 }

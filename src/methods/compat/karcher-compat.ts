@@ -1,6 +1,7 @@
 /**
  * mergekit's karcher (karcher.py) in the recipe's dtype. Norms are taken in float32 (`linalg.norm(x.float())`) and
- * used as float32 scalars; the iterates stay in D:
+ * used as float32 scalars, unrounded, so their summation order shows in the result: they follow torch's vectorised
+ * order (reductions.ts, torchNormF32). The iterates stay in D:
  *
  *   uᵢ = xᵢ / ‖xᵢ‖ (zero for a zero tensor); inputs with ‖xᵢ‖ ≤ tol leave the mean, αᵢ renormalised (Python floats)
  *   m = Σ αᵢ·uᵢ (accumulated in D), m = m / ‖m‖ (or u of the first valid input when ‖m‖ < tol)
@@ -10,7 +11,7 @@
  *   out = m · Σ αᵢ‖xᵢ‖ (weights are ignored: αᵢ = 1/N; a base is one more input)
  */
 import type { MergeContext } from "../types.js";
-import { f32Dot, f32Norm } from "./reductions.js";
+import { f32Dot, torchNormF32 } from "./reductions.js";
 import { TorchFloat, type CompatDtype } from "./torch-float.js";
 import { numberParam, type CompatInput, type CompatKernel } from "./types.js";
 
@@ -20,7 +21,7 @@ export function karcherCompat(tensors: Float32Array[], maxIter: number, tol: num
 	const n = tensors[0]!.length;
 	const alphas = tensors.map(() => 1 / tensors.length);
 	const norms = tensors.map((x) => {
-		const norm = f32Norm(x);
+		const norm = torchNormF32(x);
 		if (norm === 0) x.fill(0);
 		else for (let i = 0; i < n; i++) x[i] = math.div(x[i]!, norm);
 		return norm;
@@ -37,7 +38,7 @@ export function karcherCompat(tensors: Float32Array[], maxIter: number, tol: num
 		const u = vu[v]!;
 		for (let i = 0; i < n; i++) mean[i] = math.add(mean[i]!, math.mul(u[i]!, a));
 	}
-	const meanNorm = f32Norm(mean);
+	const meanNorm = torchNormF32(mean);
 	if (meanNorm < tol) mean.set(vu[0]!);
 	else for (let i = 0; i < n; i++) mean[i] = math.div(mean[i]!, meanNorm);
 	const tangent = new Float32Array(n);
@@ -51,13 +52,13 @@ export function karcherCompat(tensors: Float32Array[], maxIter: number, tol: num
 			const coef = math.mul(math.div(theta, math.sin(theta)), math.scalar(va[v]!));
 			for (let i = 0; i < n; i++) tangent[i] = math.add(tangent[i]!, math.mul(coef, math.sub(u[i]!, math.mul(dot, mean[i]!))));
 		}
-		const tn = f32Norm(tangent);
+		const tn = torchNormF32(tangent);
 		if (tn < tol) break;
 		// cos‖T‖ and sin‖T‖ are float32 0-dim tensors multiplying a D tensor from the left: torch rounds them to D.
 		const c = math.r(Math.cos(tn));
 		const s = math.r(Math.sin(tn));
 		for (let i = 0; i < n; i++) mean[i] = math.add(math.mul(c, mean[i]!), math.mul(s, math.div(tangent[i]!, tn)));
-		const un = f32Norm(mean);
+		const un = torchNormF32(mean);
 		if (un > tol) for (let i = 0; i < n; i++) mean[i] = math.div(mean[i]!, un);
 	}
 	let scale = 0;

@@ -3,14 +3,18 @@
  * scripts/mergekit-compat/generate.py from its own reading of mergekit, run through torch) must come out bit for bit.
  * DARE and DELLA replay the masks torch drew; DELLA also checks its keep probabilities.
  */
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, test } from "vitest";
+import { decodeToF32 } from "../../../src/io/convert.js";
+import { f32Norm, torchNormF32 } from "../../../src/methods/compat/reductions.js";
 import { compatKernelFor, runCompat } from "../../../src/methods/compat/registry.js";
 import { dellaProbabilitiesCompat } from "../../../src/methods/compat/sparsify-compat.js";
 import { TASK_VECTOR_VARIANTS, taskVectorsCompat } from "../../../src/methods/compat/task-vectors-compat.js";
 import { castInPlace, TorchFloat } from "../../../src/methods/compat/torch-float.js";
 import type { MergeContext } from "../../../src/methods/types.js";
 import { rngKey } from "../../../src/tensor/rng.js";
-import { bitDifferences, type FixtureCase, loadFixtures } from "../../helpers/mergekit-fixtures.js";
+import { bitDifferences, FIXTURE_DIR, type FixtureCase, loadFixtures } from "../../helpers/mergekit-fixtures.js";
 
 const METHODS = [
 	"linear",
@@ -119,4 +123,23 @@ describe("DELLA keep probabilities match torch's", () => {
 			});
 		});
 	}
+});
+
+describe("float32 norms in torch's summation order", () => {
+	const doc = JSON.parse(readFileSync(path.join(FIXTURE_DIR, "reductions.json"), "utf8")) as { norms: { values: string; norm: string }[] };
+	const decode = (b64: string, dtype: "BF16" | "F32") => {
+		const bytes = Buffer.from(b64, "base64");
+		return decodeToF32(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), dtype);
+	};
+	test.each(doc.norms.map((c) => [decode(c.values, "BF16").length, c] as const))("%i values", (_n, c) => {
+		const x = decode(c.values, "BF16");
+		expect(torchNormF32(x)).toBe(decode(c.norm, "F32")[0]);
+	});
+	test("the exact sum would not do: it differs from torch's on the longer vectors", () => {
+		const differs = doc.norms.filter((c) => {
+			const x = decode(c.values, "BF16");
+			return f32Norm(x) !== decode(c.norm, "F32")[0];
+		});
+		expect(differs.length).toBeGreaterThan(2);
+	});
 });
