@@ -10,6 +10,7 @@ import { encodeFromF32 } from "../../src/io/convert.js";
 import type { FloatDtype } from "../../src/io/dtypes.js";
 import { mergeModels } from "../../src/exec/merge-models.js";
 import { openModel } from "../../src/model/model-dir.js";
+import { jobMemory } from "../../src/plan/memory.js";
 import { buildPlan, closePlan } from "../../src/plan/plan.js";
 import { parseRecipe } from "../../src/recipe/load.js";
 import { rejected } from "../helpers/errors.js";
@@ -27,11 +28,11 @@ import {
 const root = useTempDir("lm-merge-compat-");
 
 /** Writes the case's checkpoints, merges them and returns the output tensor's raw bytes (both copies must agree). */
-async function mergeCase(c: FixtureCase, name: string, opts: { compat: boolean; threads: number }): Promise<Uint8Array> {
+async function mergeCase(c: FixtureCase, name: string, opts: { compat: boolean; threads: number; chunkElements?: number }): Promise<Uint8Array> {
 	const dir = path.join(root(), name);
 	const yaml = await writeFixtureRecipe(c, dir, { compat: opts.compat });
 	const out = path.join(dir, "out");
-	await mergeModels(parseRecipe(yaml), { out, threads: opts.threads });
+	await mergeModels(parseRecipe(yaml), { out, threads: opts.threads, ...(opts.chunkElements !== undefined ? { chunkElements: opts.chunkElements } : {}) });
 	const merged = await openModel(out);
 	try {
 		const bytes = await merged.readRaw(FIXTURE_TENSOR);
@@ -54,11 +55,11 @@ const CASES: Array<[string, string, number]> = [
 	["slerp", "slerp-bfloat16-t0.3", 1],
 	["nuslerp", "nuslerp-float16-base1-rw1-fl0", 1],
 	["multislerp", "multislerp-bfloat16-3models-base1", 2],
-	["karcher", "karcher-bfloat16-2models-base1", 1],
+	["karcher", "karcher-bfloat16-2models-base1-64x100", 1],
 	["model_stock", "model_stock-bfloat16-3models-fw1", 1],
 	["sce", "sce-bfloat16-topk0.5", 1],
 	["nearswap", "nearswap-bfloat16-t0.005", 1],
-	["arcee_fusion", "arcee_fusion-bfloat16-2d", 1],
+	["arcee_fusion", "arcee_fusion-bfloat16-64x100", 1],
 ];
 
 describe("compat: mergekit writes torch's bytes", () => {
@@ -68,9 +69,16 @@ describe("compat: mergekit writes torch's bytes", () => {
 		expect(Buffer.from(got).equals(Buffer.from(expectedBytes(c)))).toBe(true);
 	});
 
+	test("tensors above the streaming threshold still run compat's whole-tensor arithmetic", async () => {
+		// With 64-element chunks every fixture tensor would take the float32 chunked kernels; compat must not.
+		const c = fixture("ties", "ties-bfloat16-3models");
+		const got = await mergeCase(c, "chunked", { compat: true, threads: 1, chunkElements: 64 });
+		expect(Buffer.from(got).equals(Buffer.from(expectedBytes(c)))).toBe(true);
+	});
+
 	test.each([
 		["ties", "ties-bfloat16-3models"],
-		["arcee_fusion", "arcee_fusion-bfloat16-2d"],
+		["arcee_fusion", "arcee_fusion-bfloat16-64x100"],
 		["multislerp", "multislerp-bfloat16-3models-base1"],
 	])("without compat, %s keeps the float32 result, which differs from mergekit's (%s)", async (method, name) => {
 		const c = fixture(method, name);
@@ -104,6 +112,9 @@ describe("planning compat: mergekit", () => {
 		await closePlan(off);
 		const on = await buildPlan(recipe("ties"), { compat: "mergekit" });
 		expect(on.jobs[0]!.compat).toEqual({ dtype: "BF16" });
+		// Whole tensors: the base, one model and three tensor-sized scratch arrays in float32, plus a fixed margin.
+		const n = on.jobs[0]!.output.shape.reduce((a, b) => a * b, 1);
+		expect(jobMemory(on.jobs[0]!)).toBe(n * 4 * (2 + 3) + 32 * 2 ** 20);
 		await closePlan(on);
 	});
 
