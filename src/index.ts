@@ -107,6 +107,7 @@ export { buildPlan, buildPlan as planMerge, closePlan } from "./plan/plan.js";
 export { estimatePeakMemory, jobMemory, MEMORY_BUDGET_BYTES } from "./plan/memory.js";
 export type { PlanOptions } from "./plan/plan.js";
 export type { MergePlan, TensorJob, JobInput, PlannedModel } from "./plan/types.js";
+export type { CompatMode } from "./plan/compat.js";
 export { runMerge, drainMerge, checkOutputPath, DEFAULT_SHARD_BYTES } from "./exec/run.js";
 export type { RunOptions } from "./exec/run.js";
 export { mergeModels, mergeModelsIter } from "./exec/merge-models.js";

@@ -143,3 +143,24 @@ test("src/ follows the dependency direction of DESIGN.md", () => {
 	}
 	expect(violations).toEqual([]);
 });
+
+/**
+ * methods/compat (the `compat: mergekit` kernels) is a second, independent implementation of the methods: it may use
+ * its own folder, the method types, sparsify.ts's stream purpose, tensor/ and errors, never the float32 kernels, so
+ * they can be reorganised (the task-vector files) without touching it.
+ */
+const COMPAT_ALLOWED = ["methods/compat/", "methods/types", "methods/sparsify", "tensor/", "errors"];
+
+test("methods/compat imports only its own folder, methods/types, methods/sparsify, tensor and errors", () => {
+	const dir = path.join(SRC, "methods", "compat");
+	const violations: string[] = [];
+	for (const file of sourceFiles(dir)) {
+		const rel = path.relative(SRC, file).split(path.sep).join("/");
+		for (const { spec, line } of importsOf(file)) {
+			const target = path.posix.normalize(path.posix.join(path.posix.dirname(rel), spec)).replace(/\.(js|ts)$/, "");
+			if (!COMPAT_ALLOWED.some((a) => target === a || target.startsWith(a))) violations.push(`src/${rel}:${line} imports "${spec}"`);
+		}
+	}
+	expect(sourceFiles(dir).length).toBeGreaterThan(5);
+	expect(violations).toEqual([]);
+});

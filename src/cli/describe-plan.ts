@@ -6,6 +6,15 @@ function fmt(v: unknown): string {
 	return String(v);
 }
 
+/** The `arithmetic` line: which numerics run (compat: mergekit names its compute dtypes). */
+function describeCompat(plan: MergePlan): string {
+	if (plan.compat !== "mergekit") return "float32 (float32 math, rounded once to the output dtype)";
+	const dtypes = [...new Set(plan.jobs.flatMap((j) => (j.compat !== undefined ? [TORCH_NAMES[j.compat.dtype]] : [])))];
+	return `mergekit (compat: each op rounded to ${dtypes.join("/") || "the compute dtype"} as mergekit computes it through torch)`;
+}
+
+const TORCH_NAMES: Record<string, string> = { BF16: "bfloat16", F16: "float16", F32: "float32" };
+
 /**
  * Prints what a merge would do: models and where they resolved, method, output size, memory estimate,
  * warnings, and every output tensor with its resolved parameters (the answer to "what t does layer 7 get?").
@@ -18,6 +27,7 @@ export function describePlan(io: Io, plan: MergePlan, opts: { json: boolean; out
 		t: j.t,
 		...(j.copyRaw === true ? { copy: true } : {}),
 		...(j.truncate !== undefined ? { truncate: j.truncate } : {}),
+		...(j.compat !== undefined ? { compute_dtype: j.compat.dtype } : {}),
 		params: j.params,
 		model_params: j.modelParams,
 		inputs: [...(j.base !== undefined ? [{ ...j.base, base: true }] : []), ...j.inputs].map((i) => ({
@@ -32,6 +42,7 @@ export function describePlan(io: Io, plan: MergePlan, opts: { json: boolean; out
 		base_model: plan.baseModel !== undefined ? plan.models[plan.baseModel]!.ref : null,
 		out: opts.out ?? null,
 		out_dtype: plan.outDtype ?? null,
+		compat: plan.compat ?? "float32",
 		seed: plan.seed,
 		layers: plan.numLayers ?? null,
 		tensors: plan.jobs.length,
@@ -51,6 +62,7 @@ export function describePlan(io: Io, plan: MergePlan, opts: { json: boolean; out
 	}
 	if (opts.out !== undefined) io.out(`output      ${opts.out}`);
 	io.out(`dtype       ${plan.outDtype ?? "as the inputs"}; seed ${plan.seed}; ${plan.numLayers ?? "?"} layers`);
+	io.out(`arithmetic  ${describeCompat(plan)}`);
 	io.out(`size        ${plan.jobs.length} tensors, ${formatBytes(plan.totalBytes)}`);
 	io.out(`memory      about ${formatBytes(plan.peakMemoryEstimate)} peak (largest tensor's inputs and intermediates)`);
 	for (const w of plan.warnings) io.out(`warning     ${w}`);

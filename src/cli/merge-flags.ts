@@ -30,6 +30,7 @@ export interface MergeFlags {
 	"truncate-vocab"?: boolean;
 	"dry-run"?: boolean;
 	resume?: boolean;
+	compat?: string;
 }
 
 export function withMergeFlags<T>(y: Argv<T>): Argv<T & MergeFlags> {
@@ -45,8 +46,16 @@ export function withMergeFlags<T>(y: Argv<T>): Argv<T & MergeFlags> {
 		.option("quiet", { alias: "q", type: "boolean", description: "No progress output" })
 		.option("truncate-vocab", { type: "boolean", description: "Merge embeddings of different vocab sizes on their common sub-matrix (mergekit's behaviour)" })
 		.option("dry-run", { type: "boolean", description: "Plan and validate everything, print the plan, read no tensor data" })
-		.option("resume", { type: "boolean", description: "Continue an interrupted merge from its verified shards" }) as Argv<T & MergeFlags>;
+		.option("resume", { type: "boolean", description: "Continue an interrupted merge from its verified shards" })
+		.option("compat", COMPAT_OPTION) as Argv<T & MergeFlags>;
 }
+
+/** `--compat`: the arithmetic (shared by `merge run`, `merge plan` and the quick commands). */
+export const COMPAT_OPTION = {
+	type: "string",
+	choices: ["float32", "mergekit"],
+	description: "Arithmetic: float32 (default: float32 math, one rounding) or mergekit (mergekit's op-by-op rounding in the recipe dtype, to reproduce its outputs); overrides the recipe's compat",
+} as const;
 
 /** A folder name that says what was merged: merged/slerp-biomistral-mistral-t0.5 */
 export function defaultOutDir(recipe: Recipe, hint: string): string {
@@ -72,8 +81,12 @@ export async function executeMerge(io: Io, recipe: Recipe, flags: MergeFlags, ou
 		...(flags.seed !== undefined ? { seed: flags.seed } : {}),
 		...(flags["truncate-vocab"] === true ? { truncateVocab: true } : {}),
 		...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+		...(flags.compat !== undefined ? { compat: flags.compat as "float32" | "mergekit" } : {}),
 	});
 	const out = flags.out ?? defaultOutDir(recipe, outHint);
+	if (plan.compat === "mergekit" && flags.device !== undefined && flags.device !== "cpu") {
+		plan.warnings.push(`--device ${flags.device} is not used: compat: mergekit runs its TypeScript arithmetic on the CPU`);
+	}
 	try {
 		if (flags["dry-run"] === true) {
 			describePlan(io, plan, { json: flags.json === true, out, shardSize });

@@ -10,6 +10,7 @@ import type { Backend } from "../backends/types.js";
 import type { MergeContext, MergeInput, MergeMethod } from "../methods/types.js";
 import type { TensorJob } from "../plan/types.js";
 import { chunkedFormOf } from "../methods/chunked.js";
+import { runCompat } from "../methods/compat/registry.js";
 import { rngKey } from "../tensor/rng.js";
 import { copyChunked, runChunked } from "./chunked-job.js";
 import { BufferPool, POOL_KEEP_BYTES } from "./buffer-pool.js";
@@ -31,6 +32,8 @@ export interface JobSpec {
 	modelParams: Record<string, unknown>[];
 	truncate?: { rows: number; cols: number };
 	copyRaw?: boolean;
+	/** `compat: mergekit`: run the method's mergekit arithmetic in this dtype (whole tensor, CPU). */
+	compat?: "BF16" | "F16" | "F32";
 	seed: number;
 	/** Where the bytes go: a shard file of the partial output folder and the absolute offset. */
 	target: { file: string; position: number; dtype: string; byteLength: number };
@@ -80,6 +83,7 @@ export function toJobSpec(job: TensorJob, index: number, seed: number, target: J
 		modelParams: job.modelParams,
 		...(job.truncate !== undefined ? { truncate: job.truncate } : {}),
 		...(job.copyRaw === true ? { copyRaw: true } : {}),
+		...(job.compat !== undefined ? { compat: job.compat.dtype } : {}),
 		seed,
 		target,
 		hash,
@@ -143,7 +147,7 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 			},
 		};
 		const n = numel(spec.shape);
-		const form = env.backend === undefined && spec.truncate === undefined && n > (env.chunkElements ?? CHUNKED_ABOVE_ELEMENTS) ? chunkedFormOf(method, spec.params, spec.modelParams) : undefined;
+		const form = env.backend === undefined && spec.truncate === undefined && spec.compat === undefined && n > (env.chunkElements ?? CHUNKED_ABOVE_ELEMENTS) ? chunkedFormOf(method, spec.params, spec.modelParams) : undefined;
 		if (form !== undefined) {
 			// Large tensor, chunkable method: stream it in bounded memory.
 			const kernel = form.create({ tensorName: spec.name, shape: spec.shape, numel: n, params: spec.params, modelParams: spec.modelParams, models: spec.inputs.length }, ctx);
@@ -164,7 +168,12 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 			...spec.inputs.map((i) => readInput(env.models[i.model]!, i.tensor, spec.truncate)),
 		]);
 		const input: MergeInput<unknown, unknown> = { tensorName: spec.name, shape: spec.shape, base, models: models as Float32Array[], params: spec.params, modelParams: spec.modelParams, elementOffset: 0, inPlace: true };
-		result = env.backend !== undefined ? await env.backend.run(method, input, ctx) : method.merge(input, ctx);
+		if (spec.compat !== undefined) {
+			// compat: mergekit always runs the plain TypeScript arithmetic (any backend is bypassed).
+			result = runCompat(spec.method, { tensorName: spec.name, shape: spec.shape, base, models: models as Float32Array[], params: spec.params, modelParams: spec.modelParams }, spec.compat, ctx);
+		} else {
+			result = env.backend !== undefined ? await env.backend.run(method, input, ctx) : method.merge(input, ctx);
+		}
 		if (result.length !== numel(spec.shape)) {
 			throw new ExecError("Backend", `${spec.method} returned ${result.length} values for ${spec.name}, expected ${numel(spec.shape)}`);
 		}

@@ -61,7 +61,7 @@ async function fingerprint(plan: MergePlan, shardSize: number): Promise<string> 
 		}
 	}
 	const jobs = plan.jobs.map((j) => [j.output.name, j.output.dtype, j.output.shape]);
-	return createHash("sha256").update(JSON.stringify({ v: VERSION, recipe: plan.recipe.text, seed: plan.seed, shardSize, jobs, files })).digest("hex");
+	return createHash("sha256").update(JSON.stringify({ v: VERSION, recipe: plan.recipe.text, seed: plan.seed, shardSize, jobs, files, ...(plan.compat === "mergekit" ? { compat: plan.compat } : {}) })).digest("hex");
 }
 
 /**
@@ -86,6 +86,7 @@ export async function* runMerge(plan: MergePlan, opts: RunOptions): AsyncGenerat
 				merge_method: plan.method.name,
 				recipe_sha256: createHash("sha256").update(plan.recipe.text).digest("hex"),
 				seed: String(plan.seed),
+				...(plan.compat === "mergekit" ? { lm_merge_compat: "mergekit" } : {}),
 			},
 			...(opts.resume === true ? { resume: { fingerprint: await fingerprint(plan, shardSize) } } : {}),
 		},

@@ -59,6 +59,8 @@ const KERNEL_STATE_BYTES = 16 * 2 ** 20;
 export function jobMemory(job: TensorJob): number {
 	if (job.copyRaw === true) return job.output.byteLength;
 	const n = numel(job.output.shape);
+	// compat: mergekit runs whole tensors: the inputs, up to three tensor-sized scratch arrays (sort keys, masks).
+	if (job.compat !== undefined) return n * 4 * (job.inputs.length + (job.base !== undefined ? 1 : 0) + 3) + 32 * 2 ** 20;
 	if (n > CHUNKED_ABOVE_ELEMENTS && job.truncate === undefined && chunkedFormOf(job.method, job.params, job.modelParams) !== undefined) {
 		// A ring of chunks per input, two output chunks, and one compute block per input (exec/chunked-job.ts).
 		const chunk = Math.min(n, STREAM_CHUNK_ELEMENTS) / n;
@@ -79,7 +81,7 @@ export function jobMemory(job: TensorJob): number {
 export function estimatePeakMemory(jobs: TensorJob[], threads = 2, budget = MEMORY_BUDGET_BYTES): number {
 	const sizes = jobs.map(jobMemory).sort((a, b) => b - a);
 	// Kernels with a chunked form of their own may scan before they emit, and then keep chunks (HOLD_BYTES per thread).
-	const holds = jobs.some((j) => numel(j.output.shape) > CHUNKED_ABOVE_ELEMENTS && j.truncate === undefined && j.method.chunked?.supports(j.params, j.modelParams) === true);
+	const holds = jobs.some((j) => numel(j.output.shape) > CHUNKED_ABOVE_ELEMENTS && j.truncate === undefined && j.compat === undefined && j.method.chunked?.supports(j.params, j.modelParams) === true);
 	const largest = sizes[0] ?? 0;
 	let together = 0;
 	for (const s of sizes.slice(0, Math.max(1, threads))) {

@@ -9,6 +9,7 @@ import type { MergeMethod } from "../methods/types.js";
 import { filtersOf } from "../recipe/params.js";
 import type { ParamTable, Recipe } from "../recipe/schema.js";
 import { formatShape, numel, shapeEquals } from "../tensor/tensor.js";
+import { checkCompatDtype, checkCompatMethod, compatJob, compatWarnings, type CompatMode, type CompatPlan } from "./compat.js";
 import { estimatePeakMemory } from "./memory.js";
 import { openRecipeModels, type OpenModelsOptions } from "./open-models.js";
 import { resolveJobParams } from "./resolve-params.js";
@@ -27,6 +28,8 @@ export interface PlanOptions extends OpenModelsOptions {
 	allowArchitectureMismatch?: boolean;
 	/** Worker threads the merge will use (for the memory estimate; default: the number of cores). */
 	threads?: number;
+	/** Overrides the recipe's `compat` ("mergekit": mergekit's arithmetic in the recipe dtype; see plan/compat.ts). */
+	compat?: CompatMode;
 }
 
 /** Every parameter table of a recipe with its YAML path. */
@@ -113,6 +116,7 @@ function planJob(
 	outDtype: FloatDtype | undefined,
 	truncateVocab: boolean,
 	warnings: string[],
+	compat?: CompatPlan,
 ): TensorJob {
 	const s: PlanSlice = o.slice;
 	const inputs: JobInput[] = s.sources.map((src, i) => ({ model: src.model, tensor: o.inputNames[i]! }));
@@ -155,7 +159,8 @@ function planJob(
 	const nonBase = method.base === "none" ? s.sources : nonBaseIdx.map((i) => s.sources[i]!);
 	const r = resolveJobParams(method, o, recipe.parameters, nonBase, models);
 	const t = o.layer === undefined ? 0 : o.layer.count === 1 ? 1 : o.layer.index / (o.layer.count - 1);
-	return { ...job, params: r.params, modelParams: r.modelParams, sources: r.sources, t };
+	const planned = { ...job, params: r.params, modelParams: r.modelParams, sources: r.sources, t };
+	return compat !== undefined ? compatJob(planned, compat, infos.map((inf) => inf.dtype)) : planned;
 }
 
 /**
@@ -175,8 +180,10 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 	if (method.base === "none" && recipe.baseModel !== undefined) {
 		warnings.push(`${method.name} does not use base_model; ${recipe.baseModel} only donates config.json and the tokenizer`);
 	}
-	if (recipe.compat === "mergekit") {
-		throw new PlanError("InvalidParameter", `compat: mergekit (rounding at mergekit's cast points) is not implemented; remove it to compute in float32 and round once to the output dtype`);
+	const compatMode: CompatMode = opts.compat ?? recipe.compat ?? "float32";
+	if (compatMode === "mergekit") {
+		checkCompatMethod(method);
+		checkCompatDtype(recipe.dtype);
 	}
 	if (recipe.tokenizerSource === "base" && recipe.baseModel === undefined) {
 		throw new PlanError("BaseRequired", `tokenizer_source: base needs a base_model; name the model whose tokenizer to copy instead`);
@@ -197,7 +204,9 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 		checkFilters(recipe, outputs.map((o) => o.name));
 		const outDtype = opts.dtype ?? recipe.outDtype ?? recipe.dtype;
 		const truncateVocab = opts.truncateVocab ?? recipe.allowVocabTruncation ?? false;
-		const jobs = outputs.map((o) => planJob(o, method, recipe, models, outDtype, truncateVocab, warnings));
+		const compat: CompatPlan | undefined = compatMode === "mergekit" ? { dtype: recipe.dtype, outDtype: opts.dtype ?? recipe.outDtype } : undefined;
+		const jobs = outputs.map((o) => planJob(o, method, recipe, models, outDtype, truncateVocab, warnings, compat));
+		if (compat !== undefined) warnings.push(...compatWarnings(method, jobs, compat));
 		const baseIndex = recipe.baseModel !== undefined ? indexOf.get(recipe.baseModel) : undefined;
 		const baseModel = method.base !== "none" ? baseIndex : undefined;
 		// The config/tokenizer donor: the base model, else the first listed model (deterministic, unlike mergekit).
@@ -221,6 +230,7 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 			totalBytes,
 			peakMemoryEstimate: estimatePeakMemory(jobs, opts.threads ?? os.availableParallelism()),
 			warnings,
+			compat: compatMode,
 		};
 	} catch (err) {
 		await Promise.all(models.map((m) => m.source.close()));

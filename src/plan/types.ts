@@ -49,6 +49,8 @@ export interface TensorJob {
 	truncate?: { rows: number; cols: number };
 	/** Not a float tensor: copied byte for byte from the base (or first) input. */
 	copyRaw?: boolean;
+	/** `compat: mergekit`: the dtype mergekit computes this tensor in (plan/compat.ts). */
+	compat?: { dtype: "BF16" | "F16" | "F32" };
 }
 
 export interface MergePlan {
@@ -71,5 +73,7 @@ export interface MergePlan {
 	totalBytes: number;
 	/** Estimated peak resident memory of the executor, in bytes. */
 	peakMemoryEstimate: number;
+	/** The arithmetic: "float32" (float32 math, one rounding) or "mergekit" (mergekit's, op by op in the recipe dtype). */
+	compat?: "float32" | "mergekit";
 	warnings: string[];
 }

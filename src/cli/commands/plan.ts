@@ -1,6 +1,7 @@
 import type { CommandModule } from "yargs";
 import { buildPlan, closePlan, loadRecipe, parseDtypeName, UsageError } from "../../index.js";
 import { describePlan } from "../describe-plan.js";
+import { COMPAT_OPTION } from "../merge-flags.js";
 import type { Io } from "../output.js";
 
 interface PlanArgs {
@@ -9,6 +10,7 @@ interface PlanArgs {
 	dtype?: string;
 	seed?: number;
 	"truncate-vocab"?: boolean;
+	compat?: string;
 }
 
 export function planCommand(io: Io): CommandModule<object, PlanArgs> {
@@ -21,7 +23,8 @@ export function planCommand(io: Io): CommandModule<object, PlanArgs> {
 				.option("json", { type: "boolean", description: "Print the plan as JSON" })
 				.option("dtype", { type: "string", description: "Output dtype override" })
 				.option("seed", { type: "number" })
-				.option("truncate-vocab", { type: "boolean" }) as never,
+				.option("truncate-vocab", { type: "boolean" })
+				.option("compat", COMPAT_OPTION) as never,
 		handler: async (argv) => {
 			const dtype = argv.dtype !== undefined ? parseDtypeName(argv.dtype) : undefined;
 			if (argv.dtype !== undefined && dtype === undefined) throw new UsageError(`--dtype ${argv.dtype}: expected bfloat16, float16 or float32`);
@@ -30,6 +33,7 @@ export function planCommand(io: Io): CommandModule<object, PlanArgs> {
 				...(dtype !== undefined ? { dtype } : {}),
 				...(argv.seed !== undefined ? { seed: argv.seed } : {}),
 				...(argv["truncate-vocab"] === true ? { truncateVocab: true } : {}),
+				...(argv.compat !== undefined ? { compat: argv.compat as "float32" | "mergekit" } : {}),
 			});
 			try {
 				describePlan(io, plan, { json: argv.json === true });

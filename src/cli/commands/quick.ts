@@ -72,6 +72,7 @@ export function quickRecipe(m: MergeMethod, argv: Args): { recipe: Record<string
 		...(Object.keys(parameters).length > 0 ? { parameters } : {}),
 		...(dtype !== undefined ? { dtype: torchDtypeName(dtype) } : {}),
 		...(argv.seed !== undefined && m.random === true ? { seed: argv.seed } : {}),
+		...(argv.compat === "mergekit" ? { compat: "mergekit" } : {}),
 	};
 	const names = [...(base !== undefined && m.base !== "none" ? [base] : []), ...models].map((r) => path.basename(r.replace(/@.*$/, "")));
 	const hint = [kebab(m.name), ...names, ...Object.entries(parameters).map(([k, v]) => `${k}${String(v)}`)].join("-");
