@@ -132,7 +132,7 @@ export class AtomicOutput {
 	async commit(): Promise<void> {
 		if (this.state !== "open") throw new ExecError("Io", `${this.path}: the output was already ${this.state}`);
 		if (!(await this.lock.owned())) {
-			throw new ExecError("Locked", `${this.path}: the lock file was removed or taken while writing; the finished output stays in ${this.temp}`);
+			throw new ExecError("Locked", `${this.path}: its lock file was removed or taken by another run while this one was writing; the output was not put in place`);
 		}
 		if (this.kind === "folder") {
 			await rm(path.join(this.temp, UNFINISHED_MARKER), { force: true });
