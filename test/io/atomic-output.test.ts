@@ -101,6 +101,18 @@ describe("one writer per output", () => {
 	});
 });
 
+test("a writer whose lock file was deleted under it does not put its output in place", async () => {
+	const out = fresh();
+	const w = await writeModel(out);
+	const { unlink } = await import("node:fs/promises");
+	await unlink(out + LOCK_SUFFIX);
+	const e = await rejected(w.commit(), ExecError);
+	expect(e.kind).toBe("Locked");
+	expect(await exists(out)).toBe(false);
+	await w.abort();
+	expect(await readdir(path.dirname(out))).toEqual([]);
+});
+
 describe("replacing with force", () => {
 	test("the old folder stays whole until the new one is complete, and nothing is left beside the output", async () => {
 		const out = fresh();
