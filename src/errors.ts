@@ -55,7 +55,8 @@ export type ModelErrorKind =
 	| "TensorInTwoShards"
 	| "TensorNotInIndex"
 	| "InvalidConfig"
-	| "UnknownAlias";
+	| "UnknownAlias"
+	| "UnfinishedMerge";
 
 /** A model folder, reference or config.json that cannot be used. */
 export class ModelError extends LmMergeError {
@@ -96,7 +97,8 @@ export type PlanErrorKind =
 	| "FilterMatchesNothing"
 	| "UnsupportedDtype"
 	| "OutputInsideInput"
-	| "OutputExists";
+	| "OutputExists"
+	| "UnsafeOutput";
 
 /** A merge that cannot be planned from the recipe and the model headers. */
 export class PlanError extends LmMergeError {
@@ -122,7 +124,7 @@ export class MethodError extends LmMergeError {
 	}
 }
 
-export type ExecErrorKind = "Io" | "DiskFull" | "Interrupted" | "ResumeMismatch" | "Backend";
+export type ExecErrorKind = "Io" | "DiskFull" | "Interrupted" | "ResumeMismatch" | "Backend" | "Locked";
 
 /** A merge that failed while running. */
 export class ExecError extends LmMergeError {

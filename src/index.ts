@@ -44,6 +44,11 @@ export { ShardedWriter } from "./io/sharded-writer.js";
 export type { ShardedWriterOptions } from "./io/sharded-writer.js";
 export { readIndexJson, formatIndexJson } from "./io/index-json.js";
 export type { IndexJson } from "./io/index-json.js";
+export { AtomicOutput, isPartialName, unfinishedOutputOf, UNFINISHED_MARKER } from "./io/atomic-output.js";
+export type { AtomicOutputOptions } from "./io/atomic-output.js";
+export { assertSafeOutput, assertNoOverlap } from "./io/output-guard.js";
+export type { OutputGuardOptions, GuardedInput } from "./io/output-guard.js";
+export { OutputLock, LOCK_SUFFIX } from "./io/output-lock.js";
 
 // model folders, references, architectures
 export { openModel } from "./model/model-dir.js";
@@ -109,6 +114,9 @@ export type { PlanOptions } from "./plan/plan.js";
 export type { MergePlan, TensorJob, JobInput, PlannedModel } from "./plan/types.js";
 export type { CompatMode } from "./plan/compat.js";
 export { runMerge, drainMerge, checkOutputPath, DEFAULT_SHARD_BYTES } from "./exec/run.js";
+export { savedRecipeText, RECIPE_FILES } from "./exec/run.js";
+export { effectiveRecipeText } from "./recipe/effective-text.js";
+export type { RecipeOverrides } from "./recipe/effective-text.js";
 export type { RunOptions } from "./exec/run.js";
 export { mergeModels, mergeModelsIter } from "./exec/merge-models.js";
 export type { MergeModelsOptions, RecipeInput } from "./exec/merge-models.js";

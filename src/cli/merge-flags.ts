@@ -1,10 +1,13 @@
 import path from "node:path";
 import type { Argv } from "yargs";
 import {
+	assertSafeOutput,
 	buildPlan,
+	checkOutputPath,
 	closePlan,
 	parseDtypeName,
 	parseSize,
+	PlanError,
 	runMerge,
 	UsageError,
 	type MergeEvent,
@@ -57,10 +60,21 @@ export const COMPAT_OPTION = {
 	description: "Arithmetic: float32 (default: float32 math, one rounding) or mergekit (mergekit's op-by-op rounding in the recipe dtype, to reproduce its outputs); overrides the recipe's compat",
 } as const;
 
-/** A folder name that says what was merged: merged/slerp-biomistral-mistral-t0.5 */
+/** Where outputs go when --out is not given; the folder itself is never an output (--force would empty it). */
+export const DEFAULT_OUT_ROOT = "merged";
+
+/**
+ * A folder name that says what was merged: merged/slerp-biomistral-mistral-t0.5. Leading dots are dropped, so a
+ * recipe named `..yml` or `...yml` cannot name `merged/.` or `merged/..`; an empty name becomes the method's.
+ */
 export function defaultOutDir(recipe: Recipe, hint: string): string {
-	const slug = hint.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 120);
-	return path.join("merged", slug.length > 0 ? slug : recipe.mergeMethod);
+	const slug = hint.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[-.]+|-+$/g, "").slice(0, 120);
+	return path.join(DEFAULT_OUT_ROOT, slug.length > 0 ? slug : recipe.mergeMethod);
+}
+
+/** Folders the CLI never writes an output to, besides the library's own rules. */
+function protectedDirs(): string[] {
+	return [path.resolve(DEFAULT_OUT_ROOT)];
 }
 
 /** Plans (and unless --dry-run, runs) a merge with CLI rendering. Ctrl-C aborts cleanly between tensors. */
@@ -76,6 +90,13 @@ export async function executeMerge(io: Io, recipe: Recipe, flags: MergeFlags, ou
 		throw new UsageError(`--threads ${flags.threads}: expected a positive integer`);
 	}
 	const shardSize = flags["shard-size"] !== undefined ? parseSize(flags["shard-size"]) : undefined;
+	const protect = protectedDirs();
+	if (flags.out !== undefined) {
+		// A dangerous --out is a usage error, refused before any model is opened (runMerge checks again).
+		await assertSafeOutput(flags.out, { protect }).catch((err: unknown) => {
+			throw err instanceof PlanError && err.kind === "UnsafeOutput" ? new UsageError(`--out: ${err.message}`) : err;
+		});
+	}
 	const plan = await buildPlan(recipe, {
 		...(dtype !== undefined ? { dtype } : {}),
 		...(flags.seed !== undefined ? { seed: flags.seed } : {}),
@@ -88,6 +109,7 @@ export async function executeMerge(io: Io, recipe: Recipe, flags: MergeFlags, ou
 		plan.warnings.push(`--device ${flags.device} is not used: compat: mergekit runs its TypeScript arithmetic on the CPU`);
 	}
 	try {
+		await checkOutputPath(plan, out, { protect });
 		if (flags["dry-run"] === true) {
 			describePlan(io, plan, { json: flags.json === true, out, shardSize });
 			return;
@@ -98,7 +120,8 @@ export async function executeMerge(io: Io, recipe: Recipe, flags: MergeFlags, ou
 		const onSigint = () => {
 			interrupts++;
 			if (interrupts > 1) process.exit(130);
-			io.err("interrupt: stopping after the current tensor and removing the partial output (Ctrl-C again to quit now)");
+			const partial = flags.resume === true ? "keeping the partial output for --resume" : "removing the partial output";
+			io.err(`interrupt: stopping after the current tensor and ${partial} (Ctrl-C again to quit now)`);
 			controller.abort();
 		};
 		process.on("SIGINT", onSigint);
@@ -111,6 +134,7 @@ export async function executeMerge(io: Io, recipe: Recipe, flags: MergeFlags, ou
 				...(shardSize !== undefined ? { shardSize } : {}),
 				backend,
 				signal: controller.signal,
+				protect,
 				...(flags.resume === true ? { resume: true } : {}),
 				...(flags.threads !== undefined ? { threads: flags.threads } : {}),
 			});

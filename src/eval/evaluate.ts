@@ -1,4 +1,5 @@
 import { EvalError } from "../errors.js";
+import { assertFinishedModel } from "../model/model-dir.js";
 import { loadEvalModel, type StreamingMode } from "./eval-model.js";
 import { letterTokenIds, OPTION_LETTERS } from "./letters.js";
 import { BIOMISTRAL_HEADER, harnessRequest, planPrompts, type HarnessPrompt, type PlannedPrompt } from "./prompt.js";
@@ -195,6 +196,8 @@ export async function* evaluateIter(opts: EvaluateOptions): AsyncGenerator<EvalE
 	if (!ensemble && opts.models.length > 1) {
 		throw new EvalError("Config", `${opts.models.length} models given: evaluate them one at a time, or pass ensemble: true`);
 	}
+	// An unfinished merge is refused before the data is read (its tokenizer files may not even be there yet).
+	for (const dir of opts.models) await assertFinishedModel(dir);
 	const shots = opts.shots ?? (mode === "harness" ? 0 : DEFAULT_SHOTS);
 	if (!Number.isInteger(shots) || shots < 0) throw new EvalError("Config", `shots must be a non-negative integer, got ${shots}`);
 	let seeds = resolveSeeds(opts.seeds);

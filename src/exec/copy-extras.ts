@@ -56,8 +56,8 @@ export async function tokenizerFiles(plan: MergePlan): Promise<Map<string, Uint8
 	return files;
 }
 
-/** README.md model card: front matter, method, models, and the recipe. */
-export function modelCard(plan: MergePlan, title: string, version: string): string {
+/** README.md model card: front matter, method, models, and the recipe (default: the plan's recipe text). */
+export function modelCard(plan: MergePlan, title: string, version: string, recipeText: string = plan.recipe.text): string {
 	const m = plan.method;
 	const refs = plan.models.map((x) => x.ref);
 	const hubIds = refs.filter((r) => /^[\w.-]+\/[\w.-]+(@[\w.-]+)?$/.test(r) && !r.startsWith("."));
@@ -87,7 +87,7 @@ export function modelCard(plan: MergePlan, title: string, version: string): stri
 		"## Recipe",
 		"",
 		"```yaml",
-		plan.recipe.text.trimEnd(),
+		recipeText.trimEnd(),
 		"```",
 		"",
 	];

@@ -2,11 +2,13 @@ import { createHash } from "node:crypto";
 import { stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { ExecError, PlanError } from "../errors.js";
+import { ExecError } from "../errors.js";
 import type { Backend } from "../backends/types.js";
 import { OutputFolder } from "../io/output-folder.js";
+import { assertNoOverlap, assertSafeOutput, type GuardedInput } from "../io/output-guard.js";
 import { BUILTIN_METHODS } from "../methods/registry.js";
 import type { MergePlan } from "../plan/types.js";
+import { effectiveRecipeText } from "../recipe/effective-text.js";
 import { modelCard, tokenizerFiles } from "./copy-extras.js";
 import type { MergeEvent, MergeResult } from "./events.js";
 import { jobMemory, MEMORY_BUDGET_BYTES } from "../plan/memory.js";
@@ -35,24 +37,44 @@ export interface RunOptions {
 	resume?: boolean;
 	/** Abort between tensors (Ctrl-C); the partial output is removed (kept with resume). */
 	signal?: AbortSignal;
+	/** Folders that may never be the output itself (the CLI passes its default output root, `./merged`). */
+	protect?: readonly string[];
 }
+
+/** The recipe file an output folder keeps, under lm-merge's name and under mergekit's (which tools look for). */
+export const RECIPE_FILES = ["merge-recipe.yml", "mergekit_config.yml"] as const;
 
 export const DEFAULT_SHARD_BYTES = 5_000_000_000;
 
-/** Refuses an output folder that is an input, lies inside one, or contains one (--force would delete it). */
-export function checkOutputPath(plan: MergePlan, out: string): void {
-	const o = path.resolve(out);
-	const inside = (a: string, b: string) => a === b || a.startsWith(b + path.sep);
+/** Every input of a plan that the output must not overlap: each model's folder and files, and the tokenizer source. */
+function planInputs(plan: MergePlan): GuardedInput[] {
+	const inputs: GuardedInput[] = [];
 	for (const m of plan.models) {
-		const dir = path.resolve(m.source.dir);
-		if (inside(o, dir) || inside(dir, o)) {
-			throw new PlanError("OutputInsideInput", `output folder ${out} overlaps input model ${m.ref} (${dir}); choose another --out`);
-		}
+		inputs.push({ path: m.source.dir, label: `model ${m.ref}` });
+		for (const f of [...m.source.files, ...(m.source.indexFile !== undefined ? [m.source.indexFile] : [])]) inputs.push({ path: f, label: `model ${m.ref}` });
 	}
+	if (plan.tokenizerDir !== undefined) inputs.push({ path: plan.tokenizerDir, label: "tokenizer source" });
+	return inputs;
+}
+
+/**
+ * Refuses an output that replacing could make destroy something (PlanError "UnsafeOutput": empty, `.`/`..`,
+ * the working folder or a folder above it, a root, the home folder, a `protect`ed folder, a symlink) or that
+ * overlaps an input in either direction, compared by real path and device + inode (PlanError
+ * "OutputInsideInput"). runMerge checks this itself; call it to refuse early (e.g. before a dry run).
+ */
+export async function checkOutputPath(plan: MergePlan, out: string, opts: { protect?: readonly string[] } = {}): Promise<void> {
+	const abs = await assertSafeOutput(out, opts);
+	await assertNoOverlap(abs, planInputs(plan));
+}
+
+/** The recipe text that reproduces this plan's output, overrides included (see effectiveRecipeText). */
+export function savedRecipeText(plan: MergePlan): string {
+	return effectiveRecipeText(plan.recipe, { seed: plan.seed, ...(plan.outDtype !== undefined ? { outDtype: plan.outDtype } : {}), truncateVocab: plan.jobs.some((j) => j.truncate !== undefined), ...(plan.compat !== undefined ? { compat: plan.compat } : {}) });
 }
 
 /** Identifies a merge for resume: recipe, seed, output layout, and the input files' sizes and times. */
-async function fingerprint(plan: MergePlan, shardSize: number): Promise<string> {
+async function fingerprint(plan: MergePlan, recipeText: string, shardSize: number): Promise<string> {
 	const files: [string, number, number][] = [];
 	for (const m of plan.models) {
 		for (const f of m.source.files) {
@@ -61,7 +83,7 @@ async function fingerprint(plan: MergePlan, shardSize: number): Promise<string> 
 		}
 	}
 	const jobs = plan.jobs.map((j) => [j.output.name, j.output.dtype, j.output.shape]);
-	return createHash("sha256").update(JSON.stringify({ v: VERSION, recipe: plan.recipe.text, seed: plan.seed, shardSize, jobs, files, ...(plan.compat === "mergekit" ? { compat: plan.compat } : {}) })).digest("hex");
+	return createHash("sha256").update(JSON.stringify({ v: VERSION, recipe: recipeText, seed: plan.seed, shardSize, jobs, files, ...(plan.compat === "mergekit" ? { compat: plan.compat } : {}) })).digest("hex");
 }
 
 /**
@@ -72,23 +94,25 @@ async function fingerprint(plan: MergePlan, shardSize: number): Promise<string> 
  */
 export async function* runMerge(plan: MergePlan, opts: RunOptions): AsyncGenerator<MergeEvent, MergeResult> {
 	const started = performance.now();
-	checkOutputPath(plan, opts.out);
 	const shardSize = opts.shardSize ?? DEFAULT_SHARD_BYTES;
 	const warnings = new Set<string>(plan.warnings);
+	const recipeText = savedRecipeText(plan);
 	const folder = await OutputFolder.create(
 		opts.out,
 		plan.jobs.map((j) => ({ name: j.output.name, dtype: j.output.dtype, shape: j.output.shape })),
 		{
 			maxShardBytes: shardSize,
 			force: opts.force ?? false,
+			inputs: planInputs(plan),
+			...(opts.protect !== undefined ? { protect: opts.protect } : {}),
 			metadata: {
 				lm_merge_version: VERSION,
 				merge_method: plan.method.name,
-				recipe_sha256: createHash("sha256").update(plan.recipe.text).digest("hex"),
+				recipe_sha256: createHash("sha256").update(recipeText).digest("hex"),
 				seed: String(plan.seed),
 				...(plan.compat === "mergekit" ? { lm_merge_compat: "mergekit" } : {}),
 			},
-			...(opts.resume === true ? { resume: { fingerprint: await fingerprint(plan, shardSize) } } : {}),
+			...(opts.resume === true ? { resume: { fingerprint: await fingerprint(plan, recipeText, shardSize) } } : {}),
 		},
 	);
 	const builtin = BUILTIN_METHODS.includes(plan.method);
@@ -113,6 +137,12 @@ export async function* runMerge(plan: MergePlan, opts: RunOptions): AsyncGenerat
 		yield { event: "planned", tensors: plan.jobs.length, shards: folder.shards.length, bytes: plan.totalBytes, out: opts.out };
 		if (folder.done.size > 0) yield { event: "resumed", shards: folder.shards.filter((s) => s.tensors.every((t) => folder.done.has(t))).length, tensors: folder.done.size };
 		for (const w of plan.warnings) yield { event: "warning", message: w };
+		const announced = new Set(plan.warnings);
+		for (const note of folder.notes) {
+			warnings.add(note);
+			announced.add(note);
+			yield { event: "warning", message: note };
+		}
 		// Shard by shard (so shards complete, and become resumable, one after another), largest tensors first within
 		// a shard: the last jobs are small, so no core idles long at the end while another finishes a big one. Every
 		// tensor goes to its own offset, so the order does not change the bytes.
@@ -177,11 +207,13 @@ export async function* runMerge(plan: MergePlan, opts: RunOptions): AsyncGenerat
 		const title = path.basename(path.resolve(opts.out));
 		if (plan.config !== undefined) await folder.writeFile("config.json", `${JSON.stringify(plan.config, null, 2)}\n`);
 		for (const [name, data] of await tokenizerFiles(plan)) await folder.writeFile(name, data);
-		await folder.writeFile("README.md", modelCard(plan, title, VERSION));
-		await folder.writeFile("merge-recipe.yml", plan.recipe.text);
+		await folder.writeFile("README.md", modelCard(plan, title, VERSION, recipeText));
+		for (const name of RECIPE_FILES) await folder.writeFile(name, recipeText);
+		const notesBefore = folder.notes.length;
 		await folder.commit();
 		committed = true;
-		for (const w of warnings) if (!plan.warnings.includes(w)) yield { event: "warning", message: w };
+		for (const note of folder.notes.slice(notesBefore)) warnings.add(note);
+		for (const w of warnings) if (!announced.has(w)) yield { event: "warning", message: w };
 		const seconds = (performance.now() - started) / 1000;
 		yield { event: "done", out: opts.out, seconds, bytes: plan.totalBytes };
 		return { out: opts.out, files: folder.files, tensors: plan.jobs.length, bytes: plan.totalBytes, seconds, warnings: [...warnings] };

@@ -1,27 +1,30 @@
 /**
  * The executor's output folder: every shard is laid out and created up front (header written, file sized),
  * so tensors can be written at their final offsets in any order and by several threads at once. Files live
- * in a temporary sibling folder `<out>.partial-XXXXXX` until commit() renames it into place. With resume
- * enabled, a checksum of each tensor is recorded as each shard completes, and a later run with the same
- * fingerprint continues from the shards that still verify.
+ * in a temporary sibling folder `<out>.partial-XXXXXX`, marked unfinished, until commit() renames it into
+ * place (atomic-output.ts: destination checks, the output's lock, replacement). A shard is written as
+ * `<shard>.incomplete` and gets its final name only once complete and fsynced, so no file in the folder ever
+ * looks like a finished shard while it is not. With resume enabled, a checksum of each tensor is recorded as
+ * each shard completes, and a later run with the same fingerprint continues from the shards that still verify.
  */
-import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, type FileHandle } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { open, rename, rm, type FileHandle } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 import { ExecError, SafetensorsError } from "../errors.js";
-import { Checksum } from "./checksum.js";
+import { AtomicOutput } from "./atomic-output.js";
+import { fsyncFile, writeWholeFile } from "./durable.js";
 import { formatIndexJson, INDEX_FILE_NAME } from "./index-json.js";
 import { layoutTensors, planShards, shardFileName, tensorByteLength, type FileLayout, type LayoutEntry } from "./layout.js";
-import { checkOutDir, replaceDir, syncDir, writeWholeFile, type ShardPlan } from "./sharded-writer.js";
+import type { GuardedInput, OutputGuardOptions } from "./output-guard.js";
+import { findPartial, PROGRESS_FILE, prunePartial, saveProgress, shardMatches, type Progress } from "./resume-progress.js";
+import { INCOMPLETE_SUFFIX, type ShardPlan } from "./sharded-writer.js";
 import { writeAt, writeError } from "./writer.js";
 
-/** Progress record kept inside the partial folder when resume is enabled (removed before commit). */
-export const PROGRESS_FILE = ".lm-merge-progress.json";
+export { PROGRESS_FILE } from "./resume-progress.js";
 
-/** Largest read used to verify a shard on resume. */
-const VERIFY_CHUNK_BYTES = 16 * 2 ** 20;
-
-export interface OutputFolderOptions {
+export interface OutputFolderOptions extends OutputGuardOptions {
 	maxShardBytes: number;
+	/** Input folders and files the output may not overlap (see output-guard.ts). */
+	inputs?: readonly GuardedInput[];
 	/** Extra `__metadata__` for every shard, next to `format: "pt"`. */
 	metadata?: Record<string, string>;
 	force?: boolean;
@@ -40,12 +43,6 @@ export interface TensorTarget {
 	shard: number;
 }
 
-interface Progress {
-	version: 1;
-	fingerprint: string;
-	shards: Record<string, Record<string, string>>;
-}
-
 export class OutputFolder {
 	readonly shards: readonly ShardPlan[];
 	readonly totalSize: number;
@@ -61,27 +58,33 @@ export class OutputFolder {
 	 */
 	private readonly flushers: ({ handle: FileHandle; chain: Promise<void>; queued: boolean } | undefined)[] = [];
 	private state: "open" | "committed" | "closed" = "open";
+	readonly tempDir: string;
 
 	private constructor(
 		readonly outDir: string,
-		readonly tempDir: string,
+		private readonly atomic: AtomicOutput,
 		private readonly layouts: FileLayout[],
 		shards: ShardPlan[],
 		private readonly opts: OutputFolderOptions,
 		private readonly progress: Progress | undefined,
 	) {
+		this.tempDir = atomic.temp;
+		const tempDir = atomic.temp;
 		this.shards = shards;
 		this.totalSize = layouts.reduce((n, l) => n + l.tensors.reduce((m, t) => m + t.byteLength, 0), 0);
 		this.remaining = layouts.map((l) => l.tensors.length);
 		this.hashes = layouts.map(() => new Map());
 		layouts.forEach((l, s) => {
 			for (const t of l.tensors) {
-				this.targets.set(t.name, { name: t.name, file: join(tempDir, shards[s]!.file), position: l.dataStart + t.byteOffset, dtype: t.dtype, byteLength: t.byteLength, shard: s });
+				this.targets.set(t.name, { name: t.name, file: join(tempDir, shards[s]!.file + INCOMPLETE_SUFFIX), position: l.dataStart + t.byteOffset, dtype: t.dtype, byteLength: t.byteLength, shard: s });
 			}
 		});
 	}
 
-	/** Lays out the shards, then creates a fresh temporary folder, or with resume reuses a matching partial one. */
+	/**
+	 * Lays out the shards, then takes the destination (checks, lock) with a fresh temporary folder, or with resume
+	 * the partial folder an earlier run of the same merge left.
+	 */
 	static async create(outDir: string, entries: readonly LayoutEntry[], opts: OutputFolderOptions): Promise<OutputFolder> {
 		const out = resolve(outDir);
 		const metadata = { format: "pt", ...opts.metadata };
@@ -89,19 +92,26 @@ export class OutputFolder {
 		const plan = planShards(sizes.map((byteLength) => ({ byteLength })), opts.maxShardBytes);
 		const layouts = plan.map((idx, s) => layoutTensors(idx.map((i) => entries[i]!), metadata, { file: join(out, shardFileName(s + 1, plan.length)) }));
 		const shards = plan.map((idx, s): ShardPlan => ({ file: shardFileName(s + 1, plan.length), tensors: idx.map((i) => entries[i]!.name), bytes: layouts[s]!.fileSize }));
-		await checkOutDir(out, opts.force ?? false);
-		const resumable = opts.resume !== undefined ? await findPartial(out, opts.resume.fingerprint) : undefined;
-		let temp = resumable?.dir;
-		if (temp === undefined) {
-			try {
-				await mkdir(dirname(out), { recursive: true });
-				temp = await mkdtemp(`${out}.partial-`);
-			} catch (err) {
-				throw writeError(out, "creating the temporary output folder", err);
-			}
-		}
-		const progress: Progress | undefined = opts.resume !== undefined ? (resumable?.progress ?? { version: 1, fingerprint: opts.resume.fingerprint, shards: {} }) : undefined;
-		const folder = new OutputFolder(out, temp, layouts, shards, opts, progress);
+		let progress: Progress | undefined;
+		const atomic = await AtomicOutput.begin(outDir, {
+			kind: "folder",
+			force: opts.force ?? false,
+			...(opts.inputs !== undefined ? { inputs: opts.inputs } : {}),
+			...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+			...(opts.protect !== undefined ? { protect: opts.protect } : {}),
+			...(opts.resume !== undefined
+				? {
+						reuse: async (leftovers: readonly string[]) => {
+							const found = await findPartial(leftovers, opts.resume!.fingerprint);
+							progress = found?.progress ?? { version: 1, fingerprint: opts.resume!.fingerprint, shards: {} };
+							// Only this layout's files stay: an adopted folder may hold another layout's shards.
+							if (found !== undefined) await prunePartial(found.dir, new Set(shards.flatMap((s) => [s.file, s.file + INCOMPLETE_SUFFIX])));
+							return found?.dir;
+						},
+					}
+				: {}),
+		});
+		const folder = new OutputFolder(out, atomic, layouts, shards, opts, progress);
 		try {
 			for (let s = 0; s < shards.length; s++) {
 				if (progress !== undefined && (await folder.verifyShard(s))) continue;
@@ -113,6 +123,11 @@ export class OutputFolder {
 			throw err;
 		}
 		return folder;
+	}
+
+	/** What the user should know about the destination (leftovers of earlier runs, an old output restored, ...). */
+	get notes(): readonly string[] {
+		return this.atomic.notes;
 	}
 
 	/** Where `name` must be written. */
@@ -129,7 +144,7 @@ export class OutputFolder {
 
 	/**
 	 * Records that `name` was written (with its checksum when resuming). When that completes a shard, the
-	 * shard is fsynced, its checksums are saved, and its file name and size are returned.
+	 * shard is fsynced and given its final name, its checksums are saved, and its file name and size are returned.
 	 */
 	async tensorWritten(name: string, hash?: string): Promise<{ file: string; bytes: number } | undefined> {
 		const t = this.target(name);
@@ -138,7 +153,7 @@ export class OutputFolder {
 			this.flushSoon(t.shard);
 			return undefined;
 		}
-		const file = join(this.tempDir, this.shards[t.shard]!.file);
+		const file = join(this.tempDir, this.shards[t.shard]!.file + INCOMPLETE_SUFFIX);
 		const flusher = this.flushers[t.shard];
 		this.flushers[t.shard] = undefined;
 		if (flusher === undefined) await fsyncFile(file);
@@ -151,6 +166,11 @@ export class OutputFolder {
 			} finally {
 				await flusher.handle.close().catch(() => undefined);
 			}
+		}
+		try {
+			await rename(file, join(this.tempDir, this.shards[t.shard]!.file));
+		} catch (err) {
+			throw writeError(file, "giving the finished shard its name", err);
 		}
 		if (this.progress !== undefined) {
 			this.progress.shards[this.shards[t.shard]!.file] = Object.fromEntries(this.hashes[t.shard]!);
@@ -182,11 +202,16 @@ export class OutputFolder {
 			await writeWholeFile(join(this.tempDir, INDEX_FILE_NAME), new TextEncoder().encode(formatIndexJson(this.totalSize, weightMap, this.opts.indexMetadata ?? {})));
 		}
 		await this.closeFlushers();
+		// A shard without tensors (only in an output without any) was never completed by tensorWritten.
+		for (let s = 0; s < this.shards.length; s++) {
+			if (this.layouts[s]!.tensors.length > 0) continue;
+			const file = join(this.tempDir, this.shards[s]!.file);
+			await fsyncFile(file + INCOMPLETE_SUFFIX);
+			await rename(file + INCOMPLETE_SUFFIX, file);
+		}
 		await rm(join(this.tempDir, PROGRESS_FILE), { force: true });
-		await syncDir(this.tempDir);
-		await replaceDir(this.tempDir, this.outDir, this.opts.force ?? false);
+		await this.atomic.commit();
 		this.state = "committed";
-		await syncDir(dirname(this.outDir));
 	}
 
 	/**
@@ -215,16 +240,19 @@ export class OutputFolder {
 		}));
 	}
 
-	/** Ends an unfinished merge: removes the partial folder, or with `keep` leaves it for `--resume`. */
+	/** Ends an unfinished merge: removes the partial folder, or with `keep` leaves it (marked unfinished) for `--resume`. */
 	async close(keep: boolean): Promise<void> {
 		if (this.state !== "open") return;
 		this.state = "closed";
 		await this.closeFlushers();
-		if (!keep) await rm(this.tempDir, { recursive: true, force: true });
+		await this.atomic.abort(keep);
 	}
 
 	private async createShard(s: number): Promise<void> {
-		const file = join(this.tempDir, this.shards[s]!.file);
+		const file = join(this.tempDir, this.shards[s]!.file + INCOMPLETE_SUFFIX);
+		// A shard of an earlier run that was not recorded complete (or no longer verifies) is redone from scratch.
+		if (this.progress !== undefined) delete this.progress.shards[this.shards[s]!.file];
+		await rm(join(this.tempDir, this.shards[s]!.file), { force: true });
 		let handle: FileHandle;
 		try {
 			handle = await open(file, "w");
@@ -240,41 +268,13 @@ export class OutputFolder {
 		}
 		// Kept open for the background flushes and the final fsync.
 		this.flushers[s] = { handle, chain: Promise.resolve(), queued: false };
-		if (this.progress !== undefined) delete this.progress.shards[this.shards[s]!.file];
 	}
 
 	/** A shard recorded complete whose header and tensor checksums still match counts as done. */
 	private async verifyShard(s: number): Promise<boolean> {
 		const recorded = this.progress?.shards[this.shards[s]!.file];
 		const layout = this.layouts[s]!;
-		if (recorded === undefined || Object.keys(recorded).length !== layout.tensors.length) return false;
-		const file = join(this.tempDir, this.shards[s]!.file);
-		let handle: FileHandle;
-		try {
-			handle = await open(file, "r");
-		} catch {
-			return false;
-		}
-		try {
-			if ((await handle.stat()).size !== layout.fileSize) return false;
-			const header = new Uint8Array(layout.header.byteLength);
-			await handle.read(header, 0, header.byteLength, 0);
-			if (!Buffer.from(header).equals(Buffer.from(layout.header))) return false;
-			const buf = new Uint8Array(Math.min(VERIFY_CHUNK_BYTES, Math.max(1, ...layout.tensors.map((t) => t.byteLength))));
-			for (const t of layout.tensors) {
-				const sum = new Checksum();
-				for (let done = 0; done < t.byteLength; ) {
-					const n = Math.min(buf.byteLength, t.byteLength - done);
-					const { bytesRead } = await handle.read(buf, 0, n, layout.dataStart + t.byteOffset + done);
-					if (bytesRead !== n) return false;
-					sum.update(buf.subarray(0, n));
-					done += n;
-				}
-				if (sum.digest() !== recorded[t.name]) return false;
-			}
-		} finally {
-			await handle.close();
-		}
+		if (recorded === undefined || !(await shardMatches(join(this.tempDir, this.shards[s]!.file), layout, recorded))) return false;
 		for (const t of layout.tensors) {
 			this.done.add(t.name);
 			this.hashes[s]!.set(t.name, recorded[t.name]!);
@@ -284,55 +284,6 @@ export class OutputFolder {
 	}
 
 	private async saveProgress(): Promise<void> {
-		const tmp = join(this.tempDir, `${PROGRESS_FILE}.tmp`);
-		await writeWholeFile(tmp, new TextEncoder().encode(JSON.stringify(this.progress)));
-		await rename(tmp, join(this.tempDir, PROGRESS_FILE));
+		if (this.progress !== undefined) await saveProgress(this.tempDir, this.progress);
 	}
-}
-
-async function fsyncFile(file: string): Promise<void> {
-	try {
-		const h = await open(file, "r+");
-		try {
-			await h.sync();
-		} finally {
-			await h.close();
-		}
-	} catch (err) {
-		throw writeError(file, "flushing the file to disk", err);
-	}
-}
-
-/**
- * The partial folder of an earlier run of the same merge, if one exists. A partial folder that records a
- * different merge (recipe, inputs, seed, layout) is refused rather than silently mixed in.
- */
-async function findPartial(out: string, fingerprint: string): Promise<{ dir: string; progress: Progress } | undefined> {
-	const parent = dirname(out);
-	const prefix = `${basename(out)}.partial-`;
-	let names: string[];
-	try {
-		names = (await readdir(parent)).filter((n) => n.startsWith(prefix)).sort();
-	} catch {
-		return undefined;
-	}
-	const stale: string[] = [];
-	for (const name of names) {
-		const dir = join(parent, name);
-		let progress: Progress;
-		try {
-			progress = JSON.parse(await readFile(join(dir, PROGRESS_FILE), "utf8")) as Progress;
-		} catch {
-			continue; // not resumable (no progress record): ignore
-		}
-		if (progress.version === 1 && progress.fingerprint === fingerprint && typeof progress.shards === "object") return { dir, progress };
-		stale.push(dir);
-	}
-	if (stale.length > 0) {
-		throw new ExecError(
-			"ResumeMismatch",
-			`${stale[0]} holds a partial merge with a different recipe, inputs, seed or shard size; delete it, or run without --resume to start over`,
-		);
-	}
-	return undefined;
 }

@@ -1,15 +1,21 @@
 /**
- * Writes a whole output model folder atomically: every file goes into a temporary sibling folder
- * `<outDir>.partial-XXXXXX` (same parent, so the final rename is atomic), and only `commit()` makes it
- * appear at `outDir`. A crash or `abort()` therefore never leaves a half-written model where a complete
- * one is expected. Shards are laid out up front (layout.ts) and streamed in plan order.
+ * Writes a whole output model folder atomically (atomic-output.ts): every file goes into a temporary sibling
+ * folder `<outDir>.partial-XXXXXX` marked unfinished, and only `commit()` makes it appear at `outDir`. Each shard
+ * is written as `<shard>.incomplete` and gets its final name only once it is complete and fsynced. A crash or
+ * `abort()` therefore never leaves a half-written model where a complete one is expected, nor a shard file that
+ * looks complete. Shards are laid out up front (layout.ts) and streamed in plan order.
  */
-import { mkdir, mkdtemp, open, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
-import { ExecError, PlanError, SafetensorsError } from "../errors.js";
+import { rename } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+import { ExecError, SafetensorsError } from "../errors.js";
+import { AtomicOutput } from "./atomic-output.js";
+import { writeWholeFile } from "./durable.js";
 import { formatIndexJson, INDEX_FILE_NAME } from "./index-json.js";
 import { layoutTensors, planShards, shardFileName, tensorByteLength, type LayoutEntry } from "./layout.js";
 import { SafetensorsWriter, writeError } from "./writer.js";
+
+/** Suffix of a shard file while it is being written; it is renamed to its final name once complete and fsynced. */
+export const INCOMPLETE_SUFFIX = ".incomplete";
 
 /** Options of ShardedWriter.create. */
 export interface ShardedWriterOptions {
@@ -48,18 +54,20 @@ export class ShardedWriter {
 	private readonly extraFiles = new Set<string>();
 	private state: "open" | "committed" | "aborted" = "open";
 
+	/** The temporary folder that receives every file until commit(). */
+	readonly tempDir: string;
+
 	private constructor(
 		readonly outDir: string,
-		/** The temporary folder that receives every file until commit(). */
-		readonly tempDir: string,
+		private readonly target: AtomicOutput,
 		entries: readonly LayoutEntry[],
 		private readonly plan: number[][],
 		shards: ShardPlan[],
 		totalSize: number,
 		private readonly metadata: Record<string, string>,
-		private readonly force: boolean,
 		private readonly indexMetadata: Record<string, unknown>,
 	) {
+		this.tempDir = target.temp;
 		this.entries = entries;
 		this.shards = shards;
 		this.totalSize = totalSize;
@@ -90,16 +98,8 @@ export class ShardedWriter {
 			return { file, tensors: indices.map((i) => entries[i]!.name), bytes: layout.fileSize };
 		});
 		const totalSize = sizes.reduce((a, b) => a + b, 0);
-		const force = opts.force ?? false;
-		await checkOutDir(out, force);
-		let temp: string;
-		try {
-			await mkdir(dirname(out), { recursive: true });
-			temp = await mkdtemp(`${out}.partial-`);
-		} catch (err) {
-			throw writeError(out, "creating the temporary output folder", err);
-		}
-		return new ShardedWriter(out, temp, entries, plan, shards, totalSize, metadata, force, opts.indexMetadata ?? {});
+		const target = await AtomicOutput.begin(outDir, { kind: "folder", force: opts.force ?? false });
+		return new ShardedWriter(out, target, entries, plan, shards, totalSize, metadata, opts.indexMetadata ?? {});
 	}
 
 	/** Name of the tensor writeTensor expects next, or undefined when all were written. */
@@ -167,10 +167,8 @@ export class ShardedWriter {
 			const weightMap = new Map(this.shards.flatMap((s) => s.tensors.map((t) => [t, s.file] as const)));
 			await writeWholeFile(join(this.tempDir, INDEX_FILE_NAME), new TextEncoder().encode(formatIndexJson(this.totalSize, weightMap, this.indexMetadata)));
 		}
-		await syncDir(this.tempDir);
-		await replaceDir(this.tempDir, this.outDir, this.force);
+		await this.target.commit();
 		this.state = "committed";
-		await syncDir(dirname(this.outDir));
 	}
 
 	/** Removes the temporary folder and everything written so far. Safe to call more than once. */
@@ -181,14 +179,15 @@ export class ShardedWriter {
 		this.state = "aborted";
 		await this.current?.abort();
 		this.current = undefined;
-		await rm(this.tempDir, { recursive: true, force: true });
+		await this.target.abort();
 	}
 
 	private async writerFor(shard: number): Promise<SafetensorsWriter> {
 		if (this.current === undefined || this.currentShard !== shard) {
 			const indices = this.plan[shard]!;
 			this.currentShard = shard;
-			this.current = await SafetensorsWriter.create(join(this.tempDir, this.shards[shard]!.file), indices.map((i) => this.entries[i]!), this.metadata);
+			const file = join(this.tempDir, this.shards[shard]!.file + INCOMPLETE_SUFFIX);
+			this.current = await SafetensorsWriter.create(file, indices.map((i) => this.entries[i]!), this.metadata);
 		}
 		return this.current;
 	}
@@ -198,6 +197,12 @@ export class ShardedWriter {
 		this.current = undefined;
 		await writer.finish();
 		const plan = this.shards[this.currentShard]!;
+		const final = join(this.tempDir, plan.file);
+		try {
+			await rename(final + INCOMPLETE_SUFFIX, final);
+		} catch (err) {
+			throw writeError(final, "giving the finished shard its name", err);
+		}
 		return { file: plan.file, bytes: plan.bytes };
 	}
 
@@ -205,91 +210,5 @@ export class ShardedWriter {
 		if (this.state !== "open") {
 			throw new ExecError("Io", `${this.outDir}: the output writer was already ${this.state}`);
 		}
-	}
-}
-
-/** Refuses an existing `out` that is a file, or a non-empty folder without `force`. */
-export async function checkOutDir(out: string, force: boolean): Promise<"missing" | "empty" | "full"> {
-	let isDir: boolean;
-	try {
-		isDir = (await stat(out)).isDirectory();
-	} catch (err) {
-		if ((err as NodeJS.ErrnoException).code === "ENOENT") return "missing";
-		throw writeError(out, "checking the output folder", err);
-	}
-	if (!isDir) {
-		throw new PlanError("OutputExists", `${out}: the output path exists and is not a folder`);
-	}
-	const names = await readdir(out);
-	if (names.length === 0) return "empty";
-	if (!force) {
-		throw new PlanError("OutputExists", `${out}: the output folder exists and is not empty (${names.length} entries); use --force to replace it`);
-	}
-	return "full";
-}
-
-/** Moves `temp` to `out`. An old non-empty `out` is moved aside first and deleted only once `temp` is in place. */
-export async function replaceDir(temp: string, out: string, force: boolean): Promise<void> {
-	const state = await checkOutDir(out, force);
-	try {
-		if (state === "empty") {
-			await rmdir(out); // fails, rather than deleting, if something appeared in it meanwhile
-		}
-		if (state !== "full") {
-			await rename(temp, out);
-			return;
-		}
-	} catch (err) {
-		throw writeError(out, "moving the finished output into place", err);
-	}
-	const aside = await mkdtemp(`${out}.old-`);
-	try {
-		await rename(out, join(aside, basename(out)));
-	} catch (err) {
-		await rm(aside, { recursive: true, force: true });
-		throw writeError(out, "moving the old output folder aside", err);
-	}
-	try {
-		await rename(temp, out);
-	} catch (err) {
-		await rename(join(aside, basename(out)), out).catch(() => undefined);
-		await rm(aside, { recursive: true, force: true });
-		throw writeError(out, "moving the finished output into place", err);
-	}
-	await rm(aside, { recursive: true, force: true });
-}
-
-/** Writes, fsyncs and closes one whole (small) file. */
-export async function writeWholeFile(path: string, bytes: Uint8Array): Promise<void> {
-	try {
-		const handle = await open(path, "w");
-		try {
-			await handle.writeFile(bytes);
-			await handle.sync();
-		} finally {
-			await handle.close();
-		}
-	} catch (err) {
-		throw writeError(path, "writing the file", err);
-	}
-}
-
-/** fsyncs a folder so the names in it survive a crash (a no-op where folders cannot be opened, e.g. Windows). */
-export async function syncDir(dir: string): Promise<void> {
-	let handle;
-	try {
-		handle = await open(dir, "r");
-	} catch {
-		return;
-	}
-	try {
-		await handle.sync();
-	} catch (err) {
-		const code = (err as NodeJS.ErrnoException).code;
-		if (code !== "EINVAL" && code !== "EPERM" && code !== "EISDIR") {
-			throw writeError(dir, "flushing the folder to disk", err);
-		}
-	} finally {
-		await handle.close();
 	}
 }

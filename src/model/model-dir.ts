@@ -1,6 +1,7 @@
 import { readdir, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { ModelError } from "../errors.js";
+import { unfinishedOutputOf } from "../io/atomic-output.js";
 import { readIndexJson } from "../io/index-json.js";
 import { openSafetensors, type SafetensorsFile } from "../io/reader.js";
 import { readModelConfig } from "./config.js";
@@ -18,6 +19,22 @@ export const INDEX_FILE = "model.safetensors.index.json";
 /** How many folder entries a "no weights" message lists before "…"; enough to see what is there. */
 export const MAX_LISTED_FILES = 20;
 
+/** The shard names transformers and mergekit write next to an index (`model-00001-of-00003.safetensors`). */
+const SHARD_NAME = /^model-\d+-of-\d+\.safetensors$/;
+
+/**
+ * Refuses (ModelError "UnfinishedMerge") a folder that is an unfinished merge (see io/atomic-output.ts): its files
+ * may be zero-filled where tensors were not written yet, so no reader may take it for a model. openModel calls
+ * it; readers that open other files of a model first (the evaluator's tokenizer) call it themselves.
+ */
+export async function assertFinishedModel(dir: string): Promise<void> {
+	const out = await unfinishedOutputOf(dir);
+	if (out !== undefined) {
+		const target = out !== dir ? `; its output would be ${out}` : "";
+		throw new ModelError("UnfinishedMerge", dir, `is an unfinished merge (resume with --resume or delete it)${target}`);
+	}
+}
+
 /**
  * Opens a model: a safetensors file, or a folder holding `model.safetensors` or
  * `model.safetensors.index.json` + shards. Every header is read and checked against the index before
@@ -31,6 +48,7 @@ export async function openModel(pathOrFile: string): Promise<ModelSource> {
 	} catch {
 		throw new ModelError("NotFound", path, "no such file or folder");
 	}
+	await assertFinishedModel(isDir ? path : dirname(path));
 	if (!isDir && basename(path) === INDEX_FILE) return openSharded(dirname(path));
 	if (!isDir) {
 		const dir = dirname(path);
@@ -84,6 +102,7 @@ async function openSharded(dir: string): Promise<ModelSource> {
 	if (impostor !== undefined) throw new ModelError("InvalidIndex", dir, `${INDEX_FILE} ${impostor}`);
 	const index = await readIndexJson(indexPath);
 	const weightMap = Object.entries(index.weight_map);
+	await checkIndexCoverage(dir, weightMap, index.metadata.total_size);
 
 	// The shards the index names, each with the first tensor that maps to it (for messages).
 	const firstTensor = new Map<string, string>();
@@ -110,6 +129,23 @@ async function openSharded(dir: string): Promise<ModelSource> {
 	} catch (err) {
 		await Promise.allSettled(opened.map((s) => s.close()));
 		throw err;
+	}
+}
+
+/**
+ * An index must list tensors, and every shard-named file of the folder: a `weight_map` of `{}` next to shards, or
+ * one that forgets a shard, would open as a model missing those tensors (the index is stale or truncated).
+ */
+async function checkIndexCoverage(dir: string, weightMap: Array<[string, string]>, totalSize: number | undefined): Promise<void> {
+	const listed = new Set(weightMap.map(([, shard]) => shard));
+	const unlisted = (await readdir(dir)).filter((n) => SHARD_NAME.test(n) && !listed.has(n)).sort();
+	const size = totalSize !== undefined ? ` (its metadata.total_size says ${totalSize} bytes)` : "";
+	if (weightMap.length === 0) {
+		const shards = unlisted.length > 0 ? `, while the folder holds ${unlisted.slice(0, MAX_LISTED_FILES).join(", ")}${unlisted.length > MAX_LISTED_FILES ? ", …" : ""}` : "";
+		throw new ModelError("InvalidIndex", dir, `${INDEX_FILE} has an empty weight_map: it lists no tensor${size}${shards}`);
+	}
+	if (unlisted.length > 0) {
+		throw new ModelError("InvalidIndex", dir, `${INDEX_FILE} does not list ${unlisted.join(", ")}, which the folder holds: the index is stale or incomplete`);
 	}
 }
 

@@ -180,7 +180,8 @@ describe("quick commands", () => {
 		expectSuccess(r);
 		const j = JSON.parse(r.stdout) as { out: string; tensors: number; files: string[]; method: string; models: Array<{ ref: string }> };
 		expect(j).toMatchObject({ out, tensors: CLI_MODEL_TENSORS, method: "slerp" });
-		expect(j.models.map((m) => m.ref).sort()).toEqual(["biomistral", "mistral"]);
+		// Aliases stand for repo ids: the recipe the quick command runs (and saves) names those.
+		expect(j.models.map((m) => m.ref).sort()).toEqual([CLI_MODELS.bio, CLI_MODELS.instruct]);
 		expect(r.stderr).not.toMatch(/^\[1\//m);
 	});
 
@@ -217,7 +218,10 @@ describe("model references", () => {
 			env: { ...env, LM_MERGE_CONFIG: config },
 		});
 		expectSuccess(r);
-		expect((JSON.parse(r.stdout) as { models: Array<{ ref: string; path: string }> }).models).toContainEqual({ ref: "mine", path: dirs.bio });
+		// A user alias is local to this machine: the recipe names what it points to (a folder here, a repo id there).
+		const models = (JSON.parse(r.stdout) as { models: Array<{ ref: string; path: string }> }).models;
+		expect(models).toContainEqual({ ref: dirs.bio, path: dirs.bio });
+		expect(models.map((m) => m.ref)).toContain(CLI_MODELS.instruct);
 		const [got, want] = await Promise.all([rawTensors(out), rawTensors(dirs.bio)]);
 		expect(Buffer.from(got.get("lm_head.weight")!).equals(Buffer.from(want.get("lm_head.weight")!))).toBe(true);
 	});

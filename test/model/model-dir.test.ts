@@ -192,3 +192,43 @@ describe("openModel: errors name the folder, the file and the tensor", () => {
 		await expectKind(openModel(dir), "InvalidConfig", "hidden_size");
 	});
 });
+
+describe("openModel: what is not a finished model is refused", () => {
+	test("an empty weight_map next to shards is InvalidIndex naming the shards and total_size, not a 0-tensor model", async () => {
+		const dir = await folder({ [S1]: safetensors(SHARD1), [S2]: safetensors(SHARD2), "model.safetensors.index.json": index({}) });
+		await expectKind(openModel(dir), "InvalidIndex", dir, "empty weight_map", S1, S2, "total_size", "48");
+		const alone = await folder({ "model.safetensors.index.json": { metadata: {}, weight_map: {} } });
+		await expectKind(openModel(alone), "InvalidIndex", "empty weight_map");
+	});
+
+	test("a shard-named file the index does not list is InvalidIndex (a stale or truncated index)", async () => {
+		const map = { "model.embed_tokens.weight": "model-00001-of-00003.safetensors", "model.layers.0.mlp.up_proj.weight": "model-00001-of-00003.safetensors" };
+		const dir = await folder({ "model-00001-of-00003.safetensors": safetensors(SHARD1), "model-00002-of-00003.safetensors": safetensors(SHARD2), "model.safetensors.index.json": index(map) });
+		await expectKind(openModel(dir), "InvalidIndex", "model-00002-of-00003.safetensors", "does not list");
+		// Other safetensors files (Mistral repos ship consolidated.safetensors beside the shards) are not shards.
+		const extra = await folder({ [S1]: safetensors(SHARD1), [S2]: safetensors(SHARD2), "consolidated.safetensors": safetensors(SHARD1), "model.safetensors.index.json": index(GOOD_MAP) });
+		const model = await openModel(extra);
+		expect(model.names()).toHaveLength(4);
+		await model.close();
+	});
+
+	test("a folder holding the unfinished-merge marker is UnfinishedMerge, opened as a folder or through one of its files", async () => {
+		const marker = JSON.stringify({ unfinished_output: "/somewhere/merged/x" });
+		const dir = await folder({ "model.safetensors": safetensors(SHARD1), ".lm-merge-unfinished": marker });
+		const me = await expectKind(openModel(dir), "UnfinishedMerge", dir, "is an unfinished merge", "/somewhere/merged/x", "resume with --resume or delete it");
+		expect(me.location).toBe(dir);
+		await expectKind(openModel(join(dir, "model.safetensors")), "UnfinishedMerge", dir);
+	});
+
+	test("a folder named like a temporary output (left by a version without the marker) is UnfinishedMerge", async () => {
+		const dir = join(root(), "merged-x.partial-Ab3dE9");
+		await mkdir(dir);
+		await writeFile(join(dir, "model.safetensors"), safetensors(SHARD1));
+		await expectKind(openModel(dir), "UnfinishedMerge", dir, "merged-x");
+		// Only the exact mkdtemp shape counts: a user's folder that merely contains ".partial-" opens.
+		const mine = join(root(), "notes.partial-draft");
+		await mkdir(mine);
+		await writeFile(join(mine, "model.safetensors"), safetensors(SHARD1));
+		await (await openModel(mine)).close();
+	});
+});

@@ -7,7 +7,7 @@ import { stringify } from "yaml";
 import { evaluate, loadRecipe, parseRecipe, renderText, slerpMethod, writeHfCacheModel } from "../../index.js";
 import { executeMerge } from "../merge-flags.js";
 import { formatBytes, type Io } from "../output.js";
-import { quickRecipe } from "./quick.js";
+import { quickRecipe, withPortableRefs } from "./quick.js";
 
 /** The stand-ins the demo writes into its own Hugging Face cache, with the real repo ids of the paper's models. */
 export const DEMO_MODELS = {
@@ -68,7 +68,7 @@ export function demoCommand(io: Io): CommandModule<object, { dir: string; quiet?
 			io.err("$ merge slerp --a biomistral --b mistral --t 0.5");
 			const { recipe } = quickRecipe(slerpMethod, { a: "biomistral", b: "mistral", t: 0.5 });
 			const slerpOut = path.join(outRoot, "slerp-biomistral-mistral-t0.5");
-			await executeMerge(io, parseRecipe(stringify(recipe)), { ...flags, out: slerpOut }, "");
+			await executeMerge(io, parseRecipe(stringify(await withPortableRefs(recipe))), { ...flags, out: slerpOut }, "");
 			outputs.push(slerpOut);
 			for (const file of DEMO_RECIPES) {
 				const recipePath = path.join(packageDir(), "merges", file);

@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { stringify } from "yaml";
-import { BUILTIN_METHODS, parseDtypeName, parseRecipe, torchDtypeName, UsageError, type MergeMethod, type ParamDef } from "../../index.js";
+import { BUILTIN_METHODS, parseDtypeName, parseRecipe, resolveModelRef, torchDtypeName, UsageError, type MergeMethod, type ParamDef } from "../../index.js";
 import { executeMerge, withMergeFlags, type MergeFlags } from "../merge-flags.js";
 import type { Io } from "../output.js";
 
@@ -79,6 +79,34 @@ export function quickRecipe(m: MergeMethod, argv: Args): { recipe: Record<string
 	return { recipe, hint };
 }
 
+/**
+ * What the saved recipe should name instead of `ref`: an alias (built-in or the user's) is local to this machine,
+ * so it becomes the Hugging Face repo id it stands for (`biomistral` → `BioMistral/BioMistral-7B`, with
+ * `@revision` unless it is main), or the folder it points to. Paths and repo ids stay as given; a reference that
+ * does not resolve is left for the planner to report.
+ */
+async function portableRef(ref: string): Promise<string> {
+	try {
+		const r = await resolveModelRef(ref);
+		if (r.via !== "alias") return ref;
+		if (r.repoId === undefined) return r.path;
+		return r.revision !== undefined && r.revision !== "main" ? `${r.repoId}@${r.revision}` : r.repoId;
+	} catch {
+		return ref;
+	}
+}
+
+/** The recipe with every alias replaced by portableRef(). */
+export async function withPortableRefs(recipe: Record<string, unknown>): Promise<Record<string, unknown>> {
+	const base = recipe["base_model"];
+	const models = recipe["models"] as Record<string, unknown>[];
+	return {
+		...recipe,
+		...(typeof base === "string" ? { base_model: await portableRef(base) } : {}),
+		models: await Promise.all(models.map(async (m) => ({ ...m, model: await portableRef(String(m["model"])) }))),
+	};
+}
+
 /** One quick command per registered method: `merge slerp --a X --b Y --t 0.5`, `merge ties --base ...`. */
 export function quickCommands(io: Io): CommandModule<object, Args>[] {
 	return BUILTIN_METHODS.map((m) => ({
@@ -100,7 +128,7 @@ export function quickCommands(io: Io): CommandModule<object, Args>[] {
 		},
 		handler: async (argv: Args) => {
 			const { recipe, hint } = quickRecipe(m, argv);
-			await executeMerge(io, parseRecipe(stringify(recipe)), argv, hint);
+			await executeMerge(io, parseRecipe(stringify(await withPortableRefs(recipe))), argv, hint);
 		},
 	}));
 }
