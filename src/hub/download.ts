@@ -1,0 +1,291 @@
+import { readFile, stat } from "node:fs/promises";
+import { modelInfo, pathsInfo, type PathInfo } from "@huggingface/hub";
+import { HubError } from "../errors.js";
+import { acquireBlobLock } from "./blob-lock.js";
+import { RepoCache } from "./cache-layout.js";
+import { EventQueue } from "./event-queue.js";
+import type { DownloadEvent, DownloadResult } from "./events.js";
+import { fetchBlob, type BlobTarget } from "./fetch-blob.js";
+import { createHubFetch, networkError, type HubRequestContext } from "./hub-fetch.js";
+import { DEFAULT_REVISION, isCommitHash, isRepoId, isRevision } from "./repo-id.js";
+import { selectMergeFiles, shardsOfIndex, isSafeRepoPath, type FileSelector } from "./select-files.js";
+import { hubSettings, type HubOptions, type HubSettings } from "./settings.js";
+import { linkPointer, writeRef } from "./snapshot-link.js";
+import { snapshotIsComplete } from "./snapshot-status.js";
+
+export interface DownloadOptions extends HubOptions {
+	/** Branch, tag or commit (default "main"). */
+	revision?: string;
+	/** Which files to fetch (default: what a merge needs, selectMergeFiles). */
+	select?: FileSelector;
+	/** Files transferred at once (default DEFAULT_CONCURRENCY). */
+	concurrency?: number;
+	signal?: AbortSignal;
+	/** Only for tests: wait before a retry. */
+	retryDelayMs?: number;
+}
+
+/** Parallel transfers: enough to fill a link when one connection is throttled, few enough to be polite to the Hub. */
+export const DEFAULT_CONCURRENCY = 4;
+
+/** Most `progress` events per second: a bar needs no more, and a 5 GB shard would otherwise give one per 64 KB. */
+export const PROGRESS_INTERVAL_MS = 100;
+
+/** How many paths one paths-info request names (the Hub pages larger lists). */
+const PATHS_INFO_BATCH = 100;
+
+/** A file of the snapshot, with where it comes from. */
+interface Entry {
+	target: BlobTarget;
+	pointer: string;
+	cached: boolean;
+}
+
+/**
+ * Brings a Hub repo revision into the Hugging Face cache (the layout Python uses: `blobs/`, `snapshots/<commit>/`,
+ * `refs/<revision>`), fetching only the files `select` names (by default what a merge needs) that are not
+ * there yet. Transfers run in parallel (bounded), resume partial `.incomplete` files with Range requests, are
+ * checked against the Hub's sha256 (git sha1 for small files) before they are linked, and hold Python's
+ * per-blob lock. Yields progress events; returns the snapshot folder.
+ */
+export async function* downloadSnapshotIter(repoId: string, opts: DownloadOptions = {}): AsyncGenerator<DownloadEvent, DownloadResult> {
+	const started = Date.now();
+	const revision = opts.revision ?? DEFAULT_REVISION;
+	if (!isRepoId(repoId)) throw new HubError("RepoNotFound", repoId, "not a Hub repo id (expected org/name)");
+	if (!isRevision(revision)) throw new HubError("RevisionNotFound", `${repoId}@${revision}`, "not a valid revision name");
+	const settings = await hubSettings(opts);
+	const cache = new RepoCache(settings.cacheRoot, repoId);
+	const select = opts.select ?? selectMergeFiles;
+	const label = revision === DEFAULT_REVISION ? repoId : `${repoId}@${revision}`;
+	const ctx: HubRequestContext = { repo: label, endpoint: settings.endpoint, token: settings.token };
+
+	if (isCommitHash(revision) && (await snapshotIsComplete(cache.snapshot(revision), select))) {
+		yield { event: "done", path: cache.snapshot(revision), commit: revision, downloadedBytes: 0, seconds: (Date.now() - started) / 1000 };
+		return { repoId, revision, commit: revision, path: cache.snapshot(revision), files: [], downloadedBytes: 0, cachedBytes: 0, seconds: (Date.now() - started) / 1000 };
+	}
+	if (settings.offline) {
+		throw new HubError("Offline", label, `not in the cache (${cache.repoDir}) and offline mode is on (HF_HUB_OFFLINE or --offline): nothing can be downloaded`);
+	}
+
+	const info = await modelInfo({
+		name: repoId,
+		revision,
+		additionalFields: ["sha", "filePaths"],
+		hubUrl: settings.endpoint,
+		...(settings.token !== undefined ? { accessToken: settings.token.token } : {}),
+		fetch: createHubFetch(ctx, `revision ${revision}`, { ...(opts.signal !== undefined ? { signal: opts.signal } : {}) }),
+	}).catch((err: unknown) => {
+		throw networkError(err, ctx, `revision ${revision}`);
+	});
+	const commit = info.sha;
+	if (typeof commit !== "string" || !isCommitHash(commit)) throw new HubError("InvalidResponse", label, `the Hub gave no commit id for revision ${revision}`);
+	const repoFiles = info.filePaths ?? [];
+	const unsafe = repoFiles.find((p) => !isSafeRepoPath(p));
+	if (unsafe !== undefined) throw new HubError("InvalidResponse", label, `the Hub lists a file named ${JSON.stringify(unsafe)}, which is not a safe relative path; refusing to write it`);
+	const selection = select(repoFiles);
+	if (selection.files.length === 0) throw new HubError("EntryNotFound", label, `none of the files a merge needs is in the repo (it has: ${repoFiles.slice(0, 10).join(", ") || "no files"})`);
+
+	const describe = (paths: string[]) => describeFiles(paths, { repoId, commit, cache, settings, ctx, signal: opts.signal });
+	const entries = await describe(selection.files);
+	const events = new EventQueue<DownloadEvent>();
+	const transfer = new Transfers(entries, { ...opts, ctx, cache, events });
+
+	// The index names the shards: fetch it first, then describe them.
+	if (selection.index !== undefined) {
+		const indexEntry = entries.find((e) => e.target.path === selection.index)!;
+		await transfer.one(indexEntry);
+		const shards = shardsOfIndex(await readFile(indexEntry.pointer, "utf8"));
+		if (typeof shards === "string") throw new HubError("InvalidResponse", label, `${selection.index} ${shards}`);
+		const missing = shards.filter((s) => !repoFiles.includes(s));
+		if (missing.length > 0) throw new HubError("EntryNotFound", label, `${selection.index} names ${missing.join(", ")}, which the repo does not have`);
+		transfer.add(await describe(shards));
+	}
+
+	const totalBytes = transfer.totalBytes();
+	yield { event: "resolved", repoId, revision, commit, files: transfer.entries.length, totalBytes, cachedBytes: transfer.cachedBytes() };
+	const run = transfer.all(opts.concurrency ?? DEFAULT_CONCURRENCY).then(
+		() => events.close(),
+		(err: unknown) => events.fail(err),
+	);
+	yield* events;
+	await run;
+	if (revision !== commit) await writeRef(cache.ref(revision), commit);
+	const seconds = (Date.now() - started) / 1000;
+	yield { event: "progress", doneBytes: totalBytes, totalBytes };
+	yield { event: "done", path: cache.snapshot(commit), commit, downloadedBytes: transfer.downloaded, seconds };
+	return {
+		repoId,
+		revision,
+		commit,
+		path: cache.snapshot(commit),
+		files: transfer.entries.map((e) => e.target.path),
+		downloadedBytes: transfer.downloaded,
+		cachedBytes: transfer.cachedBytes(),
+		seconds,
+	};
+}
+
+/** downloadSnapshotIter() without the events. */
+export async function downloadSnapshot(repoId: string, opts: DownloadOptions & { onEvent?: (e: DownloadEvent) => void } = {}): Promise<DownloadResult> {
+	const gen = downloadSnapshotIter(repoId, opts);
+	for (;;) {
+		const r = await gen.next();
+		if (r.done === true) return r.value;
+		opts.onEvent?.(r.value);
+	}
+}
+
+async function exists(path: string): Promise<boolean> {
+	return stat(path).then(() => true, () => false);
+}
+
+/** paths-info for `paths` at `commit`, turned into cache entries (what each blob is named and whether it is on disk). */
+async function describeFiles(
+	paths: string[],
+	c: { repoId: string; commit: string; cache: RepoCache; settings: HubSettings; ctx: HubRequestContext; signal: AbortSignal | undefined },
+): Promise<Entry[]> {
+	const infos: PathInfo[] = [];
+	for (let i = 0; i < paths.length; i += PATHS_INFO_BATCH) {
+		const batch = paths.slice(i, i + PATHS_INFO_BATCH);
+		const got = await pathsInfo({
+			repo: c.repoId,
+			paths: batch,
+			revision: c.commit,
+			expand: true,
+			hubUrl: c.settings.endpoint,
+			...(c.settings.token !== undefined ? { accessToken: c.settings.token.token } : {}),
+			fetch: createHubFetch(c.ctx, "file metadata (paths-info)", { ...(c.signal !== undefined ? { signal: c.signal } : {}) }),
+		}).catch((err: unknown) => {
+			throw networkError(err, c.ctx, "file metadata (paths-info)");
+		});
+		infos.push(...got);
+	}
+	const entries: Entry[] = [];
+	for (const path of paths) {
+		const info = infos.find((p) => p.path === path && p.type === "file");
+		if (info === undefined) throw new HubError("EntryNotFound", c.ctx.repo, `${path}: the Hub has no metadata for this file at commit ${c.commit}`);
+		const lfs = info.lfs;
+		const etag = lfs !== undefined ? lfs.oid : info.oid;
+		const size = lfs !== undefined ? lfs.size : info.size;
+		const hash = lfs !== undefined ? "sha256" : "git-sha1";
+		if (etag === undefined || !(hash === "sha256" ? /^[0-9a-f]{64}$/ : /^[0-9a-f]{40}$/).test(etag) || !Number.isSafeInteger(size) || size < 0) {
+			throw new HubError("InvalidResponse", c.ctx.repo, `${path}: the Hub gave no usable ${hash} and size (oid ${JSON.stringify(etag)}, size ${JSON.stringify(size)})`);
+		}
+		const pointer = c.cache.pointer(c.commit, path);
+		const target: BlobTarget = {
+			path,
+			url: `${c.settings.endpoint}/${c.repoId}/resolve/${c.commit}/${path.split("/").map(encodeURIComponent).join("/")}`,
+			size,
+			etag,
+			hash,
+			incomplete: c.cache.incomplete(etag),
+			blob: c.cache.blob(etag),
+		};
+		entries.push({ target, pointer, cached: (await exists(pointer)) || (await exists(target.blob)) });
+	}
+	return entries;
+}
+
+/** The transfers of one snapshot: a bounded pool, byte accounting and throttled progress events. */
+class Transfers {
+	readonly entries: Entry[] = [];
+	downloaded = 0;
+	private done = 0;
+	private lastProgress = 0;
+	private readonly finished = new Set<Entry>();
+	private warnedNoLock = false;
+
+	constructor(
+		entries: Entry[],
+		private readonly c: DownloadOptions & { ctx: HubRequestContext; cache: RepoCache; events: EventQueue<DownloadEvent> },
+	) {
+		this.add(entries);
+	}
+
+	add(entries: Entry[]): void {
+		for (const e of entries) {
+			if (this.entries.some((x) => x.target.path === e.target.path)) continue;
+			this.entries.push(e);
+			if (e.cached) this.done += e.target.size;
+		}
+	}
+
+	totalBytes(): number {
+		return this.entries.reduce((s, e) => s + e.target.size, 0);
+	}
+
+	cachedBytes(): number {
+		return this.entries.filter((e) => e.cached).reduce((s, e) => s + e.target.size, 0);
+	}
+
+	/** Runs every unfinished entry, at most `concurrency` at a time; the first failure stops the rest. */
+	async all(concurrency: number): Promise<void> {
+		const queue = this.entries.filter((e) => !this.finished.has(e));
+		const failed = new AbortController();
+		const worker = async () => {
+			for (let e = queue.shift(); e !== undefined && !failed.signal.aborted; e = queue.shift()) {
+				try {
+					await this.one(e, failed.signal);
+				} catch (err) {
+					failed.abort();
+					throw err;
+				}
+			}
+		};
+		const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(concurrency, queue.length)) }, worker));
+		const bad = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+		if (bad !== undefined) throw bad.reason;
+	}
+
+	/** Brings one file into the snapshot: link an existing blob, or lock, fetch, verify and link. */
+	async one(e: Entry, stop?: AbortSignal): Promise<void> {
+		const { target, pointer } = e;
+		const { events, ctx } = this.c;
+		const signal = AbortSignal.any([...(this.c.signal !== undefined ? [this.c.signal] : []), ...(stop !== undefined ? [stop] : [])]);
+		if (!(await exists(target.blob))) {
+			const lockPath = this.c.cache.lock(target.etag);
+			const lock = await acquireBlobLock(lockPath, { repo: ctx.repo, signal, onWait: () => events.push({ event: "waiting", path: target.path, lock: lockPath }) });
+			if (!lock.held && !this.warnedNoLock) {
+				this.warnedNoLock = true;
+				events.push({ event: "warning", message: "flock(1) not found: downloads are not locked against a concurrent Python download of the same file (each file is still checked against its sha256 before use)" });
+			}
+			try {
+				// Another process may have finished it while this one waited.
+				if (!(await exists(target.blob))) {
+					const partial = await stat(target.incomplete).then((s) => s.size, () => 0);
+					events.push({ event: "fileStart", path: target.path, size: target.size, resumedFrom: Math.min(partial, target.size) });
+					this.count(Math.min(partial, target.size));
+					await fetchBlob(target, {
+						ctx,
+						signal,
+						onBytes: (n) => {
+							this.downloaded += Math.max(0, n);
+							this.count(n);
+						},
+						onRetry: (attempt, reason) => events.push({ event: "retry", path: target.path, attempt, reason }),
+						...(this.c.retryDelayMs !== undefined ? { retryDelayMs: this.c.retryDelayMs } : {}),
+					});
+					await linkPointer(pointer, target.blob, ctx.repo);
+					this.finished.add(e);
+					events.push({ event: "fileDone", path: target.path, size: target.size, from: "hub" });
+					return;
+				}
+			} finally {
+				await lock.release();
+			}
+		}
+		await linkPointer(pointer, target.blob, ctx.repo);
+		if (!e.cached) this.count(target.size);
+		this.finished.add(e);
+		events.push({ event: "fileDone", path: target.path, size: target.size, from: "cache" });
+	}
+
+	private count(n: number): void {
+		this.done += n;
+		const now = Date.now();
+		if (now - this.lastProgress >= PROGRESS_INTERVAL_MS) {
+			this.lastProgress = now;
+			this.c.events.push({ event: "progress", doneBytes: this.done, totalBytes: this.totalBytes() });
+		}
+	}
+}

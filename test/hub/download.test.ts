@@ -1,0 +1,85 @@
+import { lstat, readdir, readFile, readlink, writeFile, mkdir } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { HubError } from "../../src/errors.js";
+import { downloadSnapshot } from "../../src/hub/download.js";
+import type { DownloadEvent } from "../../src/hub/events.js";
+import { exists, useTempDir } from "../helpers/fs.js";
+import { FakeHub } from "../helpers/hub-server.js";
+import { publishTinyModel } from "../helpers/hub-fixtures.js";
+import { filesOfFolder } from "../helpers/hub-repo.js";
+
+const root = useTempDir("lm-merge-hub-dl-");
+const hub = new FakeHub();
+let n = 0;
+
+/** A fresh, empty cache per test, and options pointing at the fake Hub. */
+function fresh(extra: Record<string, string> = {}) {
+	const cacheDir = path.join(root(), `cache-${n++}`);
+	return { cacheDir, env: { HF_ENDPOINT: hub.url, HOME: path.join(root(), "home"), ...extra }, retryDelayMs: 1 };
+}
+
+async function collectEvents(repo: string, opts: Parameters<typeof downloadSnapshot>[1]) {
+	const events: DownloadEvent[] = [];
+	const result = await downloadSnapshot(repo, { ...opts, onEvent: (e) => events.push(e) });
+	return { result, events };
+}
+
+let source: { dir: string; commit: string };
+
+beforeAll(async () => {
+	await hub.start();
+	source = await publishTinyModel(hub, root(), "acme/tiny-a", { seed: 1 });
+});
+afterAll(() => hub.stop());
+
+describe("downloadSnapshot", () => {
+	test("lays the files out as huggingface_hub does, verified, and only the files a merge needs", async () => {
+		const opts = fresh();
+		const { result, events } = await collectEvents("acme/tiny-a", opts);
+		const repoDir = path.join(opts.cacheDir, "models--acme--tiny-a");
+		expect(result.commit).toBe(source.commit);
+		expect(result.path).toBe(path.join(repoDir, "snapshots", source.commit));
+		expect((await readFile(path.join(repoDir, "refs", "main"), "utf8"))).toBe(source.commit);
+		const published = await filesOfFolder(source.dir);
+		const skipped = ["README.md", "consolidated.safetensors", "original/params.json"];
+		expect([...result.files].sort()).toEqual([...published.keys()].filter((f) => !skipped.includes(f)).sort());
+		expect(result.files.filter((f) => /^model-0000\d-of-0000\d\.safetensors$/.test(f)).length).toBeGreaterThan(1);
+		for (const file of result.files) {
+			const pointer = path.join(result.path, file);
+			const f = published.get(file)!;
+			const etag = f.lfs ? f.sha256 : f.gitSha1;
+			expect((await lstat(pointer)).isSymbolicLink()).toBe(true);
+			expect(await readlink(pointer)).toBe(`../../blobs/${etag}`);
+			expect(await readFile(pointer)).toEqual(f.content);
+		}
+		expect(published.get("model-00001-of-00004.safetensors")!.lfs).toBe(true);
+		expect(published.get("config.json")!.lfs).toBe(false);
+		expect((await readdir(path.join(repoDir, "blobs"))).some((b) => b.endsWith(".incomplete"))).toBe(false);
+		for (const f of skipped) expect(hub.transfers("acme/tiny-a", f)).toHaveLength(0);
+		const resolved = events.find((e) => e.event === "resolved");
+		expect(resolved).toMatchObject({ commit: source.commit, files: result.files.length, cachedBytes: 0 });
+		expect(events.at(-1)).toMatchObject({ event: "done", downloadedBytes: result.downloadedBytes });
+		expect(result.downloadedBytes).toBe(result.files.reduce((s, f) => s + published.get(f)!.content.length, 0));
+	});
+
+	test("a second download transfers nothing", async () => {
+		const opts = fresh();
+		await downloadSnapshot("acme/tiny-a", opts);
+		const before = hub.log.length;
+		const { result, events } = await collectEvents("acme/tiny-a", opts);
+		const after = hub.log.slice(before);
+		expect(after.filter((r) => r.path.includes("/resolve/"))).toEqual([]);
+		expect(result.downloadedBytes).toBe(0);
+		expect(events.filter((e) => e.event === "fileDone").every((e) => e.event === "fileDone" && e.from === "cache")).toBe(true);
+	});
+
+	test("a commit id that is cached needs no request at all", async () => {
+		const opts = fresh();
+		await downloadSnapshot("acme/tiny-a", opts);
+		const before = hub.log.length;
+		const r = await downloadSnapshot("acme/tiny-a", { ...opts, revision: source.commit });
+		expect(r.path).toContain(source.commit);
+		expect(hub.log.length).toBe(before);
+	});
+});
