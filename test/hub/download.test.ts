@@ -83,3 +83,84 @@ describe("downloadSnapshot", () => {
 		expect(hub.log.length).toBe(before);
 	});
 });
+
+describe("interrupted and damaged transfers", () => {
+	const SHARD = "model-00001-of-00004.safetensors";
+
+	test("an interrupted download resumes from its .incomplete file with a Range request", async () => {
+		const opts = fresh();
+		const f = (await filesOfFolder(source.dir)).get(SHARD)!;
+		const blobs = path.join(opts.cacheDir, "models--acme--tiny-a", "blobs");
+		await mkdir(blobs, { recursive: true });
+		const have = 1000;
+		await writeFile(path.join(blobs, `${f.sha256}.incomplete`), f.content.subarray(0, have));
+		const before = hub.log.length;
+		const { result, events } = await collectEvents("acme/tiny-a", opts);
+		const gets = hub.log.slice(before).filter((r) => r.file === `acme/tiny-a:${SHARD}`);
+		expect(gets).toEqual([expect.objectContaining({ method: "GET", range: `bytes=${have}-`, status: 206, sent: f.content.length - have })]);
+		expect(events).toContainEqual({ event: "fileStart", path: SHARD, size: f.content.length, resumedFrom: have });
+		expect(await readFile(path.join(result.path, SHARD))).toEqual(f.content);
+	});
+
+	test("a dropped connection is resumed where it stopped", async () => {
+		const opts = fresh();
+		const f = (await filesOfFolder(source.dir)).get(SHARD)!;
+		hub.faults.push({ repo: "acme/tiny-a", file: SHARD, kind: "drop", at: 1500 });
+		const before = hub.log.length;
+		const { result, events } = await collectEvents("acme/tiny-a", opts);
+		const gets = hub.log.slice(before).filter((r) => r.file === `acme/tiny-a:${SHARD}`);
+		expect(gets.map((r) => r.range)).toEqual([undefined, "bytes=1500-"]);
+		expect(events.some((e) => e.event === "retry" && e.path === SHARD)).toBe(true);
+		expect(await readFile(path.join(result.path, SHARD))).toEqual(f.content);
+	});
+
+	test("a corrupted byte is caught by the sha256 check: the file is discarded, fetched again, and only then linked", async () => {
+		const opts = fresh();
+		const f = (await filesOfFolder(source.dir)).get(SHARD)!;
+		hub.faults.push({ repo: "acme/tiny-a", file: SHARD, kind: "corrupt", at: 100 });
+		const before = hub.log.length;
+		const { result, events } = await collectEvents("acme/tiny-a", opts);
+		const gets = hub.log.slice(before).filter((r) => r.file === `acme/tiny-a:${SHARD}`);
+		expect(gets.map((r) => r.range)).toEqual([undefined, undefined]);
+		const retry = events.find((e) => e.event === "retry" && e.path === SHARD);
+		expect(retry).toMatchObject({ reason: expect.stringContaining("checksum mismatch") });
+		// The link is made after the retry, never for the corrupt bytes.
+		expect(events.findIndex((e) => e.event === "fileDone" && e.path === SHARD)).toBeGreaterThan(events.indexOf(retry!));
+		expect(await readFile(path.join(result.path, SHARD))).toEqual(f.content);
+	});
+
+	test("a mirror that keeps corrupting the file gives an Integrity error and leaves nothing in the cache", async () => {
+		const opts = fresh();
+		const f = (await filesOfFolder(source.dir)).get(SHARD)!;
+		hub.faults.push({ repo: "acme/tiny-a", file: SHARD, kind: "corrupt", at: 7, times: 3 });
+		const err = await downloadSnapshot("acme/tiny-a", { ...opts, concurrency: 1 }).catch((e: unknown) => e);
+		expect(err).toBeInstanceOf(HubError);
+		expect(err).toMatchObject({ kind: "Integrity" });
+		expect((err as Error).message).toContain(SHARD);
+		const repoDir = path.join(opts.cacheDir, "models--acme--tiny-a");
+		expect(await exists(path.join(repoDir, "blobs", f.sha256))).toBe(false);
+		expect(await exists(path.join(repoDir, "blobs", `${f.sha256}.incomplete`))).toBe(false);
+		expect(await exists(path.join(repoDir, "snapshots", source.commit, SHARD))).toBe(false);
+		expect(await exists(path.join(repoDir, "refs", "main"))).toBe(false);
+	});
+
+	test("a server error is retried", async () => {
+		const opts = fresh();
+		hub.faults.push({ repo: "acme/tiny-a", file: "config.json", kind: "status", status: 503 });
+		const { result } = await collectEvents("acme/tiny-a", opts);
+		expect(JSON.parse(await readFile(path.join(result.path, "config.json"), "utf8"))).toHaveProperty("hidden_size", 16);
+	});
+
+	test("redirects to a CDN are followed (the Hub serves LFS files from one)", async () => {
+		hub.redirectLfs = true;
+		try {
+			const opts = fresh();
+			const { result } = await collectEvents("acme/tiny-a", opts);
+			const f = (await filesOfFolder(source.dir)).get(SHARD)!;
+			expect(await readFile(path.join(result.path, SHARD))).toEqual(f.content);
+			expect(hub.requests("/lfs-cdn/").length).toBeGreaterThan(0);
+		} finally {
+			hub.redirectLfs = false;
+		}
+	});
+});
