@@ -6,7 +6,7 @@ import { RepoCache } from "./cache-layout.js";
 import { EventQueue } from "./event-queue.js";
 import type { DownloadEvent, DownloadResult } from "./events.js";
 import { fetchBlob, type BlobTarget } from "./fetch-blob.js";
-import { createHubFetch, networkError, type HubRequestContext } from "./hub-fetch.js";
+import { asHubError, createHubFetch, type HubRequestContext } from "./hub-fetch.js";
 import { DEFAULT_REVISION, isCommitHash, isRepoId, isRevision } from "./repo-id.js";
 import { selectMergeFiles, shardsOfIndex, isSafeRepoPath, type FileSelector } from "./select-files.js";
 import { hubSettings, type HubOptions, type HubSettings } from "./settings.js";
@@ -75,7 +75,7 @@ export async function* downloadSnapshotIter(repoId: string, opts: DownloadOption
 		...(settings.token !== undefined ? { accessToken: settings.token.token } : {}),
 		fetch: createHubFetch(ctx, `revision ${revision}`, { ...(opts.signal !== undefined ? { signal: opts.signal } : {}) }),
 	}).catch((err: unknown) => {
-		throw networkError(err, ctx, `revision ${revision}`);
+		throw asHubError(err, ctx, `revision ${revision}`);
 	});
 	const commit = info.sha;
 	if (typeof commit !== "string" || !isCommitHash(commit)) throw new HubError("InvalidResponse", label, `the Hub gave no commit id for revision ${revision}`);
@@ -156,7 +156,7 @@ async function describeFiles(
 			...(c.settings.token !== undefined ? { accessToken: c.settings.token.token } : {}),
 			fetch: createHubFetch(c.ctx, "file metadata (paths-info)", { ...(c.signal !== undefined ? { signal: c.signal } : {}) }),
 		}).catch((err: unknown) => {
-			throw networkError(err, c.ctx, "file metadata (paths-info)");
+			throw asHubError(err, c.ctx, "file metadata (paths-info)");
 		});
 		infos.push(...got);
 	}

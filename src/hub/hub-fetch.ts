@@ -85,6 +85,17 @@ export function networkError(err: unknown, ctx: HubRequestContext, what: string)
 }
 
 /**
+ * An error out of an @huggingface/hub call: ours (thrown by the fetch below) as it is; an abort as Interrupted;
+ * anything else is the library refusing what the Hub sent (a malformed answer).
+ */
+export function asHubError(err: unknown, ctx: HubRequestContext, what: string): HubError {
+	if (err instanceof HubError) return err;
+	const e = err as Error;
+	if (e?.name === "AbortError") return new HubError("Interrupted", ctx.repo, `${what}: interrupted`, undefined, { cause: err });
+	return new HubError("InvalidResponse", ctx.repo, `${what}: unexpected answer from ${ctx.endpoint}: ${e?.message ?? String(err)}`, undefined, { cause: err });
+}
+
+/**
  * A `fetch` for @huggingface/hub's functions (their documented `fetch` option): a bounded wait (`timeoutMs`,
  * 0 for none: uploads of large files take as long as they take), and every
  * failing response or network error thrown as a HubError before the library turns it into a generic one
