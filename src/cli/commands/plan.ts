@@ -1,6 +1,7 @@
 import type { CommandModule } from "yargs";
 import { buildPlan, closePlan, loadRecipe, parseDtypeName, UsageError } from "../../index.js";
 import { describePlan } from "../describe-plan.js";
+import { createDownloadRenderer } from "../hub-render.js";
 import type { Io } from "../output.js";
 
 interface PlanArgs {
@@ -9,6 +10,8 @@ interface PlanArgs {
 	dtype?: string;
 	seed?: number;
 	"truncate-vocab"?: boolean;
+	offline?: boolean;
+	refresh?: boolean;
 }
 
 export function planCommand(io: Io): CommandModule<object, PlanArgs> {
@@ -21,12 +24,16 @@ export function planCommand(io: Io): CommandModule<object, PlanArgs> {
 				.option("json", { type: "boolean", description: "Print the plan as JSON" })
 				.option("dtype", { type: "string", description: "Output dtype override" })
 				.option("seed", { type: "number" })
-				.option("truncate-vocab", { type: "boolean" }) as never,
+				.option("truncate-vocab", { type: "boolean" })
+				.option("offline", { type: "boolean", description: "Never contact the Hub: repo ids must be in the cache (a plan downloads missing models otherwise, to read their headers)" })
+				.option("refresh", { type: "boolean", description: "Ask the Hub where a cached branch points now" }) as never,
 		handler: async (argv) => {
 			const dtype = argv.dtype !== undefined ? parseDtypeName(argv.dtype) : undefined;
 			if (argv.dtype !== undefined && dtype === undefined) throw new UsageError(`--dtype ${argv.dtype}: expected bfloat16, float16 or float32`);
 			const recipe = await loadRecipe(argv.recipe);
+			const downloads = createDownloadRenderer(io, { quiet: argv.json === true });
 			const plan = await buildPlan(recipe, {
+				hub: { ...(argv.offline === true ? { offline: true } : {}), ...(argv.refresh === true ? { refresh: true } : {}), onDownload: (e) => downloads.onEvent(e) },
 				...(dtype !== undefined ? { dtype } : {}),
 				...(argv.seed !== undefined ? { seed: argv.seed } : {}),
 				...(argv["truncate-vocab"] === true ? { truncateVocab: true } : {}),
