@@ -46,7 +46,8 @@ export function createDownloadRenderer(io: Io, opts: HubRenderOptions): { onEven
 					stop();
 					const rev = e.revision === e.commit ? e.commit.slice(0, 10) : `${e.revision} (${e.commit.slice(0, 10)})`;
 					const cached = e.cachedBytes > 0 ? `, ${formatBytes(e.cachedBytes)} already cached` : "";
-					io.err(`downloading ${e.repoId}@${rev}: ${e.files} files, ${formatBytes(e.totalBytes)}${cached}`);
+					if (e.cachedBytes >= e.totalBytes) io.err(`${e.repoId}@${rev}: all ${e.files} files are in the cache`);
+					else io.err(`downloading ${e.repoId}@${rev}: ${e.files} files, ${formatBytes(e.totalBytes)}${cached}`);
 					start = Date.now();
 					startBytes = e.cachedBytes;
 					lastTenth = -1;
@@ -83,11 +84,11 @@ export function createDownloadRenderer(io: Io, opts: HubRenderOptions): { onEven
 					if (bar === undefined) io.err(`retrying ${e.path} (attempt ${e.attempt + 1}): ${e.reason}`);
 					return;
 				case "fileDone":
-					if (bar === undefined) io.err(`  ${e.path} (${formatBytes(e.size)}${e.from === "cache" ? ", cached" : ""})`);
+					if (bar === undefined && e.from === "hub") io.err(`  ${e.path} (${formatBytes(e.size)})`);
 					return;
 				case "done":
 					stop();
-					io.err(`${e.downloadedBytes > 0 ? `downloaded ${formatBytes(e.downloadedBytes)} in ${e.seconds.toFixed(1)} s` : "everything was cached"} → ${e.path}`);
+					if (e.downloadedBytes > 0) io.err(`transferred ${formatBytes(e.downloadedBytes)} in ${e.seconds.toFixed(1)} s → ${e.path}`);
 					return;
 			}
 		},

@@ -194,6 +194,8 @@ class Transfers {
 	private lastProgress = 0;
 	private readonly finished = new Set<Entry>();
 	private warnedNoLock = false;
+	/** Progress events start with the pool: the index fetched before the totals are known reports none. */
+	private reporting = false;
 
 	constructor(
 		entries: Entry[],
@@ -220,6 +222,7 @@ class Transfers {
 
 	/** Runs every unfinished entry, at most `concurrency` at a time; the first failure stops the rest. */
 	async all(concurrency: number): Promise<void> {
+		this.reporting = true;
 		const queue = this.entries.filter((e) => !this.finished.has(e));
 		const failed = new AbortController();
 		const worker = async () => {
@@ -283,7 +286,7 @@ class Transfers {
 	private count(n: number): void {
 		this.done += n;
 		const now = Date.now();
-		if (now - this.lastProgress >= PROGRESS_INTERVAL_MS) {
+		if (this.reporting && now - this.lastProgress >= PROGRESS_INTERVAL_MS) {
 			this.lastProgress = now;
 			this.c.events.push({ event: "progress", doneBytes: this.done, totalBytes: this.totalBytes() });
 		}

@@ -66,7 +66,7 @@ describe("merging Hub models", () => {
 			}
 		}
 		const [m1, m2] = await Promise.all(["m1", "m2"].map((d) => shardBytes(path.join(root(), d))));
-		expect(m1.size).toBeGreaterThan(0);
+		expect(m1!.size).toBeGreaterThan(0);
 		expect(m2).toEqual(m1);
 		// The same merge from the published folders directly gives the same tensors (the headers' metadata name the inputs).
 		const local = await cli(["slerp", "--a", published.base.dir, "--b", published.tuned.dir, "--t", "0.5", "--out", "m3"]);

@@ -259,7 +259,8 @@ export class FakeHub {
 		if (fault?.kind === "drop") {
 			const n = Math.min(body.length - 1, fault.at ?? 0);
 			log.sent = n;
-			res.write(body.subarray(0, n), () => res.socket?.destroy());
+			// Destroyed a moment after the bytes are out, so the client has them (an immediate reset can discard them in flight).
+			res.write(body.subarray(0, n), () => setTimeout(() => res.socket?.destroy(), 150));
 			return;
 		}
 		log.sent = body.length;
