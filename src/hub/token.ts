@@ -39,7 +39,7 @@ export async function resolveHubToken(env: NodeJS.ProcessEnv = process.env): Pro
  * Hub user and organization tokens start with `hf_`; @huggingface/hub refuses any other with a bare TypeError,
  * so the check is made here, where the message can say where the token came from.
  */
-function checked(t: HubToken): HubToken {
+export function checked(t: HubToken): HubToken {
 	if (!t.token.startsWith("hf_") || /\s/.test(t.token)) {
 		throw new HubError("InvalidToken", t.source, "does not hold a Hugging Face token (they start with \"hf_\" and contain no spaces)");
 	}
