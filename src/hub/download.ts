@@ -1,17 +1,17 @@
 import { readFile, stat } from "node:fs/promises";
 import { modelInfo, pathsInfo, type PathInfo } from "@huggingface/hub";
 import { HubError } from "../errors.js";
-import { acquireBlobLock } from "./blob-lock.js";
 import { RepoCache } from "./cache-layout.js";
 import { EventQueue } from "./event-queue.js";
 import type { DownloadEvent, DownloadResult } from "./events.js";
-import { fetchBlob, type BlobTarget } from "./fetch-blob.js";
+import type { BlobTarget } from "./fetch-blob.js";
 import { asHubError, createHubFetch, type HubRequestContext } from "./hub-fetch.js";
 import { DEFAULT_REVISION, isCommitHash, isRepoId, isRevision } from "./repo-id.js";
 import { selectMergeFiles, shardsOfIndex, isSafeRepoPath, type FileSelector } from "./select-files.js";
 import { hubSettings, type HubOptions, type HubSettings } from "./settings.js";
-import { linkPointer, writeRef } from "./snapshot-link.js";
+import { writeRef } from "./snapshot-link.js";
 import { snapshotIsComplete } from "./snapshot-status.js";
+import { SnapshotTransfers, type SnapshotEntry } from "./snapshot-transfers.js";
 
 export interface DownloadOptions extends HubOptions {
 	/** Branch, tag or commit (default "main"). */
@@ -28,18 +28,9 @@ export interface DownloadOptions extends HubOptions {
 /** Parallel transfers: enough to fill a link when one connection is throttled, few enough to be polite to the Hub. */
 export const DEFAULT_CONCURRENCY = 4;
 
-/** Most `progress` events per second: a bar needs no more, and a 5 GB shard would otherwise give one per 64 KB. */
-export const PROGRESS_INTERVAL_MS = 100;
-
 /** How many paths one paths-info request names (the Hub pages larger lists). */
 const PATHS_INFO_BATCH = 100;
 
-/** A file of the snapshot, with where it comes from. */
-interface Entry {
-	target: BlobTarget;
-	pointer: string;
-	cached: boolean;
-}
 
 /**
  * Brings a Hub repo revision into the Hugging Face cache (the layout Python uses: `blobs/`, `snapshots/<commit>/`,
@@ -88,7 +79,7 @@ export async function* downloadSnapshotIter(repoId: string, opts: DownloadOption
 	const describe = (paths: string[]) => describeFiles(paths, { repoId, commit, cache, settings, ctx, signal: opts.signal });
 	const entries = await describe(selection.files);
 	const events = new EventQueue<DownloadEvent>();
-	const transfer = new Transfers(entries, { ...opts, ctx, cache, events });
+	const transfer = new SnapshotTransfers(entries, { ...opts, ctx, cache, events });
 
 	// The index names the shards: fetch it first, then describe them.
 	if (selection.index !== undefined) {
@@ -143,7 +134,7 @@ async function exists(path: string): Promise<boolean> {
 async function describeFiles(
 	paths: string[],
 	c: { repoId: string; commit: string; cache: RepoCache; settings: HubSettings; ctx: HubRequestContext; signal: AbortSignal | undefined },
-): Promise<Entry[]> {
+): Promise<SnapshotEntry[]> {
 	const infos: PathInfo[] = [];
 	for (let i = 0; i < paths.length; i += PATHS_INFO_BATCH) {
 		const batch = paths.slice(i, i + PATHS_INFO_BATCH);
@@ -160,7 +151,7 @@ async function describeFiles(
 		});
 		infos.push(...got);
 	}
-	const entries: Entry[] = [];
+	const entries: SnapshotEntry[] = [];
 	for (const path of paths) {
 		const info = infos.find((p) => p.path === path && p.type === "file");
 		if (info === undefined) throw new HubError("EntryNotFound", c.ctx.repo, `${path}: the Hub has no metadata for this file at commit ${c.commit}`);
@@ -184,111 +175,4 @@ async function describeFiles(
 		entries.push({ target, pointer, cached: (await exists(pointer)) || (await exists(target.blob)) });
 	}
 	return entries;
-}
-
-/** The transfers of one snapshot: a bounded pool, byte accounting and throttled progress events. */
-class Transfers {
-	readonly entries: Entry[] = [];
-	downloaded = 0;
-	private done = 0;
-	private lastProgress = 0;
-	private readonly finished = new Set<Entry>();
-	private warnedNoLock = false;
-	/** Progress events start with the pool: the index fetched before the totals are known reports none. */
-	private reporting = false;
-
-	constructor(
-		entries: Entry[],
-		private readonly c: DownloadOptions & { ctx: HubRequestContext; cache: RepoCache; events: EventQueue<DownloadEvent> },
-	) {
-		this.add(entries);
-	}
-
-	add(entries: Entry[]): void {
-		for (const e of entries) {
-			if (this.entries.some((x) => x.target.path === e.target.path)) continue;
-			this.entries.push(e);
-			if (e.cached) this.done += e.target.size;
-		}
-	}
-
-	totalBytes(): number {
-		return this.entries.reduce((s, e) => s + e.target.size, 0);
-	}
-
-	cachedBytes(): number {
-		return this.entries.filter((e) => e.cached).reduce((s, e) => s + e.target.size, 0);
-	}
-
-	/** Runs every unfinished entry, at most `concurrency` at a time; the first failure stops the rest. */
-	async all(concurrency: number): Promise<void> {
-		this.reporting = true;
-		const queue = this.entries.filter((e) => !this.finished.has(e));
-		const failed = new AbortController();
-		const worker = async () => {
-			for (let e = queue.shift(); e !== undefined && !failed.signal.aborted; e = queue.shift()) {
-				try {
-					await this.one(e, failed.signal);
-				} catch (err) {
-					failed.abort();
-					throw err;
-				}
-			}
-		};
-		const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(concurrency, queue.length)) }, worker));
-		const bad = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-		if (bad !== undefined) throw bad.reason;
-	}
-
-	/** Brings one file into the snapshot: link an existing blob, or lock, fetch, verify and link. */
-	async one(e: Entry, stop?: AbortSignal): Promise<void> {
-		const { target, pointer } = e;
-		const { events, ctx } = this.c;
-		const signal = AbortSignal.any([...(this.c.signal !== undefined ? [this.c.signal] : []), ...(stop !== undefined ? [stop] : [])]);
-		if (!(await exists(target.blob))) {
-			const lockPath = this.c.cache.lock(target.etag);
-			const lock = await acquireBlobLock(lockPath, { repo: ctx.repo, signal, onWait: () => events.push({ event: "waiting", path: target.path, lock: lockPath }) });
-			if (!lock.held && !this.warnedNoLock) {
-				this.warnedNoLock = true;
-				events.push({ event: "warning", message: "flock(1) not found: downloads are not locked against a concurrent Python download of the same file (each file is still checked against its sha256 before use)" });
-			}
-			try {
-				// Another process may have finished it while this one waited.
-				if (!(await exists(target.blob))) {
-					const partial = await stat(target.incomplete).then((s) => s.size, () => 0);
-					events.push({ event: "fileStart", path: target.path, size: target.size, resumedFrom: Math.min(partial, target.size) });
-					this.count(Math.min(partial, target.size));
-					await fetchBlob(target, {
-						ctx,
-						signal,
-						onBytes: (n) => {
-							this.downloaded += Math.max(0, n);
-							this.count(n);
-						},
-						onRetry: (attempt, reason) => events.push({ event: "retry", path: target.path, attempt, reason }),
-						...(this.c.retryDelayMs !== undefined ? { retryDelayMs: this.c.retryDelayMs } : {}),
-					});
-					await linkPointer(pointer, target.blob, ctx.repo);
-					this.finished.add(e);
-					events.push({ event: "fileDone", path: target.path, size: target.size, from: "hub" });
-					return;
-				}
-			} finally {
-				await lock.release();
-			}
-		}
-		await linkPointer(pointer, target.blob, ctx.repo);
-		if (!e.cached) this.count(target.size);
-		this.finished.add(e);
-		events.push({ event: "fileDone", path: target.path, size: target.size, from: "cache" });
-	}
-
-	private count(n: number): void {
-		this.done += n;
-		const now = Date.now();
-		if (this.reporting && now - this.lastProgress >= PROGRESS_INTERVAL_MS) {
-			this.lastProgress = now;
-			this.c.events.push({ event: "progress", doneBytes: this.done, totalBytes: this.totalBytes() });
-		}
-	}
 }

@@ -8,7 +8,8 @@
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { filesOfFolder, hubFile, HubRepo, type HubAccess, type HubFile } from "./hub-repo.js";
+import { filesOfFolder, HubRepo, type HubAccess, type HubFile } from "./hub-repo.js";
+import { createRepoRoute, lfsBatchRoute, lfsPutRoute, uploadRoute } from "./hub-upload-routes.js";
 
 export interface LoggedRequest {
 	method: string;
@@ -88,7 +89,8 @@ export class FakeHub {
 		return this.log.filter((r) => r.path.startsWith(prefix));
 	}
 
-	private entry(req: IncomingMessage, status: number, extra: Partial<LoggedRequest> = {}): LoggedRequest {
+	/** Logs a request (helpers for the route modules). */
+	entry(req: IncomingMessage, status: number, extra: Partial<LoggedRequest> = {}): LoggedRequest {
 		const e: LoggedRequest = {
 			method: req.method ?? "GET",
 			path: decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname),
@@ -102,18 +104,18 @@ export class FakeHub {
 		return e;
 	}
 
-	private json(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+	json(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
 		const text = JSON.stringify(body);
 		this.entry(req, status).sent = text.length;
 		res.writeHead(status, { "Content-Type": "application/json", ...headers });
 		res.end(text);
 	}
 
-	private fail(req: IncomingMessage, res: ServerResponse, status: number, code: string, error: string): void {
+	fail(req: IncomingMessage, res: ServerResponse, status: number, code: string, error: string): void {
 		this.json(req, res, status, { error }, code !== "" ? { "X-Error-Code": code } : {});
 	}
 
-	private user(req: IncomingMessage): HubUser | undefined | "invalid" {
+	user(req: IncomingMessage): HubUser | undefined | "invalid" {
 		const auth = req.headers.authorization;
 		if (auth === undefined) return undefined;
 		return this.tokens.get(auth.replace(/^Bearer\s+/i, "")) ?? "invalid";
@@ -138,18 +140,18 @@ export class FakeHub {
 		if (parts[0] === "api" && parts[1] === "models" && parts.length >= 5) {
 			const repoId = `${parts[2]}/${parts[3]}`;
 			const [op, ...rest] = parts.slice(4);
-			if (op === "preupload" || op === "commit") return this.upload(req, res, repoId, op, rest.join("/"));
+			if (op === "preupload" || op === "commit") return uploadRoute(this, req, res, repoId, op, rest.join("/"));
 			const repo = this.readable(req, res, repoId);
 			if (repo === undefined) return;
 			if (op === "revision" && method === "GET") return this.revisionInfo(req, res, repo, rest.join("/"));
 			if (op === "tree" && method === "GET") return this.tree(req, res, repo, rest[0] ?? "main", rest.slice(1).join("/"));
 			if (op === "paths-info" && method === "POST") return this.pathsInfo(req, res, repo, rest.join("/"));
 		}
-		if (parts[0] === "api" && parts[1] === "repos" && parts[2] === "create" && method === "POST") return this.createRepo(req, res);
+		if (parts[0] === "api" && parts[1] === "repos" && parts[2] === "create" && method === "POST") return createRepoRoute(this, req, res);
 		if (parts.length === 6 && parts[1]?.endsWith(".git") && parts.slice(2).join("/") === "info/lfs/objects/batch") {
-			return this.lfsBatch(req, res, `${parts[0]}/${parts[1].slice(0, -4)}`);
+			return lfsBatchRoute(this, req, res, `${parts[0]}/${parts[1].slice(0, -4)}`);
 		}
-		if (parts[0] === "lfs-upload" && method === "PUT") return this.lfsPut(req, res, parts[1] ?? "");
+		if (parts[0] === "lfs-upload" && method === "PUT") return lfsPutRoute(this, req, res, parts[1] ?? "");
 		if (parts[0] === "lfs-cdn" && (method === "GET" || method === "HEAD")) {
 			const [repoId, file] = [url.searchParams.get("repo") ?? "", url.searchParams.get("file") ?? ""];
 			const f = [...this.lfsObjects()].find(([oid]) => oid === parts[1])?.[1];
@@ -275,71 +277,9 @@ export class FakeHub {
 		if (f.times <= 0) this.faults.splice(i, 1);
 		return f;
 	}
-
-	/** A writer for `repoId`, or undefined after answering 401/403. */
-	private writer(req: IncomingMessage, res: ServerResponse): HubUser | undefined {
-		const user = this.user(req);
-		if (user === undefined || user === "invalid") return void this.fail(req, res, 401, "", "Invalid username or password.");
-		if (!user.write) return void this.fail(req, res, 403, "", "You don't have the rights to create or write to this repo (read token)");
-		return user;
-	}
-
-	private async createRepo(req: IncomingMessage, res: ServerResponse): Promise<void> {
-		const body = JSON.parse((await readBody(req)).toString("utf8")) as { name: string; organization?: string; visibility?: string };
-		if (this.writer(req, res) === undefined) return;
-		const id = `${body.organization}/${body.name}`;
-		if (this.repos.has(id)) return this.fail(req, res, 409, "", "You already created this model repo");
-		this.repos.set(id, new HubRepo(id, body.visibility === "private" ? "private" : "public", new Set([(req.headers.authorization ?? "").replace(/^Bearer\s+/i, "")])));
-		this.json(req, res, 200, { url: `${this.url}/${id}`, name: id, id: id });
-	}
-
-	private async upload(req: IncomingMessage, res: ServerResponse, repoId: string, op: string, branch: string): Promise<void> {
-		const body = await readBody(req);
-		if (this.writer(req, res) === undefined) return;
-		const repo = this.repos.get(repoId);
-		if (repo === undefined) return this.fail(req, res, 404, "RepoNotFound", "Repository not found");
-		if (op === "preupload") {
-			const { files } = JSON.parse(body.toString("utf8")) as { files: Array<{ path: string; size: number }> };
-			return this.json(req, res, 200, { files: files.map((f) => ({ path: f.path, uploadMode: /\.(safetensors|bin)$/.test(f.path) || f.size > 10_000_000 ? "lfs" : "regular", shouldIgnore: false })) });
-		}
-		const lines = body.toString("utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as { key: string; value: Record<string, unknown> });
-		const changes = new Map<string, HubFile>();
-		const deleted: string[] = [];
-		let title = "commit";
-		for (const { key, value } of lines) {
-			if (key === "header") title = String(value["summary"] ?? title);
-			else if (key === "file") changes.set(String(value["path"]), hubFile(Buffer.from(String(value["content"]), "base64"), false));
-			else if (key === "lfsFile") {
-				const content = this.lfsStore.get(String(value["oid"]));
-				if (content === undefined) return this.fail(req, res, 422, "", `LFS object ${String(value["oid"])} was never uploaded`);
-				changes.set(String(value["path"]), hubFile(content, true));
-			} else if (key === "deletedFile") deleted.push(String(value["path"]));
-		}
-		const c = repo.commit(branch, title, changes, deleted);
-		this.json(req, res, 200, { commitOid: c.id, commitUrl: `${this.url}/${repoId}/commit/${c.id}`, success: true });
-	}
-
-	private async lfsBatch(req: IncomingMessage, res: ServerResponse, repoId: string): Promise<void> {
-		const body = JSON.parse((await readBody(req)).toString("utf8")) as { objects: Array<{ oid: string; size: number }> };
-		if (this.writer(req, res) === undefined) return;
-		if (!this.repos.has(repoId)) return this.fail(req, res, 404, "RepoNotFound", "Repository not found");
-		this.json(req, res, 200, {
-			transfer: "basic",
-			objects: body.objects.map((o) => ({ oid: o.oid, size: o.size, ...(this.lfsStore.has(o.oid) ? {} : { actions: { upload: { href: `${this.url}/lfs-upload/${o.oid}` } } }) })),
-		});
-	}
-
-	private async lfsPut(req: IncomingMessage, res: ServerResponse, oid: string): Promise<void> {
-		const body = await readBody(req);
-		if (createHash("sha256").update(body).digest("hex") !== oid) return this.fail(req, res, 400, "", "sha256 mismatch");
-		this.lfsStore.set(oid, body);
-		this.entry(req, 200).sent = 0;
-		res.writeHead(200, { ETag: `"${oid}"` });
-		res.end();
-	}
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
+export function readBody(req: IncomingMessage): Promise<Buffer> {
 	return new Promise((resolve, reject) => {
 		const chunks: Buffer[] = [];
 		req.on("data", (c: Buffer) => chunks.push(c));
