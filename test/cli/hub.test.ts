@@ -138,3 +138,53 @@ describe("merge download and merge upload", () => {
 		expect(r.stderr).toContain("--private only applies with --push-to-hub");
 	});
 });
+
+/** Size of the .incomplete file in a cache's blobs folder (0 when there is none yet). */
+async function partialSize(cache: string, repo: string, file: string): Promise<number> {
+	const { statSync } = await import("node:fs");
+	const sha = hub.repos.get(repo)!.resolve("main")!.files.get(file)!.sha256;
+	try {
+		return statSync(path.join(cache, `models--${repo.replace("/", "--")}`, "blobs", `${sha}.incomplete`)).size;
+	} catch {
+		return 0;
+	}
+}
+
+describe("a download killed with SIGKILL", () => {
+	test("resumes from the bytes already on disk, and the killed process's lock does not block the next one", async () => {
+		const { spawnCli, collect } = await import("../helpers/cli.js");
+		const cache = path.join(root(), "cache-kill");
+		const file = "model-00001-of-00004.safetensors";
+		const size = hub.repos.get("acme/base")!.resolve("main")!.files.get(file)!.content.length;
+		const at = 1024;
+		hub.faults.push({ repo: "acme/base", file, kind: "stall", at });
+		const child = spawnCli(["download", "acme/base", "--concurrency", "1"], { cwd: root(), env: env({ HF_HUB_CACHE: cache }) });
+		const done = collect(child);
+		for (let i = 0; i < 600 && (await partialSize(cache, "acme/base", file)) < at; i++) await new Promise((r) => setTimeout(r, 100));
+		expect(await partialSize(cache, "acme/base", file)).toBe(at);
+		child.kill("SIGKILL");
+		expect((await done).signal).toBe("SIGKILL");
+
+		const before = hub.log.length;
+		const again = await cli(["download", "acme/base"], { HF_HUB_CACHE: cache });
+		expect(again.exitCode, again.stderr).toBe(0);
+		const gets = hub.log.slice(before).filter((r) => r.file === `acme/base:${file}`);
+		expect(gets).toEqual([expect.objectContaining({ range: `bytes=${at}-`, status: 206, sent: size - at })]);
+		expect(again.stderr).toContain(`resuming ${file} at`);
+	});
+});
+
+test("Ctrl-C during a download: one line, exit 130, the partial file kept for the next run", async () => {
+	const { spawnCli, collect } = await import("../helpers/cli.js");
+	const cache = path.join(root(), "cache-int");
+	const file = "model-00002-of-00004.safetensors";
+	hub.faults.push({ repo: "acme/tuned", file, kind: "stall", at: 512 });
+	const child = spawnCli(["download", "acme/tuned", "--concurrency", "1"], { cwd: root(), env: env({ HF_HUB_CACHE: cache }) });
+	const done = collect(child);
+	for (let i = 0; i < 600 && (await partialSize(cache, "acme/tuned", file)) < 512; i++) await new Promise((r) => setTimeout(r, 100));
+	child.kill("SIGINT");
+	const r = await done;
+	expect(r.exitCode, r.stderr).toBe(130);
+	expect(errorLines(r.stderr)).toEqual([expect.stringContaining("interrupted")]);
+	expect(await partialSize(cache, "acme/tuned", file)).toBe(512);
+});

@@ -28,8 +28,8 @@ export interface LoggedRequest {
 export interface HubFault {
 	repo: string;
 	file: string;
-	kind: "drop" | "corrupt" | "status";
-	/** drop: close the connection after this many body bytes; corrupt: flip the bits of the body byte at this offset. */
+	kind: "drop" | "stall" | "corrupt" | "status";
+	/** drop: close the connection after this many body bytes; stall: send this many and then nothing (until stop()); corrupt: flip the bits of the body byte at this offset. */
 	at?: number;
 	/** status: the HTTP status to answer with. */
 	status?: number;
@@ -263,6 +263,11 @@ export class FakeHub {
 			log.sent = n;
 			// Destroyed a moment after the bytes are out, so the client has them (an immediate reset can discard them in flight).
 			res.write(body.subarray(0, n), () => setTimeout(() => res.socket?.destroy(), 150));
+			return;
+		}
+		if (fault?.kind === "stall") {
+			log.sent = Math.min(body.length - 1, fault.at ?? 0);
+			res.write(body.subarray(0, log.sent));
 			return;
 		}
 		log.sent = body.length;
