@@ -53,10 +53,10 @@ export function createDownloadRenderer(io: Io, opts: HubRenderOptions): { onEven
 					lastTenth = -1;
 					if (io.isTty && e.cachedBytes < e.totalBytes) {
 						bar = new cliProgress.SingleBar(
-							{ format: "{bar} {percentage}% | {done} / {size} | {rate} | ETA {eta}", stream: process.stderr, hideCursor: true },
+							{ format: "{bar} {percentage}% | {done} / {size} | {rate} | ETA {remaining}", stream: process.stderr, hideCursor: true },
 							cliProgress.Presets.shades_classic,
 						);
-						bar.start(e.totalBytes, e.cachedBytes, { done: formatBytes(e.cachedBytes), size: formatBytes(e.totalBytes), rate: "-", eta: "?" });
+						bar.start(e.totalBytes, e.cachedBytes, { done: formatBytes(e.cachedBytes), size: formatBytes(e.totalBytes), rate: "-", remaining: "?" });
 					}
 					return;
 				}
@@ -64,7 +64,7 @@ export function createDownloadRenderer(io: Io, opts: HubRenderOptions): { onEven
 					const s = stats(e.doneBytes, e.totalBytes);
 					if (bar !== undefined) {
 						bar.setTotal(e.totalBytes);
-						bar.update(e.doneBytes, { done: formatBytes(e.doneBytes), size: formatBytes(e.totalBytes), rate: s.rate, eta: s.eta });
+						bar.update(e.doneBytes, { done: formatBytes(e.doneBytes), size: formatBytes(e.totalBytes), rate: s.rate, remaining: s.eta });
 						return;
 					}
 					const tenth = Math.floor((10 * e.doneBytes) / Math.max(1, e.totalBytes));
