@@ -50,9 +50,12 @@ export async function* downloadSnapshotIter(repoId: string, opts: DownloadOption
 	const label = revision === DEFAULT_REVISION ? repoId : `${repoId}@${revision}`;
 	const ctx: HubRequestContext = { repo: label, endpoint: settings.endpoint, token: settings.token };
 
-	if (isCommitHash(revision) && (await snapshotIsComplete(cache.snapshot(revision), select))) {
-		yield { event: "done", path: cache.snapshot(revision), commit: revision, downloadedBytes: 0, seconds: (Date.now() - started) / 1000 };
-		return { repoId, revision, commit: revision, path: cache.snapshot(revision), files: [], downloadedBytes: 0, cachedBytes: 0, seconds: (Date.now() - started) / 1000 };
+	// A commit id never moves, so a complete snapshot of it needs no request; offline, a branch is taken as last seen.
+	const local = isCommitHash(revision) ? revision : settings.offline ? await readRef(cache.ref(revision)) : undefined;
+	if (local !== undefined && (await snapshotIsComplete(cache.snapshot(local), select))) {
+		const seconds = (Date.now() - started) / 1000;
+		yield { event: "done", path: cache.snapshot(local), commit: local, downloadedBytes: 0, seconds };
+		return { repoId, revision, commit: local, path: cache.snapshot(local), files: [], downloadedBytes: 0, cachedBytes: 0, seconds };
 	}
 	if (settings.offline) {
 		throw new HubError("Offline", label, `not in the cache (${cache.repoDir}) and offline mode is on (HF_HUB_OFFLINE or --offline): nothing can be downloaded`);
@@ -124,6 +127,12 @@ export async function downloadSnapshot(repoId: string, opts: DownloadOptions & {
 		if (r.done === true) return r.value;
 		opts.onEvent?.(r.value);
 	}
+}
+
+/** The commit a cached `refs/<revision>` file names, if it names one. */
+async function readRef(file: string): Promise<string | undefined> {
+	const text = await readFile(file, "utf8").then((t) => t.trim(), () => "");
+	return isCommitHash(text) ? text : undefined;
 }
 
 async function exists(path: string): Promise<boolean> {

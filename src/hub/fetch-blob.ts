@@ -1,4 +1,4 @@
-import { mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { HubError } from "../errors.js";
 import { hubErrorFromResponse, networkError, type HubRequestContext } from "./hub-fetch.js";
@@ -82,6 +82,8 @@ export async function fetchBlob(t: BlobTarget, opts: FetchBlobOptions): Promise<
 			await delay((opts.retryDelayMs ?? RETRY_DELAY_MS) * transferFailures, opts.signal);
 			continue;
 		}
+		// An empty file needs no request, but still a file to verify and rename.
+		if (t.size === 0) await local(t, () => writeFile(t.incomplete, ""));
 		const got = await sizeOf(t.incomplete);
 		const name = got === t.size ? await hashFile(t.incomplete, t.hash, t.size, opts.signal) : undefined;
 		if (name === t.etag) {

@@ -68,19 +68,21 @@ export class SnapshotTransfers {
 		this.reporting = true;
 		const queue = this.entries.filter((e) => !this.finished.has(e));
 		const failed = new AbortController();
+		// The first failure is the cause; the others are workers it stopped ("interrupted").
+		let cause: { err: unknown } | undefined;
 		const worker = async () => {
 			for (let e = queue.shift(); e !== undefined && !failed.signal.aborted; e = queue.shift()) {
 				try {
 					await this.one(e, failed.signal);
 				} catch (err) {
+					cause ??= { err };
 					failed.abort();
-					throw err;
+					return;
 				}
 			}
 		};
-		const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(concurrency, queue.length)) }, worker));
-		const bad = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-		if (bad !== undefined) throw bad.reason;
+		await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, queue.length)) }, worker));
+		if (cause !== undefined) throw cause.err;
 	}
 
 	/** Brings one file into the snapshot: link an existing blob, or lock, fetch, verify and link. */

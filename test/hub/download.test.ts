@@ -164,3 +164,37 @@ describe("interrupted and damaged transfers", () => {
 		}
 	});
 });
+
+describe("edge cases", () => {
+	test("an empty file (small or LFS) is verified and linked without a transfer of bytes", async () => {
+		const dir = path.join(root(), "empty-src");
+		await mkdir(dir, { recursive: true });
+		await writeFile(path.join(dir, "config.json"), "{}\n");
+		await writeFile(path.join(dir, "added_tokens.json"), "");
+		await writeFile(path.join(dir, "tokenizer.model"), "");
+		await writeFile(path.join(dir, "model.safetensors"), await readFile(path.join(source.dir, "model-00001-of-00004.safetensors")));
+		await hub.publish("acme/empty-file", dir);
+		const r = await downloadSnapshot("acme/empty-file", fresh());
+		expect(r.files.sort()).toEqual(["added_tokens.json", "config.json", "model.safetensors", "tokenizer.model"]);
+		expect(await readFile(path.join(r.path, "added_tokens.json"), "utf8")).toBe("");
+		expect(await readlink(path.join(r.path, "tokenizer.model"))).toBe("../../blobs/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	});
+
+	test("offline, a cached branch (as last downloaded) is reported without a request", async () => {
+		const opts = fresh();
+		await downloadSnapshot("acme/tiny-a", opts);
+		const before = hub.log.length;
+		const r = await downloadSnapshot("acme/tiny-a", { ...opts, offline: true });
+		expect(r).toMatchObject({ commit: source.commit, downloadedBytes: 0 });
+		expect(hub.log.length).toBe(before);
+	});
+});
+
+test("when one transfer fails, the error is its cause, not the other transfers it stopped", async () => {
+	// The first worker stalls on config.json (first in line); the second gets a 403 for generation_config.json.
+	hub.faults.push({ repo: "acme/tiny-a", file: "config.json", kind: "stall", at: 100 });
+	hub.faults.push({ repo: "acme/tiny-a", file: "generation_config.json", kind: "status", status: 403 });
+	const err = await downloadSnapshot("acme/tiny-a", { ...fresh(), concurrency: 2 }).catch((e: unknown) => e);
+	expect(err).toMatchObject({ kind: "Forbidden", message: expect.stringContaining("generation_config.json") });
+	hub.faults.length = 0;
+});
