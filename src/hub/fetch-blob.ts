@@ -63,6 +63,7 @@ export async function fetchBlob(t: BlobTarget, opts: FetchBlobOptions): Promise<
 	let transferFailures = 0;
 	let integrityFailures = 0;
 	let resumedFrom: number | undefined;
+	await local(t, ctx.repo, () => mkdir(dirname(t.incomplete), { recursive: true }));
 	for (;;) {
 		let have = await sizeOf(t.incomplete);
 		if (have > t.size) {
@@ -83,7 +84,7 @@ export async function fetchBlob(t: BlobTarget, opts: FetchBlobOptions): Promise<
 			continue;
 		}
 		// An empty file needs no request, but still a file to verify and rename.
-		if (t.size === 0) await local(t, () => writeFile(t.incomplete, ""));
+		if (t.size === 0) await local(t, ctx.repo, () => writeFile(t.incomplete, ""));
 		const got = await sizeOf(t.incomplete);
 		const name = got === t.size ? await hashFile(t.incomplete, t.hash, t.size, opts.signal) : undefined;
 		if (name === t.etag) {
@@ -116,13 +117,13 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** Runs a local file operation; its failure (disk full, permissions) is a HubError naming the file, never retried. */
-async function local<T>(t: BlobTarget, op: () => Promise<T>): Promise<T> {
+async function local<T>(t: BlobTarget, repo: string, op: () => Promise<T>): Promise<T> {
 	try {
 		return await op();
 	} catch (err) {
 		const e = err as NodeJS.ErrnoException;
 		const what = e.code === "ENOSPC" ? "disk full" : e.message;
-		throw new HubError("Io", t.path, `cannot write ${t.incomplete}: ${what}`, undefined, { cause: err });
+		throw new HubError("Io", repo, `${t.path}: cannot write ${t.incomplete}: ${what}`, undefined, { cause: err });
 	}
 }
 
@@ -130,7 +131,6 @@ async function local<T>(t: BlobTarget, op: () => Promise<T>): Promise<T> {
 async function transfer(t: BlobTarget, have: number, opts: FetchBlobOptions): Promise<void> {
 	const { ctx } = opts;
 	if (isAborted(opts.signal)) throw new HubError("Interrupted", ctx.repo, `${t.path}: download interrupted`);
-	await local(t, () => mkdir(dirname(t.incomplete), { recursive: true }));
 	const idle = new AbortController();
 	let idleTimer = setTimeout(() => idle.abort(new Error("stalled")), IDLE_TIMEOUT_MS);
 	const signals = [idle.signal, ...(opts.signal !== undefined ? [opts.signal] : [])];
@@ -165,13 +165,13 @@ async function transfer(t: BlobTarget, have: number, opts: FetchBlobOptions): Pr
 			opts.onBytes?.(-have);
 			start = 0;
 		}
-		const file = await local(t, () => open(t.incomplete, start === 0 ? "w" : "a"));
+		const file = await local(t, ctx.repo, () => open(t.incomplete, start === 0 ? "w" : "a"));
 		try {
 			if (res.body === null) throw new Transient("empty response body");
 			for await (const chunk of res.body) {
 				clearTimeout(idleTimer);
 				idleTimer = setTimeout(() => idle.abort(new Error("stalled")), IDLE_TIMEOUT_MS);
-				await local(t, () => file.write(chunk));
+				await local(t, ctx.repo, () => file.write(chunk));
 				opts.onBytes?.(chunk.length);
 			}
 		} finally {
