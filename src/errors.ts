@@ -153,3 +153,32 @@ export class EvalError extends LmMergeError {
 export class UsageError extends LmMergeError {
 	override readonly exitCode: number = 2;
 }
+
+export type HubErrorKind =
+	| "Unauthorized"
+	| "Forbidden"
+	| "RepoNotFound"
+	| "RevisionNotFound"
+	| "EntryNotFound"
+	| "Conflict"
+	| "Offline"
+	| "Network"
+	| "Server"
+	| "InvalidResponse"
+	| "InvalidToken"
+	| "Integrity"
+	| "Io"
+	| "Interrupted";
+
+/** A Hugging Face Hub request, download or upload that failed; `status` is the HTTP status when there was one. */
+export class HubError extends LmMergeError {
+	constructor(
+		readonly kind: HubErrorKind,
+		readonly repo: string,
+		message: string,
+		readonly status?: number,
+		options?: { cause?: unknown },
+	) {
+		super(`${repo}: ${message}`, options);
+	}
+}

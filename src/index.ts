@@ -11,6 +11,7 @@ export {
 	ExecError,
 	EvalError,
 	UsageError,
+	HubError,
 } from "./errors.js";
 export type {
 	SafetensorsErrorKind,
@@ -20,6 +21,7 @@ export type {
 	MethodErrorKind,
 	ExecErrorKind,
 	EvalErrorKind,
+	HubErrorKind,
 } from "./errors.js";
 
 // tensors
@@ -61,6 +63,23 @@ export { detectArchitecture, layerIndexOf, moduleKindOf, isEmbedTensor, renameLa
 export type { ModuleKind } from "./arch/detect.js";
 export { MISTRAL, LLAMA } from "./arch/mistral.js";
 export type { ArchitectureSpec, WeightSpec } from "./arch/types.js";
+
+// the Hugging Face Hub: downloads into the shared cache, uploads, tokens
+export { downloadSnapshot, downloadSnapshotIter, DEFAULT_CONCURRENCY } from "./hub/download.js";
+export type { DownloadOptions } from "./hub/download.js";
+export { uploadFolder, uploadFolderIter } from "./hub/upload.js";
+export type { UploadOptions } from "./hub/upload.js";
+export type { DownloadEvent, DownloadResult, UploadEvent, UploadResult } from "./hub/events.js";
+export { selectMergeFiles, shardsOfIndex, MODEL_SIDE_FILES } from "./hub/select-files.js";
+export type { FileSelector, FileSelection } from "./hub/select-files.js";
+export { snapshotIsComplete } from "./hub/snapshot-status.js";
+export { resolveHubToken, tokenFilePath } from "./hub/token.js";
+export type { HubToken } from "./hub/token.js";
+export { hubSettings, hubEndpoint, isOffline, DEFAULT_HUB_ENDPOINT } from "./hub/settings.js";
+export type { HubOptions, HubSettings } from "./hub/settings.js";
+export { hfCacheRoot, hfRepoFolderName, RepoCache } from "./hub/cache-layout.js";
+export { parseHfRef, isCommitHash } from "./hub/repo-id.js";
+export type { HfRef } from "./hub/repo-id.js";
 
 // tiny checkpoints for tests, examples and demos
 export { writeTinyMistral, writeTinyPair } from "./fixtures/tiny-model.js";

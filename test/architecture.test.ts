@@ -23,7 +23,9 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	wasm: ["errors"],
 	io: ["tensor", "errors"],
 	// Model folders, references and config.json: the folder-level half of io.
-	model: ["io", "tensor", "errors"],
+	model: ["io", "tensor", "errors", "hub"],
+	// Hugging Face Hub downloads into the shared cache, uploads, tokens: knows nothing of merging.
+	hub: ["errors"],
 	// Pure math: never io, recipe, plan, backends, exec or cli.
 	methods: ["tensor", "wasm", "errors", "suggest"],
 	backends: ["methods", "tensor", "errors"],
@@ -36,7 +38,7 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	// The evaluator scores any checkpoint: never methods, plan or exec.
 	eval: ["io", "model", "tensor", "arch", "errors"],
 	fixtures: ["io", "model", "tensor", "arch", "errors"],
-	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures"],
+	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures", "hub"],
 	// A client of the library, like examples/: everything through ../index.js.
 	cli: ["index"],
 };
@@ -46,6 +48,9 @@ const CLI_PACKAGES = ["yargs", "yaml", "cli-progress"];
 
 /** tfjs is heavy and optional: only the kernel backends and the evaluator load it. */
 const TFJS_MODULES = ["backends", "eval"];
+
+/** The Hub client library is used in one place, so its API changes touch one folder. */
+const HUB_CLIENT_MODULES = ["hub"];
 
 /** "src/plan/plan.ts" → "plan"; "src/index.ts" → "index". */
 function moduleOf(srcRelative: string): string {
@@ -72,6 +77,7 @@ function checkImport(file: string, spec: string): string | undefined {
 	}
 	if (spec.startsWith("node:")) return undefined;
 	if (spec.startsWith("@tensorflow/") && !TFJS_MODULES.includes(from)) return `only ${TFJS_MODULES.join(" and ")} may load tfjs`;
+	if (spec.startsWith("@huggingface/hub") && !HUB_CLIENT_MODULES.includes(from)) return `only ${HUB_CLIENT_MODULES.join(", ")} may use @huggingface/hub`;
 	if (from === "cli" && !CLI_PACKAGES.some((p) => spec === p || spec.startsWith(`${p}/`))) {
 		return `the CLI may only use ${CLI_PACKAGES.join(", ")} and node: built-ins`;
 	}
@@ -110,6 +116,9 @@ describe("checkImport", () => {
 		["plan/plan.ts", "../index.js"],
 		["io/reader.ts", "@tensorflow/tfjs"],
 		["newthing/x.ts", "../errors.js"],
+		["hub/download.ts", "../model/refs.js"],
+		["hub/download.ts", "../io/reader.js"],
+		["model/refs.ts", "@huggingface/hub"],
 	])("%s → %s is forbidden", (file, spec) => {
 		expect(checkImport(file, spec)).toBeDefined();
 	});
@@ -125,6 +134,8 @@ describe("checkImport", () => {
 		["exec/run.ts", "../plan/types.js"],
 		["backends/tfjs-loader.ts", "@tensorflow/tfjs"],
 		["index.ts", "./exec/run.js"],
+		["model/refs.ts", "../hub/download.js"],
+		["hub/download.ts", "@huggingface/hub"],
 	])("%s → %s is allowed", (file, spec) => {
 		expect(checkImport(file, spec)).toBeUndefined();
 	});

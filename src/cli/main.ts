@@ -1,6 +1,8 @@
 import yargs, { type Argv } from "yargs";
 import { UsageError } from "../index.js";
 import { demoCommand } from "./commands/demo.js";
+import { downloadCommand } from "./commands/download.js";
+import { uploadCommand } from "./commands/upload.js";
 
 import { evalCommand } from "./commands/eval.js";
 import { inspectCommand } from "./commands/inspect.js";
@@ -26,7 +28,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 		.command(inspectCommand(io))
 		.command(methodsCommand(io))
 		.command(evalCommand(io))
-		.command(demoCommand(io));
+		.command(demoCommand(io))
+		.command(downloadCommand(io))
+		.command(uploadCommand(io));
 	for (const c of quickCommands(io)) parser.command(c);
 	parser
 		.demandCommand(1, "name a command (merge --help lists them)")

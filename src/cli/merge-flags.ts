@@ -17,6 +17,8 @@ import {
 import { describePlan } from "./describe-plan.js";
 import { formatBytes, type Io } from "./output.js";
 import { createRenderer } from "./render.js";
+import { createDownloadRenderer } from "./hub-render.js";
+import { runUpload } from "./commands/upload.js";
 import { selectBackend } from "./backend.js";
 
 /** Flags shared by `merge run` and the quick method commands. */
@@ -34,6 +36,10 @@ export interface MergeFlags {
 	"dry-run"?: boolean;
 	resume?: boolean;
 	compat?: string;
+	offline?: boolean;
+	refresh?: boolean;
+	"push-to-hub"?: string;
+	private?: boolean;
 }
 
 export function withMergeFlags<T>(y: Argv<T>): Argv<T & MergeFlags> {
@@ -50,7 +56,11 @@ export function withMergeFlags<T>(y: Argv<T>): Argv<T & MergeFlags> {
 		.option("truncate-vocab", { type: "boolean", description: "Merge embeddings of different vocab sizes on their common sub-matrix (mergekit's behaviour)" })
 		.option("dry-run", { type: "boolean", description: "Plan and validate everything, print the plan, read no tensor data" })
 		.option("resume", { type: "boolean", description: "Continue an interrupted merge from its verified shards" })
-		.option("compat", COMPAT_OPTION) as Argv<T & MergeFlags>;
+		.option("compat", COMPAT_OPTION)
+		.option("offline", { type: "boolean", description: "Never contact the Hub: repo ids must be in the cache (also HF_HUB_OFFLINE=1)" })
+		.option("refresh", { type: "boolean", description: "Ask the Hub where a cached branch points now, and download what changed" })
+		.option("push-to-hub", { type: "string", description: "After the merge, upload the output folder to this Hub repo (org/name)" })
+		.option("private", { type: "boolean", description: "With --push-to-hub: create the repo private" }) as Argv<T & MergeFlags>;
 }
 
 /** `--compat`: the arithmetic (shared by `merge run`, `merge plan` and the quick commands). */
@@ -97,7 +107,15 @@ export async function executeMerge(io: Io, recipe: Recipe, flags: MergeFlags, ou
 			throw err instanceof PlanError && err.kind === "UnsafeOutput" ? new UsageError(`--out: ${err.message}`) : err;
 		});
 	}
+	if (flags.private === true && flags["push-to-hub"] === undefined) throw new UsageError("--private only applies with --push-to-hub REPO");
+	if (flags["push-to-hub"] !== undefined && flags.offline === true) throw new UsageError("--push-to-hub cannot upload with --offline");
+	const downloads = createDownloadRenderer(io, { quiet: flags.quiet === true || flags.json === true });
 	const plan = await buildPlan(recipe, {
+		hub: {
+			...(flags.offline === true ? { offline: true } : {}),
+			...(flags.refresh === true ? { refresh: true } : {}),
+			onDownload: (e) => downloads.onEvent(e),
+		},
 		...(dtype !== undefined ? { dtype } : {}),
 		...(flags.seed !== undefined ? { seed: flags.seed } : {}),
 		...(flags["truncate-vocab"] === true ? { truncateVocab: true } : {}),
@@ -151,10 +169,13 @@ export async function executeMerge(io: Io, recipe: Recipe, flags: MergeFlags, ou
 			process.off("SIGINT", onSigint);
 			await backend.dispose?.();
 		}
+		if (flags.json !== true && flags.quiet !== true) io.err(`done in ${result.seconds.toFixed(1)} s: ${result.tensors} tensors, ${formatBytes(result.bytes)}`);
+		const pushTo = flags["push-to-hub"];
+		const pushed = pushTo !== undefined ? await runUpload(io, result.out, pushTo, { ...(flags.private === true ? { private: true } : {}), quiet: flags.quiet === true || flags.json === true }) : undefined;
 		if (flags.json === true) {
-			io.out(JSON.stringify({ ...result, method: plan.method.name, seed: plan.seed, models: plan.models.map((m) => ({ ref: m.ref, path: m.path })) }));
+			const upload = pushed !== undefined ? { upload: { repo: pushed.repo, commit: pushed.commit, url: pushed.url } } : {};
+			io.out(JSON.stringify({ ...result, method: plan.method.name, seed: plan.seed, models: plan.models.map((m) => ({ ref: m.ref, path: m.path })), ...upload }));
 		} else if (flags.quiet !== true) {
-			io.err(`done in ${result.seconds.toFixed(1)} s: ${result.tensors} tensors, ${formatBytes(result.bytes)}`);
 			io.out(result.out);
 		}
 	} finally {

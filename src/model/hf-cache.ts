@@ -1,51 +1,11 @@
 import { readFile, stat } from "node:fs/promises";
-import { homedir } from "node:os";
 import { join } from "node:path";
+import { hfRepoFolderName } from "../hub/cache-layout.js";
+import { DEFAULT_REVISION, type HfRef } from "../hub/repo-id.js";
 
-/** The revision used when a Hugging Face reference names none. */
-export const DEFAULT_REVISION = "main";
-
-/**
- * `org/name`: each part starts with a letter or digit and holds letters, digits, `-`, `_` and `.`, as the
- * Hub allows. Anything else cannot be a repo id, so it is never looked up in the cache.
- */
-const REPO_ID_RE = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;
-
-/** A revision is a branch, tag or commit hash; branches may contain `/` (e.g. `refs/pr/1`) but never `..`. */
-const REVISION_RE = /^[\w][\w.\-/]*$/;
-
-/** A parsed `org/name[@revision]`. */
-export interface HfRef {
-	repoId: string;
-	revision: string | undefined;
-}
-
-/** Parses `org/name[@revision]`; undefined when `ref` is not of that shape. */
-export function parseHfRef(ref: string): HfRef | undefined {
-	const at = ref.indexOf("@");
-	const repoId = at < 0 ? ref : ref.slice(0, at);
-	const revision = at < 0 ? undefined : ref.slice(at + 1);
-	if (!REPO_ID_RE.test(repoId) || repoId.includes("..")) return undefined;
-	if (revision !== undefined && (!REVISION_RE.test(revision) || revision.includes(".."))) return undefined;
-	return { repoId, revision };
-}
-
-/**
- * The hub cache folder, as huggingface_hub picks it: `HF_HUB_CACHE`, else `HF_HOME/hub`, else
- * `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`.
- */
-export function hfCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-	if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-	if (env.HUGGINGFACE_HUB_CACHE) return env.HUGGINGFACE_HUB_CACHE;
-	if (env.HF_HOME) return join(env.HF_HOME, "hub");
-	const cacheHome = env.XDG_CACHE_HOME || join(env.HOME || homedir(), ".cache");
-	return join(cacheHome, "huggingface", "hub");
-}
-
-/** `org/name` → `models--org--name`, the cache's folder for a model repo. */
-export function hfRepoFolderName(repoId: string): string {
-	return `models--${repoId.split("/").join("--")}`;
-}
+// The cache layout and reference syntax belong to hub/; re-exported here for the model layer's callers.
+export { hfCacheRoot, hfRepoFolderName } from "../hub/cache-layout.js";
+export { DEFAULT_REVISION, parseHfRef, type HfRef } from "../hub/repo-id.js";
 
 /** The outcome of a cache lookup: the snapshot folder, or every place that was tried. */
 export type HfCacheLookup =

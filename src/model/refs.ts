@@ -1,9 +1,14 @@
 import { stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { ModelError } from "../errors.js";
+import { HubError, ModelError } from "../errors.js";
+import { downloadSnapshot } from "../hub/download.js";
+import type { DownloadEvent } from "../hub/events.js";
+import { isCommitHash } from "../hub/repo-id.js";
+import { isOffline } from "../hub/settings.js";
+import { snapshotIsComplete } from "../hub/snapshot-status.js";
 import { BUILTIN_ALIASES, loadUserAliases } from "./aliases.js";
-import { findInHfCache, hfCacheRoot, hfRepoFolderName, parseHfRef } from "./hf-cache.js";
+import { DEFAULT_REVISION, findInHfCache, hfCacheRoot, hfRepoFolderName, parseHfRef } from "./hf-cache.js";
 
 export { BUILTIN_ALIASES } from "./aliases.js";
 
@@ -17,6 +22,16 @@ export interface ResolveOptions {
 	env?: NodeJS.ProcessEnv;
 	/** The user alias config file; default `$LM_MERGE_CONFIG`, else `~/.config/lm-merge/config.{yaml,yml,json}`. */
 	aliasesFile?: string;
+	/** Never contact the Hub (also `HF_HUB_OFFLINE=1`): a repo id must then be in the cache. */
+	offline?: boolean;
+	/**
+	 * Ask the Hub where a branch or tag points now, even when a cached snapshot satisfies it, and download
+	 * what changed. Without it a cached branch is used as it is (a commit id never moves either way).
+	 */
+	refresh?: boolean;
+	/** Progress of a download made to resolve a repo id (the Hub endpoint, token and cache come from `env`). */
+	onDownload?: (e: DownloadEvent) => void;
+	signal?: AbortSignal;
 }
 
 /** A model reference turned into a local folder or file. */
@@ -25,7 +40,8 @@ export interface ResolvedModel {
 	ref: string;
 	/** Absolute path of the model folder (or single file). */
 	path: string;
-	via: "path" | "alias" | "hf-cache";
+	/** "hub" when the model was downloaded (into the cache) to resolve it. */
+	via: "path" | "alias" | "hf-cache" | "hub";
 	/** The Hugging Face repo id, when the model came from the cache. */
 	repoId?: string;
 	/** The revision asked for (default "main"), when the model came from the cache. */
@@ -66,22 +82,55 @@ function checkSyntax(ref: string): void {
 	}
 }
 
-/** Resolves a Hugging Face id against the local cache; `looked` collects the places tried. */
-async function fromCache(target: string, env: NodeJS.ProcessEnv, looked: string[]): Promise<Omit<ResolvedModel, "ref" | "via"> | undefined> {
+type HfHit = Omit<ResolvedModel, "ref" | "via"> & { downloaded: boolean };
+
+/**
+ * Resolves a Hugging Face id: from the cache when a snapshot there holds the weights (no request: a commit
+ * id, or a branch/tag as last seen unless `refresh`), else by downloading it into the cache, unless offline.
+ * A repo or revision the Hub does not have adds to `looked`; other Hub failures (401/403, network) are thrown.
+ */
+async function fromHf(target: string, opts: ResolveOptions, env: NodeJS.ProcessEnv, looked: string[]): Promise<HfHit | undefined> {
 	const hf = parseHfRef(target);
 	if (hf === undefined) return undefined;
 	const root = hfCacheRoot(env);
+	const revision = hf.revision ?? DEFAULT_REVISION;
 	const hit = await findInHfCache(hf, root);
-	if (hit.found) return { path: hit.path, repoId: hf.repoId, revision: hit.revision, commit: hit.commit };
+	const offline = isOffline(env, opts.offline);
+	const complete = hit.found && (await snapshotIsComplete(hit.path));
+	const cached = hit.found ? { path: hit.path, repoId: hf.repoId, revision: hit.revision, commit: hit.commit, downloaded: false } : undefined;
+	if (cached !== undefined && (offline || (complete && (opts.refresh !== true || isCommitHash(revision))))) return cached;
 	const repoDir = join(root, hfRepoFolderName(hf.repoId));
-	looked.push(`HF cache ${repoDir} (${hit.looked.map((p) => relative(repoDir, p)).join(", ")}; fetch it with \`huggingface-cli download ${hf.repoId}\`)`);
-	return undefined;
+	const cacheNote = hit.found ? `snapshots/${hit.commit} lacks weights` : hit.looked.map((p) => relative(repoDir, p)).join(", ");
+	if (offline) {
+		looked.push(`HF cache ${repoDir} (${cacheNote}; offline mode is on (HF_HUB_OFFLINE or --offline), so it was not downloaded: run \`merge download ${target}\` while online)`);
+		return undefined;
+	}
+	try {
+		const r = await downloadSnapshot(hf.repoId, {
+			env,
+			revision,
+			...(opts.signal !== undefined ? { signal: opts.signal } : {}),
+			...(opts.onDownload !== undefined ? { onEvent: opts.onDownload } : {}),
+		});
+		return { path: r.path, repoId: hf.repoId, revision, commit: r.commit, downloaded: true };
+	} catch (err) {
+		if (err instanceof HubError && complete && cached !== undefined && err.kind === "Network") {
+			opts.onDownload?.({ event: "warning", message: `${err.message}; using the cached snapshot ${cached.commit}` });
+			return cached;
+		}
+		if (err instanceof HubError && (err.kind === "RepoNotFound" || err.kind === "RevisionNotFound")) {
+			looked.push(`HF cache ${repoDir} (${cacheNote})`, `the Hub: ${err.message}`);
+			return undefined;
+		}
+		throw err;
+	}
 }
 
 /**
  * Turns a model reference into a local path: an existing path (relative to `cwd`, then `recipeDir`);
  * else an alias (user aliases, then built-ins `biomistral`, `mistral`); else `org/name[@revision]`
- * in the local Hugging Face cache. Throws ModelError "NotFound" listing every place it looked.
+ * in the local Hugging Face cache, downloaded into it from the Hub when missing (unless offline).
+ * Throws ModelError "NotFound" listing every place it looked, or HubError when the Hub refuses (401/403).
  */
 export async function resolveModelRef(ref: string, opts: ResolveOptions = {}): Promise<ResolvedModel> {
 	const env = opts.env ?? process.env;
@@ -101,15 +150,15 @@ export async function resolveModelRef(ref: string, opts: ResolveOptions = {}): P
 	const target = userTarget ?? (Object.hasOwn(BUILTIN_ALIASES, key) ? BUILTIN_ALIASES[key] : undefined);
 	if (target !== undefined) {
 		const source = userTarget !== undefined ? `user alias from ${user.file}` : "built-in alias";
-		const hit = await resolveAliasTarget(target, userTarget !== undefined ? dirname(user.file ?? cwd) : cwd, env, looked);
-		if (hit !== undefined) return { ref, via: "alias", alias: key, ...hit };
+		const hit = await resolveAliasTarget(target, userTarget !== undefined ? dirname(user.file ?? cwd) : cwd, opts, env, looked);
+		if (hit !== undefined) return { ref, via: "alias", alias: key, ...withoutFlag(hit) };
 		throw new ModelError("NotFound", given, `${source} "${key}" → "${target}" not found; looked in: ${looked.join("; ")}`);
 	}
 	const aliasNames = [...new Set([...user.aliases.keys(), ...Object.keys(BUILTIN_ALIASES)])].sort();
 	looked.push(`aliases (${aliasNames.join(", ")}; user file: ${user.file ?? `none, tried ${user.looked.join(", ")}`})`);
 
-	const hit = await fromCache(given, env, looked);
-	if (hit !== undefined) return { ref, via: "hf-cache", ...hit };
+	const hit = await fromHf(given, opts, env, looked);
+	if (hit !== undefined) return { ref, via: hit.downloaded ? "hub" : "hf-cache", ...withoutFlag(hit) };
 	if (parseHfRef(given) === undefined) looked.push("HF cache: not an org/name[@revision] id");
 	throw new ModelError("NotFound", given, `model not found; looked in: ${looked.join("; ")}`);
 }
@@ -118,15 +167,21 @@ export async function resolveModelRef(ref: string, opts: ResolveOptions = {}): P
 async function resolveAliasTarget(
 	target: string,
 	baseDir: string,
+	opts: ResolveOptions,
 	env: NodeJS.ProcessEnv,
 	looked: string[],
-): Promise<Omit<ResolvedModel, "ref" | "via"> | undefined> {
+): Promise<HfHit | undefined> {
 	const pathLike = isAbsolute(target) || target.startsWith(".") || target.startsWith("~") || parseHfRef(target) === undefined;
 	if (pathLike) {
 		const [p] = pathCandidates(target, [baseDir], env);
-		if (p !== undefined && (await exists(p))) return { path: p };
+		if (p !== undefined && (await exists(p))) return { path: p, downloaded: false };
 		looked.push(`path ${p ?? target}`);
 		return undefined;
 	}
-	return fromCache(target, env, looked);
+	return fromHf(target, opts, env, looked);
+}
+
+function withoutFlag(hit: HfHit): Omit<ResolvedModel, "ref" | "via"> {
+	const { downloaded: _, ...rest } = hit;
+	return rest;
 }

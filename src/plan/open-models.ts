@@ -1,6 +1,6 @@
 import path from "node:path";
 import { openModel } from "../model/model-dir.js";
-import { resolveModelRef } from "../model/refs.js";
+import { resolveModelRef, type ResolveOptions } from "../model/refs.js";
 import type { Recipe } from "../recipe/schema.js";
 import type { PlannedModel } from "./types.js";
 
@@ -9,6 +9,8 @@ export interface OpenModelsOptions {
 	/** Extra alias file (else the default location). */
 	aliasesFile?: string;
 	env?: NodeJS.ProcessEnv;
+	/** Hub downloads of repo ids that are not cached: see ResolveOptions (offline, refresh, onDownload, signal). */
+	hub?: Pick<ResolveOptions, "offline" | "refresh" | "onDownload" | "signal">;
 }
 
 /** Every model reference a recipe names, in first-appearance order (models/slices, then base models). */
@@ -45,6 +47,7 @@ export async function openRecipeModels(
 				...(recipeDir !== undefined ? { recipeDir } : {}),
 				...(opts.env !== undefined ? { env: opts.env } : {}),
 				...(opts.aliasesFile !== undefined ? { aliasesFile: opts.aliasesFile } : {}),
+				...opts.hub,
 			});
 			const key = path.resolve(resolved.path);
 			const existing = byPath.get(key);

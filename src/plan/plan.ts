@@ -258,6 +258,7 @@ async function tokenizerFolder(recipe: Recipe, models: PlannedModel[], donor: nu
 		...(recipe.file !== undefined ? { recipeDir: path.dirname(path.resolve(recipe.file)) } : {}),
 		...(opts.env !== undefined ? { env: opts.env } : {}),
 		...(opts.aliasesFile !== undefined ? { aliasesFile: opts.aliasesFile } : {}),
+		...opts.hub,
 	});
 	return resolved.path;
 }

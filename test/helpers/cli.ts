@@ -38,13 +38,15 @@ export interface CliResult {
 
 /**
  * Only what node needs, plus HOME inside `cwd` so no real ~/.config/lm-merge or ~/.cache/huggingface is
- * consulted: a test sees exactly the models and aliases it created.
+ * consulted: a test sees exactly the models and aliases it created. HF_HUB_OFFLINE=1 keeps a missing repo id
+ * from reaching for the real Hub; tests of downloads pass HF_HUB_OFFLINE=0 and HF_ENDPOINT (the fake Hub).
  */
 export function cleanEnv(cwd: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 	return {
 		PATH: process.env["PATH"] ?? "/usr/bin:/bin",
 		HOME: path.join(cwd, ".home"),
 		NO_COLOR: "1",
+		HF_HUB_OFFLINE: "1",
 		...extra,
 	};
 }

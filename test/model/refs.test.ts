@@ -28,8 +28,9 @@ async function cacheModel(repoId: string, commit: string, branch?: string): Prom
 
 beforeAll(async () => {
 	cache = join(root(), "hf", "hub");
-	// HOME points into the sandbox so no real ~/.config/lm-merge file is read.
-	env = { HF_HUB_CACHE: cache, HOME: join(root(), "home") };
+	// HOME points into the sandbox so no real ~/.config/lm-merge file is read. The fake snapshots hold only a
+	// config.json, which online resolution would complete from the Hub: these tests are about the cache lookup.
+	env = { HF_HUB_CACHE: cache, HOME: join(root(), "home"), HF_HUB_OFFLINE: "1" };
 	await mkdir(join(root(), "cwd", "models", "local"), { recursive: true });
 	await mkdir(join(root(), "recipes", "rel"), { recursive: true });
 	await mkdir(join(root(), "recipes", "models", "local"), { recursive: true });
@@ -89,7 +90,7 @@ describe("resolveModelRef order", () => {
 	});
 
 	test("HF_HOME is honoured by resolveModelRef", async () => {
-		const r = await resolveModelRef("BioMistral/BioMistral-7B", { cwd: root(), env: { HF_HOME: join(root(), "hf"), HOME: env.HOME } });
+		const r = await resolveModelRef("BioMistral/BioMistral-7B", { cwd: root(), env: { HF_HOME: join(root(), "hf"), HOME: env.HOME, HF_HUB_OFFLINE: "1" } });
 		expect(r.commit).toBe(COMMIT_MAIN);
 	});
 });

@@ -2,6 +2,7 @@ import { writeFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
 import type { CommandModule } from "yargs";
 import { evaluateIter, renderMarkdown, renderText, resolveModelRef, TASK_NAMES, UsageError, type Device, type EvalEvent, type EvalReport, type EvaluateOptions } from "../../index.js";
+import { createDownloadRenderer } from "../hub-render.js";
 import type { Io } from "../output.js";
 
 interface EvalArgs {
@@ -94,7 +95,9 @@ export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 			for (const [flag, v] of [["shots", argv.shots], ["seeds", argv.seeds], ["limit", argv.limit], ["batch", argv.batch]] as const) {
 				if (v !== undefined && (!Number.isInteger(v) || v < (flag === "shots" ? 0 : 1))) throw new UsageError(`--${flag} ${v}: expected a ${flag === "shots" ? "non-negative" : "positive"} integer`);
 			}
-			const dirs = await Promise.all(argv.models.map(async (ref) => (await resolveModelRef(ref)).path));
+			const downloads = createDownloadRenderer(io, { quiet: argv.quiet === true });
+			const dirs: string[] = [];
+			for (const ref of argv.models) dirs.push((await resolveModelRef(ref, { onDownload: (e) => downloads.onEvent(e) })).path);
 			const base: Omit<EvaluateOptions, "models"> = {
 				data: argv.data,
 				...(argv.task !== undefined ? { tasks: argv.task } : {}),

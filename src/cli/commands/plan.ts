@@ -2,6 +2,7 @@ import type { CommandModule } from "yargs";
 import { buildPlan, closePlan, loadRecipe, parseDtypeName, UsageError } from "../../index.js";
 import { describePlan } from "../describe-plan.js";
 import { COMPAT_OPTION } from "../merge-flags.js";
+import { createDownloadRenderer } from "../hub-render.js";
 import type { Io } from "../output.js";
 
 interface PlanArgs {
@@ -11,6 +12,8 @@ interface PlanArgs {
 	seed?: number;
 	"truncate-vocab"?: boolean;
 	compat?: string;
+	offline?: boolean;
+	refresh?: boolean;
 }
 
 export function planCommand(io: Io): CommandModule<object, PlanArgs> {
@@ -24,12 +27,16 @@ export function planCommand(io: Io): CommandModule<object, PlanArgs> {
 				.option("dtype", { type: "string", description: "Output dtype override" })
 				.option("seed", { type: "number" })
 				.option("truncate-vocab", { type: "boolean" })
-				.option("compat", COMPAT_OPTION) as never,
+				.option("compat", COMPAT_OPTION)
+				.option("offline", { type: "boolean", description: "Never contact the Hub: repo ids must be in the cache (a plan downloads missing models otherwise, to read their headers)" })
+				.option("refresh", { type: "boolean", description: "Ask the Hub where a cached branch points now" }) as never,
 		handler: async (argv) => {
 			const dtype = argv.dtype !== undefined ? parseDtypeName(argv.dtype) : undefined;
 			if (argv.dtype !== undefined && dtype === undefined) throw new UsageError(`--dtype ${argv.dtype}: expected bfloat16, float16 or float32`);
 			const recipe = await loadRecipe(argv.recipe);
+			const downloads = createDownloadRenderer(io, { quiet: argv.json === true });
 			const plan = await buildPlan(recipe, {
+				hub: { ...(argv.offline === true ? { offline: true } : {}), ...(argv.refresh === true ? { refresh: true } : {}), onDownload: (e) => downloads.onEvent(e) },
 				...(dtype !== undefined ? { dtype } : {}),
 				...(argv.seed !== undefined ? { seed: argv.seed } : {}),
 				...(argv["truncate-vocab"] === true ? { truncateVocab: true } : {}),
