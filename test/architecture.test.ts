@@ -36,7 +36,11 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	// The evaluator scores any checkpoint: never methods, plan or exec.
 	eval: ["io", "model", "tensor", "arch", "errors"],
 	fixtures: ["io", "model", "tensor", "arch", "errors"],
-	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures"],
+	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures", "report", "sweep"],
+	// Report pages know the evaluator's report shapes, its calibration bins and task names: nothing that runs a model.
+	report: ["eval/types", "eval/score", "eval/tasks/registry", "errors"],
+	// Sweeps drive merges and evaluations through the public API only, like a user's script.
+	sweep: ["index", "errors"],
 	// A client of the library, like examples/: everything through ../index.js.
 	cli: ["index"],
 };
@@ -110,6 +114,11 @@ describe("checkImport", () => {
 		["plan/plan.ts", "../index.js"],
 		["io/reader.ts", "@tensorflow/tfjs"],
 		["newthing/x.ts", "../errors.js"],
+		["sweep/trial.ts", "../exec/merge-models.js"],
+		["sweep/trial.ts", "../eval/evaluate.js"],
+		["report/html.ts", "../eval/evaluate.js"],
+		["report/charts.ts", "../sweep/store.js"],
+		["eval/report.ts", "../report/html.js"],
 	])("%s → %s is forbidden", (file, spec) => {
 		expect(checkImport(file, spec)).toBeDefined();
 	});
@@ -125,6 +134,8 @@ describe("checkImport", () => {
 		["exec/run.ts", "../plan/types.js"],
 		["backends/tfjs-loader.ts", "@tensorflow/tfjs"],
 		["index.ts", "./exec/run.js"],
+		["sweep/trial.ts", "../index.js"],
+		["report/calibration.ts", "../eval/score.js"],
 	])("%s → %s is allowed", (file, spec) => {
 		expect(checkImport(file, spec)).toBeUndefined();
 	});
