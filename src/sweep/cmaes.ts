@@ -1,4 +1,5 @@
-import { EigenvalueDecomposition, Matrix } from "ml-matrix";
+import { createRequire } from "node:module";
+import type { EigenvalueDecomposition as Eig, Matrix as MatrixClass } from "ml-matrix";
 import seedrandom from "seedrandom";
 
 /**
@@ -38,14 +39,19 @@ export function cmaesParameters(n: number, lambda: number = 4 + Math.floor(3 * M
 	return { lambda, mu, weights, muEff, cSigma, dSigma, cc, c1, cMu, chiN };
 }
 
+/** ml-matrix is loaded when a search starts, not with every command. */
+function mlMatrix(): { Matrix: typeof MatrixClass; EigenvalueDecomposition: typeof Eig } {
+	return createRequire(import.meta.url)("ml-matrix") as { Matrix: typeof MatrixClass; EigenvalueDecomposition: typeof Eig };
+}
+
 export class CmaEs {
 	readonly n: number;
 	readonly params: ReturnType<typeof cmaesParameters>;
 	mean: number[];
 	sigma: number;
 	generation = 0;
-	private C: Matrix;
-	private B: Matrix;
+	private C: MatrixClass;
+	private B: MatrixClass;
 	private D: number[];
 	private pSigma: number[];
 	private pc: number[];
@@ -60,6 +66,7 @@ export class CmaEs {
 		if (this.params.mu < 1) throw new RangeError(`CMA-ES population must be at least 2, got ${this.params.lambda}`);
 		this.mean = opts.mean !== undefined ? [...opts.mean] : new Array<number>(this.n).fill(0.5);
 		this.sigma = opts.sigma;
+		const { Matrix } = mlMatrix();
 		this.C = Matrix.eye(this.n);
 		this.B = Matrix.eye(this.n);
 		this.D = new Array<number>(this.n).fill(1);
@@ -115,7 +122,7 @@ export class CmaEs {
 		const cCoef = Math.sqrt(cc * (2 - cc) * muEff);
 		this.pc = this.pc.map((p, k) => (1 - cc) * p + hSigma * cCoef * (yw[k] as number));
 		const deltaH = (1 - hSigma) * cc * (2 - cc);
-		const next = Matrix.zeros(n, n);
+		const next = mlMatrix().Matrix.zeros(n, n);
 		for (let i = 0; i < n; i++) {
 			for (let j = 0; j < n; j++) {
 				let rankMu = 0;
@@ -139,7 +146,7 @@ export class CmaEs {
 				this.C.set(j, i, v);
 			}
 		}
-		const eig = new EigenvalueDecomposition(this.C, { assumeSymmetric: true });
+		const eig = new (mlMatrix().EigenvalueDecomposition)(this.C, { assumeSymmetric: true });
 		this.B = eig.eigenvectorMatrix;
 		this.D = eig.realEigenvalues.map((e) => Math.sqrt(Math.max(e, 1e-20)));
 	}

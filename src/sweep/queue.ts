@@ -61,9 +61,28 @@ export function parseQueueUrl(url: string): { host: string; port: number; db?: n
 	return out;
 }
 
-/** Connection options for BullMQ: fail fast when Redis is not there instead of retrying forever. */
+/** Connection options for BullMQ's long-lived connections: reconnect after a Redis restart, backing off to 5 s. */
 export function connectionOptions(url: string) {
-	return { ...parseQueueUrl(url), maxRetriesPerRequest: null, connectTimeout: 5000, retryStrategy: (times: number) => (times > 20 ? null : Math.min(times * 250, 2000)) };
+	return { ...parseQueueUrl(url), maxRetriesPerRequest: null, connectTimeout: 5000, retryStrategy: (times: number) => Math.min(times * 250, 5000) };
+}
+
+/** How long the first contact with Redis may take before a sweep or worker gives up with an error. */
+const PROBE_TIMEOUT_MS = 5000;
+
+/** One PING with no retries: says at once, in one line, when Redis is not where --queue points. */
+async function probe(url: string): Promise<void> {
+	const { Redis } = await import("ioredis");
+	const client = new Redis({ ...parseQueueUrl(url), lazyConnect: true, connectTimeout: PROBE_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null });
+	let cause: Error | undefined;
+	client.on("error", (err: Error) => (cause ??= err)); // the socket's own reason (ECONNREFUSED, ...) beats "Connection is closed"
+	try {
+		await client.connect();
+		await client.ping();
+	} catch (err) {
+		throw new SweepError("Queue", `cannot reach Redis at ${url}: ${(cause ?? (err as Error)).message}`, undefined, { cause: cause ?? err });
+	} finally {
+		client.disconnect();
+	}
 }
 
 export function jobIdOf(key: string): string {
@@ -76,6 +95,7 @@ function keyOfJob(jobId: string): string {
 
 /** Opens the queue (and its event stream), turning "Redis is not there" into one clear error. */
 export async function openQueue(url: string, name: string, withEvents: boolean): Promise<{ queue: Queue; events: QueueEvents | undefined; close(): Promise<void> }> {
+	await probe(url);
 	const { Queue, QueueEvents } = await import("bullmq");
 	const connection = connectionOptions(url);
 	const queue = new Queue(name, { connection });

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
-import Database from "better-sqlite3";
+import { createRequire } from "node:module";
+import type Database from "better-sqlite3";
 import { SweepError } from "../errors.js";
 import type { EvalReport, TaskScore } from "../index.js";
 import { STORE_SCHEMA, STORE_SCHEMA_VERSION, TRIAL_COLUMNS } from "./store-schema.js";
@@ -74,6 +75,13 @@ function toStored(r: RawRow): StoredTrial {
 
 const now = (): string => new Date().toISOString();
 
+/** better-sqlite3 (a native addon) is loaded on first use, so commands that never open a store do not pay for it. */
+let sqlite: typeof Database | undefined;
+function openDatabase(file: string, opts: Database.Options): Database.Database {
+	sqlite ??= createRequire(import.meta.url)("better-sqlite3") as typeof Database;
+	return new sqlite(file, opts);
+}
+
 /**
  * The results store: one SQLite file (WAL mode, so several processes can write it and any SQLite tool
  * can read it while a sweep runs) with a `trials` table keyed by the hash of each trial's resolved
@@ -91,7 +99,7 @@ export class ResultsStore {
 		if (opts.readonly === true && !existsSync(file)) throw new SweepError("NotFound", "no results store here (run a sweep first, or pass --store)", file);
 		let db: Database.Database;
 		try {
-			db = new Database(file, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true, timeout: BUSY_TIMEOUT_MS });
+			db = openDatabase(file, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true, timeout: BUSY_TIMEOUT_MS });
 			if (opts.readonly !== true) {
 				db.pragma("journal_mode = WAL");
 				db.pragma("synchronous = NORMAL");
