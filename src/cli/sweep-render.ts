@@ -11,6 +11,7 @@ function describeParams(params: Record<string, unknown>): string {
 export function createSweepRenderer(io: Io, quiet: boolean): { onEvent(e: SweepEvent): void } {
 	let planned = 0;
 	let settled = 0;
+	let shownTenth = -1;
 	let best: { objective: number; params: Record<string, unknown> } | undefined;
 	const note = (objective: number, params: Record<string, unknown>) => {
 		if (Number.isFinite(objective) && (best === undefined || objective > best.objective)) best = { objective, params };
@@ -39,6 +40,19 @@ export function createSweepRenderer(io: Io, quiet: boolean): { onEvent(e: SweepE
 				case "enqueued":
 					io.err(`enqueued ${e.jobs} trial(s) on ${e.queue}; waiting for workers (merge worker --queue ...)`);
 					break;
+				case "phase":
+					shownTenth = -1;
+					io.err(`  ${e.key.slice(0, 12)}: ${e.phase === "merge" ? "merging" : "scoring"}`);
+					break;
+				case "progress": {
+					// Scoring is the long part of a real trial: a line every 10 % of its prompts.
+					const tenth = Math.floor((10 * e.done) / Math.max(1, e.total));
+					if (e.phase === "eval" && tenth > shownTenth && e.done < e.total) {
+						shownTenth = tenth;
+						io.err(`  ${e.key.slice(0, 12)}: ${e.done}/${e.total} prompts`);
+					}
+					break;
+				}
 				case "trialStart":
 					io.err(`${describeParams(e.params)}: started on ${e.worker}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ""}`);
 					break;

@@ -133,10 +133,10 @@ export async function collectFinished(queue: Queue, store: ResultsStore, keys: I
 		if (job === undefined) continue;
 		const state = await job.getState();
 		if (state === "completed") {
-			store.recordDone(resultOf(job.returnvalue), objectiveName(key));
+			store.recordDone(resultOf(job.returnvalue), objectiveName(key), job.attemptsStarted);
 			settled.set(key, "done");
 		} else if (state === "failed") {
-			store.recordFailed(key, job.failedReason.replace(/\s*\n\s*/g, " "), job.processedBy);
+			store.recordFailed(key, job.failedReason.replace(/\s*\n\s*/g, " "), job.processedBy, job.attemptsStarted);
 			settled.set(key, "failed");
 		} else continue;
 		await job.remove().catch(() => {}); // already removed by another collector: fine
@@ -226,8 +226,9 @@ export async function* runSweepQueued(spec: SweepSpec, opts: QueueRunOptions): A
 					for (const [key, outcome] of settled) yield settle(key, outcome);
 				} else if (msg.kind === "completed") {
 					if (!pending.has(msg.key)) continue;
-					store.recordDone(msg.result, spec.objective.name);
-					await (await queue.getJob(jobIdOf(msg.key)))?.remove().catch(() => {});
+					const job = (await queue.getJob(jobIdOf(msg.key))) as Job | undefined;
+					store.recordDone(msg.result, spec.objective.name, job?.attemptsStarted);
+					await job?.remove().catch(() => {});
 					yield settle(msg.key, "done");
 				} else if (msg.kind === "active") {
 					const t = pending.get(msg.key);

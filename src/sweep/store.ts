@@ -184,13 +184,17 @@ export class ResultsStore {
 		this.db.prepare("UPDATE trials SET worker = ? WHERE key = ? AND status = 'running'").run(worker, key);
 	}
 
-	/** Records a finished trial; returns false (and changes nothing) when it was already recorded. */
-	recordDone(r: TrialResult, objectiveName: string): boolean {
+	/**
+	 * Records a finished trial; returns false (and changes nothing) when it was already recorded.
+	 * `attempts`, when the queue knows it, raises the row's count (starts it saw go by may have been missed).
+	 */
+	recordDone(r: TrialResult, objectiveName: string, attempts?: number): boolean {
 		const info = this.db
 			.prepare(
 				`UPDATE trials SET status = 'done', objective = @objective, objective_name = @objectiveName, scores = @scores, error = NULL,
 				   started_at = @startedAt, finished_at = @finishedAt, worker = @worker, seconds = @seconds,
-				   merge_seconds = @mergeSeconds, eval_seconds = @evalSeconds, model = @model, report = @report
+				   merge_seconds = @mergeSeconds, eval_seconds = @evalSeconds, model = @model, report = @report,
+				   attempts = MAX(attempts, @attempts)
 				 WHERE key = @key AND status <> 'done'`,
 			)
 			.run({
@@ -206,15 +210,16 @@ export class ResultsStore {
 				evalSeconds: r.evalSeconds,
 				model: r.model ?? null,
 				report: JSON.stringify(r.report),
+				attempts: attempts ?? 0,
 			});
 		return info.changes === 1;
 	}
 
 	/** Records a trial's failure (unless it is done); `error` is one line. */
-	recordFailed(key: string, error: string, worker?: string): boolean {
+	recordFailed(key: string, error: string, worker?: string, attempts?: number): boolean {
 		const info = this.db
-			.prepare("UPDATE trials SET status = 'failed', error = ?, finished_at = ?, worker = COALESCE(?, worker) WHERE key = ? AND status <> 'done'")
-			.run(error, now(), worker ?? null, key);
+			.prepare("UPDATE trials SET status = 'failed', error = ?, finished_at = ?, worker = COALESCE(?, worker), attempts = MAX(attempts, ?) WHERE key = ? AND status <> 'done'")
+			.run(error, now(), worker ?? null, attempts ?? 0, key);
 		return info.changes === 1;
 	}
 

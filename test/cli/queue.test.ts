@@ -3,7 +3,7 @@
  * processes, one of them killed with SIGKILL in the middle of a trial: every trial still completes, and
  * its result is in the store exactly once.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { EvalReport } from "../../src/eval/types.js";
@@ -92,5 +92,36 @@ describe("merge sweep --queue with two workers", () => {
 		survivor.proc.kill("SIGINT");
 		expect((await survivor.exited).code).toBe(0);
 		expect(survivor.stderr()).toContain("worker stopped");
+	}, 300_000);
+
+	test("--detach returns at once; status --queue collects the results; a trial that cannot succeed fails once, not three times", async () => {
+		const root = path.join(dir(), "detached");
+		const { sweep } = await writeSweepFixture(root);
+		// A second sweep whose data no worker can read: an evaluation data error, which retrying cannot fix.
+		const broken = path.join(root, "broken.yml");
+		await writeFile(broken, (await readFile(sweep, "utf8")).replace(/data: .*/, "data: /nonexistent/medqa.jsonl").replace("[0, 0.5, 1]", "[0.25]"));
+		const w = worker("w3");
+		await w.waitFor(/worker w3@.* on redis/);
+		const detached = await runCli(["sweep", sweep, "--queue", redis.url, "--detach"], { cwd: root });
+		expect(detached.exitCode, detached.stderr).toBe(0);
+		expect(detached.stdout).toBe("");
+		expect(detached.stderr).toContain("3 trial(s) left to the workers");
+		for (let i = 0; i < 3; i++) await w.waitFor(new RegExp(`(trial \\w+: done[\\s\\S]*){${i + 1}}`));
+		const status = await runCli(["sweep", "status", sweep, "--queue", redis.url], { cwd: root });
+		expect(status.exitCode, status.stderr).toBe(0);
+		expect(status.stdout).toContain("3 trial(s): 3 done, 0 running, 0 queued, 0 failed");
+		expect(status.stdout).toContain("collected 3 finished trial(s) into the store");
+
+		const failed = await runCli(["sweep", broken, "--queue", redis.url], { cwd: root });
+		expect(failed.exitCode).toBe(1);
+		expect(failed.stdout).toContain("| failed |");
+		expect(failed.stderr).toMatch(/t=0\.25: failed on w3@.*nonexistent/);
+		const store = ResultsStore.open(path.join(root, "broken.sqlite"), { readonly: true });
+		try {
+			expect(store.list()).toMatchObject([{ status: "failed", attempts: 1, error: expect.stringContaining("/nonexistent/medqa.jsonl") }]);
+		} finally {
+			store.close();
+		}
+		expect(w.stderr()).not.toContain("will retry");
 	}, 300_000);
 });

@@ -65,6 +65,20 @@ describe("ResultsStore", () => {
 		store.close();
 	});
 
+	test("attempts reported by the queue raise the row's count, never lower it", () => {
+		const store = ResultsStore.open(fresh());
+		store.enqueue(trial("q"));
+		store.markRunning("q", null);
+		expect(store.recordDone(result("q", 10), "mean_accuracy", 3)).toBe(true);
+		expect(store.get("q")?.attempts).toBe(3);
+		store.enqueue(trial("f"));
+		store.markRunning("f", "w");
+		store.markRunning("f", "w");
+		store.recordFailed("f", "x", undefined, 1);
+		expect(store.get("f")).toMatchObject({ attempts: 2, worker: "w" });
+		store.close();
+	});
+
 	test("a failed trial is queued again by the next run; a running one of a live process is not taken, of a dead one is", () => {
 		const store = ResultsStore.open(fresh());
 		store.enqueue(trial("k"));
