@@ -15,9 +15,9 @@ export function plannedTrials(spec: SweepSpec): number {
 /** The batch's trials, built (and so checked) before any runs, without repeats of the same key. */
 export function trialsOf(spec: SweepSpec, batch: readonly ParamSet[]): { trials: TrialSpec[]; unique: TrialSpec[] } {
 	const trials = batch.map((p) => buildTrial(spec, p));
-	const seen = new Set<string>();
-	const unique = trials.filter((t) => !seen.has(t.key) && seen.add(t.key) !== undefined);
-	return { trials, unique };
+	const byKey = new Map<string, TrialSpec>();
+	for (const t of trials) if (!byKey.has(t.key)) byKey.set(t.key, t);
+	return { trials, unique: [...byKey.values()] };
 }
 
 /** Local runs read the data on this machine: a missing file fails the sweep before the first merge. */

@@ -1,5 +1,5 @@
 import type { Job, Queue, QueueEvents } from "bullmq";
-import { SweepError } from "../errors.js";
+import { ExecError, SweepError } from "../errors.js";
 import { Channel } from "./channel.js";
 import type { SweepEvent } from "./events.js";
 import { storedObjective, type SweepRunOptions, type SweepSummary } from "./local.js";
@@ -203,7 +203,7 @@ export async function* runSweepQueued(spec: SweepSpec, opts: QueueRunOptions): A
 			}
 			while (pending.size > 0) {
 				if (opts.signal?.aborted === true) {
-					throw new SweepError("Queue", `stopped waiting; ${pending.size} trial(s) stay queued on ${opts.queue} (run the sweep again to collect them)`);
+					throw new ExecError("Interrupted", `stopped waiting; ${pending.size} trial(s) stay with the workers on ${opts.queue}: run the same command again to collect them`);
 				}
 				const msg = await inbox.next(1000);
 				if (msg === undefined) continue;

@@ -10,7 +10,7 @@ import { runSweepLocal, type SweepRunOptions } from "../../src/sweep/local.js";
 import { loadSweep } from "../../src/sweep/spec.js";
 import { ResultsStore, type StoredTrial } from "../../src/sweep/store.js";
 import { useTempDir } from "../helpers/fs.js";
-import { SAMPLE_DATA, SAMPLE_SHOTS, writeSweepFixture } from "./fixtures.js";
+import { GRID_SWEEP, SAMPLE_DATA, SAMPLE_SHOTS, writeSweepFixture } from "./fixtures.js";
 
 const dir = useTempDir("lm-merge-sweep-local-");
 let fixture: { a: string; b: string; sweep: string };
@@ -19,8 +19,8 @@ beforeAll(async () => {
 	fixture = await writeSweepFixture(dir());
 });
 
-async function run(opts: SweepRunOptions, abortWhen?: (e: SweepEvent) => boolean): Promise<{ events: SweepEvent[]; error?: unknown }> {
-	const spec = await loadSweep(fixture.sweep);
+async function run(opts: SweepRunOptions, abortWhen?: (e: SweepEvent) => boolean, file = fixture.sweep): Promise<{ events: SweepEvent[]; error?: unknown }> {
+	const spec = await loadSweep(file);
 	const controller = new AbortController();
 	const events: SweepEvent[] = [];
 	try {
@@ -115,4 +115,33 @@ describe("an interrupted local sweep", () => {
 		expect(end[0]).toEqual(finished);
 		expect(end.map((r) => r.attempts)).toEqual([1, 2, 1]);
 	});
+});
+
+describe("a CMA-ES search on tiny models", () => {
+	test("runs whole generations within the budget, and a rerun draws the same candidates and finds them all done", async () => {
+		const file = path.join(dir(), "search.yml");
+		const { writeFile } = await import("node:fs/promises");
+		await writeFile(file, GRID_SWEEP.replace(/grid:\n  parameters\.t: \[0, 0\.5, 1\]/, "search:\n  method: cmaes\n  budget: 9\n  seed: 3\n  space:\n    parameters.t: {min: 0, max: 1, step: 0.05}"));
+		const store = path.join(dir(), "search.sqlite");
+		const { events, error } = await run({ store }, undefined, file);
+		expect(error).toBeUndefined();
+		const batches = events.filter((e) => e.event === "batch");
+		expect(batches).toHaveLength(2); // λ = 4 for one dimension: two generations fit a budget of 9
+		const settled = events.filter((e) => e.event === "trialDone" || e.event === "trialFailed");
+		// Candidates snapped to the same step are one trial: each batch settles its distinct trials.
+		expect(settled.length).toBe(batches.reduce((a, b) => a + (b as { trials: number }).trials, 0));
+		const stored = rows(store);
+		expect(stored.length).toBe(new Set(stored.map((r) => r.key)).size);
+		for (const r of stored) {
+			const v = r.params["parameters.t"] as number;
+			expect(v).toBeGreaterThanOrEqual(0);
+			expect(v).toBeLessThanOrEqual(1);
+			expect(Math.abs(v / 0.05 - Math.round(v / 0.05))).toBeLessThan(1e-9);
+			expect(r.status).toBe("done");
+		}
+		const { events: again } = await run({ store }, undefined, file);
+		expect(again.filter((e) => e.event === "trialStart")).toHaveLength(0);
+		expect(again.filter((e) => e.event === "batch")).toEqual(batches.map((b) => ({ ...b, reused: (b as { trials: number }).trials })));
+		expect(rows(store)).toEqual(stored);
+	}, 300_000);
 });

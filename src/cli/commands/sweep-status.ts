@@ -24,6 +24,7 @@ export function sweepStatusCommand(io: Io): CommandModule<object, StatusArgs> {
 				.option("json", { type: "boolean", description: "Print counts and rows as JSON" }) as never,
 		handler: async (argv) => {
 			const { store, sweep } = storeAndSweep(argv.file, argv.store);
+			ResultsStore.open(store, { readonly: true }).close(); // a missing or foreign file: one clear error first
 			const queue = argv.queue !== undefined ? await collectFinishedFor(store, argv.queue, argv["queue-name"], sweep) : undefined;
 			const counts: Record<TrialStatus, number> = { queued: 0, running: 0, done: 0, failed: 0 };
 			const s = ResultsStore.open(store, { readonly: true });
@@ -35,13 +36,13 @@ export function sweepStatusCommand(io: Io): CommandModule<object, StatusArgs> {
 			} finally {
 				s.close();
 			}
-			const data = await readReportData([store], sweep !== undefined ? { sweep } : {});
+			const total = Object.values(counts).reduce((a, b) => a + b, 0);
+			const data = total > 0 ? await readReportData([store], sweep !== undefined ? { sweep } : {}) : undefined;
 			const qs = argv.queue !== undefined ? await queueStatus(argv.queue, argv["queue-name"]) : undefined;
 			if (argv.json === true) {
-				io.out(JSON.stringify({ store, sweep: sweep ?? null, counts, collected: queue ?? 0, queue: qs ?? null, rows: data.rows }, null, 2));
+				io.out(JSON.stringify({ store, sweep: sweep ?? null, counts, collected: queue ?? 0, queue: qs ?? null, rows: data?.rows ?? [] }, null, 2));
 				return;
 			}
-			const total = Object.values(counts).reduce((a, b) => a + b, 0);
 			io.out(
 				`${sweep !== undefined ? `sweep ${sweep}: ` : ""}${total} trial(s): ${counts.done} done, ${counts.running} running` +
 					`${running.length > 0 ? ` (${[...new Set(running)].join(", ")})` : ""}, ${counts.queued} queued, ${counts.failed} failed`,
@@ -50,6 +51,7 @@ export function sweepStatusCommand(io: Io): CommandModule<object, StatusArgs> {
 				io.out(`queue ${argv.queue} (${argv["queue-name"]}): ${Object.entries(qs.counts).map(([k, v]) => `${v} ${k}`).join(", ")}; workers: ${qs.workers.length > 0 ? qs.workers.join(", ") : "none"}`);
 				if ((queue ?? 0) > 0) io.out(`collected ${queue} finished trial(s) into the store`);
 			}
+			if (data === undefined) return;
 			io.out(renderTrialTable(data));
 			for (const r of data.rows.filter((r) => r.status === "failed")) io.out(`failed: ${r.label}: ${r.error ?? ""}`);
 		},

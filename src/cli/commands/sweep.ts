@@ -99,7 +99,7 @@ function sweepRunCommand(io: Io): CommandModule<object, SweepArgs> {
 					queue !== undefined,
 				);
 			} catch (err) {
-				if (err instanceof ExecError && err.kind === "Interrupted") {
+				if (err instanceof ExecError && err.kind === "Interrupted" && queue === undefined) {
 					throw new ExecError("Interrupted", `sweep interrupted; finished trials are in ${store}: run the same command again to resume`);
 				}
 				throw err;
