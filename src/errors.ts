@@ -182,3 +182,30 @@ export class HubError extends LmMergeError {
 		super(`${repo}: ${message}`, options);
 	}
 }
+
+export type SweepErrorKind = "Spec" | "Store" | "Queue" | "Trial" | "NotFound";
+
+/** A sweep file, results store or job queue that cannot be used; `file` names the sweep file or store when known. */
+export class SweepError extends LmMergeError {
+	constructor(
+		readonly kind: SweepErrorKind,
+		message: string,
+		readonly file?: string,
+		options?: { cause?: unknown },
+	) {
+		super(`${file !== undefined ? `${file}: ` : ""}${message}`, options);
+	}
+}
+
+export type ReportErrorKind = "Input" | "Empty";
+
+/** `merge report` inputs that cannot be read (not a store, not an evaluation report) or that hold nothing to show. */
+export class ReportError extends LmMergeError {
+	constructor(
+		readonly kind: ReportErrorKind,
+		message: string,
+		readonly file?: string,
+	) {
+		super(`${file !== undefined ? `${file}: ` : ""}${message}`);
+	}
+}

@@ -12,6 +12,8 @@ export {
 	EvalError,
 	UsageError,
 	HubError,
+	SweepError,
+	ReportError,
 } from "./errors.js";
 export type {
 	SafetensorsErrorKind,
@@ -22,6 +24,8 @@ export type {
 	ExecErrorKind,
 	EvalErrorKind,
 	HubErrorKind,
+	SweepErrorKind,
+	ReportErrorKind,
 } from "./errors.js";
 
 // tensors
@@ -155,3 +159,52 @@ export { loadEvalModel } from "./eval/eval-model.js";
 export type { EvalModel, EvalModelOptions, StreamingMode } from "./eval/eval-model.js";
 export type { Device } from "./eval/tfjs-backend.js";
 export type { EvalReport, TaskReport, ItemReport, McqaItem, EvalEvent, EvalMode, TaskName } from "./eval/types.js";
+
+// reports: HTML pages with charts, Markdown tables
+export { reliabilityBins, eceFromBins } from "./report/calibration.js";
+export { taskScores, toTaskScore, rowsOfReport, quantizedComparisons, settingsOf } from "./report/scores.js";
+export { renderReportMarkdown, renderTrialTable } from "./report/markdown.js";
+export { taskColumns, accuracyOf, eceOf, shortParamNames } from "./report/columns.js";
+export type { Column } from "./report/columns.js";
+export { renderReportHtml } from "./report/html.js";
+export { chartSpecs } from "./report/charts.js";
+export type { ChartSpec } from "./report/charts.js";
+export type {
+	ReliabilityBin,
+	TaskScore,
+	TaskScores,
+	ReportRow,
+	ReportData,
+	ReportInput,
+	QuantizedVariant,
+	QuantizedComparison,
+} from "./report/types.js";
+
+// sweeps: merge → score loops, the results store, the job queue
+export { loadSweep, parseSweep } from "./sweep/spec.js";
+export type { SweepSpec, SweepStrategySpec, SweepParam, RangeParam, ChoiceParam } from "./sweep/spec.js";
+export { parseObjective, OBJECTIVES } from "./sweep/objective.js";
+export type { Objective } from "./sweep/objective.js";
+export { buildTrial } from "./sweep/build-trial.js";
+export { resultKey, evalKeyFields, canonicalJson } from "./sweep/trial-key.js";
+export { CmaEs, cmaesParameters } from "./sweep/cmaes.js";
+export type { CmaEsOptions } from "./sweep/cmaes.js";
+export { sweepBatches, gridPoints, randomPoints, fromUnit, BOX_PENALTY } from "./sweep/strategy.js";
+export type { ParamSet } from "./sweep/strategy.js";
+export { ResultsStore } from "./sweep/store.js";
+export type { StoredTrial, TrialStatus } from "./sweep/store.js";
+export { STORE_SCHEMA, STORE_SCHEMA_VERSION } from "./sweep/store-schema.js";
+export { runTrial, checkTrialEval, toEvaluateOptions, TRIAL_BACKENDS } from "./sweep/trial.js";
+export type { TrialRunOptions } from "./sweep/trial.js";
+export type { TrialEval, TrialSpec, TrialResult } from "./sweep/trial-types.js";
+export type { SweepEvent, TrialEvent } from "./sweep/events.js";
+export { runSweepLocal, storedObjective } from "./sweep/local.js";
+export type { SweepRunOptions, SweepSummary } from "./sweep/local.js";
+export { plannedTrials } from "./sweep/plan-trials.js";
+export { runSweepQueued, collectFinished, collectFinishedFor, queueStatus, parseQueueUrl, DEFAULT_QUEUE_NAME, TRIAL_ATTEMPTS } from "./sweep/queue.js";
+export type { QueueRunOptions, QueueStatus } from "./sweep/queue.js";
+export { startWorker } from "./sweep/worker.js";
+export type { WorkerOptions, WorkerHandle, WorkerEvent } from "./sweep/worker.js";
+export { recordEvaluation } from "./sweep/record-eval.js";
+export { readReportData, defaultStorePath } from "./sweep/report-source.js";
+export { workerId } from "./sweep/worker-id.js";

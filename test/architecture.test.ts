@@ -38,7 +38,11 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	// The evaluator scores any checkpoint: never methods, plan or exec.
 	eval: ["io", "model", "tensor", "arch", "errors"],
 	fixtures: ["io", "model", "tensor", "arch", "errors"],
-	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures", "hub"],
+	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures", "hub", "report", "sweep"],
+	// Report pages know the evaluator's report shapes, its calibration bins and task names: nothing that runs a model.
+	report: ["eval/types", "eval/score", "eval/tasks/registry", "errors"],
+	// Sweeps drive merges and evaluations through the public API only, like a user's script.
+	sweep: ["index", "errors"],
 	// A client of the library, like examples/: everything through ../index.js.
 	cli: ["index"],
 };
@@ -119,6 +123,11 @@ describe("checkImport", () => {
 		["hub/download.ts", "../model/refs.js"],
 		["hub/download.ts", "../io/reader.js"],
 		["model/refs.ts", "@huggingface/hub"],
+		["sweep/trial.ts", "../exec/merge-models.js"],
+		["sweep/trial.ts", "../eval/evaluate.js"],
+		["report/html.ts", "../eval/evaluate.js"],
+		["report/charts.ts", "../sweep/store.js"],
+		["eval/report.ts", "../report/html.js"],
 	])("%s → %s is forbidden", (file, spec) => {
 		expect(checkImport(file, spec)).toBeDefined();
 	});
@@ -136,6 +145,8 @@ describe("checkImport", () => {
 		["index.ts", "./exec/run.js"],
 		["model/refs.ts", "../hub/download.js"],
 		["hub/download.ts", "@huggingface/hub"],
+		["sweep/trial.ts", "../index.js"],
+		["report/calibration.ts", "../eval/score.js"],
 	])("%s → %s is allowed", (file, spec) => {
 		expect(checkImport(file, spec)).toBeUndefined();
 	});

@@ -10,6 +10,9 @@ import { methodsCommand } from "./commands/methods.js";
 import { planCommand } from "./commands/plan.js";
 import { quickCommands } from "./commands/quick.js";
 import { runCommand } from "./commands/run.js";
+import { reportCommand } from "./commands/report.js";
+import { sweepCommand } from "./commands/sweep.js";
+import { workerCommand } from "./commands/worker.js";
 import { processIo, reportError, type Io } from "./output.js";
 
 /** Runs the CLI on `argv` (without node and the script); resolves to the exit code. */
@@ -30,7 +33,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 		.command(evalCommand(io))
 		.command(demoCommand(io))
 		.command(downloadCommand(io))
-		.command(uploadCommand(io));
+		.command(uploadCommand(io))
+		.command(sweepCommand(io))
+		.command(workerCommand(io))
+		.command(reportCommand(io));
 	for (const c of quickCommands(io)) parser.command(c);
 	parser
 		.demandCommand(1, "name a command (merge --help lists them)")

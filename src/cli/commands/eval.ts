@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import cliProgress from "cli-progress";
 import type { CommandModule } from "yargs";
-import { evaluateIter, renderMarkdown, renderText, resolveModelRef, TASK_NAMES, UsageError, type Device, type EvalEvent, type EvalReport, type EvaluateOptions } from "../../index.js";
+import { evaluateIter, recordEvaluation, renderMarkdown, renderText, resolveModelRef, TASK_NAMES, UsageError, workerId, type Device, type EvalEvent, type EvalReport, type EvaluateOptions } from "../../index.js";
 import { createDownloadRenderer } from "../hub-render.js";
 import type { Io } from "../output.js";
 
@@ -25,6 +25,7 @@ interface EvalArgs {
 	json?: string;
 	markdown?: string;
 	quiet?: boolean;
+	store?: string;
 }
 
 /** Renders evaluator progress: a bar with items/s and ETA on a TTY, a line every ~10 % otherwise. */
@@ -90,7 +91,8 @@ export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 				.option("translated", { type: "boolean", description: "BioInstructQA: use the translated fields" })
 				.option("json", { type: "string", description: "Write the full JSON report to this file (--json alone: print it on stdout instead of the tables)" })
 				.option("markdown", { type: "string", description: "Write the Markdown table to this file" })
-				.option("quiet", { alias: "q", type: "boolean", description: "No progress output" }) as never,
+				.option("quiet", { alias: "q", type: "boolean", description: "No progress output" })
+				.option("store", { type: "string", description: "Also append the results to this results store (SQLite, shared with merge sweep)" }) as never,
 		handler: async (argv) => {
 			for (const [flag, v] of [["shots", argv.shots], ["seeds", argv.seeds], ["limit", argv.limit], ["batch", argv.batch]] as const) {
 				if (v !== undefined && (!Number.isInteger(v) || v < (flag === "shots" ? 0 : 1))) throw new UsageError(`--${flag} ${v}: expected a ${flag === "shots" ? "non-negative" : "positive"} integer`);
@@ -119,12 +121,18 @@ export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 			const reports: EvalReport[] = [];
 			for (const opts of runs) {
 				const view = progress(io, argv.quiet === true);
+				const startedAt = new Date().toISOString();
+				const t0 = performance.now();
 				try {
 					const gen = evaluateIter(opts);
 					for (;;) {
 						const r = await gen.next();
 						if (r.done === true) {
 							reports.push(r.value);
+							if (argv.store !== undefined) {
+								const timing = { seconds: (performance.now() - t0) / 1000, startedAt, finishedAt: new Date().toISOString(), worker: workerId() };
+								recordEvaluation(argv.store, r.value, opts, timing);
+							}
 							break;
 						}
 						view.onEvent(r.value);
