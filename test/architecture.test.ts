@@ -28,7 +28,7 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	methods: ["tensor", "wasm", "errors", "suggest"],
 	backends: ["methods", "tensor", "errors"],
 	// The YAML's shape only; it knows no method and no file format beyond dtype names.
-	recipe: ["errors", "io/dtypes", "suggest"],
+	recipe: ["errors", "io/dtypes", "suggest", "io/regular-file"],
 	arch: ["io/dtypes", "errors"],
 	// Headers only: it may open models, but reads no tensor data (reviewed, not checked here).
 	plan: ["recipe", "methods", "arch", "io", "model", "tensor", "errors"],

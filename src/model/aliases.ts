@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readRegularText } from "../io/regular-file.js";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
@@ -12,6 +12,9 @@ export const BUILTIN_ALIASES: Readonly<Record<string, string>> = Object.freeze({
 
 /** Environment variable naming the user config file (YAML or JSON) that holds `aliases`. */
 export const CONFIG_ENV_VAR = "LM_MERGE_CONFIG";
+
+/** An alias file maps a few names to ids; 1 MiB holds thousands and keeps a stray huge file out of memory. */
+export const MAX_ALIAS_FILE_BYTES = 1024 * 1024;
 
 /** File names tried, in order, in `$XDG_CONFIG_HOME/lm-merge/` (else `~/.config/lm-merge/`). */
 export const DEFAULT_CONFIG_NAMES = ["config.yaml", "config.yml", "config.json"] as const;
@@ -68,8 +71,9 @@ export async function loadUserAliases(opts: { aliasesFile?: string; env?: NodeJS
 	for (const file of files) {
 		let text: string;
 		try {
-			text = await readFile(file, "utf8");
+			text = await readRegularText(file, { maxBytes: MAX_ALIAS_FILE_BYTES, fail: (why) => new ModelError("InvalidConfig", file, why) });
 		} catch (err) {
+			if (err instanceof ModelError) throw err;
 			const code = (err as NodeJS.ErrnoException).code;
 			if (code === "ENOENT" && !explicit) continue;
 			throw new ModelError("InvalidConfig", file, `cannot read the alias config file: ${(err as Error).message}`);

@@ -1,6 +1,6 @@
-import { readFile, stat } from "node:fs/promises";
 import { RecipeError, type RecipeErrorKind } from "../errors.js";
 import { parseDtypeName } from "../io/dtypes.js";
+import { readRegularText } from "../io/regular-file.js";
 import { issuesToError } from "./issues.js";
 import { type ParamSetting, type ParamTable, type RawRecipe, type Recipe, rawRecipeSchema } from "./schema.js";
 import { MAX_RECIPE_BYTES, readYaml, type YamlSource } from "./yaml-source.js";
@@ -116,12 +116,8 @@ export async function loadRecipe(pathOrText: string, opts: { isText?: boolean } 
 	if (opts.isText === true) return parseRecipe(pathOrText);
 	let text: string;
 	try {
-		const info = await stat(pathOrText);
-		if (!info.isFile()) throw new RecipeError("Yaml", "", "not a file", pathOrText);
-		if (info.size > MAX_RECIPE_BYTES) {
-			throw new RecipeError("Yaml", "", `recipe is ${info.size} bytes, above the ${MAX_RECIPE_BYTES}-byte limit`, pathOrText);
-		}
-		text = await readFile(pathOrText, "utf8");
+		// A FIFO or device (`merge plan /dev/stdin` on a pipe) is refused before anything is read.
+		text = await readRegularText(pathOrText, { maxBytes: MAX_RECIPE_BYTES, fail: (why) => new RecipeError("Yaml", "", `recipe ${why}`, pathOrText) });
 	} catch (e) {
 		if (e instanceof RecipeError) throw e;
 		const code = (e as NodeJS.ErrnoException).code;
