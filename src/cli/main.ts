@@ -9,12 +9,15 @@ import { planCommand } from "./commands/plan.js";
 import { quickCommands } from "./commands/quick.js";
 import { runCommand } from "./commands/run.js";
 import { processIo, reportError, type Io } from "./output.js";
+import { safeIo } from "./printable.js";
 
 /** Runs the CLI on `argv` (without node and the script); resolves to the exit code. */
-export async function main(argv: string[], io: Io = processIo): Promise<number> {
+export async function main(argv: string[], rawIo: Io = processIo): Promise<number> {
+	// Everything printed goes through one escape of control characters: names in files cannot drive the terminal.
+	const io = safeIo(rawIo);
 	const debug = argv.includes("--debug");
 	// `merge inspect big | head`: a closed pipe ends the output quietly instead of crashing with EPIPE.
-	if (io === processIo) process.stdout.once("error", (err: NodeJS.ErrnoException) => process.exit(err.code === "EPIPE" ? 0 : 1));
+	if (rawIo === processIo) process.stdout.once("error", (err: NodeJS.ErrnoException) => process.exit(err.code === "EPIPE" ? 0 : 1));
 	let exitCode = 0;
 	let usage: string | undefined;
 	const parser: Argv = yargs(argv)

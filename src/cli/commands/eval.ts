@@ -3,6 +3,7 @@ import cliProgress from "cli-progress";
 import type { CommandModule } from "yargs";
 import { evaluateIter, renderMarkdown, renderText, resolveModelRef, TASK_NAMES, UsageError, type Device, type EvalEvent, type EvalReport, type EvaluateOptions } from "../../index.js";
 import type { Io } from "../output.js";
+import { printable } from "../printable.js";
 
 interface EvalArgs {
 	models: string[];
@@ -35,7 +36,7 @@ function progress(io: Io, quiet: boolean): { onEvent(e: EvalEvent): void; stop()
 		stop: () => bar?.stop(),
 		onEvent(e) {
 			if (e.event === "warning") {
-				io.err(`warning: ${e.message}`);
+				io.err(`warning: ${printable(e.message)}`);
 				return;
 			}
 			if (quiet) return;
