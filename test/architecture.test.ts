@@ -18,20 +18,22 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	errors: [],
 	version: [],
 	suggest: [],
+	// Finding self-referencing anchors in parsed YAML (recipes, the alias file): pure, no imports.
+	cycles: [],
 	tensor: ["errors"],
 	// The compiled kernels and their per-thread arena: a compute primitive below methods and exec, like tensor.
 	wasm: ["errors"],
 	io: ["tensor", "errors"],
 	// Model folders, references and config.json: the folder-level half of io.
-	model: ["io", "tensor", "errors"],
+	model: ["io", "tensor", "errors", "cycles"],
 	// Pure math: never io, recipe, plan, backends, exec or cli.
 	methods: ["tensor", "wasm", "errors", "suggest"],
 	backends: ["methods", "tensor", "errors"],
 	// The YAML's shape only; it knows no method and no file format beyond dtype names.
-	recipe: ["errors", "io/dtypes", "suggest", "io/regular-file"],
+	recipe: ["errors", "io/dtypes", "suggest", "io/regular-file", "cycles"],
 	arch: ["io/dtypes", "errors"],
 	// Headers only: it may open models, but reads no tensor data (reviewed, not checked here).
-	plan: ["recipe", "methods", "arch", "io", "model", "tensor", "errors"],
+	plan: ["recipe", "methods", "arch", "io", "model", "tensor", "errors", "suggest"],
 	exec: ["plan", "io", "backends", "methods", "recipe", "model", "tensor", "wasm", "errors", "version"],
 	// The evaluator scores any checkpoint: never methods, plan or exec.
 	eval: ["io", "model", "tensor", "arch", "errors"],

@@ -2,6 +2,7 @@ import { readRegularText } from "../io/regular-file.js";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
+import { cyclePath } from "../cycles.js";
 import { ModelError } from "../errors.js";
 
 /** Short names every installation knows; a user alias with the same name wins. */
@@ -83,6 +84,10 @@ export async function loadUserAliases(opts: { aliasesFile?: string; env?: NodeJS
 			doc = parseYaml(text);
 		} catch (err) {
 			throw new ModelError("InvalidConfig", file, `not valid YAML/JSON: ${(err as Error).message.split("\n")[0]}`);
+		}
+		const loop = cyclePath(doc);
+		if (loop !== undefined) {
+			throw new ModelError("InvalidConfig", file, `${loop.join(".")}: an alias refers to a node that contains it (a self-referencing anchor)`);
 		}
 		return { file, looked: files, aliases: parseAliasConfig(doc, file) };
 	}

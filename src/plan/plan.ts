@@ -7,6 +7,7 @@ import { resolveModelRef } from "../model/refs.js";
 import { BUILTIN_METHODS, createRegistry, type MethodRegistry } from "../methods/registry.js";
 import type { MergeMethod } from "../methods/types.js";
 import { filtersOf } from "../recipe/params.js";
+import { suggestName } from "../suggest.js";
 import type { ParamTable, Recipe } from "../recipe/schema.js";
 import { formatShape, numel, shapeEquals } from "../tensor/tensor.js";
 import { estimatePeakMemory } from "./memory.js";
@@ -58,7 +59,8 @@ function checkParamNames(recipe: Recipe, method: MergeMethod, registry: MethodRe
 			if (mine.has(name)) continue;
 			if (!known.has(name)) {
 				const all = [...mine];
-				const hint = all.length > 0 ? ` (${method.name} takes: ${all.join(", ")})` : "";
+				const guess = suggestName(name, all);
+				const hint = `${guess !== undefined ? ` (did you mean "${guess}"?)` : ""}${all.length > 0 ? ` (${method.name} takes: ${all.join(", ")})` : ""}`;
 				throw new PlanError("InvalidParameter", `${entry.path}: unknown parameter "${name}"${hint}`);
 			}
 			if (!warned.has(name)) {

@@ -46,7 +46,8 @@ function checkCrossKeys(raw: RawRecipe, source: YamlSource, file: string | undef
 }
 
 function paramTable(raw: Record<string, ParamSetting> | null | undefined, owner: Segments): ParamTable {
-	const table: ParamTable = {};
+	// No prototype: a parameter named `__proto__` (or `constructor`) is an ordinary key, reported as unknown later.
+	const table = Object.create(null) as ParamTable;
 	for (const [name, setting] of Object.entries(raw ?? {})) {
 		table[name] = { setting, path: formatYamlPath([...owner, "parameters", name]) };
 	}
