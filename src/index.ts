@@ -94,6 +94,7 @@ export type {
 	ParamSpec,
 	ParamValues,
 } from "./methods/types.js";
+export type { ParamProblem } from "./methods/types.js";
 
 // backends
 export { cpuBackend } from "./backends/cpu.js";

@@ -8,10 +8,11 @@ import { BUILTIN_METHODS, createRegistry, type MethodRegistry } from "../methods
 import type { MergeMethod } from "../methods/types.js";
 import { filtersOf } from "../recipe/params.js";
 import { suggestName } from "../suggest.js";
-import type { ParamTable, Recipe } from "../recipe/schema.js";
+import type { Recipe } from "../recipe/schema.js";
 import { formatShape, numel, shapeEquals } from "../tensor/tensor.js";
 import { estimatePeakMemory } from "./memory.js";
 import { openRecipeModels, type OpenModelsOptions } from "./open-models.js";
+import { checkSettingValues, paramTables } from "./check-settings.js";
 import { resolveJobParams } from "./resolve-params.js";
 import { normalizeSlices, outputTensors, type OutputTensor, type PlanSlice } from "./slices.js";
 import type { JobInput, MergePlan, PlannedModel, TensorJob } from "./types.js";
@@ -28,17 +29,6 @@ export interface PlanOptions extends OpenModelsOptions {
 	allowArchitectureMismatch?: boolean;
 	/** Worker threads the merge will use (for the memory estimate; default: the number of cores). */
 	threads?: number;
-}
-
-/** Every parameter table of a recipe with its YAML path. */
-function paramTables(recipe: Recipe): ParamTable[] {
-	const tables: ParamTable[] = [recipe.parameters];
-	for (const m of recipe.models ?? []) tables.push(m.parameters);
-	for (const s of recipe.slices ?? []) {
-		tables.push(s.parameters);
-		for (const src of s.sources) tables.push(src.parameters);
-	}
-	return tables;
 }
 
 /** Unknown parameter names: an error when no method knows the name (a typo), a warning when this one ignores it. */
@@ -184,6 +174,7 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 		throw new PlanError("BaseRequired", `tokenizer_source: base needs a base_model; name the model whose tokenizer to copy instead`);
 	}
 	checkParamNames(recipe, method, registry, warnings);
+	checkSettingValues(recipe, method);
 	const { models, indexOf } = await openRecipeModels(recipe, opts);
 	try {
 		if (opts.allowArchitectureMismatch !== true) checkArchitectures(models);

@@ -1,5 +1,6 @@
 /**
- * Header-only validation that `merge plan` must do before any tensor I/O (issue 12, item 12): unknown and
+ * Header-only validation that `merge plan` must do before any tensor I/O (issue 12, items 7, 8, 12): every
+ * value a recipe writes is range-checked, DELLA's keep-probability band, unknown and
  * `__proto__` parameter names, and self-referencing YAML anchors.
  */
 import { execFileSync } from "node:child_process";
@@ -51,6 +52,73 @@ async function planError(yaml: string, opts: Parameters<typeof buildPlan>[1] = {
 }
 
 const slerp = (t: string, extra = "") => `merge_method: slerp\nbase_model: $A\nmodels: [{model: $A}, {model: $B}]\nparameters:\n  t: ${t}\n${extra}`;
+
+describe("item 7: every gradient anchor and filter value is range-checked", () => {
+	test("an anchor no layer lands on exactly is still checked, with its YAML path", async () => {
+		// 4 layers read anchors 0, 2, 4 and 6 of 7: anchor 1 (-0.25) is never interpolated, yet it is wrong.
+		const err = await planError(slerp("[0, -0.25, 0.3, 0.5, 0.7, 0.9, 1]"));
+		expect(err).toBeInstanceOf(PlanError);
+		expect((err as PlanError).kind).toBe("InvalidParameter");
+		expect(err.message).toMatch(/^parameters\.t\[1\]: slerp parameter "t" = -0\.25 is outside \[0, 1\]$/);
+	});
+
+	test("the issue's gradient [0, -0.25, 1]", async () => {
+		const err = await planError(slerp("[0, -0.25, 1]"));
+		expect(err.message).toContain("parameters.t[1]");
+	});
+
+	test("a filter entry shadowed by an earlier one is checked too", async () => {
+		const err = await planError(slerp("\n    - filter: self_attn\n      value: 0.5\n    - filter: q_proj\n      value: 7\n    - value: 0.5"));
+		expect((err as PlanError).kind).toBe("InvalidParameter");
+		expect(err.message).toMatch(/^parameters\.t\[1\]\.value: .*= 7 is outside \[0, 1\]/);
+	});
+
+	test("per-model gradients inside filter entries, and step lists of the wrong type", async () => {
+		const ties = (density: string) =>
+			`merge_method: ties\nbase_model: $A\nmodels:\n  - model: $B\n    parameters:\n      weight: 1\n      density:\n        - filter: mlp\n          value: ${density}\n        - value: 0.5\n`;
+		expect((await planError(ties("[1, 0.5, 1.5, 0.2, 0.5]"))).message).toMatch(/^models\[0\]\.parameters\.density\[0\]\.value\[2\]: ties parameter "density" = 1\.5 is outside \(0, 1\]/);
+		await expect(plan(ties("[1, 0.5, 0.9, 0.2, 0.5]"))).resolves.toBeDefined();
+		const normalize = `merge_method: ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 1, density: 0.5}}]\nparameters:\n  normalize: [true, maybe]\n`;
+		expect((await planError(normalize)).message).toMatch(/^parameters\.normalize\[1\]: ties parameter "normalize" = "maybe" must be true or false$/);
+	});
+
+	test("valid gradients and filter lists still plan", async () => {
+		await expect(plan(slerp("[0, 0.25, 0.3, 0.5, 0.7, 0.9, 1]"))).resolves.toBeDefined();
+		await expect(plan(slerp("\n    - filter: self_attn\n      value: [0, 1]\n    - value: 0.5"))).resolves.toBeDefined();
+	});
+});
+
+describe("item 8: DELLA's keep probabilities must stay inside (0, 1)", () => {
+	const della = (method: string, params: string, top = "") =>
+		`merge_method: ${method}\nbase_model: $A\nmodels:\n  - model: $B\n    parameters: {weight: 0.5, ${params}}\n${top}`;
+
+	test.each(["della", "della_linear"])("%s: density 0.5, epsilon 1.35 is refused in plan with the resulting range", async (method) => {
+		const err = await planError(della(method, "density: 0.5", "parameters: {epsilon: 1.35}\n"));
+		expect((err as PlanError).kind).toBe("InvalidParameter");
+		expect(err.message).toContain("[-0.85, 1.85]");
+		expect(err.message).toContain("density = 0.5 (models[0].parameters.density)");
+		expect(err.message).toContain("epsilon = 1.35 (parameters.epsilon)");
+		expect(err.message).toContain("epsilon must be below 0.5");
+	});
+
+	test("the default epsilon (0.15) is named as the default when it is the one that breaks the band", async () => {
+		const err = await planError(della("della", "density: 0.1"));
+		expect(err.message).toContain("epsilon = 0.15 (default)");
+		expect(err.message).toMatch(/\[-0\.05, 0\.25\]/);
+	});
+
+	test("an upper bound of exactly 1 is refused, as mergekit does; a band inside (0, 1) and density 1 plan", async () => {
+		expect((await planError(della("della", "density: 0.5, epsilon: 0.5"))).message).toContain("[0, 1]");
+		expect((await planError(della("della", "density: 0.75, epsilon: 0.25"))).message).toContain("[0.5, 1]");
+		await expect(plan(della("della", "density: 0.5, epsilon: 0.4"))).resolves.toBeDefined();
+		await expect(plan(della("della", "density: 1, epsilon: 3"))).resolves.toBeDefined();
+	});
+
+	test("a band that breaks only for some layers names the tensor", async () => {
+		const err = await planError(della("della", "density: [0.5, 0.1], epsilon: 0.2"));
+		expect((err as PlanError).tensor).toMatch(/^model\.layers\.\d\./);
+	});
+});
 
 describe("item 12: __proto__ and unknown parameter names; self-referencing anchors", () => {
 	test.each([
