@@ -96,7 +96,8 @@ export type PlanErrorKind =
 	| "FilterMatchesNothing"
 	| "UnsupportedDtype"
 	| "OutputInsideInput"
-	| "OutputExists";
+	| "OutputExists"
+	| "TokenizerSource";
 
 /** A merge that cannot be planned from the recipe and the model headers. */
 export class PlanError extends LmMergeError {

@@ -1,21 +1,10 @@
-import fs from "node:fs/promises";
 import path from "node:path";
-import { RecipeError } from "../errors.js";
+import { ExecError, RecipeError } from "../errors.js";
+import { readRegularFile } from "../io/regular-file.js";
+import { MAX_TOKENIZER_FILE_BYTES, TOKENIZER_FILES } from "../model/tokenizer-files.js";
 import type { MergePlan } from "../plan/types.js";
 
-/** Tokenizer and generation files copied from the tokenizer source when present (mergekit's list). */
-export const TOKENIZER_FILES = [
-	"tokenizer_config.json",
-	"special_tokens_map.json",
-	"tokenizer.json",
-	"tokenizer.model",
-	"added_tokens.json",
-	"vocab.json",
-	"merges.txt",
-	"chat_template.jinja",
-	"chat_template.json",
-	"generation_config.json",
-] as const;
+export { TOKENIZER_FILES } from "../model/tokenizer-files.js";
 
 /** A literal Jinja template (as mergekit decides: at least 20 characters and a `{`). */
 function isLiteralTemplate(s: string): boolean {
@@ -29,8 +18,10 @@ export async function tokenizerFiles(plan: MergePlan): Promise<Map<string, Uint8
 	if (dir !== undefined) {
 		for (const name of TOKENIZER_FILES) {
 			try {
-				files.set(name, await fs.readFile(path.join(dir, name)));
+				const file = path.join(dir, name);
+				files.set(name, await readRegularFile(file, { maxBytes: MAX_TOKENIZER_FILE_BYTES, fail: (why) => new ExecError("Io", `${file}: ${why}`) }));
 			} catch (err) {
+				if (err instanceof ExecError) throw err;
 				if ((err as NodeJS.ErrnoException).code !== "ENOENT" && (err as NodeJS.ErrnoException).code !== "ENOTDIR") throw err;
 			}
 		}

@@ -1,9 +1,7 @@
 import os from "node:os";
-import path from "node:path";
 import { PlanError } from "../errors.js";
 import { moduleKindOf } from "../arch/detect.js";
 import { dtypeBytes, isFloatDtype, torchDtypeName, type FloatDtype } from "../io/dtypes.js";
-import { resolveModelRef } from "../model/refs.js";
 import { BUILTIN_METHODS, createRegistry, type MethodRegistry } from "../methods/registry.js";
 import type { MergeMethod } from "../methods/types.js";
 import { filtersOf } from "../recipe/params.js";
@@ -14,6 +12,7 @@ import { estimatePeakMemory } from "./memory.js";
 import { openRecipeModels, type OpenModelsOptions } from "./open-models.js";
 import { checkSettingValues, paramTables } from "./check-settings.js";
 import { resolveJobParams } from "./resolve-params.js";
+import { planTokenizerDir } from "./tokenizer-source.js";
 import { normalizeSlices, outputTensors, type OutputTensor, type PlanSlice } from "./slices.js";
 import type { JobInput, MergePlan, PlannedModel, TensorJob } from "./types.js";
 
@@ -197,7 +196,7 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 		const donor = baseIndex ?? slices[0]!.sources[0]!.model;
 		const numLayers = slices.reduce((n, s) => n + (s.sources[0]!.layerEnd - s.sources[0]!.layerStart), 0);
 		const config = patchConfig(models[donor]!, outDtype, numLayers, jobs);
-		const tokenizerDir = await tokenizerFolder(recipe, models, donor, opts);
+		const tokenizerDir = await planTokenizerDir(recipe, models, indexOf, donor, opts, warnings);
 		const totalBytes = jobs.reduce((n, j) => n + j.output.byteLength, 0);
 		return {
 			recipe,
@@ -230,19 +229,6 @@ function patchConfig(donor: PlannedModel, outDtype: FloatDtype | undefined, numL
 	const embed = jobs.find((j) => moduleKindOf(j.output.name) === "embed");
 	if (embed?.truncate !== undefined && typeof config["vocab_size"] === "number") config["vocab_size"] = embed.truncate.rows;
 	return config;
-}
-
-async function tokenizerFolder(recipe: Recipe, models: PlannedModel[], donor: number, opts: PlanOptions): Promise<string | undefined> {
-	const folderOf = (m: PlannedModel) => (m.source.dir ?? path.dirname(m.path));
-	const src = recipe.tokenizerSource;
-	if (src === undefined || src === "base") return folderOf(models[donor]!);
-	const resolved = await resolveModelRef(src, {
-		...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
-		...(recipe.file !== undefined ? { recipeDir: path.dirname(path.resolve(recipe.file)) } : {}),
-		...(opts.env !== undefined ? { env: opts.env } : {}),
-		...(opts.aliasesFile !== undefined ? { aliasesFile: opts.aliasesFile } : {}),
-	});
-	return resolved.path;
 }
 
 /** Closes every model a plan opened. */

@@ -1,6 +1,6 @@
 /**
- * Header-only validation that `merge plan` must do before any tensor I/O (issue 12, items 7, 8, 12): every
- * value a recipe writes is range-checked, DELLA's keep-probability band, unknown and
+ * Header-only validation that `merge plan` must do before any tensor I/O (issue 12, items 7, 8, 11, 12): every
+ * value a recipe writes is range-checked, DELLA's keep-probability band, the tokenizer source, unknown and
  * `__proto__` parameter names, and self-referencing YAML anchors.
  */
 import { execFileSync } from "node:child_process";
@@ -117,6 +117,47 @@ describe("item 8: DELLA's keep probabilities must stay inside (0, 1)", () => {
 	test("a band that breaks only for some layers names the tensor", async () => {
 		const err = await planError(della("della", "density: [0.5, 0.1], epsilon: 0.2"));
 		expect((err as PlanError).tensor).toMatch(/^model\.layers\.\d\./);
+	});
+});
+
+describe("item 11: a tokenizer source must be one of the recipe's models, or base", () => {
+	const withSource = (src: string, base = "$A") => `merge_method: slerp\nbase_model: ${base}\nmodels: [{model: $A}, {model: $B}]\nparameters: {t: 0.5}\ntokenizer_source: ${src}\n`;
+
+	test("a path outside the merge (../../../../etc) is refused", async () => {
+		const err = await planError(withSource("../../../../etc"));
+		expect((err as PlanError).kind).toBe("TokenizerSource");
+		expect(err.message).toMatch(/tokenizer_source: "\.\.\/\.\.\/\.\.\/\.\.\/etc" is not one of the recipe's models/);
+	});
+
+	test("a real model that is not part of the merge is refused", async () => {
+		expect(((await planError(withSource("$C"))) as PlanError).kind).toBe("TokenizerSource");
+	});
+
+	test("a reference that resolves to one of the models (another spelling, a symlink) is accepted", async () => {
+		const link = path.join(root(), "b-link");
+		await symlink(B, link);
+		expect((await plan(withSource(link))).tokenizerDir).toBe(B);
+		expect((await plan(withSource(`${B}/`))).tokenizerDir).toBe(B);
+		expect((await plan(withSource("base"))).tokenizerDir).toBe(A);
+	});
+
+	test("an explicit source without tokenizer files is an error; an implicit donor without them is a warning", async () => {
+		const explicit = `merge_method: slerp\nbase_model: $A\nmodels: [{model: $A}, {model: $NOTOK}]\nparameters: {t: 0.5}\ntokenizer_source: $NOTOK\n`;
+		const err = await planError(explicit);
+		expect((err as PlanError).kind).toBe("TokenizerSource");
+		expect(err.message).toMatch(/has no tokenizer/);
+		const implicit = await plan(`merge_method: slerp\nbase_model: $NOTOK\nmodels: [{model: $NOTOK}, {model: $A}]\nparameters: {t: 0.5}\n`);
+		expect(implicit.warnings.join("\n")).toMatch(/has no tokenizer .*the output will have no tokenizer either/);
+	});
+
+	test("a tokenizer file that is a FIFO is refused in plan (the copy at the end of the run would hang)", async () => {
+		const dir = path.join(root(), "fifo-tok");
+		await mkdir(dir, { recursive: true });
+		for (const f of ["config.json", "model.safetensors", "tokenizer_config.json"]) await copyFile(path.join(A, f), path.join(dir, f));
+		execFileSync("mkfifo", [path.join(dir, "tokenizer.json")]);
+		const err = await planError(`merge_method: slerp\nbase_model: ${dir}\nmodels: [{model: ${dir}}, {model: $B}]\nparameters: {t: 0.5}\n`);
+		expect((err as PlanError).kind).toBe("TokenizerSource");
+		expect(err.message).toMatch(/tokenizer\.json: is a FIFO \(named pipe\), not a regular file/);
 	});
 });
 
