@@ -20,6 +20,8 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	suggest: [],
 	// Finding self-referencing anchors in parsed YAML (recipes, the alias file): pure, no imports.
 	cycles: [],
+	// Chat templates shipped as data (chatml, llama3, ...), selected by name in recipes.
+	"chat-templates": [],
 	tensor: ["errors"],
 	// The compiled kernels and their per-thread arena: a compute primitive below methods and exec, like tensor.
 	wasm: ["errors"],
@@ -30,15 +32,15 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	methods: ["tensor", "wasm", "errors", "suggest"],
 	backends: ["methods", "tensor", "errors"],
 	// The YAML's shape only; it knows no method and no file format beyond dtype names.
-	recipe: ["errors", "io/dtypes", "suggest", "io/regular-file", "cycles"],
+	recipe: ["errors", "io/dtypes", "suggest", "io/regular-file", "cycles", "chat-templates"],
 	arch: ["io/dtypes", "errors"],
 	// Headers only: it may open models, but reads no tensor data (reviewed, not checked here).
-	plan: ["recipe", "methods", "arch", "io", "model", "tensor", "errors", "suggest"],
-	exec: ["plan", "io", "backends", "methods", "recipe", "model", "tensor", "wasm", "errors", "version"],
+	plan: ["recipe", "methods", "arch", "io", "model", "tensor", "errors", "suggest", "chat-templates"],
+	exec: ["plan", "io", "backends", "methods", "recipe", "model", "tensor", "wasm", "errors", "version", "chat-templates"],
 	// The evaluator scores any checkpoint: never methods, plan or exec.
 	eval: ["io", "model", "tensor", "arch", "errors"],
 	fixtures: ["io", "model", "tensor", "arch", "errors"],
-	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures"],
+	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures", "chat-templates"],
 	// A client of the library, like examples/: everything through ../index.js.
 	cli: ["index"],
 };

@@ -1,15 +1,11 @@
 import path from "node:path";
+import { chatTemplateText } from "../chat-templates/builtin.js";
 import { ExecError, RecipeError } from "../errors.js";
 import { readRegularFile } from "../io/regular-file.js";
 import { MAX_TOKENIZER_FILE_BYTES, TOKENIZER_FILES } from "../model/tokenizer-files.js";
 import type { MergePlan } from "../plan/types.js";
 
 export { TOKENIZER_FILES } from "../model/tokenizer-files.js";
-
-/** A literal Jinja template (as mergekit decides: at least 20 characters and a `{`). */
-function isLiteralTemplate(s: string): boolean {
-	return s.length >= 20 && s.includes("{");
-}
 
 /** The extra files of the output folder, name → contents: tokenizer files, chat template override. */
 export async function tokenizerFiles(plan: MergePlan): Promise<Map<string, Uint8Array | string>> {
@@ -26,15 +22,12 @@ export async function tokenizerFiles(plan: MergePlan): Promise<Map<string, Uint8
 			}
 		}
 	}
-	const tpl = plan.recipe.chatTemplate;
-	if (tpl !== undefined && tpl !== "auto") {
-		if (!isLiteralTemplate(tpl)) {
-			throw new RecipeError(
-				"Unsupported",
-				"chat_template",
-				`built-in template names such as "${tpl}" are not bundled; give the Jinja template text itself`,
-				plan.recipe.file,
-			);
+	const name = plan.recipe.chatTemplate;
+	if (name !== undefined && name !== "auto") {
+		const tpl = chatTemplateText(name);
+		if (tpl === undefined) {
+			// parseRecipe refuses unknown names; this guards recipes built by hand.
+			throw new RecipeError("Value", "chat_template", `unknown chat template name "${name}"`, plan.recipe.file);
 		}
 		files.set("chat_template.jinja", tpl);
 		const cfg = files.get("tokenizer_config.json");

@@ -10,6 +10,7 @@ import type { Recipe } from "../recipe/schema.js";
 import { formatShape, numel, shapeEquals } from "../tensor/tensor.js";
 import { estimatePeakMemory } from "./memory.js";
 import { openRecipeModels, type OpenModelsOptions } from "./open-models.js";
+import { checkChatTemplate } from "./chat-template.js";
 import { checkSettingValues, paramTables } from "./check-settings.js";
 import { resolveJobParams } from "./resolve-params.js";
 import { planTokenizerDir } from "./tokenizer-source.js";
@@ -197,6 +198,7 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 		const numLayers = slices.reduce((n, s) => n + (s.sources[0]!.layerEnd - s.sources[0]!.layerStart), 0);
 		const config = patchConfig(models[donor]!, outDtype, numLayers, jobs);
 		const tokenizerDir = await planTokenizerDir(recipe, models, indexOf, donor, opts, warnings);
+		await checkChatTemplate(recipe, tokenizerDir, warnings);
 		const totalBytes = jobs.reduce((n, j) => n + j.output.byteLength, 0);
 		return {
 			recipe,

@@ -1,3 +1,4 @@
+import { BUILTIN_CHAT_TEMPLATES, isLiteralChatTemplate } from "../chat-templates/builtin.js";
 import { RecipeError, type RecipeErrorKind } from "../errors.js";
 import { parseDtypeName } from "../io/dtypes.js";
 import { readRegularText } from "../io/regular-file.js";
@@ -28,6 +29,11 @@ function checkCrossKeys(raw: RawRecipe, source: YamlSource, file: string | undef
 	}
 	if (raw.tokenizer_source != null && raw.tokenizer != null) {
 		throw fail("Schema", ["tokenizer"], "give tokenizer_source or tokenizer, not both");
+	}
+	const template = raw.chat_template;
+	if (template != null && template !== "auto" && !BUILTIN_CHAT_TEMPLATES.has(template) && !isLiteralChatTemplate(template)) {
+		const names = [...BUILTIN_CHAT_TEMPLATES.keys()].join(", ");
+		throw fail("Value", ["chat_template"], `unknown chat template name "${template}": use auto, a built-in name (${names}), or the Jinja template text itself`);
 	}
 	const union = "the union tokenizer (merging vocabularies) is not supported yet; use base or a model reference";
 	if (raw.tokenizer_source === "union") throw fail("Unsupported", ["tokenizer_source"], union);
