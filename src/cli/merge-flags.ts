@@ -15,6 +15,7 @@ import { describePlan } from "./describe-plan.js";
 import { formatBytes, type Io } from "./output.js";
 import { createRenderer } from "./render.js";
 import { selectBackend } from "./backend.js";
+import { resolveMergeDevice } from "./device.js";
 
 /** Flags shared by `merge run` and the quick method commands. */
 export interface MergeFlags {
@@ -24,6 +25,9 @@ export interface MergeFlags {
 	seed?: number;
 	threads?: number;
 	device?: string;
+	backend?: string;
+	cuda?: boolean;
+	"allow-crimes"?: boolean;
 	"shard-size"?: string;
 	json?: boolean;
 	quiet?: boolean;
@@ -39,7 +43,10 @@ export function withMergeFlags<T>(y: Argv<T>): Argv<T & MergeFlags> {
 		.option("dtype", { type: "string", description: "Output dtype: bfloat16 | float16 | float32 (default: the recipe's, else the inputs')" })
 		.option("seed", { type: "number", description: "Seed for random methods (DARE, DELLA); default: the recipe's, else 0" })
 		.option("threads", { type: "number", description: "Kernel threads (default: number of cores)" })
-		.option("device", { type: "string", choices: ["cpu", "tfjs", "gpu"], description: "Where kernels run" })
+		.option("device", { type: "string", description: "Hardware the kernels run on: auto (the CPU), cpu, cuda (alias gpu) or vulkan [default: auto]" })
+		.option("backend", { type: "string", description: "Kernel implementation: builtin (lm-merge's kernels, CPU), tfjs, or a pinned tfjs engine: tfjs-wasm, tfjs-node, tfjs-cpu [default: builtin; tfjs for cuda]" })
+		.option("cuda", { type: "boolean", description: "Same as --device cuda (mergekit's flag)" })
+		.option("allow-crimes", { alias: "allow-architecture-mismatch", type: "boolean", description: "Merge models whose config.json names different architectures (mergekit's flag)" })
 		.option("shard-size", { type: "string", description: "Largest output shard, e.g. 5GB, 500MB, 2GiB (default 5GB)" })
 		.option("json", { type: "boolean", description: "Print a machine-readable summary on stdout" })
 		.option("quiet", { alias: "q", type: "boolean", description: "No progress output" })
@@ -67,7 +74,10 @@ export async function executeMerge(io: Io, recipe: Recipe, flags: MergeFlags, ou
 		throw new UsageError(`--threads ${flags.threads}: expected a positive integer`);
 	}
 	const shardSize = flags["shard-size"] !== undefined ? parseSize(flags["shard-size"]) : undefined;
+	const device = resolveMergeDevice(flags);
+	for (const notice of device.notices) io.err(`warning: ${notice}`);
 	const plan = await buildPlan(recipe, {
+		...(flags["allow-crimes"] === true ? { allowArchitectureMismatch: true } : {}),
 		...(dtype !== undefined ? { dtype } : {}),
 		...(flags.seed !== undefined ? { seed: flags.seed } : {}),
 		...(flags["truncate-vocab"] === true ? { truncateVocab: true } : {}),
@@ -79,7 +89,7 @@ export async function executeMerge(io: Io, recipe: Recipe, flags: MergeFlags, ou
 			describePlan(io, plan, { json: flags.json === true, out, shardSize });
 			return;
 		}
-		const backend = await selectBackend(flags.device);
+		const backend = await selectBackend(device);
 		const controller = new AbortController();
 		let interrupts = 0;
 		const onSigint = () => {

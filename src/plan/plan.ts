@@ -90,7 +90,7 @@ function checkArchitectures(models: PlannedModel[]): void {
 		if (a !== undefined && a !== archOf(first)) {
 			throw new PlanError(
 				"ArchitectureMismatch",
-				`${m.ref} is a ${a} but ${first.ref} is a ${archOf(first)}; mixing architectures needs --allow-architecture-mismatch`,
+				`${m.ref} is a ${a} but ${first.ref} is a ${archOf(first)}; mixing architectures needs --allow-crimes (mergekit's flag; allowArchitectureMismatch in code)`,
 			);
 		}
 	}

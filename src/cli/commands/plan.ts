@@ -9,6 +9,7 @@ interface PlanArgs {
 	dtype?: string;
 	seed?: number;
 	"truncate-vocab"?: boolean;
+	"allow-crimes"?: boolean;
 }
 
 export function planCommand(io: Io): CommandModule<object, PlanArgs> {
@@ -21,7 +22,8 @@ export function planCommand(io: Io): CommandModule<object, PlanArgs> {
 				.option("json", { type: "boolean", description: "Print the plan as JSON" })
 				.option("dtype", { type: "string", description: "Output dtype override" })
 				.option("seed", { type: "number" })
-				.option("truncate-vocab", { type: "boolean" }) as never,
+				.option("truncate-vocab", { type: "boolean" })
+				.option("allow-crimes", { alias: "allow-architecture-mismatch", type: "boolean", description: "Allow models of different architectures (mergekit's flag)" }) as never,
 		handler: async (argv) => {
 			const dtype = argv.dtype !== undefined ? parseDtypeName(argv.dtype) : undefined;
 			if (argv.dtype !== undefined && dtype === undefined) throw new UsageError(`--dtype ${argv.dtype}: expected bfloat16, float16 or float32`);
@@ -30,6 +32,7 @@ export function planCommand(io: Io): CommandModule<object, PlanArgs> {
 				...(dtype !== undefined ? { dtype } : {}),
 				...(argv.seed !== undefined ? { seed: argv.seed } : {}),
 				...(argv["truncate-vocab"] === true ? { truncateVocab: true } : {}),
+				...(argv["allow-crimes"] === true ? { allowArchitectureMismatch: true } : {}),
 			});
 			try {
 				describePlan(io, plan, { json: argv.json === true });
