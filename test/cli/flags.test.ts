@@ -1,7 +1,7 @@
 /**
- * CLI frictions (issue 12, item 22): one --device vocabulary (hardware) with --backend for the
+ * CLI frictions (issue 12, items 22 and 23): one --device vocabulary (hardware) with --backend for the
  * implementation and the old spellings as deprecated aliases; mergekit's habits (the output folder as a positional
- * argument, --cuda, --allow-crimes).
+ * argument, --cuda, --allow-crimes); quick-command errors that name the flag a value came from.
  */
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
@@ -160,5 +160,48 @@ describe("merge commands", () => {
 	test("merge eval: --device vulkan and a CPU-only engine on cuda are usage errors", async () => {
 		expect((await cli("eval", A, "--data", recipe, "--device", "vulkan")).code).toBe(2);
 		expect((await cli("eval", A, "--data", recipe, "--backend", "tfjs-wasm", "--cuda")).code).toBe(2);
+	});
+});
+
+describe("quick commands name the flag a bad value came from", () => {
+	const root = useTempDir("lm-merge-quick-flags-");
+	let A: string;
+	let B: string;
+	let C: string;
+	beforeAll(async () => {
+		A = path.join(root(), "a");
+		B = path.join(root(), "b");
+		C = path.join(root(), "c");
+		await writeTinyMistral(A, { seed: 1, layers: 2 });
+		await writeTinyMistral(B, { seed: 2, base: A });
+		await writeTinyMistral(C, { seed: 3, base: A });
+	});
+
+	test("a missing required value names its flag (not a recipe fallback entry) and is a usage error", async () => {
+		const r = await cli("slerp", "--a", A, "--b", B, "--dry-run");
+		expect(r.code).toBe(2);
+		expect(r.stderr).toMatch(/^error: slerp needs --t \(Interpolation factor: .*, a number in \[0, 1\]\)$/m);
+		expect(r.stderr).not.toMatch(/fallback|value: 0\.5/);
+		const w = await cli("ties", "--base", A, "--models", B, "--dry-run");
+		expect(w.stderr).toMatch(/^error: ties needs --weight /m);
+	});
+
+	test("an out-of-range global value names --t", async () => {
+		const r = await cli("slerp", "--a", A, "--b", B, "--t", "2", "--dry-run");
+		expect(r.code).toBe(1);
+		expect(r.stderr).toBe('error: --t: slerp parameter "t" = 2 is outside [0, 1]');
+	});
+
+	test("a per-model value names the flag and which of its values", async () => {
+		const one = await cli("ties", "--base", A, "--models", B, C, "--weight", "0.5", "--density", "1.5", "--dry-run");
+		expect(one.stderr).toMatch(/^error: --density: ties parameter "density" = 1\.5 is outside \(0, 1\]/);
+		const two = await cli("ties", "--base", A, "--models", B, C, "--weight", "0.5", "--density", "0.5", "2", "--dry-run");
+		expect(two.stderr).toMatch(/^error: --density \(value 2 of 2\): ties parameter "density" = 2 is outside \(0, 1\]/);
+	});
+
+	test("a cross-parameter check (DELLA's band) names both flags", async () => {
+		const r = await cli("della", "--base", A, "--models", B, "--weight", "0.5", "--density", "0.5", "--epsilon", "1.35", "--dry-run");
+		expect(r.code).toBe(1);
+		expect(r.stderr).toMatch(/^error: della density = 0\.5 \(--density\) and epsilon = 1\.35 \(--epsilon\) for model .*\[-0\.85, 1\.85\]/);
 	});
 });
