@@ -1,5 +1,5 @@
 import yargs, { type Argv } from "yargs";
-import { UsageError } from "../index.js";
+import { UsageError, VERSION } from "../index.js";
 import { demoCommand } from "./commands/demo.js";
 
 import { evalCommand } from "./commands/eval.js";
@@ -37,7 +37,9 @@ export async function main(argv: string[], rawIo: Io = processIo): Promise<numbe
 		.strict()
 		.help()
 		.alias("h", "help")
-		.version()
+		// The library's own version: yargs' default reads the nearest package.json, which in an installed copy is
+		// the project that depends on lm-merge.
+		.version(VERSION)
 		.wrap(Math.min(110, process.stdout.columns ?? 100))
 		.exitProcess(false)
 		.fail((msg, err) => {
