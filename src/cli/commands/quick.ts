@@ -41,7 +41,10 @@ function parseValue(def: ParamDef, raw: unknown, flag: string): number | boolean
 function checkRequiredFlags(m: MergeMethod, argv: Args): void {
 	for (const [name, def] of [...Object.entries(m.params), ...Object.entries(m.modelParams)]) {
 		if (def.required === true && def.default === undefined && argv[kebab(name)] === undefined) {
-			const range = def.type === "number" && def.min !== undefined && def.max !== undefined ? `, a number in [${def.min}, ${def.max}]` : "";
+			const range =
+				def.type === "number" && def.min !== undefined && def.max !== undefined
+					? `, a number in ${def.exclusiveMin === true ? "(" : "["}${def.min}, ${def.max}${def.exclusiveMax === true ? ")" : "]"}`
+					: "";
 			throw new UsageError(`${kebab(m.name)} needs ${flagName(name)} (${def.description.replace(/\.$/, "")}${range})`);
 		}
 	}
