@@ -98,7 +98,8 @@ export type PlanErrorKind =
 	| "UnsupportedDtype"
 	| "OutputInsideInput"
 	| "OutputExists"
-	| "UnsafeOutput";
+	| "UnsafeOutput"
+	| "TokenizerSource";
 
 /** A merge that cannot be planned from the recipe and the model headers. */
 export class PlanError extends LmMergeError {

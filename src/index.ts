@@ -122,6 +122,7 @@ export type {
 	ParamSpec,
 	ParamValues,
 } from "./methods/types.js";
+export type { ParamProblem } from "./methods/types.js";
 
 // backends
 export { cpuBackend } from "./backends/cpu.js";
@@ -131,6 +132,8 @@ export type { Backend } from "./backends/types.js";
 export { loadRecipe, parseRecipe } from "./recipe/load.js";
 export { resolveSetting, lookupParam, layerT } from "./recipe/params.js";
 export type { Recipe, RecipeModel, RecipeSlice, RecipeSource, ParamSetting, ParamTable } from "./recipe/schema.js";
+export { BUILTIN_CHAT_TEMPLATES, chatTemplateText, isLiteralChatTemplate } from "./chat-templates/builtin.js";
+export type { BuiltinChatTemplate } from "./chat-templates/builtin.js";
 export { buildPlan, buildPlan as planMerge, closePlan } from "./plan/plan.js";
 export { estimatePeakMemory, jobMemory, MEMORY_BUDGET_BYTES } from "./plan/memory.js";
 export type { PlanOptions } from "./plan/plan.js";

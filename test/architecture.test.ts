@@ -18,27 +18,31 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	errors: [],
 	version: [],
 	suggest: [],
+	// Finding self-referencing anchors in parsed YAML (recipes, the alias file): pure, no imports.
+	cycles: [],
+	// Chat templates shipped as data (chatml, llama3, ...), selected by name in recipes.
+	"chat-templates": [],
 	tensor: ["errors"],
 	// The compiled kernels and their per-thread arena: a compute primitive below methods and exec, like tensor.
 	wasm: ["errors"],
 	io: ["tensor", "errors"],
 	// Model folders, references and config.json: the folder-level half of io.
-	model: ["io", "tensor", "errors", "hub"],
+	model: ["io", "tensor", "errors", "hub", "cycles"],
 	// Hugging Face Hub downloads into the shared cache, uploads, tokens: knows nothing of merging.
 	hub: ["errors"],
 	// Pure math: never io, recipe, plan, backends, exec or cli.
 	methods: ["tensor", "wasm", "errors", "suggest"],
 	backends: ["methods", "tensor", "errors"],
 	// The YAML's shape only; it knows no method and no file format beyond dtype names.
-	recipe: ["errors", "io/dtypes", "suggest"],
+	recipe: ["errors", "io/dtypes", "suggest", "io/regular-file", "cycles", "chat-templates"],
 	arch: ["io/dtypes", "errors"],
 	// Headers only: it may open models, but reads no tensor data (reviewed, not checked here).
-	plan: ["recipe", "methods", "arch", "io", "model", "tensor", "errors"],
-	exec: ["plan", "io", "backends", "methods", "recipe", "model", "tensor", "wasm", "errors", "version"],
+	plan: ["recipe", "methods", "arch", "io", "model", "tensor", "errors", "suggest", "chat-templates"],
+	exec: ["plan", "io", "backends", "methods", "recipe", "model", "tensor", "wasm", "errors", "version", "chat-templates"],
 	// The evaluator scores any checkpoint: never methods, plan or exec.
 	eval: ["io", "model", "tensor", "arch", "errors"],
 	fixtures: ["io", "model", "tensor", "arch", "errors"],
-	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures", "hub", "report", "sweep"],
+	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures", "hub", "report", "sweep", "chat-templates"],
 	// Report pages know the evaluator's report shapes, its calibration bins and task names: nothing that runs a model.
 	report: ["eval/types", "eval/score", "eval/tasks/registry", "errors"],
 	// Sweeps drive merges and evaluations through the public API only, like a user's script.

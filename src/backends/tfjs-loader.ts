@@ -35,8 +35,8 @@ const GPU_PACKAGE = "@tensorflow/tfjs-node-gpu";
 
 /** The one-line hints shown when an explicitly requested native package is not installed. */
 const INSTALL_HINT: Record<"node" | "gpu", string> = {
-	node: `--device tfjs with the "tensorflow" backend needs ${NODE_PACKAGE} (npm install ${NODE_PACKAGE})`,
-	gpu: `--device gpu needs ${GPU_PACKAGE} (npm install ${GPU_PACKAGE}; it needs CUDA and cuDNN)`,
+	node: `--backend tfjs-node needs ${NODE_PACKAGE} (npm install ${NODE_PACKAGE})`,
+	gpu: `--device cuda needs ${GPU_PACKAGE} (npm install ${GPU_PACKAGE}; it needs CUDA and cuDNN)`,
 };
 
 const execError: TfjsErrorFactory = (message, cause) => new ExecError("Backend", message, { cause });

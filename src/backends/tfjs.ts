@@ -1,5 +1,5 @@
 /**
- * The tfjs merge backend (`--device tfjs` / `--device gpu`): the same methods as tfjs kernels. Thin glue in the
+ * The tfjs merge backend (`--backend tfjs` / `--device cuda`): the same methods as tfjs kernels. Thin glue in the
  * tfjs op / kernel / backend sense: TFJS_KERNELS maps a built-in method to its tfjs kernel, every other method
  * (and every input a kernel declines) runs the method's own CPU kernel, so the backend is correct for any method.
  * Random draws and exact k-th selections still come from the CPU helpers: `--device` never changes a DARE mask.
@@ -76,7 +76,7 @@ export interface TfjsBackendOptions {
 function choiceFor(opts: TfjsBackendOptions): TfjsChoice {
 	if (opts.device === "gpu") {
 		if (opts.tfBackend !== undefined && opts.tfBackend !== "tensorflow") {
-			throw new ExecError("Backend", `--device gpu runs on tfjs's "tensorflow" backend, not "${opts.tfBackend}"`);
+			throw new ExecError("Backend", `--device cuda runs on tfjs's "tensorflow" backend, not "${opts.tfBackend}"`);
 		}
 		return "gpu";
 	}

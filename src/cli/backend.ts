@@ -1,15 +1,19 @@
-import { cpuBackend, createTfjsBackend, UsageError, type Backend } from "../index.js";
+import { cpuBackend, createTfjsBackend, type Backend } from "../index.js";
+import type { MergeDeviceChoice } from "./device.js";
 
-/** Picks the kernel backend for --device (default cpu). */
-export async function selectBackend(device: string | undefined): Promise<Backend> {
-	switch (device ?? "cpu") {
-		case "cpu":
+/** The kernel backend for a resolved --device / --backend choice (see device.ts). */
+export async function selectBackend(choice: Pick<MergeDeviceChoice, "device" | "backend">): Promise<Backend> {
+	if (choice.device === "cuda") return createTfjsBackend({ device: "gpu" });
+	switch (choice.backend) {
+		case "builtin":
 			return cpuBackend;
 		case "tfjs":
 			return createTfjsBackend({ device: "tfjs" });
-		case "gpu":
-			return createTfjsBackend({ device: "gpu" });
-		default:
-			throw new UsageError(`--device ${device}: expected cpu, tfjs or gpu`);
+		case "tfjs-wasm":
+			return createTfjsBackend({ device: "tfjs", tfBackend: "wasm" });
+		case "tfjs-node":
+			return createTfjsBackend({ device: "tfjs", tfBackend: "tensorflow" });
+		case "tfjs-cpu":
+			return createTfjsBackend({ device: "tfjs", tfBackend: "cpu" });
 	}
 }

@@ -1,5 +1,6 @@
 import type { MergePlan } from "../index.js";
 import { formatBytes, type Io } from "./output.js";
+import { printable } from "./printable.js";
 
 function fmt(v: unknown): string {
 	if (typeof v === "number") return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
@@ -58,14 +59,14 @@ export function describePlan(io: Io, plan: MergePlan, opts: { json: boolean; out
 	io.out(`method      ${plan.method.prettyName} (${plan.method.name})`);
 	for (const m of plan.models) {
 		const role = plan.baseModel !== undefined && plan.models[plan.baseModel] === m ? " [base]" : "";
-		io.out(`model       ${m.ref}${role} → ${m.path} (${m.via})`);
+		io.out(`model       ${printable(m.ref)}${role} → ${printable(m.path)} (${m.via})`);
 	}
-	if (opts.out !== undefined) io.out(`output      ${opts.out}`);
+	if (opts.out !== undefined) io.out(`output      ${printable(opts.out)}`);
 	io.out(`dtype       ${plan.outDtype ?? "as the inputs"}; seed ${plan.seed}; ${plan.numLayers ?? "?"} layers`);
 	io.out(`arithmetic  ${describeCompat(plan)}`);
 	io.out(`size        ${plan.jobs.length} tensors, ${formatBytes(plan.totalBytes)}`);
 	io.out(`memory      about ${formatBytes(plan.peakMemoryEstimate)} peak (largest tensor's inputs and intermediates)`);
-	for (const w of plan.warnings) io.out(`warning     ${w}`);
+	for (const w of plan.warnings) io.out(`warning     ${printable(w)}`);
 	io.out("");
 	for (const j of jobs) {
 		const g = Object.entries(j.params)
@@ -78,6 +79,6 @@ export function describePlan(io: Io, plan: MergePlan, opts: { json: boolean; out
 				.join(","),
 		);
 		const parts = [...g, ...(per.some((p) => p.length > 0) ? [`models: ${per.map((p) => `{${p}}`).join(" ")}`] : [])];
-		io.out(`${j.name} ${j.dtype}[${j.shape.join(",")}]${j.copy === true ? " copy" : ""}${parts.length > 0 ? "  " + parts.join(" ") : ""}`);
+		io.out(`${printable(j.name)} ${j.dtype}[${j.shape.join(",")}]${j.copy === true ? " copy" : ""}${parts.length > 0 ? "  " + parts.join(" ") : ""}`);
 	}
 }

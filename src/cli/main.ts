@@ -1,5 +1,5 @@
 import yargs, { type Argv } from "yargs";
-import { UsageError } from "../index.js";
+import { UsageError, VERSION } from "../index.js";
 import { demoCommand } from "./commands/demo.js";
 import { downloadCommand } from "./commands/download.js";
 import { uploadCommand } from "./commands/upload.js";
@@ -14,12 +14,15 @@ import { reportCommand } from "./commands/report.js";
 import { sweepCommand } from "./commands/sweep.js";
 import { workerCommand } from "./commands/worker.js";
 import { processIo, reportError, type Io } from "./output.js";
+import { safeIo } from "./printable.js";
 
 /** Runs the CLI on `argv` (without node and the script); resolves to the exit code. */
-export async function main(argv: string[], io: Io = processIo): Promise<number> {
+export async function main(argv: string[], rawIo: Io = processIo): Promise<number> {
+	// Everything printed goes through one escape of control characters: names in files cannot drive the terminal.
+	const io = safeIo(rawIo);
 	const debug = argv.includes("--debug");
 	// `merge inspect big | head`: a closed pipe ends the output quietly instead of crashing with EPIPE.
-	if (io === processIo) process.stdout.once("error", (err: NodeJS.ErrnoException) => process.exit(err.code === "EPIPE" ? 0 : 1));
+	if (rawIo === processIo) process.stdout.once("error", (err: NodeJS.ErrnoException) => process.exit(err.code === "EPIPE" ? 0 : 1));
 	let exitCode = 0;
 	let usage: string | undefined;
 	const parser: Argv = yargs(argv)
@@ -44,7 +47,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 		.strict()
 		.help()
 		.alias("h", "help")
-		.version()
+		// The library's own version: yargs' default reads the nearest package.json, which in an installed copy is
+		// the project that depends on lm-merge.
+		.version(VERSION)
 		.wrap(Math.min(110, process.stdout.columns ?? 100))
 		.exitProcess(false)
 		.fail((msg, err) => {

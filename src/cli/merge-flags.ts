@@ -20,6 +20,7 @@ import { createRenderer } from "./render.js";
 import { createDownloadRenderer } from "./hub-render.js";
 import { runUpload } from "./commands/upload.js";
 import { selectBackend } from "./backend.js";
+import { resolveMergeDevice } from "./device.js";
 
 /** Flags shared by `merge run` and the quick method commands. */
 export interface MergeFlags {
@@ -29,6 +30,9 @@ export interface MergeFlags {
 	seed?: number;
 	threads?: number;
 	device?: string;
+	backend?: string;
+	cuda?: boolean;
+	"allow-crimes"?: boolean;
 	"shard-size"?: string;
 	json?: boolean;
 	quiet?: boolean;
@@ -49,7 +53,10 @@ export function withMergeFlags<T>(y: Argv<T>): Argv<T & MergeFlags> {
 		.option("dtype", { type: "string", description: "Output dtype: bfloat16 | float16 | float32 (default: the recipe's, else the inputs')" })
 		.option("seed", { type: "number", description: "Seed for random methods (DARE, DELLA); default: the recipe's, else 0" })
 		.option("threads", { type: "number", description: "Kernel threads (default: number of cores)" })
-		.option("device", { type: "string", choices: ["cpu", "tfjs", "gpu"], description: "Where kernels run" })
+		.option("device", { type: "string", description: "Hardware the kernels run on: auto (the CPU), cpu, cuda (alias gpu) or vulkan [default: auto]" })
+		.option("backend", { type: "string", description: "Kernel implementation: builtin (lm-merge's kernels, CPU), tfjs, or a pinned tfjs engine: tfjs-wasm, tfjs-node, tfjs-cpu [default: builtin; tfjs for cuda]" })
+		.option("cuda", { type: "boolean", description: "Same as --device cuda (mergekit's flag)" })
+		.option("allow-crimes", { alias: "allow-architecture-mismatch", type: "boolean", description: "Merge models whose config.json names different architectures (mergekit's flag)" })
 		.option("shard-size", { type: "string", description: "Largest output shard, e.g. 5GB, 500MB, 2GiB (default 5GB)" })
 		.option("json", { type: "boolean", description: "Print a machine-readable summary on stdout" })
 		.option("quiet", { alias: "q", type: "boolean", description: "No progress output" })
@@ -110,12 +117,15 @@ export async function executeMerge(io: Io, recipe: Recipe, flags: MergeFlags, ou
 	if (flags.private === true && flags["push-to-hub"] === undefined) throw new UsageError("--private only applies with --push-to-hub REPO");
 	if (flags["push-to-hub"] !== undefined && flags.offline === true) throw new UsageError("--push-to-hub cannot upload with --offline");
 	const downloads = createDownloadRenderer(io, { quiet: flags.quiet === true || flags.json === true });
+	const device = resolveMergeDevice(flags);
+	for (const notice of device.notices) io.err(`warning: ${notice}`);
 	const plan = await buildPlan(recipe, {
 		hub: {
 			...(flags.offline === true ? { offline: true } : {}),
 			...(flags.refresh === true ? { refresh: true } : {}),
 			onDownload: (e) => downloads.onEvent(e),
 		},
+		...(flags["allow-crimes"] === true ? { allowArchitectureMismatch: true } : {}),
 		...(dtype !== undefined ? { dtype } : {}),
 		...(flags.seed !== undefined ? { seed: flags.seed } : {}),
 		...(flags["truncate-vocab"] === true ? { truncateVocab: true } : {}),
@@ -132,7 +142,7 @@ export async function executeMerge(io: Io, recipe: Recipe, flags: MergeFlags, ou
 			describePlan(io, plan, { json: flags.json === true, out, shardSize });
 			return;
 		}
-		const backend = await selectBackend(flags.device);
+		const backend = await selectBackend(device);
 		const controller = new AbortController();
 		let interrupts = 0;
 		const onSigint = () => {

@@ -1,6 +1,7 @@
 import cliProgress from "cli-progress";
 import type { MergeEvent } from "../index.js";
 import { formatBytes, type Io } from "./output.js";
+import { printable } from "./printable.js";
 
 export interface RenderOptions {
 	quiet: boolean;
@@ -22,7 +23,7 @@ export function createRenderer(io: Io, opts: RenderOptions): { onEvent(e: MergeE
 		onEvent(e) {
 			if (e.event === "warning") {
 				if (bar !== undefined) bar.stop();
-				io.err(`warning: ${e.message}`);
+				io.err(`warning: ${printable(e.message)}`);
 				return;
 			}
 			if (opts.quiet) return;
@@ -43,10 +44,10 @@ export function createRenderer(io: Io, opts: RenderOptions): { onEvent(e: MergeE
 					return;
 				case "tensor":
 					if (bar !== undefined) bar.update(e.index + 1, { done: formatBytes(e.doneBytes), size: formatBytes(e.totalBytes) });
-					else io.err(`[${e.index + 1}/${e.total}] ${e.name} (${formatBytes(e.doneBytes)} / ${formatBytes(e.totalBytes)})`);
+					else io.err(`[${e.index + 1}/${e.total}] ${printable(e.name)} (${formatBytes(e.doneBytes)} / ${formatBytes(e.totalBytes)})`);
 					return;
 				case "shardWritten":
-					if (bar === undefined) io.err(`wrote ${e.path} (${formatBytes(e.bytes)})`);
+					if (bar === undefined) io.err(`wrote ${printable(e.path)} (${formatBytes(e.bytes)})`);
 					return;
 				case "resumed":
 					io.err(`resuming: ${e.shards} shard(s), ${e.tensors} tensors already complete and verified`);

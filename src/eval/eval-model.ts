@@ -83,7 +83,7 @@ export function chooseStreaming(cfg: MistralConfig, backend: string, mode: Strea
 	const resident = bytes - 4 * cfg.vocab * cfg.hidden;
 	const wasmTooBig = backend === "wasm" && resident > WASM_RESIDENT_LIMIT;
 	if (mode === false && wasmTooBig) {
-		throw new EvalError("Backend", `${(resident / 2 ** 30).toFixed(1)} GB of float32 weights do not fit in the wasm heap; use streaming or --device node`);
+		throw new EvalError("Backend", `${(resident / 2 ** 30).toFixed(1)} GB of float32 weights do not fit in the wasm heap; use streaming or --backend tfjs-node`);
 	}
 	if (mode !== "auto") return mode;
 	return wasmTooBig || bytes > (maxMemoryBytes ?? freemem() / 2);

@@ -6,7 +6,10 @@ import { EvalError } from "../errors.js";
 /** The tfjs namespace the evaluator computes with (from @tensorflow/tfjs, or tfjs-node's re-export of it). */
 export type Tf = typeof TfModule;
 
-/** What `--device` accepts: "cpu" is the plain JS kernels, "wasm" XNNPACK in WebAssembly, "node"/"gpu" libtensorflow. */
+/**
+ * The evaluator's tfjs engine: "cpu" is the plain JS kernels, "wasm" XNNPACK in WebAssembly, "node"/"gpu" libtensorflow
+ * (CPU / CUDA), "auto" the first present of node, wasm, cpu. The CLI maps --device and --backend onto it (cli/device.ts).
+ */
 export type Device = "auto" | "cpu" | "wasm" | "gpu" | "node";
 
 export const DEVICES: readonly Device[] = ["auto", "cpu", "wasm", "gpu", "node"];
@@ -17,8 +20,8 @@ const GPU_PACKAGE = "@tensorflow/tfjs-node-gpu";
 
 /** Install hints for the error raised when an explicitly requested native backend is absent. */
 const INSTALL_HINT: Record<"node" | "gpu", string> = {
-	node: `install ${NODE_PACKAGE} to use --device node`,
-	gpu: `install ${GPU_PACKAGE} (needs CUDA + cuDNN) to use --device gpu`,
+	node: `install ${NODE_PACKAGE} to use --backend tfjs-node`,
+	gpu: `install ${GPU_PACKAGE} (needs CUDA + cuDNN) to use --device cuda`,
 };
 
 /** setWasmPaths must run once, before the wasm backend first initialises. */
@@ -40,10 +43,10 @@ async function useBackend(tf: Tf, name: string, device: Device): Promise<Tf> {
 		ok = await tf.setBackend(name);
 		await tf.ready();
 	} catch (err) {
-		throw new EvalError("Backend", `--device ${device}: tfjs backend "${name}" failed to start: ${(err as Error).message}`);
+		throw new EvalError("Backend", `tfjs engine "${device}": tfjs backend "${name}" failed to start: ${(err as Error).message}`);
 	}
 	if (!ok || tf.getBackend() !== name) {
-		throw new EvalError("Backend", `--device ${device}: tfjs backend "${name}" failed to start`);
+		throw new EvalError("Backend", `tfjs engine "${device}": tfjs backend "${name}" failed to start`);
 	}
 	return tf;
 }

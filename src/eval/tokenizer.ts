@@ -1,7 +1,7 @@
-import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { EvalError } from "../errors.js";
+import { readRegularText } from "../io/regular-file.js";
 
 /** The tokenizer file every Hugging Face checkpoint with a fast tokenizer ships. */
 export const TOKENIZER_FILE = "tokenizer.json";
@@ -96,18 +96,16 @@ export function createTokenizer(tokenizerJson: unknown, config: unknown, locatio
 }
 
 async function readJsonFile(path: string, required: boolean): Promise<unknown> {
-	let size: number;
+	let text: string;
 	try {
-		size = (await stat(path)).size;
-	} catch {
+		text = await readRegularText(path, { maxBytes: MAX_TOKENIZER_BYTES, fail: (why) => new EvalError("Tokenizer", `${path}: ${why}`) });
+	} catch (err) {
+		if (err instanceof EvalError) throw err;
 		if (required) throw new EvalError("Tokenizer", `${path}: not found (the evaluator needs the checkpoint's ${TOKENIZER_FILE})`);
 		return undefined;
 	}
-	if (size > MAX_TOKENIZER_BYTES) {
-		throw new EvalError("Tokenizer", `${path}: ${size} bytes is larger than the ${MAX_TOKENIZER_BYTES}-byte limit`);
-	}
 	try {
-		return JSON.parse(await readFile(path, "utf8")) as unknown;
+		return JSON.parse(text) as unknown;
 	} catch (e) {
 		throw new EvalError("Tokenizer", `${path}: invalid JSON: ${(e as Error).message}`);
 	}

@@ -1,26 +1,11 @@
-import fs from "node:fs/promises";
 import path from "node:path";
-import { RecipeError } from "../errors.js";
+import { chatTemplateText } from "../chat-templates/builtin.js";
+import { ExecError, RecipeError } from "../errors.js";
+import { readRegularFile } from "../io/regular-file.js";
+import { MAX_TOKENIZER_FILE_BYTES, TOKENIZER_FILES } from "../model/tokenizer-files.js";
 import type { MergePlan } from "../plan/types.js";
 
-/** Tokenizer and generation files copied from the tokenizer source when present (mergekit's list). */
-export const TOKENIZER_FILES = [
-	"tokenizer_config.json",
-	"special_tokens_map.json",
-	"tokenizer.json",
-	"tokenizer.model",
-	"added_tokens.json",
-	"vocab.json",
-	"merges.txt",
-	"chat_template.jinja",
-	"chat_template.json",
-	"generation_config.json",
-] as const;
-
-/** A literal Jinja template (as mergekit decides: at least 20 characters and a `{`). */
-function isLiteralTemplate(s: string): boolean {
-	return s.length >= 20 && s.includes("{");
-}
+export { TOKENIZER_FILES } from "../model/tokenizer-files.js";
 
 /** The extra files of the output folder, name → contents: tokenizer files, chat template override. */
 export async function tokenizerFiles(plan: MergePlan): Promise<Map<string, Uint8Array | string>> {
@@ -29,21 +14,20 @@ export async function tokenizerFiles(plan: MergePlan): Promise<Map<string, Uint8
 	if (dir !== undefined) {
 		for (const name of TOKENIZER_FILES) {
 			try {
-				files.set(name, await fs.readFile(path.join(dir, name)));
+				const file = path.join(dir, name);
+				files.set(name, await readRegularFile(file, { maxBytes: MAX_TOKENIZER_FILE_BYTES, fail: (why) => new ExecError("Io", `${file}: ${why}`) }));
 			} catch (err) {
+				if (err instanceof ExecError) throw err;
 				if ((err as NodeJS.ErrnoException).code !== "ENOENT" && (err as NodeJS.ErrnoException).code !== "ENOTDIR") throw err;
 			}
 		}
 	}
-	const tpl = plan.recipe.chatTemplate;
-	if (tpl !== undefined && tpl !== "auto") {
-		if (!isLiteralTemplate(tpl)) {
-			throw new RecipeError(
-				"Unsupported",
-				"chat_template",
-				`built-in template names such as "${tpl}" are not bundled; give the Jinja template text itself`,
-				plan.recipe.file,
-			);
+	const name = plan.recipe.chatTemplate;
+	if (name !== undefined && name !== "auto") {
+		const tpl = chatTemplateText(name);
+		if (tpl === undefined) {
+			// parseRecipe refuses unknown names; this guards recipes built by hand.
+			throw new RecipeError("Value", "chat_template", `unknown chat template name "${name}"`, plan.recipe.file);
 		}
 		files.set("chat_template.jinja", tpl);
 		const cfg = files.get("tokenizer_config.json");

@@ -10,6 +10,7 @@ import { alignedSpan, DIRECT_ALIGN, directIoEnabled } from "./aligned.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { decodeToF32 } from "./convert.js";
 import { dtypeBytes, isFloatDtype, type FloatDtype } from "./dtypes.js";
+import { openRegularFile } from "./regular-file.js";
 import { LENGTH_PREFIX_BYTES, parseHeader, readHeaderLength, type HeaderOptions } from "./header.js";
 import type { SafetensorsHeader, TensorInfo, TensorSource } from "./types.js";
 
@@ -32,17 +33,15 @@ export interface SafetensorsFile extends TensorSource {
  */
 export async function openSafetensors(path: string, opts: HeaderOptions = {}): Promise<SafetensorsFile> {
 	let handle: FileHandle;
+	let size: number;
 	try {
-		handle = await open(path, "r");
+		// A FIFO or device would block the open or never end; refused here before any read.
+		({ handle, size } = await openRegularFile(path, (why) => new SafetensorsError("IoError", path, why)));
 	} catch (err) {
+		if (err instanceof SafetensorsError) throw err;
 		throw ioError(path, "cannot open", err);
 	}
 	try {
-		const stat = await handle.stat();
-		if (!stat.isFile()) {
-			throw new SafetensorsError("IoError", path, stat.isDirectory() ? "is a directory, not a safetensors file" : "is not a regular file");
-		}
-		const size = stat.size;
 		const first = new Uint8Array(Math.min(LENGTH_PREFIX_BYTES, size));
 		await readExact(handle, first, 0, path);
 		const length = readHeaderLength(first, size, path, opts);

@@ -1,6 +1,6 @@
 import { MethodError } from "../errors.js";
 import type { ChunkedForm } from "./chunked.js";
-import type { BaseRequirement, MergeContext, MergeInput, MergeMethod, ParamSpec, ParamValues } from "./types.js";
+import type { BaseRequirement, MergeContext, MergeInput, MergeMethod, ParamProblem, ParamSpec, ParamValues } from "./types.js";
 
 export interface MethodSpec<PS extends ParamSpec, MS extends ParamSpec> {
 	name: string;
@@ -15,6 +15,7 @@ export interface MethodSpec<PS extends ParamSpec, MS extends ParamSpec> {
 	modelParams: MS;
 	ignoredModelParams?: readonly string[];
 	random?: boolean;
+	checkModelParams?: (params: ParamValues<PS>, modelParams: ParamValues<MS>) => ParamProblem | undefined;
 	elementwise?: (params: ParamValues<PS>, modelParams: ParamValues<MS>[]) => boolean;
 	chunked?: ChunkedForm<ParamValues<PS>, ParamValues<MS>>;
 	merge(input: MergeInput<ParamValues<PS>, ParamValues<MS>>, ctx: MergeContext): Float32Array;
@@ -67,6 +68,7 @@ export function defineMethod<const PS extends ParamSpec, const MS extends ParamS
 		modelParams: spec.modelParams,
 		...(spec.ignoredModelParams !== undefined ? { ignoredModelParams: spec.ignoredModelParams } : {}),
 		random: spec.random ?? false,
+		...(spec.checkModelParams !== undefined ? { checkModelParams: spec.checkModelParams } : {}),
 		...(spec.elementwise !== undefined ? { elementwise: spec.elementwise } : {}),
 		...(spec.chunked !== undefined ? { chunked: spec.chunked } : {}),
 		merge: spec.merge,

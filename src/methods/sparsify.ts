@@ -123,11 +123,25 @@ export function magnitudeOutliers(delta: Float32Array, density: number, gamma: n
 	return rescaleKept(delta, rescale, density, l1Before);
 }
 
+/**
+ * Why DELLA cannot prune with this density and epsilon, or undefined when it can: for 0 < density < 1 the keep
+ * probabilities span [density − epsilon, density + epsilon], which must lie inside (0, 1) as in mergekit (a
+ * probability of 0 or below never keeps, 1 or above always keeps). density ≥ 1 and ≤ 0 do not prune by rank.
+ */
+export function dellaBandProblem(density: number, epsilon: number): string | undefined {
+	if (density >= 1 || density <= 0 || (density - epsilon > 0 && density + epsilon < 1)) return undefined;
+	const r = (x: number) => Number(x.toPrecision(6));
+	return (
+		`keep probabilities would span [density - epsilon, density + epsilon] = [${r(density - epsilon)}, ${r(density + epsilon)}], ` +
+		`outside (0, 1); with density ${r(density)}, epsilon must be below ${r(Math.min(density, 1 - density))}`
+	);
+}
+
 /** Throws unless 0 < density − epsilon and density + epsilon < 1 (DELLA's keep probabilities must be in (0, 1)). */
 export function checkDellaBand(density: number, epsilon: number, where: SparsifyWhere): void {
-	if (!(density - epsilon > 0 && density + epsilon < 1)) {
-		const why = `epsilon ${epsilon} with density ${density}: need 0 < density - epsilon and density + epsilon < 1`;
-		throw new MethodError("InvalidParameter", where.method, `tensor "${where.tensorName}": ${why}`);
+	const why = dellaBandProblem(density, epsilon);
+	if (why !== undefined) {
+		throw new MethodError("InvalidParameter", where.method, `tensor "${where.tensorName}": epsilon ${epsilon} with density ${density}: ${why}`);
 	}
 }
 

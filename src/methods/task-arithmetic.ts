@@ -9,7 +9,7 @@ import { MethodError } from "../errors.js";
 import type { RngKey } from "../tensor/rng.js";
 import { defineMethod } from "./define.js";
 import { mayWriteInputs } from "./in-place.js";
-import { RNG_PURPOSE_SPARSIFY, type Rescale, type SparsifyWhere } from "./sparsify.js";
+import { dellaBandProblem, RNG_PURPOSE_SPARSIFY, type Rescale, type SparsifyWhere } from "./sparsify.js";
 import { combineTerms } from "./task-vector-combine.js";
 import { taskVectorChunked } from "./task-vector-chunked.js";
 import { runWhole, TaskVectorKernel } from "./task-vector-kernel.js";
@@ -164,6 +164,9 @@ function globalParams(config: TaskArithmeticConfig): ParamSpec {
 	};
 }
 
+/** DELLA's default half-width of the keep-probability band (mergekit's). */
+const DELLA_DEFAULT_EPSILON = 0.15;
+
 /** The per-model parameters of a variant. */
 function perModelParams(config: TaskArithmeticConfig): ParamSpec {
 	const spec: ParamSpec = {
@@ -176,7 +179,7 @@ function perModelParams(config: TaskArithmeticConfig): ParamSpec {
 	if (config.sparsify === "della_magprune") {
 		spec.epsilon = {
 			type: "number",
-			default: 0.15,
+			default: DELLA_DEFAULT_EPSILON,
 			min: 0,
 			description: "Keep probabilities span [density - epsilon, density + epsilon] by magnitude rank.",
 		};
@@ -197,6 +200,15 @@ export function defineTaskArithmetic(config: TaskArithmeticConfig): MergeMethod<
 		modelParams: perModelParams(config),
 		...(config.sparsify === "none" ? { ignoredModelParams: ["density"] } : {}),
 		random,
+		...(config.sparsify === "della_magprune"
+			? {
+					checkModelParams: (_p: TaskParamValues, mp: TaskParamValues) => {
+						const density = typeof mp.density === "number" ? mp.density : 1;
+						const message = dellaBandProblem(density, typeof mp.epsilon === "number" ? mp.epsilon : DELLA_DEFAULT_EPSILON);
+						return message !== undefined ? { params: ["density", "epsilon"], message } : undefined;
+					},
+				}
+			: {}),
 		elementwise: (p, mps) =>
 			config.sparsify === "none" ||
 			mps.every((mp) => typeof mp.density !== "number" || mp.density >= 1) ||

@@ -92,6 +92,12 @@ export interface MergeContext {
 	warn(message: string): void;
 }
 
+/** A constraint between parameters that is broken: the parameters involved and why (checkModelParams). */
+export interface ParamProblem {
+	params: string[];
+	message: string;
+}
+
 /** A registered merge method: self-description plus a pure kernel on float32 arrays. */
 export interface MergeMethod<P = any, M = any> {
 	readonly name: string;
@@ -109,6 +115,11 @@ export interface MergeMethod<P = any, M = any> {
 	readonly ignoredModelParams?: readonly string[];
 	/** Uses ctx.rngKey (so `seed` matters). */
 	readonly random?: boolean;
+	/**
+	 * A constraint between one model's parameters that ranges alone cannot express (DELLA's keep-probability band).
+	 * The planner calls it for every tensor and model with the resolved values, so the kernel never meets them.
+	 */
+	readonly checkModelParams?: (params: P, modelParams: M) => ParamProblem | undefined;
 	/**
 	 * When true for the given params, out[i] depends only on inputs at i, so the executor may split a tensor into
 	 * element ranges (threads, bounded memory) and pass `elementOffset`. Omitted means false.

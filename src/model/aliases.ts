@@ -1,7 +1,8 @@
-import { readFile } from "node:fs/promises";
+import { readRegularText } from "../io/regular-file.js";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
+import { cyclePath } from "../cycles.js";
 import { ModelError } from "../errors.js";
 
 /** Short names every installation knows; a user alias with the same name wins. */
@@ -12,6 +13,9 @@ export const BUILTIN_ALIASES: Readonly<Record<string, string>> = Object.freeze({
 
 /** Environment variable naming the user config file (YAML or JSON) that holds `aliases`. */
 export const CONFIG_ENV_VAR = "LM_MERGE_CONFIG";
+
+/** An alias file maps a few names to ids; 1 MiB holds thousands and keeps a stray huge file out of memory. */
+export const MAX_ALIAS_FILE_BYTES = 1024 * 1024;
 
 /** File names tried, in order, in `$XDG_CONFIG_HOME/lm-merge/` (else `~/.config/lm-merge/`). */
 export const DEFAULT_CONFIG_NAMES = ["config.yaml", "config.yml", "config.json"] as const;
@@ -68,8 +72,9 @@ export async function loadUserAliases(opts: { aliasesFile?: string; env?: NodeJS
 	for (const file of files) {
 		let text: string;
 		try {
-			text = await readFile(file, "utf8");
+			text = await readRegularText(file, { maxBytes: MAX_ALIAS_FILE_BYTES, fail: (why) => new ModelError("InvalidConfig", file, why) });
 		} catch (err) {
+			if (err instanceof ModelError) throw err;
 			const code = (err as NodeJS.ErrnoException).code;
 			if (code === "ENOENT" && !explicit) continue;
 			throw new ModelError("InvalidConfig", file, `cannot read the alias config file: ${(err as Error).message}`);
@@ -79,6 +84,10 @@ export async function loadUserAliases(opts: { aliasesFile?: string; env?: NodeJS
 			doc = parseYaml(text);
 		} catch (err) {
 			throw new ModelError("InvalidConfig", file, `not valid YAML/JSON: ${(err as Error).message.split("\n")[0]}`);
+		}
+		const loop = cyclePath(doc);
+		if (loop !== undefined) {
+			throw new ModelError("InvalidConfig", file, `${loop.join(".")}: an alias refers to a node that contains it (a self-referencing anchor)`);
 		}
 		return { file, looked: files, aliases: parseAliasConfig(doc, file) };
 	}

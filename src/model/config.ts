@@ -1,9 +1,12 @@
-import { readFile } from "node:fs/promises";
+import { readRegularText } from "../io/regular-file.js";
 import { join } from "node:path";
 import { ModelError } from "../errors.js";
 
 /** The file name Hugging Face uses for a model's configuration. */
 export const CONFIG_FILE = "config.json";
+
+/** A config.json is a few kilobytes; 16 MiB leaves room for any real one and keeps a stray huge file out of memory. */
+export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
 /** rope_theta when config.json omits it: the value Llama and Mistral v0.1 were trained with. */
 export const DEFAULT_ROPE_THETA = 10000;
@@ -128,8 +131,9 @@ export async function readModelConfig(dir: string): Promise<ModelConfig | undefi
 	const file = join(dir, CONFIG_FILE);
 	let text: string;
 	try {
-		text = await readFile(file, "utf8");
+		text = await readRegularText(file, { maxBytes: MAX_CONFIG_BYTES, fail: (why) => new ModelError("InvalidConfig", file, why) });
 	} catch (err) {
+		if (err instanceof ModelError) throw err;
 		if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
 		throw new ModelError("InvalidConfig", file, `cannot read: ${(err as Error).message}`);
 	}

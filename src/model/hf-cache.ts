@@ -1,4 +1,5 @@
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
+import { readRegularText } from "../io/regular-file.js";
 import { join } from "node:path";
 import { hfRepoFolderName } from "../hub/cache-layout.js";
 import { DEFAULT_REVISION, type HfRef } from "../hub/repo-id.js";
@@ -20,6 +21,9 @@ async function isDir(path: string): Promise<boolean> {
 	}
 }
 
+/** A ref file holds a commit hash (40 hex characters and maybe a newline); 4 KiB is generous. */
+const MAX_REF_FILE_BYTES = 4096;
+
 /**
  * Finds `models--org--name/snapshots/<commit>/` for a revision: first as a branch or tag
  * (`refs/<revision>` holds the commit hash), then as a snapshot folder named after the commit itself.
@@ -31,7 +35,8 @@ export async function findInHfCache(ref: HfRef, cacheRoot: string): Promise<HfCa
 	const looked = [refFile];
 	let commit: string | undefined;
 	try {
-		commit = (await readFile(refFile, "utf8")).trim();
+		// A ref file holds one 40-character commit hash; anything that is not a small regular file is no ref.
+		commit = (await readRegularText(refFile, { maxBytes: MAX_REF_FILE_BYTES, fail: (why) => new Error(why) })).trim();
 	} catch {
 		commit = undefined;
 	}

@@ -1,4 +1,4 @@
-import { open } from "node:fs/promises";
+import { openRegularFile } from "../io/regular-file.js";
 
 /** Bytes read from the start of a file to recognise what it really is; both signatures fit well within it. */
 export const SNIFF_BYTES = 512;
@@ -7,12 +7,12 @@ export const SNIFF_BYTES = 512;
  * Says what a file that should be safetensors (or JSON) really is, when it is one of the two usual
  * impostors: a Git LFS pointer (the repo was cloned without `git lfs pull`) or an HTML page (a
  * download that got a login or error page). Returns undefined when neither is recognised, and for
- * files that cannot be read (the caller's own open reports that).
+ * files that cannot be read or are not regular files (the caller's own open reports that).
  */
 export async function sniffImpostor(path: string): Promise<string | undefined> {
 	let text: string;
 	try {
-		const handle = await open(path, "r");
+		const { handle } = await openRegularFile(path, (why) => new Error(why));
 		try {
 			const buf = new Uint8Array(SNIFF_BYTES);
 			const { bytesRead } = await handle.read(buf, 0, SNIFF_BYTES, 0);

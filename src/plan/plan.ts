@@ -1,18 +1,20 @@
 import os from "node:os";
-import path from "node:path";
 import { PlanError } from "../errors.js";
 import { moduleKindOf } from "../arch/detect.js";
 import { dtypeBytes, isFloatDtype, torchDtypeName, type FloatDtype } from "../io/dtypes.js";
-import { resolveModelRef } from "../model/refs.js";
 import { BUILTIN_METHODS, createRegistry, type MethodRegistry } from "../methods/registry.js";
 import type { MergeMethod } from "../methods/types.js";
 import { filtersOf } from "../recipe/params.js";
-import type { ParamTable, Recipe } from "../recipe/schema.js";
+import { suggestName } from "../suggest.js";
+import type { Recipe } from "../recipe/schema.js";
 import { formatShape, numel, shapeEquals } from "../tensor/tensor.js";
 import { checkCompatDtype, checkCompatMethod, compatJob, compatWarnings, type CompatMode, type CompatPlan } from "./compat.js";
 import { estimatePeakMemory } from "./memory.js";
 import { openRecipeModels, type OpenModelsOptions } from "./open-models.js";
+import { checkChatTemplate } from "./chat-template.js";
+import { checkSettingValues, paramTables } from "./check-settings.js";
 import { resolveJobParams } from "./resolve-params.js";
+import { planTokenizerDir } from "./tokenizer-source.js";
 import { normalizeSlices, outputTensors, type OutputTensor, type PlanSlice } from "./slices.js";
 import type { JobInput, MergePlan, PlannedModel, TensorJob } from "./types.js";
 
@@ -30,17 +32,6 @@ export interface PlanOptions extends OpenModelsOptions {
 	threads?: number;
 	/** Overrides the recipe's `compat` ("mergekit": mergekit's arithmetic in the recipe dtype; see plan/compat.ts). */
 	compat?: CompatMode;
-}
-
-/** Every parameter table of a recipe with its YAML path. */
-function paramTables(recipe: Recipe): ParamTable[] {
-	const tables: ParamTable[] = [recipe.parameters];
-	for (const m of recipe.models ?? []) tables.push(m.parameters);
-	for (const s of recipe.slices ?? []) {
-		tables.push(s.parameters);
-		for (const src of s.sources) tables.push(src.parameters);
-	}
-	return tables;
 }
 
 /** Unknown parameter names: an error when no method knows the name (a typo), a warning when this one ignores it. */
@@ -61,7 +52,8 @@ function checkParamNames(recipe: Recipe, method: MergeMethod, registry: MethodRe
 			if (mine.has(name)) continue;
 			if (!known.has(name)) {
 				const all = [...mine];
-				const hint = all.length > 0 ? ` (${method.name} takes: ${all.join(", ")})` : "";
+				const guess = suggestName(name, all);
+				const hint = `${guess !== undefined ? ` (did you mean "${guess}"?)` : ""}${all.length > 0 ? ` (${method.name} takes: ${all.join(", ")})` : ""}`;
 				throw new PlanError("InvalidParameter", `${entry.path}: unknown parameter "${name}"${hint}`);
 			}
 			if (!warned.has(name)) {
@@ -101,7 +93,7 @@ function checkArchitectures(models: PlannedModel[]): void {
 		if (a !== undefined && a !== archOf(first)) {
 			throw new PlanError(
 				"ArchitectureMismatch",
-				`${m.ref} is a ${a} but ${first.ref} is a ${archOf(first)}; mixing architectures needs --allow-architecture-mismatch`,
+				`${m.ref} is a ${a} but ${first.ref} is a ${archOf(first)}; mixing architectures needs --allow-crimes (mergekit's flag; allowArchitectureMismatch in code)`,
 			);
 		}
 	}
@@ -189,6 +181,7 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 		throw new PlanError("BaseRequired", `tokenizer_source: base needs a base_model; name the model whose tokenizer to copy instead`);
 	}
 	checkParamNames(recipe, method, registry, warnings);
+	checkSettingValues(recipe, method);
 	const { models, indexOf } = await openRecipeModels(recipe, opts);
 	try {
 		if (opts.allowArchitectureMismatch !== true) checkArchitectures(models);
@@ -213,7 +206,8 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 		const donor = baseIndex ?? slices[0]!.sources[0]!.model;
 		const numLayers = slices.reduce((n, s) => n + (s.sources[0]!.layerEnd - s.sources[0]!.layerStart), 0);
 		const config = patchConfig(models[donor]!, outDtype, numLayers, jobs);
-		const tokenizerDir = await tokenizerFolder(recipe, models, donor, opts);
+		const tokenizerDir = await planTokenizerDir(recipe, models, indexOf, donor, opts, warnings);
+		await checkChatTemplate(recipe, tokenizerDir, warnings);
 		const totalBytes = jobs.reduce((n, j) => n + j.output.byteLength, 0);
 		return {
 			recipe,
@@ -247,20 +241,6 @@ function patchConfig(donor: PlannedModel, outDtype: FloatDtype | undefined, numL
 	const embed = jobs.find((j) => moduleKindOf(j.output.name) === "embed");
 	if (embed?.truncate !== undefined && typeof config["vocab_size"] === "number") config["vocab_size"] = embed.truncate.rows;
 	return config;
-}
-
-async function tokenizerFolder(recipe: Recipe, models: PlannedModel[], donor: number, opts: PlanOptions): Promise<string | undefined> {
-	const folderOf = (m: PlannedModel) => (m.source.dir ?? path.dirname(m.path));
-	const src = recipe.tokenizerSource;
-	if (src === undefined || src === "base") return folderOf(models[donor]!);
-	const resolved = await resolveModelRef(src, {
-		...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
-		...(recipe.file !== undefined ? { recipeDir: path.dirname(path.resolve(recipe.file)) } : {}),
-		...(opts.env !== undefined ? { env: opts.env } : {}),
-		...(opts.aliasesFile !== undefined ? { aliasesFile: opts.aliasesFile } : {}),
-		...opts.hub,
-	});
-	return resolved.path;
 }
 
 /** Closes every model a plan opened. */

@@ -13,10 +13,13 @@ function describeRange(def: ParamDef): string {
 	return `${lo}, ${hi}`;
 }
 
-/** Checks one resolved value against its definition; returns it (numbers stay float64). */
-export function checkParam(method: MergeMethod, name: string, def: ParamDef, value: Value, where: string, tensor: string): Value {
+/**
+ * Checks one value against its definition; returns it (numbers stay float64). `tensor` is the output tensor the
+ * value was resolved for; without it, the value is one the recipe writes (a gradient anchor, a filter entry's value).
+ */
+export function checkParam(method: MergeMethod, name: string, def: ParamDef, value: Value, where: string, tensor?: string): Value {
 	const bad = (why: string) =>
-		new PlanError("InvalidParameter", `${where}: ${method.name} parameter "${name}" = ${JSON.stringify(value)} ${why} (tensor ${tensor})`, tensor);
+		new PlanError("InvalidParameter", `${where}: ${method.name} parameter "${name}" = ${JSON.stringify(value)} ${why}${tensor !== undefined ? ` (tensor ${tensor})` : ""}`, tensor);
 	if (value === undefined) return value;
 	switch (def.type) {
 		case "number": {
@@ -95,6 +98,15 @@ export function resolveJobParams(
 				);
 			}
 			mp[name] = checkParam(method, name, def, value, from[name]!, tensor.name);
+		}
+		const problem = method.checkModelParams?.(params, mp);
+		if (problem !== undefined) {
+			const values = problem.params.map((n) => `${n} = ${JSON.stringify(mp[n])} (${from[n] ?? "default"})`).join(" and ");
+			throw new PlanError(
+				"InvalidParameter",
+				`${method.name} ${values} for model ${models[src.model]!.ref}: ${problem.message} (tensor ${tensor.name})`,
+				tensor.name,
+			);
 		}
 		modelParams.push(mp);
 		fromM.push(from);

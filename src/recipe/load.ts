@@ -1,6 +1,7 @@
-import { readFile, stat } from "node:fs/promises";
+import { BUILTIN_CHAT_TEMPLATES, isLiteralChatTemplate } from "../chat-templates/builtin.js";
 import { RecipeError, type RecipeErrorKind } from "../errors.js";
 import { parseDtypeName } from "../io/dtypes.js";
+import { readRegularText } from "../io/regular-file.js";
 import { issuesToError } from "./issues.js";
 import { type ParamSetting, type ParamTable, type RawRecipe, type Recipe, rawRecipeSchema } from "./schema.js";
 import { MAX_RECIPE_BYTES, readYaml, type YamlSource } from "./yaml-source.js";
@@ -29,6 +30,11 @@ function checkCrossKeys(raw: RawRecipe, source: YamlSource, file: string | undef
 	if (raw.tokenizer_source != null && raw.tokenizer != null) {
 		throw fail("Schema", ["tokenizer"], "give tokenizer_source or tokenizer, not both");
 	}
+	const template = raw.chat_template;
+	if (template != null && template !== "auto" && !BUILTIN_CHAT_TEMPLATES.has(template) && !isLiteralChatTemplate(template)) {
+		const names = [...BUILTIN_CHAT_TEMPLATES.keys()].join(", ");
+		throw fail("Value", ["chat_template"], `unknown chat template name "${template}": use auto, a built-in name (${names}), or the Jinja template text itself`);
+	}
 	const union = "the union tokenizer (merging vocabularies) is not supported yet; use base or a model reference";
 	if (raw.tokenizer_source === "union") throw fail("Unsupported", ["tokenizer_source"], union);
 	if (raw.tokenizer != null) {
@@ -46,7 +52,8 @@ function checkCrossKeys(raw: RawRecipe, source: YamlSource, file: string | undef
 }
 
 function paramTable(raw: Record<string, ParamSetting> | null | undefined, owner: Segments): ParamTable {
-	const table: ParamTable = {};
+	// No prototype: a parameter named `__proto__` (or `constructor`) is an ordinary key, reported as unknown later.
+	const table = Object.create(null) as ParamTable;
 	for (const [name, setting] of Object.entries(raw ?? {})) {
 		table[name] = { setting, path: formatYamlPath([...owner, "parameters", name]) };
 	}
@@ -116,12 +123,8 @@ export async function loadRecipe(pathOrText: string, opts: { isText?: boolean } 
 	if (opts.isText === true) return parseRecipe(pathOrText);
 	let text: string;
 	try {
-		const info = await stat(pathOrText);
-		if (!info.isFile()) throw new RecipeError("Yaml", "", "not a file", pathOrText);
-		if (info.size > MAX_RECIPE_BYTES) {
-			throw new RecipeError("Yaml", "", `recipe is ${info.size} bytes, above the ${MAX_RECIPE_BYTES}-byte limit`, pathOrText);
-		}
-		text = await readFile(pathOrText, "utf8");
+		// A FIFO or device (`merge plan /dev/stdin` on a pipe) is refused before anything is read.
+		text = await readRegularText(pathOrText, { maxBytes: MAX_RECIPE_BYTES, fail: (why) => new RecipeError("Yaml", "", `recipe ${why}`, pathOrText) });
 	} catch (e) {
 		if (e instanceof RecipeError) throw e;
 		const code = (e as NodeJS.ErrnoException).code;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { type FloatDtype, parseDtypeName } from "../io/dtypes.js";
-import { checkLayerRange, checkSetting } from "./setting-schema.js";
+import { checkLayerRange, checkParamTable } from "./setting-schema.js";
 
 /** A single parameter value as YAML writes it. */
 export type ParamScalar = number | boolean | string;
@@ -84,11 +84,11 @@ export interface Recipe {
 
 const modelRef = z.string().min(1);
 
-/** Any setting, checked by hand so that every issue carries the exact element path and a clear message. */
-const paramSetting = z.custom<ParamSetting>().superRefine(checkSetting);
-
-/** A `parameters:` block; YAML `parameters:` with nothing after it (null) means "none", as in mergekit. */
-const paramTable = z.record(z.string(), paramSetting).nullish();
+/**
+ * A `parameters:` block; YAML `parameters:` with nothing after it (null) means "none", as in mergekit. Each
+ * setting is checked by hand, so that every issue carries the exact element path and a clear message.
+ */
+const paramTable = z.custom<Record<string, ParamSetting> | null>().superRefine(checkParamTable).optional();
 
 const dtypeName = z.string().superRefine((name, ctx) => {
 	if (parseDtypeName(name) === undefined) {

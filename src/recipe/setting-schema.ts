@@ -113,11 +113,22 @@ export function settingProblem(v: unknown): SettingProblem | undefined {
 	return valueProblem(v, [], true);
 }
 
-/** zod superRefine body for a parameter setting. */
-export function checkSetting(v: unknown, ctx: IssueSink): void {
-	const p = settingProblem(v);
-	if (p !== undefined) {
-		ctx.addIssue({ code: "custom", message: p.message, path: p.path, params: { kind: p.kind, hideValue: p.hideValue === true } });
+/**
+ * zod superRefine body for a `parameters:` block: null (none, as in mergekit) or a mapping whose every value is a
+ * setting. Checked by hand rather than with z.record, which copies the mapping and silently drops a `__proto__`
+ * key on the way; here the YAML's own object is kept, so every key reaches the planner's unknown-name check.
+ */
+export function checkParamTable(v: unknown, ctx: IssueSink): void {
+	if (v === null || v === undefined) return;
+	if (!isMapping(v)) {
+		ctx.addIssue({ code: "custom", message: "expected a mapping of parameter names to values", path: [], params: { kind: "Schema" } });
+		return;
+	}
+	for (const key of Object.keys(v)) {
+		const p = settingProblem(v[key]);
+		if (p !== undefined) {
+			ctx.addIssue({ code: "custom", message: p.message, path: [key, ...p.path], params: { kind: p.kind, hideValue: p.hideValue === true } });
+		}
 	}
 }
 

@@ -43,7 +43,7 @@ async function writeRecipe(name: string, lines: string[]): Promise<string> {
 
 describe("runtime failures exit 1 with one error line", () => {
 	test("a missing model says where it looked", async () => {
-		const line = expectFailure(await cli("slerp", "--a", "nobody/no-such-model", "--b", "mistral", "--out", path.join(root, "x")), 1);
+		const line = expectFailure(await cli("slerp", "--a", "nobody/no-such-model", "--b", "mistral", "--t", "0.5", "--out", path.join(root, "x")), 1);
 		expect(line).toContain("nobody/no-such-model");
 		expect(line).toContain(path.join(work, "nobody", "no-such-model"));
 		expect(line).toContain(path.join(cache, "models--nobody--no-such-model"));
@@ -128,7 +128,7 @@ describe("usage errors exit 2", () => {
 });
 
 test("--debug adds the stack trace to the error line", async () => {
-	const r = await cli("slerp", "--a", CLI_MODELS.base.replace("v0.1", "v9"), "--b", "mistral", "--debug");
+	const r = await cli("slerp", "--a", CLI_MODELS.base.replace("v0.1", "v9"), "--b", "mistral", "--t", "0.5", "--debug");
 	expect(r.exitCode).toBe(1);
 	expect(errorLines(r.stderr)).toHaveLength(1);
 	expect(hasStackTrace(r.stderr)).toBe(true);

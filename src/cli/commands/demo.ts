@@ -25,6 +25,11 @@ const DEMO_EVAL_LIMIT = 3;
 /** The bundled recipes the demo runs (merges/ in the package). */
 export const DEMO_RECIPES = ["biomistral-slerp.yml", "biomistral-ties.yml", "biomistral-dare.yml"];
 
+/** A path as one shell word: single-quoted unless it is plainly safe. */
+function shellQuote(p: string): string {
+	return /^[\w./-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`;
+}
+
 function packageDir(): string {
 	return path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 }
@@ -98,7 +103,9 @@ export function demoCommand(io: Io): CommandModule<object, { dir: string; quiet?
 			io.out("");
 			io.out(renderText(report).trimEnd());
 			io.out("");
-			io.out(`next: merge inspect ${rel(outputs[0]!)}`);
+			// The stand-ins live in this cache, not in the user's: the README's examples need it exported.
+			io.out(`next: export HF_HUB_CACHE=${shellQuote(cache)}   # then the README's examples run against these stand-ins`);
+			io.out(`      merge inspect ${rel(outputs[0]!)}`);
 		},
 	};
 }

@@ -4,6 +4,8 @@ import type { CommandModule } from "yargs";
 import { evaluateIter, recordEvaluation, renderMarkdown, renderText, resolveModelRef, TASK_NAMES, UsageError, workerId, type Device, type EvalEvent, type EvalReport, type EvaluateOptions } from "../../index.js";
 import { createDownloadRenderer } from "../hub-render.js";
 import type { Io } from "../output.js";
+import { printable } from "../printable.js";
+import { resolveEvalDevice } from "../device.js";
 
 interface EvalArgs {
 	models: string[];
@@ -15,6 +17,8 @@ interface EvalArgs {
 	limit?: number;
 	batch?: number;
 	device?: string;
+	backend?: string;
+	cuda?: boolean;
 	streaming?: boolean;
 	ensemble?: boolean;
 	"shots-from"?: string;
@@ -37,7 +41,7 @@ function progress(io: Io, quiet: boolean): { onEvent(e: EvalEvent): void; stop()
 		stop: () => bar?.stop(),
 		onEvent(e) {
 			if (e.event === "warning") {
-				io.err(`warning: ${e.message}`);
+				io.err(`warning: ${printable(e.message)}`);
 				return;
 			}
 			if (quiet) return;
@@ -81,7 +85,9 @@ export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 				.option("seeds", { type: "number", description: "Number of seeds (shot draws) per item (default 3)" })
 				.option("limit", { type: "number", description: "Score only the first N items of each task" })
 				.option("batch", { type: "number", description: "Prompts per forward batch" })
-				.option("device", { type: "string", choices: ["auto", "cpu", "wasm", "gpu", "node"], default: "auto", description: "tfjs backend (gpu needs @tensorflow/tfjs-node-gpu)" })
+				.option("device", { type: "string", description: "Hardware: auto, cpu, cuda (alias gpu; needs @tensorflow/tfjs-node-gpu) or vulkan [default: auto]" })
+				.option("backend", { type: "string", description: "Implementation: tfjs (tfjs-node when installed, else wasm), or a pinned engine: tfjs-wasm, tfjs-node, tfjs-cpu [default: tfjs]" })
+				.option("cuda", { type: "boolean", description: "Same as --device cuda" })
 				.option("streaming", { type: "boolean", description: "Layer-streaming (one layer's weights in memory at a time); default: automatic" })
 				.option("ensemble", { type: "boolean", description: "Score the models as one ensemble (sum of letter probabilities)" })
 				.option("shots-from", { type: "string", description: "File to draw few-shot examples from" })
@@ -97,6 +103,8 @@ export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 			for (const [flag, v] of [["shots", argv.shots], ["seeds", argv.seeds], ["limit", argv.limit], ["batch", argv.batch]] as const) {
 				if (v !== undefined && (!Number.isInteger(v) || v < (flag === "shots" ? 0 : 1))) throw new UsageError(`--${flag} ${v}: expected a ${flag === "shots" ? "non-negative" : "positive"} integer`);
 			}
+			const hardware = resolveEvalDevice(argv);
+			for (const notice of hardware.notices) io.err(`warning: ${notice}`);
 			const downloads = createDownloadRenderer(io, { quiet: argv.quiet === true });
 			const dirs: string[] = [];
 			for (const ref of argv.models) dirs.push((await resolveModelRef(ref, { onDownload: (e) => downloads.onEvent(e) })).path);
@@ -108,7 +116,7 @@ export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 				...(argv.seeds !== undefined ? { seeds: argv.seeds } : {}),
 				...(argv.limit !== undefined ? { limit: argv.limit } : {}),
 				...(argv.batch !== undefined ? { batch: argv.batch } : {}),
-				device: argv.device as Device,
+				device: hardware.tfjsDevice,
 				...(argv.streaming !== undefined ? { streaming: argv.streaming } : {}),
 				...(argv["shots-from"] !== undefined ? { shotsFrom: argv["shots-from"] } : {}),
 				...(argv["skip-bad"] === true ? { skipBad: true } : {}),

@@ -1,6 +1,7 @@
 import type { CommandModule } from "yargs";
 import { layerIndexOf, numel, openModel } from "../../index.js";
 import { formatBytes, type Io } from "../output.js";
+import { printable } from "../printable.js";
 
 interface InspectArgs {
 	path: string;
@@ -34,15 +35,17 @@ export function inspectCommand(io: Io): CommandModule<object, InspectArgs> {
 					io.out(JSON.stringify({ path: argv.path, files, metadata: model.metadata(), tensors, parameters, bytes, layers }, null, 2));
 					return;
 				}
-				const w = Math.max(4, ...tensors.map((t) => t.name.length));
+				// Names and metadata come from the file: escaped, so they cannot carry terminal control sequences or newlines.
+				const names = tensors.map((t) => printable(t.name));
+				const w = Math.max(4, ...names.map((n) => n.length));
 				io.out(`${"name".padEnd(w)}  dtype  ${"shape".padEnd(16)}  bytes`);
-				for (const t of tensors) {
-					io.out(`${t.name.padEnd(w)}  ${t.dtype.padEnd(5)}  ${`[${t.shape.join(", ")}]`.padEnd(16)}  ${formatBytes(t.bytes)}`);
-				}
+				tensors.forEach((t, i) => {
+					io.out(`${names[i]!.padEnd(w)}  ${t.dtype.padEnd(5)}  ${`[${t.shape.join(", ")}]`.padEnd(16)}  ${formatBytes(t.bytes)}`);
+				});
 				io.out("");
 				io.out(`${tensors.length} tensors in ${files.length} file(s), ${parameters.toLocaleString("en-US")} parameters, ${formatBytes(bytes)}, ${layers} layers`);
 				const meta = Object.entries(model.metadata());
-				if (meta.length > 0) io.out(`metadata: ${meta.map(([k, v]) => `${k}=${v}`).join(", ")}`);
+				if (meta.length > 0) io.out(`metadata: ${meta.map(([k, v]) => `${printable(k)}=${printable(v)}`).join(", ")}`);
 			} finally {
 				await model.close();
 			}

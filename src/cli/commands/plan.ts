@@ -14,6 +14,7 @@ interface PlanArgs {
 	compat?: string;
 	offline?: boolean;
 	refresh?: boolean;
+	"allow-crimes"?: boolean;
 }
 
 export function planCommand(io: Io): CommandModule<object, PlanArgs> {
@@ -29,7 +30,8 @@ export function planCommand(io: Io): CommandModule<object, PlanArgs> {
 				.option("truncate-vocab", { type: "boolean" })
 				.option("compat", COMPAT_OPTION)
 				.option("offline", { type: "boolean", description: "Never contact the Hub: repo ids must be in the cache (a plan downloads missing models otherwise, to read their headers)" })
-				.option("refresh", { type: "boolean", description: "Ask the Hub where a cached branch points now" }) as never,
+				.option("refresh", { type: "boolean", description: "Ask the Hub where a cached branch points now" })
+				.option("allow-crimes", { alias: "allow-architecture-mismatch", type: "boolean", description: "Allow models of different architectures (mergekit's flag)" }) as never,
 		handler: async (argv) => {
 			const dtype = argv.dtype !== undefined ? parseDtypeName(argv.dtype) : undefined;
 			if (argv.dtype !== undefined && dtype === undefined) throw new UsageError(`--dtype ${argv.dtype}: expected bfloat16, float16 or float32`);
@@ -41,6 +43,7 @@ export function planCommand(io: Io): CommandModule<object, PlanArgs> {
 				...(argv.seed !== undefined ? { seed: argv.seed } : {}),
 				...(argv["truncate-vocab"] === true ? { truncateVocab: true } : {}),
 				...(argv.compat !== undefined ? { compat: argv.compat as "float32" | "mergekit" } : {}),
+				...(argv["allow-crimes"] === true ? { allowArchitectureMismatch: true } : {}),
 			});
 			try {
 				describePlan(io, plan, { json: argv.json === true });

@@ -3,6 +3,7 @@ import type { Argv, CommandModule } from "yargs";
 import { stringify } from "yaml";
 import { BUILTIN_METHODS, parseDtypeName, parseRecipe, resolveModelRef, torchDtypeName, UsageError, type MergeMethod, type ParamDef } from "../../index.js";
 import { executeMerge, withMergeFlags, type MergeFlags } from "../merge-flags.js";
+import { flagName, labelFlagOrigins } from "../flag-origins.js";
 import type { Io } from "../output.js";
 
 type Args = MergeFlags & Record<string, unknown>;
@@ -36,8 +37,24 @@ function parseValue(def: ParamDef, raw: unknown, flag: string): number | boolean
 	return v;
 }
 
-/** Builds the mergekit-style recipe object a quick command stands for. */
-export function quickRecipe(m: MergeMethod, argv: Args): { recipe: Record<string, unknown>; hint: string } {
+/** A required parameter without a default must come as a flag: say which flag, not how to write a recipe. */
+function checkRequiredFlags(m: MergeMethod, argv: Args): void {
+	for (const [name, def] of [...Object.entries(m.params), ...Object.entries(m.modelParams)]) {
+		if (def.required === true && def.default === undefined && argv[kebab(name)] === undefined) {
+			const range =
+				def.type === "number" && def.min !== undefined && def.max !== undefined
+					? `, a number in ${def.exclusiveMin === true ? "(" : "["}${def.min}, ${def.max}${def.exclusiveMax === true ? ")" : "]"}`
+					: "";
+			throw new UsageError(`${kebab(m.name)} needs ${flagName(name)} (${def.description.replace(/\.$/, "")}${range})`);
+		}
+	}
+}
+
+/**
+ * Builds the mergekit-style recipe object a quick command stands for; `perModelCounts` says how many values each
+ * per-model flag received (for messages, see labelFlagOrigins).
+ */
+export function quickRecipe(m: MergeMethod, argv: Args): { recipe: Record<string, unknown>; hint: string; perModelCounts: Map<string, number> } {
 	const base = (argv["base"] as string | undefined) ?? (takesAB(m) ? (argv["a"] as string | undefined) : undefined);
 	const models = [...(((argv["models"] as string[] | undefined) ?? []).map(String))];
 	if (takesAB(m) && argv["b"] !== undefined) models.push(String(argv["b"]));
@@ -45,6 +62,8 @@ export function quickRecipe(m: MergeMethod, argv: Args): { recipe: Record<string
 		throw new UsageError(takesAB(m) ? `${kebab(m.name)} needs --a (the base) and --b` : `${kebab(m.name)} needs --base`);
 	}
 	if (models.length === 0) throw new UsageError(takesAB(m) ? `${kebab(m.name)} needs --b` : `${kebab(m.name)} needs --models`);
+	checkRequiredFlags(m, argv);
+	const perModelCounts = new Map<string, number>();
 	const entries: Record<string, unknown>[] = models.map((model) => ({ model }));
 	for (const [name, def] of Object.entries(m.modelParams)) {
 		const raw = argv[kebab(name)];
@@ -53,6 +72,7 @@ export function quickRecipe(m: MergeMethod, argv: Args): { recipe: Record<string
 		if (values.length !== 1 && values.length !== models.length) {
 			throw new UsageError(`--${kebab(name)}: give one value, or one per model (${models.length}), not ${values.length}`);
 		}
+		perModelCounts.set(name, values.length);
 		entries.forEach((e, i) => {
 			e["parameters"] = { ...((e["parameters"] as object | undefined) ?? {}), [name]: values.length === 1 ? values[0] : values[i] };
 		});
@@ -76,7 +96,7 @@ export function quickRecipe(m: MergeMethod, argv: Args): { recipe: Record<string
 	};
 	const names = [...(base !== undefined && m.base !== "none" ? [base] : []), ...models].map((r) => path.basename(r.replace(/@.*$/, "")));
 	const hint = [kebab(m.name), ...names, ...Object.entries(parameters).map(([k, v]) => `${k}${String(v)}`)].join("-");
-	return { recipe, hint };
+	return { recipe, hint, perModelCounts };
 }
 
 /**
@@ -127,8 +147,9 @@ export function quickCommands(io: Io): CommandModule<object, Args>[] {
 			return b as Argv<Args>;
 		},
 		handler: async (argv: Args) => {
-			const { recipe, hint } = quickRecipe(m, argv);
-			await executeMerge(io, parseRecipe(stringify(await withPortableRefs(recipe))), argv, hint);
+			const { recipe, hint, perModelCounts } = quickRecipe(m, argv);
+			// Messages name the flags the values came from (--t), not the YAML paths of the recipe built from them.
+			await executeMerge(io, labelFlagOrigins(parseRecipe(stringify(await withPortableRefs(recipe))), perModelCounts), argv, hint);
 		},
 	}));
 }

@@ -1,5 +1,5 @@
-import { readFile, stat } from "node:fs/promises";
 import { EvalError } from "../../errors.js";
+import { readRegularText } from "../../io/regular-file.js";
 
 /**
  * Largest data file read into memory. BioInstructQA's full multilingual JSON is the biggest input
@@ -39,18 +39,18 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
 	return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** Reads a UTF-8 data file whole, with a size limit and a clear message when it is missing. */
+/**
+ * Reads a UTF-8 data file whole, with a size limit and a clear message when it is missing. A FIFO or a device
+ * (`--data /dev/zero`) is refused before anything is read.
+ */
 export async function readDataFile(file: string): Promise<string> {
-	let size: number;
 	try {
-		size = (await stat(file)).size;
-	} catch {
-		throw new EvalError("Data", `${file}: no such file`);
+		return await readRegularText(file, { maxBytes: MAX_DATA_FILE_BYTES, fail: (why) => new EvalError("Data", `${file}: ${why}`) });
+	} catch (err) {
+		if (err instanceof EvalError) throw err;
+		const code = (err as NodeJS.ErrnoException).code;
+		throw new EvalError("Data", `${file}: ${code === "ENOENT" ? "no such file" : `cannot read (${code ?? String(err)})`}`);
 	}
-	if (size > MAX_DATA_FILE_BYTES) {
-		throw new EvalError("Data", `${file}: ${size} bytes is larger than the ${MAX_DATA_FILE_BYTES}-byte limit`);
-	}
-	return (await readFile(file, "utf8")).replace(/^\uFEFF/, "");
 }
 
 /** JSON Lines: one record per non-blank line; an unparsable line is a bad record. */
