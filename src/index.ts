@@ -59,7 +59,7 @@ export { OutputLock, LOCK_SUFFIX } from "./io/output-lock.js";
 // model folders, references, architectures
 export { openModel } from "./model/model-dir.js";
 export type { ModelSource } from "./model/model-source.js";
-export { resolveModelRef, BUILTIN_ALIASES } from "./model/refs.js";
+export { resolveModelRef, expandAlias, BUILTIN_ALIASES } from "./model/refs.js";
 export type { ResolveOptions, ResolvedModel } from "./model/refs.js";
 export { readModelConfig, parseModelConfig } from "./model/config.js";
 export type { ModelConfig } from "./model/config.js";

@@ -163,6 +163,29 @@ export async function resolveModelRef(ref: string, opts: ResolveOptions = {}): P
 	throw new ModelError("NotFound", given, `model not found; looked in: ${looked.join("; ")}`);
 }
 
+/**
+ * What an alias stands for, without touching the disk beyond the alias file or the network: the Hugging Face id
+ * (`org/name[@revision]`) or the folder it names (made absolute). Undefined when `ref` is not an alias, including
+ * when a path of that name exists (paths win over aliases, as in resolveModelRef()).
+ */
+export async function expandAlias(ref: string, opts: Pick<ResolveOptions, "env" | "cwd" | "recipeDir" | "aliasesFile"> = {}): Promise<string | undefined> {
+	const env = opts.env ?? process.env;
+	const cwd = opts.cwd ?? process.cwd();
+	const given = ref.trim();
+	if (given === "") return undefined;
+	for (const p of pathCandidates(given, [cwd, opts.recipeDir], env)) if (await exists(p)) return undefined;
+	const user = await loadUserAliases({ aliasesFile: opts.aliasesFile, env });
+	const key = given.toLowerCase();
+	const userTarget = user.aliases.get(key);
+	const target = userTarget ?? (Object.hasOwn(BUILTIN_ALIASES, key) ? BUILTIN_ALIASES[key] : undefined);
+	if (target === undefined) return undefined;
+	if (isAbsolute(target) || target.startsWith(".") || target.startsWith("~") || parseHfRef(target) === undefined) {
+		const [p] = pathCandidates(target, [userTarget !== undefined ? dirname(user.file ?? cwd) : cwd], env);
+		return p ?? target;
+	}
+	return target;
+}
+
 /** An alias points at a path (relative to the alias file's folder) or a Hugging Face id in the cache. */
 async function resolveAliasTarget(
 	target: string,

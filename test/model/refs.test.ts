@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { ModelError } from "../../src/errors.js";
 import { hfCacheRoot, parseHfRef } from "../../src/model/hf-cache.js";
-import { BUILTIN_ALIASES, resolveModelRef } from "../../src/model/refs.js";
+import { BUILTIN_ALIASES, expandAlias, resolveModelRef } from "../../src/model/refs.js";
 import { useTempDir } from "../helpers/fs.js";
 
 const COMMIT_MAIN = "a".repeat(40);
@@ -137,6 +137,21 @@ describe("user aliases", () => {
 		expect((err as ModelError).kind).toBe("NotFound");
 		expect((err as ModelError).message).toContain('"gone"');
 		expect((err as ModelError).message).toContain(join(root(), "does-not-exist"));
+	});
+});
+
+describe("expandAlias", () => {
+	test("names what an alias stands for without resolving it: uncached Hub ids, paths made absolute, nothing for non-aliases", async () => {
+		const file = join(root(), "recipes", "expand.yaml");
+		await writeFile(file, "aliases:\n  mine: ./rel\n  far: someone/never-cached@v2\n");
+		const opts = { cwd: join(root(), "cwd"), env: { ...env, LM_MERGE_CONFIG: file } };
+		expect(await expandAlias("far", opts)).toBe("someone/never-cached@v2");
+		expect(await expandAlias("MINE", opts)).toBe(join(root(), "recipes", "rel"));
+		expect(await expandAlias("biomistral", opts)).toBe("BioMistral/BioMistral-7B");
+		expect(await expandAlias("org/x", opts)).toBeUndefined();
+		expect(await expandAlias("models", opts)).toBeUndefined(); // an existing folder: paths win
+		await mkdir(join(root(), "cwd", "far"), { recursive: true });
+		expect(await expandAlias("far", opts)).toBeUndefined();
 	});
 });
 

@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { stringify } from "yaml";
-import { BUILTIN_METHODS, parseDtypeName, parseRecipe, resolveModelRef, torchDtypeName, UsageError, type MergeMethod, type ParamDef } from "../../index.js";
+import { BUILTIN_METHODS, parseDtypeName, parseRecipe, expandAlias, torchDtypeName, UsageError, type MergeMethod, type ParamDef } from "../../index.js";
 import { executeMerge, withMergeFlags, type MergeFlags } from "../merge-flags.js";
 import { flagName, labelFlagOrigins } from "../flag-origins.js";
 import type { Io } from "../output.js";
@@ -106,11 +106,11 @@ export function quickRecipe(m: MergeMethod, argv: Args): { recipe: Record<string
  * does not resolve is left for the planner to report.
  */
 async function portableRef(ref: string): Promise<string> {
+	// No resolution here: resolving would download a Hub model before the planner (silently, and even with --offline).
 	try {
-		const r = await resolveModelRef(ref);
-		if (r.via !== "alias") return ref;
-		if (r.repoId === undefined) return r.path;
-		return r.revision !== undefined && r.revision !== "main" ? `${r.repoId}@${r.revision}` : r.repoId;
+		const target = await expandAlias(ref);
+		if (target === undefined) return ref;
+		return target.endsWith("@main") ? target.slice(0, -"@main".length) : target;
 	} catch {
 		return ref;
 	}
