@@ -6,11 +6,9 @@
  */
 import { SafetensorsError } from "../errors.js";
 
-/**
- * Deepest nesting accepted. serde_json, which the reference reader uses, stops at 128 levels by default;
- * the same bound keeps this recursive parser far from the JavaScript stack limit on hostile input.
- */
-export const MAX_JSON_DEPTH = 128;
+import { MAX_JSON_DEPTH } from "./json-scanner.js";
+
+export { MAX_JSON_DEPTH };
 
 /** A parsed JSON value; objects keep duplicate keys and numbers keep their exact text. */
 export type JsonValue =

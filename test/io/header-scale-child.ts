@@ -1,0 +1,13 @@
+/**
+ * Child of header-scale.test.ts: parses one big generated header and prints what it found. The test runs it with
+ * a small V8 heap, which a parser that is not lean (a JSON tree per entry, a string piece per escape) overflows.
+ *
+ *   node --max-old-space-size=MB --import tsx test/io/header-scale-child.ts escapes|tensors SIZE
+ */
+import { escapesHeader, tensorsHeader } from "../../bench/header-shapes.js";
+import { parseHeader } from "../../src/io/header.js";
+
+const [shape, size] = process.argv.slice(2);
+const h = shape === "escapes" ? escapesHeader(Number(size)) : tensorsHeader(Number(size));
+const header = parseHeader(h.bytes, h.fileSize, shape ?? "?");
+console.log(JSON.stringify({ tensors: header.tensors.size, notes: header.metadata.notes?.length ?? 0, last: [...header.tensors.keys()].pop() ?? null }));
