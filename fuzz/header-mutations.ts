@@ -11,8 +11,12 @@ import type { FuzzRandom } from "./random.js";
 /** Number lexemes where an integer belongs: edge values, non-integers and numbers beyond 2^53. */
 const NUMBERS = ["0", "1", "-1", "-0", "2.0", "2e0", "1E+1", "1e400", "0.5", "4294967296", "9007199254740991", "9007199254740992", "18446744073709551615", "18446744073709551616", "1" + "0".repeat(400), "1073741824", "2147483648"];
 
-/** Values of every JSON type, for fields that expect another. */
-const ANY_VALUES: JsonNode[] = [num(0), num(-3.5), { t: "raw", text: "true" }, { t: "raw", text: "null" }, str(""), str("F32"), arr([]), arr([num(1), str("x")]), obj([]), obj([["a", num(1)]])];
+/** Values of every JSON type, for fields that expect another (anyValue gives a fresh copy: mutations edit nodes in place). */
+const ANY_VALUES: readonly JsonNode[] = [num(0), num(-3.5), { t: "raw", text: "true" }, { t: "raw", text: "null" }, str(""), str("F32"), arr([]), arr([num(1), str("x")]), obj([]), obj([["a", num(1)]])];
+
+function anyValue(r: FuzzRandom): JsonNode {
+	return structuredClone(r.pick(ANY_VALUES));
+}
 
 /** Text spliced in to break the grammar or probe what lexers forgive. */
 const GARBAGE = ["//c\n", "/*c*/", ",", ",,", "]", "}", "[", "{", ":", '"', "\\", "\u0000", "\ufeff", "'", "NaN", "Infinity", "undefined", "\t", "\u000b", "\u00a0", "tru", "nul"];
@@ -44,7 +48,7 @@ const TREE_MUTATIONS: TreeMutation[] = [
 	(f, r) => {
 		const d = field(f, r, "dtype");
 		if (d === undefined) return undefined;
-		const to = r.chance(0.5) ? str(r.pick(ALL_DTYPES)) : r.chance(0.5) ? str(r.pick(["f32", "F128", "BF", "", "F32 ", "U8\u0000"])) : r.pick(ANY_VALUES);
+		const to = r.chance(0.5) ? str(r.pick(ALL_DTYPES)) : r.chance(0.5) ? str(r.pick(["f32", "F128", "BF", "", "F32 ", "U8\u0000"])) : anyValue(r);
 		d.set(to);
 		return "dtype";
 	},
@@ -57,8 +61,8 @@ const TREE_MUTATIONS: TreeMutation[] = [
 			if (op === 0 && items.length > 0) items[r.int(items.length)] = num(r.pick(NUMBERS));
 			else if (op === 1) items.push(num(r.pick(NUMBERS)));
 			else if (op === 2) items.pop();
-			else items.splice(r.int(items.length + 1), 0, r.pick(ANY_VALUES));
-		} else s.set(r.pick(ANY_VALUES));
+			else items.splice(r.int(items.length + 1), 0, anyValue(r));
+		} else s.set(anyValue(r));
 		return "shape";
 	},
 	(f, r) => {
@@ -73,7 +77,7 @@ const TREE_MUTATIONS: TreeMutation[] = [
 			else if (op === 2) items.reverse();
 			else if (op === 3) items.push(num(r.int(64)));
 			else items.splice(i, 1);
-		} else o.set(r.pick(ANY_VALUES));
+		} else o.set(anyValue(r));
 		return "offsets";
 	},
 	(f, r) => {
@@ -82,13 +86,13 @@ const TREE_MUTATIONS: TreeMutation[] = [
 		if (root.t !== "obj" || root.pairs.length === 0) return undefined;
 		const pair = r.pick(root.pairs);
 		const op = r.int(4);
-		if (op === 0) root.pairs.splice(r.int(root.pairs.length + 1), 0, [{ ...pair[0] }, pair[1]]);
+		if (op === 0) root.pairs.splice(r.int(root.pairs.length + 1), 0, structuredClone(pair));
 		else if (pair[1].t === "obj" && pair[1].pairs.length > 0) {
 			const entry = pair[1];
 			const fieldPair = r.pick(entry.pairs);
-			if (op === 1) entry.pairs.push([{ ...fieldPair[0] }, fieldPair[1]]);
+			if (op === 1) entry.pairs.push(structuredClone(fieldPair));
 			else if (op === 2) entry.pairs.splice(entry.pairs.indexOf(fieldPair), 1);
-			else entry.pairs.splice(r.int(entry.pairs.length + 1), 0, [str(r.pick(["extra", "dtype2", "", "__proto__"])), r.pick(ANY_VALUES)]);
+			else entry.pairs.splice(r.int(entry.pairs.length + 1), 0, [str(r.pick(["extra", "dtype2", "", "__proto__"])), anyValue(r)]);
 		} else return undefined;
 		return "keys";
 	},
@@ -96,8 +100,8 @@ const TREE_MUTATIONS: TreeMutation[] = [
 		// Metadata of the wrong shape, repeated, or a key named like it.
 		const root = f.root.node;
 		if (root.t !== "obj") return undefined;
-		const meta = obj([[r.pick(["format", "k", "__proto__"]), r.chance(0.5) ? str("v") : r.pick(ANY_VALUES)]]);
-		const value = r.chance(0.7) ? meta : r.pick(ANY_VALUES);
+		const meta = obj([[r.pick(["format", "k", "__proto__"]), r.chance(0.5) ? str("v") : anyValue(r)]]);
+		const value = r.chance(0.7) ? meta : anyValue(r);
 		const at = root.pairs.findIndex(([k]) => k.value === "__metadata__");
 		if (at >= 0 && r.chance(0.5)) root.pairs[at]![1] = value;
 		else root.pairs.splice(r.int(root.pairs.length + 1), 0, [str("__metadata__"), value]);
@@ -106,7 +110,7 @@ const TREE_MUTATIONS: TreeMutation[] = [
 	(f, r) => {
 		// Any node replaced by a value of any type (the root too).
 		const nodes = nodesOf(f.root);
-		r.pick(nodes).set(r.pick(ANY_VALUES));
+		r.pick(nodes).set(anyValue(r));
 		return "node";
 	},
 	(f, r) => {

@@ -3,7 +3,7 @@
  * (test/fuzz/fuzz.test.ts) and by each worker of the long run (`npm run fuzz`, fuzz/main.ts), which adds the hang
  * watchdog a single thread cannot have.
  */
-import { buildCase, runCase, type Outcome, type Target, type Verdict } from "./targets.js";
+import { buildCase, runCase, type FuzzCase, type Outcome, type Target, type Verdict } from "./targets.js";
 
 /** A case that failed: what happened, and enough to replay it. */
 export interface FuzzFailure {
@@ -86,7 +86,16 @@ export function runFuzzRange(range: FuzzRange): FuzzTally {
 		if (range.skip?.includes(i) === true) continue;
 		const target = range.targets[i % range.targets.length]!;
 		range.onCase?.(i);
-		const c = buildCase(target, range.seed, i);
+		let c: FuzzCase;
+		try {
+			c = buildCase(target, range.seed, i);
+		} catch (err) {
+			// A bug of the fuzzer itself: counted (the run fails) but the run goes on.
+			tally.cases++;
+			tally.crashed++;
+			fail({ target, index: i, kind: "crashed", detail: `the fuzzer could not build this case: ${String(err)}`, labels: [] });
+			continue;
+		}
 		const fault = range.inject?.get(i);
 		if (fault === "hang") for (;;);
 		const run = (): Outcome => (fault === "crash" ? { verdict: "crashed", detail: "injected crash (LM_MERGE_FUZZ_INJECT)" } : runCase(c));

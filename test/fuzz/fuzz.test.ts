@@ -25,8 +25,11 @@ describe("quick fuzz run", () => {
 		expect(tally.rejected).toBeGreaterThan(QUICK_CASES * 0.4);
 	}, 300_000);
 
-	test("a case depends only on (seed, index)", () => {
+	test("a case depends only on (seed, index), not on the cases built before it", () => {
 		for (const target of TARGETS) {
+			// Built forwards, then backwards: shared state between cases (a mutated constant) would show as a difference.
+			const forwards = Array.from({ length: 200 }, (_, i) => buildCase(target, 7, i));
+			for (let i = 199; i >= 0; i--) expect(buildCase(target, 7, i), `${target} case ${i}`).toEqual(forwards[i]);
 			expect(buildCase(target, 7, 123)).toEqual(buildCase(target, 7, 123));
 			expect(buildCase(target, 7, 123)).not.toEqual(buildCase(target, 7, 124));
 			expect(buildCase(target, 7, 123)).not.toEqual(buildCase(target, 8, 123));
