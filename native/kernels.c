@@ -172,16 +172,30 @@ void decode_bf16(const uint16_t *src, uint32_t *dst, int n) {
 
 /*
  * float32 bits → bf16, round to nearest even (bf16BitsOf of src/io/convert.ts): add just under half an ulp plus
- * the kept lsb; a NaN keeps its sign and top payload bits with the quiet bit set.
+ * the kept lsb; a NaN keeps its sign and top payload bits with the quiet bit set. Returns 1 when some result is NaN
+ * or ±Inf (a finite input can round to Inf), else 0: encodeChecked's carry trick, an OR with no branch (see
+ * ALL_ONES_PAIR in convert.ts).
  */
 EXPORT(encode_bf16)
-void encode_bf16(const uint32_t *src, uint16_t *dst, int n) {
+int encode_bf16(const uint32_t *src, uint16_t *dst, int n) {
+	uint32_t acc = 0;
 	for (int i = 0; i < n; i++) {
 		uint32_t u = src[i];
 		uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
 		uint32_t nan = (u >> 16) | 0x40u;
-		dst[i] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
+		uint32_t h = (u & 0x7fffffffu) > 0x7f800000u ? nan : rounded;
+		dst[i] = (uint16_t)h;
+		acc |= ((h >> 1) & 0x3fc0u) + 0x40u;
 	}
+	return (acc & 0x4000u) != 0;
+}
+
+/* 1 when some float32 of src[0 .. n) is NaN or ±Inf (its exponent bits all ones), else 0: the same carry trick. */
+EXPORT(any_nonfinite_f32)
+int any_nonfinite_f32(const uint32_t *src, int n) {
+	uint32_t acc = 0;
+	for (int i = 0; i < n; i++) acc |= ((src[i] >> 1) & 0x3fc00000u) + 0x00400000u;
+	return (acc & 0x40000000u) != 0;
 }
 
 /*
