@@ -172,7 +172,7 @@ export function encodeFromF32(src: Float32Array, dtype: FloatDtype, out?: Uint8A
  * encodeFromF32 into `out`, returning whether every encoded value is finite: false when the output holds a NaN or an
  * infinity, including a finite float32 that overflows the dtype (70000 in F16, 3.4e38 in BF16). The check is folded
  * into the encode loops (an OR of the exponent bits of each result, see allOnesBit), so it costs a few integer
- * operations per pair of values; for F32, whose encoding is a copy, it is one extra read-only pass.
+ * operations per pair of values; for F32, whose encoding is a copy, it is one extra read-only pass (allFiniteF32).
  */
 export function encodeChecked(src: Float32Array, dtype: FloatDtype, out: Uint8Array): boolean {
 	const n = src.length;
@@ -183,10 +183,9 @@ export function encodeChecked(src: Float32Array, dtype: FloatDtype, out: Uint8Ar
 	if (n === 0) {
 		return true;
 	}
-	const s32 = new Int32Array(src.buffer, src.byteOffset, n);
 	if (dtype === "F32") {
 		out.set(new Uint8Array(src.buffer, src.byteOffset, n * 4));
-		return f32Finite(s32);
+		return allFiniteF32(src);
 	}
 	let acc = 0;
 	// Encode into an aligned buffer: `out` itself when its offset allows the typed view, else a temporary.
@@ -196,8 +195,10 @@ export function encodeChecked(src: Float32Array, dtype: FloatDtype, out: Uint8Ar
 		for (let i = 0; i < n; i++) {
 			d64[i] = src[i]!;
 		}
-		acc = f32Finite(s32) ? 0 : ALL_ONES_PAIR;
+		acc = allFiniteF32(src) ? 0 : ALL_ONES_PAIR;
 	} else {
+		// Int32 views: a Uint32Array would hand bit patterns ≥ 2^31 to the JIT as doubles.
+		const s32 = new Int32Array(src.buffer, src.byteOffset, n);
 		const bf16 = dtype === "BF16";
 		if (aligned.byteOffset % 4 === 0) {
 			// Two output values per 32-bit store; an odd last element is finished on its own.
@@ -242,9 +243,26 @@ function allOnesBit(h: number, bf16: boolean): number {
 	return bf16 ? ((h >>> 1) & 0x3fc0) + 0x40 : ((h >>> 1) & 0x3e00) + 0x200;
 }
 
-/** Whether no value of `values` is NaN or ±Inf (a read-only pass; see encodeChecked for encoding and checking at once). */
+/**
+ * Whether no value of `values` is NaN or ±Inf: a read-only pass (see encodeChecked for encoding and checking at once).
+ * v·0 is ±0 for every finite v and NaN otherwise, so the sums stay 0 exactly when all are finite; four of them keep
+ * the additions independent, and there is no branch.
+ */
 export function allFiniteF32(values: Float32Array): boolean {
-	return f32Finite(new Int32Array(values.buffer, values.byteOffset, values.length));
+	let a = 0;
+	let b = 0;
+	let c = 0;
+	let d = 0;
+	const n = values.length;
+	let i = 0;
+	for (; i + 4 <= n; i += 4) {
+		a += values[i]! * 0;
+		b += values[i + 1]! * 0;
+		c += values[i + 2]! * 0;
+		d += values[i + 3]! * 0;
+	}
+	for (; i < n; i++) a += values[i]! * 0;
+	return a + b + c + d === 0;
 }
 
 /** Where encoding `values` as `dtype` first gives NaN or ±Inf (values that overflow the dtype included). */
@@ -264,19 +282,6 @@ export function firstNonFinite(values: Float32Array, dtype: FloatDtype): NonFini
 		if (bad) return { index: i, value: v };
 	}
 	return undefined;
-}
-
-/** Whether no float32 bit pattern of `s32` is NaN or ±Inf (same carry trick on the f32 exponent field: bit 30). */
-function f32Finite(s32: Int32Array): boolean {
-	let acc = 0;
-	const n = s32.length;
-	let i = 0;
-	for (; i + 4 <= n; i += 4) {
-		acc |= (((s32[i]! >>> 1) & 0x3fc00000) + 0x00400000) | (((s32[i + 1]! >>> 1) & 0x3fc00000) + 0x00400000);
-		acc |= (((s32[i + 2]! >>> 1) & 0x3fc00000) + 0x00400000) | (((s32[i + 3]! >>> 1) & 0x3fc00000) + 0x00400000);
-	}
-	for (; i < n; i++) acc |= ((s32[i]! >>> 1) & 0x3fc00000) + 0x00400000;
-	return (acc & 0x40000000) === 0;
 }
 
 /**
