@@ -8,14 +8,15 @@
  * Cases are numbered; case i runs the targets in turn and depends only on (seed, i), so any failure printed at the
  * end can be replayed alone. Prints accepted / rejected / crashed / slow (and mismatches with the reference header
  * reader, unmutated inputs refused, hangs); exits 1 when any case failed, 2 on a bad command line. A case over
- * --slow-ms twice in a row is slow; one that does not finish within --hang-ms is a hang (its worker is stopped and
- * the run goes on). Run it niced on a shared machine: `nice -n 19 npm run fuzz`. LM_MERGE_FUZZ_INJECT=crash@N,hang@M
+ * --slow-ms, and again when rerun, is slow; one still running after --hang-ms is a hang (its worker is stopped and
+ * the run goes on). On Linux both limits count the worker thread's CPU time, so a busy machine does not trip them. Run it niced on a shared machine: `nice -n 19 npm run fuzz`. LM_MERGE_FUZZ_INJECT=crash@N,hang@M
  * injects faults at those cases, to test this runner.
  */
 import { availableParallelism } from "node:os";
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
+import { taskCpuMs } from "./thread-cpu.js";
 import { addTally, emptyTally, failed, parseInject, type FuzzTally } from "./run.js";
 import { buildCase, runCase, TARGETS, type Target } from "./targets.js";
 import type { Batch, WorkerInit } from "./worker.js";
@@ -119,7 +120,7 @@ async function run(o: Options): Promise<FuzzTally> {
 				return;
 			}
 			live++;
-			const heartbeat = new SharedArrayBuffer(16);
+			const heartbeat = new SharedArrayBuffer(24);
 			const beat = new Float64Array(heartbeat);
 			const worker = spawnWorker({ seed: o.seed, targets: o.targets, slowMs: o.slowMs, inject: o.inject, heartbeat });
 			let current = batch;
@@ -137,6 +138,7 @@ async function run(o: Options): Promise<FuzzTally> {
 			worker.on("message", (msg: "ready" | { batch: Batch; tally: FuzzTally }) => {
 				if (msg !== "ready") {
 					addTally(total, msg.tally);
+					for (const f of msg.tally.failures) process.stderr.write(`fuzz: ${f.kind}: ${f.target} case ${f.index}: ${f.detail}\n`);
 					const b = take();
 					if (b === undefined) return stop(() => launch(undefined));
 					current = b;
@@ -149,14 +151,25 @@ async function run(o: Options): Promise<FuzzTally> {
 					process.stderr.write(`fuzz: ${total.cases}/${o.cases} cases, ${rate.toFixed(0)}/s; ${summary(total)}\n`);
 				}
 			});
+			// The case the watchdog last saw running, and the worker thread's CPU time (or the wall time) then.
+			let seen = { index: -1, at: 0 };
+			const clock = () => (beat[2]! > 0 ? taskCpuMs(beat[2]!) : undefined) ?? Date.now();
 			watchers.push(() => {
-				// A case running longer than --hang-ms: record it, stop the worker, go on after it.
-				if (stopped || beat[1] === 0 || Date.now() - beat[1]! < o.hangMs) return;
+				// A case that has used more than --hang-ms (of CPU time where /proc tells it) since the watchdog first saw it
+				// running: record it, stop the worker, and run the rest of its batch in a new one.
+				if (stopped || beat[1] === 0) return;
+				if (beat[0] !== seen.index) {
+					seen = { index: beat[0]!, at: clock() };
+					return;
+				}
+				if (clock() - seen.at < o.hangMs) return;
 				const index = beat[0]!;
 				const target = o.targets[index % o.targets.length]!;
 				total.hangs++;
 				total.cases++;
-				total.failures.push({ target, index, kind: "hang", detail: `no result after ${o.hangMs} ms`, labels: buildCase(target, o.seed, index).labels });
+				const detail = `still running after ${o.hangMs} ms${beat[2]! > 0 ? " of CPU time" : ""}`;
+				total.failures.push({ target, index, kind: "hang", detail, labels: buildCase(target, o.seed, index).labels });
+				process.stderr.write(`fuzz: hang: ${target} case ${index}: ${detail}\n`);
 				// The batch's tally dies with the worker: run the batch again in a new one, without the hung case.
 				const again = { ...current, skip: [...(current.skip ?? []), index] };
 				stop(() => launch(again));

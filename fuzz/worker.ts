@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { runFuzzRange } from "./run.js";
+import { threadId } from "./thread-cpu.js";
 import type { Target } from "./targets.js";
 
 export interface WorkerInit {
@@ -13,7 +14,7 @@ export interface WorkerInit {
 	slowMs: number;
 	/** Faults to inject (the runner's own tests, see run.ts). */
 	inject: Map<number, "crash" | "hang">;
-	/** [case number, start time in ms since the epoch] of the case running now. */
+	/** [case number, start time in ms since the epoch] of the case running now, and this thread's id (or -1). */
 	heartbeat: SharedArrayBuffer;
 }
 
@@ -26,6 +27,7 @@ export interface Batch {
 
 const init = workerData as WorkerInit;
 const beat = new Float64Array(init.heartbeat);
+beat[2] = threadId() ?? -1;
 
 parentPort!.on("message", (batch: Batch) => {
 	const tally = runFuzzRange({

@@ -52,7 +52,7 @@ describe("npm run fuzz", () => {
 		const run = fuzz(["--cases", "8", "--hang-ms", "1500"], { LM_MERGE_FUZZ_INJECT: "crash@2,hang@5" });
 		expect(run.stdout).toContain("fuzz: 8 cases");
 		expect(run.stdout).toMatch(/crashed 1 {2}slow 0 {2}\(mismatch 0, unmutated refused 0, hangs 1\)/);
-		expect(run.stdout).toContain("hang: recipe case 5");
+		expect(run.stdout).toMatch(/hang: recipe case 5 \(.*\): still running after 1500 ms/);
 		expect(run.stdout).toContain("crashed: header case 2");
 		expect(run.stdout).toContain("replay: npm run fuzz -- --seed 1 --case 5");
 		expect(run.status).toBe(1);
