@@ -14,7 +14,7 @@ const CHILD = path.join(REPO_ROOT, "test", "io", "header-scale-child.ts");
 /** V8 old-space cap of the child: about 5× what the new parser needs for either shape. */
 const HEAP_MB = 128;
 
-function parseInChild(shape: "escapes" | "tensors", size: number): { tensors: number; notes: number; last: string | null } {
+function parseInChild(shape: "escapes" | "tensors" | "index", size: number): { tensors: number; notes: number; last: string | null } {
 	const run = spawnSync(process.execPath, [`--max-old-space-size=${HEAP_MB}`, "--import", "tsx", CHILD, shape, String(size)], { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000 });
 	expect(run.stderr).not.toMatch(/heap out of memory/);
 	expect(run.status).toBe(0);
@@ -28,5 +28,9 @@ describe("big headers parse within a small heap", () => {
 
 	test("200,000 tensor entries (14 MB)", () => {
 		expect(parseInChild("tensors", 200_000)).toEqual({ tensors: 200_000, notes: 0, last: "t199999" });
+	}, 120_000);
+
+	test("an index.json (same size limit) whose tensor name is 24 MB of \\n escapes", () => {
+		expect(parseInChild("index", 24_000_000)).toEqual({ tensors: 1, notes: 12_000_000, last: "model.safetensors" });
 	}, 120_000);
 });
