@@ -36,7 +36,7 @@ export interface BenchArgs {
 	keep: boolean;
 	methods: BenchMethod[];
 	threads: number | undefined;
-	/** Floor + merge pairs per method (median reported). */
+	/** Floor + merge pairs per method (median reported); timed pairs per shape of the header section. */
 	repeat: number | undefined;
 	compare: boolean;
 	streaming7b: boolean;
