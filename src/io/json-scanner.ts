@@ -9,6 +9,7 @@
  * Written by hand because no JSON library gives duplicates, number lexemes and a strict grammar at this speed.
  */
 import { SafetensorsError } from "../errors.js";
+import { readString, scanString, type Fail, type StringSpan } from "./json-strings.js";
 
 /**
  * Deepest nesting accepted. serde_json, which the reference reader uses, stops at 128 levels by default; the
@@ -24,32 +25,24 @@ export const NOT_PLAIN = -1;
 /** scanNumber's result for a plain integer above 2^53 − 1, the largest a JS number holds exactly. */
 export const TOO_BIG = -2;
 
-/** 1 for the bytes a string may hold as they are: not a quote, a backslash or a control character. */
-const PLAIN = new Uint8Array(256).fill(1, 0x20);
-PLAIN[0x22] = 0;
-PLAIN[0x5c] = 0;
-
-/** The byte each simple escape stands for (`\n` → 0x0a), indexed by the byte after the backslash; 0 for others. */
-const UNESCAPED = new Uint8Array(256);
-for (const [e, c] of [['"', 0x22], ["\\", 0x5c], ["/", 0x2f], ["b", 0x08], ["f", 0x0c], ["n", 0x0a], ["r", 0x0d], ["t", 0x09]] as const) UNESCAPED[e.charCodeAt(0)] = c;
-
-/** Value of a hex digit byte, or -1. */
-const HEX = new Int8Array(256).fill(-1);
-for (let i = 0; i < 16; i++) HEX["0123456789abcdef".charCodeAt(i)] = HEX["0123456789ABCDEF".charCodeAt(i)] = i;
-
 export class JsonScanner {
 	/** Byte position of the next unread byte. */
 	pos = 0;
-	/** Content of the last string scanned: bytes [strStart, strEnd), between its quotes. */
-	strStart = 0;
-	strEnd = 0;
-	/** Whether that string holds escapes (then its value is not its bytes as they are). */
-	strEscaped = false;
 	/** Where the last number scanned starts (its lexeme is bytes [numStart, pos)). */
 	numStart = 0;
 	private readonly buf: Buffer;
 	private readonly end: number;
+	private readonly span: StringSpan = { start: 0, end: 0, escaped: false };
+	/** The buffer escaped strings are unescaped into, grown as needed and reused. */
 	private scratch: Buffer = Buffer.alloc(0);
+	private readonly room = (size: number): Buffer => {
+		if (this.scratch.length < size) this.scratch = Buffer.allocUnsafeSlow(size);
+		return this.scratch;
+	};
+	private readonly failAt: Fail = (pos, what) => {
+		this.pos = pos;
+		return this.fail(what);
+	};
 
 	constructor(
 		readonly bytes: Uint8Array,
@@ -98,143 +91,39 @@ export class JsonScanner {
 	}
 
 	/**
-	 * Scans the string starting at the opening quote at `pos`, validating it, and leaves `pos` after the closing
-	 * quote. Rejects raw control characters, unknown escapes and lone surrogates (as serde_json does).
+	 * Scans the string starting at the opening quote at `pos`, validating it (json-strings.ts), and leaves `pos` after
+	 * the closing quote; strStart, strEnd and strEscaped describe it.
 	 */
 	scanString(): void {
-		const b = this.bytes;
-		const end = this.end;
-		let p = this.pos + 1;
-		this.strStart = p;
-		let escaped = false;
-		for (;;) {
-			while (p < end && PLAIN[b[p]!] === 1) p++;
-			if (p >= end) {
-				this.pos = p;
-				this.fail("unterminated string");
-			}
-			const c = b[p]!;
-			if (c === 0x22) break;
-			if (c !== 0x5c) {
-				this.pos = p;
-				this.fail("control character inside a string");
-			}
-			escaped = true;
-			const e = p + 1 < end ? b[p + 1]! : -1;
-			if (e === 0x75) {
-				p = this.unicodeEscape(p);
-			} else if (e >= 0 && UNESCAPED[e] !== 0) {
-				p += 2;
-			} else {
-				this.pos = p;
-				this.fail("invalid escape sequence");
-			}
-		}
-		this.strEnd = p;
-		this.strEscaped = escaped;
-		this.pos = p + 1;
+		this.pos = scanString(this.bytes, this.pos, this.end, this.span, this.failAt);
 	}
 
-	/** Validates `\uXXXX` (or a surrogate pair written as two escapes) at `p`; returns the position after it. */
-	private unicodeEscape(p: number): number {
-		const hi = this.hex4(p + 2);
-		if (hi >= 0xdc00 && hi <= 0xdfff) {
-			this.pos = p;
-			this.fail("lone low surrogate in a \\u escape");
-		}
-		if (hi < 0xd800 || hi > 0xdbff) return p + 6;
-		if (this.bytes[p + 6] !== 0x5c || this.bytes[p + 7] !== 0x75) {
-			this.pos = p + 6;
-			this.fail("lone high surrogate in a \\u escape");
-		}
-		const lo = this.hex4(p + 8);
-		if (lo < 0xdc00 || lo > 0xdfff) {
-			this.pos = p + 6;
-			this.fail("high surrogate not followed by a low surrogate");
-		}
-		return p + 12;
-	}
-
-	private hex4(at: number): number {
-		let v = 0;
-		for (let i = at; i < at + 4; i++) {
-			const d = i < this.end ? HEX[this.bytes[i]!]! : -1;
-			if (d < 0) {
-				this.pos = at;
-				this.fail("expected 4 hex digits after \\u");
-			}
-			v = v * 16 + d;
-		}
-		return v;
-	}
-
-	/**
-	 * Scans the string starting at the opening quote at `pos` like scanString, and returns its value. Escapes are
-	 * resolved in the same pass, into a scratch buffer decoded once at the end (so a string of millions of escapes
-	 * costs one pass and one decode, never a concatenation per escape).
-	 */
+	/** scanString, returning the string's value (escapes resolved). */
 	readString(): string {
-		const b = this.bytes;
-		const end = this.end;
-		const start = this.pos + 1;
-		let p = start;
-		while (p < end && PLAIN[b[p]!] === 1) p++;
-		this.strStart = start;
-		if (p < end && b[p] === 0x22) {
-			this.strEnd = p;
-			this.strEscaped = false;
-			this.pos = p + 1;
-			return this.buf.toString("utf8", start, p);
-		}
-		// Unescaping never makes a string longer (each escape is longer than the bytes it stands for), so a buffer as
-		// long as the rest of the header holds any string in it: no bound checks in the loop. Only the bytes written
-		// are touched, and the buffer is reused by every later escaped string.
-		const out = this.room(end - start);
-		out.set(b.subarray(start, p));
-		let o = p - start;
-		for (;;) {
-			while (p < end) {
-				const c = b[p]!;
-				if (c === 0x5c) {
-					const u = UNESCAPED[b[p + 1]!]!;
-					if (!(u > 0)) break;
-					out[o++] = u;
-					p += 2;
-				} else if (PLAIN[c] === 1) {
-					out[o++] = c;
-					p++;
-				} else break;
-			}
-			const c = p < end ? b[p]! : -1;
-			if (c === 0x22) break;
-			if (c === 0x5c && b[p + 1] === 0x75) {
-				const next = this.unicodeEscape(p);
-				const hi = this.hex4(p + 2);
-				o = writeUtf8(out, o, next - p === 12 ? 0x10000 + ((hi - 0xd800) << 10) + (this.hex4(p + 8) - 0xdc00) : hi);
-				p = next;
-				continue;
-			}
-			this.pos = p;
-			this.fail(c < 0 ? "unterminated string" : c === 0x5c ? "invalid escape sequence" : "control character inside a string");
-		}
-		this.strEnd = p;
-		this.strEscaped = true;
-		this.pos = p + 1;
-		return out.toString("utf8", 0, o);
+		const value = readString(this.bytes, this.buf, this.pos, this.end, this.span, this.room, this.failAt);
+		this.pos = this.span.end + 1;
+		return value;
 	}
 
-	/** The scratch buffer, with room for at least `size` bytes. */
-	private room(size: number): Buffer {
-		if (this.scratch.length < size) this.scratch = Buffer.allocUnsafeSlow(size);
-		return this.scratch;
+	/** Content of the last string scanned: bytes [strStart, strEnd), between its quotes. */
+	get strStart(): number {
+		return this.span.start;
+	}
+
+	get strEnd(): number {
+		return this.span.end;
+	}
+
+	/** Whether that string holds escapes (then its value is not its bytes as they are). */
+	get strEscaped(): boolean {
+		return this.span.escaped;
 	}
 
 	/** The value of the last string scanned (by scanString or readString). */
 	stringValue(): string {
 		if (!this.strEscaped) return this.buf.toString("utf8", this.strStart, this.strEnd);
 		const pos = this.pos;
-		this.pos = this.strStart - 1;
-		const value = this.readString();
+		const value = readString(this.bytes, this.buf, this.strStart - 1, this.end, this.span, this.room, this.failAt);
 		this.pos = pos;
 		return value;
 	}
@@ -379,26 +268,6 @@ export class JsonScanner {
 		this.skipWhitespace();
 		return false;
 	}
-}
-
-/** Writes code point `cp` as UTF-8 at out[o]; returns the position after it. */
-function writeUtf8(out: Uint8Array, o: number, cp: number): number {
-	if (cp < 0x80) {
-		out[o++] = cp;
-	} else if (cp < 0x800) {
-		out[o++] = 0xc0 | (cp >> 6);
-		out[o++] = 0x80 | (cp & 0x3f);
-	} else if (cp < 0x10000) {
-		out[o++] = 0xe0 | (cp >> 12);
-		out[o++] = 0x80 | ((cp >> 6) & 0x3f);
-		out[o++] = 0x80 | (cp & 0x3f);
-	} else {
-		out[o++] = 0xf0 | (cp >> 18);
-		out[o++] = 0x80 | ((cp >> 12) & 0x3f);
-		out[o++] = 0x80 | ((cp >> 6) & 0x3f);
-		out[o++] = 0x80 | (cp & 0x3f);
-	}
-	return o;
 }
 
 function describeByte(code: number): string {
