@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs the benchmark sections and prints each one.
  *
- *   npm run bench -- [--only io|merge|eval|kernels|sweep[,...]] [--layers 2] [--dir DIR] [--keep]
+ *   npm run bench -- [--only io|merge|eval|header|kernels|sweep[,...]] [--layers 2] [--dir DIR] [--keep]
  *                    [--methods linear,slerp,ties,dare_ties] [--threads N] [--repeat 3] [--no-compare] [--streaming-7b]
  *
  * By default every section runs at its quick size (full-width 2-layer merges, a ~125M-parameter eval model).
@@ -12,6 +12,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { UsageError } from "../src/index.js";
 import { runEvalBench } from "./eval-bench.js";
+import { runHeaderBench } from "./header-bench.js";
 import { runIoBench } from "./io-bench.js";
 import { runKernelBench } from "./kernel-bench.js";
 import { runMergeBench } from "./merge-bench.js";
@@ -25,7 +26,7 @@ import { BENCH_METHODS, isBenchMethod, type BenchMethod } from "./merge-recipes.
 const KERNEL_CASES = ["slerp", "ties"];
 
 /** The sections, in the order they run. `merge` includes `kernels`; `kernels` alone skips the merges. */
-export const SECTIONS = ["io", "kernels", "merge", "eval", "sweep"] as const;
+export const SECTIONS = ["io", "header", "kernels", "merge", "eval", "sweep"] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** Parsed command line of the runner. */
@@ -36,7 +37,7 @@ export interface BenchArgs {
 	keep: boolean;
 	methods: BenchMethod[];
 	threads: number | undefined;
-	/** Floor + merge pairs per method (median reported). */
+	/** Floor + merge pairs per method (median reported); timed pairs per shape of the header section. */
 	repeat: number | undefined;
 	compare: boolean;
 	streaming7b: boolean;
@@ -113,6 +114,9 @@ export async function runBench(args: BenchArgs, log: (line: string) => void = (l
 		switch (section) {
 			case "io":
 				await runIoBench({ log, ...(args.dir !== undefined ? { dir: args.dir } : {}) });
+				break;
+			case "header":
+				await runHeaderBench({ log, ...(args.repeat !== undefined ? { repeat: args.repeat } : {}) });
 				break;
 			case "kernels":
 				await runKernelBench({ log, only: KERNEL_CASES, ...(args.threads !== undefined ? { threads: args.threads } : {}) });

@@ -29,7 +29,8 @@ export type SafetensorsErrorKind =
 	| "UnsupportedDtype"
 	| "TensorNotFound"
 	| "InvalidRange"
-	| "IoError";
+	| "IoError"
+	| "TensorTooLarge";
 
 /** A safetensors file that is not valid, or a tensor that cannot be read from it. */
 export class SafetensorsError extends LmMergeError {

@@ -11,12 +11,17 @@ import { SLERP_DOT_THRESHOLD, SLERP_NORM_EPS } from "../methods/slerp.js";
 import type { Tensor } from "@tensorflow/tfjs";
 import { allLength, booleanParam, mapChunks, numberParam, reduceChunks, upload, type TfjsKernel } from "./tfjs-env.js";
 
+/** Weights beyond 2^±64 are declined: w·x must stay within float32's range for every weight a recipe plausibly holds. */
+const TFJS_LINEAR_MAX_WEIGHT = 2 ** 64;
+
 /** Σ wᵢ·xᵢ, divided by Σ wᵢ when normalizing (the default). */
 export const linearKernel: TfjsKernel = ({ tf, chunkElements }, { models, params, modelParams }, _ctx, method) => {
 	const first = models[0];
 	if (first === undefined || modelParams.length !== models.length || !allLength(models, first.length)) return undefined;
 	const weights = modelParams.map((mp) => numberParam(mp, "weight", method.modelParams));
 	if (!weights.every((w): w is number => w !== undefined && Number.isFinite(w))) return undefined;
+	// tfjs multiplies in float32: extreme weights (1e308) would overflow there, so the CPU kernel (float64) takes them.
+	if (weights.some((w) => w !== 0 && (Math.abs(w) > TFJS_LINEAR_MAX_WEIGHT || Math.abs(w) < 1 / TFJS_LINEAR_MAX_WEIGHT))) return undefined;
 	const normalize = booleanParam(params, "normalize", method.params) ?? true;
 	const total = weights.reduce((a, b) => a + b, 0);
 	const magnitude = weights.reduce((a, b) => a + Math.abs(b), 0);

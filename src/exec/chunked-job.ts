@@ -1,11 +1,11 @@
 import type { FileHandle } from "node:fs/promises";
 import type { Checksum } from "../io/checksum.js";
 import { SafetensorsError } from "../errors.js";
-import { decodeToF32, encodeFromF32 } from "../io/convert.js";
+import { decodeToF32, encodeChecked, firstNonFinite, type NonFiniteAt } from "../io/convert.js";
 import { dtypeBytes, isFloatDtype, type FloatDtype } from "../io/dtypes.js";
 import { alignedSpan, DIRECT_ALIGN } from "../io/aligned.js";
 import type { TensorSource } from "../io/types.js";
-import { writeAtAligned } from "../io/writer.js";
+import { writeAtAligned, type OnNonFinite } from "../io/writer.js";
 import { CHUNK_ALIGN, type Chunk, type ChunkedKernel } from "../methods/chunked.js";
 import { COMPUTE_BLOCK_ELEMENTS, STREAM_CHUNK_ELEMENTS, STREAM_READ_AHEAD } from "../plan/memory.js";
 import { ARENA_BLOCK, ARENA_INPUTS, wasmArena } from "../wasm/kernels.js";
@@ -86,6 +86,8 @@ export async function runChunked(opts: {
 	chunkElements?: number;
 	blockElements?: number;
 	pool?: BufferPool;
+	/** Called, before the chunk holding it is written, with the first value whose encoding is NaN or ±Inf. */
+	onNonFinite?: OnNonFinite;
 }): Promise<void> {
 	const pool = opts.pool ?? new BufferPool();
 	const align = (v: number) => Math.max(CHUNK_ALIGN, Math.floor(v / CHUNK_ALIGN) * CHUNK_ALIGN);
@@ -153,9 +155,16 @@ export async function runChunked(opts: {
 		// Output chunks are encoded into aligned buffers at the offset their file position has within a page, so their
 		// whole pages can be written directly.
 		const outBufs = [take(alignedSpan(size * outSize), true), take(alignedSpan(size * outSize), true)];
-		const encode = (values: Float32Array, into: Uint8Array) => {
-			if (arena !== undefined && opts.out.dtype === "BF16" && arena.holds(values)) arena.encodeBf16(values, into);
-			else encodeFromF32(values, opts.out.dtype, into);
+		// Encodes a block; false when some encoded value is NaN or ±Inf (the check is part of the encode loops).
+		const encode = (values: Float32Array, into: Uint8Array): boolean => {
+			if (arena !== undefined && arena.holds(values)) {
+				if (opts.out.dtype === "BF16") return arena.encodeBf16(values, into);
+				if (opts.out.dtype === "F32") {
+					into.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+					return arena.allFiniteF32(values);
+				}
+			}
+			return encodeChecked(values, opts.out.dtype, into);
 		};
 		// Waits for read s and keeps the next ring − 1 reads in flight (read s + ring − 1 fills the slot of read s − 1,
 		// already computed).
@@ -190,10 +199,18 @@ export async function runChunked(opts: {
 			const position = opts.out.position + start * outSize;
 			const within = position % DIRECT_ALIGN;
 			const chunkBytes = outBufs[k & 1]!.subarray(within, within + (end - start) * outSize);
+			let nonFinite: NonFiniteAt | undefined;
 			for (let from = start; from < end; from += block) {
 				const len = Math.min(block, end - from);
 				const values = kernel.emit(decodeBlock(s, from, len));
-				encode(values, chunkBytes.subarray((from - start) * outSize, (from - start + len) * outSize));
+				if (!encode(values, chunkBytes.subarray((from - start) * outSize, (from - start + len) * outSize)) && nonFinite === undefined) {
+					const at = firstNonFinite(values, opts.out.dtype);
+					if (at !== undefined) nonFinite = { index: from + at.index, value: at.value };
+				}
+			}
+			if (nonFinite !== undefined && opts.onNonFinite !== undefined) {
+				await pending?.catch(() => undefined);
+				await opts.onNonFinite(nonFinite);
 			}
 			opts.hash?.update(chunkBytes);
 			await pending;

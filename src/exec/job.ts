@@ -5,7 +5,7 @@ import { ExecError } from "../errors.js";
 import { Checksum } from "../io/checksum.js";
 import type { FloatDtype } from "../io/dtypes.js";
 import type { TensorSource } from "../io/types.js";
-import { writeTensorData, type SliceBuffers } from "../io/writer.js";
+import { writeTensorData, type OnNonFinite, type SliceBuffers } from "../io/writer.js";
 import type { Backend } from "../backends/types.js";
 import type { MergeContext, MergeInput, MergeMethod } from "../methods/types.js";
 import type { TensorJob } from "../plan/types.js";
@@ -14,6 +14,7 @@ import { runCompat } from "../methods/compat/registry.js";
 import { rngKey } from "../tensor/rng.js";
 import { copyChunked, runChunked } from "./chunked-job.js";
 import { BufferPool, POOL_KEEP_BYTES } from "./buffer-pool.js";
+import { FiniteGuard } from "./finite-guard.js";
 import { CHUNKED_ABOVE_ELEMENTS, HOLD_BYTES } from "../plan/memory.js";
 import { numel } from "../tensor/tensor.js";
 
@@ -126,6 +127,8 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 	const warnings: string[] = [];
 	const hash = spec.hash ? new Checksum() : undefined;
 	let result: Float32Array | Uint8Array;
+	// Set for computed tensors (not byte copies): what to do when the output holds NaN or ±Inf.
+	let onNonFinite: OnNonFinite | undefined;
 	const output = async () => ({ handle: await handleFor(env, spec.target.file), direct: await directFor(env, spec.target.file), file: spec.target.file, name: spec.name, dtype: spec.target.dtype as FloatDtype, position: spec.target.position });
 	env.pool ??= new BufferPool(POOL_KEEP_BYTES, env.holdBytes ?? HOLD_BYTES);
 	if (spec.copyRaw === true) {
@@ -147,6 +150,14 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 			},
 		};
 		const n = numel(spec.shape);
+		const guard = new FiniteGuard({
+			tensor: spec.name,
+			method: spec.method,
+			dtype: spec.target.dtype as FloatDtype,
+			inputs: [...(spec.base !== undefined ? [spec.base] : []), ...spec.inputs].map((i) => ({ source: env.models[i.model]!, tensor: i.tensor })),
+			warn: ctx.warn,
+		});
+		onNonFinite = guard.onNonFinite;
 		const form = env.backend === undefined && spec.truncate === undefined && spec.compat === undefined && n > (env.chunkElements ?? CHUNKED_ABOVE_ELEMENTS) ? chunkedFormOf(method, spec.params, spec.modelParams) : undefined;
 		if (form !== undefined) {
 			// Large tensor, chunkable method: stream it in bounded memory.
@@ -158,6 +169,7 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 				models: spec.inputs.map((i) => ({ source: env.models[i.model]!, tensor: i.tensor })),
 				out: await output(),
 				pool: env.pool,
+				onNonFinite,
 				...(hash !== undefined ? { hash } : {}),
 				...(env.chunkElements !== undefined ? { chunkElements: env.chunkElements, blockElements: env.chunkElements } : {}),
 			});
@@ -187,7 +199,7 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 		{ name: spec.name, dtype: spec.target.dtype as FloatDtype, byteLength: spec.target.byteLength },
 		spec.target.position,
 		result,
-		{ ...(hash !== undefined ? { hash } : {}), ...(mine !== undefined ? { slices: mine } : {}) },
+		{ ...(hash !== undefined ? { hash } : {}), ...(mine !== undefined ? { slices: mine } : {}), ...(onNonFinite !== undefined ? { onNonFinite } : {}) },
 	);
 	const keep = used ?? mine;
 	if (keep !== undefined) env.slices.push(keep);

@@ -6,11 +6,9 @@
  */
 import { SafetensorsError } from "../errors.js";
 
-/**
- * Deepest nesting accepted. serde_json, which the reference reader uses, stops at 128 levels by default;
- * the same bound keeps this recursive parser far from the JavaScript stack limit on hostile input.
- */
-export const MAX_JSON_DEPTH = 128;
+import { MAX_JSON_DEPTH } from "./json-scanner.js";
+
+export { MAX_JSON_DEPTH };
 
 /** A parsed JSON value; objects keep duplicate keys and numbers keep their exact text. */
 export type JsonValue =
@@ -38,7 +36,8 @@ export function parseStrictJson(text: string, file: string): JsonValue {
 
 /** The longest run of string characters that need no attention: not a quote, backslash or control character. */
 const PLAIN_RUN_RE = /[^"\\\u0000-\u001f]*/y;
-const ESCAPES: Record<string, string> = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+/** The characters that may follow a backslash, besides `u`. */
+const SIMPLE_ESCAPES = new Set(['"', "\\", "/", "b", "f", "n", "r", "t"]);
 
 class StrictJsonParser {
 	pos = 0;
@@ -163,29 +162,33 @@ class StrictJsonParser {
 		}
 	}
 
-	/** Parses a string starting at the opening quote; rejects raw control characters and lone surrogates. */
+	/**
+	 * Parses a string starting at the opening quote; rejects raw control characters and lone surrogates. A string
+	 * with escapes is validated here and unescaped by JSON.parse of its slice (native and linear): appending escapes
+	 * one by one made a string of millions of them cost a cons-string each (gigabytes for a 100 MB file).
+	 */
 	private parseString(): string {
 		const t = this.text;
-		let out = "";
+		const start = this.pos;
+		let escaped = false;
 		this.pos++;
 		for (;;) {
-			// Copy the run of plain characters in one step, then handle what stopped it.
+			// Skip the run of plain characters in one step, then handle what stopped it.
 			PLAIN_RUN_RE.lastIndex = this.pos;
 			PLAIN_RUN_RE.test(t);
-			out += t.slice(this.pos, PLAIN_RUN_RE.lastIndex);
 			this.pos = PLAIN_RUN_RE.lastIndex;
 			const c = t.charCodeAt(this.pos);
 			if (c === 0x22) {
 				this.pos++;
-				return out;
+				return escaped ? (JSON.parse(t.slice(start, this.pos)) as string) : t.slice(start + 1, this.pos - 1);
 			}
 			if (Number.isNaN(c)) this.fail("unterminated string");
 			if (c < 0x20) this.fail("control character inside a string");
+			escaped = true;
 			const e = t[this.pos + 1];
 			if (e === "u") {
-				out += this.parseUnicodeEscape();
-			} else if (e !== undefined && Object.prototype.hasOwnProperty.call(ESCAPES, e)) {
-				out += ESCAPES[e];
+				this.parseUnicodeEscape();
+			} else if (e !== undefined && SIMPLE_ESCAPES.has(e)) {
 				this.pos += 2;
 			} else {
 				this.fail("invalid escape sequence");
@@ -193,17 +196,16 @@ class StrictJsonParser {
 		}
 	}
 
-	/** `\uXXXX`, or a surrogate pair written as two escapes; a lone surrogate is rejected as serde_json does. */
-	private parseUnicodeEscape(): string {
+	/** Validates `\uXXXX`, or a surrogate pair written as two escapes; a lone surrogate is rejected as serde_json does. */
+	private parseUnicodeEscape(): void {
 		const hi = this.hex4(this.pos + 2);
 		this.pos += 6;
 		if (hi >= 0xdc00 && hi <= 0xdfff) this.fail("lone low surrogate in a \\u escape");
-		if (hi < 0xd800 || hi > 0xdbff) return String.fromCharCode(hi);
+		if (hi < 0xd800 || hi > 0xdbff) return;
 		if (this.text[this.pos] !== "\\" || this.text[this.pos + 1] !== "u") this.fail("lone high surrogate in a \\u escape");
 		const lo = this.hex4(this.pos + 2);
 		if (lo < 0xdc00 || lo > 0xdfff) this.fail("high surrogate not followed by a low surrogate");
 		this.pos += 6;
-		return String.fromCharCode(hi, lo);
 	}
 
 	private hex4(at: number): number {

@@ -4,11 +4,11 @@
  * value that has not been checked yet: length prefix, size cap, bounds, UTF-8, JSON, entries, layout.
  * docs/safetensors.md lists every rejection and its error kind.
  */
+import { isUtf8 } from "node:buffer";
 import { SafetensorsError } from "../errors.js";
 import { formatShape } from "../tensor/tensor.js";
 import { DTYPES } from "./dtypes.js";
-import { readHeaderFields, type HeaderEntry } from "./header-fields.js";
-import { parseStrictJson } from "./header-json.js";
+import { parseHeaderJson } from "./header-parser.js";
 import type { SafetensorsHeader, TensorInfo } from "./types.js";
 
 /**
@@ -32,8 +32,6 @@ export interface HeaderOptions {
 	/** Largest accepted JSON header, in bytes (default MAX_HEADER_BYTES, at most ABSOLUTE_MAX_HEADER_BYTES). */
 	maxHeaderBytes?: number;
 }
-
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * Checks the 8-byte length prefix against the cap and the file size, and returns the header length N.
@@ -67,29 +65,35 @@ export function parseHeader(prefixAndHeader: Uint8Array, fileSize: number, file:
 	if (prefixAndHeader.length < dataStart) {
 		throw new SafetensorsError("InvalidHeaderLength", file, `header length ${length} needs ${dataStart} bytes, only ${prefixAndHeader.length} were given`);
 	}
-	let text: string;
-	try {
-		text = utf8.decode(prefixAndHeader.subarray(LENGTH_PREFIX_BYTES, dataStart));
-	} catch {
+	const json = prefixAndHeader.subarray(LENGTH_PREFIX_BYTES, dataStart);
+	// Checked on the whole header first (natively), so an invalid byte anywhere is reported as such, whatever else is wrong.
+	if (!isUtf8(json)) {
 		throw new SafetensorsError("InvalidHeaderUtf8", file, "header is not valid UTF-8");
 	}
-	if (text.charCodeAt(0) === 0xfeff) {
+	if (json[0] === 0xef && json[1] === 0xbb && json[2] === 0xbf) {
 		throw new SafetensorsError("InvalidHeaderJson", file, "header starts with a byte-order mark (U+FEFF)");
 	}
-	const { entries, metadata } = readHeaderFields(parseStrictJson(text, file), file);
+	const { tensors: entries, metadata } = parseHeaderJson(json, file);
 	const tensors = validateLayout(entries, fileSize - dataStart, file);
 	return { tensors, metadata, dataStart };
 }
 
 /**
  * The reference's `validate()`: entries sorted by offsets must tile the data section from 0 with no gap or
- * overlap, each one exactly as long as its dtype and shape say, and the last one must end the file.
+ * overlap, each one exactly as long as its dtype and shape say, and the last one must end the file. `entries`
+ * come from parseHeaderJson (document order, byteLength = end − begin as written); they are returned in offset
+ * order, the same objects (and the same map when the document was already in offset order, as written files are).
  */
-function validateLayout(entries: HeaderEntry[], dataBytes: number, file: string): Map<string, TensorInfo> {
-	const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
-	const tensors = new Map<string, TensorInfo>();
+function validateLayout(entries: Map<string, TensorInfo>, dataBytes: number, file: string): Map<string, TensorInfo> {
+	const list = [...entries.values()];
+	const before = (a: TensorInfo, b: TensorInfo) => a.byteOffset - b.byteOffset || a.byteLength - b.byteLength;
+	let ordered = true;
+	for (let i = 1; i < list.length && ordered; i++) ordered = before(list[i - 1]!, list[i]!) <= 0;
+	if (!ordered) list.sort(before);
 	let expectedBegin = 0;
-	for (const { name, dtype, shape, begin, end } of sorted) {
+	for (const info of list) {
+		const { name, dtype, shape, byteOffset: begin } = info;
+		const end = begin + info.byteLength;
 		if (begin !== expectedBegin || end < begin) {
 			const why = end < begin ? "end is before begin" : `expected the tensor to start at ${expectedBegin}`;
 			throw new SafetensorsError("InvalidOffset", file, `data_offsets [${begin}, ${end}] are invalid: ${why} (gap, overlap or out of order)`, name);
@@ -104,12 +108,14 @@ function validateLayout(entries: HeaderEntry[], dataBytes: number, file: string)
 		if (end - begin !== bytes) {
 			throw new SafetensorsError("TensorInvalidInfo", file, `data_offsets [${begin}, ${end}] span ${end - begin} bytes, but ${dtype} shape ${formatShape(shape)} needs ${bytes}`, name);
 		}
-		tensors.set(name, { name, dtype, shape, byteOffset: begin, byteLength: bytes });
 	}
 	if (expectedBegin !== dataBytes) {
 		throw new SafetensorsError("MetadataIncompleteBuffer", file, `tensors cover ${expectedBegin} data bytes, but the file has ${dataBytes} bytes after the header`);
 	}
-	return tensors;
+	if (ordered) return entries;
+	const sorted = new Map<string, TensorInfo>();
+	for (const t of list) sorted.set(t.name, t);
+	return sorted;
 }
 
 /** start × Π factors, failing as soon as a partial product passes 2^53 − 1 (the reference's checked_mul). */

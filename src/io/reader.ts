@@ -3,6 +3,7 @@
  * once at open, then each call reads only the bytes of the tensor (or rows, or byte range) it needs.
  * The whole file is never loaded, so models larger than RAM can be merged tensor by tensor.
  */
+import { constants as bufferConstants } from "node:buffer";
 import { constants } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { SafetensorsError } from "../errors.js";
@@ -19,6 +20,13 @@ import type { SafetensorsHeader, TensorInfo, TensorSource } from "./types.js";
  * are read in 1 GiB steps.
  */
 export const MAX_READ_CHUNK_BYTES = 2 ** 30;
+
+/**
+ * Largest result one read may return, in bytes: the longest buffer Node can allocate (buffer.constants.MAX_LENGTH,
+ * 4 GiB on Node 20). A bigger tensor (or its float32 decoding) is refused up front with a SafetensorsError, and read
+ * in parts with readRows / readRaw ranges instead.
+ */
+export const MAX_READ_RESULT_BYTES = bufferConstants.MAX_LENGTH;
 
 /** One open safetensors file: a TensorSource plus its validated header and size in bytes. */
 export interface SafetensorsFile extends TensorSource {
@@ -101,6 +109,7 @@ class SafetensorsFileReader implements SafetensorsFile {
 	async read(name: string): Promise<Tensor> {
 		const info = this.info(name);
 		const dtype = this.floatDtype(info);
+		this.checkResult(info, (info.byteLength / dtypeBytes(dtype)) * 4, "as float32");
 		return { shape: [...info.shape], data: await this.decodeRange(info, dtype, 0, info.byteLength) };
 	}
 
@@ -110,6 +119,7 @@ class SafetensorsFileReader implements SafetensorsFile {
 		const [rows, ...rest] = info.shape.length === 0 ? [1] : info.shape;
 		checkRange(this.location, name, "rows", rowStart, rowEnd, rows ?? 1);
 		const rowBytes = rest.reduce((a, d) => a * d, dtypeBytes(dtype));
+		this.checkResult(info, ((rowEnd - rowStart) * rowBytes * 4) / dtypeBytes(dtype), `as float32 (rows ${rowStart}–${rowEnd})`);
 		const data = await this.decodeRange(info, dtype, rowStart * rowBytes, rowEnd * rowBytes);
 		return { shape: [rowEnd - rowStart, ...rest], data };
 	}
@@ -121,7 +131,8 @@ class SafetensorsFileReader implements SafetensorsFile {
 		if (into !== undefined && into.byteLength !== stop - start) {
 			throw new SafetensorsError("InvalidRange", this.location, `readRaw target holds ${into.byteLength} bytes for a range of ${stop - start}`, name);
 		}
-		const out = into ?? new Uint8Array(stop - start);
+		if (into === undefined) this.checkResult(info, stop - start, start === 0 && stop === info.byteLength ? "" : `(bytes ${start}–${stop})`);
+		const out = into ?? allocate(this.location, name, () => new Uint8Array(stop - start));
 		await readExact(this.open(), out, this.header.dataStart + info.byteOffset + start, this.location);
 		return out;
 	}
@@ -174,6 +185,15 @@ class SafetensorsFileReader implements SafetensorsFile {
 		return this.direct;
 	}
 
+	/** Refuses a result of `bytes` bytes that no single buffer can hold (TensorTooLarge, naming what to use instead). */
+	private checkResult(info: TensorInfo, bytes: number, what: string): void {
+		if (bytes > MAX_READ_RESULT_BYTES) {
+			const size = `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+			const reading = what === "" ? "reading it" : `reading it ${what}`;
+			throw new SafetensorsError("TensorTooLarge", this.location, `${reading} needs ${size} (${bytes} bytes) in one buffer, above the ${MAX_READ_RESULT_BYTES}-byte limit of this Node.js; read it in parts with readRows or a readRaw byte range`, info.name);
+		}
+	}
+
 	private floatDtype(info: TensorInfo): FloatDtype {
 		if (!isFloatDtype(info.dtype)) {
 			throw new SafetensorsError("UnsupportedDtype", this.location, `unsupported dtype for merging: ${info.dtype}`, info.name);
@@ -184,9 +204,10 @@ class SafetensorsFileReader implements SafetensorsFile {
 	/** Reads bytes [start, end) of a float tensor and decodes them; F32 is read straight into the result. */
 	private async decodeRange(info: TensorInfo, dtype: FloatDtype, start: number, end: number): Promise<Float32Array> {
 		const position = this.header.dataStart + info.byteOffset + start;
+		const f32 = (n: number) => allocate(this.location, info.name, () => uninitializedF32(n));
 		if (dtype === "F32") {
 			// convert.ts refuses big-endian hosts, so the file's little-endian bytes are already float32s.
-			const out = uninitializedF32((end - start) / 4);
+			const out = f32((end - start) / 4);
 			await readExact(this.open(), new Uint8Array(out.buffer, out.byteOffset, out.byteLength), position, this.location);
 			return out;
 		}
@@ -194,14 +215,14 @@ class SafetensorsFileReader implements SafetensorsFile {
 			// One allocation: read the 16-bit values into the upper half of the result and widen them in place
 			// (decoding forward never overwrites a value before it is read).
 			const n = (end - start) / 2;
-			const out = uninitializedF32(n);
+			const out = f32(n);
 			const raw = new Uint8Array(out.buffer, out.byteOffset + n * 2, n * 2);
 			await readExact(this.open(), raw, position, this.location);
 			return decodeToF32(raw, dtype, out);
 		}
-		const bytes = new Uint8Array(end - start);
+		const bytes = allocate(this.location, info.name, () => new Uint8Array(end - start));
 		await readExact(this.open(), bytes, position, this.location);
-		return decodeToF32(bytes, dtype);
+		return decodeToF32(bytes, dtype, f32((end - start) / 8));
 	}
 
 	private open(): FileHandle {
@@ -209,6 +230,19 @@ class SafetensorsFileReader implements SafetensorsFile {
 			throw new SafetensorsError("IoError", this.location, "file was already closed");
 		}
 		return this.handle;
+	}
+}
+
+/**
+ * Runs an allocation of a read's result; a RangeError (the system could not give that much memory) becomes a
+ * SafetensorsError naming the file and the tensor.
+ */
+function allocate<T>(file: string, tensor: string, make: () => T): T {
+	try {
+		return make();
+	} catch (err) {
+		if (!(err instanceof RangeError)) throw err;
+		throw new SafetensorsError("TensorTooLarge", file, `cannot allocate memory to read it: ${err.message}`, tensor);
 	}
 }
 

@@ -8,7 +8,7 @@ import { open, unlink, type FileHandle } from "node:fs/promises";
 import { ExecError, SafetensorsError } from "../errors.js";
 import { DIRECT_ALIGN } from "./aligned.js";
 import type { Checksum } from "./checksum.js";
-import { encodeFromF32 } from "./convert.js";
+import { allFiniteF32, encodeChecked, firstNonFinite, type NonFiniteAt } from "./convert.js";
 import { dtypeBytes, isFloatDtype } from "./dtypes.js";
 import { layoutTensors, type FileLayout, type LayoutEntry, type LayoutOptions } from "./layout.js";
 import type { TensorInfo } from "./types.js";
@@ -83,10 +83,17 @@ export async function writeAtAligned(handle: FileHandle, direct: FileHandle | nu
 export type SliceBuffers = [Uint8Array, Uint8Array];
 
 /**
+ * Called before a slice of float32 values whose encoding holds NaN or ±Inf is written: `at.index` counts from the
+ * tensor's first element. Throwing stops the write (nothing of that slice reaches the file); returning lets it go on.
+ */
+export type OnNonFinite = (at: NonFiniteAt) => Promise<void>;
+
+/**
  * Writes one tensor's data at `position` of an open file: a Float32Array is encoded to `info.dtype` in
  * WRITE_CHUNK_BYTES slices (double-buffered so encoding overlaps the previous write), raw bytes are
  * written as they are. Checks the length against `info`; feeds the written bytes to `hash` if given.
- * Returns the slice buffers so callers can reuse them.
+ * With `onNonFinite`, float32 data is checked for values that encode to NaN or ±Inf as it is encoded (see
+ * encodeChecked). Returns the slice buffers so callers can reuse them.
  */
 export async function writeTensorData(
 	handle: FileHandle,
@@ -94,7 +101,7 @@ export async function writeTensorData(
 	info: Pick<TensorInfo, "name" | "dtype" | "byteLength">,
 	position: number,
 	data: Float32Array | Uint8Array,
-	opts: { hash?: Checksum; slices?: SliceBuffers } = {},
+	opts: { hash?: Checksum; slices?: SliceBuffers; onNonFinite?: OnNonFinite } = {},
 ): Promise<SliceBuffers | undefined> {
 	const name = info.name;
 	if (data instanceof Uint8Array || info.dtype === "F32") {
@@ -104,6 +111,10 @@ export async function writeTensorData(
 		}
 		for (let done = 0; done < bytes.byteLength; done += WRITE_CHUNK_BYTES) {
 			const part = bytes.subarray(done, done + WRITE_CHUNK_BYTES);
+			if (opts.onNonFinite !== undefined && data instanceof Float32Array) {
+				const values = data.subarray(done / 4, (done + part.byteLength) / 4);
+				if (!allFiniteF32(values)) await reportNonFinite(values, "F32", done / 4, opts.onNonFinite);
+			}
 			opts.hash?.update(part);
 			await writeAt(handle, part, position + done, file);
 		}
@@ -120,16 +131,27 @@ export async function writeTensorData(
 	const want = Math.min(data.length, perSlice) * size;
 	const slices: SliceBuffers =
 		opts.slices !== undefined && opts.slices[0].byteLength >= want ? opts.slices : [new Uint8Array(Math.min(want, WRITE_CHUNK_BYTES)), new Uint8Array(Math.min(want, WRITE_CHUNK_BYTES))];
-	let pending: Promise<void> | undefined;
+	let pending: Promise<void> = Promise.resolve();
 	for (let k = 0, start = 0; start < data.length; k++, start += perSlice) {
 		const part = data.subarray(start, start + perSlice);
-		const bytes = encodeFromF32(part, info.dtype as "F64" | "F16" | "BF16", slices[k & 1]!.subarray(0, part.length * size));
+		const bytes = slices[k & 1]!.subarray(0, part.length * size);
+		const finite = encodeChecked(part, info.dtype as "F64" | "F16" | "BF16", bytes);
+		if (!finite && opts.onNonFinite !== undefined) {
+			await pending.catch(() => undefined);
+			await reportNonFinite(part, info.dtype as "F64" | "F16" | "BF16", start, opts.onNonFinite);
+		}
 		await pending;
 		opts.hash?.update(bytes);
 		pending = writeAt(handle, bytes, position + start * size, file);
 	}
 	await pending;
 	return slices;
+}
+
+/** Finds the first non-finite encoding in `values` (which start at element `offset`) and reports it. */
+async function reportNonFinite(values: Float32Array, dtype: "F64" | "F32" | "F16" | "BF16", offset: number, onNonFinite: OnNonFinite): Promise<void> {
+	const at = firstNonFinite(values, dtype);
+	if (at !== undefined) await onNonFinite({ index: offset + at.index, value: at.value });
 }
 
 /** Writes one safetensors file from a precomputed layout. */

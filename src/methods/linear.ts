@@ -8,6 +8,13 @@ import { mayWriteInputs } from "./in-place.js";
  */
 export const LINEAR_MIN_RELATIVE_WEIGHT_SUM = 1e-8;
 
+/**
+ * With `normalize`, weights whose largest magnitude is above this (or below its inverse) are first scaled to about 1:
+ * w·x then cannot overflow float64 for any float32 x (|x| < 2^128, and 2^768 · 2^128 · the number of models stays far
+ * below 2^1024), nor lose precision to subnormal products.
+ */
+export const LINEAR_RESCALE_ABOVE = 2 ** 768;
+
 /** Options of {@link linear}. */
 export interface LinearOptions {
 	/** Divide by Σ wᵢ; default true. */
@@ -41,14 +48,18 @@ function linearKernel(models: readonly Float32Array[], weights: readonly number[
 			throw new MethodError("InvalidInput", "linear", `tensor "${tensor}": model ${m} has ${models[m]!.length} elements, model 0 has ${n}`);
 		}
 	}
-	let total = 0;
-	let magnitude = 0;
 	for (const w of weights) {
 		if (!Number.isFinite(w)) throw new MethodError("InvalidParameter", "linear", `tensor "${tensor}": weight ${w} is not finite`);
-		total += w;
-		magnitude += Math.abs(w);
 	}
 	const normalize = opts.normalize ?? true;
+	const largest = Math.max(...weights.map(Math.abs));
+	if (normalize && (largest > LINEAR_RESCALE_ABOVE || (largest > 0 && largest < 1 / LINEAR_RESCALE_ABOVE))) {
+		// Weights near the float64 limits (1e308, 1e308) overflow their products or their sum. Normalizing only uses
+		// their ratios, so scale them by a power of two first (exact); ordinary weights keep their arithmetic and bits.
+		const scale = 2 ** -Math.floor(Math.log2(largest));
+		weights = weights.map((w) => w * scale);
+	}
+	const { total, magnitude } = weightSums(weights);
 	if (normalize && !(Math.abs(total) > LINEAR_MIN_RELATIVE_WEIGHT_SUM * magnitude)) {
 		throw new MethodError("InvalidParameter", "linear", `tensor "${tensor}": weights sum to 0 (${weights.join(", ")}), cannot normalize`);
 	}
@@ -79,6 +90,17 @@ function linearKernel(models: readonly Float32Array[], weights: readonly number[
 		for (let j = 0; j < len; j++) out[start + j] = acc[j]! / divisor;
 	}
 	return out;
+}
+
+/** Σ wᵢ and Σ |wᵢ| in float64. */
+function weightSums(weights: readonly number[]): { total: number; magnitude: number } {
+	let total = 0;
+	let magnitude = 0;
+	for (const w of weights) {
+		total += w;
+		magnitude += Math.abs(w);
+	}
+	return { total, magnitude };
 }
 
 /**

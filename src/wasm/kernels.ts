@@ -34,7 +34,8 @@ export interface KernelExports {
 	slerp_sums(a: number, b: number, n: number, sums: number): void;
 	slerp_blend(out: number, a: number, b: number, n: number, ca: number, cb: number): void;
 	decode_bf16(src: number, dst: number, n: number): void;
-	encode_bf16(src: number, dst: number, n: number): void;
+	encode_bf16(src: number, dst: number, n: number): number;
+	any_nonfinite_f32(src: number, n: number): number;
 }
 
 /** The part of the WebAssembly API used here (the project's TypeScript libs leave out the DOM's declarations). */
@@ -154,16 +155,22 @@ export class WasmArena {
 
 	/**
 	 * Encodes `values` (an arena slot's view) as bf16 into `into` (2 bytes per value): in place when `into` lies in
-	 * the arena at an even offset, else through the output slot's raw bytes and a copy.
+	 * the arena at an even offset, else through the output slot's raw bytes and a copy. Returns whether every encoded
+	 * value is finite (as encodeChecked of src/io/convert.ts).
 	 */
-	encodeBf16(values: Float32Array, into: Uint8Array): void {
+	encodeBf16(values: Float32Array, into: Uint8Array): boolean {
 		if (this.holds(into) && into.byteOffset % 2 === 0) {
-			this.k.encode_bf16(values.byteOffset, into.byteOffset, values.length);
-			return;
+			return this.k.encode_bf16(values.byteOffset, into.byteOffset, values.length) === 0;
 		}
 		const raw = this.rawOf(values);
-		this.k.encode_bf16(values.byteOffset, raw.byteOffset, values.length);
+		const finite = this.k.encode_bf16(values.byteOffset, raw.byteOffset, values.length) === 0;
 		into.set(raw.subarray(0, 2 * values.length));
+		return finite;
+	}
+
+	/** Whether no value of `values` (an arena slot's view) is NaN or ±Inf. */
+	allFiniteF32(values: Float32Array): boolean {
+		return this.k.any_nonfinite_f32(values.byteOffset, values.length) === 0;
 	}
 
 	/** The raw slot paired with the float32 slot holding `a` (the same block, at the same element offset). */

@@ -1,8 +1,11 @@
 import { describe, expect, test } from "vitest";
 import {
+	allFiniteF32,
 	bf16BitsToF32,
 	decodeToF32,
+	encodeChecked,
 	encodeFromF32,
+	firstNonFinite,
 	f16BitsToF32,
 	f32ToBf16Bits,
 	f32ToF16Bits,
@@ -236,5 +239,63 @@ describe("array conversions", () => {
 	test("empty input", () => {
 		expect(decodeToF32(new Uint8Array(0), "BF16").length).toBe(0);
 		expect(encodeFromF32(new Float32Array(0), "F16").byteLength).toBe(0);
+	});
+});
+
+describe("encodeChecked: encoding and the non-finite check in one pass (issue 12, item 10)", () => {
+	const DTYPES = ["BF16", "F16", "F32", "F64"] as const;
+	const SIZE = { BF16: 2, F16: 2, F32: 4, F64: 8 } as const;
+	/** Values at the edge of each dtype: finite in all four, or NaN / ±Inf in all, or finite in float32 only. */
+	const finiteEverywhere = [0, -0, 1, -2.5, 65504, -65504, 1e-8, 2 ** -149];
+	const nonFiniteEverywhere = [NaN, Infinity, -Infinity];
+	const overflows = { BF16: [3.4e38, -3.4028234e38], F16: [65520, -70000, 1e30], F32: [], F64: [] } as const;
+
+	test.each(DTYPES)("%s: true for finite output, false as soon as one value encodes to NaN or ±Inf, at any position", (dtype) => {
+		for (const n of [1, 2, 3, 7, 64, 65]) {
+			const src = new Float32Array(n).map((_, i) => finiteEverywhere[i % finiteEverywhere.length]!);
+			const out = new Uint8Array(n * SIZE[dtype]);
+			expect(encodeChecked(src, dtype, out)).toBe(true);
+			expect(Array.from(out)).toEqual(Array.from(encodeFromF32(src, dtype)));
+			for (const bad of [...nonFiniteEverywhere, ...overflows[dtype]]) {
+				for (const at of [0, n - 1, n >> 1]) {
+					const poisoned = src.slice();
+					poisoned[at] = bad;
+					expect(encodeChecked(poisoned, dtype, out), `${dtype} n=${n} ${bad} at ${at}`).toBe(false);
+					expect(Array.from(out)).toEqual(Array.from(encodeFromF32(poisoned, dtype)));
+					expect(firstNonFinite(poisoned, dtype)).toEqual({ index: at, value: Math.fround(bad) });
+				}
+			}
+			expect(firstNonFinite(src, dtype)).toBeUndefined();
+		}
+	});
+
+	test.each(DTYPES)("%s: the same answer into an unaligned out", (dtype) => {
+		const src = new Float32Array([1, 2, NaN, 4, 5]);
+		const out = new Uint8Array(5 * SIZE[dtype] + 1).subarray(1);
+		expect(encodeChecked(src, dtype, out)).toBe(false);
+		expect(Array.from(out)).toEqual(Array.from(encodeFromF32(src, dtype)));
+		expect(encodeChecked(new Float32Array([1, 2, 3]), dtype, new Uint8Array(3 * SIZE[dtype] + 1).subarray(1))).toBe(true);
+	});
+
+	test("random bit patterns: the flag is exactly 'some scalar encoding has all exponent bits set'", () => {
+		let x = 99;
+		for (let trial = 0; trial < 200; trial++) {
+			const u = new Uint32Array(33);
+			for (let i = 0; i < u.length; i++) {
+				x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+				// Mostly moderate values; some with the top exponents, where rounding may overflow.
+				u[i] = trial % 3 === 0 ? x : (x & 0x80ffffff) | (((x >>> 24) % 16) + (trial % 3 === 1 ? 120 : 240)) << 23;
+			}
+			const src = new Float32Array(u.buffer);
+			for (const dtype of DTYPES) {
+				const expected = Array.from(src).every((v) => {
+					if (dtype === "BF16") return (f32ToBf16Bits(v) & 0x7f80) !== 0x7f80;
+					if (dtype === "F16") return (f32ToF16Bits(v) & 0x7c00) !== 0x7c00;
+					return Number.isFinite(v);
+				});
+				expect(encodeChecked(src, dtype, new Uint8Array(33 * SIZE[dtype])), `${dtype} trial ${trial}`).toBe(expected);
+			}
+			expect(allFiniteF32(src)).toBe(Array.from(src).every(Number.isFinite));
+		}
 	});
 });

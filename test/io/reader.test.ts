@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -208,5 +208,41 @@ describe("opening bad files", () => {
 		expect(await kindOf(file.read("f32"))).toBe("IoError");
 		expect(await kindOf(file.readRaw("u8"))).toBe("IoError");
 		expect(file.names()).toHaveLength(8);
+	});
+});
+
+describe("tensors too large for one buffer", () => {
+	// A sparse file: its header declares 100 GiB of data, which takes no disk space and is never read whole.
+	const HUGE = 100 * 2 ** 30;
+	let path: string;
+	let file: SafetensorsFile;
+
+	beforeAll(async () => {
+		dir = mkdtempSync(join(tmpdir(), "lm-merge-reader-huge-"));
+		const header = craftFile({ huge: { dtype: "BF16", shape: [HUGE / 2 / 1024, 1024], data_offsets: [0, HUGE] } });
+		path = writeFile("huge.safetensors", header);
+		truncateSync(path, header.length + HUGE);
+		file = await openSafetensors(path);
+	});
+
+	afterAll(async () => {
+		await file.close();
+		rmSync(dir, { recursive: true, force: true });
+	});
+
+	test("read() and readRaw() of the whole tensor are TensorTooLarge naming the tensor, not a RangeError", async () => {
+		for (const attempt of [file.read("huge"), file.readRaw("huge"), file.readRows("huge", 0, HUGE / 2 / 1024)]) {
+			const err = await rejected(attempt, SafetensorsError);
+			expect(err.kind).toBe("TensorTooLarge");
+			expect(err.tensor).toBe("huge");
+			expect(err.message).toContain("readRows");
+		}
+	});
+
+	test("a slice of it still reads (sparse data reads as zeros)", async () => {
+		const rows = await file.readRows("huge", 1000, 1002);
+		expect(rows.shape).toEqual([2, 1024]);
+		expect(rows.data.every((v) => v === 0)).toBe(true);
+		expect(await file.readRaw("huge", HUGE - 4, HUGE)).toEqual(new Uint8Array(4));
 	});
 });

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
@@ -7,7 +7,7 @@ import type { FloatDtype } from "../../src/io/dtypes.js";
 import { formatIndexJson, parseIndexJson, readIndexJson } from "../../src/io/index-json.js";
 import { openSafetensors } from "../../src/io/reader.js";
 import { ShardedWriter } from "../../src/io/sharded-writer.js";
-import { SafetensorsWriter, WRITE_CHUNK_BYTES, writeError } from "../../src/io/writer.js";
+import { SafetensorsWriter, WRITE_CHUNK_BYTES, writeError, writeTensorData } from "../../src/io/writer.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -128,6 +128,33 @@ describe("SafetensorsWriter", () => {
 		const path = join(dir, "x.safetensors");
 		expect(await kindOf(SafetensorsWriter.create(path, [{ name: "__metadata__", dtype: "F32", shape: [1] }]))).toBe("ReservedTensorName");
 		await expect(stat(path)).rejects.toThrow();
+	});
+});
+
+describe("writeTensorData with onNonFinite", () => {
+	test.each(["BF16", "F16", "F32", "F64"] as const)("%s: reported with the element index before its slice is written; a throw stops the write there", async (dtype) => {
+		const size = { BF16: 2, F16: 2, F32: 4, F64: 8 }[dtype];
+		const perSlice = WRITE_CHUNK_BYTES / (dtype === "F32" ? 4 : size);
+		const n = perSlice + 100; // two slices; the bad value sits in the second
+		const values = new Float32Array(n).fill(0.5);
+		values[perSlice + 7] = dtype === "F16" ? 1e5 : -Infinity;
+		const path = join(dir, `nonfinite-${dtype}.bin`);
+		await writeFile(path, new Uint8Array(0));
+		const handle = await open(path, "r+");
+		const seen: Array<{ index: number; value: number }> = [];
+		const info = { name: "w", dtype, byteLength: n * size };
+		try {
+			const err = new Error("stop");
+			await expect(writeTensorData(handle, path, info, 0, values, { onNonFinite: async (at) => { seen.push(at); throw err; } })).rejects.toBe(err);
+			// The first slice is on disk, nothing of the second.
+			expect((await stat(path)).size).toBe(perSlice * size);
+			expect(seen).toEqual([{ index: perSlice + 7, value: values[perSlice + 7] }]);
+			// Returning instead lets the write go on: every byte as encodeFromF32 gives it.
+			await writeTensorData(handle, path, info, 0, values, { onNonFinite: async () => undefined });
+			expect(Buffer.from(await readFile(path)).equals(Buffer.from(encodeFromF32(values, dtype)))).toBe(true);
+		} finally {
+			await handle.close();
+		}
 	});
 });
 

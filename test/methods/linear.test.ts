@@ -32,6 +32,14 @@ describe("linear", () => {
 		expect(kindOf(() => linear([...models, models[0]!], [0.1, 0.2, -0.3]))).toBe("InvalidParameter");
 		expect(Array.from(linear(models, [0.5, -0.5], { normalize: false }))).toEqual([-0.5]);
 	});
+	test("weights near the float64 limit normalize like their ratios (issue 12: 1e308, 1e308 is not 'weights sum to 0')", () => {
+		const x = new Float32Array([1, 2, -4, 0.5, 3.25]);
+		const y = new Float32Array([3, 2, 4, 0.25, -1.5]);
+		expect(Array.from(linear([x, y], [1e308, 1e308]))).toEqual(Array.from(linear([x, y], [1, 1])));
+		expect(Array.from(linear([x, y], [1e308, 3e307]))).toEqual(Array.from(linear([x, y], [10, 3])));
+		expect(Array.from(linear([x, y, x], [1e308, 1e308, -1e308]))).toEqual(Array.from(y));
+		expect(kindOf(() => linear([x, y], [1e308, -1e308]))).toBe("InvalidParameter");
+	});
 	test("length and weight-count mismatches are InvalidInput", () => {
 		expect(kindOf(() => linear([new Float32Array(2), new Float32Array(3)], [1, 1]))).toBe("InvalidInput");
 		expect(kindOf(() => linear([new Float32Array(2)], [1, 1]))).toBe("InvalidInput");

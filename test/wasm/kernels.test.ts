@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
-import { decodeToF32, encodeFromF32 } from "../../src/io/convert.js";
+import { allFiniteF32, decodeToF32, encodeChecked, encodeFromF32 } from "../../src/io/convert.js";
 import { allValues, bitsOne, bitsValues, cutsOneDiv, cutsOneMul, cutsValues, mixTwo, randomOne, randomValues } from "../../src/methods/task-vector-loops.js";
 import type { Lane, Mixer } from "../../src/methods/task-vector-lanes.js";
 import { mixTwoWasm, pow2Chain } from "../../src/methods/task-vector-wasm.js";
@@ -62,6 +62,22 @@ describe("bf16 conversions", () => {
 			const into = new Uint8Array(2 * values.length + offset).subarray(offset);
 			arena.encodeBf16(values, into);
 			expect(Array.from(into)).toEqual(Array.from(js));
+		}
+	});
+
+	test("encode reports non-finite results as encodeChecked does, and allFiniteF32 agrees with the TypeScript check", () => {
+		const src = arena.slots[0]!.subarray(0, 1000);
+		const into = new Uint8Array(2000);
+		for (const [bad, at] of [[NaN, 0], [Infinity, 999], [-Infinity, 500], [3.4e38, 17], [undefined, 0]] as const) {
+			src.fill(0.5);
+			for (let i = 0; i < src.length; i += 7) src[i] = -1e30;
+			if (bad !== undefined) src[at] = bad;
+			const expected = encodeChecked(src, "BF16", new Uint8Array(2000));
+			expect(expected).toBe(bad === undefined);
+			expect(arena.encodeBf16(src, into)).toBe(expected);
+			expect(arena.encodeBf16(src, new Uint8Array(arena.buffer, arena.slots[1]!.byteOffset, 2000))).toBe(expected);
+			expect(arena.allFiniteF32(src)).toBe(bad === undefined || Number.isFinite(bad));
+			expect(arena.allFiniteF32(src)).toBe(allFiniteF32(src));
 		}
 	});
 

@@ -1,18 +1,21 @@
 /**
- * Turns the parsed header JSON into typed tensor entries and the metadata map: the TypeScript side of the
- * reference's serde step (`HashMetadata` / `TensorInfo`), plus our stricter rules on duplicates,
- * `__metadata__` and number lexemes. Only the shape of each entry is checked here; offsets and sizes are
- * checked afterwards, in header.ts.
+ * The header reader as it was before the one-pass parser (src/io/header-parser.ts): the strict JSON tree of
+ * header-json.ts, then the fields, then the layout. Slow on big headers (it builds a tree and concatenates escapes
+ * one by one) but simple; kept here as the reference the fuzz and differential tests compare the fast reader to.
+ * Every rejection must have the same kind, tensor and order of precedence in both.
  */
-import { SafetensorsError } from "../errors.js";
-import { isDtype, type Dtype } from "./dtypes.js";
-import type { JsonValue } from "./header-json.js";
+import { SafetensorsError } from "../../src/errors.js";
+import { DTYPES, isDtype, type Dtype } from "../../src/io/dtypes.js";
+import { LENGTH_PREFIX_BYTES, readHeaderLength } from "../../src/io/header.js";
+import { parseStrictJson, type JsonValue } from "../../src/io/header-json.js";
+import type { SafetensorsHeader, TensorInfo } from "../../src/io/types.js";
+import { formatShape } from "../../src/tensor/tensor.js";
 
 /** The key that holds the free-form string map instead of a tensor. */
-export const METADATA_KEY = "__metadata__";
+const METADATA_KEY = "__metadata__";
 
 /** One tensor entry as written in the header, before the layout checks. */
-export interface HeaderEntry {
+interface HeaderEntry {
 	name: string;
 	dtype: Dtype;
 	shape: number[];
@@ -27,7 +30,7 @@ const PLAIN_INTEGER_RE = /^(?:0|[1-9][0-9]*)$/;
  * Reads the root object: tensors in document order, and the metadata ({} when absent).
  * Throws SafetensorsError kinds "InvalidHeaderDeserialization", "DuplicateTensor", "InvalidMetadata".
  */
-export function readHeaderFields(root: JsonValue, file: string): { entries: HeaderEntry[]; metadata: Record<string, string> } {
+function readHeaderFields(root: JsonValue, file: string): { entries: HeaderEntry[]; metadata: Record<string, string> } {
 	if (root.type !== "object") {
 		throw new SafetensorsError("InvalidHeaderDeserialization", file, `header must be a JSON object, got ${root.type}`);
 	}
@@ -122,4 +125,54 @@ function readInteger(v: JsonValue, field: string, file: string, tensor: string):
 
 function entryError(file: string, tensor: string, message: string): SafetensorsError {
 	return new SafetensorsError("InvalidHeaderDeserialization", file, message, tensor);
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** parseHeader as it was: same contract as src/io/header.ts parseHeader. */
+export function referenceParseHeader(prefixAndHeader: Uint8Array, fileSize: number, file: string): SafetensorsHeader {
+	const length = readHeaderLength(prefixAndHeader, fileSize, file);
+	const dataStart = LENGTH_PREFIX_BYTES + length;
+	if (prefixAndHeader.length < dataStart) {
+		throw new SafetensorsError("InvalidHeaderLength", file, `header length ${length} needs ${dataStart} bytes, only ${prefixAndHeader.length} were given`);
+	}
+	let text: string;
+	try {
+		text = utf8.decode(prefixAndHeader.subarray(LENGTH_PREFIX_BYTES, dataStart));
+	} catch {
+		throw new SafetensorsError("InvalidHeaderUtf8", file, "header is not valid UTF-8");
+	}
+	if (text.charCodeAt(0) === 0xfeff) {
+		throw new SafetensorsError("InvalidHeaderJson", file, "header starts with a byte-order mark (U+FEFF)");
+	}
+	const { entries, metadata } = readHeaderFields(parseStrictJson(text, file), file);
+	return { tensors: validateLayout(entries, fileSize - dataStart, file), metadata, dataStart };
+}
+
+function validateLayout(entries: HeaderEntry[], dataBytes: number, file: string): Map<string, TensorInfo> {
+	const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+	const tensors = new Map<string, TensorInfo>();
+	let expectedBegin = 0;
+	for (const { name, dtype, shape, begin, end } of sorted) {
+		if (begin !== expectedBegin || end < begin) {
+			throw new SafetensorsError("InvalidOffset", file, `data_offsets [${begin}, ${end}] are invalid`, name);
+		}
+		expectedBegin = end;
+		const count = checkedProduct(shape, 1, file, name);
+		const bits = checkedProduct([count], DTYPES[dtype].bits, file, name);
+		if (bits % 8 !== 0) throw new SafetensorsError("MisalignedSlice", file, `${dtype} shape ${formatShape(shape)} is ${bits} bits`, name);
+		if (end - begin !== bits / 8) throw new SafetensorsError("TensorInvalidInfo", file, `data_offsets [${begin}, ${end}] disagree with the shape`, name);
+		tensors.set(name, { name, dtype, shape, byteOffset: begin, byteLength: bits / 8 });
+	}
+	if (expectedBegin !== dataBytes) throw new SafetensorsError("MetadataIncompleteBuffer", file, `tensors cover ${expectedBegin} of ${dataBytes} data bytes`);
+	return tensors;
+}
+
+function checkedProduct(factors: readonly number[], start: number, file: string, tensor: string): number {
+	let acc = start;
+	for (const f of factors) {
+		if (f !== 0 && acc > Math.floor(Number.MAX_SAFE_INTEGER / f)) throw new SafetensorsError("ValidationOverflow", file, "size above 2^53 - 1", tensor);
+		acc *= f;
+	}
+	return acc;
 }
