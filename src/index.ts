@@ -128,3 +128,12 @@ export { loadEvalModel } from "./eval/eval-model.js";
 export type { EvalModel, EvalModelOptions, StreamingMode } from "./eval/eval-model.js";
 export type { Device } from "./eval/tfjs-backend.js";
 export type { EvalReport, TaskReport, ItemReport, McqaItem, EvalEvent, EvalMode, TaskName } from "./eval/types.js";
+
+// PyTorch .bin checkpoints (issue 14)
+export { TorchBinError } from "./errors.js";
+export type { TorchBinErrorKind } from "./errors.js";
+export { openTorchBin } from "./io/torch-bin/torch-bin-file.js";
+export type { TorchBinFile } from "./io/torch-bin/torch-bin-file.js";
+export { ALLOWED_GLOBALS } from "./io/torch-bin/torch-globals.js";
+export { convertModel, convertModelIter } from "./exec/convert-model.js";
+export type { ConvertOptions, ConvertResult } from "./exec/convert-model.js";

@@ -1,6 +1,7 @@
 import yargs, { type Argv } from "yargs";
 import { UsageError } from "../index.js";
 import { demoCommand } from "./commands/demo.js";
+import { convertCommand } from "./commands/convert.js";
 
 import { evalCommand } from "./commands/eval.js";
 import { inspectCommand } from "./commands/inspect.js";
@@ -28,6 +29,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 		.command(evalCommand(io))
 		.command(demoCommand(io));
 	for (const c of quickCommands(io)) parser.command(c);
+	parser.command(convertCommand(io));
 	parser
 		.demandCommand(1, "name a command (merge --help lists them)")
 		.recommendCommands()
