@@ -31,12 +31,14 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	recipe: ["errors", "io/dtypes", "suggest"],
 	arch: ["io/dtypes", "errors"],
 	// Headers only: it may open models, but reads no tensor data (reviewed, not checked here).
-	plan: ["recipe", "methods", "arch", "io", "model", "tensor", "errors"],
-	exec: ["plan", "io", "backends", "methods", "recipe", "model", "tensor", "wasm", "errors", "version"],
+	plan: ["recipe", "methods", "arch", "io", "model", "tensor", "errors", "lora"],
+	exec: ["plan", "io", "backends", "methods", "recipe", "model", "tensor", "wasm", "errors", "version", "lora"],
 	// The evaluator scores any checkpoint: never methods, plan or exec.
 	eval: ["io", "model", "tensor", "arch", "errors"],
 	fixtures: ["io", "model", "tensor", "arch", "errors"],
-	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures"],
+	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures", "lora"],
+	// LoRA adapters: applying one to a model (a TensorSource wrapper) and extracting one from two models.
+	lora: ["io", "model", "tensor", "errors"],
 	// A client of the library, like examples/: everything through ../index.js.
 	cli: ["index"],
 };

@@ -121,7 +121,7 @@ export async function* runMerge(plan: MergePlan, opts: RunOptions): AsyncGenerat
 			.map((_, i) => i)
 			.filter((i) => !folder.done.has(plan.jobs[i]!.output.name))
 			.sort((a, b) => shardOf(a) - shardOf(b) || plan.jobs[b]!.output.byteLength - plan.jobs[a]!.output.byteLength || a - b);
-		if (threads > 1 && builtin && cpu && todo.length > 1) pool = await WorkerPool.create(Math.min(threads, todo.length), plan.models.map((m) => m.path), {
+		if (threads > 1 && builtin && cpu && todo.length > 1) pool = await WorkerPool.create(Math.min(threads, todo.length), plan.models.map((m) => ({ path: m.path, ...(m.adapter !== undefined ? { adapter: m.adapter } : {}) })), {
 				...(opts.chunkElements !== undefined ? { chunkElements: opts.chunkElements } : {}),
 				...(opts.holdBytes !== undefined ? { holdBytes: opts.holdBytes } : {}),
 			});

@@ -16,7 +16,7 @@ const FIXTURES = path.join(REPO_ROOT, "test", "fixtures", "torch-bin");
 const expected = JSON.parse(readFileSync(path.join(FIXTURES, "expected.json"), "utf8")) as Record<string, Record<string, { dtype: string; shape: number[]; hex: string }>>;
 const root = useTempDir("lm-merge-convert-");
 
-async function tensors(dir: string): Promise<Record<string, [string, number[], string]>> {
+async function tensors(dir: string): Promise<Record<string, readonly [string, number[], string]>> {
 	const m = await openModel(dir);
 	try {
 		return Object.fromEntries(await Promise.all(m.names().map(async (n) => [n, [m.info(n).dtype, m.info(n).shape, Buffer.from(await m.readRaw(n)).toString("hex")]] as const)));
