@@ -2,6 +2,7 @@ import yargs, { type Argv } from "yargs";
 import { UsageError } from "../index.js";
 import { demoCommand } from "./commands/demo.js";
 import { convertCommand } from "./commands/convert.js";
+import { extractLoraCommand } from "./commands/extract-lora.js";
 
 import { evalCommand } from "./commands/eval.js";
 import { inspectCommand } from "./commands/inspect.js";
@@ -30,6 +31,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 		.command(demoCommand(io));
 	for (const c of quickCommands(io)) parser.command(c);
 	parser.command(convertCommand(io));
+	parser.command(extractLoraCommand(io));
 	parser
 		.demandCommand(1, "name a command (merge --help lists them)")
 		.recommendCommands()
