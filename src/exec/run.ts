@@ -44,9 +44,10 @@ export function checkOutputPath(plan: MergePlan, out: string): void {
 	const o = path.resolve(out);
 	const inside = (a: string, b: string) => a === b || a.startsWith(b + path.sep);
 	for (const m of plan.models) {
-		const dir = path.resolve(m.source.dir);
-		if (inside(o, dir) || inside(dir, o)) {
-			throw new PlanError("OutputInsideInput", `output folder ${out} overlaps input model ${m.ref} (${dir}); choose another --out`);
+		for (const dir of [path.resolve(m.source.dir), ...(m.adapter !== undefined ? [path.resolve(m.adapter)] : [])]) {
+			if (inside(o, dir) || inside(dir, o)) {
+				throw new PlanError("OutputInsideInput", `output folder ${out} overlaps input model ${m.ref} (${dir}); choose another --out`);
+			}
 		}
 	}
 }

@@ -6,7 +6,8 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeAll, expect, test } from "vitest";
-import { ModelError } from "../../src/errors.js";
+import { ModelError, PlanError } from "../../src/errors.js";
+import { extractLoraAdapter } from "../../src/lora/extract-folder.js";
 import { mergeModels } from "../../src/exec/merge-models.js";
 import { ShardedWriter } from "../../src/io/sharded-writer.js";
 import { openModelWithAdapter } from "../../src/lora/open.js";
@@ -84,6 +85,19 @@ test.each([
 	const plain = path.join(root(), `out-plain-${tag}`);
 	await mergeModels(parseRecipe(text.replace("BASE", base).replace("OTHER", other)), { out: plain, ...opts });
 	expect(got).not.toEqual(await tensorBytes(plain));
+});
+
+test("an output folder that is (or is inside) the adapter folder is refused, even with force", async () => {
+	const text = `merge_method: linear\nmodels:\n  - model: ${base}+${adapter}\n    parameters: {weight: 1}\n`;
+	for (const out of [adapter, path.join(adapter, "sub")]) {
+		const err = await rejected(mergeModels(parseRecipe(text), { out, force: true }), PlanError);
+		expect(err.kind).toBe("OutputInsideInput");
+	}
+	const err = await rejected(extractLoraAdapter(base, other, { rank: 2, out: other, force: true }), PlanError);
+	expect(err.kind).toBe("OutputInsideInput");
+	const still = await openModel(other);
+	expect(still.names().length).toBeGreaterThan(0);
+	await still.close();
 });
 
 test("model+adapter resolves each side like a model reference: paths and Hugging Face cache ids", async () => {
