@@ -41,32 +41,33 @@ export function randomizedSvd(m: Float32Array, rows: number, cols: number, rank:
 	const r = Math.max(0, Math.min(rank, full));
 	const k = Math.min(full, r + (opts.oversample ?? DEFAULT_OVERSAMPLE));
 	if (r === 0) return { rank: 0, u: new Float64Array(0), s: new Float64Array(0), vt: new Float64Array(0) };
+	// Sets of k vectors are stored vector after vector (k × n), so every inner loop runs over contiguous memory.
 	const omega = gaussian(cols * k, opts.seed ?? 0, opts.key ?? "");
-	let q = multiply(m, rows, cols, omega, k); // Y = M Ω  (rows × k)
+	let q = multiply(m, rows, cols, omega, k); // Y = M Ω: k vectors of length rows
 	orthonormalize(q, rows, k);
 	for (let it = 0; it < (opts.powerIters ?? DEFAULT_POWER_ITERS); it++) {
-		const z = multiplyTransposed(m, rows, cols, q, k); // Mᵀ Q  (cols × k)
+		const z = multiplyTransposed(m, rows, cols, q, k); // Mᵀ Q: k vectors of length cols
 		orthonormalize(z, cols, k);
 		q = multiply(m, rows, cols, z, k);
 		orthonormalize(q, rows, k);
 	}
-	// Bᵀ = Mᵀ Q (cols × k). Jacobi makes its columns orthogonal: Bᵀ V = W Σ, so M ≈ Q B = (Q V) Σ Wᵀ.
+	// Bᵀ = Mᵀ Q (its k columns of length cols). Jacobi makes them orthogonal: Bᵀ V = W Σ, so M ≈ Q B = (Q V) Σ Wᵀ.
 	const bt = multiplyTransposed(m, rows, cols, q, k);
 	const v = jacobi(bt, cols, k);
-	const order = Array.from({ length: k }, (_, j) => j).sort((a, b) => columnNorm(bt, cols, k, b) - columnNorm(bt, cols, k, a));
+	const norms = Array.from({ length: k }, (_, j) => vectorNorm(bt, cols, j));
+	const order = Array.from({ length: k }, (_, j) => j).sort((a, b) => norms[b]! - norms[a]!);
 	const u = new Float64Array(rows * r);
 	const s = new Float64Array(r);
 	const vt = new Float64Array(r * cols);
 	for (let t = 0; t < r; t++) {
 		const j = order[t]!;
-		const sigma = columnNorm(bt, cols, k, j);
+		const sigma = norms[j]!;
 		s[t] = sigma;
-		for (let c = 0; c < cols; c++) vt[t * cols + c] = sigma > 0 ? bt[c * k + j]! / sigma : 0;
-		// Column t of U = Q · (column j of V).
-		for (let i = 0; i < rows; i++) {
-			let sum = 0;
-			for (let l = 0; l < k; l++) sum += q[i * k + l]! * v[l * k + j]!;
-			u[i * r + t] = sum;
+		for (let c = 0; c < cols; c++) vt[t * cols + c] = sigma > 0 ? bt[j * cols + c]! / sigma : 0;
+		// Column t of U = Σ_l Q_l · V[l, j].
+		for (let l = 0; l < k; l++) {
+			const w = v[l * k + j]!;
+			for (let i = 0; i < rows; i++) u[i * r + t]! += w * q[l * rows + i]!;
 		}
 	}
 	return { rank: r, u, s, vt };
@@ -85,65 +86,78 @@ function gaussian(n: number, seed: number, key: string): Float64Array {
 	return out;
 }
 
-/** M (rows × cols, float32) times X (cols × k) → rows × k. */
+/** M (rows × cols, float32) times the k vectors X (each of length cols) → k vectors of length rows: dot products. */
 export function multiply(m: Float32Array, rows: number, cols: number, x: Float64Array, k: number): Float64Array {
-	const y = new Float64Array(rows * k);
+	const y = new Float64Array(k * rows);
 	for (let i = 0; i < rows; i++) {
-		const yi = i * k;
-		for (let j = 0; j < cols; j++) {
-			const a = m[i * cols + j]!;
-			if (a === 0) continue;
-			const xj = j * k;
-			for (let l = 0; l < k; l++) y[yi + l]! += a * x[xj + l]!;
+		const row = i * cols;
+		for (let l = 0; l < k; l++) {
+			const xo = l * cols;
+			// Four partial sums: independent chains run in parallel in the CPU.
+			let s0 = 0;
+			let s1 = 0;
+			let s2 = 0;
+			let s3 = 0;
+			let j = 0;
+			for (; j + 3 < cols; j += 4) {
+				s0 += m[row + j]! * x[xo + j]!;
+				s1 += m[row + j + 1]! * x[xo + j + 1]!;
+				s2 += m[row + j + 2]! * x[xo + j + 2]!;
+				s3 += m[row + j + 3]! * x[xo + j + 3]!;
+			}
+			for (; j < cols; j++) s0 += m[row + j]! * x[xo + j]!;
+			y[l * rows + i] = s0 + s1 + (s2 + s3);
 		}
 	}
 	return y;
 }
 
-/** Mᵀ (cols × rows) times Q (rows × k) → cols × k. */
+/** Mᵀ times the k vectors Q (each of length rows) → k vectors of length cols, accumulated row by row of M. */
 export function multiplyTransposed(m: Float32Array, rows: number, cols: number, q: Float64Array, k: number): Float64Array {
-	const z = new Float64Array(cols * k);
+	const z = new Float64Array(k * cols);
 	for (let i = 0; i < rows; i++) {
-		const qi = i * k;
-		for (let j = 0; j < cols; j++) {
-			const a = m[i * cols + j]!;
+		const row = i * cols;
+		for (let l = 0; l < k; l++) {
+			const a = q[l * rows + i]!;
 			if (a === 0) continue;
-			const zj = j * k;
-			for (let l = 0; l < k; l++) z[zj + l]! += a * q[qi + l]!;
+			const zo = l * cols;
+			for (let j = 0; j < cols; j++) z[zo + j]! += a * m[row + j]!;
 		}
 	}
 	return z;
 }
 
 /**
- * Orthonormalizes the k columns of the row-major n × k matrix `a` in place: modified Gram–Schmidt, applied twice
- * ("twice is enough", Giraud et al.) so the result is orthonormal to working precision. A column that vanishes
- * (the matrix has lower rank) becomes zero.
+ * Orthonormalizes the k vectors of length n stored one after another in `a`, in place: modified Gram–Schmidt,
+ * applied twice ("twice is enough", Giraud et al.) so the result is orthonormal to working precision. A vector that
+ * vanishes (the set has lower rank) becomes zero.
  */
 export function orthonormalize(a: Float64Array, n: number, k: number): void {
 	for (let pass = 0; pass < 2; pass++) {
 		for (let j = 0; j < k; j++) {
+			const vj = j * n;
 			for (let p = 0; p < j; p++) {
+				const vp = p * n;
 				let dot = 0;
-				for (let i = 0; i < n; i++) dot += a[i * k + p]! * a[i * k + j]!;
-				for (let i = 0; i < n; i++) a[i * k + j]! -= dot * a[i * k + p]!;
+				for (let i = 0; i < n; i++) dot += a[vp + i]! * a[vj + i]!;
+				for (let i = 0; i < n; i++) a[vj + i]! -= dot * a[vp + i]!;
 			}
-			const norm = columnNorm(a, n, k, j);
+			const norm = vectorNorm(a, n, j);
 			const inv = norm > 1e-300 ? 1 / norm : 0;
-			for (let i = 0; i < n; i++) a[i * k + j]! *= inv;
+			for (let i = 0; i < n; i++) a[vj + i]! *= inv;
 		}
 	}
 }
 
-function columnNorm(a: Float64Array, n: number, k: number, j: number): number {
+function vectorNorm(a: Float64Array, n: number, j: number): number {
 	let s = 0;
-	for (let i = 0; i < n; i++) s += a[i * k + j]! ** 2;
+	for (let i = j * n; i < (j + 1) * n; i++) s += a[i]! ** 2;
 	return Math.sqrt(s);
 }
 
 /**
- * One-sided Jacobi (Hestenes): rotates pairs of columns of the n × k matrix `a` in place until all are mutually
- * orthogonal, and returns the accumulated k × k rotation V (a·V_before = a_after).
+ * One-sided Jacobi (Hestenes): rotates pairs of the k vectors (length n) in `a` in place until all are mutually
+ * orthogonal, and returns the accumulated k × k rotation V (row-major; a_before · V = a_after, vectors as columns).
  */
 function jacobi(a: Float64Array, n: number, k: number): Float64Array {
 	const v = new Float64Array(k * k);
@@ -151,28 +165,30 @@ function jacobi(a: Float64Array, n: number, k: number): Float64Array {
 	for (let sweep = 0; sweep < MAX_JACOBI_SWEEPS; sweep++) {
 		let rotated = false;
 		for (let p = 0; p < k - 1; p++) {
+			const vp = p * n;
 			for (let q = p + 1; q < k; q++) {
+				const vq = q * n;
 				let alpha = 0;
 				let beta = 0;
 				let gamma = 0;
 				for (let i = 0; i < n; i++) {
-					const x = a[i * k + p]!;
-					const y = a[i * k + q]!;
+					const x = a[vp + i]!;
+					const y = a[vq + i]!;
 					alpha += x * x;
 					beta += y * y;
 					gamma += x * y;
 				}
-				if (Math.abs(gamma) <= 1e-15 * Math.sqrt(alpha * beta) || gamma === 0) continue;
+				if (gamma === 0 || Math.abs(gamma) <= 1e-15 * Math.sqrt(alpha * beta)) continue;
 				rotated = true;
 				const zeta = (beta - alpha) / (2 * gamma);
 				const t = Math.sign(zeta || 1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
 				const c = 1 / Math.sqrt(1 + t * t);
 				const s = c * t;
 				for (let i = 0; i < n; i++) {
-					const x = a[i * k + p]!;
-					const y = a[i * k + q]!;
-					a[i * k + p] = c * x - s * y;
-					a[i * k + q] = s * x + c * y;
+					const x = a[vp + i]!;
+					const y = a[vq + i]!;
+					a[vp + i] = c * x - s * y;
+					a[vq + i] = s * x + c * y;
 				}
 				for (let i = 0; i < k; i++) {
 					const x = v[i * k + p]!;

@@ -10,6 +10,7 @@ import { randn } from "../helpers/lora.js";
 /** rows × cols matrix Σ_i σ_i u_i v_iᵀ with orthonormal u, v. */
 function withSpectrum(rows: number, cols: number, sigma: number[], key: string): Float32Array {
 	const n = sigma.length;
+	// n orthonormal vectors of length rows (and cols), stored one after another.
 	const u = Float64Array.from(randn(`${key}u`, rows * n, 1));
 	const v = Float64Array.from(randn(`${key}v`, cols * n, 1));
 	orthonormalize(u, rows, n);
@@ -17,7 +18,7 @@ function withSpectrum(rows: number, cols: number, sigma: number[], key: string):
 	const m = new Float32Array(rows * cols);
 	for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) {
 		let s = 0;
-		for (let t = 0; t < n; t++) s += sigma[t]! * u[i * n + t]! * v[j * n + t]!;
+		for (let t = 0; t < n; t++) s += sigma[t]! * u[t * rows + i]! * v[t * cols + j]!;
 		m[i * cols + j] = s;
 	}
 	return m;
