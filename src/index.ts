@@ -211,3 +211,30 @@ export type { WorkerOptions, WorkerHandle, WorkerEvent } from "./sweep/worker.js
 export { recordEvaluation } from "./sweep/record-eval.js";
 export { readReportData, defaultStorePath } from "./sweep/report-source.js";
 export { workerId } from "./sweep/worker-id.js";
+// PyTorch .bin checkpoints (issue 14)
+export { TorchBinError } from "./errors.js";
+export type { TorchBinErrorKind } from "./errors.js";
+export { openTorchBin } from "./io/torch-bin/torch-bin-file.js";
+export type { TorchBinFile } from "./io/torch-bin/torch-bin-file.js";
+export { ALLOWED_GLOBALS } from "./io/torch-bin/torch-globals.js";
+export { convertModel, convertModelIter } from "./exec/convert-model.js";
+export type { ConvertOptions, ConvertResult } from "./exec/convert-model.js";
+
+// LoRA adapters: model+adapter inputs and extraction (issue 14)
+export { LoraError } from "./errors.js";
+export type { LoraErrorKind } from "./errors.js";
+export { resolveModelWithAdapter } from "./model/adapter-ref.js";
+export type { ResolvedModelWithAdapter } from "./model/adapter-ref.js";
+export { openAdapter } from "./lora/adapter.js";
+export type { LoraAdapter, LoraModule } from "./lora/adapter.js";
+export { readAdapterConfig, parseAdapterConfig, moduleScaling } from "./lora/adapter-config.js";
+export type { AdapterConfig } from "./lora/adapter-config.js";
+export { applyLora } from "./lora/apply.js";
+export { openModelWithAdapter } from "./lora/open.js";
+export type { ModelOpenSpec } from "./lora/open.js";
+export { randomizedSvd } from "./lora/svd.js";
+export type { TruncatedSvd, SvdOptions } from "./lora/svd.js";
+export { extractLora } from "./lora/extract.js";
+export type { ExtractOptions, ExtractedModule, ExtractedAdapter, ExtractEvent } from "./lora/extract.js";
+export { extractLoraIter, extractLoraAdapter } from "./lora/extract-folder.js";
+export type { ExtractLoraOptions, ExtractLoraResult, ExtractLoraEvent } from "./lora/extract-folder.js";

@@ -3,6 +3,8 @@ import { UsageError, VERSION } from "../index.js";
 import { demoCommand } from "./commands/demo.js";
 import { downloadCommand } from "./commands/download.js";
 import { uploadCommand } from "./commands/upload.js";
+import { convertCommand } from "./commands/convert.js";
+import { extractLoraCommand } from "./commands/extract-lora.js";
 
 import { evalCommand } from "./commands/eval.js";
 import { inspectCommand } from "./commands/inspect.js";
@@ -41,6 +43,8 @@ export async function main(argv: string[], rawIo: Io = processIo): Promise<numbe
 		.command(workerCommand(io))
 		.command(reportCommand(io));
 	for (const c of quickCommands(io)) parser.command(c);
+	parser.command(convertCommand(io));
+	parser.command(extractLoraCommand(io));
 	parser
 		.demandCommand(1, "name a command (merge --help lists them)")
 		.recommendCommands()

@@ -1,5 +1,4 @@
 import { SafetensorsError } from "../errors.js";
-import type { SafetensorsFile } from "../io/reader.js";
 import type { TensorInfo, TensorSource } from "../io/types.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { ModelConfig } from "./config.js";
@@ -18,17 +17,17 @@ export interface ModelSource extends TensorSource {
 	readonly totalBytes: number;
 }
 
-/** A TensorSource over several open safetensors files, each tensor owned by exactly one of them. */
+/** A TensorSource over several open weight files (safetensors or PyTorch `.bin`), each tensor owned by exactly one of them. */
 export class MultiFileSource implements ModelSource {
 	readonly files: string[];
 	readonly totalBytes: number;
-	private readonly owner: Map<string, SafetensorsFile>;
+	private readonly owner: Map<string, TensorSource>;
 
 	/** `shards` are open and validated; `owner` maps every tensor name to the shard holding it. */
 	constructor(
 		readonly location: string,
 		readonly dir: string,
-		private readonly shards: SafetensorsFile[],
+		private readonly shards: TensorSource[],
 		readonly indexFile: string | undefined,
 		readonly config: ModelConfig | undefined,
 	) {
@@ -36,9 +35,9 @@ export class MultiFileSource implements ModelSource {
 		this.owner = new Map();
 		let total = 0;
 		for (const shard of shards) {
-			for (const [name, info] of shard.header.tensors) {
+			for (const name of shard.names()) {
 				this.owner.set(name, shard);
-				total += info.byteLength;
+				total += shard.info(name).byteLength;
 			}
 		}
 		this.totalBytes = total;
@@ -76,8 +75,11 @@ export class MultiFileSource implements ModelSource {
 		return this.shardOf(name).readRaw(name, start, end, into);
 	}
 
-	readRawAligned(name: string, start: number, end: number, scratch: Uint8Array): Promise<Uint8Array> {
-		return this.shardOf(name).readRawAligned(name, start, end, scratch);
+	/** A direct read where the shard offers one (safetensors), else an ordinary read into the start of `scratch`. */
+	async readRawAligned(name: string, start: number, end: number, scratch: Uint8Array): Promise<Uint8Array> {
+		const shard = this.shardOf(name);
+		if (shard.readRawAligned !== undefined) return shard.readRawAligned(name, start, end, scratch);
+		return shard.readRaw(name, start, end, scratch.subarray(0, end - start));
 	}
 
 	/** Closes every shard, even when one fails; the first failure is rethrown. */
@@ -87,7 +89,7 @@ export class MultiFileSource implements ModelSource {
 		if (failed !== undefined) throw failed.reason;
 	}
 
-	private shardOf(name: string): SafetensorsFile {
+	private shardOf(name: string): TensorSource {
 		const shard = this.owner.get(name);
 		if (shard === undefined) {
 			throw new SafetensorsError("TensorNotFound", this.location, "no tensor with this name in the model", name);

@@ -11,6 +11,8 @@ export interface PlannedModel {
 	path: string;
 	/** How the reference was resolved ("path", "alias", "hf-cache"). */
 	via: string;
+	/** The LoRA adapter folder applied to the model (`model+adapter` references). */
+	adapter?: string;
 	source: ModelSource;
 }
 

@@ -11,10 +11,10 @@ interface InspectArgs {
 export function inspectCommand(io: Io): CommandModule<object, InspectArgs> {
 	return {
 		command: "inspect <path>",
-		describe: "Validate a safetensors file or model folder and list its tensors",
+		describe: "Validate a weights file (safetensors or PyTorch .bin) or model folder and list its tensors",
 		builder: (y) =>
 			y
-				.positional("path", { type: "string", demandOption: true, description: "A .safetensors file or a model folder" })
+				.positional("path", { type: "string", demandOption: true, description: "A .safetensors or .bin file, or a model folder" })
 				.option("json", { type: "boolean", description: "Print JSON" }) as never,
 		handler: async (argv) => {
 			const model = await openModel(argv.path);
