@@ -93,6 +93,10 @@ export function chooseStreaming(cfg: MistralConfig, backend: string, mode: Strea
 export async function loadEvalModel(dir: string, opts: EvalModelOptions = {}): Promise<EvalModel> {
 	const src = await openModel(dir);
 	try {
+		if (src.config === undefined && src.rawConfig !== undefined) {
+			const what = JSON.stringify(src.rawConfig["architectures"] ?? src.rawConfig["model_type"] ?? "an unknown model");
+			throw new EvalError("Config", `${src.location}: config.json describes ${what}; the evaluator runs Mistral/Llama-family models only`);
+		}
 		if (src.config === undefined) throw new EvalError("Config", `${src.location}: no config.json next to the weights`);
 		return await createEvalModel(src, src.config, { ...opts, ownsSource: true });
 	} catch (err) {

@@ -4,7 +4,7 @@ import { ModelError } from "../errors.js";
 import { unfinishedOutputOf } from "../io/atomic-output.js";
 import { readIndexJson } from "../io/index-json.js";
 import { openSafetensors, type SafetensorsFile } from "../io/reader.js";
-import { readModelConfig } from "./config.js";
+import { readConfigFile } from "./config.js";
 import { MultiFileSource, type ModelSource } from "./model-source.js";
 import { sniffImpostor } from "./sniff.js";
 
@@ -52,8 +52,8 @@ export async function openModel(pathOrFile: string): Promise<ModelSource> {
 	if (!isDir && basename(path) === INDEX_FILE) return openSharded(dirname(path));
 	if (!isDir) {
 		const dir = dirname(path);
-		const config = await readModelConfig(dir);
-		return new MultiFileSource(path, dir, [await openWeightFile(path, dir)], undefined, config);
+		const { config, raw } = await readConfigFile(dir);
+		return new MultiFileSource(path, dir, [await openWeightFile(path, dir)], undefined, config, raw);
 	}
 	const entries = (await readdir(path)).sort();
 	const hasSingle = entries.includes(SINGLE_WEIGHTS_FILE);
@@ -66,8 +66,8 @@ export async function openModel(pathOrFile: string): Promise<ModelSource> {
 		);
 	}
 	if (hasSingle) {
-		const config = await readModelConfig(path);
-		return new MultiFileSource(path, path, [await openWeightFile(join(path, SINGLE_WEIGHTS_FILE), path)], undefined, config);
+		const { config, raw } = await readConfigFile(path);
+		return new MultiFileSource(path, path, [await openWeightFile(join(path, SINGLE_WEIGHTS_FILE), path)], undefined, config, raw);
 	}
 	if (hasIndex) return openSharded(path);
 	throw new ModelError("NoWeights", path, noWeightsMessage(entries));
@@ -120,12 +120,12 @@ async function openSharded(dir: string): Promise<ModelSource> {
 		}
 	}
 
-	const config = await readModelConfig(dir);
+	const { config, raw } = await readConfigFile(dir);
 	const opened: SafetensorsFile[] = [];
 	try {
 		for (const shard of shardNames) opened.push(await openWeightFile(join(dir, shard), dir, firstTensor.get(shard)));
 		checkAgainstIndex(dir, weightMap, shardNames, opened);
-		return new MultiFileSource(dir, dir, opened, indexPath, config);
+		return new MultiFileSource(dir, dir, opened, indexPath, config, raw);
 	} catch (err) {
 		await Promise.allSettled(opened.map((s) => s.close()));
 		throw err;

@@ -12,8 +12,10 @@ export interface ModelSource extends TensorSource {
 	readonly files: string[];
 	/** The index file, when the weights are sharded. */
 	readonly indexFile: string | undefined;
-	/** The parsed config.json of the folder, or undefined when it has none. */
+	/** The typed view of a Llama/Mistral-family config.json, or undefined (no config.json, or another family's). */
 	readonly config: ModelConfig | undefined;
+	/** The folder's config.json as read (any family), or undefined when it has none. */
+	readonly rawConfig: Record<string, unknown> | undefined;
 	/** Sum of the tensors' data bytes (what the index's `metadata.total_size` records). */
 	readonly totalBytes: number;
 }
@@ -31,6 +33,7 @@ export class MultiFileSource implements ModelSource {
 		private readonly shards: SafetensorsFile[],
 		readonly indexFile: string | undefined,
 		readonly config: ModelConfig | undefined,
+		readonly rawConfig: Record<string, unknown> | undefined = config?.raw,
 	) {
 		this.files = shards.map((s) => s.location);
 		this.owner = new Map();

@@ -1,8 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { PlanError } from "../errors.js";
-import { moduleKindOf } from "../arch/detect.js";
-import { dtypeBytes, isFloatDtype, torchDtypeName, type FloatDtype } from "../io/dtypes.js";
+import { dtypeBytes, isFloatDtype, type FloatDtype } from "../io/dtypes.js";
 import { resolveModelRef } from "../model/refs.js";
 import { BUILTIN_METHODS, createRegistry, type MethodRegistry } from "../methods/registry.js";
 import type { MergeMethod } from "../methods/types.js";
@@ -12,6 +11,7 @@ import { formatShape, numel, shapeEquals } from "../tensor/tensor.js";
 import { checkCompatDtype, checkCompatMethod, compatJob, compatWarnings, type CompatMode, type CompatPlan } from "./compat.js";
 import { estimatePeakMemory } from "./memory.js";
 import { openRecipeModels, type OpenModelsOptions } from "./open-models.js";
+import { architectureWarnings, outputConfig } from "./output-config.js";
 import { resolveJobParams } from "./resolve-params.js";
 import { normalizeSlices, outputTensors, type OutputTensor, type PlanSlice } from "./slices.js";
 import type { JobInput, MergePlan, PlannedModel, TensorJob } from "./types.js";
@@ -90,7 +90,7 @@ function checkFilters(recipe: Recipe, names: string[]): void {
 
 function checkArchitectures(models: PlannedModel[]): void {
 	const archOf = (m: PlannedModel) => {
-		const raw = m.source.config?.raw;
+		const raw = m.source.rawConfig;
 		const a = raw?.["architectures"];
 		return Array.isArray(a) && typeof a[0] === "string" ? a[0] : undefined;
 	};
@@ -128,8 +128,7 @@ function planJob(
 	let truncate: TensorJob["truncate"];
 	for (let i = 0; i < infos.length; i++) {
 		if (shapeEquals(infos[i]!.shape, shape)) continue;
-		const kind = moduleKindOf(o.name);
-		const isEmbed = kind === "embed" || kind === "lm_head";
+		const isEmbed = s.sources.some((src) => models[src.model]!.arch.embedNames.has(o.name));
 		const what = `${o.name}: ${models[inputs[i]!.model]!.ref} has shape ${formatShape(infos[i]!.shape)} but ${models[inputs[s.baseSource ?? 0]!.model]!.ref} has ${formatShape(donorInfo.shape)}`;
 		if (!isEmbed || infos[i]!.shape.length !== shape.length) throw new PlanError("ShapeMismatch", what, o.name);
 		if (!truncateVocab) {
@@ -192,6 +191,7 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 	const { models, indexOf } = await openRecipeModels(recipe, opts);
 	try {
 		if (opts.allowArchitectureMismatch !== true) checkArchitectures(models);
+		warnings.push(...architectureWarnings(models));
 		const slices = normalizeSlices(recipe, method, models, indexOf);
 		for (const s of slices) {
 			const n = s.sources.length - (s.baseSource !== undefined && method.base !== "none" ? 1 : 0);
@@ -212,7 +212,9 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 		// The config/tokenizer donor: the base model, else the first listed model (deterministic, unlike mergekit).
 		const donor = baseIndex ?? slices[0]!.sources[0]!.model;
 		const numLayers = slices.reduce((n, s) => n + (s.sources[0]!.layerEnd - s.sources[0]!.layerStart), 0);
-		const config = patchConfig(models[donor]!, outDtype, numLayers, jobs);
+		const donorArch = models[donor]!.arch;
+		const embedJob = jobs.find((j) => donorArch.preNames.has(j.output.name) && donorArch.embedNames.has(j.output.name));
+		const config = outputConfig(models[donor]!, outDtype, numLayers, embedJob?.truncate?.rows);
 		const tokenizerDir = await tokenizerFolder(recipe, models, donor, opts);
 		const totalBytes = jobs.reduce((n, j) => n + j.output.byteLength, 0);
 		return {
@@ -236,17 +238,6 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 		await Promise.all(models.map((m) => m.source.close()));
 		throw err;
 	}
-}
-
-function patchConfig(donor: PlannedModel, outDtype: FloatDtype | undefined, numLayers: number, jobs: TensorJob[]): Record<string, unknown> | undefined {
-	const raw = donor.source.config?.raw;
-	if (raw === undefined) return undefined;
-	const config: Record<string, unknown> = structuredClone(raw);
-	if (outDtype !== undefined) config["torch_dtype"] = torchDtypeName(outDtype);
-	if (typeof config["num_hidden_layers"] === "number") config["num_hidden_layers"] = numLayers;
-	const embed = jobs.find((j) => moduleKindOf(j.output.name) === "embed");
-	if (embed?.truncate !== undefined && typeof config["vocab_size"] === "number") config["vocab_size"] = embed.truncate.rows;
-	return config;
 }
 
 async function tokenizerFolder(recipe: Recipe, models: PlannedModel[], donor: number, opts: PlanOptions): Promise<string | undefined> {

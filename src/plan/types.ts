@@ -1,3 +1,4 @@
+import type { ResolvedArchitecture } from "../arch/resolve.js";
 import type { FloatDtype, Dtype } from "../io/dtypes.js";
 import type { ModelSource } from "../model/model-source.js";
 import type { MergeMethod } from "../methods/types.js";
@@ -12,6 +13,8 @@ export interface PlannedModel {
 	/** How the reference was resolved ("path", "alias", "hf-cache"). */
 	via: string;
 	source: ModelSource;
+	/** Its architecture: the family definition config.json selects, checked against its tensor names (or inferred). */
+	arch: ResolvedArchitecture;
 }
 
 /** Where one input of a job comes from. */
