@@ -61,12 +61,19 @@ export { detectArchitecture, layerIndexOf, moduleKindOf, isEmbedTensor, renameLa
 export type { ModuleKind } from "./arch/detect.js";
 export { MISTRAL, LLAMA } from "./arch/mistral.js";
 export type { ArchitectureSpec, WeightSpec } from "./arch/types.js";
+export { ARCHITECTURES, architectureByName } from "./arch/registry.js";
+export { expectedWeights } from "./arch/expected-weights.js";
+export { resolveArchitecture } from "./arch/resolve.js";
+export type { ResolvedArchitecture } from "./arch/resolve.js";
+export type { ConfigCondition, ConfigValue, RepeatSpec } from "./arch/types.js";
 
 // tiny checkpoints for tests, examples and demos
 export { writeTinyMistral, writeTinyPair } from "./fixtures/tiny-model.js";
 export type { TinyMistralOptions, TinyModel } from "./fixtures/tiny-model.js";
 export { writeHfCacheModel } from "./fixtures/hf-cache-model.js";
 export type { HfCacheModelOptions } from "./fixtures/hf-cache-model.js";
+export { writeTinyArchitecture } from "./fixtures/tiny-architecture.js";
+export type { TinyArchitectureOptions } from "./fixtures/tiny-architecture.js";
 
 // merge methods: plain typed-array kernels, method definitions, the registry
 export { linear, linearMethod } from "./methods/linear.js";
