@@ -153,3 +153,16 @@ export class EvalError extends LmMergeError {
 export class UsageError extends LmMergeError {
 	override readonly exitCode: number = 2;
 }
+
+export type TokenizerErrorKind = "NotFound" | "Invalid" | "Unsupported" | "MissingToken";
+
+/** A tokenizer that cannot be read, merged or extended as the recipe asks (`location`: the folder or file). */
+export class TokenizerError extends LmMergeError {
+	constructor(
+		readonly kind: TokenizerErrorKind,
+		readonly location: string,
+		message: string,
+	) {
+		super(`${location}: ${message}`);
+	}
+}

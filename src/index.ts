@@ -67,6 +67,20 @@ export { resolveArchitecture } from "./arch/resolve.js";
 export type { ResolvedArchitecture } from "./arch/resolve.js";
 export type { ConfigCondition, ConfigValue, RepeatSpec } from "./arch/types.js";
 
+// tokenizer vocabularies: union, strip, row maps (tokenizer_source union | base | <model>)
+export { TokenizerError } from "./errors.js";
+export type { TokenizerErrorKind } from "./errors.js";
+export { readTokenizerFolder } from "./vocab/tokenizer-files.js";
+export type { TokenizerFolder, TokenizerJson } from "./vocab/tokenizer-files.js";
+export { vocabularyOf } from "./vocab/vocabulary.js";
+export type { Vocabulary } from "./vocab/vocabulary.js";
+export { unionTokenizer, addPlainTokens } from "./vocab/union.js";
+export { stripTokenizer } from "./vocab/strip.js";
+export { planRows, ROW_DEFAULT, ROW_MEAN } from "./vocab/row-plan.js";
+export type { RowPlan, TokenOverride, TokenSource } from "./vocab/row-plan.js";
+export type { VocabSummary } from "./plan/types.js";
+export type { RecipeTokenizer, RecipeTokenOverride, RecipeTokenSource } from "./recipe/schema.js";
+
 // tiny checkpoints for tests, examples and demos
 export { writeTinyMistral, writeTinyPair } from "./fixtures/tiny-model.js";
 export type { TinyMistralOptions, TinyModel } from "./fixtures/tiny-model.js";

@@ -30,13 +30,15 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	// The YAML's shape only; it knows no method and no file format beyond dtype names.
 	recipe: ["errors", "io/dtypes", "suggest"],
 	arch: ["io/dtypes", "errors"],
+	// Tokenizer vocabularies: read, strip, union, row maps (tokenizer files only; no tensors, no merging).
+	vocab: ["errors"],
 	// Headers only: it may open models, but reads no tensor data (reviewed, not checked here).
-	plan: ["recipe", "methods", "arch", "io", "model", "tensor", "errors"],
-	exec: ["plan", "io", "backends", "methods", "recipe", "model", "tensor", "wasm", "errors", "version"],
+	plan: ["recipe", "methods", "arch", "io", "model", "tensor", "errors", "vocab"],
+	exec: ["plan", "io", "backends", "methods", "recipe", "model", "tensor", "wasm", "errors", "version", "vocab"],
 	// The evaluator scores any checkpoint: never methods, plan or exec.
 	eval: ["io", "model", "tensor", "arch", "errors"],
 	fixtures: ["io", "model", "tensor", "arch", "errors"],
-	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures"],
+	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures", "vocab"],
 	// A client of the library, like examples/: everything through ../index.js.
 	cli: ["index"],
 };

@@ -12,6 +12,8 @@ import { checkCompatDtype, checkCompatMethod, compatJob, compatWarnings, type Co
 import { estimatePeakMemory } from "./memory.js";
 import { openRecipeModels, type OpenModelsOptions } from "./open-models.js";
 import { architectureWarnings, outputConfig } from "./output-config.js";
+import { attachVocab } from "./vocab-jobs.js";
+import { vocabularyFor } from "./vocab-source.js";
 import { resolveJobParams } from "./resolve-params.js";
 import { normalizeSlices, outputTensors, type OutputTensor, type PlanSlice } from "./slices.js";
 import type { JobInput, MergePlan, PlannedModel, TensorJob } from "./types.js";
@@ -116,6 +118,7 @@ function planJob(
 	outDtype: FloatDtype | undefined,
 	truncateVocab: boolean,
 	warnings: string[],
+	vocabRows: number | undefined,
 	compat?: CompatPlan,
 ): TensorJob {
 	const s: PlanSlice = o.slice;
@@ -124,13 +127,16 @@ function planJob(
 	const base = s.baseSource !== undefined ? inputs[s.baseSource] : undefined;
 	const nonBaseIdx = s.sources.map((_, i) => i).filter((i) => i !== s.baseSource);
 	const donorInfo = infos[s.baseSource ?? 0]!;
-	let shape = [...donorInfo.shape];
+	const isEmbed = s.sources.some((src) => models[src.model]!.arch.embedNames.has(o.name));
+	// With a tokenizer source, every model's vocabulary rows are rebuilt to the output's: only the widths must agree.
+	const remap = isEmbed && vocabRows !== undefined;
+	const rowsAs = (sh: readonly number[]) => (remap ? [vocabRows, ...sh.slice(1)] : [...sh]);
+	let shape = rowsAs(donorInfo.shape);
 	let truncate: TensorJob["truncate"];
 	for (let i = 0; i < infos.length; i++) {
-		if (shapeEquals(infos[i]!.shape, shape)) continue;
-		const isEmbed = s.sources.some((src) => models[src.model]!.arch.embedNames.has(o.name));
+		if (shapeEquals(rowsAs(infos[i]!.shape), shape)) continue;
 		const what = `${o.name}: ${models[inputs[i]!.model]!.ref} has shape ${formatShape(infos[i]!.shape)} but ${models[inputs[s.baseSource ?? 0]!.model]!.ref} has ${formatShape(donorInfo.shape)}`;
-		if (!isEmbed || infos[i]!.shape.length !== shape.length) throw new PlanError("ShapeMismatch", what, o.name);
+		if (!isEmbed || remap || infos[i]!.shape.length !== shape.length) throw new PlanError("ShapeMismatch", what, o.name);
 		if (!truncateVocab) {
 			throw new PlanError("VocabMismatch", `${what} (different vocabularies; set truncate_vocab: true or --truncate-vocab to merge the common sub-matrix, as mergekit does)`, o.name);
 		}
@@ -205,17 +211,19 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 		const outDtype = opts.dtype ?? recipe.outDtype ?? recipe.dtype;
 		const truncateVocab = opts.truncateVocab ?? recipe.allowVocabTruncation ?? false;
 		const compat: CompatPlan | undefined = compatMode === "mergekit" ? { dtype: recipe.dtype, outDtype: opts.dtype ?? recipe.outDtype } : undefined;
-		const jobs = outputs.map((o) => planJob(o, method, recipe, models, outDtype, truncateVocab, warnings, compat));
-		if (compat !== undefined) warnings.push(...compatWarnings(method, jobs, compat));
 		const baseIndex = recipe.baseModel !== undefined ? indexOf.get(recipe.baseModel) : undefined;
 		const baseModel = method.base !== "none" ? baseIndex : undefined;
 		// The config/tokenizer donor: the base model, else the first listed model (deterministic, unlike mergekit).
 		const donor = baseIndex ?? slices[0]!.sources[0]!.model;
+		const tokenizerDir = await tokenizerFolder(recipe, models, donor, opts);
+		const vocab = await vocabularyFor(recipe, models, indexOf, donor, baseIndex, tokenizerDir, warnings);
+		const jobs = outputs.map((o) => planJob(o, method, recipe, models, outDtype, truncateVocab, warnings, vocab?.rows, compat));
+		if (vocab !== undefined) attachVocab(jobs, models, vocab);
+		if (compat !== undefined) warnings.push(...compatWarnings(method, jobs, compat));
 		const numLayers = slices.reduce((n, s) => n + (s.sources[0]!.layerEnd - s.sources[0]!.layerStart), 0);
 		const donorArch = models[donor]!.arch;
 		const embedJob = jobs.find((j) => donorArch.preNames.has(j.output.name) && donorArch.embedNames.has(j.output.name));
-		const config = outputConfig(models[donor]!, outDtype, numLayers, embedJob?.truncate?.rows);
-		const tokenizerDir = await tokenizerFolder(recipe, models, donor, opts);
+		const config = outputConfig(models[donor]!, outDtype, numLayers, vocab?.rows ?? embedJob?.truncate?.rows);
 		const totalBytes = jobs.reduce((n, j) => n + j.output.byteLength, 0);
 		return {
 			recipe,
@@ -224,6 +232,7 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 			baseModel,
 			donor,
 			tokenizerDir,
+			...(vocab !== undefined ? { vocab: { mode: vocab.mode, rows: vocab.rows, tokens: vocab.tokens, added: vocab.added, files: vocab.files, omit: vocab.omit } } : {}),
 			jobs,
 			outDtype,
 			numLayers,
@@ -243,7 +252,7 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 async function tokenizerFolder(recipe: Recipe, models: PlannedModel[], donor: number, opts: PlanOptions): Promise<string | undefined> {
 	const folderOf = (m: PlannedModel) => (m.source.dir ?? path.dirname(m.path));
 	const src = recipe.tokenizerSource;
-	if (src === undefined || src === "base") return folderOf(models[donor]!);
+	if (src === undefined || src === "base" || src === "union") return folderOf(models[donor]!);
 	const resolved = await resolveModelRef(src, {
 		...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
 		...(recipe.file !== undefined ? { recipeDir: path.dirname(path.resolve(recipe.file)) } : {}),
