@@ -1,3 +1,5 @@
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
 import { PlanError, TokenizerError } from "../errors.js";
 import { configValue } from "../arch/config-values.js";
 import type { RecipeTokenOverride } from "../recipe/schema.js";
@@ -132,6 +134,8 @@ export async function planVocabulary(inputs: VocabInputs): Promise<VocabPlan> {
 	if (changed) {
 		files = rebuiltTokenizerFiles(json, config);
 		checkBuiltTokenizer(json, config, vocab, location);
+		const stale = (await Promise.all(STALE_WHEN_REBUILT.map(async (f) => ((await stat(join(location, f)).then(() => true, () => false)) ? [f] : [])))).flat();
+		if (stale.length > 0) warnings.push(`${stale.join(", ")} from ${location} ${stale.length === 1 ? "is" : "are"} not copied: ${stale.length === 1 ? "it describes" : "they describe"} the old vocabulary (tokenizer.json holds the merged one)`);
 	}
 	const rowModels: RowModel[] = inputs.models.map((m, i) => ({ model: i, name: m.ref, vocab: vocabularyOf(jsons.get(i)!), limit: limits.get(i)! }));
 	const rowPlan = planRows(vocab, rowModels, inputs.base, resolveOverrides(inputs), inputs.padTo, new Map(inputs.embedRows));

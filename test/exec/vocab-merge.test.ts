@@ -13,7 +13,7 @@ import { buildPlan, closePlan } from "../../src/plan/plan.js";
 import { parseRecipe } from "../../src/recipe/load.js";
 import { expectClose } from "../helpers/close.js";
 import { useTempDir } from "../helpers/fs.js";
-import { writeTinyMistral } from "../helpers/tiny-model.js";
+import { writeTinyArchitecture, writeTinyMistral } from "../helpers/tiny-model.js";
 import { baseFiles, chatmlFiles, decodeOne, extendedFiles, loadHf, paddedFiles, writeTokenizerFiles } from "../helpers/tokenizers.js";
 
 const root = useTempDir("lm-merge-vocab-merge-");
@@ -121,6 +121,43 @@ describe("tokenizer_source: union", () => {
 		for (const f of (await readdir(one)).filter((n) => n.endsWith(".safetensors") || n.endsWith(".json"))) {
 			expect((await readFile(join(one, f))).equals(await readFile(join(two, f))), f).toBe(true);
 		}
+	});
+});
+
+describe("other families and frankenmerges", () => {
+	test("GPT-2 (head tied to wte, n_layer): a union resizes wte and sets vocab_size", async () => {
+		const a = join(root(), "g-a");
+		const b = join(root(), "g-b");
+		await writeTinyArchitecture(a, "gpt2", { seed: 1, vocab: 64, dtype: "F32" });
+		await writeTokenizerFiles(a, baseFiles());
+		await writeTinyArchitecture(b, "gpt2", { seed: 2, vocab: 66, dtype: "F32" });
+		await writeTokenizerFiles(b, chatmlFiles());
+		const out = join(root(), "g-out");
+		await mergeModels(linear(a, b, "tokenizer_source: union\n"), { out, threads: 1 });
+		expect(await json(out, "config.json")).toMatchObject({ vocab_size: 66, n_layer: 2 });
+		await withModels([a, b, out], async (ma, mb, mo) => {
+			expect(mo.has("lm_head.weight")).toBe(false);
+			expect(mo.info("transformer.wte.weight").shape).toEqual([66, 8]);
+			expect(mo.info("transformer.wpe.weight").shape).toEqual(ma.info("transformer.wpe.weight").shape);
+			expectClose(await row(mo, "transformer.wte.weight", 65), await row(mb, "transformer.wte.weight", 65), 1e-6);
+		});
+	});
+
+	test("a frankenmerge with a union: the embeddings come from the first slice, missing rows from the model that has them", async () => {
+		const a = await model("f-base", 19, 64, baseFiles());
+		const b = await model("f-chatml", 20, 66, chatmlFiles());
+		const out = join(root(), "f-out");
+		const recipe = parseRecipe(
+			`merge_method: passthrough\nslices:\n  - sources:\n      - model: ${a}\n        layer_range: [0, 1]\n  - sources:\n      - model: ${b}\n        layer_range: [0, 1]\ntokenizer_source: union\ndtype: float32\n`,
+		);
+		await mergeModels(recipe, { out, threads: 1 });
+		expect(await json(out, "config.json")).toMatchObject({ vocab_size: 66, num_hidden_layers: 2 });
+		await withModels([a, b, out], async (ma, mb, mo) => {
+			const e = "model.embed_tokens.weight";
+			expectClose(await row(mo, e, 7), await row(ma, e, 7), 0);
+			expectClose(await row(mo, e, 64), await row(mb, e, 64), 0);
+			expectClose((await mo.read("lm_head.weight")).data, (await mb.read("lm_head.weight")).data, 0);
+		});
 	});
 });
 
