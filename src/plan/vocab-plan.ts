@@ -140,6 +140,10 @@ export async function planVocabulary(inputs: VocabInputs): Promise<VocabPlan> {
 	const rowModels: RowModel[] = inputs.models.map((m, i) => ({ model: i, name: m.ref, vocab: vocabularyOf(jsons.get(i)!), limit: limits.get(i)! }));
 	const rowPlan = planRows(vocab, rowModels, inputs.base, resolveOverrides(inputs), inputs.padTo, new Map(inputs.embedRows));
 	warnings.push(...rowPlan.warnings);
+	const donorRows = inputs.embedRows.get(inputs.donor);
+	if (donorRows !== undefined && rowPlan.rows < donorRows) {
+		warnings.push(`the output has ${rowPlan.rows} embedding rows where ${donor.ref} has ${donorRows} (its tokenizer covers fewer ids than its embeddings have rows); set tokenizer.pad_to_multiple_of to pad them`);
+	}
 	if (vocab.size === 0) throw new PlanError("VocabMismatch", `${location}: the output tokenizer has no tokens`);
 	return { mode: inputs.mode, rows: rowPlan.rows, tokens: vocab.size, added, files, omit: changed ? [...STALE_WHEN_REBUILT] : [], rowPlan, warnings };
 }
