@@ -14,10 +14,18 @@ export interface ModelSource extends TensorSource {
 	readonly indexFile: string | undefined;
 	/** The typed view of a Llama/Mistral-family config.json, or undefined (no config.json, or another family's). */
 	readonly config: ModelConfig | undefined;
-	/** The folder's config.json as read (any family), or undefined when it has none. */
-	readonly rawConfig: Record<string, unknown> | undefined;
+	/**
+	 * The folder's config.json as read (any family), or undefined when it has none. Optional so that other sources
+	 * need only `config`; read it through configJsonOf().
+	 */
+	readonly rawConfig?: Record<string, unknown> | undefined;
 	/** Sum of the tensors' data bytes (what the index's `metadata.total_size` records). */
 	readonly totalBytes: number;
+}
+
+/** A model's config.json as read: `rawConfig`, else the typed view's `raw`, else undefined. */
+export function configJsonOf(source: ModelSource): Record<string, unknown> | undefined {
+	return source.rawConfig ?? source.config?.raw;
 }
 
 /** A TensorSource over several open safetensors files, each tensor owned by exactly one of them. */

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { resolveArchitecture } from "../arch/resolve.js";
 import { openModel } from "../model/model-dir.js";
+import { configJsonOf } from "../model/model-source.js";
 import { resolveModelRef } from "../model/refs.js";
 import type { Recipe } from "../recipe/schema.js";
 import type { PlannedModel } from "./types.js";
@@ -54,7 +55,7 @@ export async function openRecipeModels(
 				continue;
 			}
 			const source = await openModel(resolved.path);
-			models.push({ ref, path: resolved.path, via: resolved.via, source, arch: resolveArchitecture(source.rawConfig, source.names()) });
+			models.push({ ref, path: resolved.path, via: resolved.via, source, arch: resolveArchitecture(configJsonOf(source), source.names()) });
 			byPath.set(key, models.length - 1);
 			indexOf.set(ref, models.length - 1);
 		}

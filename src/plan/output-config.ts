@@ -1,6 +1,7 @@
 import { setConfigValue } from "../arch/config-values.js";
 import { listNames } from "../arch/resolve.js";
 import { torchDtypeName, type FloatDtype } from "../io/dtypes.js";
+import { configJsonOf } from "../model/model-source.js";
 import type { PlannedModel } from "./types.js";
 
 /**
@@ -9,7 +10,7 @@ import type { PlannedModel } from "./types.js";
  * count, and, when the vocabulary changed (a built tokenizer, padding, truncation), every vocabulary-size key.
  */
 export function outputConfig(donor: PlannedModel, outDtype: FloatDtype | undefined, numLayers: number, vocabRows: number | undefined): Record<string, unknown> | undefined {
-	const raw = donor.source.rawConfig;
+	const raw = configJsonOf(donor.source);
 	if (raw === undefined) return undefined;
 	const config: Record<string, unknown> = structuredClone(raw);
 	if (outDtype !== undefined) config["torch_dtype"] = torchDtypeName(outDtype);

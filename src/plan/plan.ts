@@ -2,6 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import { PlanError } from "../errors.js";
 import { dtypeBytes, isFloatDtype, type FloatDtype } from "../io/dtypes.js";
+import { configJsonOf } from "../model/model-source.js";
 import { resolveModelRef } from "../model/refs.js";
 import { BUILTIN_METHODS, createRegistry, type MethodRegistry } from "../methods/registry.js";
 import type { MergeMethod } from "../methods/types.js";
@@ -92,7 +93,7 @@ function checkFilters(recipe: Recipe, names: string[]): void {
 
 function checkArchitectures(models: PlannedModel[]): void {
 	const archOf = (m: PlannedModel) => {
-		const raw = m.source.rawConfig;
+		const raw = configJsonOf(m.source);
 		const a = raw?.["architectures"];
 		return Array.isArray(a) && typeof a[0] === "string" ? a[0] : undefined;
 	};

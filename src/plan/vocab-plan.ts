@@ -2,6 +2,7 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { PlanError, TokenizerError } from "../errors.js";
 import { configValue } from "../arch/config-values.js";
+import { configJsonOf } from "../model/model-source.js";
 import type { RecipeTokenOverride } from "../recipe/schema.js";
 import { checkBuiltTokenizer, rebuiltTokenizerFiles, STALE_WHEN_REBUILT } from "../vocab/output-files.js";
 import { planRows, type RowModel, type RowPlan, type TokenOverride } from "../vocab/row-plan.js";
@@ -51,7 +52,7 @@ export interface VocabInputs {
 /** The number of ids a model's embeddings cover: config.json's vocabulary size (its family's key), else its rows. */
 function limitOf(m: PlannedModel, rows: number | undefined): number {
 	for (const key of m.arch.vocabSizeKeys) {
-		const v = configValue(m.source.rawConfig, key);
+		const v = configValue(configJsonOf(m.source), key);
 		if (typeof v === "number") return v;
 	}
 	return rows ?? Number.MAX_SAFE_INTEGER;
