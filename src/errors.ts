@@ -252,3 +252,16 @@ export class LoraError extends LmMergeError {
 		super(`${location}: ${message}`);
 	}
 }
+
+export type TokenizerErrorKind = "NotFound" | "Invalid" | "Unsupported" | "MissingToken";
+
+/** A tokenizer that cannot be read, merged or extended as the recipe asks (`location`: the folder or file). */
+export class TokenizerError extends LmMergeError {
+	constructor(
+		readonly kind: TokenizerErrorKind,
+		readonly location: string,
+		message: string,
+	) {
+		super(`${location}: ${message}`);
+	}
+}

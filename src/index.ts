@@ -67,6 +67,25 @@ export { detectArchitecture, layerIndexOf, moduleKindOf, isEmbedTensor, renameLa
 export type { ModuleKind } from "./arch/detect.js";
 export { MISTRAL, LLAMA } from "./arch/mistral.js";
 export type { ArchitectureSpec, WeightSpec } from "./arch/types.js";
+export { ARCHITECTURES, architectureByName } from "./arch/registry.js";
+export { expectedWeights } from "./arch/expected-weights.js";
+export { resolveArchitecture } from "./arch/resolve.js";
+export type { ResolvedArchitecture } from "./arch/resolve.js";
+export type { ConfigCondition, ConfigValue, RepeatSpec } from "./arch/types.js";
+
+// tokenizer vocabularies: union, strip, row maps (tokenizer_source union | base | <model>)
+export { TokenizerError } from "./errors.js";
+export type { TokenizerErrorKind } from "./errors.js";
+export { readTokenizerFolder } from "./vocab/tokenizer-files.js";
+export type { TokenizerFolder, TokenizerJson } from "./vocab/tokenizer-files.js";
+export { vocabularyOf } from "./vocab/vocabulary.js";
+export type { Vocabulary } from "./vocab/vocabulary.js";
+export { unionTokenizer, addPlainTokens } from "./vocab/union.js";
+export { stripTokenizer } from "./vocab/strip.js";
+export { planRows, ROW_DEFAULT, ROW_MEAN } from "./vocab/row-plan.js";
+export type { RowPlan, TokenOverride, TokenSource } from "./vocab/row-plan.js";
+export type { VocabSummary } from "./plan/types.js";
+export type { RecipeTokenizer, RecipeTokenOverride, RecipeTokenSource } from "./recipe/schema.js";
 
 // the Hugging Face Hub: downloads into the shared cache, uploads, tokens
 export { downloadSnapshot, downloadSnapshotIter, DEFAULT_CONCURRENCY } from "./hub/download.js";
@@ -90,6 +109,8 @@ export { writeTinyMistral, writeTinyPair } from "./fixtures/tiny-model.js";
 export type { TinyMistralOptions, TinyModel } from "./fixtures/tiny-model.js";
 export { writeHfCacheModel } from "./fixtures/hf-cache-model.js";
 export type { HfCacheModelOptions } from "./fixtures/hf-cache-model.js";
+export { writeTinyArchitecture } from "./fixtures/tiny-architecture.js";
+export type { TinyArchitectureOptions } from "./fixtures/tiny-architecture.js";
 
 // merge methods: plain typed-array kernels, method definitions, the registry
 export { linear, linearMethod } from "./methods/linear.js";

@@ -3,6 +3,7 @@ import { EvalError } from "../errors.js";
 import type { TensorSource } from "../io/types.js";
 import type { ModelConfig } from "../model/config.js";
 import { openModel } from "../model/model-dir.js";
+import { configJsonOf } from "../model/model-source.js";
 import { float32WeightBytes, toMistralConfig, type MistralConfig } from "./mistral-config.js";
 import { initTfjs, type Device, type Tf } from "./tfjs-backend.js";
 import { disposeHeadWeights, disposeLayerWeights, disposeMistralWeights, loadEmbeddings, loadHeadWeights, loadLayerWeights, loadMistralWeights } from "./weights.js";
@@ -93,6 +94,11 @@ export function chooseStreaming(cfg: MistralConfig, backend: string, mode: Strea
 export async function loadEvalModel(dir: string, opts: EvalModelOptions = {}): Promise<EvalModel> {
 	const src = await openModel(dir);
 	try {
+		const raw = configJsonOf(src);
+		if (src.config === undefined && raw !== undefined) {
+			const what = JSON.stringify(raw["architectures"] ?? raw["model_type"] ?? "an unknown model");
+			throw new EvalError("Config", `${src.location}: config.json describes ${what}; the evaluator runs Mistral/Llama-family models only`);
+		}
 		if (src.config === undefined) throw new EvalError("Config", `${src.location}: no config.json next to the weights`);
 		return await createEvalModel(src, src.config, { ...opts, ownsSource: true });
 	} catch (err) {

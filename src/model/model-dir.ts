@@ -6,7 +6,7 @@ import { readIndexJson } from "../io/index-json.js";
 import { openSafetensors } from "../io/reader.js";
 import { openTorchBin } from "../io/torch-bin/torch-bin-file.js";
 import type { TensorSource } from "../io/types.js";
-import { readModelConfig } from "./config.js";
+import { readConfigFile } from "./config.js";
 import { MultiFileSource, type ModelSource } from "./model-source.js";
 import { sniffImpostor, sniffWeightFormat } from "./sniff.js";
 
@@ -63,8 +63,8 @@ export async function openModel(pathOrFile: string): Promise<ModelSource> {
 	if (!isDir && basename(path) === BIN_INDEX_FILE) return openSharded(dirname(path), BIN_INDEX_FILE);
 	if (!isDir) {
 		const dir = dirname(path);
-		const config = await readModelConfig(dir);
-		return new MultiFileSource(path, dir, [await openWeightFile(path, dir)], undefined, config);
+		const { config, raw } = await readConfigFile(dir);
+		return new MultiFileSource(path, dir, [await openWeightFile(path, dir)], undefined, config, raw);
 	}
 	const entries = (await readdir(path)).sort();
 	const hasSingle = entries.includes(SINGLE_WEIGHTS_FILE);
@@ -77,8 +77,8 @@ export async function openModel(pathOrFile: string): Promise<ModelSource> {
 		);
 	}
 	if (hasSingle) {
-		const config = await readModelConfig(path);
-		return new MultiFileSource(path, path, [await openWeightFile(join(path, SINGLE_WEIGHTS_FILE), path)], undefined, config);
+		const { config, raw } = await readConfigFile(path);
+		return new MultiFileSource(path, path, [await openWeightFile(join(path, SINGLE_WEIGHTS_FILE), path)], undefined, config, raw);
 	}
 	if (hasIndex) return openSharded(path, INDEX_FILE);
 	const hasBin = entries.includes(BIN_WEIGHTS_FILE);
@@ -87,8 +87,8 @@ export async function openModel(pathOrFile: string): Promise<ModelSource> {
 		throw new ModelError("AmbiguousWeights", path, `has both ${BIN_WEIGHTS_FILE} and ${BIN_INDEX_FILE}; remove the one that is stale (or open ${BIN_WEIGHTS_FILE} directly)`);
 	}
 	if (hasBin) {
-		const config = await readModelConfig(path);
-		return new MultiFileSource(path, path, [await openWeightFile(join(path, BIN_WEIGHTS_FILE), path)], undefined, config);
+		const { config, raw } = await readConfigFile(path);
+		return new MultiFileSource(path, path, [await openWeightFile(join(path, BIN_WEIGHTS_FILE), path)], undefined, config, raw);
 	}
 	if (hasBinIndex) return openSharded(path, BIN_INDEX_FILE);
 	throw new ModelError("NoWeights", path, noWeightsMessage(entries));
@@ -145,12 +145,12 @@ async function openSharded(dir: string, indexName: string): Promise<ModelSource>
 		}
 	}
 
-	const config = await readModelConfig(dir);
+	const { config, raw } = await readConfigFile(dir);
 	const opened: TensorSource[] = [];
 	try {
 		for (const shard of shardNames) opened.push(await openWeightFile(join(dir, shard), dir, firstTensor.get(shard)));
 		checkAgainstIndex(dir, indexName, weightMap, shardNames, opened);
-		return new MultiFileSource(dir, dir, opened, indexPath, config);
+		return new MultiFileSource(dir, dir, opened, indexPath, config, raw);
 	} catch (err) {
 		await Promise.allSettled(opened.map((s) => s.close()));
 		throw err;

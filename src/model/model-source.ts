@@ -11,10 +11,20 @@ export interface ModelSource extends TensorSource {
 	readonly files: string[];
 	/** The index file, when the weights are sharded. */
 	readonly indexFile: string | undefined;
-	/** The parsed config.json of the folder, or undefined when it has none. */
+	/** The typed view of a Llama/Mistral-family config.json, or undefined (no config.json, or another family's). */
 	readonly config: ModelConfig | undefined;
+	/**
+	 * The folder's config.json as read (any family), or undefined when it has none. Optional so that other sources
+	 * need only `config`; read it through configJsonOf().
+	 */
+	readonly rawConfig?: Record<string, unknown> | undefined;
 	/** Sum of the tensors' data bytes (what the index's `metadata.total_size` records). */
 	readonly totalBytes: number;
+}
+
+/** A model's config.json as read: `rawConfig`, else the typed view's `raw`, else undefined. */
+export function configJsonOf(source: ModelSource): Record<string, unknown> | undefined {
+	return source.rawConfig ?? source.config?.raw;
 }
 
 /** A TensorSource over several open weight files (safetensors or PyTorch `.bin`), each tensor owned by exactly one of them. */
@@ -30,6 +40,7 @@ export class MultiFileSource implements ModelSource {
 		private readonly shards: TensorSource[],
 		readonly indexFile: string | undefined,
 		readonly config: ModelConfig | undefined,
+		readonly rawConfig: Record<string, unknown> | undefined = config?.raw,
 	) {
 		this.files = shards.map((s) => s.location);
 		this.owner = new Map();
