@@ -34,7 +34,7 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	plan: ["recipe", "methods", "arch", "io", "model", "tensor", "errors"],
 	exec: ["plan", "io", "backends", "methods", "recipe", "model", "tensor", "wasm", "errors", "version"],
 	// The evaluator scores any checkpoint: never methods, plan or exec.
-	eval: ["io", "model", "tensor", "arch", "errors"],
+	eval: ["io", "model", "tensor", "arch", "errors", "version"],
 	fixtures: ["io", "model", "tensor", "arch", "errors"],
 	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures"],
 	// A client of the library, like examples/: everything through ../index.js.

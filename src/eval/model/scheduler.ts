@@ -39,6 +39,8 @@ export interface ScheduleOptions {
 	/** Receives each batch's wanted rows as [batch.outputRows.length × vocab]. */
 	onBatch: (batch: PackedBatch, rows: Float32Array) => void;
 	onProgress?: (done: number, total: number) => void;
+	/** Checked before each wave: once aborted, the remaining waves are skipped (finished ones stay delivered). */
+	signal?: AbortSignal;
 }
 
 export function createPrefixCache(tf: Tf, cfg: MistralConfig, state: RunState, embed: Float32Array, tokens: readonly number[]): PrefixCache {
@@ -110,6 +112,7 @@ export async function runSequences(
 	const waves = planWaves(batches, weights.streaming ? opts.waveRows : 0);
 	let done = 0;
 	for (const wave of waves) {
+		if (opts.signal?.aborted === true) return;
 		const bts = wave.map((b) => prepareBatch(tf, cfg, state, b));
 		const xs = wave.map((b) => embedTokens(tf, cfg, weights.embed, b.tokens));
 		try {
