@@ -63,10 +63,10 @@ export function disposePrefixCache(p: PrefixCache): void {
 }
 
 /** Runs the prefix through layer `l` if that is the next layer it needs, keeping the layer's keys and values. */
-function advancePrefix(tf: Tf, cfg: MistralConfig, p: PrefixCache, l: number, w: LayerWeights): void {
+function advancePrefix(tf: Tf, cfg: MistralConfig, state: RunState, p: PrefixCache, l: number, w: LayerWeights): void {
 	if (p.pending === undefined || p.kv.length !== l) return;
 	const { batch, bt, x } = p.pending;
-	const out = decoderLayer(tf, cfg, w, bt, batch, x, undefined, true);
+	const out = decoderLayer(tf, cfg, state, w, bt, batch, x, undefined, true);
 	x.dispose();
 	p.kv.push(out.kv!);
 	p.pending.x = out.x;
@@ -119,9 +119,9 @@ export async function runSequences(
 			for (let l = 0; l < cfg.layers; l++) {
 				const w = await weights.layer(l);
 				try {
-					if (prefix !== undefined) advancePrefix(tf, cfg, prefix, l, w);
+					if (prefix !== undefined) advancePrefix(tf, cfg, state, prefix, l, w);
 					for (let b = 0; b < wave.length; b++) {
-						const next = decoderLayer(tf, cfg, w, bts[b]!, wave[b]!, xs[b]!, prefix?.kv[l]).x;
+						const next = decoderLayer(tf, cfg, state, w, bts[b]!, wave[b]!, xs[b]!, prefix?.kv[l]).x;
 						xs[b]!.dispose();
 						xs[b] = next;
 					}
