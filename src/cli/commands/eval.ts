@@ -240,7 +240,7 @@ export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 			// The report is safely written: the checkpoints of finished runs have served their purpose.
 			for (const c of checkpoints) await rm(c, { force: true });
 			const partial = reports.find((r) => r.partial);
-			if (partial !== undefined || controller.signal.aborted) {
+			if (partial !== undefined || reports.length < runs.length) {
 				const where = file !== undefined ? `; partial report in ${file}, continue with --resume` : "";
 				const scored = partial !== undefined ? ` after ${partial.progress.scored} of ${partial.progress.total} prompts` : "";
 				throw new ExecError("Interrupted", `interrupted${scored}${where}`);

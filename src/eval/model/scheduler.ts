@@ -112,6 +112,8 @@ export async function runSequences(
 	const waves = planWaves(batches, weights.streaming ? opts.waveRows : 0);
 	let done = 0;
 	for (const wave of waves) {
+		// tfjs resolves its promises as microtasks: give signal handlers (Ctrl-C) and timers a turn per wave.
+		await new Promise<void>((resolve) => setImmediate(resolve));
 		if (opts.signal?.aborted === true) return;
 		const bts = wave.map((b) => prepareBatch(tf, cfg, state, b));
 		const xs = wave.map((b) => embedTokens(tf, cfg, weights.embed, b.tokens));
