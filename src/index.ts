@@ -11,6 +11,7 @@ export {
 	ExecError,
 	EvalError,
 	UsageError,
+	GgufError,
 } from "./errors.js";
 export type {
 	SafetensorsErrorKind,
@@ -20,6 +21,7 @@ export type {
 	MethodErrorKind,
 	ExecErrorKind,
 	EvalErrorKind,
+	GgufErrorKind,
 } from "./errors.js";
 
 // tensors
@@ -127,3 +129,11 @@ export { loadEvalModel } from "./eval/eval-model.js";
 export type { EvalModel, EvalModelOptions, StreamingMode } from "./eval/eval-model.js";
 export type { Device } from "./eval/tfjs-backend.js";
 export type { EvalReport, TaskReport, ItemReport, McqaItem, EvalEvent, EvalMode, TaskName } from "./eval/types.js";
+
+// GGUF export for llama.cpp
+export { exportGguf, exportGgufIter } from "./gguf/export.js";
+export type { ExportGgufOptions, ExportGgufResult, ExportEvent } from "./gguf/export.js";
+export { GGUF_EXPORT_TYPES, isGgufExportType, tensorTypeFor } from "./gguf/mix.js";
+export type { GgufExportType } from "./gguf/mix.js";
+export { GGML_TYPES } from "./gguf/constants.js";
+export type { GgmlType } from "./gguf/constants.js";
