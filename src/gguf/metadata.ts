@@ -88,17 +88,22 @@ export class ByteSink {
 		return at;
 	}
 
+	// reserve() may replace the buffer and its view: it must run before `this.view` is read.
 	u8(v: number): void {
-		this.view.setUint8(this.reserve(1), v);
+		const at = this.reserve(1);
+		this.view.setUint8(at, v);
 	}
 	u32(v: number): void {
-		this.view.setUint32(this.reserve(4), v, true);
+		const at = this.reserve(4);
+		this.view.setUint32(at, v, true);
 	}
 	u64(v: number | bigint): void {
-		this.view.setBigUint64(this.reserve(8), BigInt(v), true);
+		const at = this.reserve(8);
+		this.view.setBigUint64(at, BigInt(v), true);
 	}
 	bytes(b: Uint8Array): void {
-		this.buf.set(b, this.reserve(b.byteLength));
+		const at = this.reserve(b.byteLength);
+		this.buf.set(b, at);
 	}
 	string(s: string): void {
 		const b = new TextEncoder().encode(s);
@@ -106,32 +111,66 @@ export class ByteSink {
 		this.bytes(b);
 	}
 	zeros(n: number): void {
-		this.buf.fill(0, this.reserve(n), this.length);
+		const at = this.reserve(n);
+		this.buf.fill(0, at, this.length);
 	}
 	scalar(kind: GgufScalarKind | GgufKind, v: number | bigint | boolean | string): void {
 		switch (kind) {
 			case "uint8":
-				return this.view.setUint8(this.reserve(1), v as number);
+				{
+				const at = this.reserve(1);
+				return this.view.setUint8(at, v as number);
+			}
 			case "int8":
-				return this.view.setInt8(this.reserve(1), v as number);
+				{
+				const at = this.reserve(1);
+				return this.view.setInt8(at, v as number);
+			}
 			case "bool":
-				return this.view.setUint8(this.reserve(1), v ? 1 : 0);
+				{
+				const at = this.reserve(1);
+				return this.view.setUint8(at, v ? 1 : 0);
+			}
 			case "uint16":
-				return this.view.setUint16(this.reserve(2), v as number, true);
+				{
+				const at = this.reserve(2);
+				return this.view.setUint16(at, v as number, true);
+			}
 			case "int16":
-				return this.view.setInt16(this.reserve(2), v as number, true);
+				{
+				const at = this.reserve(2);
+				return this.view.setInt16(at, v as number, true);
+			}
 			case "uint32":
-				return this.view.setUint32(this.reserve(4), v as number, true);
+				{
+				const at = this.reserve(4);
+				return this.view.setUint32(at, v as number, true);
+			}
 			case "int32":
-				return this.view.setInt32(this.reserve(4), v as number, true);
+				{
+				const at = this.reserve(4);
+				return this.view.setInt32(at, v as number, true);
+			}
 			case "float32":
-				return this.view.setFloat32(this.reserve(4), v as number, true);
+				{
+				const at = this.reserve(4);
+				return this.view.setFloat32(at, v as number, true);
+			}
 			case "float64":
-				return this.view.setFloat64(this.reserve(8), v as number, true);
+				{
+				const at = this.reserve(8);
+				return this.view.setFloat64(at, v as number, true);
+			}
 			case "uint64":
-				return this.view.setBigUint64(this.reserve(8), BigInt(v as bigint), true);
+				{
+				const at = this.reserve(8);
+				return this.view.setBigUint64(at, BigInt(v as bigint), true);
+			}
 			case "int64":
-				return this.view.setBigInt64(this.reserve(8), BigInt(v as bigint), true);
+				{
+				const at = this.reserve(8);
+				return this.view.setBigInt64(at, BigInt(v as bigint), true);
+			}
 			case "string":
 				return this.string(v as string);
 			case "array":

@@ -36,8 +36,13 @@ const KIND_OF_TAG = new Map<number, GgufKind>(
 );
 
 /** Parses from byte 4 on. `bytes()` is the buffer read so far; `grow(n)` makes the first n bytes available. */
+/** Smallest encodings: a metadata entry (key length, empty key, type tag, one byte) and a tensor info. */
+const MIN_KV_BYTES = 8 + 4 + 1;
+const MIN_TENSOR_INFO_BYTES = 8 + 4 + 8 + 4 + 8;
+
 export async function readHeaderFields(
 	path: string,
+	fileSize: number,
 	bytes: () => Uint8Array,
 	grow: (need: number) => Promise<Uint8Array>,
 ): Promise<{ version: number; metadata: GgufMetadata; tensors: RawTensorInfo[]; headerBytes: number }> {
@@ -125,6 +130,9 @@ export async function readHeaderFields(
 	const tensorCount = await u64();
 	field = "metadata count";
 	const kvCount = await u64();
+	if (tensorCount * MIN_TENSOR_INFO_BYTES + kvCount * MIN_KV_BYTES > fileSize) {
+		throw new GgufError("Truncated", path, `${tensorCount} tensors and ${kvCount} metadata entries cannot fit in a ${fileSize}-byte file`);
+	}
 	const metadata: GgufMetadata = new Map();
 	for (let i = 0; i < kvCount; i++) {
 		field = `metadata entry ${i}`;

@@ -71,7 +71,7 @@ export async function openGguf(path: string): Promise<GgufFile> {
 		if (magic !== GGUF_MAGIC) {
 			throw new GgufError("BadMagic", path, `not a GGUF file (starts with ${JSON.stringify(new TextDecoder("latin1").decode(buf.subarray(0, 4)))}, not "GGUF")`);
 		}
-		const fields = await readHeaderFields(path, () => buf, grow);
+		const fields = await readHeaderFields(path, fileSize, () => buf, grow);
 		const alignmentValue = fields.metadata.get("general.alignment");
 		let alignment = GGUF_DEFAULT_ALIGNMENT;
 		if (alignmentValue !== undefined) {
