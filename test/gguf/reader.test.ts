@@ -75,7 +75,7 @@ describe("an export read back", () => {
 			// The first merge ("▁", "A") → "▁A" scores 0; single characters score below every merge.
 			const scores = m["tokenizer.ggml.scores"] as number[];
 			expect(scores[tokens.indexOf("\u2581A")]).toBe(-0);
-			expect(scores[tokens.indexOf("a")]).toBe(-(17 + 1));
+			expect(scores[tokens.indexOf("a")]).toBe(-(18 + 1)); // 18 merges
 			expect(g.tensors.map((t) => hfName(t.name)).sort()).toEqual(src.names().sort());
 			for (const t of g.tensors) {
 				const name = hfName(t.name);
