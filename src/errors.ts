@@ -151,3 +151,26 @@ export class EvalError extends LmMergeError {
 export class UsageError extends LmMergeError {
 	override readonly exitCode: number = 2;
 }
+
+export type GgufErrorKind =
+	| "BadMagic"
+	| "UnsupportedVersion"
+	| "Truncated"
+	| "BadAlignment"
+	| "InvalidMetadata"
+	| "InvalidTensorInfo"
+	| "UnsupportedModel"
+	| "UnsupportedTokenizer"
+	| "OutputExists";
+
+/** A GGUF file that is not valid, or a model that cannot be exported to GGUF. */
+export class GgufError extends LmMergeError {
+	constructor(
+		readonly kind: GgufErrorKind,
+		readonly file: string,
+		message: string,
+		readonly tensor?: string,
+	) {
+		super(`${file}: ${tensor !== undefined ? `tensor "${tensor}": ` : ""}${message}`);
+	}
+}

@@ -11,6 +11,7 @@ export {
 	ExecError,
 	EvalError,
 	UsageError,
+	GgufError,
 } from "./errors.js";
 export type {
 	SafetensorsErrorKind,
@@ -20,6 +21,7 @@ export type {
 	MethodErrorKind,
 	ExecErrorKind,
 	EvalErrorKind,
+	GgufErrorKind,
 } from "./errors.js";
 
 // tensors
@@ -136,3 +138,11 @@ export { letterDeviation, renderVariantTable } from "./eval/variants.js";
 export type { LetterDeviation } from "./eval/variants.js";
 export { expandTaskNames, TASK_ALIASES } from "./eval/tasks/registry.js";
 export { modelName } from "./eval/model-name.js";
+
+// GGUF export for llama.cpp
+export { exportGguf, exportGgufIter } from "./gguf/export.js";
+export type { ExportGgufOptions, ExportGgufResult, ExportEvent } from "./gguf/export.js";
+export { GGUF_EXPORT_TYPES, isGgufExportType, tensorTypeFor } from "./gguf/mix.js";
+export type { GgufExportType } from "./gguf/mix.js";
+export { GGML_TYPES } from "./gguf/constants.js";
+export type { GgmlType } from "./gguf/constants.js";

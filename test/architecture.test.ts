@@ -36,7 +36,9 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	// The evaluator scores any checkpoint: never methods, plan or exec.
 	eval: ["io", "model", "tensor", "arch", "errors", "version"],
 	fixtures: ["io", "model", "tensor", "arch", "errors"],
-	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures"],
+	// Model folder → GGUF for llama.cpp: reads models like the evaluator does, knows nothing of merging.
+	gguf: ["io", "model", "tensor", "arch", "errors"],
+	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures", "gguf"],
 	// A client of the library, like examples/: everything through ../index.js.
 	cli: ["index"],
 };
