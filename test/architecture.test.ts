@@ -33,8 +33,8 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	// Headers only: it may open models, but reads no tensor data (reviewed, not checked here).
 	plan: ["recipe", "methods", "arch", "io", "model", "tensor", "errors"],
 	exec: ["plan", "io", "backends", "methods", "recipe", "model", "tensor", "wasm", "errors", "version"],
-	// The evaluator scores any checkpoint: never methods, plan or exec.
-	eval: ["io", "model", "tensor", "arch", "errors", "version"],
+	// The evaluator scores any checkpoint: never methods, plan or exec; gguf for the llama backend's conversions.
+	eval: ["io", "model", "tensor", "arch", "errors", "version", "gguf"],
 	fixtures: ["io", "model", "tensor", "arch", "errors"],
 	// Model folder → GGUF for llama.cpp: reads models like the evaluator does, knows nothing of merging.
 	gguf: ["io", "model", "tensor", "arch", "errors"],

@@ -9,6 +9,7 @@ import { modelName } from "./model-name.js";
 import { BIOMISTRAL_HEADER, planPrompts } from "./prompt.js";
 import { PromptTokens } from "./prompt-tokens.js";
 import { PromptsFile } from "./prompts-file.js";
+import { pump } from "./pump.js";
 import { hashDataFiles, modelFilesSignature } from "./run-meta.js";
 import { scoreModel } from "./score-model.js";
 import { loadTasks } from "./tasks/load-tasks.js";
@@ -189,8 +190,9 @@ export async function* evaluateIter(opts: EvaluateOptions): AsyncGenerator<EvalE
 			const addBos = opts.bos ?? (mode === "harness" ? false : tok.addBosDefault);
 			const letterIds = letterTokenIds(tok, OPTION_LETTERS);
 			const loadStart = performance.now();
-			const notes: string[] = [];
-			const backend: ForwardBackend = await loader(model, {
+			// Loading can take minutes (a GGUF conversion): its notes are passed on as they come.
+			const backend: ForwardBackend = yield* pump<EvalEvent, ForwardBackend>((emit) =>
+				loader(model, {
 				...(opts.device !== undefined ? { device: opts.device } : {}),
 				...(opts.quant !== undefined ? { quant: opts.quant } : {}),
 				...(opts.threads !== undefined ? { threads: opts.threads } : {}),
@@ -199,8 +201,10 @@ export async function* evaluateIter(opts: EvaluateOptions): AsyncGenerator<EvalE
 				...(batch !== undefined ? { batch } : {}),
 				...(opts.tfjsDevice !== undefined ? { tfjsDevice: opts.tfjsDevice } : {}),
 				...(opts.streaming !== undefined ? { streaming: opts.streaming } : {}),
-				onNote: (m) => notes.push(m),
-			});
+				...(opts.signal !== undefined ? { signal: opts.signal } : {}),
+				onNote: (message) => emit({ event: "note", message }),
+			}),
+			);
 			const run: ModelRun = {
 				model,
 				name: names[index] ?? modelName(model),
@@ -215,7 +219,6 @@ export async function* evaluateIter(opts: EvaluateOptions): AsyncGenerator<EvalE
 			};
 			runs.push(run);
 			try {
-				for (const message of notes) yield { event: "note", message };
 				run.loadSeconds = (performance.now() - loadStart) / 1000;
 				yield { event: "model", index, path: model, name: run.name, backend: backend.info.detail };
 				const prompts = opts.savePrompts !== undefined && index === 0 ? new PromptsFile(opts.savePrompts) : undefined;

@@ -83,6 +83,8 @@ export interface BackendLoadOptions {
 	streaming?: boolean | "auto";
 	/** Progress of slow preparation steps (a GGUF conversion), as plain messages. */
 	onNote?: (message: string) => void;
+	/** Stops a slow preparation step (a GGUF conversion). */
+	signal?: AbortSignal;
 }
 
 /** Loads a model folder (or a .gguf file, for GGUF backends) on one backend. */
