@@ -186,7 +186,13 @@ export async function* evaluateIter(opts: EvaluateOptions): AsyncGenerator<EvalE
 		let scoreSeconds = 0;
 		for (const [index, model] of opts.models.entries()) {
 			if (opts.signal?.aborted === true) break;
-			const tok = await loadTokenizer(tokenizerDir(model, opts.tokenizer));
+			const tok = await loadTokenizer(tokenizerDir(model, opts.tokenizer)).catch((err: unknown) => {
+				// A .gguf rarely sits beside its tokenizer.json: say how to point at it.
+				if (model.endsWith(".gguf") && opts.tokenizer === undefined && err instanceof EvalError) {
+					throw new EvalError("Tokenizer", `${err.message}; scoring ${model} needs the source model's tokenizer.json: pass tokenizer (--tokenizer DIR)`);
+				}
+				throw err;
+			});
 			const addBos = opts.bos ?? (mode === "harness" ? false : tok.addBosDefault);
 			const letterIds = letterTokenIds(tok, OPTION_LETTERS);
 			const loadStart = performance.now();

@@ -75,7 +75,7 @@ function formatSize(bytes: number): string {
  */
 export function renderVariantTable(reports: readonly EvalReport[], reference: EvalReport | undefined): string {
 	const tasks = TASK_NAMES.filter((t) => reports.some((r) => r.tasks[t] !== undefined));
-	const header = ["Variant", ...tasks.map((t) => getTask(t).label), ...(tasks.length > 1 ? ["Avg"] : []), "ECE", "File", "tok/s", "max |Δp|", "mean |Δp|", "same top letter"];
+	const header = ["Variant", ...tasks.map((t) => getTask(t).label), ...(tasks.length > 1 ? ["Avg"] : []), "ECE", "File", "tok/s", "max \\|Δp\\|", "mean \\|Δp\\|", "same top letter"];
 	const rows = reports.map((r) => {
 		const accs = tasks.map((t: TaskName) => r.tasks[t]?.acc.mean);
 		const present = accs.filter((a): a is number => a !== undefined);

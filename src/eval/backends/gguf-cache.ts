@@ -90,7 +90,8 @@ export async function cachedGguf(
 		// not converted yet
 	}
 	opts.onNote?.(`converting ${opts.name} to GGUF ${quant} (once; cached as ${out})`);
-	let lastTenth = -1;
+	let lastTenth = 0;
+	let lastNote = performance.now();
 	const gen = exportGgufIter(model, { type: quant, out, force: true, name: opts.name, ...(opts.signal !== undefined ? { signal: opts.signal } : {}) });
 	for (;;) {
 		const step = await gen.next();
@@ -99,11 +100,16 @@ export async function cachedGguf(
 			break;
 		}
 		const e = step.value;
-		if (e.event === "warning") opts.onNote?.(`gguf: ${e.message}`);
+		// The exporter's warnings are about llama.cpp's own tokenizer, which scoring never uses: the evaluator
+		// passes token ids from tokenizer.json. `merge export` shows them.
 		if (e.event === "tensor") {
+			// A line per 10 %, at most every 2 s: quiet for small models, alive for a 7B conversion.
 			const tenth = Math.floor((10 * e.doneBytes) / Math.max(1, e.totalBytes));
-			if (tenth > lastTenth && tenth < 10) opts.onNote?.(`converting: ${10 * tenth}%`);
-			lastTenth = tenth;
+			if (tenth > lastTenth && tenth < 10 && performance.now() - lastNote > 2000) {
+				opts.onNote?.(`converting: ${10 * tenth}%`);
+				lastTenth = tenth;
+				lastNote = performance.now();
+			}
 		}
 	}
 	await writeFile(`${out}.json`, `${JSON.stringify({ source: model, name: opts.name, type: quant, key, created: new Date().toISOString() }, null, 2)}\n`);

@@ -153,7 +153,7 @@ export async function loadLlamaBackend(model: string, opts: BackendLoadOptions):
 	const exact = meta.quant === "f32";
 	const threads = opts.threads;
 	const ran = deviceOf(llama, m.gpuLayers);
-	const detail = `llama.cpp (node-llama-cpp ${NODE_LLAMA_CPP_VERSION}) on ${ran}${ran !== "cpu" ? `, ${m.gpuLayers} layers offloaded` : `, ${threads ?? llama.cpuMathCores} threads`}, ${exact ? "exact mode: F32 KV cache, no flash attention" : "F16 KV cache, flash attention"}`;
+	const detail = `llama.cpp (node-llama-cpp ${NODE_LLAMA_CPP_VERSION}) on ${ran}${ran !== "cpu" ? `, ${m.gpuLayers} layers offloaded` : `, ${threads ?? llama.cpuMathCores} thread${(threads ?? llama.cpuMathCores) === 1 ? "" : "s"}`}, ${exact ? "exact mode: F32 KV cache, no flash attention" : "F16 KV cache, flash attention"}`;
 	return new LlamaBackend(
 		{ backend: "llama", device: ran, detail, quant: meta.quant, weights: path, weightBytes: (await stat(path)).size },
 		meta.vocab,
