@@ -51,7 +51,7 @@ describe("merge eval --backend llama", () => {
 		expect(reports[1].runs[0].weight_bytes).toBeLessThan(reports[0].runs[0].weight_bytes / 2);
 	}, 180_000);
 
-	test("a bad .gguf is one error line (exit 1); flags that do not fit the backend are usage errors", async () => {
+	test("a bad .gguf is one error line (exit 1); flags that do not fit the backend are usage errors; --device wasm still works", async () => {
 		const bad = path.join(dir(), "broken.gguf");
 		await writeFile(bad, Buffer.from("GGUF\x03\x00\x00\x00 truncated"));
 		const r = await runCli(["eval", bad, "--tokenizer", model, ...ARGS, "--backend", "llama"], { cwd: dir() });
@@ -61,9 +61,17 @@ describe("merge eval --backend llama", () => {
 		expect(hasStackTrace(r.stderr)).toBe(false);
 		const q = await runCli(["eval", model, ...ARGS, "--backend", "tfjs", "--quant", "q8_0"], { cwd: dir() });
 		expect(q.exitCode).toBe(2);
-		const v = await runCli(["eval", model, ...ARGS.filter((a) => a !== "cpu" && a !== "--device"), "--device", "vulkan"], { cwd: dir() });
-		expect(v.exitCode).toBe(1);
+		const noDevice = ARGS.filter((a) => a !== "cpu" && a !== "--device");
+		const v = await runCli(["eval", model, ...noDevice, "--device", "vulkan"], { cwd: dir() });
+		expect(v.exitCode).toBe(2);
 		expect(errorLines(v.stderr)[0]).toContain("tfjs has no Vulkan backend; use --backend llama");
+		const c = await runCli(["eval", model, ...noDevice, "--backend", "tfjs-cpu", "--cuda"], { cwd: dir() });
+		expect(c.exitCode).toBe(2);
+		// the old tfjs spelling still works, with a notice
+		const w = await runCli(["eval", model, ...noDevice, "--device", "wasm", "--json"], { cwd: dir() });
+		expect(w.exitCode, w.stderr).toBe(0);
+		expect(w.stderr).toContain("warning: --device wasm is deprecated: use --backend tfjs-wasm");
+		expect(JSON.parse(w.stdout).runs[0].detail).toMatch(/^tfjs wasm/);
 	}, 60_000);
 });
 

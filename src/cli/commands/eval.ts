@@ -2,7 +2,6 @@ import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { CommandModule } from "yargs";
 import {
-	BACKEND_NAMES,
 	evaluateIter,
 	ExecError,
 	formatReportJson,
@@ -17,13 +16,12 @@ import {
 	TASK_ALIASES,
 	TASK_NAMES,
 	UsageError,
-	type BackendName,
 	type EvalReport,
 	type EvaluateOptions,
-	type HardwareDevice,
 	type QuantType,
 } from "../../index.js";
 import { checkpointPath, reportPath, writeAtomic } from "../eval-output.js";
+import { EVAL_BACKEND_CHOICES, resolveEvalBackend } from "../eval-device.js";
 import { evalProgress } from "../eval-progress.js";
 import type { Io } from "../output.js";
 
@@ -39,6 +37,7 @@ interface EvalArgs {
 	backend?: string;
 	quant?: string;
 	device?: string;
+	cuda?: boolean;
 	threads?: number;
 	"max-tokens"?: number;
 	"gguf-cache"?: string;
@@ -56,9 +55,6 @@ interface EvalArgs {
 	resume?: boolean;
 	quiet?: boolean;
 }
-
-/** `--device` values: hardware (auto, cpu, cuda, vulkan; gpu = cuda), plus the old tfjs spellings, deprecated. */
-const DEVICE_CHOICES = ["auto", "cpu", "cuda", "gpu", "vulkan", "wasm", "node"];
 
 /** One evaluateIter() call: a model (or an ensemble) in one weight format. */
 interface Run {
@@ -83,17 +79,6 @@ function parseQuants(value: string | undefined): QuantType[] {
 	return quants.length > 1 && !quants.includes("f32") ? ["f32", ...quants] : quants;
 }
 
-/** --device: hardware for every backend; "wasm" / "node" still pick a tfjs implementation, with a notice. */
-function parseDevice(io: Io, value: string | undefined, backend: BackendName): Pick<EvaluateOptions, "device" | "tfjsDevice"> {
-	if (value === undefined || value === "auto") return {};
-	if (value === "wasm" || value === "node") {
-		if (backend !== "tfjs") throw new UsageError(`--device ${value} is a tfjs implementation; the ${backend} backend takes --device auto|cpu|cuda|vulkan`);
-		io.err(`notice: --device ${value} is deprecated (devices name hardware: auto, cpu, cuda, vulkan); it still selects tfjs-${value === "node" ? "node" : "wasm"}`);
-		return { tfjsDevice: value };
-	}
-	return { device: (value === "gpu" ? "cuda" : value) as HardwareDevice };
-}
-
 export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 	return {
 		command: "eval <models..>",
@@ -113,9 +98,13 @@ export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 				.option("seeds", { type: "number", description: "Number of seeds (shot draws) per item (default 3)" })
 				.option("limit", { type: "number", description: "Score only the first N items of each task" })
 				.option("batch", { type: "number", description: "Prompts per forward batch" })
-				.option("backend", { type: "string", choices: BACKEND_NAMES, description: "tfjs (float64-checked reference) or llama (llama.cpp; default when --quant is given)" })
+				.option("backend", {
+					type: "string",
+					description: `Implementation: ${EVAL_BACKEND_CHOICES.join(", ")} (tfjs: the float64-checked reference, tfjs-node when installed, else wasm; llama: llama.cpp, the default with --quant)`,
+				})
 				.option("quant", { type: "string", description: `Weight format(s) for the llama backend, comma-separated: ${QUANT_TYPES.join(", ")} (f32 = exact; several = a side-by-side table)` })
-				.option("device", { type: "string", choices: DEVICE_CHOICES, description: "Hardware: auto, cpu, cuda (gpu), vulkan" })
+				.option("device", { type: "string", description: "Hardware: auto, cpu, cuda (alias gpu) or vulkan [default: auto]" })
+				.option("cuda", { type: "boolean", description: "Same as --device cuda" })
 				.option("threads", { type: "number", description: "CPU threads (llama backend)" })
 				.option("max-tokens", { type: "number", description: "Longest prompt accepted (default: the model's max_position_embeddings)" })
 				.option("gguf-cache", { type: "string", description: "Folder for GGUF files converted on the fly (llama backend)" })
@@ -139,9 +128,7 @@ export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 		handler: async (argv) => {
 			checkCounts(argv);
 			const quants = parseQuants(argv.quant);
-			const backend = (argv.backend ?? (quants.length > 0 ? "llama" : "tfjs")) as BackendName;
-			if (backend === "tfjs" && quants.some((q) => q !== "f32")) throw new UsageError("--quant needs --backend llama (tfjs scores the checkpoint as float32)");
-			const device = parseDevice(io, argv.device, backend);
+			const device = resolveEvalBackend(io, argv, quants.length > 0);
 			const resolved = await Promise.all(argv.models.map((ref) => resolveModelRef(ref)));
 			const names = resolved.map((r) => r.repoId ?? undefined);
 			const reportFile = argv.json !== undefined && argv.json !== "" ? argv.json : undefined;
@@ -155,7 +142,6 @@ export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 				...(argv.seeds !== undefined ? { seeds: argv.seeds } : {}),
 				...(argv.limit !== undefined ? { limit: argv.limit } : {}),
 				...(argv.batch !== undefined ? { batch: argv.batch } : {}),
-				backend,
 				...device,
 				...(argv.threads !== undefined ? { threads: argv.threads } : {}),
 				...(argv["max-tokens"] !== undefined ? { maxTokens: argv["max-tokens"] } : {}),
