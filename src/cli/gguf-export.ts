@@ -33,7 +33,7 @@ export async function runExports(
 	io: Io,
 	model: string,
 	jobs: ReadonlyArray<{ type: GgufExportType; out: string }>,
-	opts: { force: boolean; quiet: boolean; name?: string },
+	opts: { force: boolean; quiet: boolean; name?: string; threads?: number },
 ): Promise<ExportGgufResult[]> {
 	const controller = new AbortController();
 	let interrupts = 0;
@@ -55,6 +55,7 @@ export async function runExports(
 					force: opts.force,
 					signal: controller.signal,
 					...(opts.name !== undefined ? { name: opts.name } : {}),
+					...(opts.threads !== undefined ? { threads: opts.threads } : {}),
 				});
 				for (;;) {
 					const r = await gen.next();

@@ -122,7 +122,7 @@ export async function executeMerge(io: Io, recipe: Recipe, flags: MergeFlags, ou
 		if (flags.json !== true && flags.quiet !== true) io.err(`done in ${result.seconds.toFixed(1)} s: ${result.tensors} tensors, ${formatBytes(result.bytes)}`);
 		// From the merged tensors as written: the folder is complete (renamed into place) before the export reads it.
 		const gguf = ggufTypes.length > 0
-			? await runExports(io, result.out, ggufOutputs(ggufTypes, path.basename(result.out), undefined, result.out), { force: flags.force === true, quiet: flags.quiet === true || flags.json === true })
+			? await runExports(io, result.out, ggufOutputs(ggufTypes, path.basename(result.out), undefined, result.out), { force: flags.force === true, quiet: flags.quiet === true || flags.json === true, ...(flags.threads !== undefined ? { threads: flags.threads } : {}) })
 			: [];
 		if (flags.json === true) {
 			io.out(JSON.stringify({ ...result, method: plan.method.name, seed: plan.seed, models: plan.models.map((m) => ({ ref: m.ref, path: m.path })), ...(gguf.length > 0 ? { gguf } : {}) }));

@@ -227,6 +227,14 @@ describe("writing", () => {
 		expect(await readdir(join(root(), "w-out"))).toEqual(["m.gguf"]);
 	});
 
+	test("the encode pool changes nothing: 1 and 3 threads write byte-identical q4_k_m files", async () => {
+		const dir = join(root(), "threads");
+		await writeTinyMistral(dir, { seed: 4, hidden: 256, intermediate: 512, layers: 1 });
+		await exportGguf(dir, { type: "q4_k_m", out: join(root(), "t1.gguf"), threads: 1 });
+		await exportGguf(dir, { type: "q4_k_m", out: join(root(), "t3.gguf"), threads: 3 });
+		expect(Buffer.compare(await readFile(join(root(), "t1.gguf")), await readFile(join(root(), "t3.gguf")))).toBe(0);
+	});
+
 	test("an aborted export leaves neither the output nor its temporary file", async () => {
 		const dir = join(root(), "w2");
 		await writeTinyMistral(dir, { seed: 2 });

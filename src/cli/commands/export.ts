@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { CommandModule } from "yargs";
-import { GGUF_EXPORT_TYPES, resolveModelRef } from "../../index.js";
+import { GGUF_EXPORT_TYPES, resolveModelRef, UsageError } from "../../index.js";
 import { ggufOutputs, parseGgufTypes, runExports } from "../gguf-export.js";
 import { formatBytes, type Io } from "../output.js";
 
@@ -10,6 +10,7 @@ interface ExportArgs {
 	out?: string;
 	force?: boolean;
 	name?: string;
+	threads?: number;
 	json?: boolean;
 	quiet?: boolean;
 }
@@ -31,12 +32,14 @@ export function exportCommand(io: Io): CommandModule<object, ExportArgs> {
 				.option("out", { alias: "o", type: "string", description: "A .gguf file (one type), or a folder for <model>-<type>.gguf (default: the current folder)" })
 				.option("force", { type: "boolean", description: "Replace existing .gguf files" })
 				.option("name", { type: "string", description: "general.name in the file (default: the repo id or folder name)" })
+				.option("threads", { type: "number", description: "Quantization threads (default: every core)" })
 				.option("json", { type: "boolean", description: "Print a machine-readable summary on stdout" })
 				.option("quiet", { alias: "q", type: "boolean", description: "No progress output" })
 				.example("$0 export merged/biomistral-slerp --type q8_0,q4_k_m --out gguf/", "")
 				.example("$0 export biomistral --type f16 --out biomistral-f16.gguf", "") as never,
 		handler: async (argv) => {
 			const types = parseGgufTypes(argv.type, "--type");
+			if (argv.threads !== undefined && (!Number.isInteger(argv.threads) || argv.threads < 1)) throw new UsageError(`--threads ${argv.threads}: expected a positive integer`);
 			const resolved = await resolveModelRef(argv.model);
 			const stem = resolved.repoId !== undefined ? resolved.repoId.split("/").at(-1)! : path.basename(resolved.path).replace(/\.safetensors$/i, "");
 			const jobs = ggufOutputs(types, stem, argv.out, ".");
@@ -45,6 +48,7 @@ export function exportCommand(io: Io): CommandModule<object, ExportArgs> {
 				force: argv.force === true,
 				quiet,
 				...(argv.name !== undefined ? { name: argv.name } : resolved.repoId !== undefined ? { name: resolved.repoId } : {}),
+				...(argv.threads !== undefined ? { threads: argv.threads } : {}),
 			});
 			if (argv.json === true) {
 				io.out(JSON.stringify({ model: resolved.path, exports: results }));
