@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs the benchmark sections and prints each one.
  *
- *   npm run bench -- [--only io|merge|eval|kernels[,...]] [--layers 2] [--dir DIR] [--keep]
+ *   npm run bench -- [--only io|merge|eval|kernels|gguf[,...]] [--layers 2] [--dir DIR] [--keep]
  *                    [--methods linear,slerp,ties,dare_ties] [--threads N] [--repeat 3] [--no-compare] [--streaming-7b]
  *
  * By default every section runs at its quick size (full-width 2-layer merges, a ~125M-parameter eval model).
@@ -12,6 +12,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { UsageError } from "../src/index.js";
 import { runEvalBench } from "./eval-bench.js";
+import { runGgufBench } from "./gguf-bench.js";
 import { runIoBench } from "./io-bench.js";
 import { runKernelBench } from "./kernel-bench.js";
 import { runMergeBench } from "./merge-bench.js";
@@ -24,7 +25,7 @@ import { BENCH_METHODS, isBenchMethod, type BenchMethod } from "./merge-recipes.
 const KERNEL_CASES = ["slerp", "ties"];
 
 /** The sections, in the order they run. `merge` includes `kernels`; `kernels` alone skips the merges. */
-export const SECTIONS = ["io", "kernels", "merge", "eval"] as const;
+export const SECTIONS = ["io", "kernels", "merge", "eval", "gguf"] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** Parsed command line of the runner. */
@@ -130,6 +131,16 @@ export async function runBench(args: BenchArgs, log: (line: string) => void = (l
 				break;
 			case "eval":
 				await runEvalBench({ log, keep: args.keep, streaming7b: args.streaming7b, ...(args.dir !== undefined ? { dir: args.dir } : {}) });
+				break;
+			case "gguf":
+				await runGgufBench({
+					layers: args.layers,
+					log,
+					keep: args.keep,
+					...(args.threads !== undefined ? { threads: args.threads } : {}),
+					...(args.repeat !== undefined ? { repeat: args.repeat } : {}),
+					...(args.dir !== undefined ? { dir: args.dir } : {}),
+				});
 				break;
 		}
 		log(`(${section}: ${((performance.now() - started) / 1000).toFixed(0)} s)`);

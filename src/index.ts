@@ -146,3 +146,7 @@ export { GGUF_EXPORT_TYPES, isGgufExportType, tensorTypeFor } from "./gguf/mix.j
 export type { GgufExportType } from "./gguf/mix.js";
 export { GGML_TYPES } from "./gguf/constants.js";
 export type { GgmlType } from "./gguf/constants.js";
+export { openGguf, MAX_GGUF_HEADER_BYTES } from "./gguf/reader.js";
+export type { GgufFile, GgufTensorInfo } from "./gguf/reader.js";
+export type { GgufValue, GgufMetadata } from "./gguf/metadata.js";
+export { GGUF_MAGIC } from "./gguf/constants.js";

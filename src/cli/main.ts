@@ -3,6 +3,7 @@ import { UsageError } from "../index.js";
 import { demoCommand } from "./commands/demo.js";
 
 import { evalCommand } from "./commands/eval.js";
+import { exportCommand } from "./commands/export.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { methodsCommand } from "./commands/methods.js";
 import { planCommand } from "./commands/plan.js";
@@ -26,6 +27,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 		.command(inspectCommand(io))
 		.command(methodsCommand(io))
 		.command(evalCommand(io))
+		.command(exportCommand(io))
 		.command(demoCommand(io));
 	for (const c of quickCommands(io)) parser.command(c);
 	parser

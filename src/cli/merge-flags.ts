@@ -15,6 +15,7 @@ import { describePlan } from "./describe-plan.js";
 import { formatBytes, type Io } from "./output.js";
 import { createRenderer } from "./render.js";
 import { selectBackend } from "./backend.js";
+import { ggufOutputs, parseGgufTypes, runExports } from "./gguf-export.js";
 
 /** Flags shared by `merge run` and the quick method commands. */
 export interface MergeFlags {
@@ -30,6 +31,7 @@ export interface MergeFlags {
 	"truncate-vocab"?: boolean;
 	"dry-run"?: boolean;
 	resume?: boolean;
+	gguf?: string[];
 }
 
 export function withMergeFlags<T>(y: Argv<T>): Argv<T & MergeFlags> {
@@ -45,7 +47,8 @@ export function withMergeFlags<T>(y: Argv<T>): Argv<T & MergeFlags> {
 		.option("quiet", { alias: "q", type: "boolean", description: "No progress output" })
 		.option("truncate-vocab", { type: "boolean", description: "Merge embeddings of different vocab sizes on their common sub-matrix (mergekit's behaviour)" })
 		.option("dry-run", { type: "boolean", description: "Plan and validate everything, print the plan, read no tensor data" })
-		.option("resume", { type: "boolean", description: "Continue an interrupted merge from its verified shards" }) as Argv<T & MergeFlags>;
+		.option("resume", { type: "boolean", description: "Continue an interrupted merge from its verified shards" })
+		.option("gguf", { type: "string", array: true, description: "Also write <out>/<name>-<type>.gguf for llama.cpp after the merge, e.g. --gguf q8_0,q4_k_m" }) as Argv<T & MergeFlags>;
 }
 
 /** A folder name that says what was merged: merged/slerp-biomistral-mistral-t0.5 */
@@ -67,6 +70,8 @@ export async function executeMerge(io: Io, recipe: Recipe, flags: MergeFlags, ou
 		throw new UsageError(`--threads ${flags.threads}: expected a positive integer`);
 	}
 	const shardSize = flags["shard-size"] !== undefined ? parseSize(flags["shard-size"]) : undefined;
+	// Checked before the merge runs, so a typo does not cost a whole merge.
+	const ggufTypes = flags.gguf !== undefined ? parseGgufTypes(flags.gguf, "--gguf") : [];
 	const plan = await buildPlan(recipe, {
 		...(dtype !== undefined ? { dtype } : {}),
 		...(flags.seed !== undefined ? { seed: flags.seed } : {}),
@@ -114,11 +119,16 @@ export async function executeMerge(io: Io, recipe: Recipe, flags: MergeFlags, ou
 			process.off("SIGINT", onSigint);
 			await backend.dispose?.();
 		}
+		if (flags.json !== true && flags.quiet !== true) io.err(`done in ${result.seconds.toFixed(1)} s: ${result.tensors} tensors, ${formatBytes(result.bytes)}`);
+		// From the merged tensors as written: the folder is complete (renamed into place) before the export reads it.
+		const gguf = ggufTypes.length > 0
+			? await runExports(io, result.out, ggufOutputs(ggufTypes, path.basename(result.out), undefined, result.out), { force: flags.force === true, quiet: flags.quiet === true || flags.json === true, ...(flags.threads !== undefined ? { threads: flags.threads } : {}) })
+			: [];
 		if (flags.json === true) {
-			io.out(JSON.stringify({ ...result, method: plan.method.name, seed: plan.seed, models: plan.models.map((m) => ({ ref: m.ref, path: m.path })) }));
+			io.out(JSON.stringify({ ...result, method: plan.method.name, seed: plan.seed, models: plan.models.map((m) => ({ ref: m.ref, path: m.path })), ...(gguf.length > 0 ? { gguf } : {}) }));
 		} else if (flags.quiet !== true) {
-			io.err(`done in ${result.seconds.toFixed(1)} s: ${result.tensors} tensors, ${formatBytes(result.bytes)}`);
 			io.out(result.out);
+			for (const g of gguf) io.out(g.out);
 		}
 	} finally {
 		await closePlan(plan);

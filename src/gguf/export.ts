@@ -9,7 +9,8 @@ import { openModel } from "../model/model-dir.js";
 import type { ModelSource } from "../model/model-source.js";
 import { resolveModelRef, type ResolveOptions } from "../model/refs.js";
 import { GGML_QUANTIZATION_VERSION, GGML_TYPES, type GgmlType } from "./constants.js";
-import { encodedBytes, encodeRows } from "./encode.js";
+import { encodeRows } from "./encode.js";
+import { defaultEncodeThreads, EncodePool } from "./encode-pool.js";
 import { planExport, type ExportPlan, type PlannedTensor } from "./export-plan.js";
 import { layoutGguf } from "./layout.js";
 import { gguf, type GgufMetadata } from "./metadata.js";
@@ -32,6 +33,8 @@ export interface ExportGgufOptions {
 	signal?: AbortSignal;
 	/** How model references resolve (paths, aliases, the Hugging Face cache). */
 	resolve?: ResolveOptions;
+	/** Threads that quantize (default: every core); 1 encodes on the calling thread. */
+	threads?: number;
 }
 
 export type ExportEvent =
@@ -88,19 +91,43 @@ export async function* exportGgufIter(model: string | ModelSource, opts: ExportG
 		const totalBytes = layout.fileSize;
 		yield { event: "planned", out: opts.out, type: opts.type, tensors: plan.tensors.length, readBytes: plan.readBytes, bytes: totalBytes, types };
 		const writer = await GgufWriter.create(opts.out, layout, { force: opts.force ?? false });
+		const pool = new EncodePool(opts.threads ?? defaultEncodeThreads());
 		try {
+			// Chunks in flight, in file order: each is written once its encoding is done. Up to threads + 1 are
+			// queued so every worker stays busy while the main thread reads the next chunk and writes the oldest.
+			const queue: Array<{ t: PlannedTensor; index: number; last: boolean; bytes: Promise<Uint8Array> }> = [];
+			const depth = pool.threads + 1;
 			let done = layout.dataStart;
+			const drainOne = async (): Promise<ExportEvent | undefined> => {
+				const head = queue.shift()!;
+				const bytes = await head.bytes;
+				await writer.write(head.t.ggufName, bytes);
+				done += bytes.byteLength;
+				if (!head.last) return undefined;
+				return { event: "tensor", name: head.t.name, ggufName: head.t.ggufName, ggmlType: head.t.ggmlType, index: head.index, total: plan.tensors.length, doneBytes: done, totalBytes };
+			};
 			for (const [index, t] of plan.tensors.entries()) {
-				for await (const bytes of encodeTensor(source, t, plan, opts.signal)) {
-					await writer.write(t.ggufName, bytes);
-					done += bytes.byteLength;
+				const inline = GGML_TYPES[t.ggmlType].block === 1;
+				for await (const { data, last } of tensorChunks(source, t, plan, opts.signal)) {
+					const bytes = inline ? Promise.resolve(encodeRows(t.ggmlType, data)) : pool.encode(t.ggmlType, data);
+					bytes.catch(() => undefined);
+					queue.push({ t, index, last, bytes });
+					while (queue.length > depth) {
+						const e = await drainOne();
+						if (e !== undefined) yield e;
+					}
 				}
-				yield { event: "tensor", name: t.name, ggufName: t.ggufName, ggmlType: t.ggmlType, index, total: plan.tensors.length, doneBytes: done, totalBytes };
+			}
+			while (queue.length > 0) {
+				const e = await drainOne();
+				if (e !== undefined) yield e;
 			}
 			await writer.commit();
 		} catch (err) {
 			await writer.abort();
 			throw err;
+		} finally {
+			await pool.close();
 		}
 		const seconds = (performance.now() - started) / 1000;
 		yield { event: "done", out: writer.out, bytes: totalBytes, seconds };
@@ -121,13 +148,13 @@ export async function exportGguf(model: string | ModelSource, opts: ExportGgufOp
 }
 
 /**
- * One tensor's encoded bytes, chunk by chunk: whole rows (whole heads for q/k, so the permutation stays
- * inside a chunk). The next chunk is read while the current one is encoded and written.
+ * One tensor's float32 values, chunk by chunk: whole rows (whole heads for q/k, so the permutation stays
+ * inside a chunk), permuted for llama.cpp where needed. The next chunk is read while the caller works.
  */
-async function* encodeTensor(source: ModelSource, t: PlannedTensor, plan: ExportPlan, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
+async function* tensorChunks(source: ModelSource, t: PlannedTensor, plan: ExportPlan, signal: AbortSignal | undefined): AsyncGenerator<{ data: Float32Array; last: boolean }> {
 	if (t.dims.length === 1) {
 		// A vector (norm weights): small, read whole (readRows would count its elements as rows).
-		yield encodeRows(t.ggmlType, (await source.read(t.name)).data);
+		yield { data: (await source.read(t.name)).data, last: true };
 		return;
 	}
 	const rows = t.dims.slice(1).reduce((a, d) => a * d, 1);
@@ -142,8 +169,9 @@ async function* encodeTensor(source: ModelSource, t: PlannedTensor, plan: Export
 			throw new ExecError("Interrupted", `${plan.location}: export interrupted at tensor "${t.name}"`);
 		}
 		const chunk = await next;
-		if (start + rowsPerChunk < rows) next = read(start + rowsPerChunk);
+		const last = start + rowsPerChunk >= rows;
+		if (!last) next = read(start + rowsPerChunk);
 		const data = t.rotary !== undefined ? permuteRotaryRows(chunk.data, cols, plan.config.headDim) : chunk.data;
-		yield encodeRows(t.ggmlType, data, new Uint8Array(encodedBytes(t.ggmlType, data.length)));
+		yield { data, last };
 	}
 }

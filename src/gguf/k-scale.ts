@@ -36,18 +36,22 @@ export function searchAffine(x: Float32Array, at: number, n: number, nmax: numbe
 		fit.min = -lo;
 		return;
 	}
+	let swx2 = 0;
+	for (let i = 0; i < n; i++) swx2 += w[i]! * x[at + i]! * x[at + i]!;
 	let bestErr = Infinity;
 	let bestScale = (hi - lo) / nmax;
 	let bestMin = -lo;
+	const range = hi - lo;
 	for (let c = 0; c < CANDIDATES; c++) {
-		const iscale = (nmax - SPREAD + (2 * SPREAD * c) / (CANDIDATES - 1)) / (hi - lo);
+		const iscale = (nmax - SPREAD + (2 * SPREAD * c) / (CANDIDATES - 1)) / range;
 		let swl = 0;
 		let swl2 = 0;
 		let swxl = 0;
 		for (let i = 0; i < n; i++) {
 			const v = x[at + i]!;
-			let l = Math.round(iscale * (v - lo));
-			l = l < 0 ? 0 : l > nmax ? nmax : l;
+			// iscale·(v − lo) ≥ 0, so rounding is floor(· + 0.5).
+			let l = Math.floor(iscale * (v - lo) + 0.5);
+			if (l > nmax) l = nmax;
 			const wi = w[i]!;
 			swl += wi * l;
 			swl2 += wi * l * l;
@@ -55,27 +59,19 @@ export function searchAffine(x: Float32Array, at: number, n: number, nmax: numbe
 		}
 		// Weighted least squares for v ≈ a·l + b; b = −min must be ≤ 0.
 		const det = sw * swl2 - swl * swl;
-		let a: number;
-		let b: number;
+		let a = 0;
+		let b = 0;
 		if (det > 0) {
 			a = (sw * swxl - swl * swx) / det;
 			b = (swl2 * swx - swl * swxl) / det;
-		} else {
-			a = 0;
-			b = 0;
 		}
 		if (b > 0 || det <= 0) {
 			b = 0;
 			a = swl2 > 0 ? swxl / swl2 : 0;
 		}
 		if (a <= 0) continue;
-		let err = 0;
-		for (let i = 0; i < n; i++) {
-			let l = Math.round(iscale * (x[at + i]! - lo));
-			l = l < 0 ? 0 : l > nmax ? nmax : l;
-			const e = a * l + b - x[at + i]!;
-			err += w[i]! * e * e;
-		}
+		// Σw(a·l + b − v)², expanded over the sums already at hand: no second pass over the values.
+		const err = a * a * swl2 + 2 * a * b * swl + b * b * sw - 2 * a * swxl - 2 * b * swx + swx2;
 		if (err < bestErr) {
 			bestErr = err;
 			bestScale = a;
@@ -88,7 +84,14 @@ export function searchAffine(x: Float32Array, at: number, n: number, nmax: numbe
 
 export function searchSymmetric(x: Float32Array, at: number, n: number, nmax: number, w: Float32Array, fit: Fit): void {
 	let max = 0;
-	for (let i = 0; i < n; i++) if (Math.abs(x[at + i]!) > Math.abs(max)) max = x[at + i]!;
+	let amax = 0;
+	for (let i = 0; i < n; i++) {
+		const a = Math.abs(x[at + i]!);
+		if (a > amax) {
+			amax = a;
+			max = x[at + i]!;
+		}
+	}
 	fit.min = 0;
 	if (max === 0) {
 		fit.scale = 0;
@@ -96,16 +99,19 @@ export function searchSymmetric(x: Float32Array, at: number, n: number, nmax: nu
 	}
 	let best = -1;
 	let bestScale = max / -nmax;
+	const top = nmax - 1;
 	for (let c = 0; c < CANDIDATES; c++) {
 		// The extreme value maps near −nmax, the longer side of [−nmax, nmax − 1].
 		const iscale = -(nmax - SPREAD + (2 * SPREAD * c) / (CANDIDATES - 1)) / max;
 		let swxl = 0;
 		let swl2 = 0;
 		for (let i = 0; i < n; i++) {
-			let l = Math.round(iscale * x[at + i]!);
-			l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
-			swxl += w[i]! * x[at + i]! * l;
-			swl2 += w[i]! * l * l;
+			const v = x[at + i]!;
+			let l = Math.floor(iscale * v + 0.5);
+			l = l < -nmax ? -nmax : l > top ? top : l;
+			const wl = w[i]! * l;
+			swxl += wl * v;
+			swl2 += wl * l;
 		}
 		// With the least-squares scale swxl/swl2, the weighted error is Σw·x² − swxl²/swl2: maximize the last term.
 		if (swl2 > 0 && (swxl * swxl) / swl2 > best) {

@@ -18,32 +18,39 @@ export const Q4_0_BYTES = 18;
 export const Q5_0_BYTES = 22;
 export const Q5_1_BYTES = 24;
 
-/** Integers in [0, 2·half) for one symmetric block, and its f16 scale bits. */
-function symmetricBlock(src: Float32Array, b: number, half: number, q: Uint8Array): number {
-	let max = 0;
+/** Rounds one block against scale d into `q` (integers in [0, 2·half)); returns the squared error. */
+function roundBlock(src: Float32Array, b: number, half: number, d: number, q: Uint8Array): number {
+	const id = 1 / d;
+	const top = 2 * half - 1;
+	let err = 0;
 	for (let i = 0; i < Q_BLOCK; i++) {
 		const v = src[b + i]!;
-		if (Math.abs(v) > Math.abs(max)) max = v;
+		let l = Math.floor(v * id + 0.5) + half;
+		l = l < 0 ? 0 : l > top ? top : l;
+		q[i] = l;
+		const e = v - d * (l - half);
+		err += e * e;
+	}
+	return err;
+}
+
+/** Integers in [0, 2·half) for one symmetric block into `q`, and its f16 scale bits; `spare` is scratch. */
+function symmetricBlock(src: Float32Array, b: number, half: number, q: Uint8Array, spare: Uint8Array): number {
+	let max = 0;
+	let amax = 0;
+	for (let i = 0; i < Q_BLOCK; i++) {
+		const a = Math.abs(src[b + i]!);
+		if (a > amax) {
+			amax = a;
+			max = src[b + i]!;
+		}
 	}
 	if (max === 0) {
 		q.fill(half);
 		return 0;
 	}
-	const top = 2 * half - 1;
-	const quantize = (d: number) => {
-		const id = 1 / d;
-		let err = 0;
-		for (let i = 0; i < Q_BLOCK; i++) {
-			const v = src[b + i]!;
-			const l = Math.min(top, Math.max(0, Math.round(v * id) + half));
-			q[i] = l;
-			const e = v - d * (l - half);
-			err += e * e;
-		}
-		return err;
-	};
-	let bits = f32ToF16Bits(max / -half);
-	let best = quantize(f16BitsToF32(bits));
+	const bits = f32ToF16Bits(max / -half);
+	const err = roundBlock(src, b, half, f16BitsToF32(bits), q);
 	let sxl = 0;
 	let sll = 0;
 	for (let i = 0; i < Q_BLOCK; i++) {
@@ -51,22 +58,19 @@ function symmetricBlock(src: Float32Array, b: number, half: number, q: Uint8Arra
 		sxl += src[b + i]! * l;
 		sll += l * l;
 	}
-	if (sll > 0) {
-		const keep = Uint8Array.from(q);
-		const refit = f32ToF16Bits(sxl / sll);
-		const err = f16BitsToF32(refit) !== 0 ? quantize(f16BitsToF32(refit)) : Infinity;
-		if (err < best) {
-			best = err;
-			bits = refit;
-		} else q.set(keep);
-	}
-	return bits;
+	if (sll === 0) return bits;
+	const refit = f32ToF16Bits(sxl / sll);
+	const d = f16BitsToF32(refit);
+	if (d === 0 || roundBlock(src, b, half, d, spare) >= err) return bits;
+	q.set(spare);
+	return refit;
 }
 
 export function encodeQ4_0(src: Float32Array, out: Uint8Array): void {
 	const q = new Uint8Array(Q_BLOCK);
+	const spare = new Uint8Array(Q_BLOCK);
 	for (let b = 0, o = 0; b < src.length; b += Q_BLOCK, o += Q4_0_BYTES) {
-		const bits = symmetricBlock(src, b, 8, q);
+		const bits = symmetricBlock(src, b, 8, q, spare);
 		out[o] = bits & 0xff;
 		out[o + 1] = bits >>> 8;
 		for (let j = 0; j < 16; j++) out[o + 2 + j] = q[j]! | (q[j + 16]! << 4);
@@ -103,8 +107,9 @@ function unpackFive(bytes: Uint8Array, at: number, q: Uint8Array): void {
 
 export function encodeQ5_0(src: Float32Array, out: Uint8Array): void {
 	const q = new Uint8Array(Q_BLOCK);
+	const spare = new Uint8Array(Q_BLOCK);
 	for (let b = 0, o = 0; b < src.length; b += Q_BLOCK, o += Q5_0_BYTES) {
-		const bits = symmetricBlock(src, b, 16, q);
+		const bits = symmetricBlock(src, b, 16, q, spare);
 		out[o] = bits & 0xff;
 		out[o + 1] = bits >>> 8;
 		packFive(q, out, o + 2);

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { GgufError } from "../../src/errors.js";
 import { GGUF_MAGIC } from "../../src/gguf/constants.js";
-import { exportGguf } from "../../src/gguf/export.js";
+import { exportGguf, exportGgufIter } from "../../src/gguf/export.js";
 import { layoutGguf } from "../../src/gguf/layout.js";
 import { ByteSink, gguf, type GgufMetadata } from "../../src/gguf/metadata.js";
 import { unpermuteRotaryRows } from "../../src/gguf/names.js";
@@ -227,6 +227,14 @@ describe("writing", () => {
 		expect(await readdir(join(root(), "w-out"))).toEqual(["m.gguf"]);
 	});
 
+	test("the encode pool changes nothing: 1 and 3 threads write byte-identical q4_k_m files", async () => {
+		const dir = join(root(), "threads");
+		await writeTinyMistral(dir, { seed: 4, hidden: 256, intermediate: 512, layers: 1 });
+		await exportGguf(dir, { type: "q4_k_m", out: join(root(), "t1.gguf"), threads: 1 });
+		await exportGguf(dir, { type: "q4_k_m", out: join(root(), "t3.gguf"), threads: 3 });
+		expect(Buffer.compare(await readFile(join(root(), "t1.gguf")), await readFile(join(root(), "t3.gguf")))).toBe(0);
+	});
+
 	test("an aborted export leaves neither the output nor its temporary file", async () => {
 		const dir = join(root(), "w2");
 		await writeTinyMistral(dir, { seed: 2 });
@@ -235,6 +243,18 @@ describe("writing", () => {
 		const err = await exportGguf(dir, { type: "q8_0", out: join(root(), "w2-out", "m.gguf"), signal: controller.signal }).then(() => undefined, (e: unknown) => e);
 		expect((err as { kind?: string }).kind).toBe("Interrupted");
 		expect(await readdir(join(root(), "w2-out"))).toEqual([]);
+	});
+
+	test("a consumer that stops iterating mid-export leaves no temporary file", async () => {
+		const dir = join(root(), "w4");
+		await writeTinyMistral(dir, { seed: 4 });
+		const gen = exportGgufIter(dir, { type: "f16", out: join(root(), "w4-out", "m.gguf") });
+		for (;;) {
+			const r = await gen.next();
+			if (r.done === true || r.value.event === "tensor") break;
+		}
+		await gen.return(undefined as never);
+		expect(await readdir(join(root(), "w4-out"))).toEqual([]);
 	});
 
 	test("a model without tokenizer.json is refused before anything is written", async () => {

@@ -1,5 +1,6 @@
 import type { CommandModule } from "yargs";
 import { layerIndexOf, numel, openModel } from "../../index.js";
+import { inspectGguf, isGgufFile } from "../inspect-gguf.js";
 import { formatBytes, type Io } from "../output.js";
 
 interface InspectArgs {
@@ -10,12 +11,16 @@ interface InspectArgs {
 export function inspectCommand(io: Io): CommandModule<object, InspectArgs> {
 	return {
 		command: "inspect <path>",
-		describe: "Validate a safetensors file or model folder and list its tensors",
+		describe: "Validate a safetensors file, model folder or GGUF file and list its tensors",
 		builder: (y) =>
 			y
-				.positional("path", { type: "string", demandOption: true, description: "A .safetensors file or a model folder" })
+				.positional("path", { type: "string", demandOption: true, description: "A .safetensors file, a model folder or a .gguf file" })
 				.option("json", { type: "boolean", description: "Print JSON" }) as never,
 		handler: async (argv) => {
+			if (argv.path.toLowerCase().endsWith(".gguf") || (await isGgufFile(argv.path))) {
+				await inspectGguf(io, argv.path, argv.json === true);
+				return;
+			}
 			const model = await openModel(argv.path);
 			try {
 				const tensors = model.names().map((name) => {
