@@ -8,12 +8,13 @@
  *
  *   npx tsx bench/gguf-bench.ts [--layers 2] [--types f16,q8_0,q4_k_m] [--repeat 1] [--threads N] [--dir DIR] [--keep]
  */
-import { mkdtemp, rm, stat, statfs } from "node:fs/promises";
+import { mkdtemp, rm, stat, statfs, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { ExecError, GGUF_EXPORT_TYPES, isGgufExportType, type GgufExportType } from "../src/index.js";
+import { tinyTokenizerFiles } from "../src/fixtures/tiny-tokenizer.js";
 import { tinyTensorSpecs } from "../src/fixtures/tiny-weights.js";
 import { MISTRAL_7B_SHAPE, writeBenchPair } from "./fixtures.js";
 import { dropCaches, measureIoFloor, modelFiles } from "./io-floor.js";
@@ -105,6 +106,8 @@ export async function runGgufBench(opts: GgufBenchOptions = {}): Promise<GgufBen
 		let t = performance.now();
 		const pair = await writeBenchPair(dir, { shape });
 		await rm(pair.tuned, { recursive: true, force: true });
+		// The GGUF file embeds the tokenizer: the tiny one, padded to the 32000 rows (the export copies it, cheaply).
+		for (const [name, value] of Object.entries(tinyTokenizerFiles(shape.vocab))) await writeFile(join(pair.base, name), JSON.stringify(value));
 		log(`generated ${(pair.bytesPerModel / 1e9).toFixed(2)} GB bf16 (${layers} layers, ${pair.tensors} tensors) in ${((performance.now() - t) / 1000).toFixed(1)} s; ${threads} threads`);
 		const inputs = (await modelFiles(pair.base)).map((f) => f.path);
 		const cold = await dropCaches();

@@ -1,4 +1,4 @@
-import { ExecError, HubError, LmMergeError } from "../index.js";
+import { ExecError, LmMergeError } from "../index.js";
 
 /** Exit code of a merge stopped by Ctrl-C: 128 + SIGINT (2), as shells report a process killed by SIGINT. */
 export const EXIT_INTERRUPTED = 130;
@@ -21,7 +21,7 @@ export function reportError(io: Io, err: unknown, debug: boolean): number {
 	if (err instanceof LmMergeError) {
 		io.err(`error: ${oneLine(err.message)}`);
 		if (debug && err.stack !== undefined) io.err(err.stack);
-		return (err instanceof ExecError || err instanceof HubError) && err.kind === "Interrupted" ? EXIT_INTERRUPTED : err.exitCode;
+		return err instanceof ExecError && err.kind === "Interrupted" ? EXIT_INTERRUPTED : err.exitCode;
 	}
 	const e = err as NodeJS.ErrnoException;
 	const msg = e?.code === "ENOSPC" ? `disk full while writing ${e.path ?? "output"}` : (e?.message ?? String(err));

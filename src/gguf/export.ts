@@ -92,6 +92,7 @@ export async function* exportGgufIter(model: string | ModelSource, opts: ExportG
 		yield { event: "planned", out: opts.out, type: opts.type, tensors: plan.tensors.length, readBytes: plan.readBytes, bytes: totalBytes, types };
 		const writer = await GgufWriter.create(opts.out, layout, { force: opts.force ?? false });
 		const pool = new EncodePool(opts.threads ?? defaultEncodeThreads());
+		let committed = false;
 		try {
 			// Chunks in flight, in file order: each is written once its encoding is done. Up to threads + 1 are
 			// queued so every worker stays busy while the main thread reads the next chunk and writes the oldest.
@@ -123,10 +124,10 @@ export async function* exportGgufIter(model: string | ModelSource, opts: ExportG
 				if (e !== undefined) yield e;
 			}
 			await writer.commit();
-		} catch (err) {
-			await writer.abort();
-			throw err;
+			committed = true;
 		} finally {
+			// An error, or a consumer that stopped iterating: no partial file stays behind.
+			if (!committed) await writer.abort();
 			await pool.close();
 		}
 		const seconds = (performance.now() - started) / 1000;
