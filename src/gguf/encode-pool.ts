@@ -46,6 +46,7 @@ export class EncodePool {
 			worker.on("message", (m: { id: number; bytes?: Uint8Array; error?: string }) => {
 				const p = slot.pending.get(m.id);
 				slot.pending.delete(m.id);
+				if (slot.pending.size === 0) worker.unref();
 				if (m.bytes !== undefined) p?.resolve(m.bytes);
 				else p?.reject(new ExecError("Backend", `encode worker: ${m.error ?? "no result"}`));
 			});
@@ -63,6 +64,7 @@ export class EncodePool {
 		for (const w of this.workers) {
 			for (const p of w.pending.values()) p.reject(this.failure);
 			w.pending.clear();
+			w.worker.unref();
 		}
 	}
 
@@ -74,6 +76,9 @@ export class EncodePool {
 		for (const w of this.workers) if (w.pending.size < slot.pending.size) slot = w;
 		const id = this.nextId++;
 		return new Promise<Uint8Array>((resolve, reject) => {
+			// A worker with work in flight keeps the process alive: otherwise, with nothing else pending (no
+			// read or write outstanding), Node would exit mid-export with code 0. Idle workers stay unref'd.
+			if (slot.pending.size === 0) slot.worker.ref();
 			slot.pending.set(id, { resolve, reject });
 			// A view into a larger buffer is copied out first; a whole buffer moves without a copy.
 			const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
