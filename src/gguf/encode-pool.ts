@@ -37,6 +37,8 @@ export class EncodePool {
 	private readonly workers: Array<{ worker: Worker; pending: Map<number, Pending> }> = [];
 	private nextId = 0;
 	private failure: Error | undefined;
+	/** Set by close(): workers exiting then are terminated on purpose, not failing. */
+	private closing = false;
 
 	constructor(readonly threads: number) {
 		if (threads <= 1) return;
@@ -52,7 +54,7 @@ export class EncodePool {
 			});
 			worker.on("error", (err) => this.fail(err));
 			worker.on("exit", (code) => {
-				if (code !== 0) this.fail(new Error(`encode worker exited with code ${code}`));
+				if (code !== 0 && !this.closing) this.fail(new Error(`encode worker exited with code ${code}`));
 			});
 			worker.unref();
 			this.workers.push(slot);
@@ -87,7 +89,15 @@ export class EncodePool {
 	}
 
 	async close(): Promise<void> {
-		await Promise.all(this.workers.map((w) => w.worker.terminate()));
+		this.closing = true;
+		// ref() first: terminating an unref'd worker does not keep the process alive until it has exited, so an
+		// `await close()` with nothing else pending would leave the caller's promise unsettled.
+		await Promise.all(
+			this.workers.map((w) => {
+				w.worker.ref();
+				return w.worker.terminate();
+			}),
+		);
 		this.workers.length = 0;
 	}
 }

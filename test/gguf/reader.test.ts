@@ -48,7 +48,7 @@ describe("an export read back", () => {
 				"general.architecture": "llama",
 				"general.name": "tiny",
 				"llama.vocab_size": 64,
-				"llama.context_length": 512,
+				"llama.context_length": 32768,
 				"llama.embedding_length": 16,
 				"llama.block_count": 2,
 				"llama.feed_forward_length": 32,
