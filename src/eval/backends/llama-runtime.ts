@@ -64,9 +64,11 @@ export async function llamaFor(device: HardwareDevice): Promise<Llama> {
 					},
 				});
 			} catch (err) {
+				const pkg = (flavour: string): string => `@node-llama-cpp/${process.platform === "win32" ? "win" : process.platform}-${process.arch}-${flavour}@${NODE_LLAMA_CPP_VERSION}`;
+				const packages = device === "cuda" ? `${pkg("cuda")} ${pkg("cuda-ext")}` : pkg("vulkan");
 				const hint =
 					device === "cuda" || device === "vulkan"
-						? `; install the prebuilt binaries with npm install --no-save @node-llama-cpp/${process.platform}-${process.arch}-${device}@${NODE_LLAMA_CPP_VERSION} and check the ${device === "cuda" ? "NVIDIA driver" : "Vulkan driver"}`
+						? `; install the prebuilt binaries with npm install --no-save ${packages} (docs/gguf.md) and check the ${device === "cuda" ? "NVIDIA" : "Vulkan"} driver`
 						: "";
 				throw new EvalError("Backend", `--device ${device}: llama.cpp could not start: ${(err as Error).message.split("\n")[0]}${hint}`);
 			}
