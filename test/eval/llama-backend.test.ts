@@ -123,6 +123,24 @@ describe("the llama backend in evaluate()", () => {
 		expect(readdirSync(cache()).filter((f) => f.endsWith("-f32.gguf") && existsSync(join(cache(), `${f}.json`))).length).toBe(Object.keys(MODELS).length);
 	}, 180_000);
 
+	test("a prompt as long as the context llama.cpp would create (512, 1024 tokens) is not shifted", async () => {
+		const dir = dirOf("gqa");
+		const tfjs = await loadTfjsBackend(dir, { tfjsDevice: "cpu", streaming: false });
+		const llama = await loadLlamaBackend(dir, { quant: "f32", device: "cpu", cacheDir: cache(), threads: THREADS });
+		try {
+			for (const n of [512, 1024]) {
+				const tokens = Array.from({ length: n }, (_, i) => 3 + ((i * 7919 + 17) % 93));
+				const reqs = [{ tokens, positions: [n - 1] }];
+				const [want] = await logprobs(tfjs, reqs);
+				const [got] = await logprobs(llama, reqs);
+				expect(maxDiff(got![0]!, want![0]!), `${n} tokens`).toBeLessThan(TOL);
+			}
+		} finally {
+			await tfjs.dispose();
+			await llama.dispose();
+		}
+	}, 120_000);
+
 	test("a .gguf is scored as is; a bad one is a one-line GgufError, --quant on a .gguf of another type a Config error", async () => {
 		const gguf = readdirSync(cache()).find((f) => f.endsWith("-f32.gguf"))!;
 		const b = await loadLlamaBackend(join(cache(), gguf), { device: "cpu", threads: THREADS });

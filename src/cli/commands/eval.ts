@@ -223,10 +223,12 @@ export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 			}
 			if (file !== undefined) await writeAtomic(file, json);
 			if (argv.markdown !== undefined) await writeAtomic(argv.markdown, tables);
-			// The report is safely written: the checkpoints of finished runs have served their purpose.
-			for (const c of checkpoints) await rm(c, { force: true });
 			const partial = reports.find((r) => r.partial);
-			if (partial !== undefined || reports.length < runs.length) {
+			const interrupted = partial !== undefined || reports.length < runs.length;
+			// The report is safely written: the checkpoints have served their purpose, unless --resume will need
+			// them (an interrupted command resumes every run from its checkpoint, finished ones included).
+			if (!interrupted) for (const c of checkpoints) await rm(c, { force: true });
+			if (interrupted) {
 				const where = file !== undefined ? `; partial report in ${file}, continue with --resume` : "";
 				const scored = partial !== undefined ? ` after ${partial.progress.scored} of ${partial.progress.total} prompts` : "";
 				throw new ExecError("Interrupted", `interrupted${scored}${where}`);

@@ -89,7 +89,9 @@ class LlamaBackend implements ForwardBackend {
 
 	/** Runs one request, reusing the longest prefix already in the KV cache that ends before its first output. */
 	private async run(r: ForwardRequest): Promise<Float32Array[]> {
-		const seq = await this.sequenceFor(r.tokens.length);
+		// One spare cell: a sequence that fills its context exactly is shifted (its first tokens dropped) to make
+		// room for the next token that generateNext implies, which silently changes the result.
+		const seq = await this.sequenceFor(r.tokens.length + 1);
 		const keep = Math.min(lengthOfCommonPrefix(this.held, r.tokens), r.positions[0] ?? 0);
 		if (seq.nextTokenIndex > keep) await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
 		this.held = r.tokens.slice(0, keep) as number[];
