@@ -40,15 +40,15 @@ export function evalProgress(io: Io, quiet: boolean): { onEvent(e: EvalEvent): v
 				io.err(`model ${e.index + 1}: ${e.name}${e.backend !== undefined ? ` on ${e.backend}` : ""}`);
 				if (io.isTty && bar === undefined) {
 					bar = new cliProgress.SingleBar(
-						{ format: "{bar} {percentage}% | {value}/{total} prompts | {rate} tok/s | ETA {eta}", stream: process.stderr, hideCursor: true },
+						{ format: "{bar} {percentage}% | {value}/{total} prompts | {rate} tok/s | ETA {remaining}", stream: process.stderr, hideCursor: true },
 						cliProgress.Presets.shades_classic,
 					);
 				}
 			} else if (e.event === "item") {
 				const { rate, eta } = rateAndEta(e);
 				if (bar !== undefined) {
-					if (bar.getTotal() !== e.total || !bar.isActive) bar.start(e.total, e.done, { rate, eta });
-					else bar.update(e.done, { rate, eta });
+					if (bar.getTotal() !== e.total || !bar.isActive) bar.start(e.total, e.done, { rate, remaining: eta });
+					else bar.update(e.done, { rate, remaining: eta });
 				} else {
 					const pct = Math.floor((10 * e.done) / Math.max(1, e.total));
 					if (pct !== lastPct) {
