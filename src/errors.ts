@@ -265,3 +265,26 @@ export class TokenizerError extends LmMergeError {
 		super(`${location}: ${message}`);
 	}
 }
+
+export type GgufErrorKind =
+	| "BadMagic"
+	| "UnsupportedVersion"
+	| "Truncated"
+	| "BadAlignment"
+	| "InvalidMetadata"
+	| "InvalidTensorInfo"
+	| "UnsupportedModel"
+	| "UnsupportedTokenizer"
+	| "OutputExists";
+
+/** A GGUF file that is not valid, or a model that cannot be exported to GGUF. */
+export class GgufError extends LmMergeError {
+	constructor(
+		readonly kind: GgufErrorKind,
+		readonly file: string,
+		message: string,
+		readonly tensor?: string,
+	) {
+		super(`${file}: ${tensor !== undefined ? `tensor "${tensor}": ` : ""}${message}`);
+	}
+}

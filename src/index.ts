@@ -14,6 +14,7 @@ export {
 	HubError,
 	SweepError,
 	ReportError,
+	GgufError,
 } from "./errors.js";
 export type {
 	SafetensorsErrorKind,
@@ -26,6 +27,7 @@ export type {
 	HubErrorKind,
 	SweepErrorKind,
 	ReportErrorKind,
+	GgufErrorKind,
 } from "./errors.js";
 
 // tensors
@@ -259,3 +261,24 @@ export { extractLora } from "./lora/extract.js";
 export type { ExtractOptions, ExtractedModule, ExtractedAdapter, ExtractEvent } from "./lora/extract.js";
 export { extractLoraIter, extractLoraAdapter } from "./lora/extract-folder.js";
 export type { ExtractLoraOptions, ExtractLoraResult, ExtractLoraEvent } from "./lora/extract-folder.js";
+export type { RunReport, DataFileReport } from "./eval/types.js";
+export { QUANT_TYPES, isQuantType } from "./eval/backends/types.js";
+export type { BackendName, HardwareDevice, QuantType, BackendInfo, ForwardBackend, ForwardRequest, ForwardOptions, BackendLoader, BackendLoadOptions } from "./eval/backends/types.js";
+export { BACKEND_NAMES, isBackendName, backendLoader } from "./eval/backends/registry.js";
+export { formatReportJson } from "./eval/report-json.js";
+export { letterDeviation, renderVariantTable } from "./eval/variants.js";
+export type { LetterDeviation } from "./eval/variants.js";
+export { expandTaskNames, TASK_ALIASES } from "./eval/tasks/registry.js";
+export { modelName } from "./eval/model-name.js";
+
+// GGUF export for llama.cpp
+export { exportGguf, exportGgufIter } from "./gguf/export.js";
+export type { ExportGgufOptions, ExportGgufResult, ExportEvent } from "./gguf/export.js";
+export { GGUF_EXPORT_TYPES, isGgufExportType, tensorTypeFor } from "./gguf/mix.js";
+export type { GgufExportType } from "./gguf/mix.js";
+export { GGML_TYPES } from "./gguf/constants.js";
+export type { GgmlType } from "./gguf/constants.js";
+export { openGguf, MAX_GGUF_HEADER_BYTES } from "./gguf/reader.js";
+export type { GgufFile, GgufTensorInfo } from "./gguf/reader.js";
+export type { GgufValue, GgufMetadata } from "./gguf/metadata.js";
+export { GGUF_MAGIC } from "./gguf/constants.js";

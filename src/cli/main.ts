@@ -7,6 +7,7 @@ import { convertCommand } from "./commands/convert.js";
 import { extractLoraCommand } from "./commands/extract-lora.js";
 
 import { evalCommand } from "./commands/eval.js";
+import { exportCommand } from "./commands/export.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { methodsCommand } from "./commands/methods.js";
 import { planCommand } from "./commands/plan.js";
@@ -36,6 +37,7 @@ export async function main(argv: string[], rawIo: Io = processIo): Promise<numbe
 		.command(inspectCommand(io))
 		.command(methodsCommand(io))
 		.command(evalCommand(io))
+		.command(exportCommand(io))
 		.command(demoCommand(io))
 		.command(downloadCommand(io))
 		.command(uploadCommand(io))

@@ -51,6 +51,15 @@ export interface ScoreOptions {
 	/** Prompts per packed batch (default DEFAULT_BATCH_SIZE). */
 	batchSize?: number;
 	onProgress?: (done: number, total: number) => void;
+	/** Stops between batches once aborted. */
+	signal?: AbortSignal;
+}
+
+/** A sequence and the positions whose log-probabilities are wanted (see logprobsAt). */
+export interface PositionRequest {
+	tokens: readonly number[];
+	/** Ascending indices into `tokens`. */
+	positions: readonly number[];
 }
 
 export interface ContinuationRequest {
@@ -75,6 +84,8 @@ export interface EvalModel {
 	lastLogits(prompts: readonly (readonly number[])[], opts?: ScoreOptions): Promise<Float32Array[]>;
 	/** Log-likelihood of each continuation after its context (the lm-evaluation-harness `loglikelihood`). */
 	continuationLogprobs(reqs: readonly ContinuationRequest[], opts?: ScoreOptions): Promise<ContinuationScore[]>;
+	/** Log-softmax rows at each request's positions, delivered per request as its batch finishes. */
+	logprobsAt(reqs: readonly PositionRequest[], opts: ScoreOptions & { onResult(index: number, rows: Float32Array[]): void }): Promise<void>;
 	dispose(): Promise<void>;
 }
 
@@ -190,6 +201,7 @@ class TfjsEvalModel implements EvalModel {
 				waveRows: Math.max(1, Math.floor(STREAM_WAVE_BYTES / (4 * this.config.hidden))),
 				logSoftmax,
 				onProgress: opts.onProgress,
+				...(opts.signal !== undefined ? { signal: opts.signal } : {}),
 				onBatch: (batch, data) => {
 					let row = 0;
 					for (const i of batch.requests) {
@@ -213,6 +225,14 @@ class TfjsEvalModel implements EvalModel {
 		const out: Float32Array[] = new Array(prompts.length);
 		await this.run(reqs, opts, false, (i, rows) => (out[i] = rows[0]!));
 		return out;
+	}
+
+	async logprobsAt(items: readonly PositionRequest[], opts: ScoreOptions & { onResult(index: number, rows: Float32Array[]): void }): Promise<void> {
+		const reqs: SequenceRequest[] = items.map((it, i) => {
+			if (it.positions.length === 0) throw new EvalError("Data", `request ${i}: no position asked for`);
+			return { tokens: it.tokens, prefixUsed: 0, outputs: it.positions };
+		});
+		await this.run(reqs, opts, true, opts.onResult);
 	}
 
 	async continuationLogprobs(items: readonly ContinuationRequest[], opts: ScoreOptions = {}): Promise<ContinuationScore[]> {
