@@ -52,8 +52,9 @@ describe("quantizedComparisons", () => {
 	test("from reports of one model and settings that differ in quant; unrelated reports make none", () => {
 		const q = quantizedComparisons([report({ quant: "q4_k_m", tasks: { medqa: task(46) } }), report(), report({ models: ["/m/other"] })]);
 		expect(q).toHaveLength(1);
-		expect(q[0]?.reference.label).toBe("reference");
+		expect(q[0]?.reference.label).toBe("f32");
 		expect(q[0]?.variants.map((v) => v.label)).toEqual(["q4_k_m"]);
+		expect(rowsOfReport(report({ backend: "llama", quant: "q4_k_m" }))[0]?.label).toBe("bio-slerp (q4_k_m)");
 		expect(quantizedComparisons([report(), report({ models: ["/m/x"] })])).toEqual([]);
 	});
 });
