@@ -53,7 +53,7 @@ export class EncodePool {
 			worker.on("exit", (code) => {
 				if (code !== 0) this.fail(new Error(`encode worker exited with code ${code}`));
 			});
-			worker.unref();
+			// Not unref()'d: while the export awaits a chunk, the workers are all that keeps the process alive.
 			this.workers.push(slot);
 		}
 	}
