@@ -45,6 +45,8 @@ export interface GgufBenchRow {
 	ratios: number[];
 	fileBytes: number;
 	peakRssBytes: number | undefined;
+	/** User + system CPU seconds of each export (GNU time), all threads: what the export costs on an idle machine. */
+	cpuSeconds: number[];
 	error?: string;
 }
 
@@ -67,7 +69,7 @@ const fmt = (xs: readonly number[], digits: number) => {
 };
 
 export function formatGgufTable(rows: readonly GgufBenchRow[], readBytes: number): string[] {
-	const lines = [`type     export s      floor s       ratio (≤ ${GGUF_RATIO_TARGET})   file         peak RSS (≤ 1.5 GB)`];
+	const lines = [`type     export s      floor s       ratio (≤ ${GGUF_RATIO_TARGET})   file         peak RSS (≤ 1.5 GB)   CPU s`];
 	for (const r of rows) {
 		if (r.error !== undefined) {
 			lines.push(`${r.type.padEnd(8)} error: ${r.error}`);
@@ -78,7 +80,7 @@ export function formatGgufTable(rows: readonly GgufBenchRow[], readBytes: number
 		const ok = ratio <= GGUF_RATIO_TARGET ? "ok" : "OVER";
 		const rssOk = r.peakRssBytes !== undefined && r.peakRssBytes <= GGUF_RSS_TARGET_BYTES ? "ok" : "OVER";
 		lines.push(
-			`${r.type.padEnd(8)} ${fmt(r.exportSeconds, 1).padEnd(13)} ${fmt(r.floorSeconds, 1).padEnd(13)} ${`${ratio.toFixed(2)} (${fmt(r.ratios, 2)}) ${ok}`.padEnd(22)} ${`${(r.fileBytes / 1e9).toFixed(2)} GB`.padEnd(12)} ${rss} ${rssOk}`,
+			`${r.type.padEnd(8)} ${fmt(r.exportSeconds, 1).padEnd(13)} ${fmt(r.floorSeconds, 1).padEnd(13)} ${`${ratio.toFixed(2)} (${fmt(r.ratios, 2)}) ${ok}`.padEnd(22)} ${`${(r.fileBytes / 1e9).toFixed(2)} GB`.padEnd(12)} ${`${rss} ${rssOk}`.padEnd(21)} ${r.cpuSeconds.length > 0 ? fmt(r.cpuSeconds, 1) : "?"}`,
 		);
 	}
 	lines.push(`(floor: read ${(readBytes / 1e9).toFixed(2)} GB + write and fsync the file's bytes, measured after each export)`);
@@ -114,7 +116,7 @@ export async function runGgufBench(opts: GgufBenchOptions = {}): Promise<GgufBen
 		log(cold ? "page cache dropped before every measurement (cold reads)" : "cannot drop the page cache (not root?): all figures are warm-cache");
 		for (const type of types) {
 			const out = join(dir, `model-${type}.gguf`);
-			const row: GgufBenchRow = { type, exportSeconds: [], floorSeconds: [], ratios: [], fileBytes: 0, peakRssBytes: undefined };
+			const row: GgufBenchRow = { type, exportSeconds: [], floorSeconds: [], ratios: [], fileBytes: 0, peakRssBytes: undefined, cpuSeconds: [] };
 			for (let r = 0; r < Math.max(1, opts.repeat ?? 1); r++) {
 				await rm(out, { force: true });
 				await dropCaches();
@@ -133,7 +135,9 @@ export async function runGgufBench(opts: GgufBenchOptions = {}): Promise<GgufBen
 				row.floorSeconds.push(floor);
 				row.ratios.push(seconds / floor);
 				row.peakRssBytes = Math.max(row.peakRssBytes ?? 0, run.peakRssBytes ?? 0) || undefined;
-				log(`  ${type}: ${seconds.toFixed(1)} s, floor ${floor.toFixed(1)} s, ratio ${(seconds / floor).toFixed(2)}, peak RSS ${((run.peakRssBytes ?? 0) / 1e9).toFixed(2)} GB`);
+				if (run.cpuSeconds !== undefined) row.cpuSeconds.push(run.cpuSeconds);
+				const cpu = run.cpuSeconds !== undefined ? `, ${run.cpuSeconds.toFixed(1)} CPU-s` : "";
+				log(`  ${type}: ${seconds.toFixed(1)} s${cpu}, floor ${floor.toFixed(1)} s, ratio ${(seconds / floor).toFixed(2)}, peak RSS ${((run.peakRssBytes ?? 0) / 1e9).toFixed(2)} GB`);
 			}
 			if (opts.keep !== true) await rm(out, { force: true });
 			rows.push(row);
