@@ -120,8 +120,10 @@ export async function runGgufBench(opts: GgufBenchOptions = {}): Promise<GgufBen
 	const modelBytes = tinyTensorSpecs(shape).reduce((a, s) => a + s.shape.reduce((x, d) => x * d, 2), 0);
 	const parent = opts.dir ?? tmpdir();
 	const fs = await statfs(parent);
-	// The generator writes the model; then one output (f32 at most twice the bf16 size) at a time.
-	const needed = (opts.model !== undefined ? 0 : modelBytes) + modelBytes * 2 + DISK_MARGIN_BYTES;
+	// The generator writes the model; then one output at a time (its size relative to bf16: f32 twice, f16/bf16 the
+	// same, q8_0 34/64, the 4-6 bit mixes below half), deleted before its floor writes as many bytes.
+	const outputShare = Math.max(...types.map((t) => (t === "f32" ? 2 : t === "f16" || t === "bf16" ? 1 : t === "q8_0" ? 34 / 64 : 0.5)));
+	const needed = (opts.model !== undefined ? 0 : modelBytes) + modelBytes * outputShare + DISK_MARGIN_BYTES;
 	if (fs.bavail * fs.bsize < needed) {
 		throw new ExecError("DiskFull", `${parent}: ${((fs.bavail * fs.bsize) / 1e9).toFixed(1)} GB free, the ${layers}-layer GGUF bench needs ${(needed / 1e9).toFixed(1)} GB`);
 	}
