@@ -36,8 +36,9 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	// The evaluator scores any checkpoint: never methods, plan or exec.
 	eval: ["io", "model", "tensor", "arch", "errors"],
 	fixtures: ["io", "model", "tensor", "arch", "errors"],
-	// Model folder → GGUF for llama.cpp: reads models like the evaluator does, knows nothing of merging.
-	gguf: ["io", "model", "tensor", "arch", "errors"],
+	// Model folder → GGUF for llama.cpp: reads models like the evaluator does, knows nothing of merging; its
+	// compiled encoders live in the wasm module (a compute primitive, like tensor).
+	gguf: ["io", "model", "tensor", "arch", "errors", "wasm"],
 	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures", "gguf"],
 	// A client of the library, like examples/: everything through ../index.js.
 	cli: ["index"],
