@@ -32,7 +32,9 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	hub: ["errors"],
 	// Pure math: never io, recipe, plan, backends, exec or cli.
 	methods: ["tensor", "wasm", "errors", "suggest"],
-	backends: ["methods", "tensor", "errors"],
+	backends: ["methods", "tensor", "errors", "tfjs"],
+	// The one tfjs loader, below the merge backends and the evaluator (tfjs keeps one global engine).
+	tfjs: ["errors"],
 	// The YAML's shape only; it knows no method and no file format beyond dtype names.
 	recipe: ["errors", "io/dtypes", "suggest", "io/regular-file", "cycles", "chat-templates"],
 	arch: ["io/dtypes", "errors"],
@@ -42,9 +44,9 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	plan: ["recipe", "methods", "arch", "io", "model", "tensor", "errors", "suggest", "chat-templates", "lora", "vocab"],
 	exec: ["plan", "io", "backends", "methods", "recipe", "model", "tensor", "wasm", "errors", "version", "chat-templates", "lora", "vocab"],
 	// The evaluator scores any checkpoint: never methods, plan or exec; gguf for the llama backend's conversions.
-	eval: ["io", "model", "tensor", "arch", "errors", "version", "gguf"],
+	eval: ["io", "model", "tensor", "arch", "errors", "version", "gguf", "tfjs"],
 	fixtures: ["io", "model", "tensor", "arch", "errors"],
-	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures", "hub", "report", "sweep", "chat-templates", "lora", "vocab", "gguf"],
+	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures", "hub", "report", "sweep", "chat-templates", "lora", "vocab", "gguf", "tfjs"],
 	// Report pages know the evaluator's report shapes, its calibration bins and task names: nothing that runs a model.
 	report: ["eval/types", "eval/score", "eval/tasks/registry", "errors"],
 	// Sweeps drive merges and evaluations through the public API only, like a user's script.
@@ -61,8 +63,8 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 /** npm packages the CLI may use besides node: built-ins (it parses arguments and renders; the library does the rest). */
 const CLI_PACKAGES = ["yargs", "yaml", "cli-progress"];
 
-/** tfjs is heavy and optional: only the kernel backends and the evaluator load it. */
-const TFJS_MODULES = ["backends", "eval"];
+/** tfjs is heavy and optional: only its loader, the kernel backends and the evaluator touch it. */
+const TFJS_MODULES = ["tfjs", "backends", "eval"];
 
 /** The Hub client library is used in one place, so its API changes touch one folder. */
 const HUB_CLIENT_MODULES = ["hub"];
@@ -152,7 +154,7 @@ describe("checkImport", () => {
 		["cli/main.ts", "yargs"],
 		["cli/output.ts", "node:fs/promises"],
 		["exec/run.ts", "../plan/types.js"],
-		["backends/tfjs-loader.ts", "@tensorflow/tfjs"],
+		["tfjs/loader.ts", "@tensorflow/tfjs"],
 		["index.ts", "./exec/run.js"],
 		["model/refs.ts", "../hub/download.js"],
 		["hub/download.ts", "@huggingface/hub"],

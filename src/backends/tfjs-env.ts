@@ -4,7 +4,7 @@
  */
 import type { Tensor } from "@tensorflow/tfjs";
 import type { MergeContext, MergeInput, MergeMethod, ParamSpec } from "../methods/types.js";
-import type { Tf } from "./tfjs-loader.js";
+import type { Tf } from "../tfjs/loader.js";
 
 /** Resolved parameter values as the planner hands them over (plain numbers, booleans and strings). */
 export type Values = Readonly<Record<string, unknown>>;

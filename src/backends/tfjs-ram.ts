@@ -6,7 +6,7 @@
 import type { Tensor } from "@tensorflow/tfjs";
 import type { MergeMethod } from "../methods/types.js";
 import { allLength, float32AtMost, mapChunks, numberParam, reduceChunks, upload, type TfjsEnv, type TfjsInput, type TfjsKernel } from "./tfjs-env.js";
-import type { Tf } from "./tfjs-loader.js";
+import type { Tf } from "../tfjs/loader.js";
 
 /** Inputs checked as the CPU kernel checks them; undefined declines (the CPU kernel then throws the MethodError). */
 function ramInputs(input: TfjsInput, method: MergeMethod): { base: Float32Array; epsilon: number } | undefined {

@@ -19,7 +19,7 @@ import { tiesMethod } from "../methods/ties.js";
 import type { MergeMethod } from "../methods/types.js";
 import type { TfjsEnv, TfjsInput, TfjsKernel } from "./tfjs-env.js";
 import { linearKernel, modelStockKernel, nearswapKernel, passthroughKernel, slerpKernel } from "./tfjs-kernels.js";
-import { loadTfjs, type TfjsChoice } from "./tfjs-loader.js";
+import { loadTfjs, type TfjsChoice } from "../tfjs/loader.js";
 import { ramKernel, ramplusTlKernel } from "./tfjs-ram.js";
 import { TASK_VECTOR_CONFIGS, taskVectorKernel } from "./tfjs-task-vectors.js";
 import type { Backend } from "./types.js";
