@@ -131,7 +131,11 @@ export async function runLlamaBench(opts: LlamaBenchOptions = {}): Promise<void>
 			const ratio = (a: string, b: string): number[] => tps[a]!.map((x, i) => x / tps[b]![i]!);
 			log(`  q8_0 / tfjs-wasm      ${stats(ratio("llama.cpp q8_0", "tfjs-wasm"))}× (target ≥ 5)`);
 			log(`  exact / tfjs-wasm     ${stats(ratio("llama.cpp f32 (exact)", "tfjs-wasm"))}× (target ≥ 2.5)`);
-			if (torch !== undefined) log(`  q8_0 / PyTorch f32    ${stats(ratio("llama.cpp q8_0", "PyTorch f32"))}× (target ≥ 1.0)`);
+			if (torch !== undefined) {
+				log(`  q8_0 / PyTorch f32    ${stats(ratio("llama.cpp q8_0", "PyTorch f32"))}× (target ≥ 1.0)`);
+				log(`  exact / PyTorch f32   ${stats(ratio("llama.cpp f32 (exact)", "PyTorch f32"))}×`);
+				log(`  tfjs-wasm / PyTorch   ${stats(ratio("tfjs-wasm", "PyTorch f32"))}×`);
+			}
 
 			// exact mode: the whole vocabulary, three prompts
 			let worst = 0;
