@@ -107,7 +107,7 @@ export function resolveEvalDevice(flags: DeviceFlags, opts: { quant?: boolean } 
 	const chosen = (backend ?? (opts.quant === true ? "llama" : "tfjs")) as EvalBackendName;
 	if (chosen === "llama") return { backend: "llama", device, notices };
 	if (opts.quant === true) throw new UsageError(`--quant needs --backend llama (${chosen} scores the checkpoint as float32)`);
-	if (device === "vulkan") throw new UsageError(`--device vulkan: the ${chosen} backend has no Vulkan support; use --backend llama, or --device cpu or cuda`);
+	if (device === "vulkan") throw new UsageError(`--device vulkan: tfjs has no Vulkan backend; use --backend llama, or --device cpu or cuda`);
 	if (chosen === "tfjs") return { backend: "tfjs", tfjsDevice: device === "cuda" ? "gpu" : "auto", notices };
 	if (device === "cuda") throw new UsageError(`--backend ${chosen} runs on the CPU; for --device cuda use --backend tfjs (@tensorflow/tfjs-node-gpu) or llama`);
 	const engine: Record<Exclude<EvalBackendName, "tfjs" | "llama">, Device> = { "tfjs-wasm": "wasm", "tfjs-node": "node", "tfjs-cpu": "cpu" };

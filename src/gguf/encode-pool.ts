@@ -108,8 +108,6 @@ export class ChunkPool implements ChunkExecutor {
 	private readonly pending = new Map<number, Pending>();
 	private nextId = 0;
 	private failure: Error | undefined;
-	/** Set by close(): workers exiting then are terminated on purpose, not failing. */
-	private closing = false;
 
 	constructor(
 		readonly threads: number,

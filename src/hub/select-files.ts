@@ -32,9 +32,13 @@ export const WEIGHT_LAYOUTS = [
 	{ index: "pytorch_model.bin.index.json", single: "pytorch_model.bin" },
 ] as const;
 
+/** A PEFT LoRA adapter repo (`model+org/adapter` in a merge): its config and one weight file, safetensors first. */
+export const ADAPTER_CONFIG = "adapter_config.json";
+export const ADAPTER_WEIGHTS = ["adapter_model.safetensors", "adapter_model.bin"] as const;
+
 /**
  * The files a merge needs: top-level config and tokenizer files, and one set of weights (the safetensors index
- * and its shards, else `model.safetensors`, else the PyTorch equivalents). Other top-level files (`consolidated.safetensors`,
+ * and its shards, else `model.safetensors`, else the PyTorch equivalents; in an adapter repo, the adapter's). Other top-level files (`consolidated.safetensors`,
  * `original/`, ONNX or GGUF exports) are duplicates a merge never reads, and are skipped.
  */
 export const selectMergeFiles: FileSelector = (repoFiles) => {
@@ -44,12 +48,14 @@ export const selectMergeFiles: FileSelector = (repoFiles) => {
 		if (present.has(layout.index)) return { files: [...files, layout.index], index: layout.index };
 		if (present.has(layout.single)) return { files: [...files, layout.single] };
 	}
+	const adapter = ADAPTER_WEIGHTS.find((f) => present.has(f));
+	if (present.has(ADAPTER_CONFIG) && adapter !== undefined) return { files: [...files, ADAPTER_CONFIG, adapter] };
 	return { files };
 };
 
 /** Whether a selection holds weights (an index counts: its shards follow). */
 export function hasWeights(selection: FileSelection): boolean {
-	return selection.index !== undefined || selection.files.some((f) => WEIGHT_LAYOUTS.some((l) => l.single === f));
+	return selection.index !== undefined || selection.files.some((f) => WEIGHT_LAYOUTS.some((l) => l.single === f) || (ADAPTER_WEIGHTS as readonly string[]).includes(f));
 }
 
 /**

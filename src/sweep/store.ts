@@ -1,5 +1,6 @@
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
+import { dirname, resolve } from "node:path";
 import type Database from "better-sqlite3";
 import { SweepError } from "../errors.js";
 import type { EvalReport, TaskScore } from "../index.js";
@@ -99,6 +100,7 @@ export class ResultsStore {
 		if (opts.readonly === true && !existsSync(file)) throw new SweepError("NotFound", "no results store here (run a sweep first, or pass --store)", file);
 		let db: Database.Database;
 		try {
+			if (opts.readonly !== true) mkdirSync(dirname(resolve(file)), { recursive: true }); // `--store runs/x.sqlite` in a fresh folder
 			db = openDatabase(file, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true, timeout: BUSY_TIMEOUT_MS });
 			if (opts.readonly !== true) {
 				db.pragma("journal_mode = WAL");

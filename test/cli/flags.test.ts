@@ -94,7 +94,7 @@ describe("resolveEvalDevice", () => {
 	});
 
 	test.each([
-		[{ device: "vulkan" }, {}, /has no Vulkan support; use --backend llama/],
+		[{ device: "vulkan" }, {}, /tfjs has no Vulkan backend; use --backend llama/],
 		[{ backend: "tfjs-wasm", device: "cuda" }, {}, /--backend tfjs-wasm runs on the CPU/],
 		[{ backend: "builtin" }, {}, /^--backend builtin: expected tfjs, tfjs-wasm, tfjs-node, tfjs-cpu or llama$/],
 		[{ backend: "tfjs" }, { quant: true }, /^--quant needs --backend llama/],

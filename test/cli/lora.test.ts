@@ -28,7 +28,8 @@ afterAll(async () => {
 
 test("quick commands and recipes accept model+adapter", async () => {
 	const quick = await cli("linear", "--models", "base+lora", "tuned", "--weight", "1", "1", "--out", "q", "--quiet");
-	expect(quick.stderr).toBe("");
+	// Only the warning that these tokenizer-less test models get.
+	expect(quick.stderr.split("\n").filter((l) => l !== "" && !l.includes("has no tokenizer"))).toEqual([]);
 	expect(quick.exitCode).toBe(0);
 	await writeFile(path.join(work, "r.yml"), "merge_method: slerp\nbase_model: tuned\nmodels:\n  - model: base+lora\nparameters: {t: 0.5}\n");
 	const run = await cli("run", "r.yml", "--out", "r", "--quiet");

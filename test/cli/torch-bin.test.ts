@@ -56,7 +56,8 @@ test("a quick merge takes a .bin model like any other", async () => {
 	const other = path.join(work, "other");
 	await writeTinyMistral(other, { seed: 9, layers: 2, hidden: 16, intermediate: 32, heads: 4, kvHeads: 2, vocab: 64, tokenizer: false });
 	const r = await cli("slerp", "--a", path.join(FIXTURES, "tiny-mistral-sharded"), "--b", other, "--t", "0.5", "--out", "slerped", "--quiet");
-	expect(r.stderr).toBe("");
+	// Only the warning that these tokenizer-less test models get.
+	expect(r.stderr.split("\n").filter((l) => l !== "" && !l.includes("has no tokenizer"))).toEqual([]);
 	expect(r.exitCode).toBe(0);
 	expect(existsSync(path.join(work, "slerped", "model.safetensors"))).toBe(true);
 });

@@ -18,6 +18,8 @@ describe("selectMergeFiles", () => {
 		["safetensors preferred over .bin, sharded or not", ["config.json", "pytorch_model.bin.index.json", "model.safetensors"], { files: ["config.json", "model.safetensors"] }],
 		["PyTorch shards when there is no safetensors", ["config.json", "pytorch_model.bin.index.json", "pytorch_model-00001-of-00002.bin"], { files: ["config.json", "pytorch_model.bin.index.json"], index: "pytorch_model.bin.index.json" }],
 		["a single .bin", ["config.json", "tokenizer.model", "pytorch_model.bin"], { files: ["config.json", "tokenizer.model", "pytorch_model.bin"] }],
+		["a LoRA adapter repo: its config and weights, safetensors first", ["adapter_config.json", "adapter_model.safetensors", "adapter_model.bin", "README.md"], { files: ["adapter_config.json", "adapter_model.safetensors"] }],
+		["an adapter config without adapter weights is no weights", ["adapter_config.json", "README.md"], { files: [] }],
 		["nested files are not top-level weights", ["config.json", "original/model.safetensors", "onnx/model.onnx"], { files: ["config.json"] }],
 	])("%s", (_, repo, want) => {
 		expect(selectMergeFiles(repo)).toEqual(want);

@@ -110,7 +110,8 @@ test("model+adapter resolves each side like a model reference: paths and Hugging
 	]);
 	await mkdir(path.join(cache, "models--org--tiny-lora", "refs"), { recursive: true });
 	await writeFile(path.join(cache, "models--org--tiny-lora", "refs", "main"), "c0ffee");
-	const env = { HF_HUB_CACHE: cache, HOME: root() };
+	// Offline: nothing here may reach the network (a missing repo id is then NotFound, not a Hub request).
+	const env = { HF_HUB_CACHE: cache, HOME: root(), HF_HUB_OFFLINE: "1" };
 	const r = await resolveModelWithAdapter("org/tiny+org/tiny-lora", { env, cwd: root() });
 	expect([r.model.via, r.model.path, r.adapter?.via, r.adapter?.path]).toEqual(["hf-cache", model.dir, "hf-cache", snap]);
 	const p = await resolveModelWithAdapter(`${base}+${adapter}`, { env, cwd: root() });

@@ -1,13 +1,14 @@
+import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { fakeEvalReport } from "../helpers/eval-report.js";
 import { describe, expect, test } from "vitest";
 import { SweepError } from "../../src/errors.js";
 import type { EvalReport } from "../../src/eval/types.js";
 import { ResultsStore } from "../../src/sweep/store.js";
 import { TRIAL_COLUMNS } from "../../src/sweep/store-schema.js";
 import type { TrialResult, TrialSpec } from "../../src/sweep/trial-types.js";
+import { fakeEvalReport } from "../helpers/eval-report.js";
 import { useTempDir } from "../helpers/fs.js";
 
 const dir = useTempDir("lm-merge-store-");
@@ -40,6 +41,12 @@ const result = (key: string, objective: number, worker = "w"): TrialResult => ({
 });
 
 describe("ResultsStore", () => {
+	test("a store in a folder that does not exist yet creates the folder (`--store runs/x.sqlite`)", () => {
+		const file = path.join(path.dirname(fresh()), "new", "deeper", "s.sqlite");
+		ResultsStore.open(file).close();
+		expect(existsSync(file)).toBe(true);
+	});
+
 	test("creates the documented trials table, in WAL mode, readable by any SQLite client", () => {
 		const file = fresh();
 		ResultsStore.open(file).close();
