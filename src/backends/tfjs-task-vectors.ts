@@ -5,8 +5,19 @@
  * rescaling, sign consensus, the weighted sum and the base add run in tfjs.
  */
 import type { Tensor } from "@tensorflow/tfjs";
-import { dellaMagprune, dropAndRescale, magnitudeMask, magnitudeOutliers, RESCALE_MIN_NORM, RNG_PURPOSE_SPARSIFY, type Rescale, type SparsifyWhere } from "../methods/sparsify.js";
-import { MIN_WEIGHT_SUM, type Consensus, type SparsifyMethod } from "../methods/task-arithmetic.js";
+import {
+	type Consensus,
+	dellaMagprune,
+	dropAndRescale,
+	magnitudeMask,
+	magnitudeOutliers,
+	MIN_WEIGHT_SUM,
+	RESCALE_MIN_NORM,
+	RNG_PURPOSE_SPARSIFY,
+	type Rescale,
+	type SparsifyMethod,
+	type SparsifyWhere,
+} from "../methods/task-vector/index.js";
 import type { MergeContext } from "../methods/types.js";
 import { allLength, booleanParam, mapChunks, numberParam, reduceChunks, upload, uploadMask, type TfjsInput, type TfjsKernel } from "./tfjs-env.js";
 

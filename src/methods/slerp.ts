@@ -1,6 +1,6 @@
 import { MethodError } from "../errors.js";
 import { defineMethod } from "./define.js";
-import type { ChunkedForm } from "./chunked.js";
+import type { ChunkedForm } from "./types.js";
 import { mayWriteInputs } from "./in-place.js";
 import { arenaOf } from "../wasm/kernels.js";
 

@@ -4,8 +4,8 @@
  * other divisor keeps the division.
  */
 import { describe, expect, test } from "vitest";
-import { LOOP_CUTS, LOOP_RANDOM, LOOP_TWO, mixerOf, type Lane } from "../../src/methods/task-vector-lanes.js";
-import { KIND_CUTS, KIND_RANDOM } from "../../src/methods/task-vector-plan.js";
+import { LOOP_CUTS, LOOP_RANDOM, LOOP_TWO, mixerOf, type Lane } from "../../../src/methods/task-vector/lanes.js";
+import { KIND_CUTS, KIND_RANDOM } from "../../../src/methods/task-vector/plan.js";
 
 const lane = (kind: number, w: number): Lane => ({ kind, w, scale: 0, sv: 1 }) as unknown as Lane;
 const opts = (consensus: boolean, divisor = 1) => ({ consensus, normalize: true, lambda: 1, divisor });

@@ -1,18 +1,18 @@
 /**
  * The chunked (streaming) form of the task-vector kernel, for every sparsifier except DELLA (whose ranks are per
- * row): the executor's blocks go straight to TaskVectorKernel (task-vector-kernel.ts), the same kernel
+ * row): the executor's blocks go straight to TaskVectorKernel (kernel.ts), the same kernel
  * mergeTaskVectors runs over whole arrays, so the output is bit-identical to the whole-tensor kernel for any
  * blocking. Rank sparsifiers need 2 scan passes (3 with the L1 rescale) unless a rank bracket misses; `scanPasses`
  * starts at the worst case and shrinks after each pass.
  */
-import { MethodError } from "../errors.js";
-import { ARENA_INPUTS, arenaOf } from "../wasm/kernels.js";
-import type { Chunk, ChunkedForm, ChunkedKernel } from "./chunked.js";
-import { RNG_PURPOSE_SPARSIFY, type SparsifyWhere } from "./sparsify.js";
-import type { TaskArithmeticConfig } from "./task-arithmetic.js";
-import { TaskVectorKernel } from "./task-vector-kernel.js";
-import { combineOptions, modelValue, readTaskParams, type TaskParamValues } from "./task-vector-params.js";
-import { planModel } from "./task-vector-plan.js";
+import { MethodError } from "../../errors.js";
+import { ARENA_INPUTS, arenaOf } from "../../wasm/kernels.js";
+import type { Chunk, ChunkedForm, ChunkedKernel } from "../types.js";
+import { RNG_PURPOSE_SPARSIFY, type SparsifyWhere } from "./types.js";
+import type { TaskArithmeticConfig } from "./types.js";
+import { TaskVectorKernel } from "./kernel.js";
+import { combineOptions, modelValue, readTaskParams, type TaskParamValues } from "./params.js";
+import { planModel } from "./plan.js";
 
 /** Adapts the executor's chunks (element 0 at global index chunk.offset) to the kernel's ranges. */
 class ChunkedTaskVectors implements ChunkedKernel {

@@ -1,16 +1,17 @@
 /**
- * Per-model plans of the task-vector kernel (task-vector-kernel.ts): validated settings → what each model's term
+ * Per-model plans of the task-vector kernel (kernel.ts): validated settings → what each model's term
  * needs (rank cuts to search, a DARE stream, keep bits to record) and, once the scan passes have run, its rescale.
  * The validation order and the branches are those of the sparsifiers in sparsify.ts, so every path throws the same
  * errors and keeps the same entries.
  */
-import { MethodError } from "../errors.js";
-import { type RngKey, UNIFORM_SCALE } from "../tensor/rng.js";
+import { MethodError } from "../../errors.js";
+import { type RngKey, UNIFORM_SCALE } from "../../tensor/rng.js";
 import { RankCutSearch, RankSample, STAGE_DONE } from "./rank-cut-search.js";
-import { l1RescaleFactor, magnitudeKeepCount, outlierRankRange, type Rescale, type SparsifyWhere } from "./sparsify.js";
-import type { SparsifyMethod } from "./task-arithmetic.js";
-import { modelSettings } from "./task-vector-params.js";
-import { SCALE_DIV, SCALE_MUL, SCALE_NONE } from "./task-vector-term.js";
+import { l1RescaleFactor, magnitudeKeepCount, outlierRankRange } from "./sparsify.js";
+import type { Rescale, SparsifyMethod, SparsifyWhere } from "./types.js";
+import { INLINE_HASH_LIMIT } from "./fill.js";
+import { modelSettings } from "./params.js";
+import { SCALE_DIV, SCALE_MUL, SCALE_NONE } from "./term.js";
 
 /** Every entry kept (no sparsifier or density ≥ 1). */
 export const KIND_ALL = 0;
@@ -79,7 +80,7 @@ export interface PlanColumns {
 /**
  * Model m's plan for a tensor of n elements. Validation order: density (gamma, epsilon), the random stream (also for
  * density ≥ 1, so a missing stream is always reported), then the rank range. DELLA has no plan (its ranks are per
- * row; task-arithmetic.ts handles it whole).
+ * row; merge.ts handles it whole).
  */
 export function planModel(
 	sparsify: SparsifyMethod,
@@ -112,6 +113,11 @@ export function planModel(
 	const threshold = density * UNIFORM_SCALE;
 	if (rescale !== true) return plan(KIND_RANDOM, weight, { density, rescale, key: k, threshold });
 	return plan(KIND_BITS, weight, { density, rescale, key: k, threshold, keepBits: new Int32Array(Math.ceil(n / 32)) });
+}
+
+/** Whether DARE's keep test can use the inline hash for counters [first, last] (the reference path otherwise). */
+export function inlineDraws(threshold: number, first: number, last: number): boolean {
+	return first >= 0 && last < INLINE_HASH_LIMIT && Math.ceil(threshold) <= 0xffffffff;
 }
 
 /** Sets the rescale of a finished plan from the norms the scans summed (÷density, or ×‖δ‖₁/‖m⊙δ‖₁). */

@@ -1,20 +1,15 @@
 /**
- * The scan loops of the task-vector kernel (task-vector-kernel.ts), each over elements [from, to) of one model's
+ * The scan loops of the task-vector kernel (kernel.ts), each over elements [from, to) of one model's
  * array x and the base b, whose element 0 has global index `shift`. Norms are float64 sums in index order, exactly
  * as the sparsifiers of sparsify.ts compute them on a whole task vector, so the rescale factors are bit-identical
  * for any blocking.
  */
-import { ABS_MASK, bitsOf, TOP_DIGIT_BITS, TOP_DIGIT_SHIFT } from "../tensor/radix-select.js";
-import { counterHash, counterHiMix, UNIFORM_SCALE, uniformAt } from "../tensor/rng.js";
-import { cutKeepExact, cutThreshold, flag, INLINE_HASH_LIMIT, segmentEnd } from "./task-vector-fill.js";
-import type { ModelPlan } from "./task-vector-plan.js";
-import { dareBitsWasm } from "./task-vector-wasm.js";
-import { NO_LOWER } from "./task-vector-term.js";
-
-/** Whether DARE's keep test can use the inline hash for counters [first, last] (the reference path otherwise). */
-export function inlineDraws(threshold: number, first: number, last: number): boolean {
-	return first >= 0 && last < INLINE_HASH_LIMIT && Math.ceil(threshold) <= 0xffffffff;
-}
+import { ABS_MASK, bitsOf, TOP_DIGIT_BITS, TOP_DIGIT_SHIFT } from "../../tensor/radix-select.js";
+import { counterHash, counterHiMix, UNIFORM_SCALE, uniformAt } from "../../tensor/rng.js";
+import { cutKeepExact, cutThreshold, flag, segmentEnd } from "./fill.js";
+import { inlineDraws, type ModelPlan } from "./plan.js";
+import { dareBitsWasm } from "./wasm.js";
+import { NO_LOWER } from "./term.js";
 
 /** DARE's keep decision for counter c: the inline hash, or the reference definition past 2^32. */
 function keepAt(p: ModelPlan, c: number, inline: boolean, hiMix: number, limit: number): number {

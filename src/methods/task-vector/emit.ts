@@ -2,30 +2,30 @@
  * The combine step of the task-vector kernel for one block: out[i] = b + λ·combine(wᵢ·scale(mask(δᵢ))) with
  * δᵢ = f32(xᵢ − b) recomputed from the inputs. One and two models whose masks are of one kind (the usual merges)
  * run fused loops: mask, rescale, weight, sign election and the disjoint mean in one pass, with the per-model and
- * combine values in locals. They compute exactly what combineTerms (task-vector-combine.ts) computes:
+ * combine values in locals. They compute exactly what combineTerms (combine.ts) computes:
  *
- * - a kept finite entry is δ·1 and a dropped one δ·0 (a zero, whose sign never matters: see task-vector-fill.ts);
+ * - a kept finite entry is δ·1 and a dropped one δ·0 (a zero, whose sign never matters: see fill.ts);
  * - one model: the disjoint mean Σ(w·s)/Σw over the agreeing entries is (w·s)/w when w·s ≠ 0 and a zero otherwise,
  *   so it is (w·s)/D with D = w (consensus) or the fixed divisor, and a zero (the base value) otherwise;
  * - two models: the divisor is one of four values, by which models agree, precomputed as combineTwo sums them;
  * - dividing by a power of two equals multiplying by its reciprocal (both are the exact quotient, rounded once), so
  *   such divisors, and a ÷density rescale with a power-of-two density, become multiplications.
  *
- * The loops have no data-dependent branch (task-vector-loops.ts); a non-finite result (NaN or ±Infinity in δ, or
+ * The loops have no data-dependent branch (loops.ts); a non-finite result (NaN or ±Infinity in δ, or
  * an overflow) is recomputed by the definition (mergedOneExact / mergedTwoExact). Other shapes go through Terms
  * and combineRange: three or more models, mixed mask kinds, non-finite parameters, a ÷density rescale by a density
  * that is not a power of two, DARE whose divisors are not powers of two, random counters past 2^32.
  */
-import { combineRange } from "./task-vector-combine.js";
-import { cutThreshold, segmentEnd } from "./task-vector-fill.js";
-import { ALL_KEYS, type Lane, LOOP_ALL, LOOP_CUTS, LOOP_RANDOM, LOOP_TWO, type Mixer, tieOf } from "./task-vector-lanes.js";
-import { allOne, bitsOne, cutsOneDiv, cutsOneMul, allValues, bitsValues, cutsValues, randomValues, fixUp, mixTwo, randomOne } from "./task-vector-loops.js";
-import { ARENA_SUB_BLOCK, arenaOf } from "../wasm/kernels.js";
-import { emitOneWasm, fillLaneWasm, mixTwoWasm } from "./task-vector-wasm.js";
-import { KIND_ALL, KIND_BITS, KIND_CUTS, KIND_RANDOM, KIND_ZERO } from "./task-vector-plan.js";
-import { makeTerm, MASK_BITS, MASK_CUTS, MASK_RANDOM, MASK_ZERO, NO_LOWER, SCALE_NONE, type Term } from "./task-vector-term.js";
+import { combineRange } from "./combine.js";
+import { cutThreshold, segmentEnd } from "./fill.js";
+import { ALL_KEYS, type Lane, LOOP_ALL, LOOP_CUTS, LOOP_RANDOM, LOOP_TWO, type Mixer, tieOf } from "./lanes.js";
+import { allOne, bitsOne, cutsOneDiv, cutsOneMul, allValues, bitsValues, cutsValues, randomValues, fixUp, mixTwo, randomOne } from "./loops.js";
+import { ARENA_SUB_BLOCK, arenaOf } from "../../wasm/kernels.js";
+import { emitOneWasm, fillLaneWasm, mixTwoWasm } from "./wasm.js";
+import { KIND_ALL, KIND_BITS, KIND_CUTS, KIND_RANDOM, KIND_ZERO } from "./plan.js";
+import { makeTerm, MASK_BITS, MASK_CUTS, MASK_RANDOM, MASK_ZERO, NO_LOWER, SCALE_NONE, type Term } from "./term.js";
 
-export { fusedMixer, laneOf, mixerOf, type Lane, type Mixer } from "./task-vector-lanes.js";
+export { fusedMixer, laneOf, mixerOf, type Lane, type Mixer } from "./lanes.js";
 
 /** Positions per sub-block of the two-model path: two float64 buffers of 16 KB stay in L1 cache. */
 const SUB_BLOCK = ARENA_SUB_BLOCK;

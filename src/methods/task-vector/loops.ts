@@ -1,11 +1,11 @@
 /**
- * The fused emit loops of the task-vector kernel (see task-vector-emit.ts for what they compute and why it is exact).
+ * The fused emit loops of the task-vector kernel (see emit.ts for what they compute and why it is exact).
  * One model: one loop per mask kind. Two models: per-model loops fill contributions, then one loop mixes.
  */
-import { counterHash } from "../tensor/rng.js";
-import { addMerged, mergedOneExact, mergedTwoExact } from "./task-vector-combine.js";
-import { flag } from "./task-vector-fill.js";
-import { exactValue, type Lane, type Mixer } from "./task-vector-lanes.js";
+import { counterHash } from "../../tensor/rng.js";
+import { addMerged, mergedOneExact, mergedTwoExact } from "./combine.js";
+import { flag } from "./fill.js";
+import { exactValue, type Lane, type Mixer } from "./lanes.js";
 
 /*
  * The result loops write position i's result to dst[i + delta] and return how many results are not finite. They

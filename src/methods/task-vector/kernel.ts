@@ -1,7 +1,7 @@
 /**
  * The task-vector kernel over a tensor seen block by block: scan passes gather what the sparsifiers need from the
  * whole task vector δ = f32(x − b) (rank cuts, L1 norms, DARE keep bits), then emit combines block by block. The
- * chunked form (task-vector-chunked.ts) feeds it the executor's blocks; mergeTaskVectors feeds it blocks of whole
+ * chunked form (chunked.ts) feeds it the executor's blocks; mergeTaskVectors feeds it blocks of whole
  * arrays, so both compute the same bits.
  *
  * Passes, for the rank sparsifiers (TIES, Breadcrumbs): 0 = each model's key sample, 1 = the bracket pass (and
@@ -9,15 +9,15 @@
  * passes (TOP, MID, LOW, TIES) for that cut. DARE with the L1 rescale needs pass 0 only (norms and keep bits); other
  * variants none. `scanPasses` starts at the most that may be needed and shrinks as passes complete.
  */
-import { MethodError } from "../errors.js";
-import { ARENA_BLOCK, ARENA_INPUTS, wasmArena, type WasmArena } from "../wasm/kernels.js";
-import { HISTOGRAM_COPIES, mergeCopies, TOP_DIGIT_BUCKETS } from "../tensor/radix-select.js";
+import { MethodError } from "../../errors.js";
+import { ARENA_BLOCK, ARENA_INPUTS, wasmArena, type WasmArena } from "../../wasm/kernels.js";
+import { HISTOGRAM_COPIES, mergeCopies, TOP_DIGIT_BUCKETS } from "../../tensor/radix-select.js";
 import { type RankCutSearch, STAGE_BRACKET, STAGE_SAMPLE, STAGE_TOP } from "./rank-cut-search.js";
-import type { SparsifyWhere } from "./sparsify.js";
-import { type CombineOptions, combineScratch } from "./task-vector-combine.js";
-import { emitFused, emitGeneric, fusedMixer, type Lane, laneOf, type Mixer, mixerOf } from "./task-vector-emit.js";
-import { cutsDone, finishScale, KIND_BITS, KIND_CUTS, type ModelPlan } from "./task-vector-plan.js";
-import { countTopDigits, deltaKeys, scanDareBits, scanKeptL1, scanL1Before } from "./task-vector-scan.js";
+import type { SparsifyWhere } from "./types.js";
+import { type CombineOptions, combineScratch } from "./combine.js";
+import { emitFused, emitGeneric, fusedMixer, type Lane, laneOf, type Mixer, mixerOf } from "./emit.js";
+import { cutsDone, finishScale, KIND_BITS, KIND_CUTS, type ModelPlan } from "./plan.js";
+import { countTopDigits, deltaKeys, scanDareBits, scanKeptL1, scanL1Before } from "./scan.js";
 
 /** The kernel of one tensor of n elements; random counters are global index + streamShift. */
 export class TaskVectorKernel {

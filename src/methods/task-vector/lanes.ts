@@ -1,16 +1,15 @@
 /**
- * The per-model and combine values the fused emit loops read (task-vector-loops.ts), resolved once per tensor from
+ * The per-model and combine values the fused emit loops read (loops.ts), resolved once per tensor from
  * the finished plans: lanes (one per model, one shape for every kind) and the mixer (which loop, and the divisors
  * of the disjoint mean by agreeing models). Also the exact per-element contribution, for the values the fused loops
  * leave to the definition.
  */
-import { counterHash, counterHiMix } from "../tensor/rng.js";
+import { counterHash, counterHiMix } from "../../tensor/rng.js";
 import type { RankCutSearch } from "./rank-cut-search.js";
-import type { CombineOptions } from "./task-vector-combine.js";
-import { cutKeepExact, flag, keepIf, weighed } from "./task-vector-fill.js";
-import { KIND_ALL, KIND_BITS, KIND_CUTS, KIND_RANDOM, type ModelPlan } from "./task-vector-plan.js";
-import { inlineDraws } from "./task-vector-scan.js";
-import { NO_LOWER, SCALE_DIV, SCALE_MUL, SCALE_NONE } from "./task-vector-term.js";
+import type { CombineOptions } from "./combine.js";
+import { cutKeepExact, flag, keepIf, weighed } from "./fill.js";
+import { inlineDraws, KIND_ALL, KIND_BITS, KIND_CUTS, KIND_RANDOM, type ModelPlan } from "./plan.js";
+import { NO_LOWER, SCALE_DIV, SCALE_MUL, SCALE_NONE } from "./term.js";
 
 /** One model as the emit loops read it (a single shape for every kind). */
 export interface Lane {

@@ -1,14 +1,14 @@
 /**
  * The compiled (WebAssembly) route of the task-vector kernel's one-model loops: when a block's arrays lie in this
- * thread's arena (src/wasm/kernels.ts), the loops of task-vector-loops.ts and scanDareBits' fast loop run compiled,
+ * thread's arena (src/wasm/kernels.ts), the loops of loops.ts and scanDareBits' fast loop run compiled,
  * computing the same bits; each function returns undefined (or false) when the arrays are elsewhere, and the caller
  * then runs its TypeScript loop.
  */
-import { arenaOf, type WasmArena } from "../wasm/kernels.js";
-import { cutThreshold, segmentEnd } from "./task-vector-fill.js";
-import { ALL_KEYS, type Lane, LOOP_BITS, LOOP_CUTS, LOOP_RANDOM, type Mixer, powerOfTwo, tieOf } from "./task-vector-lanes.js";
-import { KIND_ALL, KIND_BITS, KIND_CUTS, KIND_RANDOM, type ModelPlan } from "./task-vector-plan.js";
-import { NO_LOWER } from "./task-vector-term.js";
+import { arenaOf, type WasmArena } from "../../wasm/kernels.js";
+import { cutThreshold, segmentEnd } from "./fill.js";
+import { ALL_KEYS, type Lane, LOOP_BITS, LOOP_CUTS, LOOP_RANDOM, type Mixer, powerOfTwo, tieOf } from "./lanes.js";
+import { KIND_ALL, KIND_BITS, KIND_CUTS, KIND_RANDOM, type ModelPlan } from "./plan.js";
+import { NO_LOWER } from "./term.js";
 
 /** Pointer of element i of an arena array. */
 const at = (a: Float32Array, i: number) => a.byteOffset + 4 * i;
