@@ -6,7 +6,6 @@
  * starts at the worst case and shrinks after each pass.
  */
 import { MethodError } from "../../errors.js";
-import { ARENA_INPUTS, arenaOf } from "../../wasm/kernels.js";
 import type { Chunk, ChunkedForm, ChunkedKernel } from "../types.js";
 import { RNG_PURPOSE_SPARSIFY, type SparsifyWhere } from "./types.js";
 import type { TaskArithmeticConfig } from "./types.js";
@@ -49,9 +48,8 @@ class ChunkedTaskVectors implements ChunkedKernel {
 
 	emit(chunk: Chunk): Float32Array {
 		const base = this.checked(chunk);
-		// Blocks in the WebAssembly arena emit into its output slot, where the compiled loops can write.
-		const arena = arenaOf(base);
-		const out = arena !== undefined ? arena.slots[ARENA_INPUTS]!.subarray(0, base.length) : base;
+		// With the compiled kernels (blocks in the WebAssembly arena), results go to the arena's output slot.
+		const out = this.kernel.kernelsFor(chunk.models, base).outputBlock(base.length) ?? base;
 		this.kernel.emitRange(chunk.models, base, out, 0, base.length, chunk.offset);
 		return out;
 	}

@@ -16,6 +16,7 @@ import { type RankCutSearch, STAGE_BRACKET, STAGE_SAMPLE, STAGE_TOP } from "./ra
 import type { SparsifyWhere } from "./types.js";
 import { type CombineOptions, combineScratch } from "./combine.js";
 import { emitFused, emitGeneric, fusedMixer, type Lane, laneOf, type Mixer, mixerOf } from "./emit.js";
+import { type KernelSet, kernelSetFor } from "./kernel-set.js";
 import { cutsDone, finishScale, KIND_BITS, KIND_CUTS, type ModelPlan } from "./plan.js";
 import { countTopDigits, deltaKeys, scanDareBits, scanKeptL1, scanL1Before } from "./scan.js";
 
@@ -33,6 +34,8 @@ export class TaskVectorKernel {
 	private emitScratch = new Float32Array(0);
 	/** Per model: whether the current pass is its kept-norm pass (decided when the pass starts). */
 	private keptPass: boolean[];
+	/** Which loops run (compiled or TypeScript), picked from the first block this job sees. */
+	private kernels: KernelSet | undefined;
 
 	constructor(
 		private readonly plans: readonly ModelPlan[],
@@ -66,6 +69,14 @@ export class TaskVectorKernel {
 		return this.done + left;
 	}
 
+	/**
+	 * The job's kernel set, picked once, from where the first block's arrays lie (all blocks of a job lie alike: the
+	 * executor's in its arena or none, runWhole's copied into it or not).
+	 */
+	kernelsFor(xs: readonly Float32Array[], b: Float32Array): KernelSet {
+		return (this.kernels ??= kernelSetFor([b, ...xs]));
+	}
+
 	private fail(why: string): never {
 		throw new MethodError("InvalidInput", this.where.method, `tensor "${this.where.tensorName}": ${why}`);
 	}
@@ -76,10 +87,11 @@ export class TaskVectorKernel {
 	 */
 	scanRange(pass: number, xs: readonly Float32Array[], b: Float32Array, from: number, to: number, shift: number): void {
 		if (pass !== this.done || pass >= this.bound) this.fail(`scan pass ${pass} out of order (expected pass ${this.done} of at most ${this.bound})`);
+		const kernels = this.kernelsFor(xs, b);
 		for (let m = 0; m < this.plans.length; m++) {
 			const p = this.plans[m]!;
 			const x = xs[m]!;
-			if (p.kind === KIND_BITS && pass === 0) scanDareBits(p, x, b, from, to, shift, this.streamShift);
+			if (p.kind === KIND_BITS && pass === 0) scanDareBits(p, x, b, from, to, shift, this.streamShift, kernels);
 			if (p.kind === KIND_CUTS) this.scanCuts(m, p, pass, x, b, from, to, shift);
 		}
 		this.covered += to - from;
@@ -147,7 +159,7 @@ export class TaskVectorKernel {
 		}
 		if (fusedMixer(this.mixer!)) {
 			if (out === b && this.emitScratch.length < to - from) this.emitScratch = new Float32Array(to - from);
-			emitFused(this.lanes, this.mixer!, xs, b, out, from, to, shift, this.streamShift, this.emitScratch);
+			emitFused(this.kernelsFor(xs, b), this.lanes, this.mixer!, xs, b, out, from, to, shift, this.streamShift, this.emitScratch);
 		} else {
 			this.combineBuffer ??= combineScratch(this.plans.length);
 			emitGeneric(this.lanes, this.mixer!, xs, b, out, from, to, shift, this.streamShift, this.combineBuffer);

@@ -1,10 +1,10 @@
 /**
- * The compiled (WebAssembly) route of the task-vector kernel's one-model loops: when a block's arrays lie in this
- * thread's arena (src/wasm/kernels.ts), the loops of loops.ts and scanDareBits' fast loop run compiled,
- * computing the same bits; each function returns undefined (or false) when the arrays are elsewhere, and the caller
- * then runs its TypeScript loop.
+ * The compiled (WebAssembly) loops of the task-vector kernel, on blocks in this thread's arena (src/wasm/kernels.ts):
+ * the loops of loops.ts and scanDareBits' fast loop, computing the same bits. The compiled KernelSet
+ * (kernel-set.ts) calls them; each returns undefined (or false) where it has no compiled form for the case, and the
+ * caller then runs its TypeScript loop.
  */
-import { arenaOf, type WasmArena } from "../../wasm/kernels.js";
+import type { WasmArena } from "../../wasm/kernels.js";
 import { cutThreshold, segmentEnd } from "./fill.js";
 import { ALL_KEYS, type Lane, LOOP_BITS, LOOP_CUTS, LOOP_RANDOM, type Mixer, powerOfTwo, tieOf } from "./lanes.js";
 import { KIND_ALL, KIND_BITS, KIND_CUTS, KIND_RANDOM, type ModelPlan } from "./plan.js";
@@ -31,13 +31,10 @@ export function pow2Chain(w: number, r: number, lambda: number): number | undefi
 
 /**
  * One model's fused emit of positions [from, to) into dst (a separate array), compiled: the number of non-finite
- * results (which the caller recomputes by the definition), or undefined when the arrays are not in the arena or
- * the loop has no compiled form.
+ * results (which the caller recomputes by the definition), or undefined when the loop has no compiled form.
  */
-export function emitOneWasm(L: Lane, M: Mixer, x: Float32Array, b: Float32Array, dst: Float32Array, from: number, to: number, shift: number, cShift: number): number | undefined {
+export function emitOneWasm(arena: WasmArena, L: Lane, M: Mixer, x: Float32Array, b: Float32Array, dst: Float32Array, from: number, to: number, shift: number, cShift: number): number | undefined {
 	if (M.loop !== LOOP_CUTS && M.loop !== LOOP_RANDOM && M.loop !== LOOP_BITS) return undefined;
-	const arena = arenaOf(x, b, dst);
-	if (arena === undefined) return undefined;
 	const { k } = arena;
 	const n = to - from;
 	const r = M.T[0]!;
@@ -74,14 +71,13 @@ export function emitOneWasm(L: Lane, M: Mixer, x: Float32Array, b: Float32Array,
 }
 
 /**
- * DARE's scan pass (keep bits and both L1 sums) over [from, to), compiled, when the arrays are in the arena and
- * the block starts on a word of keep bits: false otherwise, or when the block held a non-finite |δ| (then the
- * sums are left as they were and the caller sums the block by the definition).
+ * DARE's scan pass (keep bits and both L1 sums) over [from, to), compiled, when the block starts on a word of keep
+ * bits: false otherwise, or when the block held a non-finite |δ| (then the sums are left as they were and the
+ * caller sums the block by the definition).
  */
-export function dareBitsWasm(p: ModelPlan, x: Float32Array, b: Float32Array, from: number, to: number, shift: number, c0: number, hiMix: number, limit: number): boolean {
+export function dareBitsWasm(arena: WasmArena, p: ModelPlan, x: Float32Array, b: Float32Array, from: number, to: number, shift: number, c0: number, hiMix: number, limit: number): boolean {
 	const g = from + shift;
-	const arena = (g & 31) === 0 ? arenaOf(x, b) : undefined;
-	if (arena === undefined) return false;
+	if ((g & 31) !== 0) return false;
 	const n = to - from;
 	const sums = arena.sums;
 	sums[0] = p.l1Before;
