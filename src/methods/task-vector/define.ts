@@ -60,8 +60,22 @@ function perModelParams(config: TaskArithmeticConfig): ParamSpec {
 	return spec;
 }
 
+/** The configuration each method built by defineTaskArithmetic was built from. */
+const configs = new WeakMap<object, TaskArithmeticConfig>();
+
+/** The configuration of a task-arithmetic variant (for other backends' kernels), or undefined for other methods. */
+export function taskArithmeticConfigOf(method: MergeMethod): TaskArithmeticConfig | undefined {
+	return configs.get(method);
+}
+
 /** Builds a registered method from the shared kernel; the variants differ only in this configuration. */
 export function defineTaskArithmetic(config: TaskArithmeticConfig): MergeMethod<TaskParamValues, TaskParamValues> {
+	const method = defineVariant(config);
+	configs.set(method, config);
+	return method;
+}
+
+function defineVariant(config: TaskArithmeticConfig): MergeMethod<TaskParamValues, TaskParamValues> {
 	const random = config.sparsify === "random" || config.sparsify === "della_magprune";
 	return defineMethod<ParamSpec, ParamSpec>({
 		name: config.name,

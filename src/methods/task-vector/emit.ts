@@ -43,8 +43,8 @@ function emitCutsOne(L: Lane, M: Mixer, x: Float32Array, b: Float32Array, dst: F
 		const e = segmentEnd(s, to, uTie, lTie);
 		const tU = cutThreshold(uKey, uTie, s);
 		const tL = cutThreshold(lKey, lTie, s);
-		if (M.divide) bad += cutsOneDiv(x, b, dst, delta, s, e, tU, tL, L.sv, L.w, M.T[0]!, M.lambda);
-		else bad += cutsOneMul(x, b, dst, delta, s, e, tU, tL, L.sv, L.w, M.T[0]!, M.lambda);
+		if (M.divide) bad += cutsOneDiv(x, b, dst, delta, s, e, tU, tL, L.scaleValue, L.weight, M.divisors[0]!, M.lambda);
+		else bad += cutsOneMul(x, b, dst, delta, s, e, tU, tL, L.scaleValue, L.weight, M.divisors[0]!, M.lambda);
 		s = e;
 	}
 	return bad;
@@ -54,11 +54,11 @@ function emitCutsOne(L: Lane, M: Mixer, x: Float32Array, b: Float32Array, dst: F
 function fillLane(L: Lane, x: Float32Array, b: Float32Array, from: number, to: number, shift: number, cShift: number, out: Float64Array): void {
 	if (L.kind === KIND_RANDOM) return randomValues(x, b, from, to, L, cShift, out);
 	if (L.kind === KIND_BITS) return bitsValues(x, b, from, to, L, shift, out);
-	if (L.kind === KIND_ALL) return allValues(x, b, from, to, L.w, out);
+	if (L.kind === KIND_ALL) return allValues(x, b, from, to, L.weight, out);
 	const [uKey, uTie, lKey, lTie] = cutsOf(L, shift);
 	for (let s = from; s < to; ) {
 		const e = segmentEnd(s, to, uTie, lTie);
-		cutsValues(x, b, s, e, cutThreshold(uKey, uTie, s), cutThreshold(lKey, lTie, s), L.sv, L.w, out, s - from);
+		cutsValues(x, b, s, e, cutThreshold(uKey, uTie, s), cutThreshold(lKey, lTie, s), L.scaleValue, L.weight, out, s - from);
 		s = e;
 	}
 }
@@ -89,10 +89,10 @@ function emitLoop(kernels: KernelSet, lanes: readonly Lane[], M: Mixer, xs: read
 	const L0 = lanes[0]!;
 	const x0 = xs[0]!;
 	if (M.loop === LOOP_TWO) return emitTwo(kernels, lanes, M, xs, b, dst, delta, from, to, shift, cShift);
-	if (M.loop === LOOP_ALL) return allOne(x0, b, dst, delta, from, to, L0.w, M);
+	if (M.loop === LOOP_ALL) return allOne(x0, b, dst, delta, from, to, L0.weight, M);
 	if (M.loop === LOOP_CUTS) return emitCutsOne(L0, M, x0, b, dst, delta, from, to, shift);
-	if (M.loop === LOOP_RANDOM) return randomOne(x0, b, dst, delta, from, to, L0, cShift, M.T[0]!, M.lambda);
-	return bitsOne(x0, b, dst, delta, from, to, L0, shift, M.T[0]!, M.lambda);
+	if (M.loop === LOOP_RANDOM) return randomOne(x0, b, dst, delta, from, to, L0, cShift, M.divisors[0]!, M.lambda);
+	return bitsOne(x0, b, dst, delta, from, to, L0, shift, M.divisors[0]!, M.lambda);
 }
 
 /**

@@ -23,10 +23,12 @@ export const KIND_RANDOM = 2;
 export const KIND_CUTS = 3;
 /** DARE with the L1 rescale: pass 0 records the keep decisions as bits (and sums both norms). */
 export const KIND_BITS = 4;
+/** What a model's plan keeps (small integers: the hot loops compare them per block). */
+export type PlanKind = typeof KIND_ALL | typeof KIND_ZERO | typeof KIND_RANDOM | typeof KIND_CUTS | typeof KIND_BITS;
 
 /** One model's plan; the fields a kind does not use keep their defaults. */
 export interface ModelPlan {
-	kind: number;
+	kind: PlanKind;
 	weight: number;
 	density: number;
 	rescale: Rescale;
@@ -49,7 +51,7 @@ export interface ModelPlan {
 	scaleValue: number;
 }
 
-function plan(kind: number, weight: number, fields: Partial<ModelPlan> = {}): ModelPlan {
+function plan(kind: PlanKind, weight: number, fields: Partial<ModelPlan> = {}): ModelPlan {
 	return {
 		kind,
 		weight,

@@ -37,18 +37,18 @@ export function emitOneWasm(arena: WasmArena, L: Lane, M: Mixer, x: Float32Array
 	if (M.loop !== LOOP_CUTS && M.loop !== LOOP_RANDOM && M.loop !== LOOP_BITS) return undefined;
 	const { k } = arena;
 	const n = to - from;
-	const r = M.T[0]!;
-	const c = M.divide ? undefined : pow2Chain(L.w, r, M.lambda);
+	const r = M.divisors[0]!;
+	const c = M.divide ? undefined : pow2Chain(L.weight, r, M.lambda);
 	if (M.loop === LOOP_RANDOM) {
-		if (c !== undefined) return k.random_one_pow2(at(x, from), at(b, from), at(dst, from), n, from + cShift, L.kLo, L.kHi, L.hiMix, L.limit, L.sv, c);
-		return k.random_one(at(x, from), at(b, from), at(dst, from), n, from + cShift, L.kLo, L.kHi, L.hiMix, L.limit, L.sv, L.w, r, M.lambda);
+		if (c !== undefined) return k.random_one_pow2(at(x, from), at(b, from), at(dst, from), n, from + cShift, L.keyLo, L.keyHi, L.keyHiMix, L.keepLimit, L.scaleValue, c);
+		return k.random_one(at(x, from), at(b, from), at(dst, from), n, from + cShift, L.keyLo, L.keyHi, L.keyHiMix, L.keepLimit, L.scaleValue, L.weight, r, M.lambda);
 	}
 	if (M.loop === LOOP_BITS) {
 		const g = from + shift;
 		if ((g & 31) !== 0) return undefined;
 		arena.words.set(L.bits!.subarray(g >>> 5, (g + n + 31) >>> 5));
-		if (c !== undefined) return k.bits_one_pow2(at(x, from), at(b, from), at(dst, from), n, arena.words.byteOffset, L.sv, c);
-		return k.bits_one(at(x, from), at(b, from), at(dst, from), n, arena.words.byteOffset, L.sv, L.w, r, M.lambda);
+		if (c !== undefined) return k.bits_one_pow2(at(x, from), at(b, from), at(dst, from), n, arena.words.byteOffset, L.scaleValue, c);
+		return k.bits_one(at(x, from), at(b, from), at(dst, from), n, arena.words.byteOffset, L.scaleValue, L.weight, r, M.lambda);
 	}
 	const uKey = L.upper?.key ?? ALL_KEYS;
 	const uTie = tieOf(L.upper, shift);
@@ -59,10 +59,10 @@ export function emitOneWasm(arena: WasmArena, L: Lane, M: Mixer, x: Float32Array
 		const e = segmentEnd(s, to, uTie, lTie);
 		const tU = cutThreshold(uKey, uTie, s);
 		const tL = cutThreshold(lKey, lTie, s);
-		if (c === 1 && L.sv === 1) bad += k.cuts_one_unit(at(x, s), at(b, s), at(dst, s), e - s, tU, tL);
-		else if (c !== undefined) bad += k.cuts_one_pow2(at(x, s), at(b, s), at(dst, s), e - s, tU, tL, L.sv, c);
+		if (c === 1 && L.scaleValue === 1) bad += k.cuts_one_unit(at(x, s), at(b, s), at(dst, s), e - s, tU, tL);
+		else if (c !== undefined) bad += k.cuts_one_pow2(at(x, s), at(b, s), at(dst, s), e - s, tU, tL, L.scaleValue, c);
 		else {
-			const args = [at(x, s), at(b, s), at(dst, s), e - s, tU, tL, L.sv, L.w, r, M.lambda] as const;
+			const args = [at(x, s), at(b, s), at(dst, s), e - s, tU, tL, L.scaleValue, L.weight, r, M.lambda] as const;
 			bad += M.divide ? k.cuts_one_div(...args) : k.cuts_one_mul(...args);
 		}
 		s = e;
@@ -101,13 +101,13 @@ export function dareBitsWasm(arena: WasmArena, p: ModelPlan, x: Float32Array, b:
 export function fillLaneWasm(arena: WasmArena, L: Lane, x: Float32Array, b: Float32Array, from: number, to: number, shift: number, cShift: number, out: Float64Array): boolean {
 	const { k } = arena;
 	const n = to - from;
-	if (L.kind === KIND_RANDOM) k.fill_random(at(x, from), at(b, from), n, from + cShift, L.kLo, L.kHi, L.hiMix, L.limit, L.sv, L.w, out.byteOffset);
-	else if (L.kind === KIND_ALL) k.fill_all(at(x, from), at(b, from), n, L.w, out.byteOffset);
+	if (L.kind === KIND_RANDOM) k.fill_random(at(x, from), at(b, from), n, from + cShift, L.keyLo, L.keyHi, L.keyHiMix, L.keepLimit, L.scaleValue, L.weight, out.byteOffset);
+	else if (L.kind === KIND_ALL) k.fill_all(at(x, from), at(b, from), n, L.weight, out.byteOffset);
 	else if (L.kind === KIND_BITS) {
 		const g = from + shift;
 		if ((g & 31) !== 0) return false;
 		arena.words.set(L.bits!.subarray(g >>> 5, (g + n + 31) >>> 5));
-		k.fill_bits(at(x, from), at(b, from), n, arena.words.byteOffset, L.sv, L.w, out.byteOffset);
+		k.fill_bits(at(x, from), at(b, from), n, arena.words.byteOffset, L.scaleValue, L.weight, out.byteOffset);
 	} else if (L.kind === KIND_CUTS) {
 		const uKey = L.upper?.key ?? ALL_KEYS;
 		const uTie = tieOf(L.upper, shift);
@@ -115,7 +115,7 @@ export function fillLaneWasm(arena: WasmArena, L: Lane, x: Float32Array, b: Floa
 		const lTie = tieOf(L.lower, shift);
 		for (let s = from; s < to; ) {
 			const e = segmentEnd(s, to, uTie, lTie);
-			k.fill_cuts(at(x, s), at(b, s), e - s, cutThreshold(uKey, uTie, s), cutThreshold(lKey, lTie, s), L.sv, L.w, out.byteOffset + 8 * (s - from));
+			k.fill_cuts(at(x, s), at(b, s), e - s, cutThreshold(uKey, uTie, s), cutThreshold(lKey, lTie, s), L.scaleValue, L.weight, out.byteOffset + 8 * (s - from));
 			s = e;
 		}
 	} else return false;
@@ -127,11 +127,11 @@ export function mixTwoWasm(arena: WasmArena, b: Float32Array, dst: Float32Array,
 	const { k, contrib } = arena;
 	const n = to - from;
 	const [v0, v1] = [contrib[0].byteOffset, contrib[1].byteOffset];
-	if (M.cm === 0) {
+	if (!M.elect) {
 		const sum = M.divide ? k.mix_sum_div : k.mix_sum_mul;
-		return sum(at(b, from), at(dst, from), n, v0, v1, M.T[3]!, M.lambda);
+		return sum(at(b, from), at(dst, from), n, v0, v1, M.divisors[3]!, M.lambda);
 	}
-	arena.table.set(M.T);
+	arena.table.set(M.divisors);
 	const elect = M.divide ? k.mix_elect_div : k.mix_elect_mul;
 	return elect(at(b, from), at(dst, from), n, v0, v1, arena.table.byteOffset, M.lambda);
 }
