@@ -7,10 +7,9 @@
  */
 import { MethodError } from "../../errors.js";
 import type { Chunk, ChunkedForm, ChunkedKernel } from "../types.js";
-import { RNG_PURPOSE_SPARSIFY, type SparsifyWhere } from "./types.js";
-import type { TaskArithmeticConfig } from "./types.js";
+import { RNG_PURPOSE_SPARSIFY, type SparsifyWhere, type TaskArithmeticConfig } from "./types.js";
 import { TaskVectorKernel } from "./kernel.js";
-import { combineOptions, modelValue, readTaskParams, type TaskParamValues } from "./params.js";
+import { combineOptions, modelSettings, modelValue, readTaskParams, type TaskParamValues } from "./params.js";
 import { planModel } from "./plan.js";
 
 /** Adapts the executor's chunks (element 0 at global index chunk.offset) to the kernel's ranges. */
@@ -72,7 +71,7 @@ export function taskVectorChunked(config: TaskArithmeticConfig): ChunkedForm<Tas
 			}
 			const weights = p.weights.map((_, m) => modelValue(p.weights, m, 1, "weight", where));
 			const key = (m: number) => () => ctx.rngKey(m, RNG_PURPOSE_SPARSIFY);
-			const plans = weights.map((w, m) => planModel(config.sparsify, w, m, p, p.rescale, input.numel, key(m), where));
+			const plans = weights.map((w, m) => planModel(config.sparsify, w, modelSettings(config.sparsify, p, m, where), p.rescale, input.numel, key(m), where));
 			const kernel = new TaskVectorKernel(plans, combineOptions(weights, config.consensus, p.normalize, p.lambda), where, input.numel, 0);
 			return new ChunkedTaskVectors(kernel, plans.length, where);
 		},

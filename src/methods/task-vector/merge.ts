@@ -113,7 +113,7 @@ export function mergeTaskVectors(base: Float32Array, models: readonly Float32Arr
 	}
 	const plans = models.map((x, m) => {
 		checkLength(x, m);
-		return planModel(sparsify, weights[m]!, m, opts, opts.rescale ?? false, n, streamOf(opts, m, where), where);
+		return planModel(sparsify, weights[m]!, modelSettings(sparsify, opts, m, where), opts.rescale ?? false, n, streamOf(opts, m, where), where);
 	});
 	return runWhole(new TaskVectorKernel(plans, combine, where, n, opts.elementOffset ?? 0), models, base, out);
 }

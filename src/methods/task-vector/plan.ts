@@ -10,7 +10,7 @@ import { RankCutSearch, RankSample, STAGE_DONE } from "./rank-cut-search.js";
 import { l1RescaleFactor, magnitudeKeepCount, outlierRankRange } from "./sparsify.js";
 import type { Rescale, SparsifyMethod, SparsifyWhere } from "./types.js";
 import { INLINE_HASH_LIMIT } from "./fill.js";
-import { modelSettings } from "./params.js";
+import type { ModelSettings } from "./params.js";
 import { SCALE_DIV, SCALE_MUL, SCALE_NONE } from "./term.js";
 
 /** Every entry kept (no sparsifier or density ≥ 1). */
@@ -72,29 +72,22 @@ function plan(kind: PlanKind, weight: number, fields: Partial<ModelPlan> = {}): 
 	};
 }
 
-/** Model m's sparsifier columns. */
-export interface PlanColumns {
-	densities?: readonly number[] | undefined;
-	gammas?: readonly number[] | undefined;
-	epsilons?: readonly number[] | undefined;
-}
-
 /**
- * Model m's plan for a tensor of n elements. Validation order: density (gamma, epsilon), the random stream (also for
- * density ≥ 1, so a missing stream is always reported), then the rank range. DELLA has no plan (its ranks are per
- * row; merge.ts handles it whole).
+ * A model's plan for a tensor of n elements, from its settings as modelSettings (params.ts) read and checked them,
+ * just before: the caller reads model m's settings, then plans it, model after model, so the errors come in the same
+ * order for any input. Then: the random stream (also for density ≥ 1, so a missing stream is always reported), and
+ * the rank range, which depends on n. DELLA has no plan (its ranks are per row; merge.ts handles it whole).
  */
 export function planModel(
 	sparsify: SparsifyMethod,
 	weight: number,
-	m: number,
-	columns: PlanColumns,
+	settings: ModelSettings,
 	rescale: Rescale,
 	n: number,
 	key: () => RngKey,
 	where: SparsifyWhere,
 ): ModelPlan {
-	const { density, gamma } = modelSettings(sparsify, columns, m, where);
+	const { density, gamma } = settings;
 	if (sparsify === "none" || density >= 1) {
 		if (sparsify === "random") key();
 		return plan(KIND_ALL, weight);
