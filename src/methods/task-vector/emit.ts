@@ -25,8 +25,6 @@ import { type KernelSet, TYPESCRIPT_KERNELS } from "./kernel-set.js";
 import { KIND_ALL, KIND_BITS, KIND_CUTS, KIND_RANDOM, KIND_ZERO } from "./plan.js";
 import { makeTerm, MASK_BITS, MASK_CUTS, MASK_RANDOM, MASK_ZERO, NO_LOWER, SCALE_NONE, type Term } from "./term.js";
 
-export { fusedMixer, laneOf, mixerOf, type Lane, type Mixer } from "./lanes.js";
-
 /** Positions per sub-block of the two-model path: two float64 buffers of 16 KB stay in L1 cache. */
 const SUB_BLOCK = ARENA_SUB_BLOCK;
 

@@ -15,7 +15,8 @@ import { HISTOGRAM_COPIES, mergeCopies, TOP_DIGIT_BUCKETS } from "../../tensor/r
 import { type RankCutSearch, STAGE_BRACKET, STAGE_SAMPLE, STAGE_TOP } from "./rank-cut-search.js";
 import type { SparsifyWhere } from "./types.js";
 import { type CombineOptions, combineScratch } from "./combine.js";
-import { emitFused, emitGeneric, fusedMixer, type Lane, laneOf, type Mixer, mixerOf } from "./emit.js";
+import { emitFused, emitGeneric } from "./emit.js";
+import { fusedMixer, type Lane, laneOf, type Mixer, mixerOf } from "./lanes.js";
 import { type KernelSet, kernelSetFor } from "./kernel-set.js";
 import { cutsDone, finishScale, KIND_BITS, KIND_CUTS, type ModelPlan } from "./plan.js";
 import { countTopDigits, deltaKeys, scanDareBits, scanKeptL1, scanL1Before } from "./scan.js";
