@@ -1,11 +1,13 @@
 /**
  * `npm run bench`: runs the benchmark sections and prints each one.
  *
- *   npm run bench -- [--only io|merge|eval|header|kernels|sweep[,...]] [--layers 2] [--dir DIR] [--keep]
+ *   npm run bench -- [--only io|header|merge|eval|kernels|gguf|llama|sweep[,...]] [--layers 2] [--dir DIR] [--keep]
  *                    [--methods linear,slerp,ties,dare_ties] [--threads N] [--repeat 3] [--no-compare] [--streaming-7b]
+ *                    [--llama-7b]
  *
  * By default every section runs at its quick size (full-width 2-layer merges, a ~125M-parameter eval model).
- * The slow cases run only when asked: `--layers 32` (the 7B shape, ~14.5 GB per model) and `--streaming-7b`.
+ * The slow cases run only when asked: `--layers 32` (the 7B shape, ~14.5 GB per model), `--streaming-7b` and
+ * `--llama-7b` (a 7B-shaped model exported to q8_0 and scored by llama.cpp).
  */
 import { cpus, freemem, totalmem } from "node:os";
 import { pathToFileURL } from "node:url";
@@ -13,8 +15,10 @@ import { parseArgs } from "node:util";
 import { UsageError } from "../src/index.js";
 import { runEvalBench } from "./eval-bench.js";
 import { runHeaderBench } from "./header-bench.js";
+import { runGgufBench } from "./gguf-bench.js";
 import { runIoBench } from "./io-bench.js";
 import { runKernelBench } from "./kernel-bench.js";
+import { runLlamaBench } from "./llama-bench.js";
 import { runMergeBench } from "./merge-bench.js";
 import { runSweepBench } from "./sweep-bench.js";
 import { BENCH_METHODS, isBenchMethod, type BenchMethod } from "./merge-recipes.js";
@@ -26,7 +30,7 @@ import { BENCH_METHODS, isBenchMethod, type BenchMethod } from "./merge-recipes.
 const KERNEL_CASES = ["slerp", "ties"];
 
 /** The sections, in the order they run. `merge` includes `kernels`; `kernels` alone skips the merges. */
-export const SECTIONS = ["io", "header", "kernels", "merge", "eval", "sweep"] as const;
+export const SECTIONS = ["io", "header", "kernels", "merge", "eval", "gguf", "llama", "sweep"] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** Parsed command line of the runner. */
@@ -41,6 +45,7 @@ export interface BenchArgs {
 	repeat: number | undefined;
 	compare: boolean;
 	streaming7b: boolean;
+	llama7b: boolean;
 }
 
 /** A comma-separated list checked against `allowed`. */
@@ -76,6 +81,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
 				repeat: { type: "string" },
 				"no-compare": { type: "boolean" },
 				"streaming-7b": { type: "boolean" },
+				"llama-7b": { type: "boolean" },
 			},
 			strict: true,
 		}));
@@ -93,6 +99,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
 		repeat: positiveInt(values.repeat, "repeat"),
 		compare: values["no-compare"] !== true,
 		streaming7b: values["streaming-7b"] === true,
+		llama7b: values["llama-7b"] === true,
 	};
 }
 
@@ -135,6 +142,27 @@ export async function runBench(args: BenchArgs, log: (line: string) => void = (l
 				break;
 			case "eval":
 				await runEvalBench({ log, keep: args.keep, streaming7b: args.streaming7b, ...(args.dir !== undefined ? { dir: args.dir } : {}) });
+				break;
+			case "gguf":
+				await runGgufBench({
+					layers: args.layers,
+					log,
+					keep: args.keep,
+					...(args.threads !== undefined ? { threads: args.threads } : {}),
+					...(args.repeat !== undefined ? { repeat: args.repeat } : {}),
+					...(args.dir !== undefined ? { dir: args.dir } : {}),
+				});
+				break;
+			case "llama":
+				// llama.cpp runs on 2 threads as the issue's targets fix (--threads overrides).
+				await runLlamaBench({
+					log,
+					keep: args.keep,
+					llama7b: args.llama7b,
+					...(args.threads !== undefined ? { threads: args.threads } : {}),
+					...(args.repeat !== undefined ? { repeat: args.repeat } : {}),
+					...(args.dir !== undefined ? { dir: args.dir } : {}),
+				});
 				break;
 			case "sweep":
 				await runSweepBench({ log, keep: args.keep, ...(args.repeat !== undefined ? { repeat: args.repeat } : {}), ...(args.dir !== undefined ? { dir: args.dir } : {}) });

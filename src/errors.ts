@@ -211,3 +211,80 @@ export class ReportError extends LmMergeError {
 		super(`${file !== undefined ? `${file}: ` : ""}${message}`);
 	}
 }
+
+export type TorchBinErrorKind =
+	| "NotACheckpoint"
+	| "UnsupportedFormat"
+	| "InvalidZip"
+	| "UnsafeZipEntry"
+	| "InvalidPickle"
+	| "UnsafePickle"
+	| "LimitExceeded"
+	| "MissingStorage"
+	| "InvalidTensor"
+	| "IoError";
+
+/**
+ * A PyTorch `.bin` checkpoint that cannot be read safely: a malformed or hostile zip container, a pickle that does
+ * more than `torch.save` of a state dict writes (refused before anything in it runs), or tensors that do not fit
+ * their storages. `entry` names the zip entry or pickle position when there is one.
+ */
+export class TorchBinError extends LmMergeError {
+	constructor(
+		readonly kind: TorchBinErrorKind,
+		readonly file: string,
+		message: string,
+		readonly entry?: string,
+	) {
+		super(`${file}: ${entry !== undefined ? `${entry}: ` : ""}${message}`);
+	}
+}
+
+export type LoraErrorKind = "InvalidConfig" | "Unsupported" | "MissingWeights" | "InvalidWeights" | "UnknownModule" | "ShapeMismatch" | "NothingToExtract";
+
+/** A PEFT LoRA adapter that cannot be applied (or a LoRA extraction that cannot be done); `location` is the adapter folder. */
+export class LoraError extends LmMergeError {
+	constructor(
+		readonly kind: LoraErrorKind,
+		readonly location: string,
+		message: string,
+	) {
+		super(`${location}: ${message}`);
+	}
+}
+
+export type TokenizerErrorKind = "NotFound" | "Invalid" | "Unsupported" | "MissingToken";
+
+/** A tokenizer that cannot be read, merged or extended as the recipe asks (`location`: the folder or file). */
+export class TokenizerError extends LmMergeError {
+	constructor(
+		readonly kind: TokenizerErrorKind,
+		readonly location: string,
+		message: string,
+	) {
+		super(`${location}: ${message}`);
+	}
+}
+
+export type GgufErrorKind =
+	| "BadMagic"
+	| "UnsupportedVersion"
+	| "Truncated"
+	| "BadAlignment"
+	| "InvalidMetadata"
+	| "InvalidTensorInfo"
+	| "UnsupportedModel"
+	| "UnsupportedTokenizer"
+	| "OutputExists";
+
+/** A GGUF file that is not valid, or a model that cannot be exported to GGUF. */
+export class GgufError extends LmMergeError {
+	constructor(
+		readonly kind: GgufErrorKind,
+		readonly file: string,
+		message: string,
+		readonly tensor?: string,
+	) {
+		super(`${file}: ${tensor !== undefined ? `tensor "${tensor}": ` : ""}${message}`);
+	}
+}

@@ -14,6 +14,7 @@ export {
 	HubError,
 	SweepError,
 	ReportError,
+	GgufError,
 } from "./errors.js";
 export type {
 	SafetensorsErrorKind,
@@ -26,6 +27,7 @@ export type {
 	HubErrorKind,
 	SweepErrorKind,
 	ReportErrorKind,
+	GgufErrorKind,
 } from "./errors.js";
 
 // tensors
@@ -67,6 +69,25 @@ export { detectArchitecture, layerIndexOf, moduleKindOf, isEmbedTensor, renameLa
 export type { ModuleKind } from "./arch/detect.js";
 export { MISTRAL, LLAMA } from "./arch/mistral.js";
 export type { ArchitectureSpec, WeightSpec } from "./arch/types.js";
+export { ARCHITECTURES, architectureByName } from "./arch/registry.js";
+export { expectedWeights } from "./arch/expected-weights.js";
+export { resolveArchitecture } from "./arch/resolve.js";
+export type { ResolvedArchitecture } from "./arch/resolve.js";
+export type { ConfigCondition, ConfigValue, RepeatSpec } from "./arch/types.js";
+
+// tokenizer vocabularies: union, strip, row maps (tokenizer_source union | base | <model>)
+export { TokenizerError } from "./errors.js";
+export type { TokenizerErrorKind } from "./errors.js";
+export { readTokenizerFolder } from "./vocab/tokenizer-files.js";
+export type { TokenizerFolder, TokenizerJson } from "./vocab/tokenizer-files.js";
+export { vocabularyOf } from "./vocab/vocabulary.js";
+export type { Vocabulary } from "./vocab/vocabulary.js";
+export { unionTokenizer, addPlainTokens } from "./vocab/union.js";
+export { stripTokenizer } from "./vocab/strip.js";
+export { planRows, ROW_DEFAULT, ROW_MEAN } from "./vocab/row-plan.js";
+export type { RowPlan, TokenOverride, TokenSource } from "./vocab/row-plan.js";
+export type { VocabSummary } from "./plan/types.js";
+export type { RecipeTokenizer, RecipeTokenOverride, RecipeTokenSource } from "./recipe/schema.js";
 
 // the Hugging Face Hub: downloads into the shared cache, uploads, tokens
 export { downloadSnapshot, downloadSnapshotIter, DEFAULT_CONCURRENCY } from "./hub/download.js";
@@ -90,6 +111,8 @@ export { writeTinyMistral, writeTinyPair } from "./fixtures/tiny-model.js";
 export type { TinyMistralOptions, TinyModel } from "./fixtures/tiny-model.js";
 export { writeHfCacheModel } from "./fixtures/hf-cache-model.js";
 export type { HfCacheModelOptions } from "./fixtures/hf-cache-model.js";
+export { writeTinyArchitecture } from "./fixtures/tiny-architecture.js";
+export type { TinyArchitectureOptions } from "./fixtures/tiny-architecture.js";
 
 // merge methods: plain typed-array kernels, method definitions, the registry
 export { linear, linearMethod } from "./methods/linear.js";
@@ -212,3 +235,51 @@ export type { WorkerOptions, WorkerHandle, WorkerEvent } from "./sweep/worker.js
 export { recordEvaluation } from "./sweep/record-eval.js";
 export { readReportData, defaultStorePath } from "./sweep/report-source.js";
 export { workerId } from "./sweep/worker-id.js";
+// PyTorch .bin checkpoints (issue 14)
+export { TorchBinError } from "./errors.js";
+export type { TorchBinErrorKind } from "./errors.js";
+export { openTorchBin } from "./io/torch-bin/torch-bin-file.js";
+export type { TorchBinFile } from "./io/torch-bin/torch-bin-file.js";
+export { ALLOWED_GLOBALS } from "./io/torch-bin/torch-globals.js";
+export { convertModel, convertModelIter } from "./exec/convert-model.js";
+export type { ConvertOptions, ConvertResult } from "./exec/convert-model.js";
+
+// LoRA adapters: model+adapter inputs and extraction (issue 14)
+export { LoraError } from "./errors.js";
+export type { LoraErrorKind } from "./errors.js";
+export { resolveModelWithAdapter } from "./model/adapter-ref.js";
+export type { ResolvedModelWithAdapter } from "./model/adapter-ref.js";
+export { openAdapter } from "./lora/adapter.js";
+export type { LoraAdapter, LoraModule } from "./lora/adapter.js";
+export { readAdapterConfig, parseAdapterConfig, moduleScaling } from "./lora/adapter-config.js";
+export type { AdapterConfig } from "./lora/adapter-config.js";
+export { applyLora } from "./lora/apply.js";
+export { openModelWithAdapter } from "./lora/open.js";
+export type { ModelOpenSpec } from "./lora/open.js";
+export { randomizedSvd } from "./lora/svd.js";
+export type { TruncatedSvd, SvdOptions } from "./lora/svd.js";
+export { extractLora } from "./lora/extract.js";
+export type { ExtractOptions, ExtractedModule, ExtractedAdapter, ExtractEvent } from "./lora/extract.js";
+export { extractLoraIter, extractLoraAdapter } from "./lora/extract-folder.js";
+export type { ExtractLoraOptions, ExtractLoraResult, ExtractLoraEvent } from "./lora/extract-folder.js";
+export type { RunReport, DataFileReport } from "./eval/types.js";
+export { QUANT_TYPES, isQuantType } from "./eval/backends/types.js";
+export type { BackendName, HardwareDevice, QuantType, BackendInfo, ForwardBackend, ForwardRequest, ForwardOptions, BackendLoader, BackendLoadOptions } from "./eval/backends/types.js";
+export { BACKEND_NAMES, isBackendName, backendLoader } from "./eval/backends/registry.js";
+export { formatReportJson } from "./eval/report-json.js";
+export { letterDeviation, renderVariantTable } from "./eval/variants.js";
+export type { LetterDeviation } from "./eval/variants.js";
+export { expandTaskNames, TASK_ALIASES } from "./eval/tasks/registry.js";
+export { modelName } from "./eval/model-name.js";
+
+// GGUF export for llama.cpp
+export { exportGguf, exportGgufIter } from "./gguf/export.js";
+export type { ExportGgufOptions, ExportGgufResult, ExportEvent } from "./gguf/export.js";
+export { GGUF_EXPORT_TYPES, isGgufExportType, tensorTypeFor } from "./gguf/mix.js";
+export type { GgufExportType } from "./gguf/mix.js";
+export { GGML_TYPES } from "./gguf/constants.js";
+export type { GgmlType } from "./gguf/constants.js";
+export { openGguf, MAX_GGUF_HEADER_BYTES } from "./gguf/reader.js";
+export type { GgufFile, GgufTensorInfo } from "./gguf/reader.js";
+export type { GgufValue, GgufMetadata } from "./gguf/metadata.js";
+export { GGUF_MAGIC } from "./gguf/constants.js";

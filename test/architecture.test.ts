@@ -36,17 +36,23 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	// The YAML's shape only; it knows no method and no file format beyond dtype names.
 	recipe: ["errors", "io/dtypes", "suggest", "io/regular-file", "cycles", "chat-templates"],
 	arch: ["io/dtypes", "errors"],
+	// Tokenizer vocabularies: read, strip, union, row maps (tokenizer files only; no tensors, no merging).
+	vocab: ["errors"],
 	// Headers only: it may open models, but reads no tensor data (reviewed, not checked here).
-	plan: ["recipe", "methods", "arch", "io", "model", "tensor", "errors", "suggest", "chat-templates"],
-	exec: ["plan", "io", "backends", "methods", "recipe", "model", "tensor", "wasm", "errors", "version", "chat-templates"],
-	// The evaluator scores any checkpoint: never methods, plan or exec.
-	eval: ["io", "model", "tensor", "arch", "errors"],
+	plan: ["recipe", "methods", "arch", "io", "model", "tensor", "errors", "suggest", "chat-templates", "lora", "vocab"],
+	exec: ["plan", "io", "backends", "methods", "recipe", "model", "tensor", "wasm", "errors", "version", "chat-templates", "lora", "vocab"],
+	// The evaluator scores any checkpoint: never methods, plan or exec; gguf for the llama backend's conversions.
+	eval: ["io", "model", "tensor", "arch", "errors", "version", "gguf"],
 	fixtures: ["io", "model", "tensor", "arch", "errors"],
-	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures", "hub", "report", "sweep", "chat-templates"],
+	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures", "hub", "report", "sweep", "chat-templates", "lora", "vocab", "gguf"],
 	// Report pages know the evaluator's report shapes, its calibration bins and task names: nothing that runs a model.
 	report: ["eval/types", "eval/score", "eval/tasks/registry", "errors"],
 	// Sweeps drive merges and evaluations through the public API only, like a user's script.
 	sweep: ["index", "errors"],
+	// LoRA adapters: applying one to a model (a TensorSource wrapper) and extracting one from two models.
+	lora: ["io", "model", "tensor", "errors"],
+	// Model folder → GGUF for llama.cpp: reads models like the evaluator does, knows nothing of merging.
+	gguf: ["io", "model", "tensor", "arch", "errors"],
 	// A client of the library, like examples/: everything through ../index.js.
 	cli: ["index"],
 };

@@ -1,6 +1,8 @@
 import { PlanError } from "../errors.js";
-import { KNOWN_ARCHITECTURES } from "./mistral.js";
+import { ARCHITECTURES } from "./registry.js";
 import { LAYER_INDEX_PLACEHOLDER, type ArchitectureSpec, type WeightSpec } from "./types.js";
+
+export { expectedTensorNames, expectedWeights } from "./expected-weights.js";
 
 /** The part of config.json that selects an architecture (a ModelConfig fits). */
 export interface ArchitectureHint {
@@ -18,22 +20,34 @@ export type ModuleKind = "embed" | "attention" | "mlp" | "norm" | "lm_head" | "o
 const LAYER_RE = /^((?:.*\.)?(?:layers|h|blocks)\.)(\d+)\./;
 
 /**
- * The architecture for a config.json: by `architectures[0]`, else by `model_type`. An unknown model is
- * not an error: the result is a generic spec (`known: false`) whose templates come from `tensorNames`
- * grouped by layer index (empty when no names are given), and callers fall back to name parsing.
+ * The architecture for a config.json: by `architectures` (a class name several families share, such as Falcon's
+ * `RWForCausalLM`, is told apart by `model_type`), else by `model_type`. An unknown model is not an error: the result
+ * is a generic spec (`known: false`) whose templates come from `tensorNames` grouped by layer index (empty when no
+ * names are given), and callers fall back to name parsing.
  */
 export function detectArchitecture(config: ArchitectureHint | undefined, tensorNames?: readonly string[]): ArchitectureSpec {
 	const archs = config?.architectures ?? [];
+	const modelType = config?.modelType;
 	for (const arch of archs) {
-		const spec = KNOWN_ARCHITECTURES.find((s) => s.architectures.includes(arch));
+		const candidates = ARCHITECTURES.filter((s) => s.architectures.includes(arch));
+		const spec = candidates.find((s) => modelType !== undefined && s.modelTypes.includes(modelType)) ?? candidates[0];
 		if (spec !== undefined) return spec;
 	}
-	const modelType = config?.modelType;
 	if (modelType !== undefined) {
-		const spec = KNOWN_ARCHITECTURES.find((s) => s.modelTypes.includes(modelType));
+		const spec = ARCHITECTURES.find((s) => s.modelTypes.includes(modelType));
 		if (spec !== undefined) return spec;
 	}
 	return inferArchitecture(tensorNames ?? [], archs[0] ?? modelType ?? "unknown");
+}
+
+/** The `architectures` and `model_type` of a raw config.json object. */
+export function architectureHint(config: Readonly<Record<string, unknown>> | undefined): ArchitectureHint {
+	const archs = config?.["architectures"];
+	const modelType = config?.["model_type"];
+	return {
+		architectures: Array.isArray(archs) ? archs.filter((a): a is string => typeof a === "string") : [],
+		modelType: typeof modelType === "string" ? modelType : undefined,
+	};
 }
 
 /** A generic spec from tensor names: layer tensors become templates, the rest go before or after the layers. */
@@ -62,6 +76,10 @@ export function inferArchitecture(tensorNames: readonly string[], name = "unknow
 		preWeights: pre,
 		layerWeights: templates,
 		postWeights: post,
+		layerCountKeys: ["num_hidden_layers"],
+		vocabSizeKeys: ["vocab_size"],
+		hiddenSizeKeys: ["hidden_size"],
+		tiedEmbeddingsByDefault: false,
 		known: false,
 	};
 }
@@ -85,7 +103,7 @@ export function renameLayer(name: string, newIndex: number): string {
 /** Classifies a tensor by its name; works for Llama/Mistral and the common GPT-2/NeoX spellings. */
 export function moduleKindOf(name: string): ModuleKind {
 	const n = name.toLowerCase();
-	if (/(^|\.)(embed_tokens|wte|word_embeddings|embed_in)\./.test(n)) return "embed";
+	if (/(^|\.)(embed_tokens|tok_embeddings|wte|word_embeddings|embed_in)\./.test(n)) return "embed";
 	if (/(^|\.)(lm_head|embed_out)\./.test(n)) return "lm_head";
 	if (/norm|(^|\.)ln_?\w*\./.test(n)) return "norm";
 	if (/(^|\.)(self_attn|attn|attention|self_attention)\./.test(n)) return "attention";
@@ -97,33 +115,4 @@ export function moduleKindOf(name: string): ModuleKind {
 export function isEmbedTensor(name: string): boolean {
 	const kind = moduleKindOf(name);
 	return kind === "embed" || kind === "lm_head";
-}
-
-/** `${layer_index}`, `${layer_index+1}`, `${num_layers-1}` and the like, as in mergekit templates. */
-const PLACEHOLDER_RE = /\$\{(layer_index|num_layers)(?:([+-])(\d+))?\}/g;
-
-function fillTemplate(template: string, layer: number, numLayers: number): string {
-	return template.replace(PLACEHOLDER_RE, (_m, key: string, sign: string | undefined, amount: string | undefined) => {
-		const base = key === "layer_index" ? layer : numLayers;
-		const delta = amount === undefined ? 0 : Number(amount) * (sign === "-" ? -1 : 1);
-		return String(base + delta);
-	});
-}
-
-/** Every weight of a model with `numLayers` layers, templates filled in, in checkpoint order. */
-export function expectedWeights(spec: ArchitectureSpec, numLayers: number): WeightSpec[] {
-	const out: WeightSpec[] = [...spec.preWeights];
-	for (let i = 0; i < numLayers; i++) {
-		for (const w of spec.layerWeights) out.push({ ...w, name: fillTemplate(w.name, i, numLayers) });
-	}
-	out.push(...spec.postWeights);
-	return out;
-}
-
-/** The tensor names `expectedWeights` lists; optional ones (a tied lm_head) only when `includeOptional`. */
-export function expectedTensorNames(spec: ArchitectureSpec, numLayers: number, opts: { includeOptional?: boolean } = {}): string[] {
-	const includeOptional = opts.includeOptional ?? true;
-	return expectedWeights(spec, numLayers)
-		.filter((w) => includeOptional || w.optional !== true)
-		.map((w) => w.name);
 }

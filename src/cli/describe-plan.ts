@@ -7,6 +7,12 @@ function fmt(v: unknown): string {
 	return String(v);
 }
 
+/** The donor's architecture: its family's name, or what config.json declares when lm-merge has no definition for it. */
+function describeArchitecture(plan: MergePlan): string {
+	const a = plan.models[plan.donor]!.arch;
+	return a.spec.known ? a.spec.name : `${a.declared} (no definition: inferred from tensor names)`;
+}
+
 /** The `arithmetic` line: which numerics run (compat: mergekit names its compute dtypes). */
 function describeCompat(plan: MergePlan): string {
 	if (plan.compat !== "mergekit") return "float32 (float32 math, rounded once to the output dtype)";
@@ -46,6 +52,8 @@ export function describePlan(io: Io, plan: MergePlan, opts: { json: boolean; out
 		compat: plan.compat ?? "float32",
 		seed: plan.seed,
 		layers: plan.numLayers ?? null,
+		architecture: describeArchitecture(plan),
+		vocabulary: plan.vocab !== undefined ? { source: plan.vocab.mode, tokens: plan.vocab.tokens, rows: plan.vocab.rows, added: plan.vocab.added.length, rebuilt_files: [...(plan.vocab.files?.keys() ?? [])] } : null,
 		tensors: plan.jobs.length,
 		output_bytes: plan.totalBytes,
 		peak_memory_estimate_bytes: plan.peakMemoryEstimate,
@@ -64,6 +72,12 @@ export function describePlan(io: Io, plan: MergePlan, opts: { json: boolean; out
 	if (opts.out !== undefined) io.out(`output      ${printable(opts.out)}`);
 	io.out(`dtype       ${plan.outDtype ?? "as the inputs"}; seed ${plan.seed}; ${plan.numLayers ?? "?"} layers`);
 	io.out(`arithmetic  ${describeCompat(plan)}`);
+	io.out(`arch        ${describeArchitecture(plan)}`);
+	if (plan.vocab !== undefined) {
+		const v = plan.vocab;
+		const added = v.added.length > 0 ? ` (${v.added.length} added)` : "";
+		io.out(`vocabulary  ${v.mode}: ${v.tokens} tokens${added}, ${v.rows} embedding rows${v.files !== undefined ? "; tokenizer files rebuilt" : ""}`);
+	}
 	io.out(`size        ${plan.jobs.length} tensors, ${formatBytes(plan.totalBytes)}`);
 	io.out(`memory      about ${formatBytes(plan.peakMemoryEstimate)} peak (largest tensor's inputs and intermediates)`);
 	for (const w of plan.warnings) io.out(`warning     ${printable(w)}`);

@@ -1,11 +1,11 @@
 /**
  * One `--device` vocabulary for every command: a device names hardware (auto, cpu, cuda, vulkan; `gpu` is an alias
  * of cuda and `--cuda` of `--device cuda`, as mergekit users type them). Which implementation runs on it is a
- * separate choice, `--backend`: lm-merge's own kernels (`builtin`, merges only) or TensorFlow.js, optionally
- * pinned to one of its engines (`tfjs-wasm`, `tfjs-node`, `tfjs-cpu`). The old spellings (`--device tfjs` for
+ * separate choice, `--backend`: lm-merge's own kernels (`builtin`, merges only), TensorFlow.js, optionally
+ * pinned to one of its engines (`tfjs-wasm`, `tfjs-node`, `tfjs-cpu`), or llama.cpp (`llama`, `merge eval` only). The old spellings (`--device tfjs` for
  * merges; `--device wasm|node` for eval) still work, with a one-line notice.
  */
-import { UsageError, type Device } from "../index.js";
+import { UsageError, type Device, type HardwareDevice } from "../index.js";
 
 export const DEVICES = ["auto", "cpu", "cuda", "vulkan"] as const;
 export type DeviceName = (typeof DEVICES)[number];
@@ -15,7 +15,7 @@ const DEVICE_SYNONYMS: Readonly<Record<string, DeviceName>> = { gpu: "cuda" };
 
 export const MERGE_BACKENDS = ["builtin", "tfjs", "tfjs-wasm", "tfjs-node", "tfjs-cpu"] as const;
 export type MergeBackendName = (typeof MERGE_BACKENDS)[number];
-export const EVAL_BACKENDS = ["tfjs", "tfjs-wasm", "tfjs-node", "tfjs-cpu"] as const;
+export const EVAL_BACKENDS = ["tfjs", "tfjs-wasm", "tfjs-node", "tfjs-cpu", "llama"] as const;
 export type EvalBackendName = (typeof EVAL_BACKENDS)[number];
 
 /** The device flags as parsed (strings as typed; validated here, not by yargs, so old spellings get a notice). */
@@ -87,24 +87,29 @@ export function resolveMergeDevice(flags: DeviceFlags): MergeDeviceChoice {
 	return { device: "cpu", backend: (backend ?? "builtin") as MergeBackendName, notices };
 }
 
-/** What `merge eval` runs on: the library's tfjs Device, and the backend named on the command line. */
+/** What `merge eval` runs on: the evaluator backend, the hardware for llama.cpp, the tfjs engine for tfjs. */
 export interface EvalDeviceChoice {
-	backend: EvalBackendName;
-	tfjsDevice: Device;
+	backend: "tfjs" | "llama";
+	/** llama.cpp: which build runs (auto picks what is present: CUDA, Vulkan, else the CPU). */
+	device?: HardwareDevice;
+	/** tfjs: the engine (auto is tfjs-node when installed, else wasm; gpu is tfjs-node-gpu). */
+	tfjsDevice?: Device;
 	notices: string[];
 }
 
 /**
- * Resolves the eval flags onto the evaluator's tfjs engines: the CPU (and auto) is tfjs-node when installed, else
- * wasm; CUDA is tfjs-node-gpu; a pinned engine (tfjs-wasm, tfjs-node, tfjs-cpu) runs on the CPU. tfjs has no
- * Vulkan backend.
+ * Resolves the eval flags. `--backend llama` (the default with `--quant`) runs llama.cpp on any device, CUDA and
+ * Vulkan included. tfjs runs on the CPU (tfjs-node when installed, else wasm) or CUDA (tfjs-node-gpu); a pinned
+ * engine (tfjs-wasm, tfjs-node, tfjs-cpu) runs on the CPU; tfjs has no Vulkan backend.
  */
-export function resolveEvalDevice(flags: DeviceFlags): EvalDeviceChoice {
+export function resolveEvalDevice(flags: DeviceFlags, opts: { quant?: boolean } = {}): EvalDeviceChoice {
 	const { device, backend, notices } = readFlags(flags, "eval", EVAL_BACKENDS);
-	const chosen = (backend ?? "tfjs") as EvalBackendName;
-	if (device === "vulkan") throw new UsageError(`--device vulkan: the ${chosen} backend has no Vulkan support; use --device cpu or cuda`);
-	if (chosen === "tfjs") return { backend: chosen, tfjsDevice: device === "cuda" ? "gpu" : "auto", notices };
-	if (device === "cuda") throw new UsageError(`--backend ${chosen} runs on the CPU; for --device cuda use --backend tfjs (@tensorflow/tfjs-node-gpu)`);
-	const engine: Record<Exclude<EvalBackendName, "tfjs">, Device> = { "tfjs-wasm": "wasm", "tfjs-node": "node", "tfjs-cpu": "cpu" };
-	return { backend: chosen, tfjsDevice: engine[chosen], notices };
+	const chosen = (backend ?? (opts.quant === true ? "llama" : "tfjs")) as EvalBackendName;
+	if (chosen === "llama") return { backend: "llama", device, notices };
+	if (opts.quant === true) throw new UsageError(`--quant needs --backend llama (${chosen} scores the checkpoint as float32)`);
+	if (device === "vulkan") throw new UsageError(`--device vulkan: the ${chosen} backend has no Vulkan support; use --backend llama, or --device cpu or cuda`);
+	if (chosen === "tfjs") return { backend: "tfjs", tfjsDevice: device === "cuda" ? "gpu" : "auto", notices };
+	if (device === "cuda") throw new UsageError(`--backend ${chosen} runs on the CPU; for --device cuda use --backend tfjs (@tensorflow/tfjs-node-gpu) or llama`);
+	const engine: Record<Exclude<EvalBackendName, "tfjs" | "llama">, Device> = { "tfjs-wasm": "wasm", "tfjs-node": "node", "tfjs-cpu": "cpu" };
+	return { backend: "tfjs", tfjsDevice: engine[chosen], notices };
 }

@@ -3,8 +3,11 @@ import { UsageError, VERSION } from "../index.js";
 import { demoCommand } from "./commands/demo.js";
 import { downloadCommand } from "./commands/download.js";
 import { uploadCommand } from "./commands/upload.js";
+import { convertCommand } from "./commands/convert.js";
+import { extractLoraCommand } from "./commands/extract-lora.js";
 
 import { evalCommand } from "./commands/eval.js";
+import { exportCommand } from "./commands/export.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { methodsCommand } from "./commands/methods.js";
 import { planCommand } from "./commands/plan.js";
@@ -34,6 +37,7 @@ export async function main(argv: string[], rawIo: Io = processIo): Promise<numbe
 		.command(inspectCommand(io))
 		.command(methodsCommand(io))
 		.command(evalCommand(io))
+		.command(exportCommand(io))
 		.command(demoCommand(io))
 		.command(downloadCommand(io))
 		.command(uploadCommand(io))
@@ -41,6 +45,8 @@ export async function main(argv: string[], rawIo: Io = processIo): Promise<numbe
 		.command(workerCommand(io))
 		.command(reportCommand(io));
 	for (const c of quickCommands(io)) parser.command(c);
+	parser.command(convertCommand(io));
+	parser.command(extractLoraCommand(io));
 	parser
 		.demandCommand(1, "name a command (merge --help lists them)")
 		.recommendCommands()

@@ -21,6 +21,7 @@ import { createDownloadRenderer } from "./hub-render.js";
 import { runUpload } from "./commands/upload.js";
 import { selectBackend } from "./backend.js";
 import { resolveMergeDevice } from "./device.js";
+import { ggufOutputs, parseGgufTypes, runExports } from "./gguf-export.js";
 
 /** Flags shared by `merge run` and the quick method commands. */
 export interface MergeFlags {
@@ -44,6 +45,7 @@ export interface MergeFlags {
 	refresh?: boolean;
 	"push-to-hub"?: string;
 	private?: boolean;
+	gguf?: string[];
 }
 
 export function withMergeFlags<T>(y: Argv<T>): Argv<T & MergeFlags> {
@@ -67,7 +69,8 @@ export function withMergeFlags<T>(y: Argv<T>): Argv<T & MergeFlags> {
 		.option("offline", { type: "boolean", description: "Never contact the Hub: repo ids must be in the cache (also HF_HUB_OFFLINE=1)" })
 		.option("refresh", { type: "boolean", description: "Ask the Hub where a cached branch points now, and download what changed" })
 		.option("push-to-hub", { type: "string", description: "After the merge, upload the output folder to this Hub repo (org/name)" })
-		.option("private", { type: "boolean", description: "With --push-to-hub: create the repo private" }) as Argv<T & MergeFlags>;
+		.option("private", { type: "boolean", description: "With --push-to-hub: create the repo private" })
+		.option("gguf", { type: "string", array: true, description: "Also write <out>/<name>-<type>.gguf for llama.cpp after the merge, e.g. --gguf q8_0,q4_k_m" }) as Argv<T & MergeFlags>;
 }
 
 /** `--compat`: the arithmetic (shared by `merge run`, `merge plan` and the quick commands). */
@@ -119,6 +122,8 @@ export async function executeMerge(io: Io, recipe: Recipe, flags: MergeFlags, ou
 	const downloads = createDownloadRenderer(io, { quiet: flags.quiet === true || flags.json === true });
 	const device = resolveMergeDevice(flags);
 	for (const notice of device.notices) io.err(`warning: ${notice}`);
+	// Checked before the merge runs, so a typo does not cost a whole merge.
+	const ggufTypes = flags.gguf !== undefined ? parseGgufTypes(flags.gguf, "--gguf") : [];
 	const plan = await buildPlan(recipe, {
 		hub: {
 			...(flags.offline === true ? { offline: true } : {}),
@@ -180,13 +185,18 @@ export async function executeMerge(io: Io, recipe: Recipe, flags: MergeFlags, ou
 			await backend.dispose?.();
 		}
 		if (flags.json !== true && flags.quiet !== true) io.err(`done in ${result.seconds.toFixed(1)} s: ${result.tensors} tensors, ${formatBytes(result.bytes)}`);
+		// From the merged tensors as written: the folder is complete (renamed into place) before the export reads it.
+		const gguf = ggufTypes.length > 0
+			? await runExports(io, result.out, ggufOutputs(ggufTypes, path.basename(result.out), undefined, result.out), { force: flags.force === true, quiet: flags.quiet === true || flags.json === true, ...(flags.threads !== undefined ? { threads: flags.threads } : {}) })
+			: [];
 		const pushTo = flags["push-to-hub"];
 		const pushed = pushTo !== undefined ? await runUpload(io, result.out, pushTo, { ...(flags.private === true ? { private: true } : {}), quiet: flags.quiet === true || flags.json === true }) : undefined;
 		if (flags.json === true) {
 			const upload = pushed !== undefined ? { upload: { repo: pushed.repo, commit: pushed.commit, url: pushed.url } } : {};
-			io.out(JSON.stringify({ ...result, method: plan.method.name, seed: plan.seed, models: plan.models.map((m) => ({ ref: m.ref, path: m.path })), ...upload }));
+			io.out(JSON.stringify({ ...result, method: plan.method.name, seed: plan.seed, models: plan.models.map((m) => ({ ref: m.ref, path: m.path })), ...upload, ...(gguf.length > 0 ? { gguf } : {}) }));
 		} else if (flags.quiet !== true) {
 			io.out(result.out);
+			for (const g of gguf) io.out(g.out);
 		}
 	} finally {
 		await closePlan(plan);

@@ -6,6 +6,8 @@ import { printable } from "./printable.js";
 export interface RenderOptions {
 	quiet: boolean;
 	json: boolean;
+	/** The word the "planned" line starts with (default "merging"). */
+	verb?: string;
 }
 
 /**
@@ -29,7 +31,7 @@ export function createRenderer(io: Io, opts: RenderOptions): { onEvent(e: MergeE
 			if (opts.quiet) return;
 			switch (e.event) {
 				case "planned":
-					io.err(`merging ${e.tensors} tensors (${formatBytes(e.bytes)}) into ${e.shards} shard(s) → ${e.out}`);
+					io.err(`${opts.verb ?? "merging"} ${e.tensors} tensors (${formatBytes(e.bytes)}) into ${e.shards} shard(s) → ${e.out}`);
 					if (io.isTty) {
 						bar = new cliProgress.SingleBar(
 							{

@@ -3,6 +3,7 @@ import { EvalError } from "../errors.js";
 import type { TensorSource } from "../io/types.js";
 import type { ModelConfig } from "../model/config.js";
 import { openModel } from "../model/model-dir.js";
+import { configJsonOf } from "../model/model-source.js";
 import { float32WeightBytes, toMistralConfig, type MistralConfig } from "./mistral-config.js";
 import { initTfjs, type Device, type Tf } from "./tfjs-backend.js";
 import { disposeHeadWeights, disposeLayerWeights, disposeMistralWeights, loadEmbeddings, loadHeadWeights, loadLayerWeights, loadMistralWeights } from "./weights.js";
@@ -50,6 +51,15 @@ export interface ScoreOptions {
 	/** Prompts per packed batch (default DEFAULT_BATCH_SIZE). */
 	batchSize?: number;
 	onProgress?: (done: number, total: number) => void;
+	/** Stops between batches once aborted. */
+	signal?: AbortSignal;
+}
+
+/** A sequence and the positions whose log-probabilities are wanted (see logprobsAt). */
+export interface PositionRequest {
+	tokens: readonly number[];
+	/** Ascending indices into `tokens`. */
+	positions: readonly number[];
 }
 
 export interface ContinuationRequest {
@@ -74,6 +84,8 @@ export interface EvalModel {
 	lastLogits(prompts: readonly (readonly number[])[], opts?: ScoreOptions): Promise<Float32Array[]>;
 	/** Log-likelihood of each continuation after its context (the lm-evaluation-harness `loglikelihood`). */
 	continuationLogprobs(reqs: readonly ContinuationRequest[], opts?: ScoreOptions): Promise<ContinuationScore[]>;
+	/** Log-softmax rows at each request's positions, delivered per request as its batch finishes. */
+	logprobsAt(reqs: readonly PositionRequest[], opts: ScoreOptions & { onResult(index: number, rows: Float32Array[]): void }): Promise<void>;
 	dispose(): Promise<void>;
 }
 
@@ -93,6 +105,11 @@ export function chooseStreaming(cfg: MistralConfig, backend: string, mode: Strea
 export async function loadEvalModel(dir: string, opts: EvalModelOptions = {}): Promise<EvalModel> {
 	const src = await openModel(dir);
 	try {
+		const raw = configJsonOf(src);
+		if (src.config === undefined && raw !== undefined) {
+			const what = JSON.stringify(raw["architectures"] ?? raw["model_type"] ?? "an unknown model");
+			throw new EvalError("Config", `${src.location}: config.json describes ${what}; the evaluator runs Mistral/Llama-family models only`);
+		}
 		if (src.config === undefined) throw new EvalError("Config", `${src.location}: no config.json next to the weights`);
 		return await createEvalModel(src, src.config, { ...opts, ownsSource: true });
 	} catch (err) {
@@ -184,6 +201,7 @@ class TfjsEvalModel implements EvalModel {
 				waveRows: Math.max(1, Math.floor(STREAM_WAVE_BYTES / (4 * this.config.hidden))),
 				logSoftmax,
 				onProgress: opts.onProgress,
+				...(opts.signal !== undefined ? { signal: opts.signal } : {}),
 				onBatch: (batch, data) => {
 					let row = 0;
 					for (const i of batch.requests) {
@@ -207,6 +225,14 @@ class TfjsEvalModel implements EvalModel {
 		const out: Float32Array[] = new Array(prompts.length);
 		await this.run(reqs, opts, false, (i, rows) => (out[i] = rows[0]!));
 		return out;
+	}
+
+	async logprobsAt(items: readonly PositionRequest[], opts: ScoreOptions & { onResult(index: number, rows: Float32Array[]): void }): Promise<void> {
+		const reqs: SequenceRequest[] = items.map((it, i) => {
+			if (it.positions.length === 0) throw new EvalError("Data", `request ${i}: no position asked for`);
+			return { tokens: it.tokens, prefixUsed: 0, outputs: it.positions };
+		});
+		await this.run(reqs, opts, true, opts.onResult);
 	}
 
 	async continuationLogprobs(items: readonly ContinuationRequest[], opts: ScoreOptions = {}): Promise<ContinuationScore[]> {

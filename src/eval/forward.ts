@@ -3,16 +3,11 @@ import { EvalError } from "../errors.js";
 import type { MistralConfig } from "./mistral-config.js";
 import type { Tf } from "./tfjs-backend.js";
 import type { HeadWeights, LayerWeights, MistralWeights } from "./weights.js";
+import { segmentAttention, type LayerKv } from "./model/attention.js";
 import { planBatches, type PackedBatch } from "./model/batch.js";
 import { createRunState, disposeBatchTensors, prepareBatch, type BatchTensors, type RunState } from "./model/run-state.js";
 
-/** One layer's keys (after RoPE) and values for the shared prefix, reused by every prompt that starts with it. */
-export interface LayerKv {
-	/** [prefixTokens, kvHeads·headDim] */
-	keys: Tensor2D;
-	/** [prefixTokens, kvHeads·headDim] */
-	values: Tensor2D;
-}
+export type { LayerKv };
 
 /** What one decoder layer returns: the new residual stream and, when asked, this batch's keys and values. */
 export interface LayerOutput {
@@ -53,6 +48,7 @@ function rope(tf: Tf, x: Tensor, cos: Tensor, sin: Tensor, headDim: number): Ten
 export function decoderLayer(
 	tf: Tf,
 	cfg: MistralConfig,
+	state: RunState,
 	w: LayerWeights,
 	bt: BatchTensors,
 	batch: PackedBatch,
@@ -61,7 +57,6 @@ export function decoderLayer(
 	keepKv = false,
 ): LayerOutput {
 	const { heads, kvHeads, headDim: hd } = cfg;
-	const g = heads / kvHeads;
 	const rows = x.shape[0];
 	return tf.tidy(() => {
 		// 1. attention RMSNorm: xn [rows, hidden]
@@ -73,38 +68,8 @@ export function decoderLayer(
 		// 3. RoPE at each row's absolute position; q also takes the 1/√hd score scale: [rows, heads, hd], [rows, kvHeads, hd]
 		const qr = tf.mul(rope(tf, q.reshape([rows, heads, hd]), bt.cos, bt.sin, hd), 1 / Math.sqrt(hd));
 		const kr = rope(tf, k.reshape([rows, kvHeads, hd]), bt.cos, bt.sin, hd).reshape([rows, kvHeads * hd]) as Tensor2D;
-		// 4. attention, segment by segment: each sees the cached prefix keys it uses, then its own causal keys
-		const outs = batch.segments.map((seg, s) => {
-			const T = seg.length;
-			let ks = kr.slice([seg.start, 0], [T, kvHeads * hd]);
-			let vs = v.slice([seg.start, 0], [T, kvHeads * hd]);
-			if (seg.prefixUsed > 0) {
-				if (prefix === undefined || prefix.keys.shape[0] < seg.prefixUsed) {
-					throw new EvalError("Mismatch", `segment ${s} needs ${seg.prefixUsed} cached prefix tokens, the cache has ${prefix?.keys.shape[0] ?? 0}`);
-				}
-				ks = tf.concat([prefix.keys.slice([0, 0], [seg.prefixUsed, -1]), ks]);
-				vs = tf.concat([prefix.values.slice([0, 0], [seg.prefixUsed, -1]), vs]);
-			}
-			const S = ks.shape[0];
-			// 4a. group the g query heads that share a kv head: qg [kvHeads, g·T, hd]
-			const qg = qr.slice([seg.start, 0, 0], [T, heads, hd]).transpose([1, 0, 2]).reshape([kvHeads, g * T, hd]);
-			// 4b. keys transposed for a plain product: kt [kvHeads, hd, S]; values vh [kvHeads, S, hd]
-			const kt = ks.reshape([S, kvHeads, hd]).transpose([1, 2, 0]);
-			const vh = vs.reshape([S, kvHeads, hd]).transpose([1, 0, 2]);
-			const qParts = tf.unstack(qg);
-			const kParts = tf.unstack(kt);
-			const vParts = tf.unstack(vh);
-			// 4c. per kv head, 2-D products (tfjs-wasm runs 2-D products on XNNPACK, batched ones on a slow loop)
-			const perKv = qParts.map((qh, j) => {
-				// scores [g·T, S] → [g, T, S] + causal/sliding-window mask [T, S] → softmax over keys (float32)
-				const scores = tf.matMul(qh as Tensor2D, kParts[j] as Tensor2D).reshape([g, T, S]);
-				const probs = tf.softmax(tf.add(scores, bt.masks[s]!)).reshape([g * T, S]);
-				// weighted values [g·T, hd]
-				return tf.matMul(probs as Tensor2D, vParts[j] as Tensor2D);
-			});
-			// 4d. back to token-major: [kvHeads, g·T, hd] = [heads, T, hd] → [T, heads·hd]
-			return tf.stack(perKv).reshape([heads, T, hd]).transpose([1, 0, 2]).reshape([T, heads * hd]);
-		});
+		// 4. attention, segment by segment, in blocks of query rows (memory linear in the prompt): [T, heads·hd] each
+		const outs = batch.segments.map((seg, s) => segmentAttention(tf, cfg, state, bt, s, seg, qr, kr, v, prefix));
 		const att = (outs.length === 1 ? outs[0]! : tf.concat(outs)) as Tensor2D;
 		// 5. output projection + residual: h [rows, hidden]
 		const h = tf.add(x, tf.matMul(att, w.wo)) as Tensor2D;
@@ -137,7 +102,7 @@ export function forward(tf: Tf, cfg: MistralConfig, weights: MistralWeights, tok
 	let x = embedTokens(tf, cfg, weights.embed, batch!.tokens);
 	try {
 		for (const lw of weights.layers) {
-			const next = decoderLayer(tf, cfg, lw, bt, batch!, x, undefined).x;
+			const next = decoderLayer(tf, cfg, state, lw, bt, batch!, x, undefined).x;
 			x.dispose();
 			x = next;
 		}

@@ -29,6 +29,8 @@ export interface MistralConfig {
 	slidingWindow: number | null;
 	/** lm_head reuses the embedding matrix. */
 	tieEmbeddings: boolean;
+	/** The longest sequence the model was trained for (max_position_embeddings); absent when config.json omits it. */
+	maxPositions?: number;
 }
 
 function configError(where: string, message: string): never {
@@ -74,7 +76,12 @@ export function toMistralConfig(cfg: ModelConfig, where: string): MistralConfig 
 		ropeTheta: cfg.ropeTheta,
 		slidingWindow: cfg.slidingWindow,
 		tieEmbeddings: cfg.tieWordEmbeddings,
+		maxPositions: positiveIntOrUndefined(raw.max_position_embeddings),
 	};
+}
+
+function positiveIntOrUndefined(v: unknown): number | undefined {
+	return typeof v === "number" && Number.isInteger(v) && v > 0 ? v : undefined;
 }
 
 /** Parameters of one decoder layer (the four projections, the three MLP matrices, two norms). */

@@ -1,16 +1,18 @@
-import { basename } from "node:path";
 import { EvalError } from "../errors.js";
-import { ECE_BINS, argmaxLetter, expectedCalibrationError, meanStd, sumLetterProbs } from "./score.js";
-import { MMLU_TASKS, TASK_NAMES, getTask } from "./tasks/registry.js";
-import type { EvalReport, ItemReport, McqaItem, SeedStat, ShotSource, TaskName, TaskReport } from "./types.js";
+import { argmaxLetter, expectedCalibrationError, meanStd, sumLetterProbs } from "./score.js";
+import type { ItemReport, McqaItem, SeedStat, ShotSource, TaskReport } from "./types.js";
+
+export { renderMarkdown, renderText } from "./render.js";
 
 /** One scored prompt (one item under one seed), before it becomes an ItemReport. */
 export interface ScoredPrompt {
 	item: McqaItem;
 	seed: number;
 	shotIds: string[];
-	prompt: string;
-	promptIds: number[];
+	/** Index in the run's prompt plan (results arrive in any order; reports list them in plan order). */
+	index: number;
+	/** Prompt length in tokens. */
+	tokens: number;
 	/** Probability per option letter (ensemble: summed over models). */
 	letterProbs: Record<string, number>;
 	top1Id: number | null;
@@ -25,14 +27,10 @@ export interface ScoredPrompt {
 	correctNorm?: boolean;
 }
 
-/** Round to 4 decimals for the JSON (percentages keep ±0.0001 %; raw doubles are noise). */
-function r4(x: number): number {
-	return Math.round(x * 1e4) / 1e4;
-}
-
+/** Figures keep full precision in the JSON; only the tables round (a reader can always round, never un-round). */
 function seedStat(perSeed: number[]): SeedStat {
 	const { mean, std } = meanStd(perSeed);
-	return { mean: r4(mean), std: r4(std), per_seed: perSeed.map(r4) };
+	return { mean, std, per_seed: perSeed };
 }
 
 function percent(part: number, all: number): number {
@@ -69,9 +67,9 @@ export function summarizeTask(
 		n: bySeed[0]?.length ?? 0,
 		acc: seedStat(bySeed.map((l) => percent(count(l, (s) => s.correct), l.length))),
 		acc_letters: seedStat(bySeed.map((l) => percent(count(l, (s) => s.correctLetters), l.length))),
-		non_letter_top1: r4(scored.length === 0 ? 0 : count(scored, (s) => s.nonLetterTop1) / scored.length),
-		ece: r4(meanStd(ecePerSeed).mean),
-		ece_per_seed: ecePerSeed.map(r4),
+		non_letter_top1: (scored.length === 0 ? 0 : count(scored, (s) => s.nonLetterTop1) / scored.length),
+		ece: meanStd(ecePerSeed).mean,
+		ece_per_seed: ecePerSeed,
 		shot_source: shotSource,
 	};
 	if (opts.harness === true) report.acc_norm = seedStat(bySeed.map((l) => percent(count(l, (s) => s.correctNorm), l.length)));
@@ -86,112 +84,13 @@ export function toItemReport(s: ScoredPrompt): ItemReport {
 		seed: s.seed,
 		gold: s.item.gold,
 		shot_ids: s.shotIds,
-		prompt: s.prompt,
-		prompt_ids: s.promptIds,
+		tokens: s.tokens,
 		letter_probs: s.letterProbs,
 		top1_id: s.top1Id,
 		top1_text: s.top1Text,
 		correct: s.correct,
 		correct_letters: s.correctLetters,
 	};
-}
-
-/** One row of the results table: a label and its task reports. */
-interface TableRow {
-	label: string;
-	tasks: Partial<Record<TaskName, TaskReport>>;
-}
-
-/** A report's rows: one per ensemble member then "Ensemble", or one named after the model. */
-function rowsOf(report: EvalReport): TableRow[] {
-	if (report.ensemble) {
-		const members = (report.members ?? []).map((m) => ({ label: basename(m.model), tasks: m.tasks }));
-		return [...members, { label: "Ensemble", tasks: report.tasks }];
-	}
-	return [{ label: report.models.map((m) => basename(m)).join(" + "), tasks: report.tasks }];
-}
-
-/** A table column: a task, or a mean over several (MMLU, Avg), with how to read a value out of a TaskReport. */
-interface Column {
-	label: string;
-	tasks: TaskName[];
-}
-
-function columnsFor(rows: TableRow[]): Column[] {
-	const present = TASK_NAMES.filter((t) => rows.some((r) => r.tasks[t] !== undefined));
-	const cols: Column[] = present.map((t) => ({ label: getTask(t).label, tasks: [t] }));
-	if (MMLU_TASKS.every((t) => present.includes(t))) {
-		cols.splice(MMLU_TASKS.length, 0, { label: "MMLU", tasks: [...MMLU_TASKS] });
-	}
-	if (present.length > 1) cols.push({ label: "Avg", tasks: present });
-	return cols;
-}
-
-/** Mean ± std of a column for one row: per seed, the unweighted mean over the column's tasks. */
-function accCell(row: TableRow, col: Column): string {
-	const reports = col.tasks.map((t) => row.tasks[t]);
-	if (reports.some((r) => r === undefined)) return "–";
-	const seeds = (reports[0] as TaskReport).acc.per_seed.length;
-	const perSeed = Array.from({ length: seeds }, (_, s) => meanStd(reports.map((r) => r?.acc.per_seed[s] ?? 0)).mean);
-	const { mean, std } = meanStd(perSeed);
-	return seeds > 1 ? `${mean.toFixed(1)} ± ${std.toFixed(1)}` : mean.toFixed(1);
-}
-
-function eceCell(row: TableRow, col: Column): string {
-	const reports = col.tasks.map((t) => row.tasks[t]);
-	if (reports.some((r) => r === undefined)) return "–";
-	return meanStd(reports.map((r) => r?.ece ?? 0)).mean.toFixed(1);
-}
-
-function markdownTable(header: string[], body: string[][]): string {
-	const line = (cells: string[]): string => `| ${cells.join(" | ")} |`;
-	return [line(header), line(header.map(() => "---")), ...body.map(line)].join("\n");
-}
-
-/**
- * Markdown tables like the paper's Table 2: accuracy (`acc`, mean ± population std over seeds, in
- * percent) per task, an "MMLU" column (mean of the six subjects, when all six ran) and "Avg" (mean
- * over the task columns), one row per model (and "Ensemble"); then the same layout for ECE.
- */
-export function renderMarkdown(reports: EvalReport | readonly EvalReport[]): string {
-	const list = Array.isArray(reports) ? (reports as readonly EvalReport[]) : [reports as EvalReport];
-	const rows = list.flatMap(rowsOf);
-	const cols = columnsFor(rows);
-	const header = ["Model", ...cols.map((c) => c.label)];
-	const first = list[0];
-	const title = first === undefined ? "" : `Accuracy (%), ${first.mode} mode, ${first.shots}-shot, seeds ${first.seeds.join(",")}`;
-	return [
-		`**${title}**`,
-		"",
-		markdownTable(header, rows.map((r) => [r.label, ...cols.map((c) => accCell(r, c))])),
-		"",
-		`**Calibration: ECE (%), ${ECE_BINS} bins**`,
-		"",
-		markdownTable(header, rows.map((r) => [r.label, ...cols.map((c) => eceCell(r, c))])),
-		"",
-	].join("\n");
-}
-
-/** A plain-text summary for terminals: run settings, then one line per task. */
-export function renderText(report: EvalReport): string {
-	const lines = [
-		`mode ${report.mode}, ${report.shots}-shot, seeds [${report.seeds.join(", ")}], ` +
-			`BOS ${report.bos ? "on" : "off"}${report.ensemble ? ", ensemble" : ""}`,
-		`models: ${report.models.join(", ")}`,
-	];
-	const rows = TASK_NAMES.filter((t) => report.tasks[t] !== undefined).map((t) => {
-		const r = report.tasks[t] as TaskReport;
-		const acc = `${r.acc.mean.toFixed(1)} ± ${r.acc.std.toFixed(1)}`;
-		const letters = `${r.acc_letters.mean.toFixed(1)} ± ${r.acc_letters.std.toFixed(1)}`;
-		const norm = r.acc_norm !== undefined ? `  acc_norm ${r.acc_norm.mean.toFixed(1)}` : "";
-		const nonLetter = `${(100 * r.non_letter_top1).toFixed(1)}%`;
-		return (
-			`${t.padEnd(28)} n=${String(r.n).padEnd(5)} acc ${acc.padEnd(12)} letters ${letters.padEnd(12)} ` +
-			`non-letter ${nonLetter}  ECE ${r.ece.toFixed(1)}  shots ${r.shot_source}${norm}`
-		);
-	});
-	const warnings = report.warnings.map((w) => `warning: ${w}`);
-	return [...lines, ...rows, ...warnings].join("\n") + "\n";
 }
 
 /**
@@ -211,7 +110,7 @@ export function ensembleScored(perModel: readonly (readonly ScoredPrompt[])[]): 
 	return first.map((base, i) => {
 		const members = perModel.map((list) => list[i] as ScoredPrompt);
 		for (const s of members) {
-			if (s.item.task !== base.item.task || s.item.id !== base.item.id || s.seed !== base.seed || s.item.gold !== base.item.gold) {
+			if (s.index !== base.index || s.item.task !== base.item.task || s.item.id !== base.item.id || s.seed !== base.seed || s.item.gold !== base.item.gold) {
 				const describe = (p: ScoredPrompt): string => `${p.item.task}/${p.item.id} seed ${p.seed} gold ${p.item.gold}`;
 				throw new EvalError("Mismatch", `ensemble: prompt ${i} is ${describe(s)} in one model, ${describe(base)} in another`);
 			}
@@ -223,8 +122,8 @@ export function ensembleScored(perModel: readonly (readonly ScoredPrompt[])[]): 
 			item: base.item,
 			seed: base.seed,
 			shotIds: base.shotIds,
-			prompt: base.prompt,
-			promptIds: base.promptIds,
+			index: base.index,
+			tokens: base.tokens,
 			letterProbs: summed,
 			top1Id: base.top1Id,
 			top1Text: base.top1Text,

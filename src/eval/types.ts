@@ -1,5 +1,5 @@
-import type { EvalModel, StreamingMode } from "./eval-model.js";
-import type { Device } from "./tfjs-backend.js";
+import type { LetterDeviation } from "./variants.js";
+
 
 /**
  * Shapes shared by the evaluator's protocol code: multiple-choice items, the model interface the
@@ -50,20 +50,30 @@ export type EvalMode = "biomistral" | "harness";
 /** Where a task's shots came from: BioInstructQA's own draws, our seeded draws, or none (zero-shot). */
 export type ShotSource = "paper" | "template" | "none";
 
-/**
- * What the evaluator needs from a loaded model: the scoring half of eval-model.ts's EvalModel, so
- * tests can pass a fake with deterministic logits.
- */
-export type ScoringModel = Pick<EvalModel, "lastLogits" | "continuationLogprobs" | "dispose">;
-
-/** Loads a model folder for scoring (default: loadEvalModel from eval-model.ts). */
-export type ModelLoader = (dir: string, opts: { device?: Device; streaming?: StreamingMode }) => Promise<ScoringModel>;
-
-/** Progress events from evaluateIter(); the CLI renders them (items/s, ETA). */
+/** Progress events from evaluateIter(); the CLI renders them (prompts, tokens/s, ETA). */
 export type EvalEvent =
-	| { event: "start"; total: number; tasks: TaskName[]; models: string[] }
-	| { event: "model"; index: number; path: string }
-	| { event: "item"; done: number; total: number }
+	| {
+			event: "start";
+			/** Prompts to score over all models, those skipped as too long excluded. */
+			total: number;
+			tasks: TaskName[];
+			models: string[];
+			/** Prompts already scored by an interrupted run (read back from the checkpoint). */
+			resumed: number;
+	  }
+	| { event: "model"; index: number; path: string; name: string; backend?: string }
+	| {
+			event: "item";
+			/** Prompts scored so far over all models, resumed ones included. */
+			done: number;
+			total: number;
+			/** Prompt tokens run through the model in this process, and still to run (all models). */
+			tokens: number;
+			tokensLeft: number;
+			/** Seconds spent scoring in this process (model loading excluded). */
+			seconds: number;
+	  }
+	| { event: "note"; message: string }
 	| { event: "warning"; message: string };
 
 /** Mean and population standard deviation over seeds, plus the per-seed values (percent). */
@@ -95,8 +105,8 @@ export interface ItemReport {
 	seed: number;
 	gold: string;
 	shot_ids: string[];
-	prompt: string;
-	prompt_ids: number[];
+	/** Prompt length in tokens (the texts and ids go to the --save-prompts file, not the report). */
+	tokens: number;
 	/** Biomistral: next-token letter probabilities (not renormalised). Harness: exp(log-likelihood) per choice. */
 	letter_probs: Record<string, number>;
 	top1_id: number | null;
@@ -105,18 +115,61 @@ export interface ItemReport {
 	correct_letters: boolean;
 }
 
+/** One model's run: what scored it and how fast. */
+export interface RunReport {
+	model: string;
+	/** The repo id or folder name the tables show. */
+	name: string;
+	backend: string;
+	device: string;
+	/** Implementation details: "tfjs wasm (SIMD, 1 thread)", "llama.cpp, 2 threads, F32 KV cache". */
+	detail: string;
+	quant: string;
+	/** The weights actually scored (a GGUF file for the llama backend) and their size on disk. */
+	weights: string;
+	weight_bytes: number;
+	/** Volatile figures of this process (a resumed run counts only its own prompts). */
+	timings: { load_seconds: number; score_seconds: number; prompts: number; tokens: number; tokens_per_second: number };
+}
+
+/** A data file the run read, by content. */
+export interface DataFileReport {
+	path: string;
+	sha256: string;
+	bytes: number;
+}
+
 /** The whole JSON report (`--json FILE`). */
 export interface EvalReport {
+	/** lm-merge's version. */
+	version: string;
+	/** True when the run was interrupted: only `progress.scored` of `progress.total` prompts are in it. */
+	partial: boolean;
+	progress: { scored: number; total: number; skipped: number };
 	mode: EvalMode;
 	shots: number;
 	seeds: number[];
 	models: string[];
+	/** Repo ids (Hugging Face cache) or folder names, in `models` order. */
+	model_names: string[];
 	ensemble: boolean;
 	bos: boolean;
+	/** Backend, device and weight format of the (first) model's run; `runs` has each model's. */
+	backend: string;
+	device: string;
+	quant: string;
+	/** The longest prompt accepted, in tokens. */
+	max_tokens: number;
 	letter_token_ids: Record<string, number[]>;
+	data_files: DataFileReport[];
+	runs: RunReport[];
+	/** Volatile: wall-clock of this process; the only part of a resumed run's report that differs from an uninterrupted one. */
+	timings: { started: string; seconds: number; tokens_per_second: number };
 	tasks: Partial<Record<TaskName, TaskReport>>;
 	/** For an ensemble: each member's own results, in model order. */
-	members?: { model: string; tasks: Partial<Record<TaskName, TaskReport>> }[];
+	members?: { model: string; name?: string; tasks: Partial<Record<TaskName, TaskReport>> }[];
+	/** Set when several weight formats were compared: letter-probability deviation from the exact (f32) run. */
+	deviation_from_exact?: LetterDeviation;
 	warnings: string[];
 	items: ItemReport[];
 }

@@ -13,6 +13,13 @@ export async function tokenizerFiles(plan: MergePlan): Promise<Map<string, Uint8
 	const dir = plan.tokenizerDir;
 	if (dir !== undefined) {
 		for (const name of TOKENIZER_FILES) {
+			// A rebuilt vocabulary (tokenizer_source union, base, a model, tokens:) replaces some files and drops stale ones.
+			if (plan.vocab?.omit.includes(name) === true) continue;
+			const rebuilt = plan.vocab?.files?.get(name);
+			if (rebuilt !== undefined) {
+				files.set(name, rebuilt);
+				continue;
+			}
 			try {
 				const file = path.join(dir, name);
 				files.set(name, await readRegularFile(file, { maxBytes: MAX_TOKENIZER_FILE_BYTES, fail: (why) => new ExecError("Io", `${file}: ${why}`) }));

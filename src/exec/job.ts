@@ -8,11 +8,12 @@ import type { TensorSource } from "../io/types.js";
 import { writeTensorData, type OnNonFinite, type SliceBuffers } from "../io/writer.js";
 import type { Backend } from "../backends/types.js";
 import type { MergeContext, MergeInput, MergeMethod } from "../methods/types.js";
-import type { TensorJob } from "../plan/types.js";
+import type { JobVocab, TensorJob } from "../plan/types.js";
 import { chunkedFormOf } from "../methods/chunked.js";
 import { runCompat } from "../methods/compat/registry.js";
 import { rngKey } from "../tensor/rng.js";
 import { copyChunked, runChunked } from "./chunked-job.js";
+import { readRemapped } from "./vocab-rows.js";
 import { BufferPool, POOL_KEEP_BYTES } from "./buffer-pool.js";
 import { FiniteGuard } from "./finite-guard.js";
 import { CHUNKED_ABOVE_ELEMENTS, HOLD_BYTES } from "../plan/memory.js";
@@ -32,6 +33,8 @@ export interface JobSpec {
 	params: Record<string, unknown>;
 	modelParams: Record<string, unknown>[];
 	truncate?: { rows: number; cols: number };
+	/** Rebuild the inputs' rows to the output vocabulary (see TensorJob.vocab). */
+	vocab?: JobVocab;
 	copyRaw?: boolean;
 	/** `compat: mergekit`: run the method's mergekit arithmetic in this dtype (whole tensor, CPU). */
 	compat?: "BF16" | "F16" | "F32";
@@ -83,6 +86,7 @@ export function toJobSpec(job: TensorJob, index: number, seed: number, target: J
 		params: job.params,
 		modelParams: job.modelParams,
 		...(job.truncate !== undefined ? { truncate: job.truncate } : {}),
+		...(job.vocab !== undefined ? { vocab: job.vocab } : {}),
 		...(job.copyRaw === true ? { copyRaw: true } : {}),
 		...(job.compat !== undefined ? { compat: job.compat.dtype } : {}),
 		seed,
@@ -101,6 +105,13 @@ async function readInput(source: TensorSource, tensor: string, truncate: JobSpec
 	const out = new Float32Array(rows * cols);
 	for (let r = 0; r < rows; r++) out.set(t.data.subarray(r * have, r * have + cols), r * cols);
 	return out;
+}
+
+/** A vocabulary job's inputs, rows rebuilt to the output vocabulary: [base or undefined, ...inputs]. */
+async function readVocabInputs(env: JobEnv, spec: JobSpec, vocab: JobVocab): Promise<Array<Float32Array | undefined>> {
+	const slots = [...(spec.base !== undefined ? [spec.base] : []), ...spec.inputs];
+	const rebuilt = await readRemapped(env.models, slots, vocab, spec.shape);
+	return spec.base !== undefined ? rebuilt : [undefined, ...rebuilt];
 }
 
 /** The shard's handle for direct writes, opened once per file; its handle is null where direct I/O is off or refused. */
@@ -158,7 +169,7 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 			warn: ctx.warn,
 		});
 		onNonFinite = guard.onNonFinite;
-		const form = env.backend === undefined && spec.truncate === undefined && spec.compat === undefined && n > (env.chunkElements ?? CHUNKED_ABOVE_ELEMENTS) ? chunkedFormOf(method, spec.params, spec.modelParams) : undefined;
+		const form = env.backend === undefined && spec.truncate === undefined && spec.vocab === undefined && spec.compat === undefined && n > (env.chunkElements ?? CHUNKED_ABOVE_ELEMENTS) ? chunkedFormOf(method, spec.params, spec.modelParams) : undefined;
 		if (form !== undefined) {
 			// Large tensor, chunkable method: stream it in bounded memory.
 			const kernel = form.create({ tensorName: spec.name, shape: spec.shape, numel: n, params: spec.params, modelParams: spec.modelParams, models: spec.inputs.length }, ctx);
@@ -175,10 +186,13 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 			});
 			return { index: spec.index, name: spec.name, hash: hash?.digest(), warnings };
 		}
-		const [base, ...models] = await Promise.all([
-			spec.base !== undefined ? readInput(env.models[spec.base.model]!, spec.base.tensor, spec.truncate) : Promise.resolve(undefined),
-			...spec.inputs.map((i) => readInput(env.models[i.model]!, i.tensor, spec.truncate)),
-		]);
+		const [base, ...models] =
+			spec.vocab !== undefined
+				? await readVocabInputs(env, spec, spec.vocab)
+				: await Promise.all([
+						spec.base !== undefined ? readInput(env.models[spec.base.model]!, spec.base.tensor, spec.truncate) : Promise.resolve(undefined),
+						...spec.inputs.map((i) => readInput(env.models[i.model]!, i.tensor, spec.truncate)),
+					]);
 		const input: MergeInput<unknown, unknown> = { tensorName: spec.name, shape: spec.shape, base, models: models as Float32Array[], params: spec.params, modelParams: spec.modelParams, elementOffset: 0, inPlace: true };
 		if (spec.compat !== undefined) {
 			// compat: mergekit always runs the plain TypeScript arithmetic (any backend is bypassed).

@@ -1,7 +1,9 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import { EvalError, ExecError, LmMergeError, MethodError, ModelError, PlanError, RecipeError, SafetensorsError } from "../errors.js";
+import { LoraError, TorchBinError } from "../errors.js";
 import type { JobResult, JobSpec } from "./job.js";
+import type { ModelOpenSpec } from "../lora/open.js";
 
 const ERROR_CLASSES: Record<string, { prototype: LmMergeError }> = {
 	SafetensorsError,
@@ -12,6 +14,8 @@ const ERROR_CLASSES: Record<string, { prototype: LmMergeError }> = {
 	RecipeError,
 	EvalError,
 	LmMergeError,
+	TorchBinError,
+	LoraError,
 };
 
 interface WireError {
@@ -39,7 +43,7 @@ function reviveError(e: WireError): Error {
  * The worker script. From compiled JS it is worker.js beside this file; from TypeScript sources (tests,
  * benchmarks under tsx) a tiny bootstrap registers tsx in the worker first.
  */
-function spawn(data: { models: string[] } & StreamTuning): Worker {
+function spawn(data: { models: ModelOpenSpec[] } & StreamTuning): Worker {
 	const here = new URL(import.meta.url);
 	if (here.pathname.endsWith(".ts")) {
 		// The ESM build of tsx's register API sits beside the CommonJS one that require.resolve finds.
@@ -77,7 +81,7 @@ export class WorkerPool {
 
 	private constructor(private readonly slots: Slot[]) {}
 
-	static async create(threads: number, models: string[], opts: StreamTuning = {}): Promise<WorkerPool> {
+	static async create(threads: number, models: ModelOpenSpec[], opts: StreamTuning = {}): Promise<WorkerPool> {
 		const slots: Slot[] = [];
 		const pool = new WorkerPool(slots);
 		await Promise.all(

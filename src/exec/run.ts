@@ -52,6 +52,7 @@ function planInputs(plan: MergePlan): GuardedInput[] {
 	for (const m of plan.models) {
 		inputs.push({ path: m.source.dir, label: `model ${m.ref}` });
 		for (const f of [...m.source.files, ...(m.source.indexFile !== undefined ? [m.source.indexFile] : [])]) inputs.push({ path: f, label: `model ${m.ref}` });
+		if (m.adapter !== undefined) inputs.push({ path: m.adapter, label: `LoRA adapter of model ${m.ref}` });
 	}
 	if (plan.tokenizerDir !== undefined) inputs.push({ path: plan.tokenizerDir, label: "tokenizer source" });
 	return inputs;
@@ -151,7 +152,7 @@ export async function* runMerge(plan: MergePlan, opts: RunOptions): AsyncGenerat
 			.map((_, i) => i)
 			.filter((i) => !folder.done.has(plan.jobs[i]!.output.name))
 			.sort((a, b) => shardOf(a) - shardOf(b) || plan.jobs[b]!.output.byteLength - plan.jobs[a]!.output.byteLength || a - b);
-		if (threads > 1 && builtin && cpu && todo.length > 1) pool = await WorkerPool.create(Math.min(threads, todo.length), plan.models.map((m) => m.path), {
+		if (threads > 1 && builtin && cpu && todo.length > 1) pool = await WorkerPool.create(Math.min(threads, todo.length), plan.models.map((m) => ({ path: m.path, ...(m.adapter !== undefined ? { adapter: m.adapter } : {}) })), {
 				...(opts.chunkElements !== undefined ? { chunkElements: opts.chunkElements } : {}),
 				...(opts.holdBytes !== undefined ? { holdBytes: opts.holdBytes } : {}),
 			});

@@ -5,19 +5,19 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { BUILTIN_METHODS, createRegistry } from "../methods/registry.js";
-import { openModel } from "../model/model-dir.js";
+import { openModelWithAdapter, type ModelOpenSpec } from "../lora/open.js";
 import { closeJobEnv, executeJob, type JobEnv, type JobSpec } from "./job.js";
 import type { StreamTuning } from "./pool.js";
 
 interface WorkerInit extends StreamTuning {
-	models: string[];
+	models: ModelOpenSpec[];
 }
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
 const registry = createRegistry(BUILTIN_METHODS);
 const env: JobEnv = {
-	models: await Promise.all(init.models.map((p) => openModel(p))),
+	models: await Promise.all(init.models.map((m) => openModelWithAdapter(m))),
 	method: (name) => registry.get(name),
 	handles: new Map(),
 	direct: new Map(),

@@ -31,6 +31,8 @@ export interface OutputFolderOptions extends OutputGuardOptions {
 	indexMetadata?: Record<string, unknown>;
 	/** Enable resume: identifies the merge (recipe, inputs, seed, layout); partial folders with another one are refused. */
 	resume?: { fingerprint: string };
+	/** Name of the weights file when everything fits in one shard (default model.safetensors; PEFT adapters use adapter_model.safetensors). */
+	singleFileName?: string;
 }
 
 /** Where one tensor's bytes go. */
@@ -90,8 +92,9 @@ export class OutputFolder {
 		const metadata = { format: "pt", ...opts.metadata };
 		const sizes = entries.map((e) => tensorByteLength(e, out));
 		const plan = planShards(sizes.map((byteLength) => ({ byteLength })), opts.maxShardBytes);
-		const layouts = plan.map((idx, s) => layoutTensors(idx.map((i) => entries[i]!), metadata, { file: join(out, shardFileName(s + 1, plan.length)) }));
-		const shards = plan.map((idx, s): ShardPlan => ({ file: shardFileName(s + 1, plan.length), tensors: idx.map((i) => entries[i]!.name), bytes: layouts[s]!.fileSize }));
+		const fileName = (s: number) => (plan.length === 1 && opts.singleFileName !== undefined ? opts.singleFileName : shardFileName(s + 1, plan.length));
+		const layouts = plan.map((idx, s) => layoutTensors(idx.map((i) => entries[i]!), metadata, { file: join(out, fileName(s)) }));
+		const shards = plan.map((idx, s): ShardPlan => ({ file: fileName(s), tensors: idx.map((i) => entries[i]!.name), bytes: layouts[s]!.fileSize }));
 		let progress: Progress | undefined;
 		const atomic = await AtomicOutput.begin(outDir, {
 			kind: "folder",

@@ -126,15 +126,36 @@ export function parseModelConfig(json: unknown, file: string): ModelConfig {
 	};
 }
 
-/** Reads and parses `<dir>/config.json`; undefined when the folder has none. */
-export async function readModelConfig(dir: string): Promise<ModelConfig | undefined> {
+/** config.json as read: the raw object (any family) and, when it describes a Llama/Mistral-style model, the typed view. */
+export interface ConfigFile {
+	raw: Record<string, unknown> | undefined;
+	config: ModelConfig | undefined;
+}
+
+/**
+ * Families whose config.json must give the typed view (the evaluator runs them), and configs that name no family:
+ * for these a missing or malformed key is an error when the model is opened. Any other family's config is kept raw
+ * (merging reads its keys through its architecture definition) and typed only when it happens to fit.
+ */
+const TYPED_MODEL_TYPES = ["llama", "mistral"];
+const TYPED_ARCHITECTURES = ["LlamaForCausalLM", "MistralForCausalLM"];
+
+function mustBeTyped(raw: Record<string, unknown>): boolean {
+	const modelType = raw["model_type"];
+	const archs = Array.isArray(raw["architectures"]) ? (raw["architectures"] as unknown[]) : [];
+	if (modelType === undefined && archs.length === 0) return true;
+	return (typeof modelType === "string" && TYPED_MODEL_TYPES.includes(modelType)) || archs.some((a) => typeof a === "string" && TYPED_ARCHITECTURES.includes(a));
+}
+
+/** Reads `<dir>/config.json` (both undefined when the folder has none); see ConfigFile. */
+export async function readConfigFile(dir: string): Promise<ConfigFile> {
 	const file = join(dir, CONFIG_FILE);
 	let text: string;
 	try {
 		text = await readRegularText(file, { maxBytes: MAX_CONFIG_BYTES, fail: (why) => new ModelError("InvalidConfig", file, why) });
 	} catch (err) {
 		if (err instanceof ModelError) throw err;
-		if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+		if ((err as NodeJS.ErrnoException).code === "ENOENT") return { raw: undefined, config: undefined };
 		throw new ModelError("InvalidConfig", file, `cannot read: ${(err as Error).message}`);
 	}
 	let json: unknown;
@@ -143,5 +164,19 @@ export async function readModelConfig(dir: string): Promise<ModelConfig | undefi
 	} catch (err) {
 		throw new ModelError("InvalidConfig", file, `not valid JSON: ${(err as Error).message}`);
 	}
-	return parseModelConfig(json, file);
+	if (!isRecord(json)) throw new ModelError("InvalidConfig", file, `config must be a JSON object, got ${JSON.stringify(json)}`);
+	if (mustBeTyped(json)) return { raw: json, config: parseModelConfig(json, file) };
+	try {
+		return { raw: json, config: parseModelConfig(json, file) };
+	} catch (err) {
+		if (err instanceof ModelError) return { raw: json, config: undefined };
+		throw err;
+	}
+}
+
+/** Reads and parses `<dir>/config.json` as a Llama/Mistral-family config; undefined when the folder has none. */
+export async function readModelConfig(dir: string): Promise<ModelConfig | undefined> {
+	const { raw, config } = await readConfigFile(dir);
+	if (raw !== undefined && config === undefined) return parseModelConfig(raw, join(dir, CONFIG_FILE));
+	return config;
 }

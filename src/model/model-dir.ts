@@ -3,10 +3,12 @@ import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { ModelError } from "../errors.js";
 import { unfinishedOutputOf } from "../io/atomic-output.js";
 import { readIndexJson } from "../io/index-json.js";
-import { openSafetensors, type SafetensorsFile } from "../io/reader.js";
-import { readModelConfig } from "./config.js";
+import { openSafetensors } from "../io/reader.js";
+import { openTorchBin } from "../io/torch-bin/torch-bin-file.js";
+import type { TensorSource } from "../io/types.js";
+import { readConfigFile } from "./config.js";
 import { MultiFileSource, type ModelSource } from "./model-source.js";
-import { sniffImpostor } from "./sniff.js";
+import { sniffImpostor, sniffWeightFormat } from "./sniff.js";
 
 export type { ModelSource } from "./model-source.js";
 
@@ -15,6 +17,12 @@ export const SINGLE_WEIGHTS_FILE = "model.safetensors";
 
 /** The shard index name transformers writes next to `model-0000i-of-0000n.safetensors`. */
 export const INDEX_FILE = "model.safetensors.index.json";
+
+/** The single-file PyTorch weights name transformers writes (read when a folder has no safetensors weights). */
+export const BIN_WEIGHTS_FILE = "pytorch_model.bin";
+
+/** The index of sharded PyTorch weights (`pytorch_model-0000i-of-0000n.bin`); same layout as the safetensors index. */
+export const BIN_INDEX_FILE = "pytorch_model.bin.index.json";
 
 /** How many folder entries a "no weights" message lists before "…"; enough to see what is there. */
 export const MAX_LISTED_FILES = 20;
@@ -36,9 +44,11 @@ export async function assertFinishedModel(dir: string): Promise<void> {
 }
 
 /**
- * Opens a model: a safetensors file, or a folder holding `model.safetensors` or
- * `model.safetensors.index.json` + shards. Every header is read and checked against the index before
- * this returns, so later reads cannot hit a missing tensor. Throws ModelError naming folder, file, tensor.
+ * Opens a model: a weight file (safetensors or PyTorch `.bin`), or a folder holding `model.safetensors` or
+ * `model.safetensors.index.json` + shards, else `pytorch_model.bin` or `pytorch_model.bin.index.json` + shards
+ * (safetensors win when both are there, as in transformers). Every header (or pickle) is read and checked against
+ * the index before this returns, so later reads cannot hit a missing tensor. Throws ModelError naming folder, file,
+ * tensor; a `.bin` file that cannot be read safely throws TorchBinError.
  */
 export async function openModel(pathOrFile: string): Promise<ModelSource> {
 	const path = resolve(pathOrFile);
@@ -49,11 +59,12 @@ export async function openModel(pathOrFile: string): Promise<ModelSource> {
 		throw new ModelError("NotFound", path, "no such file or folder");
 	}
 	await assertFinishedModel(isDir ? path : dirname(path));
-	if (!isDir && basename(path) === INDEX_FILE) return openSharded(dirname(path));
+	if (!isDir && basename(path) === INDEX_FILE) return openSharded(dirname(path), INDEX_FILE);
+	if (!isDir && basename(path) === BIN_INDEX_FILE) return openSharded(dirname(path), BIN_INDEX_FILE);
 	if (!isDir) {
 		const dir = dirname(path);
-		const config = await readModelConfig(dir);
-		return new MultiFileSource(path, dir, [await openWeightFile(path, dir)], undefined, config);
+		const { config, raw } = await readConfigFile(dir);
+		return new MultiFileSource(path, dir, [await openWeightFile(path, dir)], undefined, config, raw);
 	}
 	const entries = (await readdir(path)).sort();
 	const hasSingle = entries.includes(SINGLE_WEIGHTS_FILE);
@@ -66,29 +77,43 @@ export async function openModel(pathOrFile: string): Promise<ModelSource> {
 		);
 	}
 	if (hasSingle) {
-		const config = await readModelConfig(path);
-		return new MultiFileSource(path, path, [await openWeightFile(join(path, SINGLE_WEIGHTS_FILE), path)], undefined, config);
+		const { config, raw } = await readConfigFile(path);
+		return new MultiFileSource(path, path, [await openWeightFile(join(path, SINGLE_WEIGHTS_FILE), path)], undefined, config, raw);
 	}
-	if (hasIndex) return openSharded(path);
+	if (hasIndex) return openSharded(path, INDEX_FILE);
+	const hasBin = entries.includes(BIN_WEIGHTS_FILE);
+	const hasBinIndex = entries.includes(BIN_INDEX_FILE);
+	if (hasBin && hasBinIndex) {
+		throw new ModelError("AmbiguousWeights", path, `has both ${BIN_WEIGHTS_FILE} and ${BIN_INDEX_FILE}; remove the one that is stale (or open ${BIN_WEIGHTS_FILE} directly)`);
+	}
+	if (hasBin) {
+		const { config, raw } = await readConfigFile(path);
+		return new MultiFileSource(path, path, [await openWeightFile(join(path, BIN_WEIGHTS_FILE), path)], undefined, config, raw);
+	}
+	if (hasBinIndex) return openSharded(path, BIN_INDEX_FILE);
 	throw new ModelError("NoWeights", path, noWeightsMessage(entries));
 }
 
 function noWeightsMessage(entries: string[]): string {
 	const listed = entries.length === 0 ? "the folder is empty" : `it has: ${entries.slice(0, MAX_LISTED_FILES).join(", ")}${entries.length > MAX_LISTED_FILES ? ", …" : ""}`;
-	const bin = entries.some((e) => /^pytorch_model.*\.bin(\.index\.json)?$/.test(e))
-		? "; PyTorch .bin weights are not supported, convert them to safetensors first"
-		: "";
-	return `no ${SINGLE_WEIGHTS_FILE} or ${INDEX_FILE}; ${listed}${bin}`;
+	return `no ${SINGLE_WEIGHTS_FILE}, ${INDEX_FILE}, ${BIN_WEIGHTS_FILE} or ${BIN_INDEX_FILE}; ${listed}`;
 }
 
-/** Opens one weight file after checking it is not a Git LFS pointer or an HTML page. */
-async function openWeightFile(file: string, dir: string, tensor?: string): Promise<SafetensorsFile> {
+/** File names read as PyTorch checkpoints whatever their first bytes (so a damaged one gets the `.bin` reader's error). */
+const TORCH_FILE_RE = /\.(bin|pt|pth)$/;
+
+/**
+ * Opens one weight file after checking it is not a Git LFS pointer or an HTML page: a PyTorch checkpoint when its
+ * name ends in `.bin`/`.pt`/`.pth` or its bytes start like torch.save output (a zip or a pickle), else safetensors.
+ */
+async function openWeightFile(file: string, dir: string, tensor?: string): Promise<TensorSource> {
 	const impostor = await sniffImpostor(file);
 	if (impostor !== undefined) {
 		const forTensor = tensor !== undefined ? ` (the shard for tensor "${tensor}")` : "";
 		throw new ModelError("NotASafetensorsFile", dir, `${basename(file)}${forTensor} ${impostor}`);
 	}
-	return openSafetensors(file);
+	const torch = TORCH_FILE_RE.test(file) || (await sniffWeightFormat(file)) === "torch";
+	return torch ? openTorchBin(file) : openSafetensors(file);
 }
 
 /** A shard name must be a plain file name inside the folder: no separators, no `..`, not absolute. */
@@ -96,10 +121,10 @@ function isPlainFileName(name: string): boolean {
 	return name !== "" && name !== "." && name !== ".." && !name.includes("/") && !name.includes("\\") && !isAbsolute(name) && !name.includes("\0");
 }
 
-async function openSharded(dir: string): Promise<ModelSource> {
-	const indexPath = join(dir, INDEX_FILE);
+async function openSharded(dir: string, indexName: string): Promise<ModelSource> {
+	const indexPath = join(dir, indexName);
 	const impostor = await sniffImpostor(indexPath);
-	if (impostor !== undefined) throw new ModelError("InvalidIndex", dir, `${INDEX_FILE} ${impostor}`);
+	if (impostor !== undefined) throw new ModelError("InvalidIndex", dir, `${indexName} ${impostor}`);
 	const index = await readIndexJson(indexPath);
 	const weightMap = Object.entries(index.weight_map);
 	await checkIndexCoverage(dir, weightMap, index.metadata.total_size);
@@ -108,7 +133,7 @@ async function openSharded(dir: string): Promise<ModelSource> {
 	const firstTensor = new Map<string, string>();
 	for (const [tensor, shard] of weightMap) {
 		if (!isPlainFileName(shard)) {
-			throw new ModelError("ShardOutsideFolder", dir, `${INDEX_FILE}: tensor "${tensor}" maps to "${shard}", which is not a plain file name in the folder`);
+			throw new ModelError("ShardOutsideFolder", dir, `${indexName}: tensor "${tensor}" maps to "${shard}", which is not a plain file name in the folder`);
 		}
 		if (!firstTensor.has(shard)) firstTensor.set(shard, tensor);
 	}
@@ -116,16 +141,16 @@ async function openSharded(dir: string): Promise<ModelSource> {
 	for (const shard of shardNames) {
 		const exists = await stat(join(dir, shard)).then((s) => s.isFile(), () => false);
 		if (!exists) {
-			throw new ModelError("MissingShard", dir, `${INDEX_FILE} lists ${shard} (for tensor "${firstTensor.get(shard)}"), but the file is missing`);
+			throw new ModelError("MissingShard", dir, `${indexName} lists ${shard} (for tensor "${firstTensor.get(shard)}"), but the file is missing`);
 		}
 	}
 
-	const config = await readModelConfig(dir);
-	const opened: SafetensorsFile[] = [];
+	const { config, raw } = await readConfigFile(dir);
+	const opened: TensorSource[] = [];
 	try {
 		for (const shard of shardNames) opened.push(await openWeightFile(join(dir, shard), dir, firstTensor.get(shard)));
-		checkAgainstIndex(dir, weightMap, shardNames, opened);
-		return new MultiFileSource(dir, dir, opened, indexPath, config);
+		checkAgainstIndex(dir, indexName, weightMap, shardNames, opened);
+		return new MultiFileSource(dir, dir, opened, indexPath, config, raw);
 	} catch (err) {
 		await Promise.allSettled(opened.map((s) => s.close()));
 		throw err;
@@ -150,7 +175,7 @@ async function checkIndexCoverage(dir: string, weightMap: Array<[string, string]
 }
 
 /** Every indexed tensor is in its shard, no tensor is in two shards, no shard holds an unindexed tensor. */
-function checkAgainstIndex(dir: string, weightMap: Array<[string, string]>, shardNames: string[], shards: SafetensorsFile[]): void {
+function checkAgainstIndex(dir: string, indexName: string, weightMap: Array<[string, string]>, shardNames: string[], shards: TensorSource[]): void {
 	const holder = new Map<string, string>();
 	shards.forEach((file, i) => {
 		const shard = shardNames[i] ?? file.location;
@@ -167,12 +192,12 @@ function checkAgainstIndex(dir: string, weightMap: Array<[string, string]>, shar
 		if (holder.get(tensor) !== shard) {
 			const actual = holder.get(tensor);
 			const where = actual === undefined ? "no shard has it" : `it is in ${actual}`;
-			throw new ModelError("TensorNotInShard", dir, `${INDEX_FILE} puts tensor "${tensor}" in ${shard}, but ${where}`);
+			throw new ModelError("TensorNotInShard", dir, `${indexName} puts tensor "${tensor}" in ${shard}, but ${where}`);
 		}
 	}
 	for (const [tensor, shard] of holder) {
 		if (!indexed.has(tensor)) {
-			throw new ModelError("TensorNotInIndex", dir, `${shard} holds tensor "${tensor}", which ${INDEX_FILE} does not list`);
+			throw new ModelError("TensorNotInIndex", dir, `${shard} holds tensor "${tensor}", which ${indexName} does not list`);
 		}
 	}
 }

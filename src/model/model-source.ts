@@ -1,5 +1,4 @@
 import { SafetensorsError } from "../errors.js";
-import type { SafetensorsFile } from "../io/reader.js";
 import type { TensorInfo, TensorSource } from "../io/types.js";
 import type { Tensor } from "../tensor/tensor.js";
 import type { ModelConfig } from "./config.js";
@@ -12,33 +11,44 @@ export interface ModelSource extends TensorSource {
 	readonly files: string[];
 	/** The index file, when the weights are sharded. */
 	readonly indexFile: string | undefined;
-	/** The parsed config.json of the folder, or undefined when it has none. */
+	/** The typed view of a Llama/Mistral-family config.json, or undefined (no config.json, or another family's). */
 	readonly config: ModelConfig | undefined;
+	/**
+	 * The folder's config.json as read (any family), or undefined when it has none. Optional so that other sources
+	 * need only `config`; read it through configJsonOf().
+	 */
+	readonly rawConfig?: Record<string, unknown> | undefined;
 	/** Sum of the tensors' data bytes (what the index's `metadata.total_size` records). */
 	readonly totalBytes: number;
 }
 
-/** A TensorSource over several open safetensors files, each tensor owned by exactly one of them. */
+/** A model's config.json as read: `rawConfig`, else the typed view's `raw`, else undefined. */
+export function configJsonOf(source: ModelSource): Record<string, unknown> | undefined {
+	return source.rawConfig ?? source.config?.raw;
+}
+
+/** A TensorSource over several open weight files (safetensors or PyTorch `.bin`), each tensor owned by exactly one of them. */
 export class MultiFileSource implements ModelSource {
 	readonly files: string[];
 	readonly totalBytes: number;
-	private readonly owner: Map<string, SafetensorsFile>;
+	private readonly owner: Map<string, TensorSource>;
 
 	/** `shards` are open and validated; `owner` maps every tensor name to the shard holding it. */
 	constructor(
 		readonly location: string,
 		readonly dir: string,
-		private readonly shards: SafetensorsFile[],
+		private readonly shards: TensorSource[],
 		readonly indexFile: string | undefined,
 		readonly config: ModelConfig | undefined,
+		readonly rawConfig: Record<string, unknown> | undefined = config?.raw,
 	) {
 		this.files = shards.map((s) => s.location);
 		this.owner = new Map();
 		let total = 0;
 		for (const shard of shards) {
-			for (const [name, info] of shard.header.tensors) {
+			for (const name of shard.names()) {
 				this.owner.set(name, shard);
-				total += info.byteLength;
+				total += shard.info(name).byteLength;
 			}
 		}
 		this.totalBytes = total;
@@ -76,8 +86,11 @@ export class MultiFileSource implements ModelSource {
 		return this.shardOf(name).readRaw(name, start, end, into);
 	}
 
-	readRawAligned(name: string, start: number, end: number, scratch: Uint8Array): Promise<Uint8Array> {
-		return this.shardOf(name).readRawAligned(name, start, end, scratch);
+	/** A direct read where the shard offers one (safetensors), else an ordinary read into the start of `scratch`. */
+	async readRawAligned(name: string, start: number, end: number, scratch: Uint8Array): Promise<Uint8Array> {
+		const shard = this.shardOf(name);
+		if (shard.readRawAligned !== undefined) return shard.readRawAligned(name, start, end, scratch);
+		return shard.readRaw(name, start, end, scratch.subarray(0, end - start));
 	}
 
 	/** Closes every shard, even when one fails; the first failure is rethrown. */
@@ -87,7 +100,7 @@ export class MultiFileSource implements ModelSource {
 		if (failed !== undefined) throw failed.reason;
 	}
 
-	private shardOf(name: string): SafetensorsFile {
+	private shardOf(name: string): TensorSource {
 		const shard = this.owner.get(name);
 		if (shard === undefined) {
 			throw new SafetensorsError("TensorNotFound", this.location, "no tensor with this name in the model", name);

@@ -72,10 +72,10 @@ function pathCandidates(ref: string, bases: Array<string | undefined>, env: Node
 	return [...new Set(bases.filter((b): b is string => b !== undefined).map((b) => resolve(b, p)))];
 }
 
-/** Rejects what mergekit accepts but we do not (LoRA suffixes) and what is never a valid reference. */
+/** Rejects LoRA suffixes (only merge inputs take them: model/adapter-ref.ts) and what is never a valid reference. */
 function checkSyntax(ref: string): void {
 	if (ref.includes("+")) {
-		throw new ModelError("NotFound", ref, "LoRA references (model+lora) are not supported; merge the adapter into the model first");
+		throw new ModelError("NotFound", ref, "LoRA references (model+lora) are accepted only as merge inputs (recipe models and the quick commands' model flags)");
 	}
 	if (ref.split("@").length > 2) {
 		throw new ModelError("NotFound", ref, "malformed model reference: more than one \"@\" (expected org/name[@revision])");

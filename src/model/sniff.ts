@@ -37,3 +37,25 @@ export function describeImpostor(head: string): string | undefined {
 	}
 	return undefined;
 }
+
+/**
+ * Which reader a weight file needs, from its first bytes: "torch" for what torch.save writes (a zip, `PK\x03\x04`, or
+ * a pickle stream starting with PROTO 2, `\x80\x02`; torch.load tells them apart the same way), else "safetensors"
+ * (whose first 8 bytes are a little-endian header length). Unreadable files are "safetensors": its reader reports why.
+ */
+export async function sniffWeightFormat(path: string): Promise<"torch" | "safetensors"> {
+	try {
+		const { handle } = await openRegularFile(path, (why) => new Error(why));
+		try {
+			const head = new Uint8Array(4);
+			const { bytesRead } = await handle.read(head, 0, 4, 0);
+			const zip = bytesRead === 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04;
+			const pickle = bytesRead >= 2 && head[0] === 0x80 && head[1] === 0x02;
+			return zip || pickle ? "torch" : "safetensors";
+		} finally {
+			await handle.close();
+		}
+	} catch {
+		return "safetensors";
+	}
+}

@@ -61,6 +61,12 @@ export function jobMemory(job: TensorJob): number {
 	const n = numel(job.output.shape);
 	// compat: mergekit runs whole tensors: the inputs, up to three tensor-sized scratch arrays (sort keys, masks).
 	if (job.compat !== undefined) return n * 4 * (job.inputs.length + (job.base !== undefined ? 1 : 0) + 3) + 32 * 2 ** 20;
+	// Rows rebuilt to a new vocabulary: every input as an output-sized matrix, the default rows, the kernel's result and
+	// scratch, and a run of source rows being read (exec/vocab-rows.ts).
+	if (job.vocab !== undefined) {
+		const cols = n / Math.max(1, job.output.shape[0] ?? 1);
+		return n * 4 * (job.inputs.length + (job.base !== undefined ? 1 : 0) + 2) + job.vocab.defaults.length * cols * 4 + 64 * 2 ** 20 + 32 * 2 ** 20;
+	}
 	if (n > CHUNKED_ABOVE_ELEMENTS && job.truncate === undefined && chunkedFormOf(job.method, job.params, job.modelParams) !== undefined) {
 		// A ring of chunks per input, two output chunks, and one compute block per input (exec/chunked-job.ts).
 		const chunk = Math.min(n, STREAM_CHUNK_ELEMENTS) / n;

@@ -1,6 +1,9 @@
 import path from "node:path";
-import { openModel } from "../model/model-dir.js";
-import { resolveModelRef, type ResolveOptions } from "../model/refs.js";
+import { openModelWithAdapter } from "../lora/open.js";
+import { resolveModelWithAdapter } from "../model/adapter-ref.js";
+import type { ResolveOptions } from "../model/refs.js";
+import { resolveArchitecture } from "../arch/resolve.js";
+import { configJsonOf } from "../model/model-source.js";
 import type { Recipe } from "../recipe/schema.js";
 import type { PlannedModel } from "./types.js";
 
@@ -42,21 +45,21 @@ export async function openRecipeModels(
 	const recipeDir = recipe.file !== undefined ? path.dirname(path.resolve(recipe.file)) : undefined;
 	try {
 		for (const ref of referencedModels(recipe)) {
-			const resolved = await resolveModelRef(ref, {
+			const { model: resolved, adapter } = await resolveModelWithAdapter(ref, {
 				...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
 				...(recipeDir !== undefined ? { recipeDir } : {}),
 				...(opts.env !== undefined ? { env: opts.env } : {}),
 				...(opts.aliasesFile !== undefined ? { aliasesFile: opts.aliasesFile } : {}),
 				...opts.hub,
 			});
-			const key = path.resolve(resolved.path);
+			const key = adapter !== undefined ? `${path.resolve(resolved.path)}+${path.resolve(adapter.path)}` : path.resolve(resolved.path);
 			const existing = byPath.get(key);
 			if (existing !== undefined) {
 				indexOf.set(ref, existing);
 				continue;
 			}
-			const source = await openModel(resolved.path);
-			models.push({ ref, path: resolved.path, via: resolved.via, source });
+			const source = await openModelWithAdapter({ path: resolved.path, ...(adapter !== undefined ? { adapter: adapter.path } : {}) });
+			models.push({ ref, path: resolved.path, via: resolved.via, ...(adapter !== undefined ? { adapter: adapter.path } : {}), source, arch: resolveArchitecture(configJsonOf(source), source.names()) });
 			byPath.set(key, models.length - 1);
 			indexOf.set(ref, models.length - 1);
 		}

@@ -1,7 +1,7 @@
 import os from "node:os";
 import { PlanError } from "../errors.js";
-import { moduleKindOf } from "../arch/detect.js";
-import { dtypeBytes, isFloatDtype, torchDtypeName, type FloatDtype } from "../io/dtypes.js";
+import { dtypeBytes, isFloatDtype, type FloatDtype } from "../io/dtypes.js";
+import { configJsonOf } from "../model/model-source.js";
 import { BUILTIN_METHODS, createRegistry, type MethodRegistry } from "../methods/registry.js";
 import type { MergeMethod } from "../methods/types.js";
 import { filtersOf, layerT } from "../recipe/params.js";
@@ -13,6 +13,9 @@ import { estimatePeakMemory } from "./memory.js";
 import { openRecipeModels, type OpenModelsOptions } from "./open-models.js";
 import { checkChatTemplate } from "./chat-template.js";
 import { checkSettingValues, paramTables } from "./check-settings.js";
+import { architectureWarnings, outputConfig } from "./output-config.js";
+import { attachVocab } from "./vocab-jobs.js";
+import { vocabularyFor } from "./vocab-source.js";
 import { resolveJobParams } from "./resolve-params.js";
 import { planTokenizerDir } from "./tokenizer-source.js";
 import { normalizeSlices, outputTensors, type OutputTensor, type PlanSlice } from "./slices.js";
@@ -82,7 +85,7 @@ function checkFilters(recipe: Recipe, names: string[]): void {
 
 function checkArchitectures(models: PlannedModel[]): void {
 	const archOf = (m: PlannedModel) => {
-		const raw = m.source.config?.raw;
+		const raw = configJsonOf(m.source);
 		const a = raw?.["architectures"];
 		return Array.isArray(a) && typeof a[0] === "string" ? a[0] : undefined;
 	};
@@ -108,6 +111,7 @@ function planJob(
 	outDtype: FloatDtype | undefined,
 	truncateVocab: boolean,
 	warnings: string[],
+	vocabRows: number | undefined,
 	compat?: CompatPlan,
 ): TensorJob {
 	const s: PlanSlice = o.slice;
@@ -116,14 +120,16 @@ function planJob(
 	const base = s.baseSource !== undefined ? inputs[s.baseSource] : undefined;
 	const nonBaseIdx = s.sources.map((_, i) => i).filter((i) => i !== s.baseSource);
 	const donorInfo = infos[s.baseSource ?? 0]!;
-	let shape = [...donorInfo.shape];
+	const isEmbed = s.sources.some((src) => models[src.model]!.arch.embedNames.has(o.name));
+	// With a tokenizer source, every model's vocabulary rows are rebuilt to the output's: only the widths must agree.
+	const remap = isEmbed && vocabRows !== undefined;
+	const rowsAs = (sh: readonly number[]) => (remap ? [vocabRows, ...sh.slice(1)] : [...sh]);
+	let shape = rowsAs(donorInfo.shape);
 	let truncate: TensorJob["truncate"];
 	for (let i = 0; i < infos.length; i++) {
-		if (shapeEquals(infos[i]!.shape, shape)) continue;
-		const kind = moduleKindOf(o.name);
-		const isEmbed = kind === "embed" || kind === "lm_head";
+		if (shapeEquals(rowsAs(infos[i]!.shape), shape)) continue;
 		const what = `${o.name}: ${models[inputs[i]!.model]!.ref} has shape ${formatShape(infos[i]!.shape)} but ${models[inputs[s.baseSource ?? 0]!.model]!.ref} has ${formatShape(donorInfo.shape)}`;
-		if (!isEmbed || infos[i]!.shape.length !== shape.length) throw new PlanError("ShapeMismatch", what, o.name);
+		if (!isEmbed || remap || infos[i]!.shape.length !== shape.length) throw new PlanError("ShapeMismatch", what, o.name);
 		if (!truncateVocab) {
 			throw new PlanError("VocabMismatch", `${what} (different vocabularies; set truncate_vocab: true or --truncate-vocab to merge the common sub-matrix, as mergekit does)`, o.name);
 		}
@@ -185,6 +191,7 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 	const { models, indexOf } = await openRecipeModels(recipe, opts);
 	try {
 		if (opts.allowArchitectureMismatch !== true) checkArchitectures(models);
+		warnings.push(...architectureWarnings(models));
 		const slices = normalizeSlices(recipe, method, models, indexOf);
 		for (const s of slices) {
 			const n = s.sources.length - (s.baseSource !== undefined && method.base !== "none" ? 1 : 0);
@@ -198,16 +205,20 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 		const outDtype = opts.dtype ?? recipe.outDtype ?? recipe.dtype;
 		const truncateVocab = opts.truncateVocab ?? recipe.allowVocabTruncation ?? false;
 		const compat: CompatPlan | undefined = compatMode === "mergekit" ? { dtype: recipe.dtype, outDtype: opts.dtype ?? recipe.outDtype } : undefined;
-		const jobs = outputs.map((o) => planJob(o, method, recipe, models, outDtype, truncateVocab, warnings, compat));
-		if (compat !== undefined) warnings.push(...compatWarnings(method, jobs, compat));
 		const baseIndex = recipe.baseModel !== undefined ? indexOf.get(recipe.baseModel) : undefined;
 		const baseModel = method.base !== "none" ? baseIndex : undefined;
 		// The config/tokenizer donor: the base model, else the first listed model (deterministic, unlike mergekit).
 		const donor = baseIndex ?? slices[0]!.sources[0]!.model;
-		const numLayers = slices.reduce((n, s) => n + (s.sources[0]!.layerEnd - s.sources[0]!.layerStart), 0);
-		const config = patchConfig(models[donor]!, outDtype, numLayers, jobs);
 		const tokenizerDir = await planTokenizerDir(recipe, models, indexOf, donor, opts, warnings);
 		await checkChatTemplate(recipe, tokenizerDir, warnings);
+		const vocab = await vocabularyFor(recipe, models, indexOf, donor, baseIndex, tokenizerDir, warnings);
+		const jobs = outputs.map((o) => planJob(o, method, recipe, models, outDtype, truncateVocab, warnings, vocab?.rows, compat));
+		if (vocab !== undefined) attachVocab(jobs, models, vocab);
+		if (compat !== undefined) warnings.push(...compatWarnings(method, jobs, compat));
+		const numLayers = slices.reduce((n, s) => n + (s.sources[0]!.layerEnd - s.sources[0]!.layerStart), 0);
+		const donorArch = models[donor]!.arch;
+		const embedJob = jobs.find((j) => donorArch.preNames.has(j.output.name) && donorArch.embedNames.has(j.output.name));
+		const config = outputConfig(models[donor]!, outDtype, numLayers, vocab?.rows ?? embedJob?.truncate?.rows);
 		const totalBytes = jobs.reduce((n, j) => n + j.output.byteLength, 0);
 		return {
 			recipe,
@@ -216,6 +227,7 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 			baseModel,
 			donor,
 			tokenizerDir,
+			...(vocab !== undefined ? { vocab: { mode: vocab.mode, rows: vocab.rows, tokens: vocab.tokens, added: vocab.added, files: vocab.files, omit: vocab.omit } } : {}),
 			jobs,
 			outDtype,
 			numLayers,
@@ -230,17 +242,6 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 		await Promise.all(models.map((m) => m.source.close()));
 		throw err;
 	}
-}
-
-function patchConfig(donor: PlannedModel, outDtype: FloatDtype | undefined, numLayers: number, jobs: TensorJob[]): Record<string, unknown> | undefined {
-	const raw = donor.source.config?.raw;
-	if (raw === undefined) return undefined;
-	const config: Record<string, unknown> = structuredClone(raw);
-	if (outDtype !== undefined) config["torch_dtype"] = torchDtypeName(outDtype);
-	if (typeof config["num_hidden_layers"] === "number") config["num_hidden_layers"] = numLayers;
-	const embed = jobs.find((j) => moduleKindOf(j.output.name) === "embed");
-	if (embed?.truncate !== undefined && typeof config["vocab_size"] === "number") config["vocab_size"] = embed.truncate.rows;
-	return config;
 }
 
 /** Closes every model a plan opened. */

@@ -1,5 +1,5 @@
 import { PlanError } from "../errors.js";
-import { layerIndexOf, moduleKindOf, renameLayer } from "../arch/detect.js";
+import { layerIndexOf, renameLayer } from "../arch/detect.js";
 import type { MergeMethod } from "../methods/types.js";
 import type { ParamTable, Recipe } from "../recipe/schema.js";
 import type { PlannedModel } from "./types.js";
@@ -32,16 +32,12 @@ export interface OutputTensor {
 	layer: { index: number; count: number } | undefined;
 }
 
-/** Number of transformer layers of a model: config.json, else the highest layer index in its tensor names + 1. */
+/**
+ * Number of transformer layers of a model: config.json's (under its family's keys: `num_hidden_layers`, GPT-2's
+ * `n_layer`, EXAONE's `num_layers`, ...), else the highest layer index in its tensor names + 1.
+ */
 export function layerCount(model: PlannedModel): number {
-	const n = model.source.config?.numHiddenLayers;
-	if (typeof n === "number") return n;
-	let max = -1;
-	for (const name of model.source.names()) {
-		const i = layerIndexOf(name);
-		if (i !== undefined && i > max) max = i;
-	}
-	return max + 1;
+	return model.arch.layerCount;
 }
 
 /**
@@ -112,13 +108,11 @@ export function normalizeSlices(
 	});
 }
 
-/** The name of `name` in model `m`, following lm_head → embed_tokens when the model ties them. */
+/** The name of `name` in model `m`, following a head to the embeddings when the model ties them (its family's rule). */
 export function findTensor(model: PlannedModel, name: string): string | undefined {
 	if (model.source.has(name)) return name;
-	if (moduleKindOf(name) === "lm_head") {
-		const tied = name.replace(/lm_head\.weight$/, "model.embed_tokens.weight");
-		if (model.source.has(tied)) return tied;
-	}
+	const tied = model.arch.tied.get(name);
+	if (tied !== undefined && model.source.has(tied)) return tied;
 	return undefined;
 }
 
@@ -154,7 +148,8 @@ export function outputTensors(slices: PlanSlice[], models: PlannedModel[]): Outp
 	const first = slices[0]!;
 	const last = slices[slices.length - 1]!;
 	const firstNonLayer = nonLayer(first);
-	const pre = firstNonLayer.filter((n) => moduleKindOf(n) === "embed");
+	const isPre = (s: PlanSlice, n: string) => s.sources.some((src) => models[src.model]!.arch.preNames.has(n));
+	const pre = firstNonLayer.filter((n) => isPre(first, n));
 	for (const name of pre) out.push({ name, inputNames: inputsFor(first, () => name, name), slice: first, layer: undefined });
 	let offset = 0;
 	for (const s of slices) {
@@ -170,10 +165,11 @@ export function outputTensors(slices: PlanSlice[], models: PlannedModel[]): Outp
 		}
 		offset += len;
 	}
-	const post = nonLayer(last).filter((n) => moduleKindOf(n) !== "embed" && !pre.includes(n));
+	const post = nonLayer(last).filter((n) => !isPre(last, n) && !pre.includes(n));
 	for (const name of post) {
-		// A tied lm_head present in only some inputs: keep it when any input has it separately.
-		if (moduleKindOf(name) === "lm_head" && !last.sources.some((src) => models[src.model]!.source.has(name))) continue;
+		// A tied head present in only some inputs: keep it when any input has it separately.
+		const tiedHead = last.sources.some((src) => models[src.model]!.arch.tied.has(name));
+		if (tiedHead && !last.sources.some((src) => models[src.model]!.source.has(name))) continue;
 		out.push({ name, inputNames: inputsFor(last, () => name, name), slice: last, layer: undefined });
 	}
 	return out;

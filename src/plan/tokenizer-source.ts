@@ -64,7 +64,7 @@ export async function planTokenizerDir(
 	warnings: string[],
 ): Promise<string> {
 	const src = recipe.tokenizerSource;
-	const model = src === undefined || src === "base" ? models[donor]! : await tokenizerModel(src, recipe, models, indexOf, opts);
+	const model = src === undefined || src === "base" || src === "union" ? models[donor]! : await tokenizerModel(src, recipe, models, indexOf, opts);
 	const dir = folderOf(model);
 	const present: string[] = [];
 	for (const name of TOKENIZER_FILES) {

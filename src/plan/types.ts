@@ -1,3 +1,4 @@
+import type { ResolvedArchitecture } from "../arch/resolve.js";
 import type { FloatDtype, Dtype } from "../io/dtypes.js";
 import type { ModelSource } from "../model/model-source.js";
 import type { MergeMethod } from "../methods/types.js";
@@ -11,7 +12,11 @@ export interface PlannedModel {
 	path: string;
 	/** How the reference was resolved ("path", "alias", "hf-cache"). */
 	via: string;
+	/** The LoRA adapter folder applied to the model (`model+adapter` references). */
+	adapter?: string;
 	source: ModelSource;
+	/** Its architecture: the family definition config.json selects, checked against its tensor names (or inferred). */
+	arch: ResolvedArchitecture;
 }
 
 /** Where one input of a job comes from. */
@@ -47,10 +52,38 @@ export interface TensorJob {
 	inputBytes: number;
 	/** Embedding truncated to a common sub-matrix (opt-in): read only [rows, cols] of every input. */
 	truncate?: { rows: number; cols: number };
+	/**
+	 * Vocabulary-sized tensor whose rows are rebuilt to the output vocabulary (a tokenizer source): for each input
+	 * (base first, when the job has one) the source row of every output row, or ROW_DEFAULT / ROW_MEAN (vocab/row-plan.ts),
+	 * and the rows averaged into each default row (none: zeros).
+	 */
+	vocab?: JobVocab;
 	/** Not a float tensor: copied byte for byte from the base (or first) input. */
 	copyRaw?: boolean;
 	/** `compat: mergekit`: the dtype mergekit computes this tensor in (plan/compat.ts). */
 	compat?: { dtype: "BF16" | "F16" | "F32" };
+}
+
+/** What the output vocabulary is, when a tokenizer source rebuilt it. */
+export interface VocabSummary {
+	mode: "union" | "base" | "model";
+	/** Output embedding rows (padding included). */
+	rows: number;
+	/** Tokens of the output tokenizer. */
+	tokens: number;
+	/** Tokens the output has that the tokenizer donor had not. */
+	added: string[];
+	/** Replacement tokenizer files (undefined: the donor's are copied as they are). */
+	files: Map<string, string> | undefined;
+	/** Donor tokenizer files left out (they describe another vocabulary). */
+	omit: string[];
+}
+
+/** How a vocabulary-sized job rebuilds its inputs' rows (see TensorJob.vocab). */
+export interface JobVocab {
+	rows: number;
+	maps: Int32Array[];
+	defaults: Array<{ row: number; from: Array<{ model: number; tensor: string; row: number }> }>;
 }
 
 export interface MergePlan {
@@ -63,6 +96,8 @@ export interface MergePlan {
 	donor: number;
 	/** Folder whose tokenizer files are copied (the tokenizer_source, else the donor). */
 	tokenizerDir: string | undefined;
+	/** The output vocabulary when the recipe sets a tokenizer source (union, base, a model): rows, files, warnings. */
+	vocab?: VocabSummary;
 	jobs: TensorJob[];
 	/** Output dtype when the recipe or options fix one (else each tensor keeps its donor's dtype). */
 	outDtype: FloatDtype | undefined;

@@ -36,6 +36,7 @@ export function describeValue(v: unknown): string {
 
 /** Which mapping an unknown key sits in, to suggest the right spelling. */
 function knownKeysAt(path: Segments): readonly string[] {
+	if (path.length === 3 && path[0] === "tokenizer" && path[1] === "tokens") return KNOWN_KEYS.tokenEntry;
 	const p = path.map((s) => (typeof s === "number" ? "#" : String(s))).join("/");
 	switch (p) {
 		case "":
@@ -48,6 +49,7 @@ function knownKeysAt(path: Segments): readonly string[] {
 			return KNOWN_KEYS.source;
 		case "tokenizer":
 			return KNOWN_KEYS.tokenizer;
+
 		default:
 			return [];
 	}

@@ -3,6 +3,7 @@ import { RecipeError, type RecipeErrorKind } from "../errors.js";
 import { parseDtypeName } from "../io/dtypes.js";
 import { readRegularText } from "../io/regular-file.js";
 import { issuesToError } from "./issues.js";
+import { recipeTokenizer } from "./tokenizer-config.js";
 import { type ParamSetting, type ParamTable, type RawRecipe, type Recipe, rawRecipeSchema } from "./schema.js";
 import { MAX_RECIPE_BYTES, readYaml, type YamlSource } from "./yaml-source.js";
 import { formatYamlPath } from "./yaml-path.js";
@@ -35,20 +36,6 @@ function checkCrossKeys(raw: RawRecipe, source: YamlSource, file: string | undef
 		const names = [...BUILTIN_CHAT_TEMPLATES.keys()].join(", ");
 		throw fail("Value", ["chat_template"], `unknown chat template name "${template}": use auto, a built-in name (${names}), or the Jinja template text itself`);
 	}
-	const union = "the union tokenizer (merging vocabularies) is not supported yet; use base or a model reference";
-	if (raw.tokenizer_source === "union") throw fail("Unsupported", ["tokenizer_source"], union);
-	if (raw.tokenizer != null) {
-		if (raw.tokenizer.source === undefined) {
-			throw fail("Unsupported", ["tokenizer"], `tokenizer.source defaults to union in mergekit, and ${union}`);
-		}
-		if (raw.tokenizer.source === "union") throw fail("Unsupported", ["tokenizer", "source"], union);
-		if (raw.tokenizer.tokens !== undefined) {
-			throw fail("Unsupported", ["tokenizer", "tokens"], "per-token embedding sources are not supported yet");
-		}
-		if (raw.tokenizer.pad_to_multiple_of !== undefined) {
-			throw fail("Unsupported", ["tokenizer", "pad_to_multiple_of"], "padding the vocabulary is not supported yet");
-		}
-	}
 }
 
 function paramTable(raw: Record<string, ParamSetting> | null | undefined, owner: Segments): ParamTable {
@@ -60,7 +47,7 @@ function paramTable(raw: Record<string, ParamSetting> | null | undefined, owner:
 	return table;
 }
 
-function toRecipe(raw: RawRecipe, text: string, file: string | undefined): Recipe {
+function toRecipe(raw: RawRecipe, text: string, file: string | undefined, source: YamlSource): Recipe {
 	const recipe: Recipe = { mergeMethod: raw.merge_method, parameters: paramTable(raw.parameters, []), text };
 	if (raw.base_model != null) recipe.baseModel = raw.base_model;
 	if (raw.models !== undefined) {
@@ -85,9 +72,9 @@ function toRecipe(raw: RawRecipe, text: string, file: string | undefined): Recip
 	}
 	if (raw.dtype != null) recipe.dtype = parseDtypeName(raw.dtype);
 	if (raw.out_dtype != null) recipe.outDtype = parseDtypeName(raw.out_dtype);
-	const tokenizerSource = raw.tokenizer_source ?? raw.tokenizer?.source;
-	if (tokenizerSource != null) recipe.tokenizerSource = tokenizerSource;
-	if (raw.tokenizer?.source !== undefined) recipe.tokenizer = { source: raw.tokenizer.source };
+	const tok = recipeTokenizer(raw, (kind, path, message) => failAt(source, file, kind, path, message));
+	if (tok.tokenizerSource !== undefined) recipe.tokenizerSource = tok.tokenizerSource;
+	if (tok.tokenizer !== undefined) recipe.tokenizer = tok.tokenizer;
 	if (raw.chat_template != null) recipe.chatTemplate = raw.chat_template;
 	const seed = raw.seed ?? raw.random_seed;
 	if (seed !== undefined) recipe.seed = seed;
@@ -115,7 +102,7 @@ export function parseRecipe(text: string, file?: string): Recipe {
 	const parsed = rawRecipeSchema.safeParse(data);
 	if (!parsed.success) throw issuesToError(parsed.error.issues, data, source, file);
 	checkCrossKeys(parsed.data, source, file);
-	return toRecipe(parsed.data, text, file);
+	return toRecipe(parsed.data, text, file, source);
 }
 
 /** Reads and parses a recipe file, or parses `pathOrText` itself when `opts.isText` is set. */

@@ -48,6 +48,30 @@ export interface RecipeSlice {
 	path: string;
 }
 
+/** Where one token's default embedding comes from (`tokenizer.tokens.<token>.source`). */
+export type RecipeTokenSource =
+	| { kind: "model"; model: string }
+	| { kind: "model_token"; model: string; token?: string; tokenId?: number }
+	| { kind: "zero" };
+
+/** One `tokenizer.tokens` entry: add the token if missing, and say where its embedding comes from. */
+export interface RecipeTokenOverride {
+	token: string;
+	source: RecipeTokenSource;
+	/** Use that embedding in every model, even those that have the token. */
+	force: boolean;
+	/** YAML path, e.g. `tokenizer.tokens["<|im_start|>"]`. */
+	path: string;
+}
+
+/** The `tokenizer:` block. */
+export interface RecipeTokenizer {
+	source: string;
+	tokens: RecipeTokenOverride[];
+	/** Round the vocabulary up to a multiple of this; padding rows get the mean embedding. */
+	padToMultipleOf?: number;
+}
+
 /** Numeric mode: `float32` (our default: math in float32) or `mergekit` (round where mergekit casts). */
 export type RecipeCompat = "float32" | "mergekit";
 
@@ -62,10 +86,13 @@ export interface Recipe {
 	parameters: ParamTable;
 	dtype?: FloatDtype;
 	outDtype?: FloatDtype;
-	/** Where tokenizer files come from: "base" or a model reference (from `tokenizer_source` or `tokenizer.source`). */
+	/**
+	 * Where the output vocabulary comes from: "union", "base" or a model reference (from `tokenizer_source`, or
+	 * `tokenizer.source`, whose default is union; a `model:` prefix is removed). Absent: the donor's files are copied.
+	 */
 	tokenizerSource?: string;
 	/** Set when the recipe used the `tokenizer:` block rather than `tokenizer_source`. */
-	tokenizer?: { source: string };
+	tokenizer?: RecipeTokenizer;
 	/** `chat_template`, copied through untouched ("auto", a built-in name or a Jinja template). */
 	chatTemplate?: string;
 	/** Our extension (`seed`, or mergekit CLI's name `random_seed`): seeds DARE / DELLA draws. */
@@ -121,10 +148,22 @@ export const rawSliceSchema = z.strictObject({
 	residual_weight: z.number().optional(),
 });
 
+/** `source:` of a `tokenizer.tokens` entry: a model reference, `{kind: model_token, ...}` or `{kind: zero}`. */
+export const rawTokenSourceSchema = z.union([
+	z.string().min(1),
+	z.strictObject({ kind: z.literal("model_token"), model: modelRef, token: z.string().min(1).optional(), token_id: z.number().int().nonnegative().optional() }),
+	z.strictObject({ kind: z.literal("zero") }),
+]);
+
+export const rawTokenEntrySchema = z.strictObject({
+	source: rawTokenSourceSchema.nullish(),
+	force: z.boolean().optional(),
+});
+
 export const rawTokenizerSchema = z.strictObject({
 	source: z.string().min(1).optional(),
-	tokens: z.unknown().optional(),
-	pad_to_multiple_of: z.unknown().optional(),
+	tokens: z.record(z.string().min(1), rawTokenEntrySchema).nullish(),
+	pad_to_multiple_of: z.number().int().positive().nullish(),
 });
 
 /** A seed is split into two 32-bit halves by rngKey, so any non-negative safe integer is used exactly. */
@@ -159,4 +198,5 @@ export const KNOWN_KEYS = {
 	slice: Object.keys(rawSliceSchema.shape),
 	source: Object.keys(rawSourceSchema.shape),
 	tokenizer: Object.keys(rawTokenizerSchema.shape),
+	tokenEntry: Object.keys(rawTokenEntrySchema.shape),
 } as const;

@@ -56,13 +56,14 @@ export function rowsOfReport(report: ReportInput): ReportRow[] {
 		return [...members, { label: "Ensemble", kind: "ensemble", tasks: taskScores(report), ...extra }];
 	}
 	const name = report.models.map((m) => path.basename(m)).join(" + ");
-	return [{ label: report.quant !== undefined ? `${name} (${report.quant})` : name, kind: "model", tasks: taskScores(report), ...extra }];
+	// tfjs always scores the checkpoint as float32: only other backends' weight formats tell rows apart.
+	return [{ label: report.quant !== undefined && report.backend !== "tfjs" ? `${name} (${report.quant})` : name, kind: "model", tasks: taskScores(report), ...extra }];
 }
 
 /**
  * The quantized-variant comparisons a set of reports holds: a report's own `quantized` list (its
- * scores are the reference), and reports of one model that differ only in `quant` (the one without
- * `quant`, else the first, is the reference).
+ * scores are the reference), and reports of one model that differ only in `quant` (the exact one,
+ * f32 or float32 or without `quant`, else the first, is the reference).
  */
 export function quantizedComparisons(reports: readonly ReportInput[]): QuantizedComparison[] {
 	const out: QuantizedComparison[] = [];
@@ -88,12 +89,22 @@ export function quantizedComparisons(reports: readonly ReportInput[]): Quantized
 		byModel.set(key, [...(byModel.get(key) ?? []), r]);
 	}
 	for (const group of byModel.values()) {
-		if (group.length < 2 || !group.some((r) => r.quant !== undefined)) continue;
-		const ref = group.find((r) => r.quant === undefined) ?? (group[0] as ReportInput);
+		// Weight formats of one model side by side (`merge eval --quant f32,q8_0,...` writes one report per format).
+		if (new Set(group.map((r) => r.quant)).size < 2) continue;
+		const ref = group.find((r) => r.quant === undefined || r.quant === "f32" || r.quant === "float32") ?? (group[0] as ReportInput);
 		out.push({
 			model: ref.models.map((m) => path.basename(m)).join(" + "),
 			reference: { label: ref.quant ?? "reference", tasks: taskScores(ref) },
-			variants: group.filter((r) => r !== ref).map((r) => ({ label: r.quant ?? "?", tasks: taskScores(r) })),
+			variants: group
+				.filter((r) => r !== ref)
+				.map((r) => {
+					const run = r.runs?.[0];
+					return {
+						label: r.quant ?? "?",
+						tasks: taskScores(r),
+						...(run !== undefined ? { bytes: run.weight_bytes, tokensPerSecond: run.timings.tokens_per_second, seconds: run.timings.score_seconds } : {}),
+					};
+				}),
 		});
 	}
 	return out;

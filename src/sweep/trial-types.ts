@@ -20,9 +20,9 @@ export interface TrialEval {
 	copBase?: 0 | 1;
 	bos?: boolean;
 	translated?: boolean;
-	/** Scoring backend: "tfjs" (the built-in evaluator, default) or another registered one, e.g. "llama". */
+	/** Scoring backend: "tfjs" (lm-merge's forward pass, default) or "llama" (llama.cpp on a GGUF conversion). */
 	backend?: string;
-	/** Weight quantization for backends that run quantized models (e.g. q8_0, q4_k_m). */
+	/** llama: the GGUF weight format the merge is scored in (f32 = exact, f16, bf16, q8_0, q4_0, q4_k_m, q5_k_m, q6_k). */
 	quant?: string;
 }
 

@@ -2,17 +2,16 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { EvalError, ExecError } from "../errors.js";
-import { evaluateIter, mergeModelsIter, parseRecipe, taskScores, type EvalReport, type EvaluateOptions } from "../index.js";
+import { evaluateIter, isQuantType, mergeModelsIter, parseRecipe, QUANT_TYPES, taskScores, type EvalReport, type EvaluateOptions, type HardwareDevice } from "../index.js";
 import type { TrialEvent } from "./events.js";
 import { parseObjective } from "./objective.js";
 import type { TrialEval, TrialResult, TrialSpec } from "./trial-types.js";
 
-/**
- * Scoring backends a trial can use today. The plug-in point for another backend (the llama.cpp one):
- * add its name here and a case in mergeAndScore() below — merge (straight to GGUF for llama) and call
- * evaluateIter() with `backend`/`quant`, which toEvaluateOptions() already passes through by name.
- */
-export const TRIAL_BACKENDS = ["tfjs"] as const;
+/** Scoring backends a trial can use: lm-merge's tfjs forward pass, or llama.cpp (the merge is converted to GGUF). */
+export const TRIAL_BACKENDS = ["tfjs", "llama"] as const;
+
+/** `device` of a sweep's eval block on llama.cpp: the hardware; wasm and node name tfjs engines. */
+const LLAMA_DEVICES: Readonly<Record<string, HardwareDevice>> = { auto: "auto", cpu: "cpu", gpu: "cuda" };
 
 /** Refuses eval settings no trial could run with here, before any merge starts. */
 export function checkTrialEval(e: TrialEval): void {
@@ -21,31 +20,42 @@ export function checkTrialEval(e: TrialEval): void {
 		throw new EvalError("Config", `eval backend ${backend} is not available in this lm-merge (backends: ${TRIAL_BACKENDS.join(", ")})`);
 	}
 	if (e.quant !== undefined && backend === "tfjs") {
-		throw new EvalError("Config", `eval quant ${e.quant} needs a backend that runs quantized models; the tfjs backend scores the merged weights as they are`);
+		throw new EvalError("Config", `eval quant ${e.quant} needs backend: llama; the tfjs backend scores the merged weights as they are`);
+	}
+	if (e.quant !== undefined && !isQuantType(e.quant)) {
+		throw new EvalError("Config", `eval quant ${e.quant}: expected one of ${QUANT_TYPES.join(", ")}`);
+	}
+	if (backend === "llama" && e.device !== undefined && LLAMA_DEVICES[e.device] === undefined) {
+		throw new EvalError("Config", `eval device ${e.device} is a tfjs engine; with backend: llama use auto, cpu or gpu`);
 	}
 }
 
 /**
- * The evaluator's options for a trial's settings. `backend` and `quant` go through by name so that an
- * evaluator which knows them uses them; checkTrialEval() keeps them to what this build can honour.
+ * The evaluator's options for a trial's settings (checked by checkTrialEval()). On llama.cpp the merge is converted
+ * to GGUF in `ggufCacheDir` (the trial's own folder, removed with it).
  */
-export function toEvaluateOptions(e: TrialEval, model: string): EvaluateOptions {
-	const opts: EvaluateOptions & { backend?: string; quant?: string } = { models: [model], data: e.data, includeItems: true };
+export function toEvaluateOptions(e: TrialEval, model: string, ggufCacheDir?: string): EvaluateOptions {
+	const opts: EvaluateOptions = { models: [model], data: e.data, includeItems: true };
 	if (e.tasks !== undefined) opts.tasks = e.tasks;
 	if (e.mode !== undefined) opts.mode = e.mode;
 	if (e.shots !== undefined) opts.shots = e.shots;
 	if (e.seeds !== undefined) opts.seeds = e.seeds;
 	if (e.limit !== undefined) opts.limit = e.limit;
 	if (e.batch !== undefined) opts.batch = e.batch;
-	if (e.device !== undefined) opts.device = e.device;
 	if (e.streaming !== undefined) opts.streaming = e.streaming;
 	if (e.shotsFrom !== undefined) opts.shotsFrom = e.shotsFrom;
 	if (e.skipBad !== undefined) opts.skipBad = e.skipBad;
 	if (e.copBase !== undefined) opts.copBase = e.copBase;
 	if (e.bos !== undefined) opts.bos = e.bos;
 	if (e.translated !== undefined) opts.translated = e.translated;
-	if (e.backend !== undefined) opts.backend = e.backend;
-	if (e.quant !== undefined) opts.quant = e.quant;
+	if (e.backend === "llama") {
+		opts.backend = "llama";
+		if (e.device !== undefined && LLAMA_DEVICES[e.device] !== undefined) opts.device = LLAMA_DEVICES[e.device]!;
+		if (e.quant !== undefined && isQuantType(e.quant)) opts.quant = e.quant;
+		if (ggufCacheDir !== undefined) opts.cacheDir = ggufCacheDir;
+	} else if (e.device !== undefined) {
+		opts.tfjsDevice = e.device;
+	}
 	return opts;
 }
 
@@ -86,7 +96,7 @@ async function mergeAndScore(t: TrialSpec, dir: string, opts: TrialRunOptions): 
 	}
 	const t1 = performance.now();
 	emit({ event: "phase", key: t.key, phase: "eval" });
-	const evaluation = evaluateIter(toEvaluateOptions(t.eval, dir));
+	const evaluation = evaluateIter(toEvaluateOptions(t.eval, dir, path.join(path.dirname(dir), "gguf")));
 	let report: EvalReport;
 	try {
 		for (;;) {

@@ -15,12 +15,13 @@ describe("parseBenchArgs", () => {
 			repeat: undefined,
 			compare: true,
 			streaming7b: false,
+			llama7b: false,
 		});
 	});
 
 	it("reads every flag", () => {
-		const args = parseBenchArgs(["--only", "merge,eval", "--layers", "32", "--dir", "/big", "--keep", "--methods", "ties", "--threads", "4", "--repeat", "5", "--no-compare", "--streaming-7b"]);
-		expect(args).toEqual({ sections: ["merge", "eval"], layers: 32, dir: "/big", keep: true, methods: ["ties"], threads: 4, repeat: 5, compare: false, streaming7b: true });
+		const args = parseBenchArgs(["--only", "merge,eval", "--layers", "32", "--dir", "/big", "--keep", "--methods", "ties", "--threads", "4", "--repeat", "5", "--no-compare", "--streaming-7b", "--llama-7b"]);
+		expect(args).toEqual({ sections: ["merge", "eval"], layers: 32, dir: "/big", keep: true, methods: ["ties"], threads: 4, repeat: 5, compare: false, streaming7b: true, llama7b: true });
 	});
 
 	it.each([

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { useTempDir } from "../helpers/fs.js";
@@ -23,8 +23,46 @@ describe("merge eval", () => {
 		expect(report.tasks.medqa.n).toBe(2);
 		expect(report.items).toHaveLength(4);
 		const item = report.items[0];
-		expect(item.prompt.endsWith("**Answer:**(")).toBe(true);
+		expect(item.prompt).toBeUndefined();
 		expect(Object.keys(item.letter_probs).sort()).toEqual(["A", "B", "C", "D"]);
+		// labelled by repo id, not by the snapshot hash of the Hugging Face cache folder
+		expect(report.model_names).toEqual(["BioMistral/BioMistral-7B"]);
+		expect(report.models[0]).toMatch(/snapshots/);
+	});
+
+	test("lm-evaluation-harness habits: --tasks a,b with harness names, --num_fewshot, --limit, --output_path DIR/", async () => {
+		const out = path.join(dir(), "harness-out") + path.sep;
+		const prompts = path.join(dir(), "prompts.jsonl");
+		const r = await runCli(
+			["eval", models.bio, "--data", data, "--shots-from", shots, "--tasks", "medqa_4options,medqa", "--num_fewshot", "1", "--limit", "2", "--seeds", "1", "--output_path", out, "--save-prompts", prompts, "--quiet"],
+			{ cwd: dir() },
+		);
+		expect(r.exitCode, r.stderr).toBe(0);
+		const report = JSON.parse(await readFile(path.join(out, "BioMistral--BioMistral-7B.json"), "utf8"));
+		expect(report.shots).toBe(1);
+		expect(Object.keys(report.tasks)).toEqual(["medqa"]);
+		expect(report.items).toHaveLength(2);
+		expect(r.stdout).toContain("| BioMistral/BioMistral-7B |");
+		const saved = (await readFile(prompts, "utf8")).trimEnd().split("\n").map((l) => JSON.parse(l));
+		expect(saved).toHaveLength(2);
+		expect(saved[0].prompt.endsWith("**Answer:**(")).toBe(true);
+		expect(saved[0].prompt_ids).toHaveLength(report.items[0].tokens);
+		// no checkpoint is left beside a finished report
+		expect((await readdir(out)).sort()).toEqual(["BioMistral--BioMistral-7B.json"]);
+	});
+
+	test("a prompt longer than the model takes: one error line naming task, item and length; --skip-bad skips it", async () => {
+		const r = await runCli(["eval", models.bio, "--data", data, "--shots-from", shots, "--limit", "2", "--seeds", "1", "--max-tokens", "300", "--quiet"], { cwd: dir() });
+		expect(r.exitCode).toBe(1);
+		expect(errorLines(r.stderr)).toHaveLength(1);
+		expect(errorLines(r.stderr)[0]).toMatch(/medqa item \S+ \(seed 0\): the prompt is \d+ tokens, more than the 300 allowed by --max-tokens/);
+		const skip = await runCli(["eval", models.bio, "--data", data, "--shots", "0", "--limit", "2", "--seeds", "1", "--max-tokens", "370", "--skip-bad", "--json", "--quiet"], { cwd: dir() });
+		expect(skip.exitCode, skip.stderr).toBe(0);
+		const report = JSON.parse(skip.stdout);
+		expect(report.progress.skipped).toBe(1);
+		expect(report.items).toHaveLength(1);
+		expect(report.progress.skipped).toBeGreaterThan(0);
+		expect(skip.stderr).toMatch(/warning: medqa item \S+ \(seed 0\): the prompt is \d+ tokens.*skipped/);
 	});
 
 	test("tables on stdout, --json FILE and --markdown FILE written, ensemble of two models", async () => {

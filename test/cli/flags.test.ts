@@ -62,33 +62,44 @@ describe("resolveMergeDevice", () => {
 
 describe("resolveEvalDevice", () => {
 	test.each([
-		[{}, "tfjs", "auto"],
-		[{ device: "cpu" }, "tfjs", "auto"],
-		[{ device: "cuda" }, "tfjs", "gpu"],
-		[{ device: "gpu" }, "tfjs", "gpu"],
-		[{ cuda: true }, "tfjs", "gpu"],
-		[{ backend: "tfjs-wasm" }, "tfjs-wasm", "wasm"],
-		[{ backend: "tfjs-node", device: "cpu" }, "tfjs-node", "node"],
-		[{ backend: "tfjs-cpu" }, "tfjs-cpu", "cpu"],
-	])("%j → %s on tfjs engine %s", (flags, backend, tfjsDevice) => {
-		expect(resolveEvalDevice(flags)).toEqual({ backend, tfjsDevice, notices: [] });
+		[{}, "auto"],
+		[{ device: "cpu" }, "auto"],
+		[{ device: "cuda" }, "gpu"],
+		[{ device: "gpu" }, "gpu"],
+		[{ cuda: true }, "gpu"],
+		[{ backend: "tfjs-wasm" }, "wasm"],
+		[{ backend: "tfjs-node", device: "cpu" }, "node"],
+		[{ backend: "tfjs-cpu" }, "cpu"],
+	])("%j → tfjs on engine %s", (flags, tfjsDevice) => {
+		expect(resolveEvalDevice(flags)).toEqual({ backend: "tfjs", tfjsDevice, notices: [] });
 	});
 
 	test.each([
-		["wasm", "tfjs-wasm", "wasm"],
-		["node", "tfjs-node", "node"],
-	])("the old --device %s still works, as --backend %s, with a notice", (device, backend, tfjsDevice) => {
+		[{ backend: "llama" }, {}, "auto"],
+		[{ backend: "llama", device: "vulkan" }, {}, "vulkan"],
+		[{ backend: "llama", cuda: true }, {}, "cuda"],
+		[{}, { quant: true }, "auto"],
+		[{ device: "gpu" }, { quant: true }, "cuda"],
+	])("%j %j → llama.cpp on %s", (flags, opts, device) => {
+		expect(resolveEvalDevice(flags, opts)).toEqual({ backend: "llama", device, notices: [] });
+	});
+
+	test.each([
+		["wasm", "wasm"],
+		["node", "node"],
+	])("the old --device %s still works, as --backend tfjs-%s, with a notice", (device, tfjsDevice) => {
 		const r = resolveEvalDevice({ device });
-		expect(r).toMatchObject({ backend, tfjsDevice });
-		expect(r.notices).toEqual([`--device ${device} is deprecated: use --backend ${backend} (--device now names hardware: auto, cpu, cuda (or gpu) or vulkan)`]);
+		expect(r).toMatchObject({ backend: "tfjs", tfjsDevice });
+		expect(r.notices).toEqual([`--device ${device} is deprecated: use --backend tfjs-${device} (--device now names hardware: auto, cpu, cuda (or gpu) or vulkan)`]);
 	});
 
 	test.each([
-		[{ device: "vulkan" }, /has no Vulkan support/],
-		[{ backend: "tfjs-wasm", device: "cuda" }, /--backend tfjs-wasm runs on the CPU/],
-		[{ backend: "builtin" }, /^--backend builtin: expected tfjs, tfjs-wasm, tfjs-node or tfjs-cpu$/],
-	])("%j is a usage error", (flags, message) => {
-		expect(caught(() => resolveEvalDevice(flags), UsageError).message).toMatch(message);
+		[{ device: "vulkan" }, {}, /has no Vulkan support; use --backend llama/],
+		[{ backend: "tfjs-wasm", device: "cuda" }, {}, /--backend tfjs-wasm runs on the CPU/],
+		[{ backend: "builtin" }, {}, /^--backend builtin: expected tfjs, tfjs-wasm, tfjs-node, tfjs-cpu or llama$/],
+		[{ backend: "tfjs" }, { quant: true }, /^--quant needs --backend llama/],
+	])("%j %j is a usage error", (flags, opts, message) => {
+		expect(caught(() => resolveEvalDevice(flags, opts), UsageError).message).toMatch(message);
 	});
 });
 

@@ -1,10 +1,14 @@
+import { createHash } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { VERSION } from "../../src/version.js";
 import { beforeAll, describe, expect, test } from "vitest";
 import { loadEvalModel } from "../../src/eval/eval-model.js";
 import { evaluate, evaluateIter } from "../../src/eval/evaluate.js";
 import { BIOMISTRAL_HEADER } from "../../src/eval/prompt.js";
 import { loadTokenizer } from "../../src/eval/tokenizer.js";
-import type { EvalEvent, EvalReport, ModelLoader, ScoringModel } from "../../src/eval/types.js";
+import type { BackendLoader, ForwardBackend } from "../../src/eval/backends/types.js";
+import type { EvalEvent, EvalReport } from "../../src/eval/types.js";
 import { writeTinyMistral } from "../../src/fixtures/tiny-model.js";
 import { writeMistralTokenizer } from "../fixtures/eval/mistral-tokenizer.js";
 import { useTempDir } from "../helpers/fs.js";
@@ -24,35 +28,44 @@ interface Calls {
 	disposed: boolean;
 }
 
-/** A fake model whose logits are fixed: `boosts` maps token ids to logits, every other id has 0. */
-function fakeLoader(byDir: Record<string, Record<number, number>>, calls: Record<string, Calls>): ModelLoader {
+/**
+ * A fake backend whose next-token scores are fixed: `boosts` maps token ids to logits, every other id has 0.
+ * A request with one position at its end is a biomistral prompt; one with later tokens is a harness
+ * continuation, whose log-likelihood is −0.5 when it holds " A" (token ▁A = 330), else −2.
+ */
+function fakeLoader(byDir: Record<string, Record<number, number>>, calls: Record<string, Calls>): BackendLoader {
 	return async (dir) => {
 		const boosts = byDir[dir] ?? {};
 		const c: Calls = { prompts: [], sharedPrefix: undefined, contexts: [], continuations: [], disposed: false };
 		calls[dir] = c;
-		const model: ScoringModel = {
-			async lastLogits(prompts, opts) {
-				c.sharedPrefix = opts?.sharedPrefix !== undefined ? [...opts.sharedPrefix] : undefined;
-				c.prompts.push(...prompts.map((p) => [...p]));
-				opts?.onProgress?.(Math.floor(prompts.length / 2), prompts.length);
-				opts?.onProgress?.(prompts.length, prompts.length);
-				return prompts.map(() => {
-					const logits = new Float32Array(VOCAB);
-					for (const [id, v] of Object.entries(boosts)) logits[Number(id)] = v;
-					return logits;
+		const backend: ForwardBackend = {
+			info: { backend: "tfjs", device: "cpu", detail: "fake", quant: "float32", weights: dir, weightBytes: 0 },
+			vocabSize: VOCAB,
+			maxTokens: 4096,
+			async logprobs(reqs, opts) {
+				c.sharedPrefix = opts.sharedPrefix !== undefined ? [...opts.sharedPrefix] : undefined;
+				reqs.forEach((r, i) => {
+					const first = r.positions[0] ?? 0;
+					const continuation = r.tokens.slice(first + 1);
+					if (continuation.length === 0) {
+						c.prompts.push([...r.tokens]);
+						const logits = new Float32Array(VOCAB);
+						for (const [id, v] of Object.entries(boosts)) logits[Number(id)] = v;
+						opts.onResult(i, [logits]);
+					} else {
+						c.contexts.push(r.tokens.slice(0, first + 1));
+						c.continuations.push(continuation);
+						const rows = continuation.map(() => new Float32Array(VOCAB));
+						rows[0]![continuation[0]!] = continuation.includes(330) ? -0.5 : -2;
+						opts.onResult(i, rows);
+					}
 				});
-			},
-			async continuationLogprobs(reqs) {
-				c.contexts.push(...reqs.map((r) => [...r.context]));
-				c.continuations.push(...reqs.map((r) => [...r.continuation]));
-				// The continuation " A" (token ▁A = 330) is the likeliest.
-				return reqs.map((r) => ({ logprob: r.continuation.includes(330) ? -0.5 : -2, isGreedy: false }));
 			},
 			async dispose() {
 				c.disposed = true;
 			},
 		};
-		return model;
+		return backend;
 	};
 }
 
@@ -97,10 +110,28 @@ describe("evaluate() with a fake model (biomistral mode)", () => {
 		const task = report.tasks.medqa;
 		for (const key of ["n", "acc", "acc_letters", "non_letter_top1", "ece"]) expect(task).toHaveProperty(key);
 		expect(Object.keys(task?.acc ?? {}).sort()).toEqual(["mean", "per_seed", "std"]);
-		const item = report.items[0];
-		for (const key of ["task", "id", "seed", "gold", "shot_ids", "prompt", "prompt_ids", "letter_probs", "top1_id", "top1_text", "correct"]) {
-			expect(item).toHaveProperty(key);
-		}
+		// No prompt texts or ids in the report (a paper-scale report would be ~380 MB): --save-prompts has them.
+		expect(Object.keys(report.items[0] ?? {}).sort()).toEqual(
+			["task", "id", "seed", "gold", "shot_ids", "tokens", "letter_probs", "top1_id", "top1_text", "correct", "correct_letters"].sort(),
+		);
+	});
+
+	test("the report says what ran: version, backend, device, quant, data hashes, timings, model names", async () => {
+		expect(report.version).toBe(VERSION);
+		expect(report.partial).toBe(false);
+		expect(report.progress).toEqual({ scored: 24, total: 24, skipped: 0 });
+		expect([report.backend, report.device, report.quant]).toEqual(["tfjs", "cpu", "float32"]);
+		expect(report.model_names).toEqual(["model-one"]);
+		const sha = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
+		expect(report.data_files).toEqual([
+			{ path: SAMPLE, sha256: sha(SAMPLE), bytes: statSync(SAMPLE).size },
+			{ path: SAMPLE_TRAIN, sha256: sha(SAMPLE_TRAIN), bytes: statSync(SAMPLE_TRAIN).size },
+		]);
+		expect(report.runs[0]).toMatchObject({ model: m1, name: "model-one", backend: "tfjs", detail: "fake" });
+		expect(report.runs[0]?.timings.prompts).toBe(24);
+		expect(report.runs[0]?.timings.tokens).toBe(report.items.reduce((a, i) => a + i.tokens, 0));
+		expect(report.timings.seconds).toBeGreaterThan(0);
+		expect(report.items[0]?.tokens).toBe((calls[m1] as Calls).prompts[0]?.length);
 	});
 
 	test("hand-computed accuracy, letter probabilities and ECE", () => {
@@ -115,8 +146,10 @@ describe("evaluate() with a fake model (biomistral mode)", () => {
 		expect(report.items[0]?.letter_probs.A).toBeCloseTo(pA, 9);
 		expect(report.items[0]?.letter_probs.B).toBeCloseTo(Math.exp(4) / Z, 9);
 		expect(report.items[0]?.letter_probs.C).toBeCloseTo(1 / Z, 9);
-		// one bin (0, 0.2]: |pA - 0.25| · 8/8
-		expect(task?.ece).toBeCloseTo(100 * Math.abs(pA - 0.25), 3);
+		// one bin (0, 0.2]: |pA - 0.25| · 8/8, at full precision (the JSON used to round to 4 decimals)
+		const pAItem = report.items[0]?.letter_probs.A ?? 0;
+		expect(task?.ece).toBeCloseTo(100 * Math.abs(pAItem - 0.25), 10);
+		expect(task?.ece_per_seed[0]).toBeCloseTo(100 * Math.abs(pA - 0.25), 10);
 		expect(report.items.map((i) => i.gold).slice(0, 8)).toEqual(SAMPLE_GOLDS);
 		expect(report.items[0]).toMatchObject({ top1_id: 28741, top1_text: "A", correct: true });
 		expect(report.items[1]).toMatchObject({ correct: false, correct_letters: false });
@@ -132,11 +165,16 @@ describe("evaluate() with a fake model (biomistral mode)", () => {
 			expect(p.at(-1)).toBe(28732);
 		}
 		const item = report.items[0];
-		expect(item?.prompt.startsWith(BIOMISTRAL_HEADER)).toBe(true);
-		expect(item?.prompt.endsWith("**Answer:**(")).toBe(true);
-		expect(item?.prompt_ids).toEqual(tok.encode(item?.prompt ?? ""));
 		expect(item?.shot_ids).toHaveLength(3);
-		const again = await evaluate({ models: [m1], data: SAMPLE, shotsFrom: SAMPLE_TRAIN, loadModel: fakeLoader({ [m1]: FAVOUR_A }, {}) });
+		const savePrompts = join(tmp(), "prompts.jsonl");
+		const again = await evaluate({ models: [m1], data: SAMPLE, shotsFrom: SAMPLE_TRAIN, savePrompts, loadModel: fakeLoader({ [m1]: FAVOUR_A }, {}) });
+		const saved = readFileSync(savePrompts, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l));
+		expect(saved).toHaveLength(24);
+		expect(saved[0]).toMatchObject({ index: 0, task: "medqa", id: item?.id, seed: 0, shot_ids: item?.shot_ids, tokens: item?.tokens });
+		expect(saved[0].prompt.startsWith(BIOMISTRAL_HEADER)).toBe(true);
+		expect(saved[0].prompt.endsWith("**Answer:**(")).toBe(true);
+		expect(saved[0].prompt_ids).toEqual(tok.encode(saved[0].prompt));
+		expect(saved.map((p: { prompt_ids: number[] }) => p.prompt_ids)).toEqual(c.prompts);
 		expect(again.items.map((i) => i.shot_ids)).toEqual(report.items.map((i) => i.shot_ids));
 		const seed0 = report.items.filter((i) => i.seed === 0).map((i) => i.shot_ids.join());
 		const seed1 = report.items.filter((i) => i.seed === 1).map((i) => i.shot_ids.join());
@@ -145,12 +183,17 @@ describe("evaluate() with a fake model (biomistral mode)", () => {
 	});
 
 	test("progress events: start, model, then item counts rising to the total", () => {
-		expect(events[0]).toEqual({ event: "start", total: 24, tasks: ["medqa"], models: [m1] });
-		expect(events[1]).toEqual({ event: "model", index: 0, path: m1 });
+		expect(events[0]).toEqual({ event: "start", total: 24, tasks: ["medqa"], models: [m1], resumed: 0 });
+		expect(events[1]).toEqual({ event: "model", index: 0, path: m1, name: "model-one", backend: "fake" });
 		const done = events.filter((e) => e.event === "item").map((e) => (e.event === "item" ? e.done : 0));
 		expect(done.length).toBeGreaterThan(1);
 		expect(done.at(-1)).toBe(24);
 		expect([...done].sort((a, b) => a - b)).toEqual(done);
+		// tokens run and still to run, for tokens/s and the ETA
+		const items = events.filter((e) => e.event === "item");
+		const total = report.items.reduce((a, i) => a + i.tokens, 0);
+		expect(items.at(-1)).toMatchObject({ tokens: total, tokensLeft: 0 });
+		expect(items[0]).toMatchObject({ tokens: report.items[0]?.tokens, tokensLeft: total - (report.items[0]?.tokens ?? 0) });
 	});
 });
 
@@ -196,8 +239,9 @@ describe("evaluate() options", () => {
 		expect(c.contexts).toHaveLength(32);
 		expect(c.contexts[0]?.[0]).not.toBe(1);
 		expect(c.continuations.slice(0, 4)).toEqual([[330], [365], [334], [384]]);
-		expect(report.items[0]?.prompt.startsWith("Question: A 24-year-old woman")).toBe(true);
-		expect(report.items[0]?.prompt.endsWith("\nD. Red blood cell transfusion\nAnswer:")).toBe(true);
+		const tok = await loadTokenizer(m1);
+		expect(tok.decode(c.contexts[0] ?? []).startsWith("Question: A 24-year-old woman")).toBe(true);
+		expect(tok.decode(c.contexts[0] ?? []).endsWith("\nD. Red blood cell transfusion\nAnswer:")).toBe(true);
 		expect(report.items[0]?.letter_probs.A).toBeCloseTo(Math.exp(-0.5), 12);
 	});
 
@@ -228,7 +272,9 @@ describe("end to end with a real tiny checkpoint", () => {
 		const dir = join(tmp(), "tiny");
 		await writeTinyMistral(dir, { seed: 3, vocab: 96, tokenizer: true, dtype: "F32" });
 		const data = join(ROOT, "test", "fixtures", "eval", "medqa.jsonl");
-		const report = await evaluate({ models: [dir], data, shots: 1, seeds: 2, device: "cpu", streaming: false });
+		const savePrompts = join(tmp(), "tiny-prompts.jsonl");
+		const report = await evaluate({ models: [dir], data, shots: 1, seeds: 2, tfjsDevice: "cpu", streaming: false, savePrompts });
+		const saved = readFileSync(savePrompts, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as { prompt_ids: number[] });
 		const task = report.tasks.medqa;
 		expect(task?.n).toBe(3);
 		expect(report.items).toHaveLength(6);
@@ -236,7 +282,7 @@ describe("end to end with a real tiny checkpoint", () => {
 		const model = await loadEvalModel(dir, { device: "cpu", streaming: false });
 		try {
 			const item = report.items[1];
-			const [logits] = await model.lastLogits([item?.prompt_ids ?? []]);
+			const [logits] = await model.lastLogits([saved[1]?.prompt_ids ?? []]);
 			let top = 0;
 			for (let i = 1; i < (logits?.length ?? 0); i++) if ((logits?.[i] ?? 0) > (logits?.[top] ?? 0)) top = i;
 			expect(item?.top1_id).toBe(top);

@@ -51,12 +51,12 @@ async function withSource<T>(name: string, fn: (src: TensorSource, cfg: MistralC
 	}
 }
 
-/** Full-prompt logits from the tfjs forward pass on `device`. */
-async function tfjsLogits(src: TensorSource, cfg: MistralConfig, tokens: number[], device: Device = "cpu"): Promise<Float32Array> {
+/** Full-prompt logits from the tfjs forward pass on `device` (attention in blocks of `queryChunk` query rows). */
+async function tfjsLogits(src: TensorSource, cfg: MistralConfig, tokens: number[], device: Device = "cpu", queryChunk?: number): Promise<Float32Array> {
 	const tf = await initTfjs(device);
 	const w = await loadMistralWeights(tf, src, cfg);
 	try {
-		return forward(tf, cfg, w, tokens);
+		return forward(tf, cfg, w, tokens, createRunState(cfg, queryChunk));
 	} finally {
 		disposeMistralWeights(w);
 	}
@@ -74,6 +74,15 @@ describe("forward vs the float64 reference (cpu backend)", () => {
 			expect(got.every(Number.isFinite)).toBe(true);
 			const maxDiff = expectClose(name, got, want, TOL, cfg.vocab);
 			console.log(`${name}: logits OK, maxdiff ${maxDiff.toExponential(2)}`);
+			expectSameArgmax(got, want, PROMPT.length, cfg.vocab);
+		});
+	});
+
+	test.each(Object.keys(MODELS))("%s, attention in blocks of 3 query rows", async (name) => {
+		await withSource(name, async (src, cfg) => {
+			const got = await tfjsLogits(src, cfg, PROMPT, "cpu", 3);
+			const want = referenceForward(cfg, await loadReferenceWeights(src), PROMPT);
+			expectClose(`${name} (blocks of 3)`, got, want, TOL, cfg.vocab);
 			expectSameArgmax(got, want, PROMPT.length, cfg.vocab);
 		});
 	});

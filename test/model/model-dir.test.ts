@@ -125,11 +125,11 @@ describe("openModel: errors name the folder, the file and the tensor", () => {
 		await expectKind(openModel(dir), "AmbiguousWeights", dir, "model.safetensors", "model.safetensors.index.json");
 	});
 
-	test("NoWeights lists the folder, and says .bin is not supported", async () => {
+	test("NoWeights lists the folder and every weights file name it looks for", async () => {
 		const empty = await folder({});
-		await expectKind(openModel(empty), "NoWeights", empty, "empty");
-		const bin = await folder({ "pytorch_model.bin": "x", "config.json": CONFIG });
-		await expectKind(openModel(bin), "NoWeights", "config.json", "pytorch_model.bin", ".bin weights are not supported");
+		await expectKind(openModel(empty), "NoWeights", empty, "empty", "model.safetensors.index.json", "pytorch_model.bin.index.json");
+		const other = await folder({ "weights.ckpt": "x", "config.json": CONFIG });
+		await expectKind(openModel(other), "NoWeights", "config.json", "weights.ckpt", "pytorch_model.bin");
 	});
 
 	test("MissingShard", async () => {

@@ -105,6 +105,31 @@ chat_template: "{% for m in messages %}{{ m.content }}{% endfor %}"
 		expect(r.models![0]!.parameters.weight!.setting).toBe(-0.5);
 	});
 
+	it("tokenizer_source union and model:X; the tokenizer block's union default, tokens and padding", () => {
+		expect(parseRecipe(`merge_method: linear\n${MODELS_A}tokenizer_source: union\n`).tokenizerSource).toBe("union");
+		expect(parseRecipe(`merge_method: linear\n${MODELS_A}tokenizer_source: model:org/x\n`).tokenizerSource).toBe("org/x");
+		const r = parseRecipe(`merge_method: linear
+${MODELS_A}tokenizer:
+  pad_to_multiple_of: 64
+  tokens:
+    "<|im_start|>": {source: chatml, force: true}
+    "<|im_end|>": {source: {kind: model_token, model: a, token: "</s>"}}
+    "<x>": {source: {kind: model_token, model: a, token_id: 5}}
+    "<z>": {source: {kind: zero}}
+`);
+		expect(r.tokenizerSource).toBe("union");
+		expect(r.tokenizer).toEqual({
+			source: "union",
+			padToMultipleOf: 64,
+			tokens: [
+				{ token: "<|im_start|>", source: { kind: "model", model: "chatml" }, force: true, path: 'tokenizer.tokens["<|im_start|>"]' },
+				{ token: "<|im_end|>", source: { kind: "model_token", model: "a", token: "</s>" }, force: false, path: 'tokenizer.tokens["<|im_end|>"]' },
+				{ token: "<x>", source: { kind: "model_token", model: "a", tokenId: 5 }, force: false, path: 'tokenizer.tokens["<x>"]' },
+				{ token: "<z>", source: { kind: "zero" }, force: false, path: 'tokenizer.tokens["<z>"]' },
+			],
+		});
+	});
+
 	it("random_seed, the tokenizer block, step lists, strings, null blocks, residual_weight, aliases", () => {
 		const r = parseRecipe(`merge_method: dare_ties
 base_model: base
@@ -125,7 +150,7 @@ slices:
     residual_weight: 0.1
 `);
 		expect(r.seed).toBe(7);
-		expect(r.tokenizer).toEqual({ source: "model-b" });
+		expect(r.tokenizer).toEqual({ source: "model-b", tokens: [] });
 		expect(r.tokenizerSource).toBe("model-b");
 		expect(r.parameters.rescale!.setting).toBe("inverse_density");
 		expect(r.parameters.int8_mask!.setting).toEqual([true, false]);
@@ -208,10 +233,12 @@ const ERROR_CASES: [string, string, string, string][] = [
 	["empty model reference", `merge_method: linear\nmodels:\n  - model: ""\n`, "Value", "models[0].model"],
 	["unknown model key", `merge_method: linear\nmodels:\n  - model: a\n    paramters: {weight: 1}\n`, "Schema", "models[0].paramters"],
 	["unknown top-level key", `merge_method: linear\n${MODELS_A}base_models: x\n`, "Schema", "base_models"],
-	["tokenizer_source union", `merge_method: linear\n${MODELS_A}tokenizer_source: union\n`, "Unsupported", "tokenizer_source"],
-	["tokenizer source union", `merge_method: linear\n${MODELS_A}tokenizer:\n  source: union\n`, "Unsupported", "tokenizer.source"],
-	["tokenizer without source (union default)", `merge_method: linear\n${MODELS_A}tokenizer: {}\n`, "Unsupported", "tokenizer"],
-	["tokenizer tokens", `merge_method: linear\n${MODELS_A}tokenizer:\n  source: base\n  tokens:\n    "<x>": {source: a}\n`, "Unsupported", "tokenizer.tokens"],
+	["token entry without source", `merge_method: linear\n${MODELS_A}tokenizer:\n  tokens:\n    "<x>": {force: true}\n`, "Schema", 'tokenizer.tokens["<x>"]'],
+	["token entry with a typo", `merge_method: linear\n${MODELS_A}tokenizer:\n  tokens:\n    "<x>": {sorce: a}\n`, "Schema", 'tokenizer.tokens["<x>"].sorce'],
+	["model_token with token and token_id", `merge_method: linear\n${MODELS_A}tokenizer:\n  tokens:\n    "<x>": {source: {kind: model_token, model: a, token: b, token_id: 3}}\n`, "Schema", 'tokenizer.tokens["<x>"].source'],
+	["model_token with neither", `merge_method: linear\n${MODELS_A}tokenizer:\n  tokens:\n    "<x>": {source: {kind: model_token, model: a}}\n`, "Schema", 'tokenizer.tokens["<x>"].source'],
+	["pad_to_multiple_of not an integer", `merge_method: linear\n${MODELS_A}tokenizer:\n  pad_to_multiple_of: 2.5\n`, "Value", "tokenizer.pad_to_multiple_of"],
+	["pad_to_multiple_of zero", `merge_method: linear\n${MODELS_A}tokenizer:\n  pad_to_multiple_of: 0\n`, "Value", "tokenizer.pad_to_multiple_of"],
 	["tokenizer and tokenizer_source", `merge_method: linear\n${MODELS_A}tokenizer_source: base\ntokenizer:\n  source: base\n`, "Schema", "tokenizer"],
 	["modules", `merge_method: linear\nmodules:\n  text:\n    models:\n      - model: a\n`, "Unsupported", "modules"],
 	["bad compat", `merge_method: linear\n${MODELS_A}compat: torch\n`, "Value", "compat"],

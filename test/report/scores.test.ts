@@ -4,15 +4,17 @@ import type { ItemReport, TaskReport } from "../../src/eval/types.js";
 import { eceFromBins } from "../../src/report/calibration.js";
 import { quantizedComparisons, rowsOfReport, taskScores } from "../../src/report/scores.js";
 import type { ReportInput } from "../../src/report/types.js";
+import { fakeEvalReport } from "../helpers/eval-report.js";
 
 const stat = (perSeed: number[]) => ({ mean: perSeed.reduce((a, b) => a + b, 0) / perSeed.length, std: 0, per_seed: perSeed });
 const task = (acc: number, ece = 10): TaskReport => ({ n: 2, acc: stat([acc]), acc_letters: stat([acc]), non_letter_top1: 0, ece, ece_per_seed: [ece], shot_source: "template" });
 const item = (probs: Record<string, number>, gold: string): ItemReport => ({
-	task: "medqa", id: "1", seed: 0, gold, shot_ids: [], prompt: "", prompt_ids: [], letter_probs: probs, top1_id: null, top1_text: null, correct: false, correct_letters: false,
+	task: "medqa", id: "1", seed: 0, gold, shot_ids: [], tokens: 10, letter_probs: probs, top1_id: null, top1_text: null, correct: false, correct_letters: false,
 });
 
 function report(over: Partial<ReportInput> = {}): ReportInput {
-	return { mode: "biomistral", shots: 3, seeds: [0], models: ["/m/bio-slerp"], ensemble: false, bos: true, letter_token_ids: {}, tasks: { medqa: task(50) }, warnings: [], items: [], ...over };
+	const { quantized, ...rest } = over;
+	return { ...fakeEvalReport({ models: ["/m/bio-slerp"], tasks: { medqa: task(50) }, ...rest }), ...(quantized !== undefined ? { quantized } : {}) };
 }
 
 describe("taskScores", () => {
@@ -50,8 +52,9 @@ describe("quantizedComparisons", () => {
 	test("from reports of one model and settings that differ in quant; unrelated reports make none", () => {
 		const q = quantizedComparisons([report({ quant: "q4_k_m", tasks: { medqa: task(46) } }), report(), report({ models: ["/m/other"] })]);
 		expect(q).toHaveLength(1);
-		expect(q[0]?.reference.label).toBe("reference");
+		expect(q[0]?.reference.label).toBe("f32");
 		expect(q[0]?.variants.map((v) => v.label)).toEqual(["q4_k_m"]);
+		expect(rowsOfReport(report({ backend: "llama", quant: "q4_k_m" }))[0]?.label).toBe("bio-slerp (q4_k_m)");
 		expect(quantizedComparisons([report(), report({ models: ["/m/x"] })])).toEqual([]);
 	});
 });

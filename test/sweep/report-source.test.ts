@@ -5,14 +5,13 @@ import { ReportError } from "../../src/errors.js";
 import type { EvalReport } from "../../src/eval/types.js";
 import { defaultStorePath, readReportData } from "../../src/sweep/report-source.js";
 import { ResultsStore } from "../../src/sweep/store.js";
+import { fakeEvalReport } from "../helpers/eval-report.js";
 import { useTempDir } from "../helpers/fs.js";
 
 const dir = useTempDir("lm-merge-report-source-");
 const stat = (v: number) => ({ mean: v, std: 0, per_seed: [v] });
-const evalReport = (model: string, acc: number): EvalReport => ({
-	mode: "biomistral", shots: 3, seeds: [0], models: [model], ensemble: false, bos: true, letter_token_ids: {}, warnings: [], items: [],
-	tasks: { medqa: { n: 1, acc: stat(acc), acc_letters: stat(acc), non_letter_top1: 0, ece: 1, ece_per_seed: [1], shot_source: "template" } },
-});
+const evalReport = (model: string, acc: number): EvalReport =>
+	fakeEvalReport({ models: [model], tasks: { medqa: { n: 1, acc: stat(acc), acc_letters: stat(acc), non_letter_top1: 0, ece: 1, ece_per_seed: [1], shot_source: "template" } } });
 
 describe("readReportData", () => {
 	test("the default store sits beside the sweep file", () => {

@@ -1,6 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { fakeEvalReport } from "../helpers/eval-report.js";
 import { describe, expect, test } from "vitest";
 import { SweepError } from "../../src/errors.js";
 import type { EvalReport } from "../../src/eval/types.js";
@@ -23,7 +24,7 @@ const trial = (key: string, t = 0.5): TrialSpec => ({
 	objective: "mean_accuracy",
 });
 
-const report = { mode: "biomistral", shots: 3, seeds: [0], models: ["/m"], ensemble: false, bos: true, letter_token_ids: {}, tasks: {}, warnings: [], items: [] } as EvalReport;
+const report: EvalReport = fakeEvalReport();
 
 const result = (key: string, objective: number, worker = "w"): TrialResult => ({
 	key,

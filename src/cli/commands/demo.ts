@@ -4,7 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CommandModule } from "yargs";
 import { stringify } from "yaml";
-import { evaluate, loadRecipe, parseRecipe, renderText, slerpMethod, writeHfCacheModel } from "../../index.js";
+import { evaluate, exportGguf, letterDeviation, loadRecipe, parseRecipe, renderText, slerpMethod, writeHfCacheModel } from "../../index.js";
 import { executeMerge } from "../merge-flags.js";
 import { formatBytes, type Io } from "../output.js";
 import { quickRecipe, withPortableRefs } from "./quick.js";
@@ -54,7 +54,7 @@ export async function writeDemoCache(cache: string): Promise<void> {
 export function demoCommand(io: Io): CommandModule<object, { dir: string; quiet?: boolean }> {
 	return {
 		command: "demo",
-		describe: "Generate tiny stand-ins for BioMistral-7B and Mistral-7B-Instruct in a local HF cache, merge them, and score a merge",
+		describe: "Generate tiny stand-ins for BioMistral-7B and Mistral-7B-Instruct in a local HF cache, merge them, and score a merge on tfjs and (as GGUF) on llama.cpp",
 		builder: (y) =>
 			y
 				.option("dir", { type: "string", default: ".demo", description: "Working folder (cache and outputs)" })
@@ -89,19 +89,26 @@ export function demoCommand(io: Io): CommandModule<object, { dir: string; quiet?
 				const { files, bytes } = await folderSize(out);
 				io.out(`  ${path.relative(process.cwd(), out)}  (${files} files, ${formatBytes(bytes)})`);
 			}
-			// Score the SLERP merge on the bundled sample questions (random tiny weights: expect chance-level scores).
+			// Score the SLERP merge on the bundled sample questions (random tiny weights: expect chance-level scores),
+			// first with lm-merge's own tfjs forward pass, then exported to GGUF and scored by llama.cpp.
 			const data = path.join(packageDir(), "examples", "data");
 			const rel = (p: string) => path.relative(process.cwd(), p);
-			io.err(`$ merge eval ${rel(slerpOut)} --data ${rel(path.join(data, "medqa-sample.jsonl"))} --shots-from ${rel(path.join(data, "medqa-sample-train.jsonl"))} --limit ${DEMO_EVAL_LIMIT} --seeds 1`);
-			const report = await evaluate({
-				models: [slerpOut],
-				data: path.join(data, "medqa-sample.jsonl"),
-				shotsFrom: path.join(data, "medqa-sample-train.jsonl"),
-				limit: DEMO_EVAL_LIMIT,
-				seeds: 1,
-			});
+			const evalArgs = `--data ${rel(path.join(data, "medqa-sample.jsonl"))} --shots-from ${rel(path.join(data, "medqa-sample-train.jsonl"))} --limit ${DEMO_EVAL_LIMIT} --seeds 1`;
+			const evalOpts = { data: path.join(data, "medqa-sample.jsonl"), shotsFrom: path.join(data, "medqa-sample-train.jsonl"), limit: DEMO_EVAL_LIMIT, seeds: 1 };
+			io.err(`$ merge eval ${rel(slerpOut)} ${evalArgs}`);
+			const report = await evaluate({ ...evalOpts, models: [slerpOut] });
+			const gguf = `${slerpOut}.f32.gguf`;
+			io.err(`$ merge export ${rel(slerpOut)} --type f32 --out ${rel(gguf)}`);
+			await exportGguf(slerpOut, { type: "f32", out: gguf, force: true });
+			io.err(`$ merge eval ${rel(gguf)} --tokenizer ${rel(slerpOut)} --backend llama ${evalArgs}`);
+			const llama = await evaluate({ ...evalOpts, models: [gguf], tokenizer: slerpOut, modelNames: [path.basename(gguf)], backend: "llama" });
 			io.out("");
 			io.out(renderText(report).trimEnd());
+			io.out("");
+			io.out(renderText(llama).trimEnd());
+			const dev = letterDeviation(llama, report);
+			io.out("");
+			io.out(`llama.cpp (f32, exact mode) vs tfjs on the same ${dev.prompts} prompts: letter probabilities differ by at most ${dev.max_abs.toExponential(1)}`);
 			io.out("");
 			// The stand-ins live in this cache, not in the user's: the README's examples need it exported.
 			io.out(`next: export HF_HUB_CACHE=${shellQuote(cache)}   # then the README's examples run against these stand-ins`);

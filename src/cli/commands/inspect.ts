@@ -1,5 +1,6 @@
 import type { CommandModule } from "yargs";
 import { layerIndexOf, numel, openModel } from "../../index.js";
+import { inspectGguf, isGgufFile } from "../inspect-gguf.js";
 import { formatBytes, type Io } from "../output.js";
 import { printable } from "../printable.js";
 
@@ -11,12 +12,16 @@ interface InspectArgs {
 export function inspectCommand(io: Io): CommandModule<object, InspectArgs> {
 	return {
 		command: "inspect <path>",
-		describe: "Validate a safetensors file or model folder and list its tensors",
+		describe: "Validate a weights file (safetensors, PyTorch .bin or GGUF) or model folder and list its tensors",
 		builder: (y) =>
 			y
-				.positional("path", { type: "string", demandOption: true, description: "A .safetensors file or a model folder" })
+				.positional("path", { type: "string", demandOption: true, description: "A .safetensors, .bin or .gguf file, or a model folder" })
 				.option("json", { type: "boolean", description: "Print JSON" }) as never,
 		handler: async (argv) => {
+			if (argv.path.toLowerCase().endsWith(".gguf") || (await isGgufFile(argv.path))) {
+				await inspectGguf(io, argv.path, argv.json === true);
+				return;
+			}
 			const model = await openModel(argv.path);
 			try {
 				const tensors = model.names().map((name) => {

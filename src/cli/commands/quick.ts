@@ -93,6 +93,7 @@ export function quickRecipe(m: MergeMethod, argv: Args): { recipe: Record<string
 		...(dtype !== undefined ? { dtype: torchDtypeName(dtype) } : {}),
 		...(argv.seed !== undefined && m.random === true ? { seed: argv.seed } : {}),
 		...(argv.compat === "mergekit" ? { compat: "mergekit" } : {}),
+		...(argv["tokenizer-source"] !== undefined ? { tokenizer_source: String(argv["tokenizer-source"]) } : {}),
 	};
 	const names = [...(base !== undefined && m.base !== "none" ? [base] : []), ...models].map((r) => path.basename(r.replace(/@.*$/, "")));
 	const hint = [kebab(m.name), ...names, ...Object.entries(parameters).map(([k, v]) => `${k}${String(v)}`)].join("-");
@@ -120,9 +121,11 @@ async function portableRef(ref: string): Promise<string> {
 export async function withPortableRefs(recipe: Record<string, unknown>): Promise<Record<string, unknown>> {
 	const base = recipe["base_model"];
 	const models = recipe["models"] as Record<string, unknown>[];
+	const tok = recipe["tokenizer_source"];
 	return {
 		...recipe,
 		...(typeof base === "string" ? { base_model: await portableRef(base) } : {}),
+		...(typeof tok === "string" && tok !== "union" && tok !== "base" ? { tokenizer_source: await portableRef(tok.replace(/^model:/, "")) } : {}),
 		models: await Promise.all(models.map(async (m) => ({ ...m, model: await portableRef(String(m["model"])) }))),
 	};
 }
@@ -142,6 +145,7 @@ export function quickCommands(io: Io): CommandModule<object, Args>[] {
 			}
 			if (m.base !== "none") b = b.option("base", { type: "string", description: `Base model${m.base === "optional" ? " (optional)" : ""}` });
 			b = b.option("models", { type: "string", array: true, description: m.base === "none" ? "Models to merge" : "Models merged onto the base" });
+			b = b.option("tokenizer-source", { type: "string", description: "Output vocabulary: union (every model's tokens), base, or a model (mergekit's tokenizer_source); embeddings are permuted to it" });
 			for (const [name, def] of Object.entries(m.modelParams)) b = addParamOption(b, name, def, true);
 			for (const [name, def] of Object.entries(m.params)) b = addParamOption(b, name, def, false);
 			return b as Argv<Args>;

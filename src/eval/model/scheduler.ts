@@ -39,6 +39,8 @@ export interface ScheduleOptions {
 	/** Receives each batch's wanted rows as [batch.outputRows.length × vocab]. */
 	onBatch: (batch: PackedBatch, rows: Float32Array) => void;
 	onProgress?: (done: number, total: number) => void;
+	/** Checked before each wave: once aborted, the remaining waves are skipped (finished ones stay delivered). */
+	signal?: AbortSignal;
 }
 
 export function createPrefixCache(tf: Tf, cfg: MistralConfig, state: RunState, embed: Float32Array, tokens: readonly number[]): PrefixCache {
@@ -61,10 +63,10 @@ export function disposePrefixCache(p: PrefixCache): void {
 }
 
 /** Runs the prefix through layer `l` if that is the next layer it needs, keeping the layer's keys and values. */
-function advancePrefix(tf: Tf, cfg: MistralConfig, p: PrefixCache, l: number, w: LayerWeights): void {
+function advancePrefix(tf: Tf, cfg: MistralConfig, state: RunState, p: PrefixCache, l: number, w: LayerWeights): void {
 	if (p.pending === undefined || p.kv.length !== l) return;
 	const { batch, bt, x } = p.pending;
-	const out = decoderLayer(tf, cfg, w, bt, batch, x, undefined, true);
+	const out = decoderLayer(tf, cfg, state, w, bt, batch, x, undefined, true);
 	x.dispose();
 	p.kv.push(out.kv!);
 	p.pending.x = out.x;
@@ -110,15 +112,18 @@ export async function runSequences(
 	const waves = planWaves(batches, weights.streaming ? opts.waveRows : 0);
 	let done = 0;
 	for (const wave of waves) {
+		// tfjs resolves its promises as microtasks: give signal handlers (Ctrl-C) and timers a turn per wave.
+		await new Promise<void>((resolve) => setImmediate(resolve));
+		if (opts.signal?.aborted === true) return;
 		const bts = wave.map((b) => prepareBatch(tf, cfg, state, b));
 		const xs = wave.map((b) => embedTokens(tf, cfg, weights.embed, b.tokens));
 		try {
 			for (let l = 0; l < cfg.layers; l++) {
 				const w = await weights.layer(l);
 				try {
-					if (prefix !== undefined) advancePrefix(tf, cfg, prefix, l, w);
+					if (prefix !== undefined) advancePrefix(tf, cfg, state, prefix, l, w);
 					for (let b = 0; b < wave.length; b++) {
-						const next = decoderLayer(tf, cfg, w, bts[b]!, wave[b]!, xs[b]!, prefix?.kv[l]).x;
+						const next = decoderLayer(tf, cfg, state, w, bts[b]!, wave[b]!, xs[b]!, prefix?.kv[l]).x;
 						xs[b]!.dispose();
 						xs[b] = next;
 					}

@@ -11,7 +11,7 @@ import {
 } from "./data-layout.js";
 import { guessTask, itemsOf, readDataSet, type DataFile, type LoadOptions } from "./load-file.js";
 import { isRecord, parseJsonDocument, readDataFile, type LoadContext } from "./records.js";
-import { TASK_NAMES, getTask } from "./registry.js";
+import { TASK_NAMES, expandTaskNames, getTask } from "./registry.js";
 
 /** One task ready to score. */
 export interface TaskData {
@@ -41,6 +41,8 @@ export interface LoadTasksOptions extends LoadOptions {
 /** Reads files once even when several tasks share them (BioInstructQA). */
 class FileCache {
 	private readonly files = new Map<string, Promise<DataFile>>();
+	/** Every file read, in first-read order (the report records their hashes). */
+	readonly readFiles: string[] = [];
 	constructor(
 		readonly opts: LoadOptions,
 		readonly warnings: string[],
@@ -51,6 +53,7 @@ class FileCache {
 	read(file: string): Promise<DataFile> {
 		let p = this.files.get(file);
 		if (p === undefined) {
+			this.readFiles.push(file);
 			p = readDataSet(file, this.ctx(file));
 			this.files.set(file, p);
 		}
@@ -71,6 +74,7 @@ interface TaskFiles {
 
 async function readIdList(file: string, cache: FileCache): Promise<Set<string>> {
 	const ctx = cache.ctx(file);
+	cache.readFiles.push(file);
 	return new Set(parseJsonDocument(await readDataFile(file), ctx).map((r) => r.key ?? (isRecord(r.value) ? "" : String(r.value))));
 }
 
@@ -138,10 +142,10 @@ async function poolFromOption(path: string, task: TaskName, taskCount: number, c
  * warning). Records carrying BioInstructQA's own shots ("paper shots") need no pool unless
  * `shotsFrom` is given.
  */
-export async function loadTasks(opts: LoadTasksOptions): Promise<{ tasks: TaskData[]; warnings: string[] }> {
+export async function loadTasks(opts: LoadTasksOptions): Promise<{ tasks: TaskData[]; warnings: string[]; files: string[] }> {
 	const warnings: string[] = [];
 	const cache = new FileCache(opts, warnings);
-	const requested = opts.tasks?.map((t) => getTask(t).name);
+	const requested = opts.tasks !== undefined ? expandTaskNames(opts.tasks) : undefined;
 	const folder = await isDirectory(opts.data);
 	const plan: [TaskName, TaskFiles][] = [];
 	if (folder) {
@@ -179,5 +183,5 @@ export async function loadTasks(opts: LoadTasksOptions): Promise<{ tasks: TaskDa
 		}
 		out.push(data);
 	}
-	return { tasks: out, warnings };
+	return { tasks: out, warnings, files: [...new Set(cache.readFiles)] };
 }

@@ -77,6 +77,34 @@ export function getTask(name: string): TaskSpec {
 	return spec;
 }
 
+/**
+ * lm-evaluation-harness task names that differ from ours, and its group of the medical tasks: `--tasks`
+ * accepts them so a harness command line works as is.
+ */
+export const TASK_ALIASES: Readonly<Record<string, readonly TaskName[]>> = {
+	medqa_4options: ["medqa"],
+	multimedqa: ["medqa", "medmcqa", "pubmedqa", ...MMLU_TASKS],
+};
+
+/**
+ * Task names as users give them: comma-separated lists (`medqa,pubmedqa`), harness aliases and groups,
+ * duplicates dropped, first mention first. Unknown names throw EvalError "Config" listing the valid ones.
+ */
+export function expandTaskNames(names: readonly string[]): TaskName[] {
+	const out: TaskName[] = [];
+	for (const name of names.flatMap((n) => n.split(",")).map((n) => n.trim()).filter((n) => n !== "")) {
+		const alias = Object.hasOwn(TASK_ALIASES, name) ? TASK_ALIASES[name] : undefined;
+		for (const t of alias ?? [getTaskOrAlias(name)]) if (!out.includes(t)) out.push(t);
+	}
+	if (out.length === 0) throw new EvalError("Config", "no task named (an empty --tasks list)");
+	return out;
+}
+
+function getTaskOrAlias(name: string): TaskName {
+	if (isTaskName(name)) return name;
+	throw new EvalError("Config", `unknown task "${name}"; known tasks: ${TASK_NAMES.join(", ")} (aliases: ${Object.keys(TASK_ALIASES).join(", ")})`);
+}
+
 /** The task a BioInstructQA `corpus_name` belongs to, or undefined. */
 export function taskOfCorpus(corpusName: string): TaskSpec | undefined {
 	return TASKS.find((t) => t.corpusName === corpusName);

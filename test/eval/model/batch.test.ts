@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { commonPrefixLength, planBatches } from "../../../src/eval/model/batch.js";
-import { createRunState, MASKED, prepareBatch } from "../../../src/eval/model/run-state.js";
+import { chunkMask, createRunState, disposeBatchTensors, MASKED, prepareBatch } from "../../../src/eval/model/run-state.js";
 import type { MistralConfig } from "../../../src/eval/mistral-config.js";
 import { initTfjs } from "../../../src/eval/tfjs-backend.js";
 
@@ -47,7 +47,10 @@ describe("prepareBatch", () => {
 		try {
 			const X = MASKED;
 			// queries at positions 2, 3 over keys 0..3 with window 2
-			expect(Array.from(bt.masks[0]!.dataSync())).toEqual([X, 0, 0, X, X, X, 0, 0]);
+			expect(Array.from(chunkMask(tf, CFG, bt, 0, batch!.segments[0]!, 0, 2).dataSync())).toEqual([X, 0, 0, X, X, X, 0, 0]);
+			// the block of query row 1 alone (position 3) sees keys 0..3; the one of row 0 (position 2) keys 0..2
+			expect(Array.from(chunkMask(tf, CFG, bt, 0, batch!.segments[0]!, 1, 1).dataSync())).toEqual([X, X, 0, 0]);
+			expect(Array.from(chunkMask(tf, CFG, bt, 0, batch!.segments[0]!, 0, 1).dataSync())).toEqual([X, 0, 0]);
 			// RoPE rows: position 2, dims j and j + 2 share the angle 2·θ^(−2j/4)
 			const cos = bt.cos.dataSync();
 			expect(cos[0]).toBeCloseTo(Math.cos(2), 6);
@@ -55,9 +58,7 @@ describe("prepareBatch", () => {
 			expect(cos[2]).toBeCloseTo(Math.cos(2), 6);
 			expect(bt.sin.dataSync()[4 + 1]).toBeCloseTo(Math.sin(3 / 10), 6);
 		} finally {
-			bt.cos.dispose();
-			bt.sin.dispose();
-			bt.masks.forEach((m) => m.dispose());
+			disposeBatchTensors(bt);
 		}
 	});
 });
