@@ -43,6 +43,8 @@ export interface BenchPairOptions {
 	maxShardBytes?: number;
 	/** Replace existing non-empty folders. */
 	force?: boolean;
+	/** Write only the base model (benches of a single model: half the time and disk). */
+	baseOnly?: boolean;
 }
 
 /** What writeBenchPair wrote. */
@@ -77,7 +79,7 @@ function bell(h: number): number {
 }
 
 /** Fills `base` and `tuned` with the bf16 bit patterns (round-to-nearest-even) of one tensor's values. */
-function fillPair(spec: TinyTensorSpec, seed: number, base: Uint16Array, tuned: Uint16Array): void {
+function fillPair(spec: TinyTensorSpec, seed: number, base: Uint16Array, tuned: Uint16Array | undefined): void {
 	const isNorm = spec.name.endsWith("norm.weight");
 	const center = isNorm ? 1 : 0;
 	const std = isNorm ? NORM_STD : BASE_STD;
@@ -90,6 +92,7 @@ function fillPair(spec: TinyTensorSpec, seed: number, base: Uint16Array, tuned: 
 		f32[0] = b;
 		let bits = u32[0]!;
 		base[i] = (bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16;
+		if (tuned === undefined) continue;
 		f32[0] = b + DELTA_STD * bell(hash32(kDelta, i));
 		bits = u32[0]!;
 		tuned[i] = (bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16;
@@ -103,7 +106,7 @@ export function benchConfig(s: TinyShape): Record<string, unknown> {
 
 /**
  * Writes a bf16 base model to `<rootDir>/base` and a fine-tuned one (base + small delta) to
- * `<rootDir>/tuned`, both sharded like Hub checkpoints. Same shape and seed give identical bytes.
+ * `<rootDir>/tuned` (unless `baseOnly`), both sharded like Hub checkpoints. Same shape and seed give identical bytes.
  */
 export async function writeBenchPair(rootDir: string, opts: BenchPairOptions = {}): Promise<BenchPair> {
 	const shape = opts.shape ?? { ...MISTRAL_7B_SHAPE, layers: 2 };
@@ -112,7 +115,7 @@ export async function writeBenchPair(rootDir: string, opts: BenchPairOptions = {
 	const entries = specs.map((s) => ({ name: s.name, dtype: "BF16" as const, shape: s.shape }));
 	const writerOpts = { maxShardBytes: opts.maxShardBytes ?? SHARD_BYTES, metadata: {}, force: opts.force ?? false };
 	const dirs = { base: join(rootDir, "base"), tuned: join(rootDir, "tuned") };
-	const writers = [await ShardedWriter.create(dirs.base, entries, writerOpts), await ShardedWriter.create(dirs.tuned, entries, writerOpts)] as const;
+	const writers = [await ShardedWriter.create(dirs.base, entries, writerOpts), ...(opts.baseOnly === true ? [] : [await ShardedWriter.create(dirs.tuned, entries, writerOpts)])];
 	try {
 		// Two buffer pairs: the next tensor is filled while the previous one is still being written.
 		const largest = Math.max(...specs.map((s) => s.shape.reduce((a, d) => a * d, 1)));
@@ -124,9 +127,9 @@ export async function writeBenchPair(rootDir: string, opts: BenchPairOptions = {
 			const pair = buffers[k % 2]!;
 			const base = pair[0].subarray(0, n);
 			const tuned = pair[1].subarray(0, n);
-			fillPair(spec, seed, base, tuned);
+			fillPair(spec, seed, base, writers.length > 1 ? tuned : undefined);
 			await pending;
-			pending = Promise.all([writers[0].writeTensor(spec.name, bytes(base)), writers[1].writeTensor(spec.name, bytes(tuned))]);
+			pending = Promise.all(writers.map((w, m) => w.writeTensor(spec.name, bytes(m === 0 ? base : tuned))));
 			pending.catch(() => undefined);
 		}
 		await pending;
@@ -139,5 +142,5 @@ export async function writeBenchPair(rootDir: string, opts: BenchPairOptions = {
 		await Promise.all(writers.map((w) => w.abort()));
 		throw err;
 	}
-	return { ...dirs, bytesPerModel: writers[0].totalSize, tensors: specs.length };
+	return { ...dirs, bytesPerModel: writers[0]!.totalSize, tensors: specs.length };
 }

@@ -61,7 +61,7 @@ export function validRecipe(r: FuzzRandom): Record<string, unknown> {
 	if (r.chance(0.2)) recipe.tokenizer_source = r.pick(["base", ...MODELS]);
 	if (r.chance(0.2)) recipe.seed = r.int(1000);
 	if (r.chance(0.1)) recipe.compat = r.pick(["float32", "mergekit"]);
-	if (r.chance(0.1)) recipe.chat_template = r.pick(["auto", "chatml", "{{ messages }}"]);
+	if (r.chance(0.1)) recipe.chat_template = r.pick(["auto", "chatml", "{% for m in messages %}{{ m.content }}{% endfor %}"]);
 	return recipe;
 }
 

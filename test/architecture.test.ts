@@ -51,8 +51,9 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	sweep: ["index", "errors"],
 	// LoRA adapters: applying one to a model (a TensorSource wrapper) and extracting one from two models.
 	lora: ["io", "model", "tensor", "errors"],
-	// Model folder → GGUF for llama.cpp: reads models like the evaluator does, knows nothing of merging.
-	gguf: ["io", "model", "tensor", "arch", "errors"],
+	// Model folder → GGUF for llama.cpp: reads models like the evaluator does, knows nothing of merging; its
+	// compiled encoders live in the wasm module (a compute primitive, like tensor).
+	gguf: ["io", "model", "tensor", "arch", "errors", "wasm"],
 	// A client of the library, like examples/: everything through ../index.js.
 	cli: ["index"],
 };

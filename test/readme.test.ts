@@ -1,6 +1,6 @@
 /**
  * The README's examples run as written after the demo (issue 12, item 18). In a scratch folder laid out like a
- * checkout (merges/ and examples/ beside it), this runs `merge demo`, then every ```sh block of the README in
+ * checkout (merges/, examples/ and sweeps/ beside it), this runs `merge demo`, then every ```sh block of the README in
  * order in one bash session (so its `export HF_HUB_CACHE=...` line applies to what follows, as in a terminal),
  * then the ```ts library block as an ES module importing "lm-merge". `merge` is on PATH as `npm link` or an
  * install would put it. Any failing command fails the test with the session's output.
@@ -14,7 +14,7 @@ import { BIN, cleanEnv, REPO_ROOT } from "./helpers/cli.js";
 import { useTempDir } from "./helpers/fs.js";
 
 /** The demo, about a dozen merges of 32-layer stand-ins and a few small evals; generous for a shared machine. */
-const README_TIMEOUT_MS = 600_000;
+const README_TIMEOUT_MS = 1_200_000;
 
 /** The bodies of the README's fenced blocks with the given info string, in order. */
 export function fencedBlocks(markdown: string, lang: string): string[] {
@@ -38,7 +38,7 @@ beforeAll(async () => {
 	readme = await readFile(path.join(REPO_ROOT, "README.md"), "utf8");
 	work = path.join(root(), "checkout");
 	await mkdir(work);
-	for (const dir of ["merges", "examples"]) await symlink(path.join(REPO_ROOT, dir), path.join(work, dir));
+	for (const dir of ["merges", "examples", "sweeps"]) await symlink(path.join(REPO_ROOT, dir), path.join(work, dir));
 	// `merge` and `lm-merge` on PATH, and "lm-merge" importable, as after `npm link` or an install.
 	const bin = path.join(root(), "bin");
 	await mkdir(bin);

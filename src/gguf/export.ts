@@ -1,7 +1,8 @@
 /**
  * Model folder → GGUF file for llama.cpp's `llama` architecture. Every check that needs only config.json,
- * the tokenizer and the safetensors headers runs first; then each tensor is read once in row chunks,
- * permuted (q/k), encoded and appended to a temporary file that is renamed into place when complete.
+ * the tokenizer and the safetensors headers runs first; then each tensor is read once in row chunks, which
+ * worker threads read, permute (q/k), encode and write at their final place in a temporary file that is
+ * renamed into place when complete.
  */
 import { basename } from "node:path";
 import { ExecError } from "../errors.js";
@@ -9,13 +10,12 @@ import { openModel } from "../model/model-dir.js";
 import type { ModelSource } from "../model/model-source.js";
 import { resolveModelRef, type ResolveOptions } from "../model/refs.js";
 import { GGML_QUANTIZATION_VERSION, GGML_TYPES, type GgmlType } from "./constants.js";
-import { encodeRows } from "./encode.js";
-import { defaultEncodeThreads, EncodePool } from "./encode-pool.js";
-import { planExport, type ExportPlan, type PlannedTensor } from "./export-plan.js";
+import { CHUNKS_PER_WORKER, ChunkPool, defaultEncodeThreads, LocalChunks, type ChunkExecutor } from "./encode-pool.js";
+import { planChunks } from "./export-chunks.js";
+import { planExport, type ExportPlan } from "./export-plan.js";
 import { layoutGguf } from "./layout.js";
 import { gguf, type GgufMetadata } from "./metadata.js";
 import { fileTypeOf, type GgufExportType } from "./mix.js";
-import { permuteRotaryRows } from "./names.js";
 import { vocabMetadata } from "./vocab.js";
 import { GgufWriter } from "./writer.js";
 import { llamaMetadata } from "./llama-metadata.js";
@@ -35,6 +35,8 @@ export interface ExportGgufOptions {
 	resolve?: ResolveOptions;
 	/** Threads that quantize (default: every core); 1 encodes on the calling thread. */
 	threads?: number;
+	/** Values per chunk of work (default CHUNK_VALUES, 4 Mi); smaller splits tensors into more chunks (tests). */
+	chunkValues?: number;
 }
 
 export type ExportEvent =
@@ -55,9 +57,6 @@ export interface ExportGgufResult {
 	/** How many tensors got each ggml type. */
 	types: Partial<Record<GgmlType, number>>;
 }
-
-/** Values per encode chunk (4 Mi floats = 16 MB of float32): large enough to amortize calls, small next to RAM. */
-export const CHUNK_VALUES = 4 * 2 ** 20;
 
 /** Opens `model` (a path or any model reference) unless it already is an open ModelSource. */
 async function openSource(model: string | ModelSource, opts: ExportGgufOptions): Promise<{ source: ModelSource; name: string; owned: boolean }> {
@@ -90,45 +89,70 @@ export async function* exportGgufIter(model: string | ModelSource, opts: ExportG
 		for (const t of plan.tensors) types[t.ggmlType] = (types[t.ggmlType] ?? 0) + 1;
 		const totalBytes = layout.fileSize;
 		yield { event: "planned", out: opts.out, type: opts.type, tensors: plan.tensors.length, readBytes: plan.readBytes, bytes: totalBytes, types };
+		const chunks = planChunks(source, plan, layout, opts.chunkValues);
 		const writer = await GgufWriter.create(opts.out, layout, { force: opts.force ?? false });
-		const pool = new EncodePool(opts.threads ?? defaultEncodeThreads());
+		let exec: ChunkExecutor | undefined;
 		let committed = false;
 		try {
-			// Chunks in flight, in file order: each is written once its encoding is done. Up to threads + 1 are
-			// queued so every worker stays busy while the main thread reads the next chunk and writes the oldest.
-			const queue: Array<{ t: PlannedTensor; index: number; last: boolean; bytes: Promise<Uint8Array> }> = [];
-			const depth = pool.threads + 1;
-			let done = layout.dataStart;
-			const drainOne = async (): Promise<ExportEvent | undefined> => {
-				const head = queue.shift()!;
-				const bytes = await head.bytes;
-				await writer.write(head.t.ggufName, bytes);
-				done += bytes.byteLength;
-				if (!head.last) return undefined;
-				return { event: "tensor", name: head.t.name, ggufName: head.t.ggufName, ggmlType: head.t.ggmlType, index: head.index, total: plan.tensors.length, doneBytes: done, totalBytes };
-			};
-			for (const [index, t] of plan.tensors.entries()) {
-				const inline = GGML_TYPES[t.ggmlType].block === 1;
-				for await (const { data, last } of tensorChunks(source, t, plan, opts.signal)) {
-					const bytes = inline ? Promise.resolve(encodeRows(t.ggmlType, data)) : pool.encode(t.ggmlType, data);
-					bytes.catch(() => undefined);
-					queue.push({ t, index, last, bytes });
-					while (queue.length > depth) {
-						const e = await drainOne();
-						if (e !== undefined) yield e;
-					}
+			const threads = opts.threads ?? defaultEncodeThreads();
+			const maxIn = chunks.reduce((m, c) => Math.max(m, c.end - c.start), 0);
+			const maxOut = chunks.reduce((m, c) => Math.max(m, c.bytes), 0);
+			exec = threads > 1 ? new ChunkPool(threads, { out: writer.tempFile, maxIn, maxOut }) : await LocalChunks.open(source, writer.tempFile, maxIn, maxOut);
+			// Chunks are handed out in file order, at most CHUNKS_PER_WORKER per thread at a time; each is written at its
+			// place by the thread that encoded it. A tensor is reported (and recorded by the writer) once all of its chunks
+			// and those of every tensor before it are written.
+			const left = plan.tensors.map(() => 0);
+			for (const c of chunks) left[c.tensor]!++;
+			let reported = 0;
+			let inFlight = 0;
+			let failure: { error: unknown } | undefined;
+			let wake: (() => void) | undefined;
+			const finished = function* (): Generator<ExportEvent> {
+				while (reported < plan.tensors.length && left[reported] === 0) {
+					const t = plan.tensors[reported]!;
+					writer.markWritten(t.ggufName);
+					const placed = layout.tensors[reported]!;
+					yield { event: "tensor", name: t.name, ggufName: t.ggufName, ggmlType: t.ggmlType, index: reported, total: plan.tensors.length, doneBytes: layout.dataStart + placed.offset + placed.byteLength, totalBytes };
+					reported++;
 				}
+			};
+			const settle = async function* (limit: number): AsyncGenerator<ExportEvent> {
+				while (inFlight > limit && failure === undefined) {
+					await new Promise<void>((resolve) => (wake = resolve));
+					yield* finished();
+				}
+			};
+			const limit = exec.threads * CHUNKS_PER_WORKER;
+			for (const chunk of chunks) {
+				yield* settle(limit - 1);
+				if (failure !== undefined) break;
+				if (opts.signal?.aborted === true) throw new ExecError("Interrupted", `${plan.location}: export interrupted at tensor "${chunk.name}"`);
+				inFlight++;
+				exec.submit(chunk).then(
+					() => {
+						inFlight--;
+						left[chunk.tensor]!--;
+						wake?.();
+					},
+					(error: unknown) => {
+						inFlight--;
+						failure ??= { error };
+						wake?.();
+					},
+				);
 			}
-			while (queue.length > 0) {
-				const e = await drainOne();
-				if (e !== undefined) yield e;
-			}
+			yield* settle(0);
+			if (failure !== undefined) throw failure.error;
+			yield* finished();
+			const closing = exec;
+			exec = undefined;
+			await closing.close();
 			await writer.commit();
 			committed = true;
 		} finally {
-			// An error, or a consumer that stopped iterating: no partial file stays behind.
+			// An error, or a consumer that stopped iterating: stop the threads; no partial file stays behind.
+			await exec?.close(true);
 			if (!committed) await writer.abort();
-			await pool.close();
 		}
 		const seconds = (performance.now() - started) / 1000;
 		yield { event: "done", out: writer.out, bytes: totalBytes, seconds };
@@ -145,34 +169,5 @@ export async function exportGguf(model: string | ModelSource, opts: ExportGgufOp
 		const r = await gen.next();
 		if (r.done === true) return r.value;
 		opts.onEvent?.(r.value);
-	}
-}
-
-/**
- * One tensor's float32 values, chunk by chunk: whole rows (whole heads for q/k, so the permutation stays
- * inside a chunk), permuted for llama.cpp where needed. The next chunk is read while the caller works.
- */
-async function* tensorChunks(source: ModelSource, t: PlannedTensor, plan: ExportPlan, signal: AbortSignal | undefined): AsyncGenerator<{ data: Float32Array; last: boolean }> {
-	if (t.dims.length === 1) {
-		// A vector (norm weights): small, read whole (readRows would count its elements as rows).
-		yield { data: (await source.read(t.name)).data, last: true };
-		return;
-	}
-	const rows = t.dims.slice(1).reduce((a, d) => a * d, 1);
-	const cols = t.dims[0]!;
-	const unit = t.rotary !== undefined ? plan.config.headDim : 1;
-	const rowsPerChunk = Math.max(unit, Math.floor(CHUNK_VALUES / cols / unit) * unit);
-	const read = (start: number) => source.readRows(t.name, start, Math.min(rows, start + rowsPerChunk));
-	let next = read(0);
-	for (let start = 0; start < rows; start += rowsPerChunk) {
-		if (signal?.aborted === true) {
-			next.catch(() => undefined);
-			throw new ExecError("Interrupted", `${plan.location}: export interrupted at tensor "${t.name}"`);
-		}
-		const chunk = await next;
-		const last = start + rowsPerChunk >= rows;
-		if (!last) next = read(start + rowsPerChunk);
-		const data = t.rotary !== undefined ? permuteRotaryRows(chunk.data, cols, plan.config.headDim) : chunk.data;
-		yield { data, last };
 	}
 }

@@ -54,6 +54,15 @@ export function isSkippedTensor(hfName: string): boolean {
 }
 
 /**
+ * The Hugging Face row that llama.cpp's row `row` of a q or k projection comes from: within each head of `headDim`
+ * rows, row 2j+s comes from row s·headDim/2 + j (see permuteRotaryRows).
+ */
+export function rotarySourceRow(row: number, headDim: number): number {
+	const within = row % headDim;
+	return row - within + (within & 1) * (headDim / 2) + (within >> 1);
+}
+
+/**
  * Reorders the rows of a q or k projection from Hugging Face's rotate-half layout (per head: the first
  * half of the rotary dimensions, then the second) to llama.cpp's interleaved one (pairs side by side):
  * within each head of `headDim` rows, output row 2j+s is input row s·headDim/2 + j. `rows` holds whole
@@ -65,14 +74,9 @@ export function permuteRotaryRows(rows: Float32Array, cols: number, headDim: num
 		throw new RangeError(`permuteRotaryRows: ${rows.length} values are not whole heads of ${headDim} rows × ${cols}`);
 	}
 	const out = new Float32Array(rows.length);
-	const half = headDim / 2;
-	for (let head = 0; head < nRows; head += headDim) {
-		for (let j = 0; j < half; j++) {
-			for (let s = 0; s < 2; s++) {
-				const from = (head + s * half + j) * cols;
-				out.set(rows.subarray(from, from + cols), (head + 2 * j + s) * cols);
-			}
-		}
+	for (let r = 0; r < nRows; r++) {
+		const from = rotarySourceRow(r, headDim) * cols;
+		out.set(rows.subarray(from, from + cols), r * cols);
 	}
 	return out;
 }

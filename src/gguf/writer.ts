@@ -1,6 +1,7 @@
 /**
- * Writes one GGUF file sequentially: the precomputed header first, then each tensor's bytes in layout
- * order (in as many chunks as the caller likes), with the alignment padding between tensors. Everything
+ * Writes one GGUF file: the precomputed header first, then each tensor's bytes in layout order (in as many
+ * chunks as the caller likes), with the alignment padding between tensors; or, with markWritten, records tensors
+ * that other handles wrote at their offsets (the export's worker threads). Everything
  * goes to a temporary sibling `<out>.partial-XXXXXX`, which commit() fsyncs and renames into place, so
  * a file at `out` is always complete; abort() removes the temporary file.
  */
@@ -92,6 +93,21 @@ export class GgufWriter {
 			// Padding between tensors is left as a hole and reads back as zeros; the file is sized at commit.
 			this.position = this.layout.dataStart + (next?.offset ?? t.offset + t.byteLength);
 		}
+	}
+
+	/**
+	 * Records that tensor `name`, the current one, was written completely into `tempFile` through other handles (the
+	 * export's worker threads write each chunk at its final offset); the next tensor becomes the current one.
+	 */
+	markWritten(name: string): void {
+		const t = this.layout.tensors[this.tensorIndex];
+		if (this.state !== "open") throw new ExecError("Io", `${this.out}: the GGUF writer was already ${this.state}`);
+		if (t === undefined || t.name !== name || this.written !== 0) {
+			throw new ExecError("Io", `${this.out}: tensor "${name}" recorded out of order (expected ${t === undefined ? "no more tensors" : `"${t.name}"`})`);
+		}
+		this.tensorIndex++;
+		const next = this.layout.tensors[this.tensorIndex];
+		this.position = this.layout.dataStart + (next?.offset ?? t.offset + t.byteLength);
 	}
 
 	/** Checks every tensor was written, fsyncs, renames into place (replacing `out` only with force). */

@@ -1,6 +1,5 @@
 import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from "yaml";
 import type { Document, Node, Pair } from "yaml";
-import { cyclePath } from "../cycles.js";
 import { RecipeError } from "../errors.js";
 import { formatYamlPath } from "./yaml-path.js";
 
@@ -153,7 +152,7 @@ export function readYaml(text: string, file?: string): YamlSource {
 		}
 		if (isAlias(node) && ancestors.includes(anchors.get(node.source) as Ancestor)) {
 			const path = formatYamlPath(segmentsOf(ancestors, node));
-			throw new RecipeError("Yaml", path, `alias *${node.source} refers to a node that contains it (a cycle)${node.range ? where(node.range[0]) : ""}`, file);
+			throw new RecipeError("Yaml", path, `alias *${node.source} refers to a node that contains it (a self-referencing anchor)${node.range ? where(node.range[0]) : ""}`, file);
 		}
 	});
 	let value: unknown;
@@ -162,12 +161,6 @@ export function readYaml(text: string, file?: string): YamlSource {
 	} catch (e) {
 		const why = e instanceof Error ? shortMessage(e.message) : String(e);
 		throw new RecipeError("Yaml", "", `cannot expand the YAML (more than ${MAX_ALIAS_COUNT} alias expansions?): ${why}`, file);
-	}
-	const loop = cyclePath(value);
-	if (loop !== undefined) {
-		const node = nodeAt(doc, loop);
-		const at = node?.range != null ? where(node.range[0]) : "";
-		throw new RecipeError("Yaml", formatYamlPath(loop), `an alias refers to a node that contains it (a self-referencing anchor)${at}`, file);
 	}
 	return {
 		value,

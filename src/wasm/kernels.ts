@@ -36,6 +36,14 @@ export interface KernelExports {
 	decode_bf16(src: number, dst: number, n: number): void;
 	encode_bf16(src: number, dst: number, n: number): number;
 	any_nonfinite_f32(src: number, n: number): number;
+	// The GGUF export's encoders (native/gguf-quant.c): n values, or whole blocks; 1 when a value is outside their
+	// domain (not finite, or too large), and the caller then encodes with the TypeScript oracle.
+	encode_f16(src: number, dst: number, n: number): void;
+	encode_q8_0(src: number, dst: number, blocks: number): number;
+	encode_q4_0(src: number, dst: number, blocks: number): number;
+	encode_q4_k(src: number, dst: number, blocks: number): number;
+	encode_q5_k(src: number, dst: number, blocks: number): number;
+	encode_q6_k(src: number, dst: number, blocks: number): number;
 }
 
 /** The part of the WebAssembly API used here (the project's TypeScript libs leave out the DOM's declarations). */

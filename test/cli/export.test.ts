@@ -5,6 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openGguf } from "../../src/index.js";
 import { CLI_MODELS, errorLines, hasStackTrace, runCli, writeCliModels } from "../helpers/cli.js";
+import { writeTinyMistral } from "../helpers/tiny-model.js";
 
 let root: string;
 let work: string;
@@ -58,6 +59,15 @@ describe("merge export", () => {
 		const forced = await cli("export", "biomistral", "--type", "q4_0", "--out", "one.gguf", "--force", "--json");
 		expect(forced.exitCode, forced.stderr).toBe(0);
 		expect(JSON.parse(forced.stdout).exports[0]).toMatchObject({ type: "q4_0", tensors: 21 });
+	});
+
+	test("a k-quant export runs on the worker pool from the CLI (rows of 256: no fallback) and completes", async () => {
+		await writeTinyMistral(path.join(work, "wide"), { seed: 9, hidden: 256, intermediate: 512, layers: 1 });
+		const r = await cli("export", "wide", "--type", "q4_k_m", "--threads", "2", "--out", "wide.gguf");
+		expect(r.exitCode, r.stderr).toBe(0);
+		const g = await openGguf(path.join(work, "wide.gguf"));
+		expect(new Set(g.tensors.map((t) => t.type))).toEqual(new Set(["Q4_K", "Q6_K", "F32"]));
+		await g.close();
 	});
 
 	test("usage errors exit 2: an unknown type, several types into one .gguf file", async () => {

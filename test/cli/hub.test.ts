@@ -133,7 +133,7 @@ describe("merge download and merge upload", () => {
 
 	test("usage errors: a malformed repo id, --private without --push-to-hub", async () => {
 		expect((await cli(["download", "not-a-repo"])).exitCode).toBe(2);
-		const r = await cli(["slerp", "--a", "acme/base", "--b", "acme/tuned", "--private"]);
+		const r = await cli(["slerp", "--a", "acme/base", "--b", "acme/tuned", "--t", "0.5", "--private"]);
 		expect(r.exitCode).toBe(2);
 		expect(r.stderr).toContain("--private only applies with --push-to-hub");
 	});

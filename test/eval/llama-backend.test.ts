@@ -146,6 +146,13 @@ describe("the llama backend in evaluate()", () => {
 		const b = await loadLlamaBackend(join(cache(), gguf), { device: "cpu", threads: THREADS });
 		expect(b.info.quant).toBe("f32");
 		await b.dispose();
+		// A small weight file runs on one thread unless told otherwise; an explicit count is kept.
+		const small = await loadLlamaBackend(join(cache(), gguf), { device: "cpu" });
+		expect(small.info.detail).toContain("on cpu, 1 thread,");
+		await small.dispose();
+		const two = await loadLlamaBackend(join(cache(), gguf), { device: "cpu", threads: 2 });
+		expect(two.info.detail).toContain("on cpu, 2 threads,");
+		await two.dispose();
 		await expect(loadLlamaBackend(join(cache(), gguf), { device: "cpu", quant: "q8_0", threads: THREADS })).rejects.toMatchObject({ kind: "Config" });
 		const bad = join(tmp(), "bad.gguf");
 		writeFileSync(bad, "GGUF but not really a model file");

@@ -64,7 +64,7 @@ test("a Mistral frankenmerge reports no architecture warning and counts its laye
 	await writeTinyMistral(a, { layers: 2, tokenizer: false });
 	const plan = await buildPlan(franken(a, a));
 	try {
-		expect(plan.warnings).toEqual([]);
+		expect(plan.warnings.filter((w) => !w.includes("has no tokenizer"))).toEqual([]); // the test models carry no tokenizer
 		expect(plan.config?.["num_hidden_layers"]).toBe(3);
 	} finally {
 		await closePlan(plan);
