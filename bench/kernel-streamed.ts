@@ -6,7 +6,8 @@
  * executor, it places the blocks in the thread's WebAssembly arena (src/wasm/kernels.ts) when it can, so the
  * compiled loops run; `LM_MERGE_WASM=0` measures the TypeScript loops instead.
  */
-import { CHUNK_ALIGN, type Chunk, type ChunkedForm } from "../src/methods/chunked.js";
+import { CHUNK_ALIGN } from "../src/methods/chunked.js";
+import type { Chunk, ChunkedForm } from "../src/methods/types.js";
 import type { MergeContext } from "../src/methods/types.js";
 import { COMPUTE_BLOCK_ELEMENTS } from "../src/plan/memory.js";
 import { ARENA_BLOCK, ARENA_INPUTS, wasmArena } from "../src/wasm/kernels.js";

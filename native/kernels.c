@@ -29,7 +29,7 @@ static inline uint32_t counter_hash(uint32_t index, uint32_t k_lo, uint32_t k_hi
 	return h ^ (h >> 16);
 }
 
-/* addMerged of task-vector-combine.ts: b + (−0 − (0 − m)), which turns a −0 contribution into +0's sum. */
+/* addMerged of task-vector/combine.ts: b + (−0 − (0 − m)), which turns a −0 contribution into +0's sum. */
 static inline f64 add_merged(f64 b, f64 m) {
 	return b + (-0.0 - (0.0 - m));
 }
@@ -56,7 +56,7 @@ static inline v128_t counter_hash4(v128_t idx, v128_t k_lo, v128_t k_hi, v128_t 
 }
 
 /*
- * DARE with the L1 rescale, scan pass (dareBitsFast of task-vector-scan.ts) over n elements whose first one is at
+ * DARE with the L1 rescale, scan pass (dareBitsFast of task-vector/scan.ts) over n elements whose first one is at
  * bit 0 of words[0]: keep bits into words[0 .. ⌈n/32⌉), ‖δ‖₁ and ‖m⊙δ‖₁ added in index order to sums[0], sums[1].
  * Returns a positive number when some |δ| was not finite (the caller then redoes the block by the definition, so
  * the sums may be anything then), else 0. Hashes, |δ| and keep masks in four lanes; the sums are added one element at a time, in order.
@@ -121,7 +121,7 @@ static inline f32 chain_mul(f32 bv, f32 d, uint32_t k, f64 sv, f64 w, f64 r, f64
 	return (f32)m;
 }
 
-/* One model, keep bits (bitsOne of task-vector-loops.ts); element i's bit is bit i & 31 of words[i >> 5]. */
+/* One model, keep bits (bitsOne of task-vector/loops.ts); element i's bit is bit i & 31 of words[i >> 5]. */
 EXPORT(bits_one)
 int bits_one(const f32 *x, const f32 *b, f32 *dst, int n, const uint32_t *words, f64 sv, f64 w, f64 r, f64 lambda) {
 	int bad = 0;
@@ -129,7 +129,7 @@ int bits_one(const f32 *x, const f32 *b, f32 *dst, int n, const uint32_t *words,
 	return bad;
 }
 
-/* One model, DARE's inline draw with counters c0 + i (randomOne of task-vector-loops.ts). */
+/* One model, DARE's inline draw with counters c0 + i (randomOne of task-vector/loops.ts). */
 EXPORT(random_one)
 int random_one(const f32 *x, const f32 *b, f32 *dst, int n, uint32_t c0, uint32_t k_lo, uint32_t k_hi, uint32_t hi_mix, uint32_t limit, f64 sv, f64 w, f64 r, f64 lambda) {
 	int bad = 0;
@@ -137,7 +137,7 @@ int random_one(const f32 *x, const f32 *b, f32 *dst, int n, uint32_t c0, uint32_
 	return bad;
 }
 
-/* One model, rank cuts with constant thresholds, × r then × λ (cutsOneMul of task-vector-loops.ts). */
+/* One model, rank cuts with constant thresholds, × r then × λ (cutsOneMul of task-vector/loops.ts). */
 EXPORT(cuts_one_mul)
 int cuts_one_mul(const f32 *x, const f32 *b, f32 *dst, int n, f64 t_u, f64 t_l, f64 sv, f64 w, f64 r, f64 lambda) {
 	int bad = 0;
@@ -149,7 +149,7 @@ int cuts_one_mul(const f32 *x, const f32 *b, f32 *dst, int n, f64 t_u, f64 t_l, 
 	return bad;
 }
 
-/* As cuts_one_mul, dividing by D (cutsOneDiv of task-vector-loops.ts). */
+/* As cuts_one_mul, dividing by D (cutsOneDiv of task-vector/loops.ts). */
 EXPORT(cuts_one_div)
 int cuts_one_div(const f32 *x, const f32 *b, f32 *dst, int n, f64 t_u, f64 t_l, f64 sv, f64 w, f64 D, f64 lambda) {
 	int bad = 0;
@@ -337,7 +337,7 @@ int bits_one_pow2(const f32 *x, const f32 *b, f32 *dst, int n, const uint32_t *w
 }
 
 /*
- * The bracket pass of a rank cut (RankBracket.scanOne / scanFour of task-vector-bracket.ts) over n elements:
+ * The bracket pass of a rank cut (RankBracket.scanOne / scanFour of task-vector/bracket.ts) over n elements:
  * counts[0] += how many |δ| lie above hi (NaN included), counts[1 + i] += how many equal the listed value v_i
  * (NaN for an unused slot: nothing equals it), and every |δ| in [lo, hi] equal to no listed value is written to
  * gathered[], in index order. Returns how many were gathered. Four float32 lanes; gathering (rare) is scalar.
@@ -391,9 +391,9 @@ int bracket_scan(const f32 *x, const f32 *b, int n, f32 lo, f32 hi, f32 v0, f32 
 }
 
 /*
- * Two models (emitTwo of task-vector-emit.ts): per sub-block, each model's contribution v = f32(δ·k·sv)·w is
+ * Two models (emitTwo of task-vector/emit.ts): per sub-block, each model's contribution v = f32(δ·k·sv)·w is
  * filled into a float64 buffer (the fill_* twins of cutsValues, randomValues, bitsValues and allValues in
- * task-vector-loops.ts), then one mix loop elects signs and combines (mixTwo's four forms).
+ * task-vector/loops.ts), then one mix loop elects signs and combines (mixTwo's four forms).
  */
 
 EXPORT(fill_cuts)

@@ -181,12 +181,12 @@ test("src/ follows the dependency direction of DESIGN.md", () => {
 
 /**
  * methods/compat (the `compat: mergekit` kernels) is a second, independent implementation of the methods: it may use
- * its own folder, the method types, sparsify.ts's stream purpose, tensor/ and errors, never the float32 kernels, so
- * they can be reorganised (the task-vector files) without touching it.
+ * its own folder, the method types, the task-vector engine's vocabulary (types.ts: the stream purpose), tensor/ and
+ * errors, never the float32 kernels, so they can be reorganised without touching it.
  */
-const COMPAT_ALLOWED = ["methods/compat/", "methods/types", "methods/sparsify", "tensor/", "errors"];
+const COMPAT_ALLOWED = ["methods/compat/", "methods/types", "methods/task-vector/types", "tensor/", "errors"];
 
-test("methods/compat imports only its own folder, methods/types, methods/sparsify, tensor and errors", () => {
+test("methods/compat imports only its own folder, methods/types, methods/task-vector/types, tensor and errors", () => {
 	const dir = path.join(SRC, "methods", "compat");
 	const violations: string[] = [];
 	for (const file of sourceFiles(dir)) {
@@ -197,5 +197,48 @@ test("methods/compat imports only its own folder, methods/types, methods/sparsif
 		}
 	}
 	expect(sourceFiles(dir).length).toBeGreaterThan(5);
+	expect(violations).toEqual([]);
+});
+
+/** Every import of the src files under `dir`, resolved to src-relative targets without extension. */
+function resolvedImports(dir: string): Array<{ file: string; line: number; spec: string; target: string }> {
+	return sourceFiles(dir).flatMap((file) => {
+		const rel = path.relative(SRC, file).split(path.sep).join("/");
+		return importsOf(file)
+			.filter(({ spec }) => spec.startsWith("."))
+			.map(({ spec, line }) => ({
+				file: rel,
+				line,
+				spec,
+				target: path.posix.normalize(path.posix.join(path.posix.dirname(rel), spec)).replace(/\.(js|ts)$/, ""),
+			}));
+	});
+}
+
+/**
+ * Which loop runs is the task-vector engine's business (its KernelSet) and SLERP's: no other method file reaches
+ * for the compiled kernels, so a reader of ties.ts or linear.ts never wonders about them.
+ */
+const WASM_USERS_IN_METHODS = ["methods/task-vector/", "methods/slerp.ts"];
+
+test("inside methods/, only the task-vector engine and slerp.ts import wasm/", () => {
+	const imports = resolvedImports(path.join(SRC, "methods"));
+	const violations = imports
+		.filter(({ file, target }) => target.startsWith("wasm/") && !WASM_USERS_IN_METHODS.some((w) => file.startsWith(w)))
+		.map(({ file, line, spec }) => `src/${file}:${line} imports "${spec}"`);
+	expect(imports.some(({ target }) => target.startsWith("wasm/"))).toBe(true);
+	expect(violations).toEqual([]);
+});
+
+/** The engine's entries: index.ts for its users, types.ts (facts only) for the mergekit-compat kernels. */
+const ENGINE = "methods/task-vector/";
+const ENGINE_ENTRIES = ["methods/task-vector/index", "methods/task-vector/types"];
+
+test("outside the task-vector engine, src/ imports it only through its index.ts (or types.ts)", () => {
+	const imports = resolvedImports(SRC).filter(({ file, target }) => !file.startsWith(ENGINE) && target.startsWith(ENGINE));
+	const violations = imports
+		.filter(({ target }) => !ENGINE_ENTRIES.includes(target))
+		.map(({ file, line, spec }) => `src/${file}:${line} imports "${spec}"`);
+	expect(imports.length).toBeGreaterThan(5);
 	expect(violations).toEqual([]);
 });

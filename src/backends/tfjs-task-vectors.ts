@@ -5,8 +5,21 @@
  * rescaling, sign consensus, the weighted sum and the base add run in tfjs.
  */
 import type { Tensor } from "@tensorflow/tfjs";
-import { dellaMagprune, dropAndRescale, magnitudeMask, magnitudeOutliers, RESCALE_MIN_NORM, RNG_PURPOSE_SPARSIFY, type Rescale, type SparsifyWhere } from "../methods/sparsify.js";
-import { MIN_WEIGHT_SUM, type Consensus, type SparsifyMethod } from "../methods/task-arithmetic.js";
+import {
+	type Consensus,
+	DEFAULT_EPSILON,
+	DEFAULT_GAMMA,
+	dellaMagprune,
+	dropAndRescale,
+	magnitudeMask,
+	magnitudeOutliers,
+	MIN_WEIGHT_SUM,
+	RESCALE_MIN_NORM,
+	RNG_PURPOSE_SPARSIFY,
+	type Rescale,
+	type SparsifyMethod,
+	type SparsifyWhere,
+} from "../methods/task-vector/index.js";
 import type { MergeContext } from "../methods/types.js";
 import { allLength, booleanParam, mapChunks, numberParam, reduceChunks, upload, uploadMask, type TfjsInput, type TfjsKernel } from "./tfjs-env.js";
 
@@ -15,10 +28,6 @@ export interface TaskVectorConfig {
 	sparsify: SparsifyMethod;
 	consensus: Consensus;
 }
-
-/** The CPU kernel's fallbacks when a spec has no default: breadcrumbs' gamma and DELLA's epsilon. */
-const DEFAULT_GAMMA = 0.01;
-const DEFAULT_EPSILON = 0.15;
 
 /** Per-model settings, read and checked once per tensor. */
 interface ModelSetting {
@@ -71,7 +80,7 @@ function readRescale(value: unknown): Rescale | undefined {
 }
 
 /** A kernel for one task-arithmetic variant. */
-export function taskVectorKernel(config: TaskVectorConfig): TfjsKernel {
+export function tfjsTaskVectorKernel(config: TaskVectorConfig): TfjsKernel {
 	return (env, input, ctx, method) => {
 		const { tf } = env;
 		const { base, models, params, modelParams } = input;
@@ -147,15 +156,3 @@ export function taskVectorKernel(config: TaskVectorConfig): TfjsKernel {
 		});
 	};
 }
-
-/** The configuration of each built-in variant (the defineTaskArithmetic calls in methods/). */
-export const TASK_VECTOR_CONFIGS: Readonly<Record<string, TaskVectorConfig>> = {
-	task_arithmetic: { sparsify: "none", consensus: "none" },
-	ties: { sparsify: "magnitude", consensus: "sum" },
-	dare_ties: { sparsify: "random", consensus: "sum" },
-	dare_linear: { sparsify: "random", consensus: "none" },
-	breadcrumbs: { sparsify: "magnitude_outliers", consensus: "none" },
-	breadcrumbs_ties: { sparsify: "magnitude_outliers", consensus: "sum" },
-	della: { sparsify: "della_magprune", consensus: "sum" },
-	della_linear: { sparsify: "della_magprune", consensus: "none" },
-};

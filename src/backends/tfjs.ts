@@ -15,13 +15,14 @@ import { passthroughMethod } from "../methods/passthrough.js";
 import { ramMethod, ramplusTlMethod } from "../methods/ram.js";
 import { slerpMethod } from "../methods/slerp.js";
 import { taskArithmeticMethod } from "../methods/task-arithmetic.js";
+import { taskArithmeticConfigOf } from "../methods/task-vector/index.js";
 import { tiesMethod } from "../methods/ties.js";
 import type { MergeMethod } from "../methods/types.js";
 import type { TfjsEnv, TfjsInput, TfjsKernel } from "./tfjs-env.js";
 import { linearKernel, modelStockKernel, nearswapKernel, passthroughKernel, slerpKernel } from "./tfjs-kernels.js";
 import { loadTfjs, type TfjsChoice } from "../tfjs/loader.js";
 import { ramKernel, ramplusTlKernel } from "./tfjs-ram.js";
-import { TASK_VECTOR_CONFIGS, taskVectorKernel } from "./tfjs-task-vectors.js";
+import { tfjsTaskVectorKernel } from "./tfjs-task-vectors.js";
 import type { Backend } from "./types.js";
 
 export type { TfjsEnv, TfjsInput, TfjsKernel } from "./tfjs-env.js";
@@ -56,7 +57,7 @@ const ENTRIES: readonly TfjsKernelEntry[] = [
 	{ method: ramplusTlMethod, kernel: ramplusTlKernel },
 	{ method: modelStockMethod, kernel: modelStockKernel },
 	...[taskArithmeticMethod, tiesMethod, dareTiesMethod, dareLinearMethod, breadcrumbsMethod, breadcrumbsTiesMethod, dellaMethod, dellaLinearMethod].map(
-		(method) => ({ method, kernel: taskVectorKernel(TASK_VECTOR_CONFIGS[method.name]!) }),
+		(method) => ({ method, kernel: tfjsTaskVectorKernel(taskArithmeticConfigOf(method)!) }),
 	),
 ];
 

@@ -1,5 +1,4 @@
-import type { Rescale } from "./sparsify.js";
-import { defineTaskArithmetic, mergeTaskVectors } from "./task-arithmetic.js";
+import { defineTaskArithmetic, mergeTaskVectors, type Rescale } from "./task-vector/index.js";
 
 const BREADCRUMBS_URL = "https://arxiv.org/abs/2312.06795";
 

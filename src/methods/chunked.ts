@@ -1,50 +1,9 @@
-import type { MergeContext, MergeMethod } from "./types.js";
-
 /**
- * One range of a tensor's elements, decoded to float32: the executor hands a tensor to a chunked kernel as
- * consecutive chunks, so memory stays at the encoded inputs plus a few chunk buffers whatever the tensor size.
- * The arrays are scratch: a kernel may overwrite them.
+ * Streaming a tensor through a method chunk by chunk: the chunk alignment and the form the executor runs (the
+ * method's own chunked form, or its elementwise kernel applied per chunk). The contract itself (Chunk,
+ * ChunkedKernel, ChunkedForm) is part of the method types (types.ts).
  */
-export interface Chunk {
-	/** Index of the chunk's first element within the whole tensor. */
-	offset: number;
-	base: Float32Array | undefined;
-	models: Float32Array[];
-}
-
-/**
- * A kernel that reads a tensor as chunks, in order: `scanPasses` read-only passes over every chunk
- * (global statistics: norms, dot products, selection histograms), then one `emit` pass producing the
- * output chunk by chunk. Results must not depend on the chunk size (multiples of CHUNK_ALIGN elements).
- * Within a pass and in the emit pass, chunks come in index order and cover the tensor once.
- */
-export interface ChunkedKernel {
-	/**
-	 * Scan passes still to run, counted from pass 0. It may shrink (never grow) once a pass has covered the
-	 * tensor, when the kernel finds it needs fewer passes than it first planned for (e.g. a rank search that
-	 * succeeded early), so callers must re-read it before starting each pass, not only once.
-	 */
-	readonly scanPasses: number;
-	scan(pass: number, chunk: Chunk): void;
-	/** The output values for this chunk (may be one of the chunk's own arrays). */
-	emit(chunk: Chunk): Float32Array;
-}
-
-/** What a chunked kernel is created from: the resolved parameters and the whole tensor's size. */
-export interface ChunkedInput<P, M> {
-	tensorName: string;
-	shape: readonly number[];
-	numel: number;
-	params: P;
-	modelParams: M[];
-	models: number;
-}
-
-/** A method's chunked form. `supports` lets the planner know, from parameters alone, that it applies. */
-export interface ChunkedForm<P, M> {
-	supports(params: P, modelParams: M[]): boolean;
-	create(input: ChunkedInput<P, M>, ctx: MergeContext): ChunkedKernel;
-}
+import type { ChunkedForm, MergeMethod } from "./types.js";
 
 /** Chunk sizes are multiples of this many elements (so lane-split accumulators see the same element order). */
 export const CHUNK_ALIGN = 1024;

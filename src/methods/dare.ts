@@ -1,6 +1,5 @@
 import { rngKey } from "../tensor/rng.js";
-import { RNG_PURPOSE_SPARSIFY, type Rescale } from "./sparsify.js";
-import { defineTaskArithmetic, mergeTaskVectors } from "./task-arithmetic.js";
+import { defineTaskArithmetic, mergeTaskVectors, type Rescale, RNG_PURPOSE_SPARSIFY } from "./task-vector/index.js";
 
 const DARE_URL = "https://arxiv.org/abs/2311.03099";
 

@@ -1,6 +1,5 @@
 import { MethodError } from "../errors.js";
-import type { ChunkedForm } from "./chunked.js";
-import type { BaseRequirement, MergeContext, MergeInput, MergeMethod, ParamProblem, ParamSpec, ParamValues } from "./types.js";
+import type { BaseRequirement, ChunkedForm, MergeContext, MergeInput, MergeMethod, ParamProblem, ParamSpec, ParamValues } from "./types.js";
 
 export interface MethodSpec<PS extends ParamSpec, MS extends ParamSpec> {
 	name: string;

@@ -1,6 +1,5 @@
 import { rngKey } from "../tensor/rng.js";
-import { RNG_PURPOSE_SPARSIFY } from "./sparsify.js";
-import { defineTaskArithmetic, mergeTaskVectors } from "./task-arithmetic.js";
+import { defineTaskArithmetic, mergeTaskVectors, RNG_PURPOSE_SPARSIFY } from "./task-vector/index.js";
 
 const DELLA_URL = "https://arxiv.org/abs/2406.11617";
 

@@ -1,6 +1,6 @@
 import { MethodError } from "../errors.js";
 import { defineMethod } from "./define.js";
-import type { ChunkedForm } from "./chunked.js";
+import type { ChunkedForm } from "./types.js";
 import { mayWriteInputs } from "./in-place.js";
 import { arenaOf } from "../wasm/kernels.js";
 
@@ -25,11 +25,11 @@ export const SLERP_LANES = 4;
  * The arguments are not modified.
  */
 export function slerp(a: Float32Array, b: Float32Array, t: number, tensorName = "(tensor)"): Float32Array {
-	return slerpKernel(a, b, t, tensorName, false);
+	return slerpArrays(a, b, t, tensorName, false);
 }
 
 /** {@link slerp}; with `inPlace` the result is written into `a` (or is `a` / `b` itself at t = 0 / 1). */
-function slerpKernel(a: Float32Array, b: Float32Array, t: number, tensorName: string, inPlace: boolean): Float32Array {
+function slerpArrays(a: Float32Array, b: Float32Array, t: number, tensorName: string, inPlace: boolean): Float32Array {
 	if (a.length !== b.length) {
 		throw new MethodError("InvalidInput", "slerp", `tensor "${tensorName}": ${a.length} elements vs ${b.length}`);
 	}
@@ -193,6 +193,6 @@ export const slerpMethod = defineMethod({
 			const got = `${models.length} other model(s)${base === undefined ? " and no base" : ""}`;
 			throw new MethodError("InvalidInput", "slerp", `tensor "${tensorName}": needs the base and exactly 1 other model, got ${got}`);
 		}
-		return slerpKernel(base, models[0]!, params.t, tensorName, mayWriteInputs(input));
+		return slerpArrays(base, models[0]!, params.t, tensorName, mayWriteInputs(input));
 	},
 });

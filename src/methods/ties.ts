@@ -1,5 +1,4 @@
-import { defineTaskArithmetic, mergeTaskVectors } from "./task-arithmetic.js";
-import type { Rescale } from "./sparsify.js";
+import { defineTaskArithmetic, mergeTaskVectors, type Rescale } from "./task-vector/index.js";
 
 /** TIES: trim each task vector to its largest magnitudes, elect a sign per position, average the agreeing entries. */
 export const tiesMethod = defineTaskArithmetic({

@@ -49,7 +49,7 @@ export const HOLD_BYTES = 320 * 2 ** 20;
 /** Fixed cost of a streamed job besides its buffers and kernel state (histograms, samples, scratch), generously. */
 const STREAM_OVERHEAD_BYTES = 4 * 2 ** 20;
 
-/** Largest per-model state of a chunked kernel: a rank cut's bracket candidates (methods/task-vector-bracket.ts). */
+/** Largest per-model state of a chunked kernel: a rank cut's bracket candidates (methods/task-vector/bracket.ts). */
 const KERNEL_STATE_BYTES = 16 * 2 ** 20;
 
 /**

@@ -4,7 +4,7 @@ import { dtypeBytes, isFloatDtype, type FloatDtype } from "../io/dtypes.js";
 import { configJsonOf } from "../model/model-source.js";
 import { BUILTIN_METHODS, createRegistry, type MethodRegistry } from "../methods/registry.js";
 import type { MergeMethod } from "../methods/types.js";
-import { filtersOf } from "../recipe/params.js";
+import { filtersOf, layerT } from "../recipe/params.js";
 import { suggestName } from "../suggest.js";
 import type { Recipe } from "../recipe/schema.js";
 import { formatShape, numel, shapeEquals } from "../tensor/tensor.js";
@@ -156,7 +156,7 @@ function planJob(
 	}
 	const nonBase = method.base === "none" ? s.sources : nonBaseIdx.map((i) => s.sources[i]!);
 	const r = resolveJobParams(method, o, recipe.parameters, nonBase, models);
-	const t = o.layer === undefined ? 0 : o.layer.count === 1 ? 1 : o.layer.index / (o.layer.count - 1);
+	const t = o.layer === undefined ? 0 : layerT(o.layer.index, o.layer.count);
 	const planned = { ...job, params: r.params, modelParams: r.modelParams, sources: r.sources, t };
 	return compat !== undefined ? compatJob(planned, compat, infos.map((inf) => inf.dtype)) : planned;
 }

@@ -1,6 +1,6 @@
 import { PlanError } from "../errors.js";
 import type { MergeMethod, ParamDef } from "../methods/types.js";
-import { lookupParam } from "../recipe/params.js";
+import { layerT, lookupParam } from "../recipe/params.js";
 import type { OutputTensor, PlanSource } from "./slices.js";
 import type { PlannedModel } from "./types.js";
 
@@ -57,7 +57,7 @@ export function resolveJobParams(
 	nonBase: PlanSource[],
 	models: PlannedModel[],
 ): ResolvedJobParams {
-	const t = tensor.layer === undefined ? 0 : tensor.layer.count === 1 ? 1 : tensor.layer.index / (tensor.layer.count - 1);
+	const t = tensor.layer === undefined ? 0 : layerT(tensor.layer.index, tensor.layer.count);
 	const params: Record<string, Value> = {};
 	const fromG: Record<string, string> = {};
 	for (const [name, def] of Object.entries(method.params)) {

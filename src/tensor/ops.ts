@@ -22,28 +22,11 @@ export function sumSquares(x: Float32Array): number {
 	return s;
 }
 
-/** ‖x‖₂ computed in float64. */
-export function l2Norm(x: Float32Array): number {
-	return Math.sqrt(sumSquares(x));
-}
-
 /** ‖x‖₁ = Σ |x[i]|, accumulated in float64. */
 export function l1Norm(x: Float32Array): number {
 	let s = 0;
 	for (let i = 0; i < x.length; i++) s += Math.abs(x[i]!);
 	return s;
-}
-
-/** y ← y + alpha·x (in place on `y`; the product and sum are formed in float64 and rounded once). */
-export function axpy(alpha: number, x: Float32Array, y: Float32Array): Float32Array {
-	for (let i = 0; i < y.length; i++) y[i] = y[i]! + alpha * x[i]!;
-	return y;
-}
-
-/** x ← alpha·x (in place). */
-export function scaleInPlace(x: Float32Array, alpha: number): Float32Array {
-	for (let i = 0; i < x.length; i++) x[i] = x[i]! * alpha;
-	return x;
 }
 
 /**

@@ -1,5 +1,3 @@
-import { MethodError } from "../errors.js";
-
 /** A dense float32 tensor in C order. */
 export interface Tensor {
 	readonly shape: readonly number[];
@@ -19,10 +17,4 @@ export function shapeEquals(a: readonly number[], b: readonly number[]): boolean
 
 export function formatShape(shape: readonly number[]): string {
 	return `[${shape.join(", ")}]`;
-}
-
-export function assertSameShape(method: string, a: readonly number[], b: readonly number[]): void {
-	if (!shapeEquals(a, b)) {
-		throw new MethodError("InvalidInput", method, `shape mismatch: ${formatShape(a)} vs ${formatShape(b)}`);
-	}
 }

@@ -7,9 +7,9 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { allFiniteF32, decodeToF32, encodeChecked, encodeFromF32 } from "../../src/io/convert.js";
-import { allValues, bitsOne, bitsValues, cutsOneDiv, cutsOneMul, cutsValues, mixTwo, randomOne, randomValues } from "../../src/methods/task-vector-loops.js";
-import type { Lane, Mixer } from "../../src/methods/task-vector-lanes.js";
-import { mixTwoWasm, pow2Chain } from "../../src/methods/task-vector-wasm.js";
+import { allValues, bitsOne, bitsValues, cutsOneDiv, cutsOneMul, cutsValues, mixTwo, randomOne, randomValues } from "../../src/methods/task-vector/loops.js";
+import type { Lane, Mixer } from "../../src/methods/task-vector/lanes.js";
+import { mixTwoWasm, pow2Chain } from "../../src/methods/task-vector/wasm.js";
 import { counterHash } from "../../src/tensor/rng.js";
 import { KERNELS_SOURCE_SHA256 } from "../../src/wasm/kernels-binary.js";
 import { ARENA_BLOCK, ARENA_HEAP_BYTES, ARENA_INPUTS, wasmArena } from "../../src/wasm/kernels.js";
@@ -212,7 +212,7 @@ describe("power-of-two-chain loops as the TypeScript loops", () => {
 			const [kLo, kHi, limit, c0] = [3, 4, 0x80000000, 77];
 			const hiMix = Math.imul(kHi, 0x9e3779b1);
 			const bits = new Int32Array(Math.ceil(n / 32)).map((_, j) => counterHash(j, kLo, 5, hiMix));
-			const lane = { kLo, kHi, hiMix, limit, sv, w, bits } as unknown as Lane;
+			const lane = { keyLo: kLo, keyHi: kHi, keyHiMix: hiMix, keepLimit: limit, scaleValue: sv, weight: w, bits } as unknown as Lane;
 			const badRandom = randomOne(x, b, js, 0, 0, n, lane, c0, r, lambda);
 			sameResults(dst, js, arena.k.random_one_pow2(ptr(ax), ptr(ab), ptr(dst), n, c0, kLo, kHi, hiMix, limit, sv, c), badRandom);
 			const badBits = bitsOne(x, b, js, 0, 0, n, lane, 0, r, lambda);
@@ -256,7 +256,7 @@ describe("one-model loops as their TypeScript twins", () => {
 			for (const [kLo, kHi, limit, c0] of [[1, 2, 2 ** 31, 0], [-5, 0x7fffffff, 0xffffffff, 2 ** 32 - n - 3], [99, -1, 1, 12345], [7, 8, 0, 5]] as const) {
 				const hiMix = Math.imul(kHi, 0x9e3779b1);
 				const bits = new Int32Array(Math.ceil(n / 32)).map((_, j) => counterHash(j, kLo, 3, hiMix));
-				const lane = { kLo, kHi, hiMix, limit, sv, w, bits } as unknown as Lane;
+				const lane = { keyLo: kLo, keyHi: kHi, keyHiMix: hiMix, keepLimit: limit, scaleValue: sv, weight: w, bits } as unknown as Lane;
 				const badRandom = randomOne(x, b, js, 0, 0, n, lane, c0, r, lambda);
 				expect(arena.k.random_one(ptr(ax), ptr(ab), ptr(dst), n, c0, kLo, kHi, hiMix, limit, sv, w, r, lambda)).toBe(badRandom);
 				expect(results(dst)).toEqual(results(js));
@@ -325,7 +325,7 @@ describe("two-model fills and mixes as their TypeScript twins", () => {
 			const [kLo, kHi, limit, cs] = [21, 22, 0x40000000, 1234];
 			const hiMix = Math.imul(kHi, 0x9e3779b1);
 			const bits = new Int32Array(Math.ceil(n / 32)).map((_, j) => counterHash(j, 1, 2, 3));
-			const lane = { kLo, kHi, hiMix, limit, sv, w, bits } as unknown as Lane;
+			const lane = { keyLo: kLo, keyHi: kHi, keyHiMix: hiMix, keepLimit: limit, scaleValue: sv, weight: w, bits } as unknown as Lane;
 			for (const [tU, tL] of [[0.003, Infinity], [0.002, 0.009]] as const) {
 				cutsValues(x, b, 0, n, tU, tL, sv, w, js, 0);
 				arena.k.fill_cuts(ptr(ax), ptr(ab), n, tU, tL, sv, w, out.byteOffset);
@@ -359,7 +359,7 @@ describe("two-model fills and mixes as their TypeScript twins", () => {
 			v1[i] = i % 41 === 0 ? special[(i >> 1) % special.length]! : i % 5 === 0 ? -v0[i]! : Math.cos(i * 1.3) * 0.01;
 		}
 		for (const [T, lambda] of [[[1, 1 / 0.3, 1 / 0.7, 1], 1], [[1, 0.3, 0.7, 3], 0.6], [[1, 2, 4, 0.5], 1e300]] as const) {
-			const M = { loop: 0, cm, divide, T: Float64Array.from(T), lambda, opts: undefined } as unknown as Mixer;
+			const M = { loop: 0, elect: cm === 1, divide, divisors: Float64Array.from(T), lambda, opts: undefined } as unknown as Mixer;
 			const badJs = mixTwo(b, js, 0, 0, n, v0.slice(), v1.slice(), M);
 			const copies = [v0.slice(), v1.slice()];
 			expect(mixTwoWasm(arena, ab, dst, 0, n, M)).toBe(badJs);

@@ -14,7 +14,7 @@
  */
 import { MethodError } from "../../errors.js";
 import { uniformAt } from "../../tensor/rng.js";
-import { RNG_PURPOSE_SPARSIFY } from "../sparsify.js";
+import { RNG_PURPOSE_SPARSIFY } from "../task-vector/types.js";
 import type { MergeContext } from "../types.js";
 import { modelAxisSum } from "./reductions.js";
 import { dellaCompat, type KeepDraw, magnitudeCompat, magnitudeOutliersCompat, randomDropCompat } from "./sparsify-compat.js";

@@ -1,11 +1,25 @@
 /**
- * The fused emit loops of the task-vector kernel (see task-vector-emit.ts for what they compute and why it is exact).
+ * The fused emit loops of the task-vector kernel (see emit.ts for what they compute and why it is exact).
  * One model: one loop per mask kind. Two models: per-model loops fill contributions, then one loop mixes.
  */
-import { counterHash } from "../tensor/rng.js";
-import { addMerged, mergedOneExact, mergedTwoExact } from "./task-vector-combine.js";
-import { flag } from "./task-vector-fill.js";
-import { exactValue, type Lane, type Mixer } from "./task-vector-lanes.js";
+import { counterHash } from "../../tensor/rng.js";
+import { addMerged, mergedOneExact, mergedTwoExact } from "./combine.js";
+import { flag } from "./fill.js";
+import { exactValue, type Lane, type Mixer } from "./lanes.js";
+
+/*
+ * Single letters kept for the math (the formulas of emit.ts), in these loops and in native/kernels.c:
+ *
+ * | letter   | meaning                                   | letter   | meaning                                      |
+ * |----------|-------------------------------------------|----------|----------------------------------------------|
+ * | x, b     | model and base arrays; bv = b[i]          | d, a     | δ = f32(x[i] − bv) and |δ|                   |
+ * | k        | keep flag: 1 kept, 0 dropped              | sv       | the lane's scaleValue (1 without a rescale)  |
+ * | w        | the lane's weight                         | r, D     | the divisor's reciprocal (or 1), the divisor |
+ * | t        | r or D of a one-model all-kept loop       | T        | the mixer's four divisors or reciprocals     |
+ * | tU, tL   | |δ| cuts of a segment: kept when tU < a ≤ tL | m     | the merged value written to dst[i + delta]   |
+ * | g        | global index (keep bit g & 31 of word g >>> 5) | cShift | random counter of index i: i + cShift    |
+ * | v0s, v1s | two models' contributions f32(δ·k·sv)·w   | bad      | count of non-finite results (for fixUp)      |
+ */
 
 /*
  * The result loops write position i's result to dst[i + delta] and return how many results are not finite. They
@@ -46,12 +60,12 @@ export function cutsOneDiv(x: Float32Array, b: Float32Array, dst: Float32Array, 
 
 /** One model, DARE's inline draw (counters i + cShift). */
 export function randomOne(x: Float32Array, b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, L: Lane, cShift: number, r: number, lambda: number): number {
-	const { kLo, kHi, hiMix, limit, sv, w } = L;
+	const { keyLo, keyHi, keyHiMix, keepLimit, scaleValue: sv, weight: w } = L;
 	let bad = 0;
 	for (let i = from; i < to; i++) {
 		const bv = b[i]!;
 		const d = Math.fround(x[i]! - bv);
-		const k = flag(counterHash(i + cShift, kLo, kHi, hiMix) >>> 0 < limit);
+		const k = flag(counterHash(i + cShift, keyLo, keyHi, keyHiMix) >>> 0 < keepLimit);
 		const m = addMerged(bv, Math.fround(d * k * sv) * w * r * lambda);
 		dst[i + delta] = m;
 		bad += flag(m - m !== 0);
@@ -61,7 +75,7 @@ export function randomOne(x: Float32Array, b: Float32Array, dst: Float32Array, d
 
 /** One model, keep bits recorded by the scan (global index i + shift). */
 export function bitsOne(x: Float32Array, b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, L: Lane, shift: number, r: number, lambda: number): number {
-	const { sv, w } = L;
+	const { scaleValue: sv, weight: w } = L;
 	const bits = L.bits!;
 	let bad = 0;
 	for (let i = from; i < to; i++) {
@@ -92,16 +106,16 @@ export function cutsValues(x: Float32Array, b: Float32Array, from: number, to: n
 
 /** Contributions of a DARE lane drawing its hash inline (counters i + cShift). */
 export function randomValues(x: Float32Array, b: Float32Array, from: number, to: number, L: Lane, cShift: number, out: Float64Array): void {
-	const { kLo, kHi, hiMix, limit, sv, w } = L;
+	const { keyLo, keyHi, keyHiMix, keepLimit, scaleValue: sv, weight: w } = L;
 	for (let i = from; i < to; i++) {
-		const k = flag(counterHash(i + cShift, kLo, kHi, hiMix) >>> 0 < limit);
+		const k = flag(counterHash(i + cShift, keyLo, keyHi, keyHiMix) >>> 0 < keepLimit);
 		out[i - from] = Math.fround(Math.fround(x[i]! - b[i]!) * k * sv) * w;
 	}
 }
 
 /** Contributions of a lane with recorded keep bits (global index i + shift). */
 export function bitsValues(x: Float32Array, b: Float32Array, from: number, to: number, L: Lane, shift: number, out: Float64Array): void {
-	const { sv, w } = L;
+	const { scaleValue: sv, weight: w } = L;
 	const bits = L.bits!;
 	for (let i = from; i < to; i++) {
 		const g = i + shift;
@@ -115,8 +129,8 @@ export function bitsValues(x: Float32Array, b: Float32Array, from: number, to: n
  * holds the divisors (`M.divide`) or reciprocals by a0 + 2·a1 (index 3 without consensus). One small loop per form.
  */
 export function mixTwo(b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, v0s: Float64Array, v1s: Float64Array, M: Mixer): number {
-	const { T, lambda } = M;
-	if (M.cm === 0) return M.divide ? sumDiv(b, dst, delta, from, to, v0s, v1s, T[3]!, lambda) : sumMul(b, dst, delta, from, to, v0s, v1s, T[3]!, lambda);
+	const { divisors: T, lambda } = M;
+	if (!M.elect) return M.divide ? sumDiv(b, dst, delta, from, to, v0s, v1s, T[3]!, lambda) : sumMul(b, dst, delta, from, to, v0s, v1s, T[3]!, lambda);
 	return M.divide ? electDiv(b, dst, delta, from, to, v0s, v1s, T, lambda) : electMul(b, dst, delta, from, to, v0s, v1s, T, lambda);
 }
 
@@ -177,7 +191,7 @@ export function allValues(x: Float32Array, b: Float32Array, from: number, to: nu
 
 /** Every entry of one model (KIND_ALL: no sparsifier, density ≥ 1); `M.divide` picks the division form. */
 export function allOne(x: Float32Array, b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, w: number, M: Mixer): number {
-	return M.divide ? allDiv(x, b, dst, delta, from, to, w, M.T[0]!, M.lambda) : allMul(x, b, dst, delta, from, to, w, M.T[0]!, M.lambda);
+	return M.divide ? allDiv(x, b, dst, delta, from, to, w, M.divisors[0]!, M.lambda) : allMul(x, b, dst, delta, from, to, w, M.divisors[0]!, M.lambda);
 }
 
 function allMul(x: Float32Array, b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, w: number, t: number, lambda: number): number {
@@ -211,7 +225,7 @@ export function fixUp(lanes: readonly Lane[], M: Mixer, xs: readonly Float32Arra
 		if (r - r === 0) continue;
 		const bv = b[i]!;
 		const v0 = exactValue(L0, Math.fround(xs[0]![i]! - bv), i, shift, cShift);
-		if (L1 === undefined) dst[i + delta] = mergedOneExact(bv, v0, L0.w, M.opts);
-		else dst[i + delta] = mergedTwoExact(bv, v0, exactValue(L1, Math.fround(xs[1]![i]! - bv), i, shift, cShift), L0.w, L1.w, M.opts);
+		if (L1 === undefined) dst[i + delta] = mergedOneExact(bv, v0, L0.weight, M.opts);
+		else dst[i + delta] = mergedTwoExact(bv, v0, exactValue(L1, Math.fround(xs[1]![i]! - bv), i, shift, cShift), L0.weight, L1.weight, M.opts);
 	}
 }

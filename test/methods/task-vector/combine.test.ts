@@ -4,10 +4,19 @@
  * with the straightforward loop. Outputs must agree bit for bit (NaN positions: both NaN), in copy and in-place mode.
  */
 import { describe, expect, test } from "vitest";
-import { dellaMagprune, dropAndRescale, magnitudeMask, magnitudeOutliers, type Rescale } from "../../src/methods/sparsify.js";
-import { type Consensus, mergeTaskVectors, type SparsifyMethod, type TaskVectorOptions } from "../../src/methods/task-arithmetic.js";
-import { rngKey, uniformAt } from "../../src/tensor/rng.js";
-import { float32Bits } from "../helpers/arrays.js";
+import {
+	type Consensus,
+	dellaMagprune,
+	dropAndRescale,
+	magnitudeMask,
+	magnitudeOutliers,
+	mergeTaskVectors,
+	type Rescale,
+	type SparsifyMethod,
+	type TaskVectorOptions,
+} from "../../../src/methods/task-vector/index.js";
+import { rngKey, uniformAt } from "../../../src/tensor/rng.js";
+import { float32Bits } from "../../helpers/arrays.js";
 
 /** The reference: sparsify stored float32 deltas, then combine position by position (spec 1.2 steps 1–7). */
 function reference(base: Float32Array, models: Float32Array[], o: TaskVectorOptions): Float32Array {

@@ -1,7 +1,7 @@
 /**
  * The task-vector kernel over a tensor seen block by block: scan passes gather what the sparsifiers need from the
  * whole task vector δ = f32(x − b) (rank cuts, L1 norms, DARE keep bits), then emit combines block by block. The
- * chunked form (task-vector-chunked.ts) feeds it the executor's blocks; mergeTaskVectors feeds it blocks of whole
+ * chunked form (chunked.ts) feeds it the executor's blocks; mergeTaskVectors feeds it blocks of whole
  * arrays, so both compute the same bits.
  *
  * Passes, for the rank sparsifiers (TIES, Breadcrumbs): 0 = each model's key sample, 1 = the bracket pass (and
@@ -9,15 +9,17 @@
  * passes (TOP, MID, LOW, TIES) for that cut. DARE with the L1 rescale needs pass 0 only (norms and keep bits); other
  * variants none. `scanPasses` starts at the most that may be needed and shrinks as passes complete.
  */
-import { MethodError } from "../errors.js";
-import { ARENA_BLOCK, ARENA_INPUTS, wasmArena, type WasmArena } from "../wasm/kernels.js";
-import { HISTOGRAM_COPIES, mergeCopies, TOP_DIGIT_BUCKETS } from "../tensor/radix-select.js";
+import { MethodError } from "../../errors.js";
+import { ARENA_BLOCK, ARENA_INPUTS, wasmArena, type WasmArena } from "../../wasm/kernels.js";
+import { HISTOGRAM_COPIES, mergeCopies, TOP_DIGIT_BUCKETS } from "../../tensor/radix-select.js";
 import { type RankCutSearch, STAGE_BRACKET, STAGE_SAMPLE, STAGE_TOP } from "./rank-cut-search.js";
-import type { SparsifyWhere } from "./sparsify.js";
-import { type CombineOptions, combineScratch } from "./task-vector-combine.js";
-import { emitFused, emitGeneric, fusedMixer, type Lane, laneOf, type Mixer, mixerOf } from "./task-vector-emit.js";
-import { cutsDone, finishScale, KIND_BITS, KIND_CUTS, type ModelPlan } from "./task-vector-plan.js";
-import { countTopDigits, deltaKeys, scanDareBits, scanKeptL1, scanL1Before } from "./task-vector-scan.js";
+import type { SparsifyWhere } from "./types.js";
+import { type CombineOptions, combineScratch } from "./combine.js";
+import { emitFused, emitGeneric } from "./emit.js";
+import { fusedMixer, type Lane, laneOf, type Mixer, mixerOf } from "./lanes.js";
+import { type KernelSet, kernelSetFor } from "./kernel-set.js";
+import { cutsDone, finishScale, KIND_BITS, KIND_CUTS, type ModelPlan } from "./plan.js";
+import { countTopDigits, deltaKeys, scanDareBits, scanKeptL1, scanL1Before } from "./scan.js";
 
 /** The kernel of one tensor of n elements; random counters are global index + streamShift. */
 export class TaskVectorKernel {
@@ -33,6 +35,8 @@ export class TaskVectorKernel {
 	private emitScratch = new Float32Array(0);
 	/** Per model: whether the current pass is its kept-norm pass (decided when the pass starts). */
 	private keptPass: boolean[];
+	/** Which loops run (compiled or TypeScript), picked from the first block this job sees. */
+	private kernels: KernelSet | undefined;
 
 	constructor(
 		private readonly plans: readonly ModelPlan[],
@@ -66,6 +70,14 @@ export class TaskVectorKernel {
 		return this.done + left;
 	}
 
+	/**
+	 * The job's kernel set, picked once, from where the first block's arrays lie (all blocks of a job lie alike: the
+	 * executor's in its arena or none, runWhole's copied into it or not).
+	 */
+	kernelsFor(xs: readonly Float32Array[], b: Float32Array): KernelSet {
+		return (this.kernels ??= kernelSetFor([b, ...xs]));
+	}
+
 	private fail(why: string): never {
 		throw new MethodError("InvalidInput", this.where.method, `tensor "${this.where.tensorName}": ${why}`);
 	}
@@ -76,10 +88,11 @@ export class TaskVectorKernel {
 	 */
 	scanRange(pass: number, xs: readonly Float32Array[], b: Float32Array, from: number, to: number, shift: number): void {
 		if (pass !== this.done || pass >= this.bound) this.fail(`scan pass ${pass} out of order (expected pass ${this.done} of at most ${this.bound})`);
+		const kernels = this.kernelsFor(xs, b);
 		for (let m = 0; m < this.plans.length; m++) {
 			const p = this.plans[m]!;
 			const x = xs[m]!;
-			if (p.kind === KIND_BITS && pass === 0) scanDareBits(p, x, b, from, to, shift, this.streamShift);
+			if (p.kind === KIND_BITS && pass === 0) scanDareBits(p, x, b, from, to, shift, this.streamShift, kernels);
 			if (p.kind === KIND_CUTS) this.scanCuts(m, p, pass, x, b, from, to, shift);
 		}
 		this.covered += to - from;
@@ -147,7 +160,7 @@ export class TaskVectorKernel {
 		}
 		if (fusedMixer(this.mixer!)) {
 			if (out === b && this.emitScratch.length < to - from) this.emitScratch = new Float32Array(to - from);
-			emitFused(this.lanes, this.mixer!, xs, b, out, from, to, shift, this.streamShift, this.emitScratch);
+			emitFused(this.kernelsFor(xs, b), this.lanes, this.mixer!, xs, b, out, from, to, shift, this.streamShift, this.emitScratch);
 		} else {
 			this.combineBuffer ??= combineScratch(this.plans.length);
 			emitGeneric(this.lanes, this.mixer!, xs, b, out, from, to, shift, this.streamShift, this.combineBuffer);

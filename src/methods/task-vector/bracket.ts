@@ -12,9 +12,9 @@
  * Magnitudes compare as floats: for non-NaN values |δ| order is key order. NaN keys (above +Infinity) count as
  * above a bracket whose hi key is not a NaN; a bracket reaching NaN keys is not planned.
  */
-import { ABS_MASK, absRankCut, bitsOf, descend, INF_KEY, valueOfKey } from "../tensor/radix-select.js";
-import { ARENA_INPUTS, arenaOf, type WasmArena } from "../wasm/kernels.js";
-import { flag } from "./task-vector-fill.js";
+import { ABS_MASK, absRankCut, bitsOf, descend, INF_KEY, valueOfKey } from "../../tensor/radix-select.js";
+import { ARENA_INPUTS, arenaOf, type WasmArena } from "../../wasm/kernels.js";
+import { flag } from "./fill.js";
 
 /** Tie positions are noted per tile of this many elements (a power of two: tile starts are g % TIE_TILE === 0). */
 export const TIE_TILE = 1024;

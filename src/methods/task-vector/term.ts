@@ -1,9 +1,9 @@
 /**
  * The per-model unit of the generic task-vector combine: a {@link Term} says how one model's sparsified, rescaled
- * task vector is produced element by element over a range of the arrays (task-vector-fill.ts evaluates it). Terms
+ * task vector is produced element by element over a range of the arrays (fill.ts evaluates it). Terms
  * are flat objects of one shape, built only by {@link makeTerm}, so the hot loops see a single hidden class.
  */
-import type { RngKey } from "../tensor/rng.js";
+import type { RngKey } from "../../tensor/rng.js";
 
 /** Every entry is kept (no sparsifier, density ≥ 1, or DARE-L1 / DELLA with drops already zeroed in the stored δ). */
 export const MASK_ALL = 0;

@@ -1,20 +1,15 @@
 /**
- * The scan loops of the task-vector kernel (task-vector-kernel.ts), each over elements [from, to) of one model's
+ * The scan loops of the task-vector kernel (kernel.ts), each over elements [from, to) of one model's
  * array x and the base b, whose element 0 has global index `shift`. Norms are float64 sums in index order, exactly
  * as the sparsifiers of sparsify.ts compute them on a whole task vector, so the rescale factors are bit-identical
  * for any blocking.
  */
-import { ABS_MASK, bitsOf, TOP_DIGIT_BITS, TOP_DIGIT_SHIFT } from "../tensor/radix-select.js";
-import { counterHash, counterHiMix, UNIFORM_SCALE, uniformAt } from "../tensor/rng.js";
-import { cutKeepExact, cutThreshold, flag, INLINE_HASH_LIMIT, segmentEnd } from "./task-vector-fill.js";
-import type { ModelPlan } from "./task-vector-plan.js";
-import { dareBitsWasm } from "./task-vector-wasm.js";
-import { NO_LOWER } from "./task-vector-term.js";
-
-/** Whether DARE's keep test can use the inline hash for counters [first, last] (the reference path otherwise). */
-export function inlineDraws(threshold: number, first: number, last: number): boolean {
-	return first >= 0 && last < INLINE_HASH_LIMIT && Math.ceil(threshold) <= 0xffffffff;
-}
+import { ABS_MASK, bitsOf, TOP_DIGIT_BITS, TOP_DIGIT_SHIFT } from "../../tensor/radix-select.js";
+import { counterHash, counterHiMix, UNIFORM_SCALE, uniformAt } from "../../tensor/rng.js";
+import { cutKeepExact, cutThreshold, flag, segmentEnd } from "./fill.js";
+import { inlineDraws, type ModelPlan } from "./plan.js";
+import type { KernelSet } from "./kernel-set.js";
+import { NO_LOWER } from "./term.js";
 
 /** DARE's keep decision for counter c: the inline hash, or the reference definition past 2^32. */
 function keepAt(p: ModelPlan, c: number, inline: boolean, hiMix: number, limit: number): number {
@@ -26,12 +21,12 @@ function keepAt(p: ModelPlan, c: number, inline: boolean, hiMix: number, limit: 
  * g >>> 5) and sums ‖δ‖₁ and ‖m⊙δ‖₁. Random counters are the global index plus `streamShift`. The fast loop adds
  * |δ|·k; a block holding a non-finite |δ| (where ∞·0 would be NaN) is summed again by the definition.
  */
-export function scanDareBits(p: ModelPlan, x: Float32Array, b: Float32Array, from: number, to: number, shift: number, streamShift: number): void {
+export function scanDareBits(p: ModelPlan, x: Float32Array, b: Float32Array, from: number, to: number, shift: number, streamShift: number, kernels: KernelSet): void {
 	const c0 = shift + streamShift;
 	const inline = inlineDraws(p.threshold, from + c0, to - 1 + c0);
 	const before = p.l1Before;
 	const after = p.l1After;
-	if (inline && (dareBitsWasm(p, x, b, from, to, shift, c0, counterHiMix(p.key), Math.ceil(p.threshold)) || dareBitsFast(p, x, b, from, to, shift, c0))) return;
+	if (inline && (kernels.dareBits(p, x, b, from, to, shift, c0, counterHiMix(p.key), Math.ceil(p.threshold)) || dareBitsFast(p, x, b, from, to, shift, c0))) return;
 	// Reference draws, or a non-finite |δ|: the exact sums from the block's starting values.
 	p.l1Before = before;
 	p.l1After = after;

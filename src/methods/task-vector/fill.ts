@@ -6,9 +6,9 @@
  * a zeroed stored task vector holds +0: zeros never take part in sign election and a merged zero keeps the base
  * value, so the output is the same. DARE's hash is drawn inline (counterHash, inlined by the JIT).
  */
-import { keyOf, valueOfKey } from "../tensor/radix-select.js";
-import { counterHash, counterHiMix, UNIFORM_SCALE, uniformAt } from "../tensor/rng.js";
-import { MASK_BITS, MASK_CUTS, MASK_RANDOM, MASK_ZERO, SCALE_DIV, SCALE_MUL, type Term } from "./task-vector-term.js";
+import { keyOf, valueOfKey } from "../../tensor/radix-select.js";
+import { counterHash, counterHiMix, UNIFORM_SCALE, uniformAt } from "../../tensor/rng.js";
+import { MASK_BITS, MASK_CUTS, MASK_RANDOM, MASK_ZERO, SCALE_DIV, SCALE_MUL, type Term } from "./term.js";
 
 /** Largest counter the inline hash handles (the high word of the counter is 0 below 2^32). */
 export const INLINE_HASH_LIMIT = UNIFORM_SCALE;

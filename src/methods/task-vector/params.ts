@@ -1,12 +1,11 @@
 /**
  * Parameter reading for the task-arithmetic family: the planner's resolved values → validated numbers. Shared by
- * the whole-tensor kernel (task-arithmetic.ts) and its chunked form (task-vector-chunked.ts), so both read the same
+ * the whole-tensor kernel (merge.ts) and its chunked form (chunked.ts), so both read the same
  * values, in the same order, and throw the same errors.
  */
-import { MethodError } from "../errors.js";
-import type { Rescale, SparsifyWhere } from "./sparsify.js";
-import type { Consensus, SparsifyMethod, TaskArithmeticConfig } from "./task-arithmetic.js";
-import type { CombineOptions } from "./task-vector-combine.js";
+import { MethodError } from "../../errors.js";
+import { type Consensus, DEFAULT_EPSILON, DEFAULT_GAMMA, type Rescale, type SparsifyMethod, type SparsifyWhere, type TaskArithmeticConfig } from "./types.js";
+import type { CombineOptions } from "./combine.js";
 
 /** Without consensus, mergekit treats a weight sum this close to zero as "do not divide" (divisor 1). */
 export const MIN_WEIGHT_SUM = 1e-8;
@@ -39,8 +38,8 @@ export function modelSettings(
 ): ModelSettings {
 	return {
 		density: sparsify !== "none" ? modelValue(columns.densities, m, 1, "density", where) : 1,
-		gamma: sparsify === "magnitude_outliers" ? modelValue(columns.gammas, m, 0.01, "gamma", where) : 0,
-		epsilon: sparsify === "della_magprune" ? modelValue(columns.epsilons, m, 0.15, "epsilon", where) : 0,
+		gamma: sparsify === "magnitude_outliers" ? modelValue(columns.gammas, m, DEFAULT_GAMMA, "gamma", where) : 0,
+		epsilon: sparsify === "della_magprune" ? modelValue(columns.epsilons, m, DEFAULT_EPSILON, "epsilon", where) : 0,
 	};
 }
 
@@ -88,8 +87,8 @@ export function readTaskParams(
 	return {
 		weights: column("weight", Number.NaN),
 		densities: column("density", 1),
-		gammas: column("gamma", 0.01),
-		epsilons: column("epsilon", 0.15),
+		gammas: column("gamma", DEFAULT_GAMMA),
+		epsilons: column("epsilon", DEFAULT_EPSILON),
 		rescale: readRescale(params, config.defaultRescale, where),
 		normalize: params.normalize === undefined ? config.defaultNormalize : params.normalize === true,
 		lambda: readNumber(params, "lambda", 1, where),

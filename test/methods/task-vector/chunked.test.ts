@@ -4,20 +4,20 @@
  * give the same float32 bits as `method.merge` on the whole arrays.
  */
 import { describe, expect, test } from "vitest";
-import { breadcrumbsMethod, breadcrumbsTiesMethod } from "../../src/methods/breadcrumbs.js";
-import { CHUNK_ALIGN, chunkedFormOf } from "../../src/methods/chunked.js";
-import { dareLinearMethod, dareTiesMethod } from "../../src/methods/dare.js";
-import { dellaMethod } from "../../src/methods/della.js";
-import { outlierRankRange } from "../../src/methods/sparsify.js";
-import { taskArithmeticMethod } from "../../src/methods/task-arithmetic.js";
-import type { TaskParamValues } from "../../src/methods/task-vector-params.js";
-import { tiesMethod } from "../../src/methods/ties.js";
-import type { MergeMethod } from "../../src/methods/types.js";
-import { ABS_MASK, absRankCut, bitsOf } from "../../src/tensor/radix-select.js";
-import { rngKey, uniformAt } from "../../src/tensor/rng.js";
-import { wasmArena } from "../../src/wasm/kernels.js";
-import { mergeContext } from "../helpers/context.js";
-import { kindOf } from "../helpers/errors.js";
+import { breadcrumbsMethod, breadcrumbsTiesMethod } from "../../../src/methods/breadcrumbs.js";
+import { CHUNK_ALIGN, chunkedFormOf } from "../../../src/methods/chunked.js";
+import { dareLinearMethod, dareTiesMethod } from "../../../src/methods/dare.js";
+import { dellaMethod } from "../../../src/methods/della.js";
+import { outlierRankRange } from "../../../src/methods/task-vector/sparsify.js";
+import { taskArithmeticMethod } from "../../../src/methods/task-arithmetic.js";
+import type { TaskParamValues } from "../../../src/methods/task-vector/params.js";
+import { tiesMethod } from "../../../src/methods/ties.js";
+import type { MergeMethod } from "../../../src/methods/types.js";
+import { ABS_MASK, absRankCut, bitsOf } from "../../../src/tensor/radix-select.js";
+import { rngKey, uniformAt } from "../../../src/tensor/rng.js";
+import { wasmArena } from "../../../src/wasm/kernels.js";
+import { mergeContext } from "../../helpers/context.js";
+import { kindOf } from "../../helpers/errors.js";
 
 const NAME = "model.layers.0.mlp.up_proj.weight";
 const N = 10_000;

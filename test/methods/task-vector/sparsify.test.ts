@@ -1,8 +1,8 @@
 import { describe, expect, test } from "vitest";
-import { dellaMagprune, dropAndRescale, magnitudeMask, magnitudeOutliers } from "../../src/methods/sparsify.js";
-import { l1Norm } from "../../src/tensor/ops.js";
-import { rngKey, uniformAt } from "../../src/tensor/rng.js";
-import { kindOf } from "../helpers/errors.js";
+import { dellaMagprune, dropAndRescale, magnitudeMask, magnitudeOutliers } from "../../../src/methods/task-vector/sparsify.js";
+import { l1Norm } from "../../../src/tensor/ops.js";
+import { rngKey, uniformAt } from "../../../src/tensor/rng.js";
+import { kindOf } from "../../helpers/errors.js";
 
 /** Standard normal samples (Box–Muller over the counter-based stream). */
 function randn(n: number, seed = 1): Float32Array {

@@ -1,12 +1,13 @@
 /**
- * DELLA's term for the generic combine (task-vector-combine.ts). DELLA ranks magnitudes within each row, so it
+ * DELLA's term for the generic combine (combine.ts). DELLA ranks magnitudes within each row, so it
  * stores δ = f32(x − b) (in the model's own array when the caller allows, else in a new one), prunes it with
  * dellaDrop and hands the pruned δ over as a dense term; the other sparsifiers run through TaskVectorKernel.
  * Results equal dellaMagprune in sparsify.ts.
  */
-import type { RngKey } from "../tensor/rng.js";
-import { checkDellaBand, dellaDrop, l1RescaleFactor, type Rescale, type SparsifyWhere } from "./sparsify.js";
-import { makeTerm, MASK_ZERO, SCALE_DIV, SCALE_MUL, type Term } from "./task-vector-term.js";
+import type { RngKey } from "../../tensor/rng.js";
+import { checkDellaBand, dellaDrop, l1RescaleFactor } from "./sparsify.js";
+import type { Rescale, SparsifyWhere } from "./types.js";
+import { makeTerm, MASK_ZERO, SCALE_DIV, SCALE_MUL, type Term } from "./term.js";
 
 /** What DELLA's term needs to know about its model. */
 export interface DellaSpec {

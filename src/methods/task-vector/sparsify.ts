@@ -3,23 +3,12 @@
  * one task vector IN PLACE and returns it, so a merge holds at most one array per model. All randomness comes from
  * `uniformAt(key, elementOffset + i)`: the same seed, tensor and model give the same mask in any chunking.
  */
-import { MethodError } from "../errors.js";
-import { AbsRowOrder } from "../tensor/abs-row-order.js";
-import { absRankRangeMask, l1Norm } from "../tensor/ops.js";
-import { ABS_MASK, absRankCut, bitsOf } from "../tensor/radix-select.js";
-import { counterHash, counterHiMix, type RngKey, UNIFORM_SCALE, uniformAt, uniformBitsInto } from "../tensor/rng.js";
-
-/** How kept entries are rescaled: true = L1-norm match (mergekit ≥ 0.1), "inverse_density" = ÷density (≤ 0.0.6). */
-export type Rescale = boolean | "inverse_density";
-
-/** Who is asking, for error messages. */
-export interface SparsifyWhere {
-	method: string;
-	tensorName: string;
-}
-
-/** Purpose tag of the random stream used for keep/drop decisions (see MergeContext.rngKey). */
-export const RNG_PURPOSE_SPARSIFY = 0;
+import { MethodError } from "../../errors.js";
+import { AbsRowOrder } from "../../tensor/abs-row-order.js";
+import { absRankRangeMask, l1Norm } from "../../tensor/ops.js";
+import { ABS_MASK, absRankCut, bitsOf } from "../../tensor/radix-select.js";
+import { counterHash, counterHiMix, type RngKey, UNIFORM_SCALE, uniformAt, uniformBitsInto } from "../../tensor/rng.js";
+import type { Rescale, SparsifyWhere } from "./types.js";
 
 /** mergekit skips the L1 rescale when either norm is below this, to avoid dividing by (nearly) zero. */
 export const RESCALE_MIN_NORM = 1e-7;

@@ -5,13 +5,13 @@
  * - SAMPLE (pass 0): the model's RankSample reads spread-out keys, which bracket the k-th largest key;
  * - BRACKET (pass 1): RankBracket counts the keys above the bracket and collects those inside it; the cut key
  *   follows, and the tie end (which equal key is the last one taken) is located later by {@link locateTie}, when
- *   the blocks holding it are seen again (task-vector-bracket.ts).
+ *   the blocks holding it are seen again (bracket.ts).
  *
  * If the bracket misses the k-th key, or cannot be planned, the radix search runs instead: TOP (the model's
  * top-digit histogram, counted by the kernel), MID and LOW (10-bit digits) and TIES (the tie end), one pass each.
  */
-import { ABS_MASK, descend, keyOf, TOP_DIGIT_SHIFT, valueOfKey } from "../tensor/radix-select.js";
-import { RankBracket, TIE_TILE } from "./task-vector-bracket.js";
+import { ABS_MASK, descend, keyOf, TOP_DIGIT_SHIFT, valueOfKey } from "../../tensor/radix-select.js";
+import { RankBracket, TIE_TILE } from "./bracket.js";
 
 /** Sample size: one key per SAMPLE_STRIDE elements, at most SAMPLE_MAX keys (the bracket narrows as 1/√s). */
 const SAMPLE_STRIDE = 16;

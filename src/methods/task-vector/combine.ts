@@ -1,12 +1,12 @@
 /**
  * The combine step of the task-vector kernel: for each block of positions, every term writes its weighted
- * contribution wᵢ·scale(mask(δᵢ)) into a small float64 buffer (task-vector-fill.ts), then one loop does the sign
+ * contribution wᵢ·scale(mask(δᵢ)) into a small float64 buffer (fill.ts), then one loop does the sign
  * consensus, weighted sum, ÷divisor, ×λ and +base and stores float32 once. One and two models (the usual merges)
  * have their own loops with the per-model values in registers. Buffers are a few KB per model, so the only
  * full-size traffic is reading the inputs and writing the output.
  */
-import { fillTerm, flag } from "./task-vector-fill.js";
-import type { Term } from "./task-vector-term.js";
+import { fillTerm, flag } from "./fill.js";
+import type { Term } from "./term.js";
 
 /** Positions per block: 2048 float64 per model (16 KB) keeps the per-model buffers in L1/L2 cache. */
 export const COMBINE_BLOCK = 2048;

@@ -1,18 +1,16 @@
 /**
  * The chunked (streaming) form of the task-vector kernel, for every sparsifier except DELLA (whose ranks are per
- * row): the executor's blocks go straight to TaskVectorKernel (task-vector-kernel.ts), the same kernel
+ * row): the executor's blocks go straight to TaskVectorKernel (kernel.ts), the same kernel
  * mergeTaskVectors runs over whole arrays, so the output is bit-identical to the whole-tensor kernel for any
  * blocking. Rank sparsifiers need 2 scan passes (3 with the L1 rescale) unless a rank bracket misses; `scanPasses`
  * starts at the worst case and shrinks after each pass.
  */
-import { MethodError } from "../errors.js";
-import { ARENA_INPUTS, arenaOf } from "../wasm/kernels.js";
-import type { Chunk, ChunkedForm, ChunkedKernel } from "./chunked.js";
-import { RNG_PURPOSE_SPARSIFY, type SparsifyWhere } from "./sparsify.js";
-import type { TaskArithmeticConfig } from "./task-arithmetic.js";
-import { TaskVectorKernel } from "./task-vector-kernel.js";
-import { combineOptions, modelValue, readTaskParams, type TaskParamValues } from "./task-vector-params.js";
-import { planModel } from "./task-vector-plan.js";
+import { MethodError } from "../../errors.js";
+import type { Chunk, ChunkedForm, ChunkedKernel } from "../types.js";
+import { RNG_PURPOSE_SPARSIFY, type SparsifyWhere, type TaskArithmeticConfig } from "./types.js";
+import { TaskVectorKernel } from "./kernel.js";
+import { combineOptions, modelSettings, modelValue, readTaskParams, type TaskParamValues } from "./params.js";
+import { planModel } from "./plan.js";
 
 /** Adapts the executor's chunks (element 0 at global index chunk.offset) to the kernel's ranges. */
 class ChunkedTaskVectors implements ChunkedKernel {
@@ -49,9 +47,8 @@ class ChunkedTaskVectors implements ChunkedKernel {
 
 	emit(chunk: Chunk): Float32Array {
 		const base = this.checked(chunk);
-		// Blocks in the WebAssembly arena emit into its output slot, where the compiled loops can write.
-		const arena = arenaOf(base);
-		const out = arena !== undefined ? arena.slots[ARENA_INPUTS]!.subarray(0, base.length) : base;
+		// With the compiled kernels (blocks in the WebAssembly arena), results go to the arena's output slot.
+		const out = this.kernel.kernelsFor(chunk.models, base).outputBlock(base.length) ?? base;
 		this.kernel.emitRange(chunk.models, base, out, 0, base.length, chunk.offset);
 		return out;
 	}
@@ -74,7 +71,7 @@ export function taskVectorChunked(config: TaskArithmeticConfig): ChunkedForm<Tas
 			}
 			const weights = p.weights.map((_, m) => modelValue(p.weights, m, 1, "weight", where));
 			const key = (m: number) => () => ctx.rngKey(m, RNG_PURPOSE_SPARSIFY);
-			const plans = weights.map((w, m) => planModel(config.sparsify, w, m, p, p.rescale, input.numel, key(m), where));
+			const plans = weights.map((w, m) => planModel(config.sparsify, w, modelSettings(config.sparsify, p, m, where), p.rescale, input.numel, key(m), where));
 			const kernel = new TaskVectorKernel(plans, combineOptions(weights, config.consensus, p.normalize, p.lambda), where, input.numel, 0);
 			return new ChunkedTaskVectors(kernel, plans.length, where);
 		},

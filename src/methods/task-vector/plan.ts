@@ -1,16 +1,17 @@
 /**
- * Per-model plans of the task-vector kernel (task-vector-kernel.ts): validated settings → what each model's term
+ * Per-model plans of the task-vector kernel (kernel.ts): validated settings → what each model's term
  * needs (rank cuts to search, a DARE stream, keep bits to record) and, once the scan passes have run, its rescale.
  * The validation order and the branches are those of the sparsifiers in sparsify.ts, so every path throws the same
  * errors and keeps the same entries.
  */
-import { MethodError } from "../errors.js";
-import { type RngKey, UNIFORM_SCALE } from "../tensor/rng.js";
+import { MethodError } from "../../errors.js";
+import { type RngKey, UNIFORM_SCALE } from "../../tensor/rng.js";
 import { RankCutSearch, RankSample, STAGE_DONE } from "./rank-cut-search.js";
-import { l1RescaleFactor, magnitudeKeepCount, outlierRankRange, type Rescale, type SparsifyWhere } from "./sparsify.js";
-import type { SparsifyMethod } from "./task-arithmetic.js";
-import { modelSettings } from "./task-vector-params.js";
-import { SCALE_DIV, SCALE_MUL, SCALE_NONE } from "./task-vector-term.js";
+import { l1RescaleFactor, magnitudeKeepCount, outlierRankRange } from "./sparsify.js";
+import type { Rescale, SparsifyMethod, SparsifyWhere } from "./types.js";
+import { INLINE_HASH_LIMIT } from "./fill.js";
+import type { ModelSettings } from "./params.js";
+import { SCALE_DIV, SCALE_MUL, SCALE_NONE } from "./term.js";
 
 /** Every entry kept (no sparsifier or density ≥ 1). */
 export const KIND_ALL = 0;
@@ -22,10 +23,12 @@ export const KIND_RANDOM = 2;
 export const KIND_CUTS = 3;
 /** DARE with the L1 rescale: pass 0 records the keep decisions as bits (and sums both norms). */
 export const KIND_BITS = 4;
+/** What a model's plan keeps (small integers: the hot loops compare them per block). */
+export type PlanKind = typeof KIND_ALL | typeof KIND_ZERO | typeof KIND_RANDOM | typeof KIND_CUTS | typeof KIND_BITS;
 
 /** One model's plan; the fields a kind does not use keep their defaults. */
 export interface ModelPlan {
-	kind: number;
+	kind: PlanKind;
 	weight: number;
 	density: number;
 	rescale: Rescale;
@@ -48,7 +51,7 @@ export interface ModelPlan {
 	scaleValue: number;
 }
 
-function plan(kind: number, weight: number, fields: Partial<ModelPlan> = {}): ModelPlan {
+function plan(kind: PlanKind, weight: number, fields: Partial<ModelPlan> = {}): ModelPlan {
 	return {
 		kind,
 		weight,
@@ -69,29 +72,22 @@ function plan(kind: number, weight: number, fields: Partial<ModelPlan> = {}): Mo
 	};
 }
 
-/** Model m's sparsifier columns. */
-export interface PlanColumns {
-	densities?: readonly number[] | undefined;
-	gammas?: readonly number[] | undefined;
-	epsilons?: readonly number[] | undefined;
-}
-
 /**
- * Model m's plan for a tensor of n elements. Validation order: density (gamma, epsilon), the random stream (also for
- * density ≥ 1, so a missing stream is always reported), then the rank range. DELLA has no plan (its ranks are per
- * row; task-arithmetic.ts handles it whole).
+ * A model's plan for a tensor of n elements, from its settings as modelSettings (params.ts) read and checked them,
+ * just before: the caller reads model m's settings, then plans it, model after model, so the errors come in the same
+ * order for any input. Then: the random stream (also for density ≥ 1, so a missing stream is always reported), and
+ * the rank range, which depends on n. DELLA has no plan (its ranks are per row; merge.ts handles it whole).
  */
 export function planModel(
 	sparsify: SparsifyMethod,
 	weight: number,
-	m: number,
-	columns: PlanColumns,
+	settings: ModelSettings,
 	rescale: Rescale,
 	n: number,
 	key: () => RngKey,
 	where: SparsifyWhere,
 ): ModelPlan {
-	const { density, gamma } = modelSettings(sparsify, columns, m, where);
+	const { density, gamma } = settings;
 	if (sparsify === "none" || density >= 1) {
 		if (sparsify === "random") key();
 		return plan(KIND_ALL, weight);
@@ -112,6 +108,11 @@ export function planModel(
 	const threshold = density * UNIFORM_SCALE;
 	if (rescale !== true) return plan(KIND_RANDOM, weight, { density, rescale, key: k, threshold });
 	return plan(KIND_BITS, weight, { density, rescale, key: k, threshold, keepBits: new Int32Array(Math.ceil(n / 32)) });
+}
+
+/** Whether DARE's keep test can use the inline hash for counters [first, last] (the reference path otherwise). */
+export function inlineDraws(threshold: number, first: number, last: number): boolean {
+	return first >= 0 && last < INLINE_HASH_LIMIT && Math.ceil(threshold) <= 0xffffffff;
 }
 
 /** Sets the rescale of a finished plan from the norms the scans summed (÷density, or ×‖δ‖₁/‖m⊙δ‖₁). */
