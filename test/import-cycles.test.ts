@@ -1,5 +1,5 @@
 /**
- * No import loop inside src/methods/ (issue 16): a reader can follow any file's imports down to the leaves without
+ * No import loop anywhere in src/ (issue 16): a reader can follow any file's imports down to the leaves without
  * coming back. The detector is checked on a small tree first, so the assertion on src/ cannot pass vacuously.
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -32,6 +32,6 @@ describe("importCycles", () => {
 	});
 });
 
-test("src/methods/ has no import loop", () => {
-	expect(importCycles(path.join(REPO_ROOT, "src", "methods"))).toEqual([]);
+test("src/ has no import loop (sweep/ reaches the library below index.ts, which re-exports it)", () => {
+	expect(importCycles(path.join(REPO_ROOT, "src"))).toEqual([]);
 });

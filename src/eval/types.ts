@@ -1,6 +1,3 @@
-import type { LetterDeviation } from "./variants.js";
-
-
 /**
  * Shapes shared by the evaluator's protocol code: multiple-choice items, the model interface the
  * scorer needs, progress events and the JSON report (snake_case keys, as spec/evaluator.md fixes them).
@@ -172,4 +169,16 @@ export interface EvalReport {
 	deviation_from_exact?: LetterDeviation;
 	warnings: string[];
 	items: ItemReport[];
+}
+
+/** How one variant's letter probabilities differ from the reference run's, prompt by prompt. */
+export interface LetterDeviation {
+	/** Prompts scored by both runs. */
+	prompts: number;
+	/** Largest |p_variant − p_reference| over every letter of every common prompt. */
+	max_abs: number;
+	/** Mean of |p_variant − p_reference| over every letter of every common prompt. */
+	mean_abs: number;
+	/** Fraction of common prompts whose most likely letter is the same in both runs. */
+	same_argmax: number;
 }

@@ -1,23 +1,13 @@
 import { meanStd } from "./score.js";
 import { TASK_NAMES, getTask } from "./tasks/registry.js";
-import type { EvalReport, ItemReport, TaskName } from "./types.js";
+import type { EvalReport, ItemReport, LetterDeviation, TaskName } from "./types.js";
+
+export type { LetterDeviation };
 
 /**
  * The paper's Table 4 for any set of weight formats: the same model scored as several GGUF variants, one row
  * each, and how far each variant's letter probabilities move from the exact (f32) run on the same prompts.
  */
-
-/** How one variant's letter probabilities differ from the reference run's, prompt by prompt. */
-export interface LetterDeviation {
-	/** Prompts scored by both runs. */
-	prompts: number;
-	/** Largest |p_variant − p_reference| over every letter of every common prompt. */
-	max_abs: number;
-	/** Mean of |p_variant − p_reference| over every letter of every common prompt. */
-	mean_abs: number;
-	/** Fraction of common prompts whose most likely letter is the same in both runs. */
-	same_argmax: number;
-}
 
 function key(i: ItemReport): string {
 	return `${i.task}\u0000${i.id}\u0000${i.seed}`;

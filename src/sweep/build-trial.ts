@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseDocument, type Document } from "yaml";
 import { SweepError } from "../errors.js";
-import { parseRecipe } from "../index.js";
+import { parseRecipe } from "../recipe/load.js";
 import type { SweepSpec } from "./spec.js";
 import { resultKey } from "./trial-key.js";
 import type { TrialSpec } from "./trial-types.js";

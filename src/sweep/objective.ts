@@ -1,5 +1,6 @@
 import { SweepError } from "../errors.js";
-import { TASK_NAMES, type TaskScore } from "../index.js";
+import { TASK_NAMES } from "../eval/tasks/registry.js";
+import type { TaskScore } from "../report/types.js";
 
 /** What a sweep maximises, computed from a trial's per-task scores. */
 export interface Objective {

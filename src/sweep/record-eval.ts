@@ -1,5 +1,7 @@
 import path from "node:path";
-import { taskScores, type EvalReport, type EvaluateOptions } from "../index.js";
+import type { EvaluateOptions } from "../eval/evaluate.js";
+import type { EvalReport } from "../eval/types.js";
+import { taskScores } from "../report/scores.js";
 import { parseObjective } from "./objective.js";
 import { ResultsStore } from "./store.js";
 import { resultKey } from "./trial-key.js";

@@ -1,7 +1,9 @@
 import { open, readFile } from "node:fs/promises";
 import path from "node:path";
 import { ReportError } from "../errors.js";
-import { quantizedComparisons, rowsOfReport, settingsOf, shortParamNames, type ReportData, type ReportInput, type ReportRow, type TaskScores } from "../index.js";
+import { shortParamNames } from "../report/columns.js";
+import { quantizedComparisons, rowsOfReport, settingsOf } from "../report/scores.js";
+import type { ReportData, ReportInput, ReportRow, TaskScores } from "../report/types.js";
 import { ResultsStore, type StoredTrial } from "./store.js";
 
 /** The store a sweep file uses by default: `SWEEP.sqlite` beside `SWEEP.yml`. */

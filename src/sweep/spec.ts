@@ -3,7 +3,7 @@ import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { SweepError } from "../errors.js";
-import { parseRecipe } from "../index.js";
+import { parseRecipe } from "../recipe/load.js";
 import { parseObjective, type Objective } from "./objective.js";
 import type { TrialEval } from "./trial-types.js";
 import { parseYamlPath, type PathSegment } from "./yaml-path.js";

@@ -3,7 +3,8 @@ import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
 import type Database from "better-sqlite3";
 import { SweepError } from "../errors.js";
-import type { EvalReport, TaskScore } from "../index.js";
+import type { EvalReport } from "../eval/types.js";
+import type { TaskScore } from "../report/types.js";
 import { STORE_SCHEMA, STORE_SCHEMA_VERSION, TRIAL_COLUMNS } from "./store-schema.js";
 import type { TrialResult, TrialSpec } from "./trial-types.js";
 

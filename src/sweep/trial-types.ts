@@ -1,4 +1,5 @@
-import type { EvalReport, ReliabilityBin } from "../index.js";
+import type { EvalReport } from "../eval/types.js";
+import type { ReliabilityBin } from "../report/types.js";
 
 /**
  * The evaluation settings of a trial: `merge eval`'s options under their library names, with paths
