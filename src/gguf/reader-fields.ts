@@ -4,8 +4,7 @@
  * used, so a corrupt count fails with a one-line error instead of a huge allocation.
  */
 import { GgufError } from "../errors.js";
-import { GgufValueType } from "./constants.js";
-import { KIND_BYTES, type GgufKind, type GgufMetadata, type GgufValue } from "./metadata.js";
+import { KIND_BYTES, KIND_TAGS, type GgufKind, type GgufMetadata, type GgufValue } from "./metadata.js";
 
 /** ggml tensors have at most four dimensions (GGML_MAX_DIMS). */
 export const MAX_TENSOR_DIMS = 4;
@@ -17,23 +16,8 @@ export interface RawTensorInfo {
 	offset: number;
 }
 
-const KIND_OF_TAG = new Map<number, GgufKind>(
-	Object.entries({
-		uint8: GgufValueType.UINT8,
-		int8: GgufValueType.INT8,
-		uint16: GgufValueType.UINT16,
-		int16: GgufValueType.INT16,
-		uint32: GgufValueType.UINT32,
-		int32: GgufValueType.INT32,
-		float32: GgufValueType.FLOAT32,
-		bool: GgufValueType.BOOL,
-		string: GgufValueType.STRING,
-		array: GgufValueType.ARRAY,
-		uint64: GgufValueType.UINT64,
-		int64: GgufValueType.INT64,
-		float64: GgufValueType.FLOAT64,
-	}).map(([k, v]) => [v, k as GgufKind]),
-);
+/** On-disk tag → kind name: KIND_TAGS turned around. */
+const KIND_OF_TAG = new Map<number, GgufKind>(Object.entries(KIND_TAGS).map(([k, v]) => [v, k as GgufKind]));
 
 /** Parses from byte 4 on. `bytes()` is the buffer read so far; `grow(n)` makes the first n bytes available. */
 /** Smallest encodings: a metadata entry (key length, empty key, type tag, one byte) and a tensor info. */

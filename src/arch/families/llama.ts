@@ -1,4 +1,4 @@
-import { configIs, defineArchitecture, embedding, layerTemplates, linear, tiedHead } from "../define.js";
+import { configIs, defineArchitecture, embedding, layerTemplates, linear, tiedHead, type ArchitectureDefinition } from "../define.js";
 
 const ATTENTION_BIAS = [configIs("attention_bias", true, false)];
 const MLP_BIAS = [configIs("mlp_bias", true, false)];
@@ -7,7 +7,8 @@ const MLP_BIAS = [configIs("mlp_bias", true, false)];
  * Llama (transformers `LlamaForCausalLM`, modeling_llama.py): RMSNorm before attention and MLP, q/k/v/o projections,
  * a gated MLP. `attention_bias` adds biases to q/k/v/o, `mlp_bias` to gate/up/down (both off by default).
  */
-export const LLAMA = defineArchitecture({
+/** The definition itself, for families that are Llama's tensors under another name (Granite). */
+export const LLAMA_DEFINITION: ArchitectureDefinition = {
 	name: "llama",
 	architectures: ["LlamaForCausalLM"],
 	modelTypes: ["llama"],
@@ -30,4 +31,6 @@ export const LLAMA = defineArchitecture({
 	]),
 	postWeights: [{ name: "model.norm.weight" }, tiedHead("lm_head.weight", "model.embed_tokens.weight")],
 	notes: "Llama 1–3 and every checkpoint published as LlamaForCausalLM; attention_bias and mlp_bias variants.",
-});
+};
+
+export const LLAMA = defineArchitecture(LLAMA_DEFINITION);
