@@ -20,6 +20,8 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	suggest: [],
 	// Finding self-referencing anchors in parsed YAML (recipes, the alias file): pure, no imports.
 	cycles: [],
+	// Starting a worker thread from its script beside the caller (compiled JS, or TypeScript under tsx).
+	"worker-script": [],
 	// Chat templates shipped as data (chatml, llama3, ...), selected by name in recipes.
 	"chat-templates": [],
 	tensor: ["errors"],
@@ -42,7 +44,7 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	vocab: ["errors"],
 	// Headers only: it may open models, but reads no tensor data (reviewed, not checked here).
 	plan: ["recipe", "methods", "arch", "io", "model", "tensor", "errors", "suggest", "chat-templates", "lora", "vocab"],
-	exec: ["plan", "io", "backends", "methods", "recipe", "model", "tensor", "wasm", "errors", "version", "chat-templates", "lora", "vocab"],
+	exec: ["plan", "io", "backends", "methods", "recipe", "model", "tensor", "wasm", "errors", "version", "chat-templates", "lora", "vocab", "worker-script"],
 	// The evaluator scores any checkpoint: never methods, plan or exec; gguf for the llama backend's conversions.
 	eval: ["io", "model", "tensor", "arch", "errors", "version", "gguf", "tfjs"],
 	fixtures: ["io", "model", "tensor", "arch", "errors"],
@@ -56,7 +58,7 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	lora: ["io", "model", "tensor", "errors"],
 	// Model folder → GGUF for llama.cpp: reads models like the evaluator does, knows nothing of merging; its
 	// compiled encoders live in the wasm module (a compute primitive, like tensor).
-	gguf: ["io", "model", "tensor", "arch", "errors", "wasm"],
+	gguf: ["io", "model", "tensor", "arch", "errors", "wasm", "worker-script"],
 	// A client of the library, like examples/: everything through ../index.js.
 	cli: ["index"],
 };

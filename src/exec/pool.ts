@@ -1,9 +1,9 @@
-import { createRequire } from "node:module";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { EvalError, ExecError, LmMergeError, MethodError, ModelError, PlanError, RecipeError, SafetensorsError } from "../errors.js";
 import { LoraError, TorchBinError } from "../errors.js";
 import type { JobResult, JobSpec } from "./job.js";
 import type { ModelOpenSpec } from "../lora/open.js";
+import { startWorkerScript } from "../worker-script.js";
 
 const ERROR_CLASSES: Record<string, { prototype: LmMergeError }> = {
 	SafetensorsError,
@@ -39,20 +39,9 @@ function reviveError(e: WireError): Error {
 	return err;
 }
 
-/**
- * The worker script. From compiled JS it is worker.js beside this file; from TypeScript sources (tests,
- * benchmarks under tsx) a tiny bootstrap registers tsx in the worker first.
- */
+/** The executor's worker thread (worker.ts / worker.js beside this file). */
 function spawn(data: { models: ModelOpenSpec[] } & StreamTuning): Worker {
-	const here = new URL(import.meta.url);
-	if (here.pathname.endsWith(".ts")) {
-		// The ESM build of tsx's register API sits beside the CommonJS one that require.resolve finds.
-		const tsx = createRequire(import.meta.url).resolve("tsx/esm/api").replace(/\.cjs$/, ".mjs");
-		const file = new URL("./worker.ts", import.meta.url).href;
-		const code = `import(${JSON.stringify(new URL(`file://${tsx}`).href)}).then((m) => { m.register(); return import(${JSON.stringify(file)}); })`;
-		return new Worker(code, { eval: true, workerData: data });
-	}
-	return new Worker(new URL("./worker.js", import.meta.url), { workerData: data });
+	return startWorkerScript(import.meta.url, "worker", data);
 }
 
 /** Tuning knobs of streamed jobs that worker threads take from the run (tests use small values). */

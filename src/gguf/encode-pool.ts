@@ -4,15 +4,15 @@
  * itself, so no chunk's bytes cross threads. Chunks go to the least busy worker, at most two per worker at a time
  * (one encoding, one reading); the bytes of a chunk do not depend on which thread encoded it.
  */
-import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { ExecError, GgufError, LmMergeError, SafetensorsError } from "../errors.js";
 import type { TensorSource } from "../io/types.js";
 import { wasmArena } from "../wasm/kernels.js";
 import { ChunkPipeline, closeChunkOutput, openChunkOutput, type ChunkOutput } from "./chunk-pipeline.js";
 import type { ExportChunk } from "./export-chunks.js";
 import type { ChunkWorkerData } from "./encode-worker.js";
+import { startWorkerScript } from "../worker-script.js";
 
 /** Threads when the caller does not say: every core the system reports. */
 export function defaultEncodeThreads(): number {
@@ -63,16 +63,9 @@ export class LocalChunks implements ChunkExecutor {
 	}
 }
 
-/** From compiled JS, encode-worker.js beside this file; from TypeScript (tests, tsx benches), via tsx's register API. */
+/** An encode worker thread (encode-worker.ts / .js beside this file). */
 function spawnWorker(data: ChunkWorkerData): Worker {
-	const here = new URL(import.meta.url);
-	if (here.pathname.endsWith(".ts")) {
-		const tsx = createRequire(import.meta.url).resolve("tsx/esm/api").replace(/\.cjs$/, ".mjs");
-		const file = new URL("./encode-worker.ts", import.meta.url).href;
-		const code = `import(${JSON.stringify(new URL(`file://${tsx}`).href)}).then((m) => { m.register(); return import(${JSON.stringify(file)}); })`;
-		return new Worker(code, { eval: true, workerData: data });
-	}
-	return new Worker(new URL("./encode-worker.js", import.meta.url), { workerData: data });
+	return startWorkerScript(import.meta.url, "encode-worker", data);
 }
 
 const ERROR_CLASSES: Record<string, { prototype: LmMergeError }> = { SafetensorsError, GgufError, ExecError, LmMergeError };
