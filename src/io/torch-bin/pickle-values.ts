@@ -50,7 +50,7 @@ export const OBJECT_OPCODES = new Map<number, string>([
 	[0x98, "READONLY_BUFFER"],
 ]);
 
-/** Protocol 0's text forms: harmless but never written by torch.save, so not implemented. */
+/** Protocol 0's text forms: harmless but never written by torch.save, so refused with an InvalidPickle error naming the opcode. */
 export const TEXT_OPCODES = new Map<number, string>([
 	[0x49, "INT"],
 	[0x4c, "LONG"],
