@@ -7,7 +7,7 @@ import type { DownloadEvent } from "../hub/events.js";
 import { isCommitHash } from "../hub/repo-id.js";
 import { isOffline } from "../hub/settings.js";
 import { snapshotIsComplete } from "../hub/snapshot-status.js";
-import { BUILTIN_ALIASES, loadUserAliases } from "./aliases.js";
+import { BUILTIN_ALIASES, loadUserAliases, type UserAliases } from "./aliases.js";
 import { DEFAULT_REVISION, findInHfCache, hfCacheRoot, hfRepoFolderName, parseHfRef } from "./hf-cache.js";
 
 export { BUILTIN_ALIASES } from "./aliases.js";
@@ -146,13 +146,11 @@ export async function resolveModelRef(ref: string, opts: ResolveOptions = {}): P
 
 	const user = await loadUserAliases({ aliasesFile: opts.aliasesFile, env });
 	const key = given.toLowerCase();
-	const userTarget = user.aliases.get(key);
-	const target = userTarget ?? (Object.hasOwn(BUILTIN_ALIASES, key) ? BUILTIN_ALIASES[key] : undefined);
-	if (target !== undefined) {
-		const source = userTarget !== undefined ? `user alias from ${user.file}` : "built-in alias";
-		const hit = await resolveAliasTarget(target, userTarget !== undefined ? dirname(user.file ?? cwd) : cwd, opts, env, looked);
+	const alias = aliasOf(key, user, cwd);
+	if (alias !== undefined) {
+		const hit = await resolveAliasTarget(alias.target, alias.baseDir, opts, env, looked);
 		if (hit !== undefined) return { ref, via: "alias", alias: key, ...withoutFlag(hit) };
-		throw new ModelError("NotFound", given, `${source} "${key}" → "${target}" not found; looked in: ${looked.join("; ")}`);
+		throw new ModelError("NotFound", given, `${alias.source} "${key}" → "${alias.target}" not found; looked in: ${looked.join("; ")}`);
 	}
 	const aliasNames = [...new Set([...user.aliases.keys(), ...Object.keys(BUILTIN_ALIASES)])].sort();
 	looked.push(`aliases (${aliasNames.join(", ")}; user file: ${user.file ?? `none, tried ${user.looked.join(", ")}`})`);
@@ -161,6 +159,19 @@ export async function resolveModelRef(ref: string, opts: ResolveOptions = {}): P
 	if (hit !== undefined) return { ref, via: hit.downloaded ? "hub" : "hf-cache", ...withoutFlag(hit) };
 	if (parseHfRef(given) === undefined) looked.push("HF cache: not an org/name[@revision] id");
 	throw new ModelError("NotFound", given, `model not found; looked in: ${looked.join("; ")}`);
+}
+
+/** The alias `key` names (user aliases first, then the built-ins), the folder its relative paths start from, and where it is defined. */
+function aliasOf(key: string, user: UserAliases, cwd: string): { target: string; baseDir: string; source: string } | undefined {
+	const userTarget = user.aliases.get(key);
+	if (userTarget !== undefined) return { target: userTarget, baseDir: dirname(user.file ?? cwd), source: `user alias from ${user.file}` };
+	if (Object.hasOwn(BUILTIN_ALIASES, key)) return { target: BUILTIN_ALIASES[key]!, baseDir: cwd, source: "built-in alias" };
+	return undefined;
+}
+
+/** An alias target that names a folder rather than a Hugging Face id. */
+function isPathLike(target: string): boolean {
+	return isAbsolute(target) || target.startsWith(".") || target.startsWith("~") || parseHfRef(target) === undefined;
 }
 
 /**
@@ -174,16 +185,10 @@ export async function expandAlias(ref: string, opts: Pick<ResolveOptions, "env" 
 	const given = ref.trim();
 	if (given === "") return undefined;
 	for (const p of pathCandidates(given, [cwd, opts.recipeDir], env)) if (await exists(p)) return undefined;
-	const user = await loadUserAliases({ aliasesFile: opts.aliasesFile, env });
-	const key = given.toLowerCase();
-	const userTarget = user.aliases.get(key);
-	const target = userTarget ?? (Object.hasOwn(BUILTIN_ALIASES, key) ? BUILTIN_ALIASES[key] : undefined);
-	if (target === undefined) return undefined;
-	if (isAbsolute(target) || target.startsWith(".") || target.startsWith("~") || parseHfRef(target) === undefined) {
-		const [p] = pathCandidates(target, [userTarget !== undefined ? dirname(user.file ?? cwd) : cwd], env);
-		return p ?? target;
-	}
-	return target;
+	const alias = aliasOf(given.toLowerCase(), await loadUserAliases({ aliasesFile: opts.aliasesFile, env }), cwd);
+	if (alias === undefined) return undefined;
+	if (!isPathLike(alias.target)) return alias.target;
+	return pathCandidates(alias.target, [alias.baseDir], env)[0] ?? alias.target;
 }
 
 /** An alias points at a path (relative to the alias file's folder) or a Hugging Face id in the cache. */
@@ -194,8 +199,7 @@ async function resolveAliasTarget(
 	env: NodeJS.ProcessEnv,
 	looked: string[],
 ): Promise<HfHit | undefined> {
-	const pathLike = isAbsolute(target) || target.startsWith(".") || target.startsWith("~") || parseHfRef(target) === undefined;
-	if (pathLike) {
+	if (isPathLike(target)) {
 		const [p] = pathCandidates(target, [baseDir], env);
 		if (p !== undefined && (await exists(p))) return { path: p, downloaded: false };
 		looked.push(`path ${p ?? target}`);
