@@ -4,8 +4,9 @@
  * worker threads read, permute (q/k), encode and write at their final place in a temporary file that is
  * renamed into place when complete.
  */
-import { basename } from "node:path";
-import { ExecError } from "../errors.js";
+import { readdir, stat } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { ExecError, GgufError } from "../errors.js";
 import { openModel } from "../model/model-dir.js";
 import type { ModelSource } from "../model/model-source.js";
 import { resolveModelRef, type ResolveOptions } from "../model/refs.js";
@@ -66,6 +67,23 @@ async function openSource(model: string | ModelSource, opts: ExportGgufOptions):
 	return { source, name: opts.name ?? resolved.repoId ?? basename(source.dir), owned: true };
 }
 
+/**
+ * Refuses an output that is one of the files the export reads or sits beside in the model folder (compared by
+ * device and inode, so a Hugging Face cache symlink counts as its blob): with --force the finished GGUF would be
+ * renamed over it. A new file inside the model folder (`merge run --gguf`) is fine.
+ */
+async function assertNotAnInput(out: string, source: ModelSource): Promise<void> {
+	const target = await stat(out).catch(() => undefined);
+	if (target === undefined) return;
+	const beside = await readdir(source.dir).then((names) => names.map((n) => join(source.dir, n)), () => [] as string[]);
+	for (const file of [...source.files, ...(source.indexFile !== undefined ? [source.indexFile] : []), ...beside]) {
+		const s = await stat(file).catch(() => undefined);
+		if (s !== undefined && s.isFile() && s.dev === target.dev && s.ino === target.ino) {
+			throw new GgufError("OutputExists", out, `is a file of the model being exported (${file}); choose another --out`);
+		}
+	}
+}
+
 /** The GGUF metadata of a plan, in llama.cpp's converter order. */
 export function exportMetadata(plan: ExportPlan, name: string, type: GgufExportType): GgufMetadata {
 	const meta: GgufMetadata = new Map(llamaMetadata(plan.config, name, fileTypeOf(type)));
@@ -90,6 +108,7 @@ export async function* exportGgufIter(model: string | ModelSource, opts: ExportG
 		const totalBytes = layout.fileSize;
 		yield { event: "planned", out: opts.out, type: opts.type, tensors: plan.tensors.length, readBytes: plan.readBytes, bytes: totalBytes, types };
 		const chunks = planChunks(source, plan, layout, opts.chunkValues);
+		await assertNotAnInput(opts.out, source);
 		const writer = await GgufWriter.create(opts.out, layout, { force: opts.force ?? false });
 		let exec: ChunkExecutor | undefined;
 		let committed = false;
