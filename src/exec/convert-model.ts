@@ -6,9 +6,10 @@
  */
 import { open, readFile, type FileHandle } from "node:fs/promises";
 import path from "node:path";
-import { ExecError, PlanError } from "../errors.js";
+import { ExecError } from "../errors.js";
 import { isFloatDtype, type Dtype } from "../io/dtypes.js";
 import { OutputFolder } from "../io/output-folder.js";
+import { assertNoOverlap } from "../io/output-guard.js";
 import { openModel, type ModelSource } from "../model/model-dir.js";
 import { BufferPool } from "./buffer-pool.js";
 import { copyChunked } from "./chunked-job.js";
@@ -43,11 +44,8 @@ export async function* convertModelIter(input: string, opts: ConvertOptions): As
 	const started = performance.now();
 	const source = await openModel(input);
 	try {
-		const inside = (a: string, b: string) => a === b || a.startsWith(b + path.sep);
-		const out = path.resolve(opts.out);
-		if (inside(out, source.dir) || inside(source.dir, out)) {
-			throw new PlanError("OutputInsideInput", `output folder ${opts.out} overlaps the input model ${source.dir}; choose another --out`);
-		}
+		// --force replaces the output folder: it must never be (or contain, or sit in) the input, by real path and inode.
+		await assertNoOverlap(opts.out, [{ path: source.dir, label: input }]);
 		return yield* convertSource(source, opts, started);
 	} finally {
 		await source.close();

@@ -4,9 +4,8 @@
  * adapter_config.json and a README.md holding the per-module error table.
  */
 import { open } from "node:fs/promises";
-import path from "node:path";
-import { PlanError } from "../errors.js";
 import { OutputFolder } from "../io/output-folder.js";
+import { assertNoOverlap } from "../io/output-guard.js";
 import { writeAt } from "../io/writer.js";
 import { resolveModelWithAdapter } from "../model/adapter-ref.js";
 import type { ResolveOptions } from "../model/refs.js";
@@ -40,12 +39,11 @@ export const ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors";
 
 async function openRef(ref: string, opts: ExtractLoraOptions): Promise<{ source: ModelSource; name: string }> {
 	const r = await resolveModelWithAdapter(ref, opts);
-	// --force replaces the output folder: it must never be (or contain, or sit in) an input.
-	const out = path.resolve(opts.out);
-	const inside = (a: string, b: string) => a === b || a.startsWith(b + path.sep);
-	for (const dir of [r.model.path, ...(r.adapter !== undefined ? [r.adapter.path] : [])].map((d) => path.resolve(d))) {
-		if (inside(out, dir) || inside(dir, out)) throw new PlanError("OutputInsideInput", `output folder ${opts.out} overlaps input ${ref} (${dir}); choose another --out`);
-	}
+	// --force replaces the output folder: it must never be (or contain, or sit in) an input, by real path and inode.
+	await assertNoOverlap(opts.out, [
+		{ path: r.model.path, label: ref },
+		...(r.adapter !== undefined ? [{ path: r.adapter.path, label: `the adapter of ${ref}` }] : []),
+	]);
 	const source = await openModelWithAdapter({ path: r.model.path, ...(r.adapter !== undefined ? { adapter: r.adapter.path } : {}) });
 	return { source, name: r.model.repoId ?? ref };
 }
