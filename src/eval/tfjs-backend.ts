@@ -11,7 +11,7 @@ export type Device = TfjsChoice;
 
 export const DEVICES: readonly Device[] = TFJS_CHOICES;
 
-const evalError: TfjsErrorFactory = (message, cause) => new EvalError("Backend", message);
+const evalError: TfjsErrorFactory = (message) => new EvalError("Backend", message);
 
 /**
  * Returns the tfjs namespace with a ready backend for `device`, through the one tfjs loader (src/tfjs/loader.ts,
