@@ -189,12 +189,14 @@ export class CaseEnv {
 
 	/** Three arrays the in-place mode copies the inputs into before each run (the kernel may overwrite them). */
 	get scratch(): Float32Array[] {
-		return (this.scratchArrays ??= [new Float32Array(this.n), new Float32Array(this.n), new Float32Array(this.n)]);
+		this.scratchArrays ??= [new Float32Array(this.n), new Float32Array(this.n), new Float32Array(this.n)];
+		return this.scratchArrays;
 	}
 
 	/** The streamed mode's whole-tensor output. */
 	get out(): Float32Array {
-		return (this.outArray ??= new Float32Array(this.n));
+		this.outArray ??= new Float32Array(this.n);
+		return this.outArray;
 	}
 }
 
@@ -230,7 +232,10 @@ export function modeRun(c: KernelCase, mode: KernelMode, env: CaseEnv): ModeRun 
 		modelParams: spec.modelParams,
 		inPlace: true,
 	};
-	return { run: () => spec.m.merge(input, ctx), prepare: () => sources.forEach((s, i) => scratch[i]!.set(s)) };
+	return { run: () => spec.m.merge(input, ctx), prepare: () => {
+			for (const [i, s] of sources.entries()) scratch[i]!.set(s);
+		},
+	};
 }
 
 /** Sums the top bit of n inline hash draws (a loop over arguments, so the JIT cannot fold the key). */

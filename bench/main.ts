@@ -67,24 +67,26 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
 
 /** Parses the runner's flags; throws UsageError on unknown flags or bad values. */
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
-	let values;
-	try {
-		({ values } = parseArgs({
+	const parse = () =>
+		parseArgs({
 			args: [...argv],
-			options: {
-				only: { type: "string" },
-				layers: { type: "string" },
-				dir: { type: "string" },
-				keep: { type: "boolean" },
-				methods: { type: "string" },
-				threads: { type: "string" },
-				repeat: { type: "string" },
-				"no-compare": { type: "boolean" },
-				"streaming-7b": { type: "boolean" },
-				"llama-7b": { type: "boolean" },
-			},
-			strict: true,
-		}));
+		options: {
+			only: { type: "string" },
+			layers: { type: "string" },
+			dir: { type: "string" },
+			keep: { type: "boolean" },
+			methods: { type: "string" },
+			threads: { type: "string" },
+			repeat: { type: "string" },
+			"no-compare": { type: "boolean" },
+			"streaming-7b": { type: "boolean" },
+			"llama-7b": { type: "boolean" },
+		},
+		strict: true,
+		});
+	let values: ReturnType<typeof parse>["values"];
+	try {
+		({ values } = parse());
 	} catch (err) {
 		throw new UsageError((err as Error).message);
 	}

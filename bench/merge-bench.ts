@@ -116,7 +116,7 @@ export async function runMergeBench(opts: MergeBenchOptions = {}): Promise<Merge
 	const dir = await mkdtemp(join(parent, "lm-merge-bench-"));
 	const rows: MergeBenchRow[] = [];
 	try {
-		let t = performance.now();
+		const t = performance.now();
 		const pair = await writeBenchPair(dir, { shape });
 		log(`generated 2 × ${(pair.bytesPerModel / 1e9).toFixed(2)} GB bf16 (${layers} layers, ${pair.tensors} tensors) in ${((performance.now() - t) / 1000).toFixed(1)} s: ${dir}`);
 		const inputs = [...(await modelFiles(pair.base)), ...(await modelFiles(pair.tuned))];

@@ -9,7 +9,7 @@ import { arr, nodesOf, num, obj, str, type JsonNode } from "./json-model.js";
 import type { FuzzRandom } from "./random.js";
 
 /** Number lexemes where an integer belongs: edge values, non-integers and numbers beyond 2^53. */
-const NUMBERS = ["0", "1", "-1", "-0", "2.0", "2e0", "1E+1", "1e400", "0.5", "4294967296", "9007199254740991", "9007199254740992", "18446744073709551615", "18446744073709551616", "1" + "0".repeat(400), "1073741824", "2147483648"];
+const NUMBERS = ["0", "1", "-1", "-0", "2.0", "2e0", "1E+1", "1e400", "0.5", "4294967296", "9007199254740991", "9007199254740992", "18446744073709551615", "18446744073709551616", `1${"0".repeat(400)}`, "1073741824", "2147483648"];
 
 /** Values of every JSON type, for fields that expect another (anyValue gives a fresh copy: mutations edit nodes in place). */
 const ANY_VALUES: readonly JsonNode[] = [num(0), num(-3.5), { t: "raw", text: "true" }, { t: "raw", text: "null" }, str(""), str("F32"), arr([]), arr([num(1), str("x")]), obj([]), obj([["a", num(1)]])];

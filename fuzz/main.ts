@@ -110,7 +110,9 @@ async function run(o: Options): Promise<FuzzTally> {
 	await new Promise<void>((resolve, reject) => {
 		let live = 0;
 		const watchers: Array<() => void> = [];
-		const timer = setInterval(() => watchers.forEach((w) => w()), 1000);
+		const timer = setInterval(() => {
+			for (const w of watchers) w();
+		}, 1000);
 		const launch = (batch: Batch | undefined) => {
 			if (batch === undefined) {
 				if (live === 0) {

@@ -27,7 +27,7 @@ let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
 	env = { HF_HUB_CACHE: path.join(root(), "hf-cache"), HOME: path.join(root(), "home") };
-	await writeDemoCache(env["HF_HUB_CACHE"]!);
+	await writeDemoCache(env.HF_HUB_CACHE!);
 });
 
 async function openRef(ref: string): Promise<ModelSource> {
@@ -49,7 +49,7 @@ describe.each(RECIPES)("merges/%s", (file) => {
 			expect(plan.jobs).toHaveLength(tensorCount(layers));
 			expect(new Set(plan.jobs.map((j) => j.output.name)).size).toBe(plan.jobs.length);
 			expect(plan.models.every((m) => m.via === "hf-cache")).toBe(true);
-			expect(plan.config?.["num_hidden_layers"]).toBe(layers);
+			expect(plan.config?.num_hidden_layers).toBe(layers);
 		} finally {
 			await closePlan(plan);
 		}
@@ -81,7 +81,7 @@ describe.each(DEMO_RECIPES)("merges/%s end to end", (file) => {
 		expect(await readFile(path.join(out, "merge-recipe.yml"), "utf8")).toBe(text);
 		expect(await readFile(path.join(out, "README.md"), "utf8")).toContain(text.trimEnd());
 		expect(JSON.parse(await readFile(path.join(out, "config.json"), "utf8"))).toMatchObject({ torch_dtype: "bfloat16", num_hidden_layers: LAYERS });
-		expect(merged.metadata()["format"]).toBe("pt");
+		expect(merged.metadata().format).toBe("pt");
 	});
 
 	test("has the complete tensor set, in bf16, with no NaN or Inf", async () => {

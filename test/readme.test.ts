@@ -17,9 +17,9 @@ import { useTempDir } from "./helpers/fs.js";
 const README_TIMEOUT_MS = 1_200_000;
 
 /** The bodies of the README's fenced blocks with the given info string, in order. */
-export function fencedBlocks(markdown: string, lang: string): string[] {
+function fencedBlocks(markdown: string, lang: string): string[] {
 	const out: string[] = [];
-	const re = new RegExp("^```" + lang + "\\n([\\s\\S]*?)^```$", "gm");
+	const re = new RegExp(`^\`\`\`${lang}\\n([\\s\\S]*?)^\`\`\`$`, "gm");
 	for (const m of markdown.matchAll(re)) out.push(m[1]!);
 	return out;
 }
@@ -49,7 +49,7 @@ beforeAll(async () => {
 	await mkdir(path.join(work, "node_modules"));
 	await symlink(REPO_ROOT, path.join(work, "node_modules", "lm-merge"));
 	const base = cleanEnv(work);
-	env = { ...base, PATH: `${bin}:${base["PATH"]}` };
+	env = { ...base, PATH: `${bin}:${base.PATH}` };
 }, README_TIMEOUT_MS);
 
 describe("README examples", () => {

@@ -42,8 +42,8 @@ export function detectArchitecture(config: ArchitectureHint | undefined, tensorN
 
 /** The `architectures` and `model_type` of a raw config.json object. */
 export function architectureHint(config: Readonly<Record<string, unknown>> | undefined): ArchitectureHint {
-	const archs = config?.["architectures"];
-	const modelType = config?.["model_type"];
+	const archs = config?.architectures;
+	const modelType = config?.model_type;
 	return {
 		architectures: Array.isArray(archs) ? archs.filter((a): a is string => typeof a === "string") : [],
 		modelType: typeof modelType === "string" ? modelType : undefined,

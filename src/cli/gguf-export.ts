@@ -18,7 +18,7 @@ export function parseGgufTypes(raw: string | string[] | undefined, flag: string)
  * receives `<name>-<type>.gguf`; without `--out`, `defaultDir`.
  */
 export function ggufOutputs(types: readonly GgufExportType[], name: string, out: string | undefined, defaultDir: string): Array<{ type: GgufExportType; out: string }> {
-	if (out !== undefined && out.toLowerCase().endsWith(".gguf")) {
+	if (out?.toLowerCase().endsWith(".gguf")) {
 		if (types.length > 1) throw new UsageError(`--out ${out}: several types (${types.join(", ")}) need a folder, not a file name`);
 		return [{ type: types[0]!, out }];
 	}

@@ -1,10 +1,10 @@
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { GGUF_MAGIC, openGguf, type GgufValue } from "../index.js";
 import { formatBytes, type Io } from "./output.js";
 
 /** Whether `path` is a file that starts with the GGUF magic. */
 export async function isGgufFile(path: string): Promise<boolean> {
-	let handle;
+	let handle: FileHandle;
 	try {
 		handle = await open(path, "r");
 	} catch {

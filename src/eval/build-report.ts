@@ -85,7 +85,7 @@ export function buildReport(input: ReportInput): EvalReport {
 	const complete = runs.length === input.models.length && perModel.every((l) => l.length === expected);
 	let lists = perModel;
 	if (!complete && ensemble) {
-		const common = perModel.map((l) => new Set(l.map((s) => s.index))).reduce((a, b) => new Set([...a].filter((i) => b.has(i))));
+		const common = perModel.map((l) => new Set(l.map((s) => s.index))).reduce((a, b) => new Set(Array.from(a).filter((i) => b.has(i))));
 		lists = perModel.map((l) => l.filter((s) => common.has(s.index)));
 	}
 	const scored = ensemble ? (lists.length === input.models.length ? ensembleScored(lists) : []) : (lists[0] ?? []);

@@ -107,7 +107,7 @@ export async function loadEvalModel(dir: string, opts: EvalModelOptions = {}): P
 	try {
 		const raw = configJsonOf(src);
 		if (src.config === undefined && raw !== undefined) {
-			const what = JSON.stringify(raw["architectures"] ?? raw["model_type"] ?? "an unknown model");
+			const what = JSON.stringify(raw.architectures ?? raw.model_type ?? "an unknown model");
 			throw new EvalError("Config", `${src.location}: config.json describes ${what}; the evaluator runs Mistral/Llama-family models only`);
 		}
 		if (src.config === undefined) throw new EvalError("Config", `${src.location}: no config.json next to the weights`);

@@ -50,7 +50,7 @@ function rope(v: Float64Array, p: number, theta: number): Float64Array {
 	const half = d / 2;
 	const out = new Float64Array(d);
 	for (let j = 0; j < half; j++) {
-		const angle = p * Math.pow(theta, (-2 * j) / d);
+		const angle = p * theta ** ((-2 * j) / d);
 		const c = Math.cos(angle);
 		const s = Math.sin(angle);
 		out[j] = v[j]! * c - v[j + half]! * s;

@@ -113,6 +113,6 @@ export function renderText(report: EvalReport): string {
 		);
 	});
 	const warnings = report.warnings.map((w) => `warning: ${w}`);
-	return [...lines, ...rows, ...warnings].join("\n") + "\n";
+	return `${[...lines, ...rows, ...warnings].join("\n")}\n`;
 }
 

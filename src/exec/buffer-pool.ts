@@ -104,7 +104,10 @@ export class BufferPool {
 		}
 		const buffer = block.buffer as ArrayBuffer;
 		let byOffset = this.blocks.get(buffer);
-		if (byOffset === undefined) this.blocks.set(buffer, (byOffset = new Map()));
+		if (byOffset === undefined) {
+			byOffset = new Map();
+			this.blocks.set(buffer, byOffset);
+		}
 		byOffset.set(block.byteOffset, block);
 		return block;
 	}

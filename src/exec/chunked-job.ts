@@ -158,7 +158,7 @@ export async function runChunked(opts: {
 		const outBufs = [take(alignedSpan(size * outSize), true), take(alignedSpan(size * outSize), true)];
 		// Encodes a block; false when some encoded value is NaN or ±Inf (the check is part of the encode loops).
 		const encode = (values: Float32Array, into: Uint8Array): boolean => {
-			if (arena !== undefined && arena.holds(values)) {
+			if (arena?.holds(values)) {
 				if (opts.out.dtype === "BF16") return arena.encodeBf16(values, into);
 				if (opts.out.dtype === "F32") {
 					into.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
@@ -256,7 +256,8 @@ export async function copyChunked(opts: {
 			const position = opts.out.position + from;
 			const within = position % DIRECT_ALIGN;
 			if (opts.out.direct?.handle != null && bytes.byteOffset % DIRECT_ALIGN !== within) {
-				const into = (moved[k & 1] ??= pool.take(alignedSpan(size), true)).subarray(within, within + bytes.byteLength);
+				moved[k & 1] ??= pool.take(alignedSpan(size), true);
+				const into = moved[k & 1]!.subarray(within, within + bytes.byteLength);
 				into.set(bytes);
 				bytes = into;
 			}

@@ -40,7 +40,7 @@ export async function tokenizerFiles(plan: MergePlan): Promise<Map<string, Uint8
 		const cfg = files.get("tokenizer_config.json");
 		if (cfg !== undefined) {
 			const json = JSON.parse(typeof cfg === "string" ? cfg : new TextDecoder().decode(cfg)) as Record<string, unknown>;
-			json["chat_template"] = tpl;
+			json.chat_template = tpl;
 			files.set("tokenizer_config.json", `${JSON.stringify(json, null, 2)}\n`);
 		}
 	}

@@ -40,7 +40,8 @@ export class FiniteGuard {
 	/** The writer's onNonFinite: throws MethodError kind "Numerical" unless an input explains the value. */
 	readonly onNonFinite = async (at: NonFiniteAt): Promise<void> => {
 		const { tensor, method, dtype } = this.job;
-		const source = await (this.inputScan ??= this.findNonFiniteInput());
+		this.inputScan ??= this.findNonFiniteInput();
+		const source = await this.inputScan;
 		const what = Number.isFinite(at.value) ? `${at.value}, which is beyond the largest ${torchDtypeName(dtype)} value (${LARGEST[dtype] ?? "?"}) and becomes ${at.value > 0 ? "+" : "-"}Infinity,` : describe(at.value);
 		if (source !== undefined) {
 			if (!this.warned) this.job.warn(`tensor "${tensor}": the output holds non-finite values (${describe(at.value)} at element ${at.index}) because its input ${source} does; written as they are`);

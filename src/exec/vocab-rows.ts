@@ -29,9 +29,15 @@ async function defaultRows(models: readonly TensorSource[], vocab: JobVocab, col
 		for (const f of d.from) {
 			const key = `${f.model}\u0000${f.tensor}`;
 			let w = wanted.get(key);
-			if (w === undefined) wanted.set(key, (w = { model: f.model, tensor: f.tensor, rows: new Map() }));
+			if (w === undefined) {
+				w = { model: f.model, tensor: f.tensor, rows: new Map() };
+				wanted.set(key, w);
+			}
 			let uses = w.rows.get(f.row);
-			if (uses === undefined) w.rows.set(f.row, (uses = []));
+			if (uses === undefined) {
+				uses = [];
+				w.rows.set(f.row, uses);
+			}
 			uses.push([k, 1 / d.from.length]);
 		}
 	});

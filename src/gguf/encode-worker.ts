@@ -22,7 +22,10 @@ const init = workerData as ChunkWorkerData;
 const files = new Map<string, Promise<SafetensorsFile>>();
 const fileOf = (path: string) => {
 	let f = files.get(path);
-	if (f === undefined) files.set(path, (f = openSafetensors(path)));
+	if (f === undefined) {
+		f = openSafetensors(path);
+		files.set(path, f);
+	}
 	return f;
 };
 const output = await openChunkOutput(init.out);

@@ -78,7 +78,7 @@ async function assertNotAnInput(out: string, source: ModelSource): Promise<void>
 	const beside = await readdir(source.dir).then((names) => names.map((n) => join(source.dir, n)), () => [] as string[]);
 	for (const file of [...source.files, ...(source.indexFile !== undefined ? [source.indexFile] : []), ...beside]) {
 		const s = await stat(file).catch(() => undefined);
-		if (s !== undefined && s.isFile() && s.dev === target.dev && s.ino === target.ino) {
+		if (s?.isFile() && s.dev === target.dev && s.ino === target.ino) {
 			throw new GgufError("OutputExists", out, `is a file of the model being exported (${file}); choose another --out`);
 		}
 	}

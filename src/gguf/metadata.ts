@@ -119,66 +119,81 @@ export class ByteSink {
 			case "uint8":
 				{
 				const at = this.reserve(1);
-				return this.view.setUint8(at, v as number);
+				this.view.setUint8(at, v as number);
+				return;
 			}
 			case "int8":
 				{
 				const at = this.reserve(1);
-				return this.view.setInt8(at, v as number);
+				this.view.setInt8(at, v as number);
+				return;
 			}
 			case "bool":
 				{
 				const at = this.reserve(1);
-				return this.view.setUint8(at, v ? 1 : 0);
+				this.view.setUint8(at, v ? 1 : 0);
+				return;
 			}
 			case "uint16":
 				{
 				const at = this.reserve(2);
-				return this.view.setUint16(at, v as number, true);
+				this.view.setUint16(at, v as number, true);
+				return;
 			}
 			case "int16":
 				{
 				const at = this.reserve(2);
-				return this.view.setInt16(at, v as number, true);
+				this.view.setInt16(at, v as number, true);
+				return;
 			}
 			case "uint32":
 				{
 				const at = this.reserve(4);
-				return this.view.setUint32(at, v as number, true);
+				this.view.setUint32(at, v as number, true);
+				return;
 			}
 			case "int32":
 				{
 				const at = this.reserve(4);
-				return this.view.setInt32(at, v as number, true);
+				this.view.setInt32(at, v as number, true);
+				return;
 			}
 			case "float32":
 				{
 				const at = this.reserve(4);
-				return this.view.setFloat32(at, v as number, true);
+				this.view.setFloat32(at, v as number, true);
+				return;
 			}
 			case "float64":
 				{
 				const at = this.reserve(8);
-				return this.view.setFloat64(at, v as number, true);
+				this.view.setFloat64(at, v as number, true);
+				return;
 			}
 			case "uint64":
 				{
 				const at = this.reserve(8);
-				return this.view.setBigUint64(at, BigInt(v as bigint), true);
+				this.view.setBigUint64(at, BigInt(v as bigint), true);
+				return;
 			}
 			case "int64":
 				{
 				const at = this.reserve(8);
-				return this.view.setBigInt64(at, BigInt(v as bigint), true);
+				this.view.setBigInt64(at, BigInt(v as bigint), true);
+				return;
 			}
 			case "string":
-				return this.string(v as string);
+				this.string(v as string);
+				return;
 			case "array":
 				throw new Error("scalar() called with an array kind");
 		}
 	}
 	value(v: GgufValue): void {
-		if (v.kind !== "array") return this.scalar(v.kind, v.value);
+		if (v.kind !== "array") {
+			this.scalar(v.kind, v.value);
+			return;
+		}
 		this.u32(KIND_TAGS[v.itemKind]);
 		this.u64(v.value.length);
 		if (v.itemKind === "array") {

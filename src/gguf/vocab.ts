@@ -109,7 +109,7 @@ export function ggufVocab(tokenizerJson: unknown, config: unknown, vocabRows: nu
 		types[t.id as number] = t.special === true ? TokenType.CONTROL : TokenType.USER_DEFINED;
 	}
 	const idOf = new Map<string, number>();
-	tokens.forEach((t, i) => t !== undefined && !idOf.has(t) && idOf.set(t, i));
+	for (const [i, t] of tokens.entries()) if (t !== undefined && !idOf.has(t)) idOf.set(t, i);
 	const unkText = typeof model.unk_token === "string" ? model.unk_token : tokenContent(cfg.unk_token);
 	const unkId = unkText !== undefined ? idOf.get(unkText) : undefined;
 	if (unkId !== undefined) types[unkId] = TokenType.UNKNOWN;
@@ -159,7 +159,7 @@ export function ggufVocab(tokenizerJson: unknown, config: unknown, vocabRows: nu
  */
 export function consistencyIssues(tokens: readonly string[], types: Int32Array, merges: ReadonlyArray<[string, string]>): string[] {
 	const vocab = new Set<string>();
-	tokens.forEach((t, i) => types[i] === TokenType.NORMAL && vocab.add(t));
+	for (const [i, t] of tokens.entries()) if (types[i] === TokenType.NORMAL) vocab.add(t);
 	const mergeSet = new Set(merges.map(([a, b]) => `${a}\u0000${b}`));
 	const out: string[] = [];
 	for (const t of vocab) {

@@ -12,8 +12,14 @@ import { encodeRows } from "./encode.js";
 type CompiledEncoder = (k: KernelExports, src: number, dst: number, n: number) => number;
 
 const COMPILED: Partial<Record<GgmlType, CompiledEncoder>> = {
-	F16: (k, s, d, n) => (k.encode_f16(s, d, n), 0),
-	BF16: (k, s, d, n) => (k.encode_bf16(s, d, n), 0),
+	F16: (k, s, d, n) => {
+		k.encode_f16(s, d, n);
+		return 0;
+	},
+	BF16: (k, s, d, n) => {
+		k.encode_bf16(s, d, n);
+		return 0;
+	},
 	Q8_0: (k, s, d, n) => k.encode_q8_0(s, d, n / 32),
 	Q4_0: (k, s, d, n) => k.encode_q4_0(s, d, n / 32),
 	Q4_K: (k, s, d, n) => k.encode_q4_k(s, d, n / 256),
@@ -34,9 +40,8 @@ export function encodeInArena(arena: WasmArena | undefined, type: GgmlType, src:
 	const compiled = COMPILED[type];
 	const element = GGML_TYPES[type].block === 1 ? GGML_TYPES[type].bytes : 1;
 	if (
-		compiled !== undefined &&
-		arena !== undefined &&
-		arena.holds(src) &&
+		compiled &&
+		arena?.holds(src) &&
 		arena.holds(out) &&
 		out.byteOffset % element === 0 &&
 		src.length % GGML_TYPES[type].block === 0 &&

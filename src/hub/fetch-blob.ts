@@ -135,8 +135,8 @@ async function transfer(t: BlobTarget, have: number, opts: FetchBlobOptions): Pr
 	let idleTimer = setTimeout(() => idle.abort(new Error("stalled")), IDLE_TIMEOUT_MS);
 	const signals = [idle.signal, ...(opts.signal !== undefined ? [opts.signal] : [])];
 	const headers: Record<string, string> = { "Accept-Encoding": "identity" };
-	if (ctx.token !== undefined) headers["Authorization"] = `Bearer ${ctx.token.token}`;
-	if (have > 0) headers["Range"] = `bytes=${have}-`;
+	if (ctx.token !== undefined) headers.Authorization = `Bearer ${ctx.token.token}`;
+	if (have > 0) headers.Range = `bytes=${have}-`;
 	let res: Response;
 	try {
 		res = await fetch(t.url, { headers, signal: AbortSignal.any(signals) });

@@ -37,5 +37,5 @@ export function allocAligned(bytes: number): Uint8Array {
  * per call, so a process (or a test) can switch it; worker threads inherit the environment.
  */
 export function directIoEnabled(): boolean {
-	return constants.O_DIRECT !== undefined && process.env["LM_MERGE_DIRECT_IO"] !== "0";
+	return constants.O_DIRECT !== undefined && process.env.LM_MERGE_DIRECT_IO !== "0";
 }

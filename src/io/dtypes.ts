@@ -33,7 +33,7 @@ export type Dtype = keyof typeof DTYPES;
 export type FloatDtype = "F64" | "F32" | "F16" | "BF16";
 
 export function isDtype(s: string): s is Dtype {
-	return Object.prototype.hasOwnProperty.call(DTYPES, s);
+	return  Object.hasOwn(DTYPES, s);
 }
 
 export function isFloatDtype(d: Dtype): d is FloatDtype {

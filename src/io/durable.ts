@@ -1,5 +1,5 @@
 /** Small durable-write helpers: whole files and folder entries that survive a crash once these return. */
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { writeError } from "./writer.js";
 
 /** Writes, fsyncs and closes one whole (small) file, created with the default mode (0666 minus the umask). */
@@ -33,7 +33,7 @@ export async function fsyncFile(file: string): Promise<void> {
 
 /** fsyncs a folder so the names in it survive a crash (a no-op where folders cannot be opened, e.g. Windows). */
 export async function syncDir(dir: string): Promise<void> {
-	let handle;
+	let handle: FileHandle;
 	try {
 		handle = await open(dir, "r");
 	} catch {

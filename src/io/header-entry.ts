@@ -16,7 +16,10 @@ const OFFSETS_KEY = ascii("data_offsets");
 
 /** The dtype names as bytes, grouped by length, so a dtype is recognised without decoding it. */
 const DTYPES_BY_LENGTH: Array<Array<[Uint8Array, Dtype]>> = [];
-for (const name of Object.keys(DTYPES) as Dtype[]) (DTYPES_BY_LENGTH[name.length] ??= []).push([ascii(name), name]);
+for (const name of Object.keys(DTYPES) as Dtype[]) {
+	DTYPES_BY_LENGTH[name.length] ??= [];
+	DTYPES_BY_LENGTH[name.length]!.push([ascii(name), name]);
+}
 
 /**
  * Dims below this are packed into one exact number key (rank − 1, then each dim, in base 2^24: below 2^49); larger

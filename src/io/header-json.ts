@@ -35,6 +35,7 @@ export function parseStrictJson(text: string, file: string): JsonValue {
 }
 
 /** The longest run of string characters that need no attention: not a quote, backslash or control character. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: JSON strings may not hold raw control characters; this finds them.
 const PLAIN_RUN_RE = /[^"\\\u0000-\u001f]*/y;
 /** The characters that may follow a backslash, besides `u`. */
 const SIMPLE_ESCAPES = new Set(['"', "\\", "/", "b", "f", "n", "r", "t"]);

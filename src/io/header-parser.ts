@@ -124,7 +124,7 @@ class HeaderJsonParser {
 					if (type !== "string") bad ??= { key, type };
 				} else {
 					const value = s.readString();
-					if (Object.prototype.hasOwnProperty.call(metadata, key)) bad = { repeated: key };
+					if (Object.hasOwn(metadata, key)) bad = { repeated: key };
 					// defineProperty, so that a key such as "__proto__" is stored as data rather than calling a setter.
 					else Object.defineProperty(metadata, key, { value, enumerable: true, writable: true, configurable: true });
 				}

@@ -75,7 +75,7 @@ export function parseIndexJson(text: string, file: string): IndexJson {
 				if (shard.type !== "string" || shard.value === "") {
 					throw new ModelError("InvalidIndex", file, `weight_map["${tensor}"] must be a shard file name, got ${describe(shard)}`);
 				}
-				if (Object.prototype.hasOwnProperty.call(weightMap, tensor)) {
+				if (Object.hasOwn(weightMap, tensor)) {
 					throw new ModelError("InvalidIndex", file, `weight_map lists tensor "${tensor}" twice`);
 				}
 				weightMap[tensor] = shard.value;

@@ -10,7 +10,7 @@
  * says which file to delete once the user knows that run is gone.
  */
 import { randomBytes } from "node:crypto";
-import { open, readFile, stat, unlink } from "node:fs/promises";
+import { type FileHandle, open, readFile, stat, unlink } from "node:fs/promises";
 import os from "node:os";
 import { ExecError } from "../errors.js";
 import { writeError } from "./writer.js";
@@ -119,7 +119,7 @@ async function optional<K extends string>(key: K, value: Promise<string | undefi
 
 /** Creates `file` with `text` only if it does not exist; false when it does. */
 async function createExclusive(file: string, text: string): Promise<boolean> {
-	let handle;
+	let handle: FileHandle;
 	try {
 		handle = await open(file, "wx");
 	} catch (err) {

@@ -72,7 +72,7 @@ export class ShardedWriter {
 		this.shards = shards;
 		this.totalSize = totalSize;
 		this.shardOf = new Array<number>(entries.length);
-		plan.forEach((indices, s) => indices.forEach((i) => (this.shardOf[i] = s)));
+		for (const [s, indices] of plan.entries()) for (const i of indices) this.shardOf[i] = s;
 	}
 
 	/**

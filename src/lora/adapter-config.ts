@@ -58,11 +58,11 @@ export function parseAdapterConfig(json: unknown, dir: string): AdapterConfig {
 	};
 	if (typeof json !== "object" || json === null || Array.isArray(json)) return bad("not a JSON object");
 	const raw = json as Record<string, unknown>;
-	const peftType = raw["peft_type"];
+	const peftType = raw.peft_type;
 	if (peftType !== undefined && peftType !== null && String(peftType).toUpperCase() !== "LORA") unsupported(`peft_type ${JSON.stringify(peftType)}: only LoRA adapters are applied`);
-	if (raw["use_dora"] === true) unsupported("use_dora: DoRA adapters are not supported (their magnitude vectors rescale the merged weight)");
-	if (raw["lora_bias"] === true) unsupported("lora_bias: LoRA adapters with a bias on lora_B are not supported");
-	if (raw["layer_replication"] !== undefined && raw["layer_replication"] !== null) unsupported("layer_replication is not supported");
+	if (raw.use_dora === true) unsupported("use_dora: DoRA adapters are not supported (their magnitude vectors rescale the merged weight)");
+	if (raw.lora_bias === true) unsupported("lora_bias: LoRA adapters with a bias on lora_B are not supported");
+	if (raw.layer_replication !== undefined && raw.layer_replication !== null) unsupported("layer_replication is not supported");
 	const positiveInt = (key: string, v: unknown): number => (typeof v === "number" && Number.isSafeInteger(v) && v > 0 ? v : bad(`${key} must be a positive integer, got ${JSON.stringify(v)}`));
 	const finite = (key: string, v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : bad(`${key} must be a number, got ${JSON.stringify(v)}`));
 	const bool = (key: string): boolean => {
@@ -84,16 +84,16 @@ export function parseAdapterConfig(json: unknown, dir: string): AdapterConfig {
 			return [pattern, re, value(`${key}["${pattern}"]`, x)];
 		});
 	};
-	const targets = raw["target_modules"];
+	const targets = raw.target_modules;
 	if (targets !== undefined && targets !== null && typeof targets !== "string" && !(Array.isArray(targets) && targets.every((t) => typeof t === "string"))) {
 		bad("target_modules must be a string or a list of strings");
 	}
-	const toSave = raw["modules_to_save"];
+	const toSave = raw.modules_to_save;
 	if (toSave !== undefined && toSave !== null && !(Array.isArray(toSave) && toSave.every((t) => typeof t === "string"))) bad("modules_to_save must be a list of strings");
-	const base = raw["base_model_name_or_path"];
+	const base = raw.base_model_name_or_path;
 	return {
-		r: raw["r"] === undefined ? DEFAULT_RANK : positiveInt("r", raw["r"]),
-		loraAlpha: raw["lora_alpha"] === undefined ? DEFAULT_ALPHA : finite("lora_alpha", raw["lora_alpha"]),
+		r: raw.r === undefined ? DEFAULT_RANK : positiveInt("r", raw.r),
+		loraAlpha: raw.lora_alpha === undefined ? DEFAULT_ALPHA : finite("lora_alpha", raw.lora_alpha),
 		rankPattern: patterns("rank_pattern", positiveInt),
 		alphaPattern: patterns("alpha_pattern", finite),
 		useRslora: bool("use_rslora"),

@@ -14,7 +14,7 @@ export const CHUNK_ALIGN = 1024;
  */
 export function chunkedFormOf(method: MergeMethod, params: unknown, modelParams: unknown[]): ChunkedForm<unknown, unknown> | undefined {
 	const own = method.chunked;
-	if (own !== undefined && own.supports(params, modelParams)) return own;
+	if (own?.supports(params, modelParams)) return own;
 	if (method.elementwise?.(params, modelParams) === true) {
 		return {
 			supports: () => true,

@@ -141,8 +141,8 @@ const TYPED_MODEL_TYPES = ["llama", "mistral"];
 const TYPED_ARCHITECTURES = ["LlamaForCausalLM", "MistralForCausalLM"];
 
 function mustBeTyped(raw: Record<string, unknown>): boolean {
-	const modelType = raw["model_type"];
-	const archs = Array.isArray(raw["architectures"]) ? (raw["architectures"] as unknown[]) : [];
+	const modelType = raw.model_type;
+	const archs = Array.isArray(raw.architectures) ? (raw.architectures as unknown[]) : [];
 	if (modelType === undefined && archs.length === 0) return true;
 	return (typeof modelType === "string" && TYPED_MODEL_TYPES.includes(modelType)) || archs.some((a) => typeof a === "string" && TYPED_ARCHITECTURES.includes(a));
 }

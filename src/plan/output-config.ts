@@ -13,7 +13,7 @@ export function outputConfig(donor: PlannedModel, outDtype: FloatDtype | undefin
 	const raw = configJsonOf(donor.source);
 	if (raw === undefined) return undefined;
 	const config: Record<string, unknown> = structuredClone(raw);
-	if (outDtype !== undefined) config["torch_dtype"] = torchDtypeName(outDtype);
+	if (outDtype !== undefined) config.torch_dtype = torchDtypeName(outDtype);
 	for (const key of donor.arch.layerCountKeys) setConfigValue(config, key, numLayers);
 	if (vocabRows !== undefined) for (const key of donor.arch.vocabSizeKeys) setConfigValue(config, key, vocabRows);
 	return config;

@@ -86,7 +86,7 @@ function checkFilters(recipe: Recipe, names: string[]): void {
 function checkArchitectures(models: PlannedModel[]): void {
 	const archOf = (m: PlannedModel) => {
 		const raw = configJsonOf(m.source);
-		const a = raw?.["architectures"];
+		const a = raw?.architectures;
 		return Array.isArray(a) && typeof a[0] === "string" ? a[0] : undefined;
 	};
 	const first = models.find((m) => archOf(m) !== undefined);

@@ -146,9 +146,18 @@ export function checkLayerRange(v: unknown, ctx: IssueSink): void {
 	}
 	for (let i = 0; i < 2; i++) {
 		const el: unknown = v[i];
-		if (typeof el !== "number") return add([i], "Schema", "expected an integer layer index");
-		if (!Number.isFinite(el)) return add([i], "Value", "not a finite number");
-		if (!Number.isInteger(el) || el < 0) return add([i], "Value", "a layer index must be a non-negative integer");
+		if (typeof el !== "number") {
+			add([i], "Schema", "expected an integer layer index");
+			return;
+		}
+		if (!Number.isFinite(el)) {
+			add([i], "Value", "not a finite number");
+			return;
+		}
+		if (!Number.isInteger(el) || el < 0) {
+			add([i], "Value", "a layer index must be a non-negative integer");
+			return;
+		}
 	}
 	if (v[0] >= v[1]) add([], "Value", "start must be below end (the range is [start, end), end excluded)");
 }

@@ -3,8 +3,8 @@ import { accuracyOf, bestRows, eceOf, shortParamNames, taskColumns, type Column 
 import type { QuantizedComparison, ReportData, ReportRow } from "./types.js";
 
 function table(header: readonly string[], body: readonly (readonly string[])[]): string {
-	const escape = (c: string) => c.replace(/\|/g, "\\|");
-	const line = (cells: readonly string[]) => `| ${cells.map(escape).join(" | ")} |`;
+	const escapeCell = (c: string) => c.replace(/\|/g, "\\|");
+	const line = (cells: readonly string[]) => `| ${cells.map(escapeCell).join(" | ")} |`;
 	return [line(header), line(header.map(() => "---")), ...body.map(line)].join("\n");
 }
 

@@ -33,10 +33,10 @@ function absolutizeModels(doc: Document, recipeDir: string): void {
 	fix(["base_model"]);
 	fix(["tokenizer_source"]);
 	fix(["tokenizer", "source"]);
-	(js["models"] as unknown[] | undefined)?.forEach((_, i) => fix(["models", i, "model"]));
-	(js["slices"] as Array<{ sources?: unknown[] }> | undefined)?.forEach((s, i) => {
+	for (const i of (js.models as unknown[] | undefined)?.keys() ?? []) fix(["models", i, "model"]);
+	(js.slices as Array<{ sources?: unknown[] }> | undefined)?.forEach((s, i) => {
 		fix(["slices", i, "base_model"]);
-		s.sources?.forEach((_, j) => fix(["slices", i, "sources", j, "model"]));
+		for (const j of s.sources?.keys() ?? []) fix(["slices", i, "sources", j, "model"]);
 	});
 }
 

@@ -109,7 +109,7 @@ export class CmaEs {
 		// y_i = (x_i − m) / σ for the μ best; ⟨y⟩_w their weighted mean.
 		const ys = order.slice(0, mu).map(([, i]) => (candidates[i] as readonly number[]).map((x, k) => (x - (this.mean[k] as number)) / this.sigma));
 		const yw = new Array<number>(n).fill(0);
-		ys.forEach((y, r) => y.forEach((v, k) => (yw[k] = (yw[k] as number) + (weights[r] as number) * v)));
+		for (const [r, y] of ys.entries()) for (const [k, v] of y.entries()) yw[k] = (yw[k] as number) + (weights[r] as number) * v;
 		this.mean = this.mean.map((m, k) => m + this.sigma * (yw[k] as number));
 		// C^(−1/2)·⟨y⟩_w = B·D⁻¹·Bᵀ·⟨y⟩_w
 		const bty = Array.from({ length: n }, (_, j) => yw.reduce((a, v, i) => a + this.B.get(i, j) * v, 0) / (this.D[j] as number));
@@ -126,7 +126,7 @@ export class CmaEs {
 		for (let i = 0; i < n; i++) {
 			for (let j = 0; j < n; j++) {
 				let rankMu = 0;
-				ys.forEach((y, r) => (rankMu += (weights[r] as number) * (y[i] as number) * (y[j] as number)));
+				for (const [r, y] of ys.entries()) rankMu += (weights[r] as number) * (y[i] as number) * (y[j] as number);
 				const v = (1 + c1 * deltaH - c1 - cMu) * this.C.get(i, j) + c1 * (this.pc[i] as number) * (this.pc[j] as number) + cMu * rankMu;
 				next.set(i, j, v);
 			}

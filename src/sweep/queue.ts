@@ -291,7 +291,7 @@ export async function queueStatus(url: string, name: string = DEFAULT_QUEUE_NAME
 	const { queue, close } = await openQueue(url, name, false);
 	try {
 		const counts = await queue.getJobCounts("waiting", "active", "delayed", "completed", "failed", "prioritized");
-		const workers = (await queue.getWorkers()).map((w) => String((w as Record<string, unknown>)["name"] ?? (w as Record<string, unknown>)["addr"] ?? "?"));
+		const workers = (await queue.getWorkers()).map((w) => String((w as Record<string, unknown>).name ?? (w as Record<string, unknown>).addr ?? "?"));
 		return { counts, workers };
 	} finally {
 		await close();

@@ -31,7 +31,7 @@ function formatValue(v: unknown): string {
 function rowOfTrial(t: StoredTrial, names: Map<string, string>): ReportRow {
 	const isEval = t.sweep === null;
 	const label = isEval
-		? path.basename(String(t.params["model"] ?? t.model ?? t.key.slice(0, 12)))
+		? path.basename(String(t.params.model ?? t.model ?? t.key.slice(0, 12)))
 		: Object.entries(t.params).map(([k, v]) => `${names.get(k) ?? k}=${formatValue(v)}`).join(", ") || t.key.slice(0, 12);
 	const row: ReportRow = { label, kind: isEval ? "model" : "trial", tasks: (t.scores ?? {}) as TaskScores, status: t.status };
 	if (!isEval) {

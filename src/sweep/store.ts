@@ -52,15 +52,15 @@ function toStored(r: RawRow): StoredTrial {
 	const str = (c: string): string | null => (typeof r[c] === "string" ? (r[c] as string) : null);
 	const num = (c: string): number | null => (typeof r[c] === "number" ? (r[c] as number) : null);
 	return {
-		key: r["key"] as string,
+		key: r.key as string,
 		sweep: str("sweep"),
-		params: parseJson<Record<string, unknown>>(r["params"] ?? null) ?? {},
-		status: r["status"] as TrialStatus,
+		params: parseJson<Record<string, unknown>>(r.params ?? null) ?? {},
+		status: r.status as TrialStatus,
 		objective: num("objective"),
 		objectiveName: str("objective_name"),
-		scores: parseJson(r["scores"] ?? null),
+		scores: parseJson(r.scores ?? null),
 		error: str("error"),
-		createdAt: r["created_at"] as string,
+		createdAt: r.created_at as string,
 		startedAt: str("started_at"),
 		finishedAt: str("finished_at"),
 		worker: str("worker"),
@@ -70,8 +70,8 @@ function toStored(r: RawRow): StoredTrial {
 		evalSeconds: num("eval_seconds"),
 		model: str("model"),
 		recipe: str("recipe"),
-		eval: parseJson(r["eval"] ?? null),
-		report: parseJson(r["report"] ?? null),
+		eval: parseJson(r.eval ?? null),
+		report: parseJson(r.report ?? null),
 	};
 }
 

@@ -79,21 +79,21 @@ async function readJson(file: string, required: boolean): Promise<unknown> {
 
 /** Checks the parts of tokenizer.json lm-merge relies on; the message names the file and the bad field. */
 export function checkTokenizerJson(json: unknown, file: string): TokenizerJson {
-	if (!isRecord(json) || !isRecord(json["model"])) throw new TokenizerError("Invalid", file, `has no "model" object`);
-	const model = json["model"];
-	const type = model["type"];
+	if (!isRecord(json) || !isRecord(json.model)) throw new TokenizerError("Invalid", file, `has no "model" object`);
+	const model = json.model;
+	const type = model.type;
 	if (typeof type !== "string" || !(TOKENIZER_MODEL_TYPES as readonly string[]).includes(type)) {
 		throw new TokenizerError("Unsupported", file, `model type ${JSON.stringify(type)} is not one of ${TOKENIZER_MODEL_TYPES.join(", ")}`);
 	}
-	const vocab = model["vocab"];
+	const vocab = model.vocab;
 	const listOk = Array.isArray(vocab) && vocab.every((e) => Array.isArray(e) && typeof e[0] === "string" && typeof e[1] === "number");
 	const mapOk = isRecord(vocab) && Object.values(vocab).every((id) => typeof id === "number" && Number.isInteger(id) && id >= 0);
 	if (type === "Unigram" ? !listOk : !mapOk) throw new TokenizerError("Invalid", file, `model.vocab is not a valid ${type} vocabulary`);
-	const added = json["added_tokens"] ?? [];
-	if (!Array.isArray(added) || !added.every((t) => isRecord(t) && typeof t["content"] === "string" && Number.isInteger(t["id"]) && (t["id"] as number) >= 0)) {
+	const added = json.added_tokens ?? [];
+	if (!Array.isArray(added) || !added.every((t) => isRecord(t) && typeof t.content === "string" && Number.isInteger(t.id) && (t.id as number) >= 0)) {
 		throw new TokenizerError("Invalid", file, `added_tokens must be a list of {id, content, ...} entries`);
 	}
-	const merges = model["merges"];
+	const merges = model.merges;
 	if (type === "BPE" && merges !== undefined && !(Array.isArray(merges) && merges.every((m) => typeof m === "string" || (Array.isArray(m) && m.length === 2)))) {
 		throw new TokenizerError("Invalid", file, `model.merges must be a list of "a b" strings or [a, b] pairs`);
 	}

@@ -88,7 +88,8 @@ export function unionTokenizer(base: TokenizerJson, others: readonly UnionInput[
 	if (newModel.length > placed.size) warnings.push(`${newModel.length - placed.size} Unigram piece(s) could not follow the base's pieces (its added tokens hold those ids); they become added tokens`);
 	addBpeMerges(out, others, placed);
 	for (const t of newAdded) {
-		(out.added_tokens ??= []).push({ ...t, id: next++ });
+		out.added_tokens ??= [];
+		out.added_tokens.push({ ...t, id: next++ });
 		added.push(t.content);
 	}
 	return { json: out, added, warnings };
@@ -98,7 +99,8 @@ export function unionTokenizer(base: TokenizerJson, others: readonly UnionInput[
 function addBpeMerges(out: TokenizerJson, others: readonly UnionInput[], placed: Set<string>): void {
 	if (out.model.type !== "BPE" || placed.size === 0) return;
 	const vocab = modelVocab(out);
-	const merges = (out.model.merges ??= []);
+	out.model.merges ??= [];
+	const merges = out.model.merges;
 	const asPairs = merges.length > 0 ? Array.isArray(merges[0]) : true;
 	const have = new Set(merges.map((m) => mergeParts(m).join("\u0000")));
 	for (const o of others) {
@@ -121,7 +123,8 @@ export function addPlainTokens(json: TokenizerJson, tokens: readonly string[]): 
 	const added: string[] = [];
 	for (const token of tokens) {
 		if (v.ids.has(token) || added.includes(token)) continue;
-		(out.added_tokens ??= []).push(addedEntry({ id: next++, content: token, special: false, normalized: true }));
+		out.added_tokens ??= [];
+		out.added_tokens.push(addedEntry({ id: next++, content: token, special: false, normalized: true }));
 		added.push(token);
 	}
 	return { json: out, added };

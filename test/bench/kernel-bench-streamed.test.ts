@@ -33,7 +33,9 @@ describe("runStreamed", () => {
 			const out = runStreamed(form, tensor, env.ctx, new Float32Array(N), block);
 			expect(bytes(out)).toEqual(bytes(want));
 		}
-		[base, ...inputs].forEach((a, i) => expect(bytes(a)).toEqual(bytes(before[i]!)));
+		[base, ...inputs].forEach((a, i) => {
+			expect(bytes(a)).toEqual(bytes(before[i]!));
+		});
 	});
 
 	it("rounds block sizes to CHUNK_ALIGN multiples, at least one", () => {

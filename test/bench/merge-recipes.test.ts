@@ -46,7 +46,9 @@ describe("benchRecipe", () => {
 			const b = base.get(name)!;
 			const t = tuned.get(name)!;
 			if (method === "linear") {
-				values.forEach((v, i) => expect(v).toBe(bf16((b[i]! + t[i]!) / 2)));
+				values.forEach((v, i) => {
+					expect(v).toBe(bf16((b[i]! + t[i]!) / 2));
+				});
 			} else if (method === "ties") {
 				// One task vector, weight 0.5, normalize: each element is the base or the tuned value.
 				let kept = 0;

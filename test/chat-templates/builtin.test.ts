@@ -112,6 +112,6 @@ describe("chat_template in recipes, plans and merges", () => {
 		const expected = BUILTIN_CHAT_TEMPLATES.get(name)!.template;
 		expect(await readFile(path.join(out, "chat_template.jinja"), "utf8")).toBe(expected);
 		const config = JSON.parse(await readFile(path.join(out, "tokenizer_config.json"), "utf8")) as Record<string, unknown>;
-		expect(config["chat_template"]).toBe(expected);
+		expect(config.chat_template).toBe(expected);
 	});
 });

@@ -19,7 +19,7 @@ beforeAll(async () => {
 	work = path.join(root, "work");
 	await mkdir(work, { recursive: true });
 	env = { HF_HUB_CACHE: path.join(root, "hf-cache") };
-	dirs = await writeCliModels(env["HF_HUB_CACHE"]!);
+	dirs = await writeCliModels(env.HF_HUB_CACHE!);
 });
 
 afterAll(async () => {
@@ -85,7 +85,7 @@ describe("merge inspect", () => {
 		expect(j.parameters).toBe(2 * v * h + h + CLI_MODEL_SHAPE.layers * perLayer);
 		expect(j.bytes).toBe(j.parameters * 2);
 		expect(j.layers).toBe(CLI_MODEL_SHAPE.layers);
-		expect(j.metadata["format"]).toBe("pt");
+		expect(j.metadata.format).toBe("pt");
 	});
 });
 
@@ -229,7 +229,7 @@ describe("model references", () => {
 	test("without HF_HUB_CACHE the cache is $HF_HOME/hub", async () => {
 		const home = path.join(root, "hf-home");
 		await mkdir(home);
-		await symlink(env["HF_HUB_CACHE"]!, path.join(home, "hub"));
+		await symlink(env.HF_HUB_CACHE!, path.join(home, "hub"));
 		const recipe = path.join(root, "hf-home.yml");
 		await writeFile(recipe, `merge_method: linear\nparameters:\n  weight: 1\nmodels:\n  - model: ${CLI_MODELS.bio}\n  - model: mistral\n`);
 		const r = await runCli(["plan", recipe, "--json"], { cwd: work, env: { HF_HOME: home } });

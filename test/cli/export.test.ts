@@ -16,7 +16,7 @@ beforeAll(async () => {
 	work = path.join(root, "work");
 	await mkdir(work, { recursive: true });
 	env = { HF_HUB_CACHE: path.join(root, "hf-cache") };
-	await writeCliModels(env["HF_HUB_CACHE"]!);
+	await writeCliModels(env.HF_HUB_CACHE!);
 });
 
 afterAll(async () => {

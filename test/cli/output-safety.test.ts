@@ -18,7 +18,7 @@ let dirs: { base: string; instruct: string; bio: string };
 beforeAll(async () => {
 	root = await mkdtemp(path.join(tmpdir(), "lm-merge-cli-safe-"));
 	env = { HF_HUB_CACHE: path.join(root, "hf-cache") };
-	dirs = await writeCliModels(env["HF_HUB_CACHE"]!);
+	dirs = await writeCliModels(env.HF_HUB_CACHE!);
 });
 
 afterAll(async () => {
@@ -163,7 +163,7 @@ describe("the saved recipe", () => {
 test("with umask 027 the output folder is drwxr-x--- and its files rw-r----- (not drwx------)", async () => {
 	const w = await workspace();
 	const umask = process.umask(0o027);
-	let r;
+	let r: Awaited<ReturnType<typeof runCli>>;
 	try {
 		r = await runCli(["run", "r.yml", "--out", "perm"], { cwd: w, env });
 	} finally {

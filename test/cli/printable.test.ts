@@ -12,6 +12,7 @@ import { useTempDir } from "../helpers/fs.js";
 import { craftFile, f32Bytes } from "../io/safetensors-bytes.js";
 
 /** Any C0 control but tab and newline, DEL, C1, or a bidi override: what must never be printed raw. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for raw control characters.
 const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 function capture(): Io & { stdout: string[]; stderr: string[] } {

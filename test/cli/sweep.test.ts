@@ -102,7 +102,7 @@ describe("merge eval --store and merge report", () => {
 		expect(evals[0]).toMatchObject({ status: "done", params: { model }, model });
 		// The same model scored by the sweep (t = 0) and by merge eval: same numbers.
 		const t0 = all.find((x) => x.params["parameters.t"] === 0) as StoredTrial;
-		expect(evals[0]?.scores?.["medqa"]).toEqual(t0.scores?.["medqa"]);
+		expect(evals[0]?.scores?.medqa).toEqual(t0.scores?.medqa);
 	});
 
 	test("merge report prints Markdown for a store and writes the HTML page", async () => {

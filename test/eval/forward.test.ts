@@ -163,7 +163,9 @@ describe("EvalModel", () => {
 						"shared prefix again (cache reused)": await model.lastLogits(PROMPTS, { sharedPrefix: SHARED }),
 					};
 					for (const [label, got] of Object.entries(variants)) {
-						got.forEach((row, i) => expectClose(`streaming=${streaming} ${label} prompt ${i}`, row, want[i]!, 1e-5));
+						got.forEach((row, i) => {
+							expectClose(`streaming=${streaming} ${label} prompt ${i}`, row, want[i]!, 1e-5);
+						});
 					}
 				} finally {
 					await model.dispose();
@@ -188,7 +190,13 @@ describe("EvalModel", () => {
 				provider,
 				reqs,
 				prefix,
-				{ maxSequences: 2, maxRows: 12, waveRows: 12, logSoftmax: false, onBatch: (b, rows) => b.requests.forEach((r, k) => (got[r] = rows.slice(k * cfg.vocab, (k + 1) * cfg.vocab))), onProgress: (d) => (progress = d) },
+				{ maxSequences: 2, maxRows: 12, waveRows: 12, logSoftmax: false, onBatch: (b, rows) => {
+					for (const [k, r] of b.requests.entries()) got[r] = rows.slice(k * cfg.vocab, (k + 1) * cfg.vocab);
+				},
+				onProgress: (d) => {
+					progress = d;
+				},
+			},
 			);
 			disposePrefixCache(prefix);
 			expect(progress).toBe(PROMPTS.length);

@@ -86,12 +86,12 @@ describe("exact mode: llama.cpp (f32) agrees with the tfjs forward pass", () => 
 		const want = await logprobs(tfjs, reqs, ps[0]!.slice(0, 6));
 		const got = await logprobs(llama, reqs, ps[0]!.slice(0, 6));
 		let worst = 0;
-		got.forEach((rows, r) =>
-			rows.forEach((row, k) => {
+		for (const [r, rows] of got.entries()) {
+			for (const [k, row] of rows.entries()) {
 				worst = Math.max(worst, maxDiff(row, want[r]![k]!));
 				expect(argmax(row), `request ${r} row ${k}`).toBe(argmax(want[r]![k]!));
-			}),
-		);
+			}
+		}
 		console.log(`${name}: max |Δ log p| ${worst.toExponential(2)} over ${got.flat().length} rows × ${llama.vocabSize}`);
 		expect(worst).toBeLessThan(TOL);
 	}, 120_000);

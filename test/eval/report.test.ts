@@ -115,7 +115,9 @@ function taskReport(perSeed: number[], ece: number): TaskReport {
 
 describe("renderers", () => {
 	const tasks: Partial<Record<TaskName, TaskReport>> = {};
-	MMLU_TASKS.forEach((t, i) => (tasks[t] = taskReport([40 + i, 50 + i], 10)));
+	MMLU_TASKS.forEach((t, i) => {
+		tasks[t] = taskReport([40 + i, 50 + i], 10);
+	});
 	tasks.medqa = taskReport([30, 40], 20);
 	const report: EvalReport = {
 		version: "0",

@@ -38,7 +38,9 @@ function tinyTensors(cfg: MistralConfig, withHead: boolean): Map<string, Tensor>
 		["input_layernorm", [H]], ["self_attn.q_proj", [q, H]], ["self_attn.k_proj", [kv, H]], ["self_attn.v_proj", [kv, H]],
 		["self_attn.o_proj", [H, q]], ["post_attention_layernorm", [H]], ["mlp.gate_proj", [I, H]], ["mlp.up_proj", [I, H]], ["mlp.down_proj", [H, I]],
 	];
-	shapes.forEach(([mod, shape], k) => m.set(`model.layers.0.${mod}.weight`, ramp(shape, 100 * (k + 1))));
+	shapes.forEach(([mod, shape], k) => {
+		m.set(`model.layers.0.${mod}.weight`, ramp(shape, 100 * (k + 1)));
+	});
 	m.set("model.norm.weight", ramp([H], 7));
 	if (withHead) m.set("lm_head.weight", ramp([V, H], 1000));
 	return m;

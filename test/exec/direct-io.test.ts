@@ -20,7 +20,7 @@ import { writeTinyMistral } from "../helpers/tiny-model.js";
 const root = useTempDir("lm-merge-direct-io-");
 
 afterEach(() => {
-	delete process.env["LM_MERGE_DIRECT_IO"];
+	delete process.env.LM_MERGE_DIRECT_IO;
 });
 
 describe("writeAtAligned", () => {
@@ -132,12 +132,12 @@ describe("merges with direct I/O", () => {
 	])("%s: the same bytes with direct I/O on or off, and every, some or no chunks kept", async (label, yaml) => {
 		const recipe = () => parseRecipe(yaml.replaceAll("$A", A).replaceAll("$B", B));
 		const slug = label.replace(/\W+/g, "-");
-		process.env["LM_MERGE_DIRECT_IO"] = "0";
+		process.env.LM_MERGE_DIRECT_IO = "0";
 		await mergeModels(recipe(), { out: path.join(root(), `${slug}-plain`), threads: 1 });
 		const plain = await digest(path.join(root(), `${slug}-plain`));
 		await mergeModels(recipe(), { out: path.join(root(), `${slug}-plain-chunked`), threads: 2, chunkElements: 8192 });
 		expect(await digest(path.join(root(), `${slug}-plain-chunked`))).toBe(plain);
-		delete process.env["LM_MERGE_DIRECT_IO"];
+		delete process.env.LM_MERGE_DIRECT_IO;
 		for (const [name, holdBytes] of [["all", undefined], ["some", 100_000], ["none", 0]] as const) {
 			const out = path.join(root(), `${slug}-direct-${name}`);
 			await mergeModels(recipe(), { out, threads: 2, chunkElements: 8192, ...(holdBytes !== undefined ? { holdBytes } : {}) });

@@ -77,8 +77,8 @@ describe("end to end on tiny models", () => {
 				const t = await merged.read(n);
 				expect(t.data.some((x) => Number.isNaN(x)), `${name}: NaN in ${n}`).toBe(false);
 			}
-			expect(merged.metadata()["format"]).toBe("pt");
-			expect(merged.metadata()["merge_method"]).toBe(name);
+			expect(merged.metadata().format).toBe("pt");
+			expect(merged.metadata().merge_method).toBe(name);
 		} finally {
 			await merged.close();
 			await input.close();

@@ -100,7 +100,7 @@ describe("parallel execution and resume", () => {
 		).rejects.toBeInstanceOf(ExecError);
 		const partial = path.join(root(), (await readdir(root())).find((f) => f.startsWith("corrupt.partial-"))!);
 		const fs = await import("node:fs/promises");
-		const h = await fs.open(path.join(partial, "model-00001-of-" + (await readdir(partial)).find((f) => f.startsWith("model-00001-of-"))!.slice(15)), "r+");
+		const h = await fs.open(path.join(partial, `model-00001-of-${(await readdir(partial)).find((f) => f.startsWith("model-00001-of-"))!.slice(15)}`), "r+");
 		const size = (await h.stat()).size;
 		await h.write(new Uint8Array([0xff, 0xfe]), 0, 2, size - 2);
 		await h.close();

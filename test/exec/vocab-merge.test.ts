@@ -18,6 +18,7 @@ import { baseFiles, chatmlFiles, decodeOne, extendedFiles, loadHf, paddedFiles, 
 
 const root = useTempDir("lm-merge-vocab-merge-");
 
+// biome-ignore lint/suspicious/noExplicitAny: JSON files read in tests are walked freely; a mismatch fails the assertion.
 type Files = Record<string, Record<string, any>>;
 
 /** A tiny model (F32, so rows compare exactly) with `rows` embedding rows and the given tokenizer files. */
@@ -42,7 +43,9 @@ async function row(m: ModelSource, tensor: string, r: number): Promise<Float32Ar
 	return (await m.readRows(tensor, r, r + 1)).data;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: JSON files read in tests are walked freely; a mismatch fails the assertion.
 async function json(dir: string, file: string): Promise<Record<string, any>> {
+	// biome-ignore lint/suspicious/noExplicitAny: JSON files read in tests are walked freely; a mismatch fails the assertion.
 	return JSON.parse(await readFile(join(dir, file), "utf8")) as Record<string, any>;
 }
 
@@ -55,10 +58,10 @@ describe("tokenizer_source: union", () => {
 		const b = await model("u-chatml", 2, 66, chatmlFiles());
 		const out = join(root(), "u-out");
 		await mergeModels(linear(a, b, "tokenizer_source: union\n"), { out, threads: 1 });
-		expect((await json(out, "config.json"))["vocab_size"]).toBe(66);
+		expect((await json(out, "config.json")).vocab_size).toBe(66);
 		const tok = await json(out, "tokenizer.json");
-		expect(tok["added_tokens"].map((t: { content: string }) => t.content)).toEqual(["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"]);
-		expect(Object.keys((await json(out, "tokenizer_config.json"))["added_tokens_decoder"])).toEqual(["0", "1", "2", "64", "65"]);
+		expect(tok.added_tokens.map((t: { content: string }) => t.content)).toEqual(["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"]);
+		expect(Object.keys((await json(out, "tokenizer_config.json")).added_tokens_decoder)).toEqual(["0", "1", "2", "64", "65"]);
 		const [ta, tb, to] = await Promise.all([loadHf(a), loadHf(b), loadHf(out)]);
 		for (let id = 0; id < 66; id++) expect(decodeOne(to, id), `id ${id}`).toBe(decodeOne(id < 64 ? ta : tb, id));
 		await withModels([a, b, out], async (ma, mb, mo) => {
@@ -80,10 +83,10 @@ describe("tokenizer_source: union", () => {
 		const result = await mergeModels(linear(a, b, "tokenizer_source: union\n"), { out, threads: 1 });
 		expect(result.warnings.filter((w) => !w.includes("does not use base_model"))).toEqual([]);
 		const [ta, tb, to] = await Promise.all([loadHf(a), loadHf(b), loadHf(out)]);
-		const vb = (await json(b, "tokenizer.json"))["model"]["vocab"] as Record<string, number>;
-		const vo = (await json(out, "tokenizer.json"))["model"]["vocab"] as Record<string, number>;
+		const vb = (await json(b, "tokenizer.json")).model.vocab as Record<string, number>;
+		const vo = (await json(out, "tokenizer.json")).model.vocab as Record<string, number>;
 		expect(Object.keys(vo)).toHaveLength(67);
-		expect([vo["\u2581th"], vo["\u2581the"], vo["ou"]]).toEqual([64, 65, 66]);
+		expect([vo["\u2581th"], vo["\u2581the"], vo.ou]).toEqual([64, 65, 66]);
 		for (const [token, id] of Object.entries(vo)) expect(decodeOne(to, id), token).toBe(id < 64 ? decodeOne(ta, id) : decodeOne(tb, vb[token]!));
 		// The donor's merges came along: " the" is one token, as in the extended model.
 		expect(to.encode("the", { add_special_tokens: false }).ids).toEqual([65]);
@@ -167,10 +170,10 @@ describe("tokenizer_source: base and a model", () => {
 		const b = await model("b-other", 10, 64, baseFiles());
 		const out = join(root(), "b-out");
 		await mergeModels(linear(a, b, "tokenizer_source: base\n"), { out, threads: 1 });
-		const vocab = (await json(out, "tokenizer.json"))["model"]["vocab"] as Record<string, number>;
+		const vocab = (await json(out, "tokenizer.json")).model.vocab as Record<string, number>;
 		expect(Object.keys(vocab)).toHaveLength(64);
 		expect(Object.keys(vocab).some((t) => t.startsWith("<UNUSED"))).toBe(false);
-		expect((await json(out, "config.json"))["vocab_size"]).toBe(64);
+		expect((await json(out, "config.json")).vocab_size).toBe(64);
 	});
 
 	test("model:X: the output takes X's tokenizer; models without its tokens get X's rows", async () => {
@@ -219,7 +222,7 @@ describe("the tokenizer: block", () => {
 		const b = await model("pad-chatml", 16, 66, chatmlFiles());
 		const out = join(root(), "pad-out");
 		await mergeModels(linear(a, b, "tokenizer:\n  source: union\n  pad_to_multiple_of: 16\n"), { out, threads: 1 });
-		expect((await json(out, "config.json"))["vocab_size"]).toBe(80);
+		expect((await json(out, "config.json")).vocab_size).toBe(80);
 		expect((await loadHf(out)).get_vocab(true).size).toBe(66);
 		await withModels([out], async (mo) => {
 			const e = await mo.read("model.embed_tokens.weight");

@@ -39,7 +39,6 @@ describe("an export read back", () => {
 		const g = await openGguf(out);
 		const src = await openModel(dir);
 		try {
-			const cfg = src.config!;
 			const m = Object.fromEntries([...g.metadata].map(([k, v]) => [k, v.kind === "array" ? Array.from(v.value as ArrayLike<unknown>) : v.value]));
 			const tj = JSON.parse(await readFile(join(dir, "tokenizer.json"), "utf8")) as { model: { vocab: Record<string, number> } };
 			const tokens = Object.entries(tj.model.vocab).sort((a, b) => a[1] - b[1]).map(([t]) => t);
@@ -64,7 +63,7 @@ describe("an export read back", () => {
 				"tokenizer.ggml.model": "llama",
 				"tokenizer.ggml.tokens": tokens,
 				"tokenizer.ggml.scores": expect.any(Array),
-				"tokenizer.ggml.token_type": tokens.map((t, i) => (i === 0 ? TokenType.UNKNOWN : i < 3 ? TokenType.CONTROL : TokenType.NORMAL)),
+				"tokenizer.ggml.token_type": tokens.map((_token, i) => (i === 0 ? TokenType.UNKNOWN : i < 3 ? TokenType.CONTROL : TokenType.NORMAL)),
 				"tokenizer.ggml.bos_token_id": 1,
 				"tokenizer.ggml.eos_token_id": 2,
 				"tokenizer.ggml.unknown_token_id": 0,

@@ -43,7 +43,7 @@ export interface CliResult {
  */
 export function cleanEnv(cwd: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 	return {
-		PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+		PATH: process.env.PATH ?? "/usr/bin:/bin",
 		HOME: path.join(cwd, ".home"),
 		NO_COLOR: "1",
 		HF_HUB_OFFLINE: "1",

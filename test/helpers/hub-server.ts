@@ -170,7 +170,10 @@ export class FakeHub {
 
 	private revisionInfo(req: IncomingMessage, res: ServerResponse, repo: HubRepo, revision: string): void {
 		const c = repo.resolve(revision);
-		if (c === undefined) return this.fail(req, res, 404, "RevisionNotFound", `Invalid rev id: ${revision}`);
+		if (c === undefined) {
+			this.fail(req, res, 404, "RevisionNotFound", `Invalid rev id: ${revision}`);
+			return;
+		}
 		this.json(req, res, 200, {
 			_id: createHash("sha1").update(repo.id).digest("hex").slice(0, 24),
 			id: repo.id,
@@ -197,7 +200,10 @@ export class FakeHub {
 
 	private tree(req: IncomingMessage, res: ServerResponse, repo: HubRepo, revision: string, prefix: string): void {
 		const c = repo.resolve(revision);
-		if (c === undefined) return this.fail(req, res, 404, "RevisionNotFound", `Invalid rev id: ${revision}`);
+		if (c === undefined) {
+			this.fail(req, res, 404, "RevisionNotFound", `Invalid rev id: ${revision}`);
+			return;
+		}
 		const entries = [...c.files].filter(([p]) => (prefix === "" ? true : p.startsWith(`${prefix}/`))).map(([p, f]) => this.describe(p, f, c.id));
 		this.json(req, res, 200, entries);
 	}
@@ -213,9 +219,15 @@ export class FakeHub {
 		const repo = this.readable(req, res, repoId);
 		if (repo === undefined) return;
 		const c = repo.resolve(revision);
-		if (c === undefined) return this.fail(req, res, 404, "RevisionNotFound", `Invalid rev id: ${revision}`);
+		if (c === undefined) {
+			this.fail(req, res, 404, "RevisionNotFound", `Invalid rev id: ${revision}`);
+			return;
+		}
 		const f = c.files.get(file);
-		if (f === undefined) return this.fail(req, res, 404, "EntryNotFound", `${file} does not exist on "${revision}"`);
+		if (f === undefined) {
+			this.fail(req, res, 404, "EntryNotFound", `${file} does not exist on "${revision}"`);
+			return;
+		}
 		const headers: Record<string, string> = { "X-Repo-Commit": c.id, ETag: `"${f.lfs ? f.sha256 : f.gitSha1}"` };
 		if (f.lfs) Object.assign(headers, { "X-Linked-Etag": `"${f.sha256}"`, "X-Linked-Size": String(f.content.length) });
 		if (f.lfs && this.redirectLfs) {
@@ -253,7 +265,7 @@ export class FakeHub {
 		const log = this.entry(req, status, { file: `${repoId}:${file}` });
 		res.writeHead(status, { ...headers, "Content-Length": String(end - start), "Accept-Ranges": "bytes", "Content-Type": "application/octet-stream" });
 		if (req.method === "HEAD") return void res.end();
-		let body = Buffer.from(f.content.subarray(start, end));
+		const body = Buffer.from(f.content.subarray(start, end));
 		if (fault?.kind === "corrupt") {
 			const at = Math.min(body.length - 1, fault.at ?? 0);
 			body[at] = body[at]! ^ 0xff;

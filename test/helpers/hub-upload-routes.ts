@@ -37,13 +37,13 @@ export async function uploadRoute(hub: FakeHub, req: IncomingMessage, res: Serve
 	const deleted: string[] = [];
 	let title = "commit";
 	for (const { key, value } of lines) {
-		if (key === "header") title = String(value["summary"] ?? title);
-		else if (key === "file") changes.set(String(value["path"]), hubFile(Buffer.from(String(value["content"]), "base64"), false));
+		if (key === "header") title = String(value.summary ?? title);
+		else if (key === "file") changes.set(String(value.path), hubFile(Buffer.from(String(value.content), "base64"), false));
 		else if (key === "lfsFile") {
-			const content = hub.lfsStore.get(String(value["oid"]));
-			if (content === undefined) return hub.fail(req, res, 422, "", `LFS object ${String(value["oid"])} was never uploaded`);
-			changes.set(String(value["path"]), hubFile(content, true));
-		} else if (key === "deletedFile") deleted.push(String(value["path"]));
+			const content = hub.lfsStore.get(String(value.oid));
+			if (content === undefined) return hub.fail(req, res, 422, "", `LFS object ${String(value.oid)} was never uploaded`);
+			changes.set(String(value.path), hubFile(content, true));
+		} else if (key === "deletedFile") deleted.push(String(value.path));
 	}
 	const c = repo.commit(branch, title, changes, deleted);
 	hub.json(req, res, 200, { commitOid: c.id, commitUrl: `${hub.url}/${repoId}/commit/${c.id}`, success: true });

@@ -8,6 +8,7 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import { readFile } from "node:fs/promises";
 import { tinyTokenizerFiles } from "../../src/fixtures/tiny-tokenizer.js";
 
+// biome-ignore lint/suspicious/noExplicitAny: JSON files read in tests are walked freely; a mismatch fails the assertion.
 type Json = Record<string, any>;
 
 /** The tiny tokenizer's three files for exactly its 64 tokens. */
@@ -47,7 +48,9 @@ export function extendedFiles(): Record<string, Json> {
 	const specials = entries.slice(0, 3);
 	const rest = entries.slice(3).reverse();
 	for (const [t, i] of specials) vocab[t] = i;
-	rest.forEach(([t], k) => (vocab[t] = 3 + k));
+	rest.forEach(([t], k) => {
+		vocab[t] = 3 + k;
+	});
 	let next = 64;
 	for (const [a, b] of EXTENDED_MERGES) vocab[a + b] = next++;
 	model.vocab = vocab;

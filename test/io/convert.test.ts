@@ -171,7 +171,7 @@ describe.each([
 });
 
 describe("array conversions", () => {
-	const values = [0, -0, 1, -1.5, 3.14159, 65504, 1e-7, -(2 ** -20), 1e30, Infinity, -Infinity];
+	const values = [0, -0, 1, -1.5, Math.PI, 65504, 1e-7, -(2 ** -20), 1e30, Infinity, -Infinity];
 
 	test("the array encoder agrees with the scalar helpers (including random bit patterns)", () => {
 		const src = new Float32Array(4096);

@@ -32,7 +32,7 @@ const DIRECT = acceptsDirectIo(path);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 afterEach(() => {
-	delete process.env["LM_MERGE_DIRECT_IO"];
+	delete process.env.LM_MERGE_DIRECT_IO;
 });
 
 const RANGES: [string, number, number][] = [
@@ -84,7 +84,7 @@ describe("readRawAligned", () => {
 
 describe("readRawAligned without direct reads", () => {
 	test("LM_MERGE_DIRECT_IO=0 reads ordinarily, at the scratch buffer's start", async () => {
-		process.env["LM_MERGE_DIRECT_IO"] = "0";
+		process.env.LM_MERGE_DIRECT_IO = "0";
 		const file = await openSafetensors(path);
 		try {
 			const scratch = allocAligned(alignedSpan(1000));

@@ -65,7 +65,7 @@ function readMetadata(value: JsonValue, file: string): Record<string, string> {
 			const why = looksLikeTensor ? " (a tensor cannot be named __metadata__)" : "";
 			throw new SafetensorsError("InvalidMetadata", file, `"${METADATA_KEY}" value for key "${key}" must be a string, got ${v.type}${why}`);
 		}
-		if (Object.prototype.hasOwnProperty.call(metadata, key)) {
+		if (Object.hasOwn(metadata, key)) {
 			throw new SafetensorsError("InvalidMetadata", file, `"${METADATA_KEY}" has the key "${key}" twice`);
 		}
 		// defineProperty, so that a key such as "__proto__" is stored as data rather than calling a setter.

@@ -26,7 +26,9 @@ export function craftFile(header: string | object | Uint8Array, data: DataSpec =
 export function f32Bytes(values: number[]): Uint8Array {
 	const out = new Uint8Array(values.length * 4);
 	const view = new DataView(out.buffer);
-	values.forEach((v, i) => view.setFloat32(i * 4, v, true));
+	values.forEach((v, i) => {
+		view.setFloat32(i * 4, v, true);
+	});
 	return out;
 }
 
@@ -34,7 +36,9 @@ export function f32Bytes(values: number[]): Uint8Array {
 export function f64Bytes(values: number[]): Uint8Array {
 	const out = new Uint8Array(values.length * 8);
 	const view = new DataView(out.buffer);
-	values.forEach((v, i) => view.setFloat64(i * 8, v, true));
+	values.forEach((v, i) => {
+		view.setFloat64(i * 8, v, true);
+	});
 	return out;
 }
 
@@ -42,7 +46,9 @@ export function f64Bytes(values: number[]): Uint8Array {
 export function u16Bytes(bits: number[]): Uint8Array {
 	const out = new Uint8Array(bits.length * 2);
 	const view = new DataView(out.buffer);
-	bits.forEach((b, i) => view.setUint16(i * 2, b, true));
+	bits.forEach((b, i) => {
+		view.setUint16(i * 2, b, true);
+	});
 	return out;
 }
 

@@ -82,7 +82,7 @@ test("rank R on a base + rank-R model: error ~0 per module, and the adapter repr
 	const config = JSON.parse(await readFile(path.join(out, "adapter_config.json"), "utf8")) as Record<string, unknown>;
 	expect(config).toMatchObject({ peft_type: "LORA", r: 3, lora_alpha: 3, rank_pattern: {}, use_rslora: false, fan_in_fan_out: false });
 	// Other layers' q_proj/up_proj were not extracted, so the config names the modules in full.
-	expect(config["target_modules"]).toEqual(TOUCHED);
+	expect(config.target_modules).toEqual(TOUCHED);
 	const adapter = await openAdapter(out);
 	expect([...adapter.modules.values()].map((m) => [m.module, m.kind, m.scale])).toEqual(TOUCHED.map((t, i) => [t, i === 0 ? "embedding" : "linear", 1]));
 	await adapter.close();

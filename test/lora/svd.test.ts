@@ -44,7 +44,9 @@ describe("randomizedSvd", () => {
 		const svd = randomizedSvd(m, rows, cols, r);
 		expect(svd.rank).toBe(r);
 		expect(relError(m, rows, cols, svd)).toBeLessThan(1e-6);
-		sigma.forEach((s, i) => expect(svd.s[i]).toBeCloseTo(s, 5));
+		sigma.forEach((s, i) => {
+			expect(svd.s[i]).toBeCloseTo(s, 5);
+		});
 		// U has orthonormal columns.
 		for (let a = 0; a < r; a++) for (let b = 0; b < r; b++) {
 			let dot = 0;

@@ -24,7 +24,9 @@ describe("arcee_fusion", () => {
 		const base = f32([0.25, -1, 3, 0.5, 2, -2]);
 		const model = f32([0.3, -0.2, 3, 4, 2.5, -2.1]);
 		const out = arceeFusion(base, model, { shape: [2, 3] });
-		out.forEach((v, i) => expect(v === base[i] || v === model[i]).toBe(true));
+		out.forEach((v, i) => {
+			expect(v === base[i] || v === model[i]).toBe(true);
+		});
 	});
 
 	test("zero inputs and identical inputs: no NaN", () => {

@@ -56,7 +56,9 @@ describe("in-place merges", () => {
 		const modelBits = models.map(float32Bits);
 		const copied = method.merge(input(base, models, false), ctx);
 		expect(float32Bits(base)).toEqual(baseBits);
-		models.forEach((m, i) => expect(float32Bits(m)).toEqual(modelBits[i]));
+		models.forEach((m, i) => {
+			expect(float32Bits(m)).toEqual(modelBits[i]);
+		});
 		const b2 = base.slice();
 		const m2 = models.map((m) => m.slice());
 		const reused = method.merge(input(b2, m2, true), ctx);

@@ -14,7 +14,9 @@ describe("nearswap", () => {
 		const out = nearswap(base, model, 0.01);
 		// |Δ| = 1e-9 → floor 1e-6 → w = 1e4 → 1; 0.005 < t → w = 2 → 1; 0.5 → w = 0.02; 100 → w = 1e-4; 3 → w = 1/300.
 		const expected = [1e-9, 0.005, 0.01, 0.01, 2 - 0.01];
-		expected.forEach((e, i) => expect(out[i]).toBeCloseTo(e, 7));
+		expected.forEach((e, i) => {
+			expect(out[i]).toBeCloseTo(e, 7);
+		});
 		expect(out[0]).toBe(model[0]);
 		expect(out[1]).toBe(model[1]);
 	});

@@ -98,7 +98,7 @@ describe("resolveModelRef order", () => {
 describe("user aliases", () => {
 	test("a YAML file from LM_MERGE_CONFIG: paths relative to the file, HF ids, overriding built-ins", async () => {
 		const file = join(root(), "recipes", "lm-merge.yaml");
-		await writeFile(file, "aliases:\n  mine: ./rel\n  Old-Bio: BioMistral/BioMistral-7B@v0.1\n  mistral: org/only-snapshot@" + COMMIT_OLD + "\n");
+		await writeFile(file, `aliases:\n  mine: ./rel\n  Old-Bio: BioMistral/BioMistral-7B@v0.1\n  mistral: org/only-snapshot@${COMMIT_OLD}\n`);
 		const opts = { cwd: join(root(), "cwd"), env: { ...env, LM_MERGE_CONFIG: file } };
 		expect(await resolveModelRef("mine", opts)).toMatchObject({ via: "alias", alias: "mine", path: join(root(), "recipes", "rel") });
 		expect(await resolveModelRef("old-bio", opts)).toMatchObject({ via: "alias", commit: COMMIT_OLD });

@@ -37,7 +37,7 @@ test("an unknown family merges by tensor names, with a warning, and its layer-co
 	const result = await mergeModels(franken(a, b), { out, threads: 1 });
 	expect(result.warnings.some((w) => w.includes('unknown architecture "BloomForCausalLM"') && w.includes("n_layer"))).toBe(true);
 	const config = JSON.parse(await readFile(join(out, "config.json"), "utf8")) as Record<string, unknown>;
-	expect(config["n_layer"]).toBe(3);
+	expect(config.n_layer).toBe(3);
 	expect(result.tensors).toBe(3 + 3 * 6 + 2);
 });
 
@@ -65,7 +65,7 @@ test("a Mistral frankenmerge reports no architecture warning and counts its laye
 	const plan = await buildPlan(franken(a, a));
 	try {
 		expect(plan.warnings.filter((w) => !w.includes("has no tokenizer"))).toEqual([]); // the test models carry no tokenizer
-		expect(plan.config?.["num_hidden_layers"]).toBe(3);
+		expect(plan.config?.num_hidden_layers).toBe(3);
 	} finally {
 		await closePlan(plan);
 	}

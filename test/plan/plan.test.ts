@@ -91,7 +91,7 @@ parameters:
     - value: 0.5
 `),
 		);
-		const t = (name: string) => p.jobs.find((j) => j.output.name === name)!.params["t"];
+		const t = (name: string) => p.jobs.find((j) => j.output.name === name)!.params.t;
 		// 4 layers: layer i sits at i/3 of the 5 anchors → s = 4i/3.
 		expect(t("model.layers.0.self_attn.q_proj.weight")).toBe(0);
 		expect(t("model.layers.1.self_attn.q_proj.weight")).toBeCloseTo(0.5 + (1 / 3) * (0.3 - 0.5), 12);
@@ -106,8 +106,8 @@ parameters:
 
 	test("a gradient on a non-layer tensor takes its first anchor (t = 0)", async () => {
 		const p = await plan(sub(slerpYaml("[0.2, 0.8]")));
-		expect(p.jobs.find((j) => j.output.name === "model.embed_tokens.weight")!.params["t"]).toBe(0.2);
-		expect(p.jobs.find((j) => j.output.name === "model.layers.3.mlp.up_proj.weight")!.params["t"]).toBeCloseTo(0.8, 12);
+		expect(p.jobs.find((j) => j.output.name === "model.embed_tokens.weight")!.params.t).toBe(0.2);
+		expect(p.jobs.find((j) => j.output.name === "model.layers.3.mlp.up_proj.weight")!.params.t).toBeCloseTo(0.8, 12);
 	});
 
 	test("per-model parameters follow mergekit precedence: source, then top level, then the default", async () => {
@@ -127,7 +127,7 @@ parameters: {weight: 0.3, density: 0.5}
 			expect.objectContaining({ weight: 0.7, density: 0.5 }),
 			expect.objectContaining({ weight: 0.3, density: 0.5 }),
 		]);
-		expect(j.params["normalize"]).toBe(true);
+		expect(j.params.normalize).toBe(true);
 		expect(j.inputs.map((i) => p.models[i.model]!.path)).toEqual([B, C]);
 		expect(p.models[j.base!.model]!.path).toBe(A);
 	});
@@ -181,7 +181,7 @@ parameters: {weight: 0.3, density: 0.5}
 		const embed = p.jobs.find((j) => j.output.name === "model.embed_tokens.weight")!;
 		expect(embed.output.shape).toEqual([64, 16]);
 		expect(embed.truncate).toEqual({ rows: 64, cols: 16 });
-		expect(p.config!["vocab_size"]).toBe(64);
+		expect(p.config!.vocab_size).toBe(64);
 	});
 
 	test("slices renumber layers and patch num_hidden_layers (passthrough frankenmerge)", async () => {
@@ -200,8 +200,8 @@ dtype: float16
 		expect(p.models[q5.inputs[0]!.model]!.path).toBe(B);
 		expect(q5.inputs[0]!.tensor).toBe("model.layers.3.self_attn.q_proj.weight");
 		expect(q5.output.dtype).toBe("F16");
-		expect(p.config!["num_hidden_layers"]).toBe(6);
-		expect(p.config!["torch_dtype"]).toBe("float16");
+		expect(p.config!.num_hidden_layers).toBe(6);
+		expect(p.config!.torch_dtype).toBe("float16");
 		expect(p.numLayers).toBe(6);
 	});
 
@@ -229,7 +229,7 @@ dtype: float16
 		const anchors = Array.from({ length: 10_000 }, (_, i) => (i % 2 === 0 ? 0.25 : 0.75));
 		const p = await plan(sub(slerpYaml(`[${anchors.join(", ")}]`)));
 		// layer 3 of 4 sits on the last anchor (index 9999 → 0.75).
-		expect(p.jobs.find((j) => j.output.name === "model.layers.3.mlp.up_proj.weight")!.params["t"]).toBe(0.75);
+		expect(p.jobs.find((j) => j.output.name === "model.layers.3.mlp.up_proj.weight")!.params.t).toBe(0.75);
 	});
 
 	test("checkpoints without transformer layers (embeddings only) plan under models:", async () => {

@@ -34,7 +34,7 @@ describe("canonicalJson and keys", () => {
 		for (const e of [{ seeds: 3 }, { limit: 5 }, { shots: 0 }, { mode: "harness" as const }, { tasks: ["medqa"] }, { backend: "llama" }, { quant: "q8_0" }, { data: "/e" }]) {
 			expect(resultKey({ r: 1 }, { data: "/d", seeds: 2, ...e })).not.toBe(base);
 		}
-		expect(evalKeyFields({ data: "/d", tasks: ["pubmedqa", "medqa"] })["tasks"]).toEqual(["medqa", "pubmedqa"]);
+		expect(evalKeyFields({ data: "/d", tasks: ["pubmedqa", "medqa"] }).tasks).toEqual(["medqa", "pubmedqa"]);
 	});
 });
 

@@ -6,7 +6,9 @@ describe("cmaesParameters (Hansen's tutorial, Table 1)", () => {
 		const p = cmaesParameters(2);
 		expect(p.lambda).toBe(6);
 		expect(p.mu).toBe(3);
-		p.weights.forEach((w, i) => expect(w).toBeCloseTo([0.637043, 0.28457, 0.078387][i] as number, 5));
+		p.weights.forEach((w, i) => {
+			expect(w).toBeCloseTo([0.637043, 0.28457, 0.078387][i] as number, 5);
+		});
 		expect(p.weights.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
 		expect(p.muEff).toBeCloseTo(2.028611, 5);
 		expect(p.cSigma).toBeCloseTo(0.446205, 5);
@@ -39,7 +41,9 @@ describe("CmaEs", () => {
 		const target = [0.8, 0.2, 0.6];
 		const f = (x: number[]) => -x.reduce((a, v, i) => a + 10 ** i * (v - (target[i] as number)) ** 2, 0);
 		const es = optimise(f, 3, 80);
-		es.mean.forEach((m, i) => expect(Math.abs(m - (target[i] as number))).toBeLessThan(1e-3));
+		es.mean.forEach((m, i) => {
+			expect(Math.abs(m - (target[i] as number))).toBeLessThan(1e-3);
+		});
 		expect(es.sigma).toBeLessThan(0.01);
 	});
 

@@ -82,7 +82,7 @@ describe("a local 3-point grid on tiny models", () => {
 		const all = rows(store());
 		for (const [row, model] of [[all[0], fixture.a], [all[2], fixture.b]] as const) {
 			const direct = await evaluate({ models: [model], data: SAMPLE_DATA, shotsFrom: SAMPLE_SHOTS, shots: 1, seeds: 2 });
-			expect(row?.scores?.["medqa"]).toEqual(JSON.parse(JSON.stringify(taskScores(direct).medqa)));
+			expect(row?.scores?.medqa).toEqual(JSON.parse(JSON.stringify(taskScores(direct).medqa)));
 		}
 	});
 
@@ -121,7 +121,7 @@ describe("a CMA-ES search on tiny models", () => {
 	test("runs whole generations within the budget, and a rerun draws the same candidates and finds them all done", async () => {
 		const file = path.join(dir(), "search.yml");
 		const { writeFile } = await import("node:fs/promises");
-		await writeFile(file, GRID_SWEEP.replace(/grid:\n  parameters\.t: \[0, 0\.5, 1\]/, "search:\n  method: cmaes\n  budget: 9\n  seed: 3\n  space:\n    parameters.t: {min: 0, max: 1, step: 0.05}"));
+		await writeFile(file, GRID_SWEEP.replace(/grid:\n {2}parameters\.t: \[0, 0\.5, 1\]/, "search:\n  method: cmaes\n  budget: 9\n  seed: 3\n  space:\n    parameters.t: {min: 0, max: 1, step: 0.05}"));
 		const store = path.join(dir(), "search.sqlite");
 		const { events, error } = await run({ store }, undefined, file);
 		expect(error).toBeUndefined();

@@ -67,7 +67,7 @@ describe("ResultsStore", () => {
 		expect(store.recordFailed("k1", "late failure")).toBe(false);
 		const row = store.get("k1");
 		expect(row).toMatchObject({ status: "done", objective: 40, worker: "w1", attempts: 1, params: { "parameters.t": 0.5 }, error: null });
-		expect(row?.scores?.["medqa"]?.acc).toBe(40);
+		expect(row?.scores?.medqa?.acc).toBe(40);
 		expect(row?.report?.mode).toBe("biomistral");
 		expect(store.enqueue(trial("k1"))).toBe("done");
 		store.close();

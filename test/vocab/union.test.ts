@@ -8,6 +8,7 @@ import { addPlainTokens, unionTokenizer } from "../../src/vocab/union.js";
 import { vocabularyOf } from "../../src/vocab/vocabulary.js";
 import { baseFiles, chatmlFiles, extendedFiles } from "../helpers/tokenizers.js";
 
+// biome-ignore lint/suspicious/noExplicitAny: JSON files read in tests are walked freely; a mismatch fails the assertion.
 const tok = (files: Record<string, any>) => files["tokenizer.json"] as TokenizerJson;
 const hf = (json: TokenizerJson) => new Tokenizer(json as never, {} as never);
 const decode = (t: Tokenizer, id: number) => t.decode([id], { skip_special_tokens: false, clean_up_tokenization_spaces: false });

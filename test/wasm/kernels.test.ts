@@ -127,7 +127,10 @@ describe("the arena's heap", () => {
 /** Values for x and b: bf16-like weights plus every awkward float32. */
 function nastyInputs(n: number, seed: number): { x: Float32Array; b: Float32Array } {
 	let s = seed;
-	const rand = () => ((s = counterHash(s + 1, 7, 9, 11) >>> 0), s / 2 ** 32);
+	const rand = () => {
+		s = counterHash(s + 1, 7, 9, 11) >>> 0;
+		return s / 2 ** 32;
+	};
 	const special = [0, -0, Infinity, -Infinity, NaN, 1e-45, -1e-45, 1.1754942e-38, 3.4e38, -3.4e38, 1, 0.5];
 	const x = new Float32Array(n);
 	const b = new Float32Array(n);

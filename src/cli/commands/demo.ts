@@ -67,7 +67,7 @@ export function demoCommand(io: Io): CommandModule<object, { dir: string; quiet?
 			io.err(`writing tiny stand-ins for ${Object.values(DEMO_MODELS).join(", ")} into ${cache}`);
 			await writeDemoCache(cache);
 			// Model references resolve through this cache exactly as through ~/.cache/huggingface/hub.
-			process.env["HF_HUB_CACHE"] = cache;
+			process.env.HF_HUB_CACHE = cache;
 			const flags = { force: true, quiet: argv.quiet ?? true };
 			const outputs: string[] = [];
 			io.err("$ merge slerp --a biomistral --b mistral --t 0.5");

@@ -55,9 +55,9 @@ function checkRequiredFlags(m: MergeMethod, argv: Args): void {
  * per-model flag received (for messages, see labelFlagOrigins).
  */
 export function quickRecipe(m: MergeMethod, argv: Args): { recipe: Record<string, unknown>; hint: string; perModelCounts: Map<string, number> } {
-	const base = (argv["base"] as string | undefined) ?? (takesAB(m) ? (argv["a"] as string | undefined) : undefined);
-	const models = [...(((argv["models"] as string[] | undefined) ?? []).map(String))];
-	if (takesAB(m) && argv["b"] !== undefined) models.push(String(argv["b"]));
+	const base = (argv.base as string | undefined) ?? (takesAB(m) ? (argv.a as string | undefined) : undefined);
+	const models = [...(((argv.models as string[] | undefined) ?? []).map(String))];
+	if (takesAB(m) && argv.b !== undefined) models.push(String(argv.b));
 	if (m.base === "required" && base === undefined) {
 		throw new UsageError(takesAB(m) ? `${kebab(m.name)} needs --a (the base) and --b` : `${kebab(m.name)} needs --base`);
 	}
@@ -74,7 +74,7 @@ export function quickRecipe(m: MergeMethod, argv: Args): { recipe: Record<string
 		}
 		perModelCounts.set(name, values.length);
 		entries.forEach((e, i) => {
-			e["parameters"] = { ...((e["parameters"] as object | undefined) ?? {}), [name]: values.length === 1 ? values[0] : values[i] };
+			e.parameters = { ...((e.parameters as object | undefined) ?? {}), [name]: values.length === 1 ? values[0] : values[i] };
 		});
 	}
 	const parameters: Record<string, unknown> = {};
@@ -119,14 +119,14 @@ async function portableRef(ref: string): Promise<string> {
 
 /** The recipe with every alias replaced by portableRef(). */
 export async function withPortableRefs(recipe: Record<string, unknown>): Promise<Record<string, unknown>> {
-	const base = recipe["base_model"];
-	const models = recipe["models"] as Record<string, unknown>[];
-	const tok = recipe["tokenizer_source"];
+	const base = recipe.base_model;
+	const models = recipe.models as Record<string, unknown>[];
+	const tok = recipe.tokenizer_source;
 	return {
 		...recipe,
 		...(typeof base === "string" ? { base_model: await portableRef(base) } : {}),
 		...(typeof tok === "string" && tok !== "union" && tok !== "base" ? { tokenizer_source: await portableRef(tok.replace(/^model:/, "")) } : {}),
-		models: await Promise.all(models.map(async (m) => ({ ...m, model: await portableRef(String(m["model"])) }))),
+		models: await Promise.all(models.map(async (m) => ({ ...m, model: await portableRef(String(m.model)) }))),
 	};
 }
 

@@ -22,7 +22,7 @@ export function sweepBestCommand(io: Io): CommandModule<object, BestArgs> {
 		handler: async (argv) => {
 			const { store, sweep } = storeAndSweep(argv.file, argv.store);
 			const s = ResultsStore.open(store, { readonly: true });
-			let best;
+			let best: ReturnType<typeof s.best>;
 			try {
 				best = s.best(sweep !== undefined ? { sweep } : {});
 			} finally {

@@ -39,7 +39,7 @@ export interface RunState {
 export function createRunState(cfg: MistralConfig, queryChunk = ATTENTION_QUERY_CHUNK): RunState {
 	const half = cfg.headDim / 2;
 	const invFreq = new Float64Array(half);
-	for (let j = 0; j < half; j++) invFreq[j] = Math.pow(cfg.ropeTheta, (-2 * j) / cfg.headDim);
+	for (let j = 0; j < half; j++) invFreq[j] = cfg.ropeTheta ** ((-2 * j) / cfg.headDim);
 	return { invFreq, tablePositions: 0, cos: new Float32Array(0), sin: new Float32Array(0), queryChunk };
 }
 

@@ -34,7 +34,7 @@ export const linearCompatKernel: CompatKernel = {
 	method: "linear",
 	outputDtype: (dtype) => dtype,
 	merge(input: CompatInput, _ctx: MergeContext): Float32Array {
-		const weights = input.modelParams.map((mp) => (typeof mp["weight"] === "number" ? mp["weight"] : Number.NaN));
+		const weights = input.modelParams.map((mp) => (typeof mp.weight === "number" ? mp.weight : Number.NaN));
 		return linearCompat(input.models, weights, booleanParam(input.params, "normalize", true), input.dtype, input.tensorName);
 	},
 };
@@ -45,7 +45,7 @@ export const passthroughCompatKernel: CompatKernel = {
 	outputDtype: (dtype) => dtype,
 	merge(input: CompatInput): Float32Array {
 		const x = input.base ?? input.models[0]!;
-		const scale = input.modelParams[0]?.["scale"];
+		const scale = input.modelParams[0]?.scale;
 		if (typeof scale !== "number") return x;
 		const math = new TorchFloat(input.dtype);
 		const s = math.scalar(scale);

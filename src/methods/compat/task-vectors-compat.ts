@@ -113,7 +113,7 @@ function mergeVariant(name: string, input: CompatInput, ctx: MergeContext): Floa
 	const variant = TASK_VECTOR_VARIANTS[name]!;
 	if (input.base === undefined) throw new MethodError("InvalidInput", name, `tensor "${input.tensorName}": a base model is required`);
 	const column = (key: string, fallback: number) => input.modelParams.map((mp) => numberParam(mp, key, fallback));
-	const rescaleValue = input.params["rescale"];
+	const rescaleValue = input.params.rescale;
 	const rescale = rescaleValue === "inverse_density" ? "inverse_density" : rescaleValue === true;
 	return taskVectorsCompat(input.base, input.models, {
 		method: name,

@@ -13,7 +13,7 @@ import { openTorchBin, type TorchBinFile } from "../../../src/io/torch-bin/torch
 import { REPO_ROOT } from "../../helpers/cli.js";
 import { rejected } from "../../helpers/errors.js";
 
-export const FIXTURES = path.join(REPO_ROOT, "test", "fixtures", "torch-bin");
+const FIXTURES = path.join(REPO_ROOT, "test", "fixtures", "torch-bin");
 
 interface Expected {
 	dtype: Dtype;

@@ -82,9 +82,9 @@ function run(c: FixtureCase): Float32Array {
 			densities: col("density", 1),
 			gammas: col("gamma", 0.01),
 			epsilons: col("epsilon", 0.15),
-			normalize: c.params["normalize"] === true,
-			lambda: typeof c.params["lambda"] === "number" ? c.params["lambda"] : 1,
-			rescale: c.params["rescale"] === "inverse_density" ? "inverse_density" : c.params["rescale"] === true,
+			normalize: c.params.normalize === true,
+			lambda: typeof c.params.lambda === "number" ? c.params.lambda : 1,
+			rescale: c.params.rescale === "inverse_density" ? "inverse_density" : c.params.rescale === true,
 			draw: (m) => (i) => masks[m]![i] === 1,
 		});
 	}
@@ -115,8 +115,8 @@ describe("DELLA keep probabilities match torch's", () => {
 			const math = new TorchFloat(c.dtype);
 			c.models.forEach((x, m) => {
 				const delta = x.map((v, i) => math.sub(v, c.base![i]!));
-				const density = c.modelParams[m]!["density"] as number;
-				const epsilon = c.modelParams[m]!["epsilon"] as number;
+				const density = c.modelParams[m]!.density as number;
+				const epsilon = c.modelParams[m]!.epsilon as number;
 				const probs = Float32Array.from(dellaProbabilitiesCompat(delta, c.shape, density, epsilon, math));
 				const diff = bitDifferences(probs, c.probabilities![m]!.values);
 				expect(diff.count, diff.first.join("; ")).toBe(0);

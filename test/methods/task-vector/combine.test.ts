@@ -117,7 +117,9 @@ describe("mergeTaskVectors equals the plain composition", () => {
 					const baseCopy = base.slice();
 					expect(bitsOf(mergeTaskVectors(base, models, opts))).toEqual(expected);
 					expect(bitsOf(base)).toEqual(bitsOf(baseCopy));
-					models.forEach((m, i) => expect(bitsOf(m)).toEqual(bitsOf(copies[i]!)));
+					models.forEach((m, i) => {
+						expect(bitsOf(m)).toEqual(bitsOf(copies[i]!));
+					});
 					const inPlace = mergeTaskVectors(baseCopy, copies, { ...opts, inPlace: true });
 					expect(inPlace).toBe(baseCopy);
 					expect(bitsOf(inPlace)).toEqual(expected);
