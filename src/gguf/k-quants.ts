@@ -104,7 +104,7 @@ function affineSuperBlock(src: Float32Array, b: number, nmax: number, out: Uint8
 		const inv = step > 0 ? 1 / step : 0;
 		for (let i = 0; i < 32; i++) {
 			const l = Math.round((src[b + 32 * s + i]! + min) * inv);
-			q[32 * s + i] = l < 0 ? 0 : Math.min(l , nmax);
+			q[32 * s + i] = l < 0 ? 0 : l > nmax ? nmax : l;
 		}
 	}
 }
@@ -209,7 +209,7 @@ export function encodeQ6_K(src: Float32Array, out: Uint8Array): void {
 			const is = step !== 0 ? 1 / step : 0;
 			for (let i = 0; i < 16; i++) {
 				const l = Math.round(src[b + 16 * s + i]! * is);
-				q[16 * s + i] = (l < -32 ? -32 : Math.min(l , 31)) + 32;
+				q[16 * s + i] = (l < -32 ? -32 : l > 31 ? 31 : l) + 32;
 			}
 		}
 		setF16(out, o + 208, dBits);

@@ -108,7 +108,7 @@ export function searchSymmetric(x: Float32Array, at: number, n: number, nmax: nu
 		for (let i = 0; i < n; i++) {
 			const v = x[at + i]!;
 			let l = Math.floor(iscale * v + 0.5);
-			l = l < -nmax ? -nmax : Math.min(l , top);
+			l = l < -nmax ? -nmax : l > top ? top : l;
 			const wl = w[i]! * l;
 			swxl += wl * v;
 			swl2 += wl * l;

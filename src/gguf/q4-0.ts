@@ -26,7 +26,7 @@ function roundBlock(src: Float32Array, b: number, half: number, d: number, q: Ui
 	for (let i = 0; i < Q_BLOCK; i++) {
 		const v = src[b + i]!;
 		let l = Math.floor(v * id + 0.5) + half;
-		l = l < 0 ? 0 : Math.min(l , top);
+		l = l < 0 ? 0 : l > top ? top : l;
 		q[i] = l;
 		const e = v - d * (l - half);
 		err += e * e;

@@ -20,7 +20,7 @@ export function encodeQ8_0(src: Float32Array, out: Uint8Array): void {
 		const id = d > 0 ? 1 / d : 0;
 		for (let i = 0; i < Q8_0_BLOCK; i++) {
 			const v = Math.round(src[b + i]! * id);
-			q[o + 2 + i] = v > 127 ? 127 : Math.max(v , -127);
+			q[o + 2 + i] = v > 127 ? 127 : v < -127 ? -127 : v;
 		}
 	}
 }

@@ -125,7 +125,7 @@ export function selectInPlace(a: Float64Array, k: number, lo = 0, hi = a.length 
 		const x = a[lo]!;
 		const y = a[mid]!;
 		const z = a[hi]!;
-		const pivot = x < y ? (y < z ? y : Math.max(x , z)) : x < z ? x : Math.max(y , z);
+		const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
 		let i = lo;
 		let j = hi;
 		while (i <= j) {

@@ -66,8 +66,8 @@ function selectGathered(keys: Uint32Array, r: number): [key: number, taken: numb
 	let max = 0;
 	for (let i = 0; i < keys.length; i++) {
 		const key = keys[i]!;
-		min = Math.min(key , min);
-		max = Math.max(key , max);
+		min = key < min ? key : min;
+		max = key > max ? key : max;
 	}
 	if (max - min < DIRECT_RANGE) {
 		// Gathered keys usually span few values (quantized task vectors): one direct count.
