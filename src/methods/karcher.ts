@@ -12,6 +12,7 @@ export const KARCHER_DEFAULT_TOL = 1e-5;
  */
 export const KARCHER_SIN_EPS = 1e-12;
 
+/** Options of {@link karcher}: iteration limit and tolerance of the Karcher-mean iteration, and per-model weights. */
 export interface KarcherOptions {
 	maxIter?: number;
 	tol?: number;

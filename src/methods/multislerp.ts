@@ -10,6 +10,7 @@ export const MULTISLERP_DEFAULT_EPS = 1e-8;
  */
 export const MULTISLERP_WEIGHT_SUM_RTOL = 1e-8;
 
+/** Options of {@link multislerp}: an optional base (task-vector mode), weight normalization, the stability constant. */
 export interface MultislerpOptions {
 	/** With a base, the task vectors `xᵢ − base` are interpolated and the base is added back. */
 	base?: Float32Array;
