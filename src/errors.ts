@@ -145,13 +145,13 @@ export class ExecError extends LmMergeError {
 	}
 }
 
-/** What went wrong, for code to switch on: the `kind` of a {@link EvalError}. */
-export type EvalErrorKind = "Data" | "Config" | "Tokenizer" | "Backend" | "Mismatch";
+/** What went wrong, for code to switch on: the `kind` of a {@link EvaluationError}. */
+export type EvaluationErrorKind = "Data" | "Config" | "Tokenizer" | "Backend" | "Mismatch";
 
 /** The evaluator could not load a model, tokenizer or data file. */
-export class EvalError extends LmMergeError {
+export class EvaluationError extends LmMergeError {
 	constructor(
-		readonly kind: EvalErrorKind,
+		readonly kind: EvaluationErrorKind,
 		message: string,
 	) {
 		super(message);

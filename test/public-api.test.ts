@@ -123,7 +123,7 @@ describe("lm-merge/errors (src/errors-entry.ts)", () => {
 		for (const [name, cls] of Object.entries(entry)) expect(cls, name).toBe(errors[name]);
 		const api = await import("../src/index.js");
 		const e = await api.loadRecipe("/nonexistent/recipe.yml").catch((err: unknown) => err);
-		expect(e).toBeInstanceOf(entry["LmMergeError"] as typeof Error);
+		expect(e).toBeInstanceOf(entry.LmMergeError as typeof Error);
 	});
 });
 

@@ -1,5 +1,5 @@
 import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
-import { EvalError } from "../errors.js";
+import { EvaluationError } from "../errors.js";
 
 /**
  * The resumable half of an eval: every scored prompt is appended to a JSONL file the moment it is scored,
@@ -79,7 +79,7 @@ export class EvalCheckpoint {
 			return new EvalCheckpoint(path, new Map(), fd);
 		}
 		if (!resume) {
-			throw new EvalError("Config", `${path}: an unfinished eval left this checkpoint; pass --resume to continue it, or delete it to start over`);
+			throw new EvaluationError("Config", `${path}: an unfinished eval left this checkpoint; pass --resume to continue it, or delete it to start over`);
 		}
 		const text = readFileSync(path, "utf8");
 		const complete = text.lastIndexOf("\n") + 1;
@@ -88,14 +88,14 @@ export class EvalCheckpoint {
 		try {
 			first = JSON.parse(lines[0] ?? "") as typeof first;
 		} catch {
-			throw new EvalError("Data", `${path}: not an eval checkpoint (its first line is not JSON)`);
+			throw new EvaluationError("Data", `${path}: not an eval checkpoint (its first line is not JSON)`);
 		}
 		if (first.format !== FORMAT || first.version !== FORMAT_VERSION || typeof first.fingerprint !== "object") {
-			throw new EvalError("Data", `${path}: not an lm-merge eval checkpoint (format ${FORMAT} v${FORMAT_VERSION})`);
+			throw new EvaluationError("Data", `${path}: not an lm-merge eval checkpoint (format ${FORMAT} v${FORMAT_VERSION})`);
 		}
 		const was = first.fingerprint as Fingerprint;
 		if (JSON.stringify(was) !== JSON.stringify(fingerprint)) {
-			throw new EvalError("Mismatch", `${path}: written by a run with other settings (${firstDifference(was, fingerprint)}); rerun with the same ones, or delete it`);
+			throw new EvaluationError("Mismatch", `${path}: written by a run with other settings (${firstDifference(was, fingerprint)}); rerun with the same ones, or delete it`);
 		}
 		const done = new Map<string, CheckpointRecord>();
 		lines.slice(1).forEach((line, i) => {
@@ -103,7 +103,7 @@ export class EvalCheckpoint {
 			try {
 				rec = JSON.parse(line) as CheckpointRecord;
 			} catch {
-				throw new EvalError("Data", `${path}:${i + 2}: invalid JSON in the checkpoint`);
+				throw new EvaluationError("Data", `${path}:${i + 2}: invalid JSON in the checkpoint`);
 			}
 			done.set(checkpointKey(rec.model, rec.index), rec);
 		});
@@ -115,7 +115,7 @@ export class EvalCheckpoint {
 	}
 
 	append(rec: CheckpointRecord): void {
-		if (this.fd === undefined) throw new EvalError("Config", `${this.path}: checkpoint already closed`);
+		if (this.fd === undefined) throw new EvaluationError("Config", `${this.path}: checkpoint already closed`);
 		writeSync(this.fd, `${JSON.stringify(rec)}\n`);
 	}
 

@@ -1,5 +1,5 @@
 import { freemem } from "node:os";
-import { EvalError } from "../errors.js";
+import { EvaluationError } from "../errors.js";
 import type { TensorSource } from "../io/types.js";
 import type { ModelConfig } from "../model/config.js";
 import { openModel } from "../model/model-dir.js";
@@ -95,7 +95,7 @@ export function chooseStreaming(cfg: MistralConfig, backend: string, mode: Strea
 	const resident = bytes - 4 * cfg.vocab * cfg.hidden;
 	const wasmTooBig = backend === "wasm" && resident > WASM_RESIDENT_LIMIT;
 	if (mode === false && wasmTooBig) {
-		throw new EvalError("Backend", `${(resident / 2 ** 30).toFixed(1)} GB of float32 weights do not fit in the wasm heap; use streaming or --backend tfjs-node`);
+		throw new EvaluationError("Backend", `${(resident / 2 ** 30).toFixed(1)} GB of float32 weights do not fit in the wasm heap; use streaming or --backend tfjs-node`);
 	}
 	if (mode !== "auto") return mode;
 	return wasmTooBig || bytes > (maxMemoryBytes ?? freemem() / 2);
@@ -108,9 +108,9 @@ export async function loadEvalModel(dir: string, opts: EvalModelOptions = {}): P
 		const raw = configJsonOf(src);
 		if (src.config === undefined && raw !== undefined) {
 			const what = JSON.stringify(raw.architectures ?? raw.model_type ?? "an unknown model");
-			throw new EvalError("Config", `${src.location}: config.json describes ${what}; the evaluator runs Mistral/Llama-family models only`);
+			throw new EvaluationError("Config", `${src.location}: config.json describes ${what}; the evaluator runs Mistral/Llama-family models only`);
 		}
-		if (src.config === undefined) throw new EvalError("Config", `${src.location}: no config.json next to the weights`);
+		if (src.config === undefined) throw new EvaluationError("Config", `${src.location}: no config.json next to the weights`);
 		return await createEvalModel(src, src.config, { ...opts, ownsSource: true });
 	} catch (err) {
 		await src.close();
@@ -186,14 +186,14 @@ class TfjsEvalModel implements EvalModel {
 
 	/** Runs requests, one at a time per model (tfjs state is not re-entrant across awaits of the same batch). */
 	private async run(reqs: SequenceRequest[], opts: ScoreOptions, logSoftmax: boolean, onBatch: (req: number, rows: Float32Array[]) => void): Promise<void> {
-		if (this.busy) throw new EvalError("Backend", "this EvalModel is already scoring; await the previous call first");
+		if (this.busy) throw new EvaluationError("Backend", "this EvalModel is already scoring; await the previous call first");
 		this.busy = true;
 		try {
 			const shared = opts.sharedPrefix;
 			for (const r of reqs) if (shared !== undefined) r.prefixUsed = Math.min(commonPrefixLength(r.tokens, shared), r.outputs[0]!);
 			const prefix = reqs.some((r) => r.prefixUsed > 0) ? this.prefixFor(shared) : undefined;
 			const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
-			if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new EvalError("Data", `batchSize must be a positive integer, got ${batchSize}`);
+			if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new EvaluationError("Data", `batchSize must be a positive integer, got ${batchSize}`);
 			const V = this.config.vocab;
 			await runSequences(this.tf, this.config, this.state, this.weights, reqs, prefix, {
 				maxSequences: batchSize,
@@ -219,7 +219,7 @@ class TfjsEvalModel implements EvalModel {
 
 	async lastLogits(prompts: readonly (readonly number[])[], opts: ScoreOptions = {}): Promise<Float32Array[]> {
 		const reqs: SequenceRequest[] = prompts.map((p, i) => {
-			if (p.length === 0) throw new EvalError("Data", `prompt ${i} is empty`);
+			if (p.length === 0) throw new EvaluationError("Data", `prompt ${i} is empty`);
 			return { tokens: p, prefixUsed: 0, outputs: [p.length - 1] };
 		});
 		const out: Float32Array[] = new Array(prompts.length);
@@ -229,7 +229,7 @@ class TfjsEvalModel implements EvalModel {
 
 	async logprobsAt(items: readonly PositionRequest[], opts: ScoreOptions & { onResult(index: number, rows: Float32Array[]): void }): Promise<void> {
 		const reqs: SequenceRequest[] = items.map((it, i) => {
-			if (it.positions.length === 0) throw new EvalError("Data", `request ${i}: no position asked for`);
+			if (it.positions.length === 0) throw new EvaluationError("Data", `request ${i}: no position asked for`);
 			return { tokens: it.tokens, prefixUsed: 0, outputs: it.positions };
 		});
 		await this.run(reqs, opts, true, opts.onResult);
@@ -237,8 +237,8 @@ class TfjsEvalModel implements EvalModel {
 
 	async continuationLogprobs(items: readonly ContinuationRequest[], opts: ScoreOptions = {}): Promise<ContinuationScore[]> {
 		const reqs: SequenceRequest[] = items.map((it, i) => {
-			if (it.context.length === 0) throw new EvalError("Data", `request ${i}: empty context (start it with BOS)`);
-			if (it.continuation.length === 0) throw new EvalError("Data", `request ${i}: empty continuation`);
+			if (it.context.length === 0) throw new EvaluationError("Data", `request ${i}: empty context (start it with BOS)`);
+			if (it.continuation.length === 0) throw new EvaluationError("Data", `request ${i}: empty continuation`);
 			const tokens = [...it.context, ...it.continuation];
 			const outputs = it.continuation.map((_, k) => it.context.length - 1 + k);
 			return { tokens, prefixUsed: 0, outputs };

@@ -1,4 +1,4 @@
-import { EvalError } from "../errors.js";
+import { EvaluationError } from "../errors.js";
 import { VERSION } from "../version.js";
 import type { BackendLoader, BackendName, HardwareDevice, QuantType } from "./backends/types.js";
 import type { Fingerprint } from "./checkpoint.js";
@@ -86,7 +86,7 @@ export interface ResolvedOptions {
 }
 
 function positiveInt(v: number, what: string): number {
-	if (!Number.isInteger(v) || v < 1) throw new EvalError("Config", `${what} must be a positive integer, got ${v}`);
+	if (!Number.isInteger(v) || v < 1) throw new EvaluationError("Config", `${what} must be a positive integer, got ${v}`);
 	return v;
 }
 
@@ -95,28 +95,28 @@ function resolveSeeds(seeds: number | number[] | undefined): number[] {
 		return Array.from({ length: positiveInt(seeds ?? DEFAULT_SEEDS, "seeds") }, (_, i) => i);
 	}
 	if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s) || s < 0) || new Set(seeds).size !== seeds.length) {
-		throw new EvalError("Config", `seeds must be distinct non-negative integers, got [${seeds.join(", ")}]`);
+		throw new EvaluationError("Config", `seeds must be distinct non-negative integers, got [${seeds.join(", ")}]`);
 	}
 	return seeds;
 }
 
-/** Applies the defaults and checks every option that needs no file; throws EvalError "Config". */
+/** Applies the defaults and checks every option that needs no file; throws EvaluationError "Config". */
 export function resolveOptions(opts: EvaluateOptions): ResolvedOptions {
 	const mode = opts.mode ?? "biomistral";
-	if (opts.models.length === 0) throw new EvalError("Config", "no model to evaluate");
+	if (opts.models.length === 0) throw new EvaluationError("Config", "no model to evaluate");
 	const ensemble = opts.ensemble ?? false;
-	if (ensemble && opts.models.length < 2) throw new EvalError("Config", "an ensemble needs at least two models");
+	if (ensemble && opts.models.length < 2) throw new EvaluationError("Config", "an ensemble needs at least two models");
 	if (!ensemble && opts.models.length > 1) {
-		throw new EvalError("Config", `${opts.models.length} models given: evaluate them one at a time, or pass ensemble: true`);
+		throw new EvaluationError("Config", `${opts.models.length} models given: evaluate them one at a time, or pass ensemble: true`);
 	}
 	if (opts.modelNames !== undefined && opts.modelNames.length !== opts.models.length) {
-		throw new EvalError("Config", `${opts.modelNames.length} model names for ${opts.models.length} models`);
+		throw new EvaluationError("Config", `${opts.modelNames.length} model names for ${opts.models.length} models`);
 	}
 	const shots = opts.shots ?? (mode === "harness" ? 0 : DEFAULT_SHOTS);
-	if (!Number.isInteger(shots) || shots < 0) throw new EvalError("Config", `shots must be a non-negative integer, got ${shots}`);
+	if (!Number.isInteger(shots) || shots < 0) throw new EvaluationError("Config", `shots must be a non-negative integer, got ${shots}`);
 	let seeds = resolveSeeds(opts.seeds);
 	if (mode === "harness" && shots === 0) seeds = seeds.slice(0, 1);
-	if (opts.resume === true && opts.checkpoint === undefined) throw new EvalError("Config", "resume needs a checkpoint file");
+	if (opts.resume === true && opts.checkpoint === undefined) throw new EvaluationError("Config", "resume needs a checkpoint file");
 	return {
 		mode,
 		ensemble,

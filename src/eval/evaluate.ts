@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import { EvalError } from "../errors.js";
+import { EvaluationError } from "../errors.js";
 import { assertFinishedModel } from "../model/model-dir.js";
 import { DEFAULT_SHOTS, DEFAULT_SEEDS, resolveOptions, runFingerprint, type EvaluateOptions } from "./evaluate-options.js";
 import { backendLoader } from "./backends/registry.js";
@@ -77,8 +77,8 @@ export async function* evaluateIter(opts: EvaluateOptions): AsyncGenerator<EvalE
 			if (opts.signal?.aborted === true) break;
 			const tok = await loadTokenizer(tokenizerDir(model, opts.tokenizer)).catch((err: unknown) => {
 				// A .gguf rarely sits beside its tokenizer.json: say how to point at it.
-				if (model.endsWith(".gguf") && opts.tokenizer === undefined && err instanceof EvalError) {
-					throw new EvalError("Tokenizer", `${err.message}; scoring ${model} needs the source model's tokenizer.json: pass tokenizer (--tokenizer DIR)`);
+				if (model.endsWith(".gguf") && opts.tokenizer === undefined && err instanceof EvaluationError) {
+					throw new EvaluationError("Tokenizer", `${err.message}; scoring ${model} needs the source model's tokenizer.json: pass tokenizer (--tokenizer DIR)`);
 				}
 				throw err;
 			});

@@ -1,5 +1,5 @@
 import type { Tensor, Tensor1D, Tensor2D } from "@tensorflow/tfjs";
-import { EvalError } from "../errors.js";
+import { EvaluationError } from "../errors.js";
 import type { MistralConfig } from "./mistral-config.js";
 import type { Tf } from "./tfjs-backend.js";
 import type { HeadWeights, LayerWeights, MistralWeights } from "./weights.js";
@@ -21,7 +21,7 @@ export function embedTokens(tf: Tf, cfg: MistralConfig, embed: Float32Array, tok
 	const h = cfg.hidden;
 	const x = new Float32Array(tokens.length * h);
 	tokens.forEach((id, r) => {
-		if (!(id >= 0 && id < cfg.vocab)) throw new EvalError("Data", `token id ${id} at row ${r} is outside the vocabulary [0, ${cfg.vocab})`);
+		if (!(id >= 0 && id < cfg.vocab)) throw new EvaluationError("Data", `token id ${id} at row ${r} is outside the vocabulary [0, ${cfg.vocab})`);
 		x.set(embed.subarray(id * h, (id + 1) * h), r * h);
 	});
 	return tf.tensor2d(x, [tokens.length, h]);

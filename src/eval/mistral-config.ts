@@ -1,4 +1,4 @@
-import { EvalError } from "../errors.js";
+import { EvaluationError } from "../errors.js";
 import type { ModelConfig } from "../model/config.js";
 
 /** `model_type` values whose checkpoints this forward pass runs (same tensors, same math). */
@@ -34,13 +34,13 @@ export interface MistralConfig {
 }
 
 function configError(where: string, message: string): never {
-	throw new EvalError("Config", `${where}: ${message}`);
+	throw new EvaluationError("Config", `${where}: ${message}`);
 }
 
 /**
  * Validates a parsed config.json for the evaluator: a Mistral or Llama model without the features this
  * forward pass does not implement (rope_scaling, biases, other activations). `where` names the model in
- * messages. Throws EvalError "Config".
+ * messages. Throws EvaluationError "Config".
  */
 export function toMistralConfig(cfg: ModelConfig, where: string): MistralConfig {
 	const type = cfg.modelType;

@@ -1,4 +1,4 @@
-import { EvalError } from "../errors.js";
+import { EvaluationError } from "../errors.js";
 import { harnessRequest, type PlannedPrompt } from "./prompt.js";
 import type { Tokenizer } from "./tokenizer.js";
 
@@ -53,7 +53,7 @@ export class PromptTokens {
 				return;
 			}
 			const what = `${p.item.task} item ${p.item.id} (seed ${p.seed}): the prompt is ${t.count} tokens, more than the ${limit.maxTokens} allowed by ${limit.source}`;
-			if (!limit.skip) throw new EvalError("Data", `${what}; pass --skip-bad to skip over-long prompts, or --max-tokens N`);
+			if (!limit.skip) throw new EvaluationError("Data", `${what}; pass --skip-bad to skip over-long prompts, or --max-tokens N`);
 			this.skipped.add(i);
 			this.warnings.push(`${what}: skipped`);
 		});

@@ -1,4 +1,4 @@
-import { EvalError } from "../errors.js";
+import { EvaluationError } from "../errors.js";
 import type { TensorSource } from "../io/types.js";
 import type { MistralConfig } from "./mistral-config.js";
 
@@ -20,7 +20,7 @@ export async function loadReferenceWeights(src: TensorSource): Promise<Reference
 
 function get(w: ReferenceWeights, name: string): Float64Array {
 	const t = w.get(name);
-	if (t === undefined) throw new EvalError("Config", `reference: tensor "${name}" is missing`);
+	if (t === undefined) throw new EvaluationError("Config", `reference: tensor "${name}" is missing`);
 	return t;
 }
 

@@ -1,4 +1,4 @@
-import { EvalError } from "../errors.js";
+import { EvaluationError } from "../errors.js";
 import { argmaxLetter, expectedCalibrationError, meanStd, sumLetterProbs } from "./score.js";
 import type { ItemReport, McqaItem, SeedStat, ShotSource, TaskReport } from "./types.js";
 
@@ -97,14 +97,14 @@ export function toItemReport(s: ScoredPrompt): ItemReport {
  * The paper's ensemble of several models' scored prompts: per item and seed, letter probabilities
  * are summed (not renormalised) and the arg-max letter is the prediction, so `correct` and
  * `correct_letters` agree; prompt ids and top-1 come from the first model. Items must align (same
- * task, id, seed and gold, in the same order), else EvalError "Mismatch".
+ * task, id, seed and gold, in the same order), else EvaluationError "Mismatch".
  */
 export function ensembleScored(perModel: readonly (readonly ScoredPrompt[])[]): ScoredPrompt[] {
 	const first = perModel[0];
 	if (first === undefined) return [];
 	for (const [m, list] of perModel.entries()) {
 		if (list.length !== first.length) {
-			throw new EvalError("Mismatch", `ensemble: model ${m} scored ${list.length} prompts, model 0 scored ${first.length}`);
+			throw new EvaluationError("Mismatch", `ensemble: model ${m} scored ${list.length} prompts, model 0 scored ${first.length}`);
 		}
 	}
 	return first.map((base, i) => {
@@ -112,7 +112,7 @@ export function ensembleScored(perModel: readonly (readonly ScoredPrompt[])[]): 
 		for (const s of members) {
 			if (s.index !== base.index || s.item.task !== base.item.task || s.item.id !== base.item.id || s.seed !== base.seed || s.item.gold !== base.item.gold) {
 				const describe = (p: ScoredPrompt): string => `${p.item.task}/${p.item.id} seed ${p.seed} gold ${p.item.gold}`;
-				throw new EvalError("Mismatch", `ensemble: prompt ${i} is ${describe(s)} in one model, ${describe(base)} in another`);
+				throw new EvaluationError("Mismatch", `ensemble: prompt ${i} is ${describe(s)} in one model, ${describe(base)} in another`);
 			}
 		}
 		const letters = base.item.options.map((o) => o.letter);

@@ -1,4 +1,4 @@
-import { EvalError } from "../errors.js";
+import { EvaluationError } from "../errors.js";
 
 /**
  * The paper's calibration script bins confidences into 5 equal-width bins over (0, 1]; other bin
@@ -31,14 +31,14 @@ export interface LetterScore {
 
 /**
  * Letter probabilities and the top-1 token of one logits vector, without materialising the softmax.
- * NaN logits (a broken checkpoint) throw EvalError "Backend" rather than scoring silently wrong.
+ * NaN logits (a broken checkpoint) throw EvaluationError "Backend" rather than scoring silently wrong.
  */
 export function scoreLogits(logits: ArrayLike<number>, letterIds: Record<string, readonly number[]>, letters: readonly string[]): LetterScore {
 	let max = -Infinity;
 	let top1Id = -1;
 	for (let i = 0; i < logits.length; i++) {
 		const v = logits[i] as number;
-		if (Number.isNaN(v)) throw new EvalError("Backend", `logit ${i} is NaN: the model produced invalid numbers`);
+		if (Number.isNaN(v)) throw new EvaluationError("Backend", `logit ${i} is NaN: the model produced invalid numbers`);
 		if (v > max) {
 			max = v;
 			top1Id = i;

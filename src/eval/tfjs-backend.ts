@@ -1,4 +1,4 @@
-import { EvalError } from "../errors.js";
+import { EvaluationError } from "../errors.js";
 import { loadTfjs, TFJS_CHOICES, type Tf, type TfjsChoice, type TfjsErrorFactory } from "../tfjs/loader.js";
 
 export type { Tf };
@@ -11,11 +11,11 @@ export type Device = TfjsChoice;
 
 export const DEVICES: readonly Device[] = TFJS_CHOICES;
 
-const evalError: TfjsErrorFactory = (message) => new EvalError("Backend", message);
+const evalError: TfjsErrorFactory = (message) => new EvaluationError("Backend", message);
 
 /**
  * Returns the tfjs namespace with a ready backend for `device`, through the one tfjs loader (src/tfjs/loader.ts,
- * shared with the merge backends): "gpu" → tfjs-node-gpu, "node" → tfjs-node (both optional; absent → EvalError
+ * shared with the merge backends): "gpu" → tfjs-node-gpu, "node" → tfjs-node (both optional; absent → EvaluationError
  * "Backend" with an install hint), "wasm" → @tensorflow/tfjs-backend-wasm, "cpu" → plain tfjs, "auto" → tfjs-node
  * when installed, else wasm, else cpu. Node gets wasm's single-threaded SIMD build: tfjs reports no multithread
  * support under Node (its pthread workers are browser-only). tfjs keeps one global engine: the last call decides

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
-import { EvalError } from "../errors.js";
+import { EvaluationError } from "../errors.js";
 import { readRegularText } from "../io/regular-file.js";
 
 /** The tokenizer file every Hugging Face checkpoint with a fast tokenizer ships. */
@@ -46,18 +46,18 @@ function tokenContent(v: unknown): string | undefined {
 
 /**
  * Builds a Tokenizer from parsed tokenizer.json and tokenizer_config.json objects.
- * Throws EvalError "Tokenizer" when the JSON is not a tokenizer the library understands.
+ * Throws EvaluationError "Tokenizer" when the JSON is not a tokenizer the library understands.
  */
 export function createTokenizer(tokenizerJson: unknown, config: unknown, location: string): Tokenizer {
 	if (!isRecord(tokenizerJson) || !isRecord(tokenizerJson.model)) {
-		throw new EvalError("Tokenizer", `${location}: ${TOKENIZER_FILE} has no "model" object`);
+		throw new EvaluationError("Tokenizer", `${location}: ${TOKENIZER_FILE} has no "model" object`);
 	}
 	const cfg = isRecord(config) ? config : {};
 	let hf: HfTokenizer;
 	try {
 		hf = new HfTokenizer(tokenizerJson, cfg);
 	} catch (e) {
-		throw new EvalError("Tokenizer", `${location}: cannot build the tokenizer: ${(e as Error).message}`);
+		throw new EvaluationError("Tokenizer", `${location}: cannot build the tokenizer: ${(e as Error).message}`);
 	}
 	let maxId = -1;
 	for (const id of hf.get_vocab(true).values()) maxId = Math.max(maxId, id);
@@ -79,7 +79,7 @@ export function createTokenizer(tokenizerJson: unknown, config: unknown, locatio
 			const ids = hf.encode(text, { add_special_tokens: false }).ids;
 			if (!(opts?.addBos ?? addBosDefault)) return ids;
 			if (bosId === undefined) {
-				throw new EvalError("Tokenizer", `${location}: BOS requested but the tokenizer has no "${bosText}" token`);
+				throw new EvaluationError("Tokenizer", `${location}: BOS requested but the tokenizer has no "${bosText}" token`);
 			}
 			return [bosId, ...ids];
 		},
@@ -98,16 +98,16 @@ export function createTokenizer(tokenizerJson: unknown, config: unknown, locatio
 async function readJsonFile(path: string, required: boolean): Promise<unknown> {
 	let text: string;
 	try {
-		text = await readRegularText(path, { maxBytes: MAX_TOKENIZER_BYTES, fail: (why) => new EvalError("Tokenizer", `${path}: ${why}`) });
+		text = await readRegularText(path, { maxBytes: MAX_TOKENIZER_BYTES, fail: (why) => new EvaluationError("Tokenizer", `${path}: ${why}`) });
 	} catch (err) {
-		if (err instanceof EvalError) throw err;
-		if (required) throw new EvalError("Tokenizer", `${path}: not found (the evaluator needs the checkpoint's ${TOKENIZER_FILE})`);
+		if (err instanceof EvaluationError) throw err;
+		if (required) throw new EvaluationError("Tokenizer", `${path}: not found (the evaluator needs the checkpoint's ${TOKENIZER_FILE})`);
 		return undefined;
 	}
 	try {
 		return JSON.parse(text) as unknown;
 	} catch (e) {
-		throw new EvalError("Tokenizer", `${path}: invalid JSON: ${(e as Error).message}`);
+		throw new EvaluationError("Tokenizer", `${path}: invalid JSON: ${(e as Error).message}`);
 	}
 }
 

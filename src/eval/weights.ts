@@ -1,5 +1,5 @@
 import type { Tensor1D, Tensor2D } from "@tensorflow/tfjs";
-import { EvalError } from "../errors.js";
+import { EvaluationError } from "../errors.js";
 import { isFloatDtype, type FloatDtype } from "../io/dtypes.js";
 import type { TensorSource } from "../io/types.js";
 import { formatShape, shapeEquals } from "../tensor/tensor.js";
@@ -59,16 +59,16 @@ export function layerTensorName(layer: number, module: string): string {
 
 /** Checks that a tensor exists, holds floats and has the shape config.json implies; returns its dtype. */
 function checkTensor(src: TensorSource, name: string, shape: number[]): FloatDtype {
-	if (!src.has(name)) throw new EvalError("Config", `${src.location}: tensor "${name}" is missing`);
+	if (!src.has(name)) throw new EvaluationError("Config", `${src.location}: tensor "${name}" is missing`);
 	const info = src.info(name);
 	if (!shapeEquals(info.shape, shape)) {
-		throw new EvalError(
+		throw new EvaluationError(
 			"Config",
 			`${src.location}: tensor "${name}" has shape ${formatShape(info.shape)}, config.json implies ${formatShape(shape)}`,
 		);
 	}
 	if (!isFloatDtype(info.dtype)) {
-		throw new EvalError("Config", `${src.location}: tensor "${name}" has dtype ${info.dtype}; the evaluator reads F64/F32/F16/BF16 weights`);
+		throw new EvaluationError("Config", `${src.location}: tensor "${name}" has dtype ${info.dtype}; the evaluator reads F64/F32/F16/BF16 weights`);
 	}
 	return info.dtype;
 }

@@ -1,5 +1,5 @@
 import type { Worker } from "node:worker_threads";
-import { EvalError, ExecError, LmMergeError, MethodError, ModelError, PlanError, RecipeError, SafetensorsError } from "../errors.js";
+import { EvaluationError, ExecError, LmMergeError, MethodError, ModelError, PlanError, RecipeError, SafetensorsError } from "../errors.js";
 import { LoraError, TorchBinError } from "../errors.js";
 import type { JobResult, JobSpec } from "./job.js";
 import type { ModelOpenSpec } from "../lora/open.js";
@@ -12,7 +12,7 @@ const ERROR_CLASSES: Record<string, { prototype: LmMergeError }> = {
 	MethodError,
 	ExecError,
 	RecipeError,
-	EvalError,
+	EvaluationError,
 	LmMergeError,
 	TorchBinError,
 	LoraError,

@@ -5,7 +5,7 @@
  */
 import os from "node:os";
 import type { SandboxedJob } from "bullmq";
-import { EvalError, ExecError, LmMergeError, MethodError, PlanError, RecipeError } from "../errors.js";
+import { EvaluationError, ExecError, LmMergeError, MethodError, PlanError, RecipeError } from "../errors.js";
 import { runTrial } from "./trial.js";
 import type { TrialJobData } from "./queue.js";
 import { PROCESSOR_ENV, type TrialProgress } from "./trial-processor-types.js";
@@ -21,7 +21,7 @@ process.on("disconnect", () => process.exit(1));
 /** Errors that would fail again on any worker: BullMQ should not retry them. */
 function isDeterministic(err: unknown): boolean {
 	if (err instanceof RecipeError || err instanceof PlanError || err instanceof MethodError) return true;
-	return err instanceof EvalError && err.kind !== "Backend";
+	return err instanceof EvaluationError && err.kind !== "Backend";
 }
 
 export default async function processTrial(job: SandboxedJob<TrialJobData, TrialResult>, token?: string, signal?: AbortSignal): Promise<TrialResult> {

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { EvalError, ExecError } from "../errors.js";
+import { EvaluationError, ExecError } from "../errors.js";
 import { isQuantType, QUANT_TYPES, type HardwareDevice } from "../eval/backends/types.js";
 import { evaluateIter, type EvaluateOptions } from "../eval/evaluate.js";
 import type { EvalReport } from "../eval/types.js";
@@ -22,16 +22,16 @@ const LLAMA_DEVICES: Readonly<Record<string, HardwareDevice>> = { auto: "auto", 
 export function checkTrialEval(e: TrialEval): void {
 	const backend = e.backend ?? "tfjs";
 	if (!(TRIAL_BACKENDS as readonly string[]).includes(backend)) {
-		throw new EvalError("Config", `eval backend ${backend} is not available in this lm-merge (backends: ${TRIAL_BACKENDS.join(", ")})`);
+		throw new EvaluationError("Config", `eval backend ${backend} is not available in this lm-merge (backends: ${TRIAL_BACKENDS.join(", ")})`);
 	}
 	if (e.quant !== undefined && backend === "tfjs") {
-		throw new EvalError("Config", `eval quant ${e.quant} needs backend: llama; the tfjs backend scores the merged weights as they are`);
+		throw new EvaluationError("Config", `eval quant ${e.quant} needs backend: llama; the tfjs backend scores the merged weights as they are`);
 	}
 	if (e.quant !== undefined && !isQuantType(e.quant)) {
-		throw new EvalError("Config", `eval quant ${e.quant}: expected one of ${QUANT_TYPES.join(", ")}`);
+		throw new EvaluationError("Config", `eval quant ${e.quant}: expected one of ${QUANT_TYPES.join(", ")}`);
 	}
 	if (backend === "llama" && e.device !== undefined && LLAMA_DEVICES[e.device] === undefined) {
-		throw new EvalError("Config", `eval device ${e.device} is a tfjs engine; with backend: llama use auto, cpu or gpu`);
+		throw new EvaluationError("Config", `eval device ${e.device} is a tfjs engine; with backend: llama use auto, cpu or gpu`);
 	}
 }
 

@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
-import { EvalError } from "../../src/errors.js";
+import { EvaluationError } from "../../src/errors.js";
 import { createEvalModel, loadEvalModel, streamingProvider } from "../../src/eval/eval-model.js";
 import { forward } from "../../src/eval/forward.js";
 import { toMistralConfig, type MistralConfig } from "../../src/eval/mistral-config.js";
@@ -253,7 +253,7 @@ describe("EvalModel", () => {
 		}
 	});
 
-	test("bad inputs throw EvalError kind Data", async () => {
+	test("bad inputs throw EvaluationError kind Data", async () => {
 		await withSource("mha f32 no window", async (src, _cfg, raw) => {
 			const model = await createEvalModel(src, raw, { device: "cpu", streaming: false });
 			try {
@@ -276,11 +276,11 @@ describe("initTfjs", () => {
 			return false;
 		}
 	};
-	test.runIf(!installed("@tensorflow/tfjs-node-gpu"))("gpu without tfjs-node-gpu is an EvalError Backend naming the package", async () => {
+	test.runIf(!installed("@tensorflow/tfjs-node-gpu"))("gpu without tfjs-node-gpu is an EvaluationError Backend naming the package", async () => {
 		const err = await initTfjs("gpu").catch((e: unknown) => e);
-		expect(err).toBeInstanceOf(EvalError);
-		expect((err as EvalError).kind).toBe("Backend");
-		expect((err as EvalError).message).toContain("@tensorflow/tfjs-node-gpu");
+		expect(err).toBeInstanceOf(EvaluationError);
+		expect((err as EvaluationError).kind).toBe("Backend");
+		expect((err as EvaluationError).message).toContain("@tensorflow/tfjs-node-gpu");
 	});
 	test("cpu and wasm start the named backend; wasm in Node is the single-threaded SIMD build", async () => {
 		const tf = await initTfjs("wasm");

@@ -134,7 +134,7 @@ describe("referenceForward properties", () => {
 		expect([...got.get("a")!]).toEqual([0.5, -2]);
 	});
 
-	test("a missing tensor is an EvalError kind Config", () => {
+	test("a missing tensor is an EvaluationError kind Config", () => {
 		const partial = new Map(w);
 		partial.delete("model.norm.weight");
 		expect(() => referenceForward(SMALL, partial, [1])).toThrow(expect.objectContaining({ kind: "Config" }));

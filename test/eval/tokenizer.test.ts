@@ -2,7 +2,7 @@ import { writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import mistral from "mistral-tokenizer-js";
 import { beforeAll, describe, expect, test } from "vitest";
-import { EvalError } from "../../src/errors.js";
+import { EvaluationError } from "../../src/errors.js";
 import { letterOfTokenId, letterTokenIds } from "../../src/eval/letters.js";
 import { BIOMISTRAL_HEADER, harnessRequest } from "../../src/eval/prompt.js";
 import { createTokenizer, loadTokenizer, type Tokenizer } from "../../src/eval/tokenizer.js";
@@ -89,7 +89,7 @@ describe("loading errors and config", () => {
 		const bad = join(dir(), "bad");
 		await mkdir(bad, { recursive: true });
 		await writeFile(join(bad, "tokenizer.json"), "{ not json");
-		await expect(loadTokenizer(bad)).rejects.toBeInstanceOf(EvalError);
+		await expect(loadTokenizer(bad)).rejects.toBeInstanceOf(EvaluationError);
 		await expect(loadTokenizer(bad)).rejects.toMatchObject({ kind: "Tokenizer" });
 	});
 

@@ -61,7 +61,7 @@ describe("toMistralConfig", () => {
 		["a non-SiLU activation", { hidden_act: "gelu" }],
 		["attention biases", { attention_bias: true }],
 		["an odd head_dim", { head_dim: 3 }],
-	])("rejects %s with EvalError kind Config", (_label, over) => {
+	])("rejects %s with EvaluationError kind Config", (_label, over) => {
 		expect(() => cfgOf(over)).toThrow(expect.objectContaining({ kind: "Config" }));
 	});
 });
@@ -150,7 +150,7 @@ describe("loading weights", () => {
 		}
 	});
 
-	test("a missing tensor or a shape that disagrees with config.json is EvalError kind Config", async () => {
+	test("a missing tensor or a shape that disagrees with config.json is EvaluationError kind Config", async () => {
 		const tf = await initTfjs("cpu");
 		const c = cfgOf();
 		const missing = tinyTensors(c, true);

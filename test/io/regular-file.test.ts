@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
-import { EvalError, ModelError, RecipeError, SafetensorsError } from "../../src/errors.js";
+import { EvaluationError, ModelError, RecipeError, SafetensorsError } from "../../src/errors.js";
 import { readDataFile } from "../../src/eval/tasks/records.js";
 import { loadTokenizer } from "../../src/eval/tokenizer.js";
 import { openSafetensors } from "../../src/io/reader.js";
@@ -106,14 +106,14 @@ describe("entry points refuse non-regular files at once", () => {
 
 	test("eval data: --data /dev/zero and a FIFO are refused, not read to the string limit", { timeout: FAST_MS }, async () => {
 		for (const file of ["/dev/zero", fifo]) {
-			const err = await rejected(readDataFile(file), EvalError);
+			const err = await rejected(readDataFile(file), EvaluationError);
 			expect(err.kind).toBe("Data");
 			expect(err.message).toMatch(/not a regular file$/);
 		}
 	});
 
 	test("a tokenizer.json that is a FIFO", { timeout: FAST_MS }, async () => {
-		const err = await rejected(loadTokenizer(await folderWithFifo("tokenizer.json")), EvalError);
+		const err = await rejected(loadTokenizer(await folderWithFifo("tokenizer.json")), EvaluationError);
 		expect(err.kind).toBe("Tokenizer");
 		expect(err.message).toMatch(/tokenizer\.json: is a FIFO/);
 	});

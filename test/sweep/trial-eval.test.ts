@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { EvalError } from "../../src/errors.js";
+import { EvaluationError } from "../../src/errors.js";
 import { checkTrialEval, toEvaluateOptions } from "../../src/sweep/trial.js";
 
 describe("a sweep's eval settings", () => {
@@ -17,7 +17,7 @@ describe("a sweep's eval settings", () => {
 			}
 			return undefined;
 		})();
-		expect(err).toBeInstanceOf(EvalError);
+		expect(err).toBeInstanceOf(EvaluationError);
 		expect((err as Error).message).toMatch(message);
 	});
 

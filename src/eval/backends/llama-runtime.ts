@@ -1,4 +1,4 @@
-import { EvalError } from "../../errors.js";
+import { EvaluationError } from "../../errors.js";
 import type { HardwareDevice } from "./types.js";
 
 /**
@@ -25,15 +25,15 @@ export function llamaLogTail(): string {
 let module: Promise<NodeLlamaCpp> | undefined;
 const instances = new Map<string, Promise<Llama>>();
 
-/** The node-llama-cpp module, or EvalError "Backend" saying how to install it. */
+/** The node-llama-cpp module, or EvaluationError "Backend" saying how to install it. */
 export async function nodeLlamaCpp(): Promise<NodeLlamaCpp> {
 	module ??= import("node-llama-cpp").catch((err: unknown) => {
 		module = undefined;
 		const code = (err as { code?: string }).code;
 		if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") {
-			throw new EvalError("Backend", `the llama backend needs node-llama-cpp, which is not installed: npm install --save-exact node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`);
+			throw new EvaluationError("Backend", `the llama backend needs node-llama-cpp, which is not installed: npm install --save-exact node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`);
 		}
-		throw new EvalError("Backend", `node-llama-cpp failed to load: ${(err as Error).message}`);
+		throw new EvaluationError("Backend", `node-llama-cpp failed to load: ${(err as Error).message}`);
 	});
 	return module;
 }
@@ -45,7 +45,7 @@ function gpuOption(device: HardwareDevice): "auto" | "cuda" | "vulkan" | false {
 
 /**
  * The Llama instance for `device` (one per device and process: it loads the native binary once). A device that
- * cannot be used (no CUDA/Vulkan binaries or no such GPU) is EvalError "Backend" naming the package to install.
+ * cannot be used (no CUDA/Vulkan binaries or no such GPU) is EvaluationError "Backend" naming the package to install.
  */
 export async function llamaFor(device: HardwareDevice): Promise<Llama> {
 	let p = instances.get(device);
@@ -70,7 +70,7 @@ export async function llamaFor(device: HardwareDevice): Promise<Llama> {
 					device === "cuda" || device === "vulkan"
 						? `; install the prebuilt binaries with npm install --no-save ${packages} (docs/gguf.md) and check the ${device === "cuda" ? "NVIDIA" : "Vulkan"} driver`
 						: "";
-				throw new EvalError("Backend", `--device ${device}: llama.cpp could not start: ${(err as Error).message.split("\n")[0]}${hint}`);
+				throw new EvaluationError("Backend", `--device ${device}: llama.cpp could not start: ${(err as Error).message.split("\n")[0]}${hint}`);
 			}
 		})();
 		p.catch(() => instances.delete(device));

@@ -1,5 +1,5 @@
 import { stat } from "node:fs/promises";
-import { EvalError, GgufError } from "../../errors.js";
+import { EvaluationError, GgufError } from "../../errors.js";
 import { LLAMA_FILE_TYPES } from "../../gguf/constants.js";
 import { openGguf } from "../../gguf/reader.js";
 import { modelName } from "../model-name.js";
@@ -80,7 +80,7 @@ class LlamaBackend implements ForwardBackend {
 				...(this.threads !== undefined ? { threads: this.threads } : {}),
 			});
 		} catch (err) {
-			throw new EvalError("Backend", `${this.info.weights}: llama.cpp could not create a ${size}-token context: ${(err as Error).message} ${llamaLogTail()}`.trim());
+			throw new EvaluationError("Backend", `${this.info.weights}: llama.cpp could not create a ${size}-token context: ${(err as Error).message} ${llamaLogTail()}`.trim());
 		}
 		this.seq = this.context.getSequence();
 		this.held = [];
@@ -101,7 +101,7 @@ class LlamaBackend implements ForwardBackend {
 		this.held = [...r.tokens];
 		return r.positions.map((p) => {
 			const probs = results[p - keep]?.next.probabilities;
-			if (probs === undefined) throw new EvalError("Backend", `${this.info.weights}: llama.cpp returned no probabilities for position ${p}`);
+			if (probs === undefined) throw new EvaluationError("Backend", `${this.info.weights}: llama.cpp returned no probabilities for position ${p}`);
 			const row = new Float32Array(this.vocabSize).fill(-Infinity);
 			for (const [token, prob] of probs) if ((token as number) < row.length) row[token as number] = Math.log(prob);
 			return row;
@@ -111,7 +111,7 @@ class LlamaBackend implements ForwardBackend {
 	async logprobs(requests: readonly ForwardRequest[], opts: ForwardOptions): Promise<void> {
 		for (const [i, r] of requests.entries()) {
 			if (opts.signal?.aborted === true) return;
-			if (r.tokens.length > this.maxTokens) throw new EvalError("Data", `request ${i}: ${r.tokens.length} tokens, more than the ${this.maxTokens} the model takes`);
+			if (r.tokens.length > this.maxTokens) throw new EvaluationError("Data", `request ${i}: ${r.tokens.length} tokens, more than the ${this.maxTokens} the model takes`);
 			opts.onResult(i, await this.run(r));
 		}
 	}
@@ -145,7 +145,7 @@ export async function loadLlamaBackend(model: string, opts: BackendLoadOptions):
 	}
 	const meta = await describeGguf(path);
 	if (isGguf && opts.quant !== undefined && opts.quant !== meta.quant) {
-		throw new EvalError("Config", `${model} is ${meta.quant}, not ${opts.quant}: --quant converts safetensors models; pass the model folder, or drop --quant`);
+		throw new EvaluationError("Config", `${model} is ${meta.quant}, not ${opts.quant}: --quant converts safetensors models; pass the model folder, or drop --quant`);
 	}
 	const device = opts.device ?? "auto";
 	const llama = await llamaFor(device);
@@ -153,7 +153,7 @@ export async function loadLlamaBackend(model: string, opts: BackendLoadOptions):
 	try {
 		m = await llama.loadModel({ modelPath: path, ...(device === "cpu" ? { gpuLayers: 0 } : {}) });
 	} catch (err) {
-		throw new EvalError("Backend", `${path}: llama.cpp could not load it: ${(err as Error).message.split("\n")[0]} ${llamaLogTail()}`.trim());
+		throw new EvaluationError("Backend", `${path}: llama.cpp could not load it: ${(err as Error).message.split("\n")[0]} ${llamaLogTail()}`.trim());
 	}
 	const exact = meta.quant === "f32";
 	const weightBytes = (await stat(path)).size;

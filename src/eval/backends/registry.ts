@@ -1,4 +1,4 @@
-import { EvalError } from "../../errors.js";
+import { EvaluationError } from "../../errors.js";
 import { loadTfjsBackend } from "./tfjs.js";
 import type { BackendLoader, BackendName } from "./types.js";
 
@@ -17,8 +17,8 @@ export function isBackendName(s: string): s is BackendName {
 	return Object.hasOwn(LOADERS, s);
 }
 
-/** The loader of backend `name`; an unknown name is EvalError "Config" listing the known ones. */
+/** The loader of backend `name`; an unknown name is EvaluationError "Config" listing the known ones. */
 export async function backendLoader(name: string): Promise<BackendLoader> {
-	if (!isBackendName(name)) throw new EvalError("Config", `unknown backend "${name}"; use one of ${BACKEND_NAMES.join(", ")}`);
+	if (!isBackendName(name)) throw new EvaluationError("Config", `unknown backend "${name}"; use one of ${BACKEND_NAMES.join(", ")}`);
 	return LOADERS[name]();
 }

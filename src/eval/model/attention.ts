@@ -1,5 +1,5 @@
 import type { Tensor, Tensor2D } from "@tensorflow/tfjs";
-import { EvalError } from "../../errors.js";
+import { EvaluationError } from "../../errors.js";
 import type { MistralConfig } from "../mistral-config.js";
 import type { Tf } from "../tfjs-backend.js";
 import type { Segment } from "./batch.js";
@@ -42,7 +42,7 @@ export function segmentAttention(
 	let vs = v.slice([seg.start, 0], [T, kvHeads * hd]);
 	if (seg.prefixUsed > 0) {
 		if (prefix === undefined || prefix.keys.shape[0] < seg.prefixUsed) {
-			throw new EvalError("Mismatch", `segment ${s} needs ${seg.prefixUsed} cached prefix tokens, the cache has ${prefix?.keys.shape[0] ?? 0}`);
+			throw new EvaluationError("Mismatch", `segment ${s} needs ${seg.prefixUsed} cached prefix tokens, the cache has ${prefix?.keys.shape[0] ?? 0}`);
 		}
 		ks = tf.concat([prefix.keys.slice([0, 0], [seg.prefixUsed, -1]), ks]);
 		vs = tf.concat([prefix.values.slice([0, 0], [seg.prefixUsed, -1]), vs]);

@@ -1,4 +1,4 @@
-import { EvalError } from "../../errors.js";
+import { EvaluationError } from "../../errors.js";
 
 /** One sequence to run: its full token list, how much of the shared prefix cache it reuses, which logits it needs. */
 export interface SequenceRequest {
@@ -67,14 +67,14 @@ function packBatch(reqs: readonly SequenceRequest[], indices: number[]): PackedB
 	for (const i of indices) {
 		const req = reqs[i]!;
 		const length = req.tokens.length - req.prefixUsed;
-		if (length <= 0) throw new EvalError("Data", `sequence ${i}: no tokens left after the ${req.prefixUsed}-token shared prefix`);
+		if (length <= 0) throw new EvaluationError("Data", `sequence ${i}: no tokens left after the ${req.prefixUsed}-token shared prefix`);
 		for (let t = 0; t < length; t++) {
 			tokens[row + t] = req.tokens[req.prefixUsed + t]!;
 			positions[row + t] = req.prefixUsed + t;
 		}
 		for (const p of req.outputs) {
 			if (p < req.prefixUsed || p >= req.tokens.length) {
-				throw new EvalError("Data", `sequence ${i}: output position ${p} is outside its computed rows [${req.prefixUsed}, ${req.tokens.length})`);
+				throw new EvaluationError("Data", `sequence ${i}: output position ${p} is outside its computed rows [${req.prefixUsed}, ${req.tokens.length})`);
 			}
 			outputRows.push(row + p - req.prefixUsed);
 		}

@@ -10,7 +10,7 @@ export interface CsvRow {
 /**
  * RFC 4180 CSV without a header: fields separated by commas, records by CRLF or LF, a field in double
  * quotes may hold commas, line breaks and `""` (an escaped quote). Blank lines are skipped. An
- * unterminated quoted field is a bad record (EvalError "Data" with its line unless skipBad).
+ * unterminated quoted field is a bad record (EvaluationError "Data" with its line unless skipBad).
  */
 export function parseCsv(text: string, ctx: LoadContext): CsvRow[] {
 	const rows: CsvRow[] = [];

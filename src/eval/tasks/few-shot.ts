@@ -1,5 +1,5 @@
 import seedrandom from "seedrandom";
-import { EvalError } from "../../errors.js";
+import { EvaluationError } from "../../errors.js";
 import type { McqaItem } from "../types.js";
 
 /**
@@ -14,7 +14,7 @@ export function shotSeed(seed: number, item: McqaItem): string {
  * Draws `k` distinct shots for `query` from `pool` with seedrandom seeded by shotSeed(seed, query):
  * a partial Fisher–Yates shuffle (sparse, so a 10k-item pool costs O(k) per draw) that skips the
  * query itself (same id when the pool is the scored file) and any item with the query's exact
- * question text. Throws EvalError "Data" when the pool has fewer than k usable items.
+ * question text. Throws EvaluationError "Data" when the pool has fewer than k usable items.
  */
 export function drawShots(query: McqaItem, pool: readonly McqaItem[], k: number, seed: number, poolIsEvalFile: boolean): McqaItem[] {
 	if (k <= 0) return [];
@@ -33,7 +33,7 @@ export function drawShots(query: McqaItem, pool: readonly McqaItem[], k: number,
 		out.push(cand);
 	}
 	if (out.length < k) {
-		throw new EvalError("Data", `${query.task}: the shot pool has only ${out.length} usable items for item ${query.id}, ${k} shots needed`);
+		throw new EvaluationError("Data", `${query.task}: the shot pool has only ${out.length} usable items for item ${query.id}, ${k} shots needed`);
 	}
 	return out;
 }
@@ -42,7 +42,7 @@ export function drawShots(query: McqaItem, pool: readonly McqaItem[], k: number,
 export function paperShots(item: McqaItem, seed: number): McqaItem[] {
 	const shots = item.fewShot?.[seed];
 	if (shots === undefined) {
-		throw new EvalError(
+		throw new EvaluationError(
 			"Config",
 			`${item.source.file}:${item.source.line}: item ${item.id} has paper shots for seeds 0..${(item.fewShot?.length ?? 0) - 1} only, seed ${seed} asked`,
 		);

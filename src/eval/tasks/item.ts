@@ -16,7 +16,7 @@ export interface ItemFields {
 /**
  * Validates one extracted record and returns it as an McqaItem: a non-empty question, exactly the
  * task's number of options with string texts and distinct upper-case letters, and a gold letter
- * among them. Anything else is a bad record (EvalError "Data" at file:line unless skipBad).
+ * among them. Anything else is a bad record (EvaluationError "Data" at file:line unless skipBad).
  */
 export function checkedItem(ctx: LoadContext, line: number, task: TaskSpec, f: ItemFields): McqaItem | undefined {
 	if (typeof f.question !== "string" || f.question.trim() === "") {

@@ -1,5 +1,5 @@
 import { basename } from "node:path";
-import { EvalError } from "../../errors.js";
+import { EvaluationError } from "../../errors.js";
 import type { McqaItem, TaskName } from "../types.js";
 import { loadBioInstructQa } from "./bioinstructqa.js";
 import { parseCsv } from "./csv.js";
@@ -45,7 +45,7 @@ export function detectFormat(file: string, records: RawRecord[]): DataFormat {
 		if ("options" in first && ("answer_idx" in first || "answer" in first)) return "medqa";
 		if ("choices" in first && "answer" in first) return "mmlu-jsonl";
 	}
-	throw new EvalError(
+	throw new EvaluationError(
 		"Data",
 		`${file}: unrecognised data format (expected BioInstructQA, MedQA, MedMCQA or MMLU JSON/JSONL, PubMedQA ori_pqal.json, or MMLU CSV)`,
 	);

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { EvalError } from "../../errors.js";
+import { EvaluationError } from "../../errors.js";
 import type { McqaItem, ShotSource, TaskName } from "../types.js";
 import {
 	BIOINSTRUCTQA_FILES,
@@ -108,15 +108,15 @@ function tasksOfFile(data: DataFile, requested: TaskName[] | undefined): TaskNam
 	if (data.format === "bioinstructqa") {
 		const tasks = requested ?? data.tasks;
 		const missing = tasks.filter((t) => !data.tasks.includes(t));
-		if (missing.length > 0) throw new EvalError("Data", `${data.file}: no records for task(s) ${missing.join(", ")}`);
+		if (missing.length > 0) throw new EvaluationError("Data", `${data.file}: no records for task(s) ${missing.join(", ")}`);
 		return tasks;
 	}
 	if (requested !== undefined && requested.length > 1) {
-		throw new EvalError("Config", `${data.file} holds one task (${data.format}); ask for one task, or pass a data folder`);
+		throw new EvaluationError("Config", `${data.file} holds one task (${data.format}); ask for one task, or pass a data folder`);
 	}
 	const task = requested?.[0] ?? guessTask(data);
 	if (task === undefined) {
-		throw new EvalError("Config", `${data.file}: cannot tell which task this ${data.format} file is; name it with --tasks`);
+		throw new EvaluationError("Config", `${data.file}: cannot tell which task this ${data.format} file is; name it with --tasks`);
 	}
 	return [task];
 }
@@ -126,12 +126,12 @@ async function poolFromOption(path: string, task: TaskName, taskCount: number, c
 	if (await isDirectory(path)) {
 		const spec = getTask(task);
 		const file = await firstFile([...splitCandidates(path, spec, spec.shotSplit), ...splitCandidates(path, spec, spec.evalSplit)]);
-		if (file === undefined) throw new EvalError("Data", `${path}: no ${spec.shotSplit} split for task ${task}`);
+		if (file === undefined) throw new EvaluationError("Data", `${path}: no ${spec.shotSplit} split for task ${task}`);
 		return cache.items(file, task);
 	}
 	const data = await cache.read(path);
 	if (data.format !== "bioinstructqa" && taskCount > 1 && guessTask(data) !== task) {
-		throw new EvalError("Config", `${path}: a ${data.format} file cannot give shots to task ${task}; pass a folder to --shots-from`);
+		throw new EvaluationError("Config", `${path}: a ${data.format} file cannot give shots to task ${task}; pass a folder to --shots-from`);
 	}
 	return cache.items(path, task);
 }
@@ -155,10 +155,10 @@ export async function loadTasks(opts: LoadTasksOptions): Promise<{ tasks: TaskDa
 			else if (requested !== undefined) {
 				const spec = getTask(task);
 				const tried = splitCandidates(opts.data, spec, spec.evalSplit)[0];
-				throw new EvalError("Data", `${opts.data}: no ${spec.evalSplit} split for task ${task} (tried ${tried} and the other names in docs/evaluator.md)`);
+				throw new EvaluationError("Data", `${opts.data}: no ${spec.evalSplit} split for task ${task} (tried ${tried} and the other names in docs/evaluator.md)`);
 			}
 		}
-		if (plan.length === 0) throw new EvalError("Data", `${opts.data}: no task data found (layout: docs/evaluator.md)`);
+		if (plan.length === 0) throw new EvaluationError("Data", `${opts.data}: no task data found (layout: docs/evaluator.md)`);
 	} else {
 		for (const task of tasksOfFile(await cache.read(opts.data), requested)) plan.push([task, { evalFile: opts.data }]);
 	}

@@ -1,4 +1,4 @@
-import { EvalError } from "../../errors.js";
+import { EvaluationError } from "../../errors.js";
 import type { McqaItem } from "../types.js";
 import { checkedItem, letterAt, recordId } from "./item.js";
 import { badRecord, isRecord, type LoadContext, type RawRecord } from "./records.js";
@@ -21,11 +21,11 @@ export function detectCopBase(records: RawRecord[], file: string): 0 | 1 {
 		if (cop === 4) four = true;
 	}
 	if (zero && four) {
-		throw new EvalError("Data", `${file}: "cop" holds both 0 and 4; pass copBase 0 or 1 (--cop-base) to say which is right`);
+		throw new EvaluationError("Data", `${file}: "cop" holds both 0 and 4; pass copBase 0 or 1 (--cop-base) to say which is right`);
 	}
 	if (zero) return 0;
 	if (four) return 1;
-	throw new EvalError(
+	throw new EvaluationError(
 		"Data",
 		`${file}: cannot tell whether "cop" is 0-based (Hugging Face export) or 1-based (original files): pass copBase 0 or 1 (--cop-base)`,
 	);

@@ -1,4 +1,4 @@
-import { EvalError } from "../../errors.js";
+import { EvaluationError } from "../../errors.js";
 import { readRegularText } from "../../io/regular-file.js";
 
 /**
@@ -25,12 +25,12 @@ export interface LoadContext {
 }
 
 /**
- * Reports a malformed record: throws EvalError "Data" naming file:line, or (skipBad) records a
+ * Reports a malformed record: throws EvaluationError "Data" naming file:line, or (skipBad) records a
  * warning and returns undefined so the caller can skip the record.
  */
 export function badRecord(ctx: LoadContext, line: number, message: string): undefined {
 	const text = `${ctx.file}:${line}: ${message}`;
-	if (!ctx.skipBad) throw new EvalError("Data", text);
+	if (!ctx.skipBad) throw new EvaluationError("Data", text);
 	ctx.warnings.push(`skipped ${text}`);
 	return undefined;
 }
@@ -45,11 +45,11 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
  */
 export async function readDataFile(file: string): Promise<string> {
 	try {
-		return await readRegularText(file, { maxBytes: MAX_DATA_FILE_BYTES, fail: (why) => new EvalError("Data", `${file}: ${why}`) });
+		return await readRegularText(file, { maxBytes: MAX_DATA_FILE_BYTES, fail: (why) => new EvaluationError("Data", `${file}: ${why}`) });
 	} catch (err) {
-		if (err instanceof EvalError) throw err;
+		if (err instanceof EvaluationError) throw err;
 		const code = (err as NodeJS.ErrnoException).code;
-		throw new EvalError("Data", `${file}: ${code === "ENOENT" ? "no such file" : `cannot read (${code ?? String(err)})`}`);
+		throw new EvaluationError("Data", `${file}: ${code === "ENOENT" ? "no such file" : `cannot read (${code ?? String(err)})`}`);
 	}
 }
 
@@ -109,7 +109,7 @@ export function parseJsonDocument(text: string, ctx: LoadContext): RawRecord[] {
 	try {
 		doc = JSON.parse(text) as unknown;
 	} catch (e) {
-		throw new EvalError("Data", `${ctx.file}: invalid JSON: ${(e as Error).message}`);
+		throw new EvaluationError("Data", `${ctx.file}: invalid JSON: ${(e as Error).message}`);
 	}
 	const lines = topLevelLines(text);
 	if (Array.isArray(doc)) {
@@ -118,7 +118,7 @@ export function parseJsonDocument(text: string, ctx: LoadContext): RawRecord[] {
 	if (isRecord(doc)) {
 		return Object.entries(doc).map(([key, value], index) => ({ value, line: lines[index] ?? 1, index, key }));
 	}
-	throw new EvalError("Data", `${ctx.file}: expected a JSON array or object of records`);
+	throw new EvaluationError("Data", `${ctx.file}: expected a JSON array or object of records`);
 }
 
 /** Reads a .json document or .jsonl lines, whichever the file name says (.json that fails falls back to lines). */

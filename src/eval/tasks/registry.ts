@@ -1,4 +1,4 @@
-import { EvalError } from "../../errors.js";
+import { EvaluationError } from "../../errors.js";
 import type { TaskName } from "../types.js";
 
 /** The lm-evaluation-harness prompt family a task is scored with in harness mode. */
@@ -68,11 +68,11 @@ export function isTaskName(name: string): name is TaskName {
 	return (TASK_NAMES as readonly string[]).includes(name);
 }
 
-/** The spec of a task; unknown names throw EvalError "Config" listing the valid ones. */
+/** The spec of a task; unknown names throw EvaluationError "Config" listing the valid ones. */
 export function getTask(name: string): TaskSpec {
 	const spec = TASKS.find((t) => t.name === name);
 	if (spec === undefined) {
-		throw new EvalError("Config", `unknown task "${name}"; known tasks: ${TASK_NAMES.join(", ")}`);
+		throw new EvaluationError("Config", `unknown task "${name}"; known tasks: ${TASK_NAMES.join(", ")}`);
 	}
 	return spec;
 }
@@ -88,7 +88,7 @@ export const TASK_ALIASES: Readonly<Record<string, readonly TaskName[]>> = {
 
 /**
  * Task names as users give them: comma-separated lists (`medqa,pubmedqa`), harness aliases and groups,
- * duplicates dropped, first mention first. Unknown names throw EvalError "Config" listing the valid ones.
+ * duplicates dropped, first mention first. Unknown names throw EvaluationError "Config" listing the valid ones.
  */
 export function expandTaskNames(names: readonly string[]): TaskName[] {
 	const out: TaskName[] = [];
@@ -96,13 +96,13 @@ export function expandTaskNames(names: readonly string[]): TaskName[] {
 		const alias = Object.hasOwn(TASK_ALIASES, name) ? TASK_ALIASES[name] : undefined;
 		for (const t of alias ?? [getTaskOrAlias(name)]) if (!out.includes(t)) out.push(t);
 	}
-	if (out.length === 0) throw new EvalError("Config", "no task named (an empty --tasks list)");
+	if (out.length === 0) throw new EvaluationError("Config", "no task named (an empty --tasks list)");
 	return out;
 }
 
 function getTaskOrAlias(name: string): TaskName {
 	if (isTaskName(name)) return name;
-	throw new EvalError("Config", `unknown task "${name}"; known tasks: ${TASK_NAMES.join(", ")} (aliases: ${Object.keys(TASK_ALIASES).join(", ")})`);
+	throw new EvaluationError("Config", `unknown task "${name}"; known tasks: ${TASK_NAMES.join(", ")} (aliases: ${Object.keys(TASK_ALIASES).join(", ")})`);
 }
 
 /** The task a BioInstructQA `corpus_name` belongs to, or undefined. */

@@ -27,7 +27,7 @@ describe("planBatches", () => {
 		expect(batches[1]!.tokens.length).toBe(6);
 	});
 
-	test("an output inside the cached prefix, or no own rows, is EvalError kind Data", () => {
+	test("an output inside the cached prefix, or no own rows, is EvaluationError kind Data", () => {
 		expect(() => planBatches([{ tokens: [1, 2], prefixUsed: 1, outputs: [0] }], 4, 10)).toThrow(expect.objectContaining({ kind: "Data" }));
 		expect(() => planBatches([{ tokens: [1, 2], prefixUsed: 2, outputs: [] }], 4, 10)).toThrow(expect.objectContaining({ kind: "Data" }));
 	});
