@@ -21,7 +21,7 @@ export function defineArchitecture(def: ArchitectureDefinition): ArchitectureSpe
 }
 
 /** A per-layer entry: a suffix such as "mlp.c_fc.weight", or a WeightSpec whose name is such a suffix. */
-export type LayerEntry = string | WeightSpec;
+type LayerEntry = string | WeightSpec;
 
 /** The layer templates `<prefix>.${layer_index}.<suffix>` of a family whose layers live under `prefix`. */
 export function layerTemplates(prefix: string, entries: readonly LayerEntry[]): WeightSpec[] {

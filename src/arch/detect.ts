@@ -5,13 +5,13 @@ import { LAYER_INDEX_PLACEHOLDER, type ArchitectureSpec, type WeightSpec } from 
 export { expectedTensorNames, expectedWeights } from "./expected-weights.js";
 
 /** The part of config.json that selects an architecture (a ModelConfig fits). */
-export interface ArchitectureHint {
+interface ArchitectureHint {
 	architectures?: readonly string[];
 	modelType?: string | undefined;
 }
 
 /** What a tensor does, from its name alone. */
-export type ModuleKind = "embed" | "attention" | "mlp" | "norm" | "lm_head" | "other";
+type ModuleKind = "embed" | "attention" | "mlp" | "norm" | "lm_head" | "other";
 
 /**
  * `<prefix>.<container>.<i>.` where container is `layers` (Llama/Mistral), `h` (GPT-2, Falcon) or

@@ -4,7 +4,7 @@ import { expectedWeights } from "./expected-weights.js";
 import type { ArchitectureSpec, WeightSpec } from "./types.js";
 
 /** How many names a warning lists before "…": enough to recognise a pattern, short enough for one line. */
-export const MAX_LISTED_NAMES = 4;
+const MAX_LISTED_NAMES = 4;
 
 /** The config keys an unknown family's layer count may sit under (the spellings transformers configs use). */
 const GENERIC_LAYER_KEYS = ["num_hidden_layers", "n_layer", "n_layers", "num_layers"];

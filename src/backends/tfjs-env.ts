@@ -27,7 +27,7 @@ export interface TfjsEnv {
 export type TfjsKernel = (env: TfjsEnv, input: TfjsInput, ctx: MergeContext, method: MergeMethod) => Float32Array | undefined;
 
 /** Calls `visit(start, end)` over [0, n) in ranges of at most `size` elements. */
-export function forEachChunk(n: number, size: number, visit: (start: number, end: number) => void): void {
+function forEachChunk(n: number, size: number, visit: (start: number, end: number) => void): void {
 	for (let start = 0; start < n; start += size) visit(start, Math.min(n, start + size));
 }
 

@@ -24,7 +24,7 @@ import type { MergeContext } from "../methods/types.js";
 import { allLength, booleanParam, mapChunks, numberParam, reduceChunks, upload, uploadMask, type TfjsInput, type TfjsKernel } from "./tfjs-env.js";
 
 /** How a variant sparsifies and combines; the defaults of normalize / rescale are read from the method's spec. */
-export interface TaskVectorConfig {
+interface TaskVectorConfig {
 	sparsify: SparsifyMethod;
 	consensus: Consensus;
 }

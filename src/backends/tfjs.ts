@@ -32,7 +32,7 @@ export type { TfjsEnv, TfjsInput, TfjsKernel } from "./tfjs-env.js";
  * every live buffer) to a few dozen MiB per merge of a handful of models, whatever the tensor size, keeps 0/1 counts
  * summed in float32 exact (< 2^24), and is large enough that the per-chunk dispatch cost is negligible.
  */
-export const DEFAULT_TFJS_CHUNK_ELEMENTS = 1 << 22;
+const DEFAULT_TFJS_CHUNK_ELEMENTS = 1 << 22;
 
 /**
  * How closely tfjs results match the CPU kernels: |tfjs − cpu| ≤ atol + rtol·|cpu| per element. tfjs computes in
@@ -43,7 +43,7 @@ export const DEFAULT_TFJS_CHUNK_ELEMENTS = 1 << 22;
 export const TFJS_TOLERANCE = Object.freeze({ atol: 1e-6, rtol: 1e-5 });
 
 /** A tfjs kernel and the built-in method object it implements (a custom method with the same name is not it). */
-export interface TfjsKernelEntry {
+interface TfjsKernelEntry {
 	readonly method: MergeMethod;
 	readonly kernel: TfjsKernel;
 }

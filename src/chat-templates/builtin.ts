@@ -5,7 +5,7 @@ import { MISTRAL } from "./mistral.js";
 import { ZEPHYR } from "./zephyr.js";
 
 /** A chat template shipped with lm-merge, selected in a recipe by name (`chat_template: chatml`). */
-export interface BuiltinChatTemplate {
+interface BuiltinChatTemplate {
 	name: string;
 	/** Jinja text in the Hugging Face chat-template convention (`messages`, `add_generation_prompt`, `bos_token`, `eos_token`). */
 	template: string;

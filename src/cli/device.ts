@@ -10,18 +10,18 @@ import type { Device } from "../eval/tfjs-backend.js";
 import type { HardwareDevice } from "../eval/backends/types.js";
 
 export const DEVICES = ["auto", "cpu", "cuda", "vulkan"] as const;
-export type DeviceName = (typeof DEVICES)[number];
+type DeviceName = (typeof DEVICES)[number];
 
 /** Spellings accepted for a device without notice. */
 const DEVICE_SYNONYMS: Readonly<Record<string, DeviceName>> = { gpu: "cuda" };
 
-export const MERGE_BACKENDS = ["builtin", "tfjs", "tfjs-wasm", "tfjs-node", "tfjs-cpu"] as const;
-export type MergeBackendName = (typeof MERGE_BACKENDS)[number];
+const MERGE_BACKENDS = ["builtin", "tfjs", "tfjs-wasm", "tfjs-node", "tfjs-cpu"] as const;
+type MergeBackendName = (typeof MERGE_BACKENDS)[number];
 export const EVAL_BACKENDS = ["tfjs", "tfjs-wasm", "tfjs-node", "tfjs-cpu", "llama"] as const;
-export type EvalBackendName = (typeof EVAL_BACKENDS)[number];
+type EvalBackendName = (typeof EVAL_BACKENDS)[number];
 
 /** The device flags as parsed (strings as typed; validated here, not by yargs, so old spellings get a notice). */
-export interface DeviceFlags {
+interface DeviceFlags {
 	device?: string;
 	backend?: string;
 	cuda?: boolean;
@@ -90,7 +90,7 @@ export function resolveMergeDevice(flags: DeviceFlags): MergeDeviceChoice {
 }
 
 /** What `merge eval` runs on: the evaluator backend, the hardware for llama.cpp, the tfjs engine for tfjs. */
-export interface EvalDeviceChoice {
+interface EvalDeviceChoice {
 	backend: "tfjs" | "llama";
 	/** llama.cpp: which build runs (auto picks what is present: CUDA, Vulkan, else the CPU). */
 	device?: HardwareDevice;

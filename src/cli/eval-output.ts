@@ -9,7 +9,7 @@ import path from "node:path";
  */
 
 /** A file-system-safe form of a model name or quant ("BioMistral/BioMistral-7B" → "BioMistral--BioMistral-7B"). */
-export function safeName(s: string): string {
+function safeName(s: string): string {
 	return s.replace(/[/\\]/g, "--").replace(/[^A-Za-z0-9._+=-]/g, "_");
 }
 

@@ -2,7 +2,7 @@ import cliProgress from "cli-progress";
 import type { DownloadEvent, UploadEvent } from "../hub/events.js";
 import { formatBytes, type Io } from "./output.js";
 
-export interface HubRenderOptions {
+interface HubRenderOptions {
 	quiet: boolean;
 }
 

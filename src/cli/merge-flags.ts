@@ -75,13 +75,13 @@ export const COMPAT_OPTION = {
 } as const;
 
 /** Where outputs go when --out is not given; the folder itself is never an output (--force would empty it). */
-export const DEFAULT_OUT_ROOT = "merged";
+const DEFAULT_OUT_ROOT = "merged";
 
 /**
  * A folder name that says what was merged: merged/slerp-biomistral-mistral-t0.5. Leading dots are dropped, so a
  * recipe named `..yml` or `...yml` cannot name `merged/.` or `merged/..`; an empty name becomes the method's.
  */
-export function defaultOutDir(recipe: Recipe, hint: string): string {
+function defaultOutDir(recipe: Recipe, hint: string): string {
 	const slug = hint.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[-.]+|-+$/g, "").slice(0, 120);
 	return path.join(DEFAULT_OUT_ROOT, slug.length > 0 ? slug : recipe.mergeMethod);
 }

@@ -1,7 +1,7 @@
 import { ExecError, HubError, LmMergeError } from "../errors.js";
 
 /** Exit code of a merge stopped by Ctrl-C: 128 + SIGINT (2), as shells report a process killed by SIGINT. */
-export const EXIT_INTERRUPTED = 130;
+const EXIT_INTERRUPTED = 130;
 
 /** Where the CLI writes; tests substitute their own. */
 export interface Io {

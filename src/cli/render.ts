@@ -3,7 +3,7 @@ import type { MergeEvent } from "../exec/events.js";
 import { formatBytes, type Io } from "./output.js";
 import { printable } from "./printable.js";
 
-export interface RenderOptions {
+interface RenderOptions {
 	quiet: boolean;
 	json: boolean;
 	/** The word the "planned" line starts with (default "merging"). */

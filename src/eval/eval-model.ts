@@ -12,20 +12,20 @@ import { createRunState, type RunState } from "./model/run-state.js";
 import { createPrefixCache, disposePrefixCache, runSequences, type PrefixCache, type WeightProvider } from "./model/scheduler.js";
 
 /** Prompts packed into one batch by default: enough rows for efficient products on short prompts. */
-export const DEFAULT_BATCH_SIZE = 8;
+const DEFAULT_BATCH_SIZE = 8;
 
 /**
  * Rows (tokens) per packed batch: bounds the MLP activations (3 × rows × intermediate floats, about 350 MB
  * for a 7B model) that sit next to one layer's weights inside tfjs-wasm's 4 GB heap.
  */
-export const MAX_BATCH_ROWS = 2048;
+const MAX_BATCH_ROWS = 2048;
 
 /**
  * Streaming mode carries this many bytes of hidden states (rows × hidden × 4) through the layers per weight
  * pass: 256 MB is 16k tokens of a 4096-wide model, so reading the weights again per wave costs far less
  * than the wave's compute, and the states still fit beside a layer in the wasm heap.
  */
-export const STREAM_WAVE_BYTES = 256 * 2 ** 20;
+const STREAM_WAVE_BYTES = 256 * 2 ** 20;
 
 /**
  * Resident float32 weights above which the wasm backend must stream: its heap stops at 4 GB and XNNPACK keeps
@@ -34,9 +34,9 @@ export const STREAM_WAVE_BYTES = 256 * 2 ** 20;
 export const WASM_RESIDENT_LIMIT = 1.5 * 2 ** 30;
 
 /** How `loadEvalModel` places the weights: all resident, one layer at a time, or chosen from the memory budget. */
-export type StreamingMode = boolean | "auto";
+type StreamingMode = boolean | "auto";
 
-export interface EvalModelOptions {
+interface EvalModelOptions {
 	/** tfjs backend (see initTfjs); default "auto". */
 	device?: Device;
 	/** Layer-streaming: true, false, or "auto" (default): on when the float32 weights would not fit. */
@@ -45,7 +45,7 @@ export interface EvalModelOptions {
 	maxMemoryBytes?: number;
 }
 
-export interface ScoreOptions {
+interface ScoreOptions {
 	/** Tokens every request starts with: computed once, its keys and values reused (a KV cache). */
 	sharedPrefix?: readonly number[];
 	/** Prompts per packed batch (default DEFAULT_BATCH_SIZE). */
@@ -56,18 +56,18 @@ export interface ScoreOptions {
 }
 
 /** A sequence and the positions whose log-probabilities are wanted (see logprobsAt). */
-export interface PositionRequest {
+interface PositionRequest {
 	tokens: readonly number[];
 	/** Ascending indices into `tokens`. */
 	positions: readonly number[];
 }
 
-export interface ContinuationRequest {
+interface ContinuationRequest {
 	context: readonly number[];
 	continuation: readonly number[];
 }
 
-export interface ContinuationScore {
+interface ContinuationScore {
 	/** Σ log p(continuation token | everything before it). */
 	logprob: number;
 	/** Every continuation token is the arg-max of its position's distribution. */

@@ -74,7 +74,7 @@ export interface EvaluateOptions {
 }
 
 /** The options evaluateIter acts on, defaults applied and values checked. */
-export interface ResolvedOptions {
+interface ResolvedOptions {
 	mode: EvalMode;
 	ensemble: boolean;
 	shots: number;

@@ -10,7 +10,7 @@ import { createRunState, disposeBatchTensors, prepareBatch, type BatchTensors, t
 export type { LayerKv };
 
 /** What one decoder layer returns: the new residual stream and, when asked, this batch's keys and values. */
-export interface LayerOutput {
+interface LayerOutput {
 	/** [rows, hidden] */
 	x: Tensor2D;
 	kv?: LayerKv;

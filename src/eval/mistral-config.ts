@@ -2,7 +2,7 @@ import { EvaluationError } from "../errors.js";
 import type { ModelConfig } from "../model/config.js";
 
 /** `model_type` values whose checkpoints this forward pass runs (same tensors, same math). */
-export const SUPPORTED_MODEL_TYPES = ["mistral", "llama"] as const;
+const SUPPORTED_MODEL_TYPES = ["mistral", "llama"] as const;
 
 /** `hidden_act` values the MLP implements: SiLU, under both of its names. */
 const SUPPORTED_ACTIVATIONS = ["silu", "swish"];

@@ -11,7 +11,7 @@ export interface TokenizedPrompt {
 }
 
 /** How long prompts may be, and what to do with longer ones. */
-export interface LengthLimit {
+interface LengthLimit {
 	/** The longest sequence accepted, in tokens. */
 	maxTokens: number;
 	/** Where the limit comes from, for messages ("max_position_embeddings", "--max-tokens"). */

@@ -28,10 +28,10 @@ export function biomistralPrompt(query: McqaItem, shots: readonly McqaItem[]): s
 }
 
 /** lm-evaluation-harness joins few-shot examples with a blank line. */
-export const HARNESS_FEWSHOT_DELIMITER = "\n\n";
+const HARNESS_FEWSHOT_DELIMITER = "\n\n";
 
 /** lm-evaluation-harness puts one space between the prompt and each choice. */
-export const HARNESS_TARGET_DELIMITER = " ";
+const HARNESS_TARGET_DELIMITER = " ";
 
 /** A harness-mode request: the context, the choice strings (each scored as " " + choice), the gold index. */
 export interface HarnessPrompt {
@@ -45,7 +45,7 @@ function lettered(item: McqaItem): string {
 }
 
 /** The harness `doc_to_text` of the task's family (medqa_4options, medmcqa, pubmed_qa, mmlu_*). */
-export function harnessDocText(item: McqaItem): string {
+function harnessDocText(item: McqaItem): string {
 	switch (getTask(item.task).harness) {
 		case "mmlu":
 			return `${item.question.trim()}\n${lettered(item)}Answer:`;
@@ -59,12 +59,12 @@ export function harnessDocText(item: McqaItem): string {
 }
 
 /** The harness choices: the option texts for PubMedQA (yes/no/maybe), the letters otherwise. */
-export function harnessChoices(item: McqaItem): string[] {
+function harnessChoices(item: McqaItem): string[] {
 	return getTask(item.task).harness === "pubmedqa" ? item.options.map((o) => o.text) : item.options.map((o) => o.letter);
 }
 
 /** MMLU's task description line; the medical tasks have none. */
-export function harnessDescription(item: McqaItem): string {
+function harnessDescription(item: McqaItem): string {
 	const subject = getTask(item.task).mmluSubject;
 	return subject === undefined ? "" : `The following are multiple choice questions (with answers) about ${subject.replaceAll("_", " ")}.\n\n`;
 }

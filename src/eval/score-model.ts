@@ -11,10 +11,10 @@ import type { PromptTokens } from "./prompt-tokens.js";
  * Prompts handed to the backend per call. Results stream back one prompt at a time, so this only bounds the
  * requests built ahead (their token lists) and sets how many prompts a backend may batch together.
  */
-export const PROMPTS_PER_CALL = 64;
+const PROMPTS_PER_CALL = 64;
 
 /** What scoring one model needs. */
-export interface ScoreJob {
+interface ScoreJob {
 	backend: ForwardBackend;
 	tok: Tokenizer;
 	letterIds: Record<string, number[]>;
@@ -29,7 +29,7 @@ export interface ScoreJob {
 }
 
 /** One prompt scored (or taken from the checkpoint), as the scoring loop reports it. */
-export interface ScoredEvent {
+interface ScoredEvent {
 	scored: ScoredPrompt;
 	/** True when the result was computed in this run (false: read back from the checkpoint). */
 	fresh: boolean;

@@ -22,7 +22,7 @@ export function softmax(logits: ArrayLike<number>): Float64Array {
 }
 
 /** What one prompt's last-position logits say about the option letters. */
-export interface LetterScore {
+interface LetterScore {
 	/** P(letter) = max over the letter's token ids of the full-vocabulary softmax (not renormalised). */
 	letterProbs: Record<string, number>;
 	/** Arg-max over the whole vocabulary (first index on ties). */

@@ -4,16 +4,16 @@ import { EvaluationError } from "../errors.js";
 import { readRegularText } from "../io/regular-file.js";
 
 /** The tokenizer file every Hugging Face checkpoint with a fast tokenizer ships. */
-export const TOKENIZER_FILE = "tokenizer.json";
+const TOKENIZER_FILE = "tokenizer.json";
 
 /** Extra settings (add_bos_token, bos_token, …); optional, defaults apply when absent. */
-export const TOKENIZER_CONFIG_FILE = "tokenizer_config.json";
+const TOKENIZER_CONFIG_FILE = "tokenizer_config.json";
 
 /**
  * Largest tokenizer.json we read into memory: the biggest common ones (Qwen, Gemma) are ~35 MB, so a
  * bigger file is almost certainly not a tokenizer.
  */
-export const MAX_TOKENIZER_BYTES = 128 * 1024 * 1024;
+const MAX_TOKENIZER_BYTES = 128 * 1024 * 1024;
 
 /** A checkpoint's tokenizer, reduced to what scoring needs. */
 export interface Tokenizer {

@@ -48,12 +48,12 @@ export interface MistralWeights {
 	head: HeadWeights;
 }
 
-export const EMBED_NAME = "model.embed_tokens.weight";
-export const NORM_NAME = "model.norm.weight";
-export const LM_HEAD_NAME = "lm_head.weight";
+const EMBED_NAME = "model.embed_tokens.weight";
+const NORM_NAME = "model.norm.weight";
+const LM_HEAD_NAME = "lm_head.weight";
 
 /** Hugging Face name of a decoder-layer tensor, e.g. `model.layers.3.self_attn.q_proj.weight`. */
-export function layerTensorName(layer: number, module: string): string {
+function layerTensorName(layer: number, module: string): string {
 	return `model.layers.${layer}.${module}.weight`;
 }
 

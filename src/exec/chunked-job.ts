@@ -13,11 +13,11 @@ import { ARENA_BLOCK, ARENA_INPUTS, wasmArena } from "../wasm/kernels.js";
 import { BufferPool } from "./buffer-pool.js";
 
 /** Elements per read and per write of a streamed tensor (see STREAM_CHUNK_ELEMENTS). */
-export const CHUNK_ELEMENTS = STREAM_CHUNK_ELEMENTS;
+const CHUNK_ELEMENTS = STREAM_CHUNK_ELEMENTS;
 
 
 /** Where a streamed tensor's bytes go. */
-export interface ChunkedOutput {
+interface ChunkedOutput {
 	handle: FileHandle;
 	/** The same file opened for direct writes, shared by the jobs writing it; its handle is null when refused. */
 	direct?: { handle: FileHandle | null };

@@ -18,7 +18,7 @@ import type { MergeEvent } from "./events.js";
 import { DEFAULT_SHARD_BYTES } from "./run.js";
 
 /** Options of {@link convertModel}: the output folder and how it is written. */
-export interface ConvertOptions {
+interface ConvertOptions {
 	/** The output folder; it appears only when the conversion is complete. */
 	out: string;
 	/** Replace an existing non-empty output folder. */

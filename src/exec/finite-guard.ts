@@ -21,7 +21,7 @@ const SCAN_BYTES = 16 * 2 ** 20;
 /** Largest finite value of each 16-bit dtype, for the error message. */
 const LARGEST: Partial<Record<FloatDtype, string>> = { F16: "65504", BF16: "3.39e38" };
 
-export interface GuardedJob {
+interface GuardedJob {
 	/** The output tensor's name and the method's, for messages. */
 	tensor: string;
 	method: string;

@@ -61,7 +61,7 @@ interface Slot {
  * disk is not idle while every worker computes, nor the cores idle while every worker waits for the disk (jobs of
  * similar size otherwise move through their read-bound and compute-bound passes in step).
  */
-export const JOBS_PER_WORKER = 2;
+const JOBS_PER_WORKER = 2;
 
 /** A fixed set of worker threads, created once per merge, each executing up to JOBS_PER_WORKER jobs at a time. */
 export class WorkerPool {

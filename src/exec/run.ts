@@ -43,7 +43,7 @@ export interface RunOptions {
 }
 
 /** The recipe file an output folder keeps, under lm-merge's name and under mergekit's (which tools look for). */
-export const RECIPE_FILES = ["merge-recipe.yml", "mergekit_config.yml"] as const;
+const RECIPE_FILES = ["merge-recipe.yml", "mergekit_config.yml"] as const;
 
 export const DEFAULT_SHARD_BYTES = 5_000_000_000;
 
@@ -71,7 +71,7 @@ export async function checkOutputPath(plan: MergePlan, out: string, opts: { prot
 }
 
 /** The recipe text that reproduces this plan's output, overrides included (see effectiveRecipeText). */
-export function savedRecipeText(plan: MergePlan): string {
+function savedRecipeText(plan: MergePlan): string {
 	return effectiveRecipeText(plan.recipe, { seed: plan.seed, ...(plan.outDtype !== undefined ? { outDtype: plan.outDtype } : {}), truncateVocab: plan.jobs.some((j) => j.truncate !== undefined), ...(plan.compat !== undefined ? { compat: plan.compat } : {}) });
 }
 

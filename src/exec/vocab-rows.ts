@@ -7,7 +7,7 @@ import { ROW_DEFAULT, ROW_MEAN } from "../vocab/row-plan.js";
  * Elements read at once when rows are copied: 16 Mi float32 values (64 MB), so a 128k-row embedding streams in a few
  * dozen reads instead of one read per row, and no read holds more than a slice of the matrix.
  */
-export const ROW_RUN_ELEMENTS = 1 << 24;
+const ROW_RUN_ELEMENTS = 1 << 24;
 
 /** Calls `fn(firstRow, data)` for rows [start, end) of a tensor, read in runs of at most ROW_RUN_ELEMENTS values. */
 async function forRows(source: TensorSource, tensor: string, start: number, end: number, cols: number, fn: (row: number, data: Float32Array) => void): Promise<void> {

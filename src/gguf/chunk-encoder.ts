@@ -13,7 +13,7 @@ import { rotarySourceRow } from "./names.js";
 import { encodeInArena } from "./wasm-encode.js";
 
 /** Float32 values decoded and encoded at a time: one arena slot (256 KB, cache-resident). */
-export const ENCODE_BLOCK_VALUES = ARENA_BLOCK;
+const ENCODE_BLOCK_VALUES = ARENA_BLOCK;
 
 /** Where a chunk's values are decoded: the arena's first slot, or (without an arena) a buffer of the same size. */
 export function blockBuffer(arena: WasmArena | undefined): Float32Array {

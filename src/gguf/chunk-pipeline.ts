@@ -15,7 +15,7 @@ import { blockBuffer, encodeChunk } from "./chunk-encoder.js";
 import type { ExportChunk } from "./export-chunks.js";
 
 /** Reads bytes [chunk.start, chunk.end) of the chunk's tensor into `scratch` (aligned, alignedSpan bytes); returns the view holding them. */
-export type ChunkReader = (chunk: ExportChunk, scratch: Uint8Array) => Promise<Uint8Array>;
+type ChunkReader = (chunk: ExportChunk, scratch: Uint8Array) => Promise<Uint8Array>;
 
 /** The output file: an ordinary handle, and the same file opened with O_DIRECT (null when refused). */
 export interface ChunkOutput {

@@ -9,11 +9,11 @@ import { decodeQ4_0, decodeQ5_0, decodeQ5_1, encodeQ4_0, encodeQ5_0, encodeQ5_1 
 import { decodeQ8_0, encodeQ8_0 } from "./q8-0.js";
 
 /** Encodes `src` (whole blocks) into `out` (exactly the type's bytes for src.length values). */
-export type Encoder = (src: Float32Array, out: Uint8Array) => void;
+type Encoder = (src: Float32Array, out: Uint8Array) => void;
 /** Decodes `bytes` (whole blocks) into `out`. */
 export type Decoder = (bytes: Uint8Array, out: Float32Array) => void;
 
-export interface Codec {
+interface Codec {
 	encode: Encoder;
 	decode: Decoder;
 }
@@ -43,7 +43,7 @@ function codecOf(type: GgmlType): Codec {
 }
 
 /** Bytes of `n` values of `type` (n a multiple of the block size). */
-export function encodedBytes(type: GgmlType, n: number): number {
+function encodedBytes(type: GgmlType, n: number): number {
 	const t = GGML_TYPES[type];
 	return (n / t.block) * t.bytes;
 }

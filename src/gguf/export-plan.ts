@@ -16,7 +16,7 @@ import { tensorTypeFor, type GgufExportType } from "./mix.js";
 import { ggufTensorName, isSkippedTensor } from "./names.js";
 import { ggufVocab, type GgufVocab } from "./vocab.js";
 
-export interface PlannedTensor {
+interface PlannedTensor {
 	/** The Hugging Face name in the source. */
 	name: string;
 	ggufName: string;

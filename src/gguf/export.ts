@@ -88,7 +88,7 @@ async function assertNotAnInput(out: string, source: ModelSource): Promise<void>
 }
 
 /** The GGUF metadata of a plan, in llama.cpp's converter order. */
-export function exportMetadata(plan: ExportPlan, name: string, type: GgufExportType): GgufMetadata {
+function exportMetadata(plan: ExportPlan, name: string, type: GgufExportType): GgufMetadata {
 	const meta: GgufMetadata = new Map(llamaMetadata(plan.config, name, fileTypeOf(type)));
 	if (plan.tensors.some((t) => GGML_TYPES[t.ggmlType].block > 1)) meta.set("general.quantization_version", gguf.u32(GGML_QUANTIZATION_VERSION));
 	for (const [k, v] of vocabMetadata(plan.vocab)) meta.set(k, v);

@@ -23,10 +23,10 @@
 import { f16BitsToF32, f32ToF16Bits } from "../io/convert.js";
 import { searchAffine, searchSymmetric, type Fit } from "./k-scale.js";
 
-export const QK_K = 256;
-export const Q4_K_BYTES = 144;
-export const Q5_K_BYTES = 176;
-export const Q6_K_BYTES = 210;
+const QK_K = 256;
+const Q4_K_BYTES = 144;
+const Q5_K_BYTES = 176;
+const Q6_K_BYTES = 210;
 
 function setF16(out: Uint8Array, at: number, bits: number): void {
 	out[at] = bits & 0xff;
@@ -38,7 +38,7 @@ function getF16(bytes: Uint8Array, at: number): number {
 }
 
 /** Packs 8 six-bit scales and 8 six-bit mins into the 12 bytes at `at`. */
-export function packScaleMins(sc: ArrayLike<number>, m: ArrayLike<number>, out: Uint8Array, at: number): void {
+function packScaleMins(sc: ArrayLike<number>, m: ArrayLike<number>, out: Uint8Array, at: number): void {
 	for (let j = 0; j < 4; j++) {
 		out[at + j] = (sc[j]! & 63) | ((sc[j + 4]! >> 4) << 6);
 		out[at + 4 + j] = (m[j]! & 63) | ((m[j + 4]! >> 4) << 6);
@@ -47,7 +47,7 @@ export function packScaleMins(sc: ArrayLike<number>, m: ArrayLike<number>, out: 
 }
 
 /** Unpacks the 12 bytes at `at` into 8 scales and 8 mins. */
-export function unpackScaleMins(bytes: Uint8Array, at: number, sc: Uint8Array, m: Uint8Array): void {
+function unpackScaleMins(bytes: Uint8Array, at: number, sc: Uint8Array, m: Uint8Array): void {
 	for (let j = 0; j < 4; j++) {
 		sc[j] = bytes[at + j]! & 63;
 		m[j] = bytes[at + 4 + j]! & 63;

@@ -14,7 +14,7 @@ export interface Fit {
 }
 
 /** Candidates tried per sub-block: inverse scales from (nmax − 1) to (nmax + 1) per unit of range. */
-export const CANDIDATES = 21;
+const CANDIDATES = 21;
 const SPREAD = 1;
 
 export function searchAffine(x: Float32Array, at: number, n: number, nmax: number, w: Float32Array, fit: Fit): void {

@@ -8,13 +8,13 @@ import { GGML_TYPES, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, ggmlRowBy
 import { ByteSink, KIND_TAGS, type GgufMetadata } from "./metadata.js";
 
 /** One tensor of the file: GGUF dims are innermost first (`dims[0]` is the row length, ggml's ne[0]). */
-export interface GgufTensorSpec {
+interface GgufTensorSpec {
 	name: string;
 	dims: readonly number[];
 	type: GgmlType;
 }
 
-export interface GgufTensorPlacement extends GgufTensorSpec {
+interface GgufTensorPlacement extends GgufTensorSpec {
 	/** Offset from the start of the data section. */
 	offset: number;
 	byteLength: number;
@@ -31,7 +31,7 @@ export interface GgufLayout {
 }
 
 /** The bytes of a tensor of `type` and `dims`; throws when rows are not whole blocks. */
-export function ggufTensorBytes(spec: GgufTensorSpec, file: string): number {
+function ggufTensorBytes(spec: GgufTensorSpec, file: string): number {
 	const row = spec.dims[0] ?? 1;
 	const rowBytes = ggmlRowBytes(spec.type, row);
 	if (rowBytes === undefined) {
@@ -40,7 +40,7 @@ export function ggufTensorBytes(spec: GgufTensorSpec, file: string): number {
 	return spec.dims.slice(1).reduce((n, d) => n * d, rowBytes);
 }
 
-export function alignUp(n: number, alignment: number): number {
+function alignUp(n: number, alignment: number): number {
 	return Math.ceil(n / alignment) * alignment;
 }
 

@@ -7,11 +7,11 @@ import type { ModelConfig } from "../model/config.js";
 import { gguf, type GgufValue } from "./metadata.js";
 
 /** Hugging Face architectures (config.json `architectures[0]` / `model_type`) exported as `llama`. */
-export const LLAMA_ARCHITECTURES = ["LlamaForCausalLM", "MistralForCausalLM"] as const;
+const LLAMA_ARCHITECTURES = ["LlamaForCausalLM", "MistralForCausalLM"] as const;
 const LLAMA_MODEL_TYPES = ["llama", "mistral"];
 
 /** Context length written when config.json has no max_position_embeddings (Llama 2's). */
-export const DEFAULT_CONTEXT_LENGTH = 4096;
+const DEFAULT_CONTEXT_LENGTH = 4096;
 
 /** Throws GgufError "UnsupportedModel" unless the config describes a model the `llama` architecture runs as-is. */
 export function checkLlamaCompatible(cfg: ModelConfig, where: string): void {

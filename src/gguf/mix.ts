@@ -34,7 +34,7 @@ export function fileTypeOf(type: GgufExportType): number {
 }
 
 /** What the mix needs to know about one tensor. */
-export interface MixInput {
+interface MixInput {
 	/** GGUF name, e.g. "blk.3.attn_v.weight". */
 	name: string;
 	/** GGUF dims, row length first. */
@@ -47,7 +47,7 @@ export interface MixInput {
 }
 
 /** llama.cpp's use_more_bits: the first and last eighth of the layers, and every third layer between. */
-export function moreBits(layer: number, layers: number): boolean {
+function moreBits(layer: number, layers: number): boolean {
 	const eighth = Math.floor(layers / 8);
 	return layer < eighth || layer >= Math.floor((7 * layers) / 8) || (layer - eighth) % 3 === 2;
 }
@@ -71,7 +71,7 @@ export function tensorTypeFor(type: GgufExportType, t: MixInput): GgmlType {
 }
 
 /** `type`, or its fallback when rows of `rowLength` are not whole blocks of it. */
-export function fitRows(type: GgmlType, rowLength: number): GgmlType {
+function fitRows(type: GgmlType, rowLength: number): GgmlType {
 	if (rowLength % GGML_TYPES[type].block === 0) return type;
 	const next = FALLBACK[type];
 	if (next !== undefined && rowLength % GGML_TYPES[next].block === 0) return next;

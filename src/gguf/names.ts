@@ -4,7 +4,7 @@
  */
 
 /** What a tensor is in llama.cpp's terms; `rotary` marks q/k projections that need the permutation. */
-export interface GgufName {
+interface GgufName {
 	name: string;
 	/** Layer index for `blk.N.*` tensors. */
 	layer?: number;

@@ -13,10 +13,10 @@
  */
 import { f16BitsToF32, f32ToF16Bits } from "../io/convert.js";
 
-export const Q_BLOCK = 32;
-export const Q4_0_BYTES = 18;
-export const Q5_0_BYTES = 22;
-export const Q5_1_BYTES = 24;
+const Q_BLOCK = 32;
+const Q4_0_BYTES = 18;
+const Q5_0_BYTES = 22;
+const Q5_1_BYTES = 24;
 
 /** Rounds one block against scale d into `q` (integers in [0, 2·half)); returns the squared error. */
 function roundBlock(src: Float32Array, b: number, half: number, d: number, q: Uint8Array): number {

@@ -5,8 +5,8 @@
  */
 import { f16BitsToF32, f32ToF16Bits } from "../io/convert.js";
 
-export const Q8_0_BLOCK = 32;
-export const Q8_0_BYTES = 34;
+const Q8_0_BLOCK = 32;
+const Q8_0_BYTES = 34;
 
 export function encodeQ8_0(src: Float32Array, out: Uint8Array): void {
 	const view = new DataView(out.buffer, out.byteOffset, out.byteLength);

@@ -7,9 +7,9 @@ import { GgufError } from "../errors.js";
 import { KIND_BYTES, KIND_TAGS, type GgufKind, type GgufMetadata, type GgufValue } from "./metadata.js";
 
 /** ggml tensors have at most four dimensions (GGML_MAX_DIMS). */
-export const MAX_TENSOR_DIMS = 4;
+const MAX_TENSOR_DIMS = 4;
 
-export interface RawTensorInfo {
+interface RawTensorInfo {
 	name: string;
 	dims: number[];
 	typeId: number;

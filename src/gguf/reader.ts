@@ -12,7 +12,7 @@ import { readHeaderFields } from "./reader-fields.js";
 import type { GgufMetadata } from "./metadata.js";
 
 /** One tensor of a GGUF file as its header describes it: name, shape, ggml type and where its bytes lie. */
-export interface GgufTensorInfo {
+interface GgufTensorInfo {
 	name: string;
 	/** Innermost first (ggml's ne). */
 	dims: number[];
@@ -23,7 +23,7 @@ export interface GgufTensorInfo {
 }
 
 /** An open GGUF file: its header fields, metadata and tensor list (validated), and readers for tensor data. */
-export interface GgufFile {
+interface GgufFile {
 	path: string;
 	version: number;
 	metadata: GgufMetadata;
@@ -46,7 +46,7 @@ const HEADER_READ_STEP = 4 * 2 ** 20;
  * Largest header (metadata + tensor infos) accepted: a 256k-token vocabulary takes ~5 MB, so 512 MB means
  * a corrupt count rather than a real file, and refusing it keeps a bad file from exhausting memory.
  */
-export const MAX_GGUF_HEADER_BYTES = 512 * 2 ** 20;
+const MAX_GGUF_HEADER_BYTES = 512 * 2 ** 20;
 
 /** Opens a GGUF file and validates its header, metadata and tensor infos; GgufError (naming the field) if invalid. */
 export async function openGguf(path: string): Promise<GgufFile> {

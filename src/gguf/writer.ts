@@ -14,7 +14,7 @@ import { writeAt, writeError } from "../io/writer.js";
 import type { GgufLayout } from "./layout.js";
 
 /** Refuses an `out` that is a folder, or an existing file without `force`. */
-export async function checkOutFile(out: string, force: boolean): Promise<void> {
+async function checkOutFile(out: string, force: boolean): Promise<void> {
 	let isDir: boolean;
 	try {
 		isDir = (await stat(out)).isDirectory();

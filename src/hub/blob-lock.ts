@@ -4,7 +4,7 @@ import { dirname } from "node:path";
 import { HubError } from "../errors.js";
 
 /** A held lock; `release()` is idempotent. */
-export interface BlobLock {
+interface BlobLock {
 	/** False when no lock could be taken because flock(1) is missing (the download then relies on its hash check alone). */
 	readonly held: boolean;
 	release(): Promise<void>;

@@ -27,7 +27,7 @@ export interface DownloadOptions extends HubOptions {
 }
 
 /** Parallel transfers: enough to fill a link when one connection is throttled, few enough to be polite to the Hub. */
-export const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_CONCURRENCY = 4;
 
 /** How many paths one paths-info request names (the Hub pages larger lists). */
 const PATHS_INFO_BATCH = 100;

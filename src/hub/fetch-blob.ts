@@ -18,7 +18,7 @@ export interface BlobTarget {
 	blob: string;
 }
 
-export interface FetchBlobOptions {
+interface FetchBlobOptions {
 	ctx: HubRequestContext;
 	signal?: AbortSignal;
 	/** Called with each chunk's length as it is written, and with a negative count when written bytes are discarded. */
@@ -29,16 +29,16 @@ export interface FetchBlobOptions {
 }
 
 /** Network failures (reset, timeout, 5xx) tolerated per file before giving up; each retry resumes where the last stopped. */
-export const MAX_TRANSFER_ATTEMPTS = 5;
+const MAX_TRANSFER_ATTEMPTS = 5;
 
 /** Downloads whose bytes do not hash to the expected name, per file, before giving up: one bad transfer is luck, three is a broken mirror. */
-export const MAX_INTEGRITY_FAILURES = 3;
+const MAX_INTEGRITY_FAILURES = 3;
 
 /** A transfer that delivers nothing for this long is dropped and resumed (a stalled connection never errors by itself). */
-export const IDLE_TIMEOUT_MS = 60_000;
+const IDLE_TIMEOUT_MS = 60_000;
 
 /** Base wait before a retry, multiplied by the attempt number. */
-export const RETRY_DELAY_MS = 500;
+const RETRY_DELAY_MS = 500;
 
 async function sizeOf(path: string): Promise<number> {
 	try {

@@ -10,7 +10,7 @@ export interface HubRequestContext {
 }
 
 /** A metadata request that has not answered in this long is treated as a network failure (the Hub answers in well under a second). */
-export const METADATA_TIMEOUT_MS = 60_000;
+const METADATA_TIMEOUT_MS = 60_000;
 
 /** How much of the Hub's own error text a message quotes: enough for a sentence, never a whole HTML page. */
 const MAX_QUOTED_CHARS = 200;

@@ -3,7 +3,7 @@
  * weights listed by an index are added once the index itself is in the cache. Others extend this with their
  * own selectors (a LoRA adapter needs `adapter_config.json` + `adapter_model.safetensors`).
  */
-export interface FileSelection {
+interface FileSelection {
 	/** Files to fetch now (repo-relative paths). */
 	files: string[];
 	/** An index (`*.index.json` with a `weight_map`) whose shards are fetched after it; it is in `files` too. */
@@ -14,7 +14,7 @@ export interface FileSelection {
 export type FileSelector = (repoFiles: readonly string[]) => FileSelection;
 
 /** Configuration and tokenizer files a merged model copies or needs, fetched when the repo has them. */
-export const MODEL_SIDE_FILES = [
+const MODEL_SIDE_FILES = [
 	"config.json",
 	"generation_config.json",
 	"tokenizer.json",
@@ -28,14 +28,14 @@ export const MODEL_SIDE_FILES = [
 ] as const;
 
 /** Weight layouts in the order transformers prefers them: safetensors before PyTorch pickles, sharded or not. */
-export const WEIGHT_LAYOUTS = [
+const WEIGHT_LAYOUTS = [
 	{ index: "model.safetensors.index.json", single: "model.safetensors" },
 	{ index: "pytorch_model.bin.index.json", single: "pytorch_model.bin" },
 ] as const;
 
 /** A PEFT LoRA adapter repo (`model+org/adapter` in a merge): its config and one weight file, safetensors first. */
-export const ADAPTER_CONFIG = "adapter_config.json";
-export const ADAPTER_WEIGHTS = ["adapter_model.safetensors", "adapter_model.bin"] as const;
+const ADAPTER_CONFIG = "adapter_config.json";
+const ADAPTER_WEIGHTS = ["adapter_model.safetensors", "adapter_model.bin"] as const;
 
 /**
  * The files a merge needs: top-level config and tokenizer files, and one set of weights (the safetensors index

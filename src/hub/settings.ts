@@ -2,7 +2,7 @@ import { hfCacheRoot } from "./cache-layout.js";
 import { checked, resolveHubToken, type HubToken } from "./token.js";
 
 /** The public Hub; `HF_ENDPOINT` replaces it (a mirror, a private Hub, or a test server). */
-export const DEFAULT_HUB_ENDPOINT = "https://huggingface.co";
+const DEFAULT_HUB_ENDPOINT = "https://huggingface.co";
 
 /** Options every Hub call accepts; anything unset comes from the environment as huggingface_hub reads it. */
 export interface HubOptions {

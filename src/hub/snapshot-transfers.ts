@@ -17,7 +17,7 @@ export interface SnapshotEntry {
 	cached: boolean;
 }
 
-export interface TransferContext {
+interface TransferContext {
 	ctx: HubRequestContext;
 	cache: RepoCache;
 	events: EventQueue<DownloadEvent>;

@@ -5,7 +5,7 @@ import { createReadStream } from "node:fs";
 export type BlobHashKind = "sha256" | "git-sha1";
 
 /** A hash that gives the blob name of `size` bytes streamed through it. */
-export function blobHasher(kind: BlobHashKind, size: number): Hash {
+function blobHasher(kind: BlobHashKind, size: number): Hash {
 	if (kind === "sha256") return createHash("sha256");
 	// git names a blob by sha1("blob <size>\0" + content); the Hub's `oid` and ETag for non-LFS files are that.
 	return createHash("sha1").update(`blob ${size}\0`);

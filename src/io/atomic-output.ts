@@ -22,10 +22,10 @@ import { OutputLock } from "./output-lock.js";
 import { writeError } from "./writer.js";
 
 /** Infix of a temporary output: `merged/x` is written as `merged/x.partial-XXXXXX`. */
-export const PARTIAL_INFIX = ".partial-";
+const PARTIAL_INFIX = ".partial-";
 
 /** Infix of an old output moved aside while its replacement is renamed into place. */
-export const OLD_INFIX = ".old-";
+const OLD_INFIX = ".old-";
 
 /** Present in a temporary output folder from its creation until just before it is renamed into place. */
 export const UNFINISHED_MARKER = ".lm-merge-unfinished";
@@ -64,7 +64,7 @@ export async function unfinishedOutputOf(dir: string): Promise<string | undefine
 }
 
 /** Options of AtomicOutput.begin. */
-export interface AtomicOutputOptions extends OutputGuardOptions {
+interface AtomicOutputOptions extends OutputGuardOptions {
 	/** A folder (model output) or a single file (e.g. an exported GGUF). */
 	kind: "folder" | "file";
 	/** Replace an existing output (a non-empty folder, or a file). Never overrides the destination checks. */

@@ -18,7 +18,7 @@ import type { TensorInfo } from "./types.js";
 export const METADATA_KEY = "__metadata__";
 
 /** The tensors (document order, keyed by name) and the metadata ({} when absent) of a header. */
-export interface HeaderJson {
+interface HeaderJson {
 	/**
 	 * In document order. Until header.ts has checked the layout, `byteOffset` is the entry's begin and
 	 * `byteLength` its end − begin as written (possibly negative).

@@ -22,7 +22,7 @@ export const MAX_HEADER_BYTES = 100_000_000;
  * Highest value `maxHeaderBytes` may take: V8's longest string (2^29 − 24 UTF-16 units). A longer
  * header could not be decoded to text at all, so a larger cap would only move the failure elsewhere.
  */
-export const ABSOLUTE_MAX_HEADER_BYTES = 536_870_888;
+const ABSOLUTE_MAX_HEADER_BYTES = 536_870_888;
 
 /** Size of the little-endian u64 header-length prefix that starts every file. */
 export const LENGTH_PREFIX_BYTES = 8;

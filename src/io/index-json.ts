@@ -15,10 +15,10 @@ export const INDEX_FILE_NAME = "model.safetensors.index.json";
  * Largest index file read. It lists the same tensors as the shard headers, so it gets the same order
  * of limit as a header (100 MB); anything bigger is not an index and is refused before reading it.
  */
-export const MAX_INDEX_JSON_BYTES = 100_000_000;
+const MAX_INDEX_JSON_BYTES = 100_000_000;
 
 /** The validated content of an index file (wire names kept, as in the file). */
-export interface IndexJson {
+interface IndexJson {
 	/** `metadata` (empty when absent); `total_size`, when present, is a non-negative number. */
 	metadata: { total_size?: number; [key: string]: unknown };
 	/** Tensor name → shard file name, in file order (a null-prototype object: any tensor name is safe). */

@@ -40,7 +40,7 @@ export interface LayoutOptions {
  * Safetensors pads the header with spaces so that the data section starts at a multiple of this many
  * bytes; every dtype up to 8 bytes is then aligned in the file when its offset is.
  */
-export const HEADER_ALIGNMENT = 8;
+const HEADER_ALIGNMENT = 8;
 
 const encoder = new TextEncoder();
 

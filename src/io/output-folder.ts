@@ -21,7 +21,7 @@ import { writeAt, writeError } from "./writer.js";
 
 export { PROGRESS_FILE } from "./resume-progress.js";
 
-export interface OutputFolderOptions extends OutputGuardOptions {
+interface OutputFolderOptions extends OutputGuardOptions {
 	maxShardBytes: number;
 	/** Input folders and files the output may not overlap (see output-guard.ts). */
 	inputs?: readonly GuardedInput[];
@@ -36,7 +36,7 @@ export interface OutputFolderOptions extends OutputGuardOptions {
 }
 
 /** Where one tensor's bytes go. */
-export interface TensorTarget {
+interface TensorTarget {
 	name: string;
 	file: string;
 	position: number;

@@ -19,14 +19,14 @@ import type { SafetensorsHeader, TensorInfo, TensorSource } from "./types.js";
  * Largest single `FileHandle.read` call. Node rejects lengths above 2^31 − 1 bytes, so bigger tensors
  * are read in 1 GiB steps.
  */
-export const MAX_READ_CHUNK_BYTES = 2 ** 30;
+const MAX_READ_CHUNK_BYTES = 2 ** 30;
 
 /**
  * Largest result one read may return, in bytes: the longest buffer Node can allocate (buffer.constants.MAX_LENGTH,
  * 4 GiB on Node 20). A bigger tensor (or its float32 decoding) is refused up front with a SafetensorsError, and read
  * in parts with readRows / readRaw ranges instead.
  */
-export const MAX_READ_RESULT_BYTES = bufferConstants.MAX_LENGTH;
+const MAX_READ_RESULT_BYTES = bufferConstants.MAX_LENGTH;
 
 /** One open safetensors file: a TensorSource plus its validated header and size in bytes. */
 export interface SafetensorsFile extends TensorSource {

@@ -8,7 +8,7 @@ import { constants, type Stats } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 
 /** Builds the error for a file that cannot be used; each caller raises its own domain's error class. */
-export type FileErrorFactory = (message: string) => Error;
+type FileErrorFactory = (message: string) => Error;
 
 /** What a non-regular file is, in words: "is a FIFO (named pipe)", "is a directory", ... */
 export function describeFileType(stats: Stats): string {

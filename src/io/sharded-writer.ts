@@ -18,7 +18,7 @@ import { SafetensorsWriter, writeError } from "./writer.js";
 export const INCOMPLETE_SUFFIX = ".incomplete";
 
 /** Options of ShardedWriter.create. */
-export interface ShardedWriterOptions {
+interface ShardedWriterOptions {
 	/** Shard size limit in bytes (see planShards; parseSize turns "5GB" into bytes). */
 	maxShardBytes: number;
 	/** Extra `__metadata__` for every shard, next to `format: "pt"`. */

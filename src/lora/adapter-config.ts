@@ -7,11 +7,11 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { LoraError } from "../errors.js";
 
-export const ADAPTER_CONFIG_FILE = "adapter_config.json";
+const ADAPTER_CONFIG_FILE = "adapter_config.json";
 
 /** PEFT's defaults when a key is absent (peft/tuners/lora/config.py: r=8, lora_alpha=8). */
-export const DEFAULT_RANK = 8;
-export const DEFAULT_ALPHA = 8;
+const DEFAULT_RANK = 8;
+const DEFAULT_ALPHA = 8;
 
 /** The parts of an adapter config that matter for applying it. */
 export interface AdapterConfig {
@@ -49,7 +49,7 @@ export async function readAdapterConfig(dir: string): Promise<AdapterConfig> {
 }
 
 /** Validates a parsed adapter_config.json; `dir` is named in errors. */
-export function parseAdapterConfig(json: unknown, dir: string): AdapterConfig {
+function parseAdapterConfig(json: unknown, dir: string): AdapterConfig {
 	const bad = (message: string): never => {
 		throw new LoraError("InvalidConfig", dir, `${ADAPTER_CONFIG_FILE}: ${message}`);
 	};

@@ -16,7 +16,7 @@ import { moduleScaling, readAdapterConfig, type AdapterConfig } from "./adapter-
 export const PEFT_PREFIX = "base_model.model.";
 
 /** Weight files PEFT writes, in the order it prefers them. */
-export const ADAPTER_WEIGHT_FILES = ["adapter_model.safetensors", "adapter_model.bin"] as const;
+const ADAPTER_WEIGHT_FILES = ["adapter_model.safetensors", "adapter_model.bin"] as const;
 
 /** One adapted module: the names of its two factors in the adapter file, its rank and PEFT's scale for it. */
 export interface LoraModule {

@@ -14,7 +14,7 @@ import { extractLora, type ExtractedAdapter, type ExtractedModule, type ExtractE
 import { openModelWithAdapter } from "./open.js";
 
 /** Options of {@link extractLoraAdapter}: rank and precision of the adapter, where to write it, how models resolve. */
-export interface ExtractLoraOptions extends ExtractOptions, Pick<ResolveOptions, "cwd" | "env" | "aliasesFile"> {
+interface ExtractLoraOptions extends ExtractOptions, Pick<ResolveOptions, "cwd" | "env" | "aliasesFile"> {
 	/** The adapter folder; it appears only when complete. */
 	out: string;
 	force?: boolean;
@@ -35,10 +35,10 @@ export interface ExtractLoraResult {
 }
 
 /** Progress of an extraction: each module as it is factorized, skipped tensors, the end. */
-export type ExtractLoraEvent = ExtractEvent | { event: "done"; out: string; seconds: number };
+type ExtractLoraEvent = ExtractEvent | { event: "done"; out: string; seconds: number };
 
 /** The adapter's weights file, as PEFT names it. */
-export const ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors";
+const ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors";
 
 async function openRef(ref: string, opts: ExtractLoraOptions): Promise<{ source: ModelSource; name: string }> {
 	const r = await resolveModelWithAdapter(ref, opts);

@@ -20,7 +20,7 @@ import { randomizedSvd, type SvdOptions } from "./svd.js";
  * Last name components of nn.Embedding modules in Hugging Face models (token and position embeddings): PEFT wraps
  * those with its Embedding layer, whose factors are saved as lora_embedding_A/B. Everything else 2-D is nn.Linear.
  */
-export const EMBEDDING_MODULES = ["embed_tokens", "wte", "wpe", "word_embeddings", "embed_in", "embed_positions", "position_embeddings", "tok_embeddings"];
+const EMBEDDING_MODULES = ["embed_tokens", "wte", "wpe", "word_embeddings", "embed_in", "embed_positions", "position_embeddings", "tok_embeddings"];
 
 /** How an adapter is extracted: its rank, dtype and which modules, plus the randomized SVD's settings. */
 export interface ExtractOptions extends Omit<SvdOptions, "key"> {
@@ -192,7 +192,3 @@ function adapterConfig(base: ModelSource, modules: ExtractedModule[], opts: Extr
 	};
 }
 
-/** Bytes of the adapter's tensors. */
-export function adapterBytes(adapter: ExtractedAdapter): number {
-	return adapter.tensors.reduce((n, t) => n + t.data.byteLength, 0);
-}

@@ -11,10 +11,10 @@
 import { createRng, rngKey } from "../tensor/rng.js";
 
 /** Columns added to the sketch beyond the target rank: Halko et al. recommend 5–10; more only costs time. */
-export const DEFAULT_OVERSAMPLE = 8;
+const DEFAULT_OVERSAMPLE = 8;
 
 /** Subspace iterations: 2 brings the error within a few percent of optimal for the slowly decaying spectra of fine-tuning deltas. */
-export const DEFAULT_POWER_ITERS = 2;
+const DEFAULT_POWER_ITERS = 2;
 
 /** Jacobi sweeps before giving up on convergence; each sweep orthogonalizes every column pair once (10 is ample at float64). */
 const MAX_JACOBI_SWEEPS = 30;
@@ -29,7 +29,7 @@ export interface SvdOptions {
 }
 
 /** M ≈ U · diag(S) · Vt, with U (rows × rank) and Vt (rank × cols) row-major, S descending. */
-export interface TruncatedSvd {
+interface TruncatedSvd {
 	rank: number;
 	u: Float64Array;
 	s: Float64Array;
@@ -114,7 +114,7 @@ export function multiply(m: Float32Array, rows: number, cols: number, x: Float64
 }
 
 /** Mᵀ times the k vectors Q (each of length rows) → k vectors of length cols, accumulated row by row of M. */
-export function multiplyTransposed(m: Float32Array, rows: number, cols: number, q: Float64Array, k: number): Float64Array {
+function multiplyTransposed(m: Float32Array, rows: number, cols: number, q: Float64Array, k: number): Float64Array {
 	const z = new Float64Array(k * cols);
 	for (let i = 0; i < rows; i++) {
 		const row = i * cols;

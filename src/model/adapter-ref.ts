@@ -2,7 +2,7 @@ import { ModelError } from "../errors.js";
 import { resolveModelRef, type ResolveOptions, type ResolvedModel } from "./refs.js";
 
 /** A model reference that may name a LoRA adapter: mergekit's `model+adapter`. */
-export interface ResolvedModelWithAdapter {
+interface ResolvedModelWithAdapter {
 	model: ResolvedModel;
 	/** The adapter folder, resolved like any model reference (path, alias, Hugging Face cache). */
 	adapter?: ResolvedModel;

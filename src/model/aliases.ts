@@ -12,13 +12,13 @@ export const BUILTIN_ALIASES: Readonly<Record<string, string>> = Object.freeze({
 });
 
 /** Environment variable naming the user config file (YAML or JSON) that holds `aliases`. */
-export const CONFIG_ENV_VAR = "LM_MERGE_CONFIG";
+const CONFIG_ENV_VAR = "LM_MERGE_CONFIG";
 
 /** An alias file maps a few names to ids; 1 MiB holds thousands and keeps a stray huge file out of memory. */
-export const MAX_ALIAS_FILE_BYTES = 1024 * 1024;
+const MAX_ALIAS_FILE_BYTES = 1024 * 1024;
 
 /** File names tried, in order, in `$XDG_CONFIG_HOME/lm-merge/` (else `~/.config/lm-merge/`). */
-export const DEFAULT_CONFIG_NAMES = ["config.yaml", "config.yml", "config.json"] as const;
+const DEFAULT_CONFIG_NAMES = ["config.yaml", "config.yml", "config.json"] as const;
 
 /** The user aliases and where they came from. */
 export interface UserAliases {
@@ -31,7 +31,7 @@ export interface UserAliases {
 }
 
 /** The candidate config files: the explicit one if given, else the defaults. */
-export function aliasFileCandidates(opts: { aliasesFile?: string; env?: NodeJS.ProcessEnv } = {}): { files: string[]; explicit: boolean } {
+function aliasFileCandidates(opts: { aliasesFile?: string; env?: NodeJS.ProcessEnv } = {}): { files: string[]; explicit: boolean } {
 	const env = opts.env ?? process.env;
 	const explicit = opts.aliasesFile ?? env[CONFIG_ENV_VAR];
 	if (explicit) return { files: [explicit], explicit: true };
@@ -40,7 +40,7 @@ export function aliasFileCandidates(opts: { aliasesFile?: string; env?: NodeJS.P
 }
 
 /** Validates `{ aliases: { name: target } }`; other top-level keys are left for future settings. */
-export function parseAliasConfig(doc: unknown, file: string): Map<string, string> {
+function parseAliasConfig(doc: unknown, file: string): Map<string, string> {
 	const out = new Map<string, string>();
 	if (doc === null || doc === undefined) return out;
 	if (typeof doc !== "object" || Array.isArray(doc)) {

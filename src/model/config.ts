@@ -3,16 +3,16 @@ import { join } from "node:path";
 import { ModelError } from "../errors.js";
 
 /** The file name Hugging Face uses for a model's configuration. */
-export const CONFIG_FILE = "config.json";
+const CONFIG_FILE = "config.json";
 
 /** A config.json is a few kilobytes; 16 MiB leaves room for any real one and keeps a stray huge file out of memory. */
-export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
 /** rope_theta when config.json omits it: the value Llama and Mistral v0.1 were trained with. */
-export const DEFAULT_ROPE_THETA = 10000;
+const DEFAULT_ROPE_THETA = 10000;
 
 /** rms_norm_eps when config.json omits it: the transformers MistralConfig / LlamaConfig default. */
-export const DEFAULT_RMS_NORM_EPS = 1e-6;
+const DEFAULT_RMS_NORM_EPS = 1e-6;
 
 /** A typed view of a Llama/Mistral-family config.json; `raw` keeps every key so it can be patched and re-written. */
 export interface ModelConfig {
@@ -127,7 +127,7 @@ export function parseModelConfig(json: unknown, file: string): ModelConfig {
 }
 
 /** config.json as read: the raw object (any family) and, when it describes a Llama/Mistral-style model, the typed view. */
-export interface ConfigFile {
+interface ConfigFile {
 	raw: Record<string, unknown> | undefined;
 	config: ModelConfig | undefined;
 }

@@ -9,7 +9,7 @@ export { hfCacheRoot, hfRepoFolderName } from "../hub/cache-layout.js";
 export { DEFAULT_REVISION, parseHfRef, type HfRef } from "../hub/repo-id.js";
 
 /** The outcome of a cache lookup: the snapshot folder, or every place that was tried. */
-export type HfCacheLookup =
+type HfCacheLookup =
 	| { found: true; path: string; commit: string; revision: string }
 	| { found: false; looked: string[] };
 

@@ -13,19 +13,19 @@ import { sniffImpostor, sniffWeightFormat } from "./sniff.js";
 export type { ModelSource } from "./model-source.js";
 
 /** The single-file weights name transformers writes. */
-export const SINGLE_WEIGHTS_FILE = "model.safetensors";
+const SINGLE_WEIGHTS_FILE = "model.safetensors";
 
 /** The shard index name transformers writes next to `model-0000i-of-0000n.safetensors`. */
-export const INDEX_FILE = "model.safetensors.index.json";
+const INDEX_FILE = "model.safetensors.index.json";
 
 /** The single-file PyTorch weights name transformers writes (read when a folder has no safetensors weights). */
-export const BIN_WEIGHTS_FILE = "pytorch_model.bin";
+const BIN_WEIGHTS_FILE = "pytorch_model.bin";
 
 /** The index of sharded PyTorch weights (`pytorch_model-0000i-of-0000n.bin`); same layout as the safetensors index. */
-export const BIN_INDEX_FILE = "pytorch_model.bin.index.json";
+const BIN_INDEX_FILE = "pytorch_model.bin.index.json";
 
 /** How many folder entries a "no weights" message lists before "…"; enough to see what is there. */
-export const MAX_LISTED_FILES = 20;
+const MAX_LISTED_FILES = 20;
 
 /** The shard names transformers and mergekit write next to an index (`model-00001-of-00003.safetensors`). */
 const SHARD_NAME = /^model-\d+-of-\d+\.safetensors$/;

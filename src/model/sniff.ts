@@ -1,7 +1,7 @@
 import { openRegularFile } from "../io/regular-file.js";
 
 /** Bytes read from the start of a file to recognise what it really is; both signatures fit well within it. */
-export const SNIFF_BYTES = 512;
+const SNIFF_BYTES = 512;
 
 /**
  * Says what a file that should be safetensors (or JSON) really is, when it is one of the two usual
@@ -27,7 +27,7 @@ export async function sniffImpostor(path: string): Promise<string | undefined> {
 }
 
 /** The pure part of sniffImpostor, on the first bytes of a file decoded as text. */
-export function describeImpostor(head: string): string | undefined {
+function describeImpostor(head: string): string | undefined {
 	const start = head.replace(/^\uFEFF/, "").trimStart().toLowerCase();
 	if (start.startsWith("version https://git-lfs")) {
 		return "is a Git LFS pointer, not the real file (run `git lfs pull` in the model folder, or download it again)";

@@ -3,7 +3,7 @@ import { torchDtypeName, type FloatDtype } from "../io/dtypes.js";
 import type { Recipe } from "./schema.js";
 
 /** Settings a merge ran with that may differ from what the recipe text says (command-line overrides). */
-export interface RecipeOverrides {
+interface RecipeOverrides {
 	/** The seed used (the recipe's `seed`/`random_seed`, else 0, unless overridden). */
 	seed?: number;
 	/** The output dtype used (the recipe's `out_dtype`, else `dtype`, unless overridden). */

@@ -12,7 +12,7 @@ type Issue = z.core.$ZodIssue;
 type Segments = PropertyKey[];
 
 /** The value at `path` inside the plain parsed YAML, or undefined. */
-export function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
 	let v = data;
 	for (const seg of path) {
 		if (typeof v !== "object" || v === null || !Object.hasOwn(v, seg)) return undefined;
@@ -22,7 +22,7 @@ export function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** A value as the user would recognise it from their YAML (`.nan`, `"0.5"`, `[0, 0.5, 1]`), kept short. */
-export function describeValue(v: unknown): string {
+function describeValue(v: unknown): string {
 	if (typeof v === "number") {
 		if (Number.isNaN(v)) return ".nan";
 		if (!Number.isFinite(v)) return v > 0 ? ".inf" : "-.inf";

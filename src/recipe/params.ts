@@ -11,7 +11,7 @@ export interface ResolvedParam {
 }
 
 /** The parameter blocks that apply to one tensor of one source, from most to least specific. */
-export interface ParamLevels {
+interface ParamLevels {
 	/** `models[i].parameters` or `slices[s].sources[j].parameters` (per-model parameters only). */
 	sourceParams?: ParamTable;
 	/** `slices[s].parameters`. */

@@ -5,7 +5,7 @@ import { checkLayerRange, checkParamTable } from "./setting-schema.js";
 /** A single parameter value as YAML writes it. */
 export type ParamScalar = number | boolean | string;
 /** A gradient (all numbers, interpolated) or a step list (booleans / strings, picked by layer). */
-export type ParamList = number[] | Array<boolean | string>;
+type ParamList = number[] | Array<boolean | string>;
 /** What a conditional entry's `value` may hold: a scalar or a list, never another filter list. */
 export type ParamValue = ParamScalar | ParamList;
 /** One `{filter, value}` entry; a missing or null filter, or "*", matches every tensor. */
@@ -16,7 +16,7 @@ export interface ParamCondition {
 /** Any mergekit parameter setting: scalar, gradient, step list or a list of conditional entries. */
 export type ParamSetting = ParamValue | ParamCondition[];
 /** A setting plus its YAML path (e.g. `models[1].parameters.weight`), for error messages. */
-export interface ParamEntry {
+interface ParamEntry {
 	setting: ParamSetting;
 	path: string;
 }
@@ -24,14 +24,14 @@ export interface ParamEntry {
 export type ParamTable = Record<string, ParamEntry>;
 
 /** One `models:` entry. `path` is its YAML path, e.g. `models[1]`. */
-export interface RecipeModel {
+interface RecipeModel {
 	model: string;
 	parameters: ParamTable;
 	path: string;
 }
 
 /** One source of a slice: a model and the half-open layer range [start, end) it contributes. */
-export interface RecipeSource {
+interface RecipeSource {
 	model: string;
 	layerRange: [number, number];
 	parameters: ParamTable;
@@ -40,7 +40,7 @@ export interface RecipeSource {
 }
 
 /** One `slices:` entry. */
-export interface RecipeSlice {
+interface RecipeSlice {
 	sources: RecipeSource[];
 	baseModel?: string;
 	parameters: ParamTable;
@@ -49,7 +49,7 @@ export interface RecipeSlice {
 }
 
 /** Where one token's default embedding comes from (`tokenizer.tokens.<token>.source`). */
-export type RecipeTokenSource =
+type RecipeTokenSource =
 	| { kind: "model"; model: string }
 	| { kind: "model_token"; model: string; token?: string; tokenId?: number }
 	| { kind: "zero" };
@@ -73,7 +73,7 @@ export interface RecipeTokenizer {
 }
 
 /** Numeric mode: `float32` (our default: math in float32) or `mergekit` (round where mergekit casts). */
-export type RecipeCompat = "float32" | "mergekit";
+type RecipeCompat = "float32" | "mergekit";
 
 /** A parsed, structurally valid recipe. Method-dependent checks (ranges, names, base) belong to the planner. */
 export interface Recipe {
@@ -129,18 +129,18 @@ const dtypeName = z.string().superRefine((name, ctx) => {
 
 const layerRange = z.custom<[number, number]>().superRefine(checkLayerRange);
 
-export const rawModelSchema = z.strictObject({
+const rawModelSchema = z.strictObject({
 	model: modelRef,
 	parameters: paramTable,
 });
 
-export const rawSourceSchema = z.strictObject({
+const rawSourceSchema = z.strictObject({
 	model: modelRef,
 	layer_range: layerRange,
 	parameters: paramTable,
 });
 
-export const rawSliceSchema = z.strictObject({
+const rawSliceSchema = z.strictObject({
 	sources: z.array(rawSourceSchema).min(1),
 	base_model: modelRef.nullish(),
 	parameters: paramTable,
@@ -149,18 +149,18 @@ export const rawSliceSchema = z.strictObject({
 });
 
 /** `source:` of a `tokenizer.tokens` entry: a model reference, `{kind: model_token, ...}` or `{kind: zero}`. */
-export const rawTokenSourceSchema = z.union([
+const rawTokenSourceSchema = z.union([
 	z.string().min(1),
 	z.strictObject({ kind: z.literal("model_token"), model: modelRef, token: z.string().min(1).optional(), token_id: z.number().int().nonnegative().optional() }),
 	z.strictObject({ kind: z.literal("zero") }),
 ]);
 
-export const rawTokenEntrySchema = z.strictObject({
+const rawTokenEntrySchema = z.strictObject({
 	source: rawTokenSourceSchema.nullish(),
 	force: z.boolean().optional(),
 });
 
-export const rawTokenizerSchema = z.strictObject({
+const rawTokenizerSchema = z.strictObject({
 	source: z.string().min(1).optional(),
 	tokens: z.record(z.string().min(1), rawTokenEntrySchema).nullish(),
 	pad_to_multiple_of: z.number().int().positive().nullish(),

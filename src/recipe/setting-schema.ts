@@ -1,10 +1,10 @@
 import { suggestName } from "../suggest.js";
 
 /** A path inside the YAML document: mapping keys and sequence indices. */
-export type YamlPathSegments = (string | number)[];
+type YamlPathSegments = (string | number)[];
 
 /** The first thing wrong with a value, relative to where it was found. */
-export interface SettingProblem {
+interface SettingProblem {
 	path: YamlPathSegments;
 	kind: "Schema" | "Value";
 	message: string;
@@ -13,7 +13,7 @@ export interface SettingProblem {
 }
 
 /** The part of zod's refinement context we use (kept structural so this file does not depend on zod). */
-export interface IssueSink {
+interface IssueSink {
 	addIssue(issue: { code: "custom"; message: string; path: YamlPathSegments; params: { kind: string; hideValue?: boolean } }): void;
 }
 
@@ -109,7 +109,7 @@ function valueProblem(v: unknown, path: YamlPathSegments, allowConditions: boole
 }
 
 /** The first problem with a parameter setting, or undefined when it is a valid ParamSetting. */
-export function settingProblem(v: unknown): SettingProblem | undefined {
+function settingProblem(v: unknown): SettingProblem | undefined {
 	return valueProblem(v, [], true);
 }
 

@@ -4,7 +4,7 @@ import { formatYamlPath } from "./yaml-path.js";
 type Segments = (string | number)[];
 
 /** A reporter for recipe problems: the kind, the YAML path and the message (load.ts adds line and column). */
-export type RecipeFail = (kind: "Schema" | "Value", path: Segments, message: string) => Error;
+type RecipeFail = (kind: "Schema" | "Value", path: Segments, message: string) => Error;
 
 /** `model:X` (the explicit spelling of a model reference as a tokenizer source) → `X`. */
 function sourceRef(s: string): string {

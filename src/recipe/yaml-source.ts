@@ -14,7 +14,7 @@ export const MAX_RECIPE_BYTES = 4 * 1024 * 1024;
  * laughs"). A real recipe reuses a parameter block a handful of times, so 100 expansions is plenty; it is also
  * the most aliases a recipe may hold.
  */
-export const MAX_ALIAS_COUNT = 100;
+const MAX_ALIAS_COUNT = 100;
 
 /** The only tags a recipe may carry: YAML 1.2 core types. Anything else (`!!python/object`, `!custom`) is refused. */
 const ALLOWED_TAGS = new Set(["str", "int", "float", "bool", "null", "map", "seq"].map((t) => `tag:yaml.org,2002:${t}`));

@@ -16,7 +16,7 @@ export interface ChartSpec {
 }
 
 /** Reliability diagrams are drawn for at most this many rows (the best by objective first): a 100-trial sweep needs its best few, not 100 plots. */
-export const MAX_RELIABILITY_CHARTS = 12;
+const MAX_RELIABILITY_CHARTS = 12;
 
 const WIDTH = 360;
 const HEIGHT = 220;

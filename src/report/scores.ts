@@ -4,7 +4,7 @@ import { reliabilityBins } from "./calibration.js";
 import type { QuantizedComparison, ReportInput, ReportRow, TaskScore, TaskScores } from "./types.js";
 
 /** A TaskReport's figures as a TaskScore; `items` (this task's records) give the reliability bins. */
-export function toTaskScore(r: TaskReport, items: readonly ItemReport[] = [], probScale = 1): TaskScore {
+function toTaskScore(r: TaskReport, items: readonly ItemReport[] = [], probScale = 1): TaskScore {
 	const score: TaskScore = {
 		n: r.n,
 		acc: r.acc.mean,

@@ -55,7 +55,7 @@ export interface ReportRow {
  * reports; see docs/sweeps.md): the quantization type, optionally the backend, file size and speed,
  * and per-task results in the evaluation report's own shape.
  */
-export interface QuantizedVariant {
+interface QuantizedVariant {
 	quant: string;
 	backend?: string;
 	bytes?: number;

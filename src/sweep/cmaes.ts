@@ -10,7 +10,7 @@ import seedrandom from "seedrandom";
  * exists; the general optimisers there, e.g. fmin, are Nelder-Mead and gradient methods untouched
  * since 2017). The eigendecomposition comes from ml-matrix. Fitness is maximised (a sweep's objective).
  */
-export interface CmaEsOptions {
+interface CmaEsOptions {
 	/** Search-space dimension n ≥ 1. */
 	dim: number;
 	/** Initial mean (default: all 0.5, the centre of the unit box). */

@@ -14,7 +14,7 @@ function mean(values: number[]): number {
 }
 
 /** The objectives a sweep file may name, with what each one means (for messages and docs). */
-export const OBJECTIVES: Record<string, string> = {
+const OBJECTIVES: Record<string, string> = {
 	mean_accuracy: "mean over tasks of the accuracy (the paper's Avg column)",
 	mean_acc_letters: "mean over tasks of the letters-only accuracy",
 	mean_acc_norm: "mean over tasks of the length-normalised accuracy (harness mode)",

@@ -22,7 +22,7 @@ export const DEFAULT_QUEUE_NAME = "lm-merge-trials";
 const RECONCILE_MS = 5000;
 
 /** BullMQ retries a trial that threw this many times in all, waiting 5 s, 10 s, … between tries. */
-export const TRIAL_ATTEMPTS = 3;
+const TRIAL_ATTEMPTS = 3;
 const BACKOFF_MS = 5000;
 
 /** A trial's job: the trial, and whether the worker keeps the merged model. */
@@ -30,7 +30,7 @@ export interface TrialJobData extends TrialSpec {
 	keep: boolean;
 }
 
-export interface QueueRunOptions extends SweepRunOptions {
+interface QueueRunOptions extends SweepRunOptions {
 	/** redis://[user:password@]host:port[/db] (rediss:// for TLS). */
 	queue: string;
 	queueName?: string;
@@ -41,7 +41,7 @@ export interface QueueRunOptions extends SweepRunOptions {
 }
 
 /** ioredis options from a redis:// URL; a malformed URL is a usage-level SweepError. */
-export function parseQueueUrl(url: string): { host: string; port: number; db?: number; username?: string; password?: string; tls?: object } {
+function parseQueueUrl(url: string): { host: string; port: number; db?: number; username?: string; password?: string; tls?: object } {
 	let u: URL;
 	try {
 		u = new URL(url);
@@ -85,7 +85,7 @@ async function probe(url: string): Promise<void> {
 	}
 }
 
-export function jobIdOf(key: string): string {
+function jobIdOf(key: string): string {
 	return `trial-${key}`;
 }
 
@@ -126,7 +126,7 @@ function resultOf(value: unknown): TrialResult {
  * Records every finished job of `keys` that the store does not have yet (completed → done, failed after
  * its last retry → failed) and removes it from Redis. Returns the keys it settled.
  */
-export async function collectFinished(queue: Queue, store: ResultsStore, keys: Iterable<string>, objectiveName: (key: string) => string): Promise<Map<string, "done" | "failed">> {
+async function collectFinished(queue: Queue, store: ResultsStore, keys: Iterable<string>, objectiveName: (key: string) => string): Promise<Map<string, "done" | "failed">> {
 	const settled = new Map<string, "done" | "failed">();
 	for (const key of keys) {
 		const job = (await queue.getJob(jobIdOf(key))) as Job | undefined;
@@ -282,7 +282,7 @@ async function* enqueue(queue: Queue, trials: readonly TrialSpec[], opts: QueueR
 }
 
 /** Job counts and live workers of a queue, for `merge sweep status --queue`. */
-export interface QueueStatus {
+interface QueueStatus {
 	counts: Record<string, number>;
 	workers: string[];
 }

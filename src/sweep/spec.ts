@@ -12,7 +12,7 @@ import { parseYamlPath, type PathSegment } from "./yaml-path.js";
 const MAX_SWEEP_BYTES = 1 << 20;
 
 /** A varied value's place in the recipe: the path as written (`models[1].parameters.density`) and its segments. */
-export interface SweepParam {
+interface SweepParam {
 	path: string;
 	segments: PathSegment[];
 }

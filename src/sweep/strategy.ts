@@ -11,7 +11,7 @@ export type ParamSet = Record<string, unknown>;
  * unit of squared distance (box sides are 1): enough to pull the mean back in, small next to the
  * percent-scale differences between trials. (Boundary handling by repair and penalty, Hansen's tutorial.)
  */
-export const BOX_PENALTY = 100;
+const BOX_PENALTY = 100;
 
 /** Searched and drawn values keep 6 significant digits: recipes stay readable and keys stable. */
 function tidy(v: number): number {

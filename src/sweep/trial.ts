@@ -13,7 +13,7 @@ import { parseObjective } from "./objective.js";
 import type { TrialEval, TrialResult, TrialSpec } from "./trial-types.js";
 
 /** Scoring backends a trial can use: lm-merge's tfjs forward pass, or llama.cpp (the merge is converted to GGUF). */
-export const TRIAL_BACKENDS = ["tfjs", "llama"] as const;
+const TRIAL_BACKENDS = ["tfjs", "llama"] as const;
 
 /** `device` of a sweep's eval block on llama.cpp: the hardware; wasm and node name tfjs engines. */
 const LLAMA_DEVICES: Readonly<Record<string, HardwareDevice>> = { auto: "auto", cpu: "cpu", gpu: "cuda" };
@@ -65,7 +65,7 @@ export function toEvaluateOptions(e: TrialEval, model: string, ggufCacheDir?: st
 }
 
 /** Where and how a trial runs. */
-export interface TrialRunOptions {
+interface TrialRunOptions {
 	/** This process's name in the store (worker-id.ts). */
 	worker: string;
 	/** Parent folder of temporary merges (default the OS temp folder). */

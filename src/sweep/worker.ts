@@ -15,13 +15,13 @@ import { workerId } from "./worker-id.js";
  * runs). A killed worker's trial is handed to another worker once this lapses and the next stalled
  * check (run as often) sees it: about 30–60 s by default.
  */
-export const DEFAULT_LOCK_MS = 30_000;
+const DEFAULT_LOCK_MS = 30_000;
 
 /** A trial whose worker is lost this many times is failed rather than started again (a trial that kills workers). */
-export const MAX_STALLED = 2;
+const MAX_STALLED = 2;
 
 /** Options of {@link startWorker}: the queue to serve, concurrency, lock duration and working folders. */
-export interface WorkerOptions {
+interface WorkerOptions {
 	/** redis://HOST:PORT[/db] */
 	queue: string;
 	queueName?: string;
@@ -47,7 +47,7 @@ export type WorkerEvent =
 	| { event: "error"; message: string };
 
 /** A running worker, to stop it gracefully ({@link WorkerHandle.close}) or hand its trials back. */
-export interface WorkerHandle {
+interface WorkerHandle {
 	readonly id: string;
 	/** Takes no new trial, lets the running ones finish, then disconnects. */
 	close(): Promise<void>;

@@ -35,7 +35,7 @@ const GATHER_MAX_FRACTION = 1 / 8;
  * order — which are exactly the keys equal to it at indices below `tieEnd`, so a kernel can test membership
  * without a running counter: key > cut.key || (key === cut.key && i < cut.tieEnd).
  */
-export interface RankCut {
+interface RankCut {
 	readonly key: number;
 	readonly takeEqual: number;
 	readonly tieEnd: number;

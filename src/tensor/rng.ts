@@ -5,7 +5,7 @@
  */
 
 /** A sequential view on a stream, for code that wants `next()`. */
-export interface Rng {
+interface Rng {
 	next(): number;
 }
 

@@ -21,7 +21,7 @@ export type TfjsChoice = "auto" | "cpu" | "wasm" | "node" | "gpu";
 export const TFJS_CHOICES: readonly TfjsChoice[] = ["auto", "cpu", "wasm", "node", "gpu"];
 
 /** What was loaded: the namespace, the tfjs backend name that is now active, and the package that provides it. */
-export interface LoadedTfjs {
+interface LoadedTfjs {
 	tf: Tf;
 	backend: string;
 	packageName: string;

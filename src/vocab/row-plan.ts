@@ -7,7 +7,7 @@ export const ROW_DEFAULT = -1;
 export const ROW_MEAN = -2;
 
 /** Where a token's default embedding comes from (mergekit's `tokenizer.tokens.<t>.source`). */
-export type TokenSource =
+type TokenSource =
 	| { kind: "model"; model: number }
 	| { kind: "model_token"; model: number; token?: string; tokenId?: number }
 	| { kind: "zero" };

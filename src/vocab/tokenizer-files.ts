@@ -11,11 +11,11 @@ export const TOKENIZER_CONFIG_JSON = "tokenizer_config.json";
  * Largest tokenizer.json read into memory: the biggest common ones (Qwen, Gemma) are about 35 MB, so anything much
  * bigger is not a tokenizer.
  */
-export const MAX_TOKENIZER_JSON_BYTES = 128 * 1024 * 1024;
+const MAX_TOKENIZER_JSON_BYTES = 128 * 1024 * 1024;
 
 /** The tokenizer model kinds whose vocabulary lm-merge can read and edit. */
-export const TOKENIZER_MODEL_TYPES = ["BPE", "Unigram", "WordPiece", "WordLevel"] as const;
-export type TokenizerModelType = (typeof TOKENIZER_MODEL_TYPES)[number];
+const TOKENIZER_MODEL_TYPES = ["BPE", "Unigram", "WordPiece", "WordLevel"] as const;
+type TokenizerModelType = (typeof TOKENIZER_MODEL_TYPES)[number];
 
 /** One `added_tokens` entry of tokenizer.json (also the shape of tokenizer_config.json's `added_tokens_decoder`). */
 export interface AddedTokenEntry {
@@ -29,7 +29,7 @@ export interface AddedTokenEntry {
 }
 
 /** The `model` object of tokenizer.json, with the fields lm-merge reads; the rest is carried along untouched. */
-export interface TokenizerModelJson {
+interface TokenizerModelJson {
 	type: TokenizerModelType;
 	/** BPE, WordPiece, WordLevel: token → id. Unigram: [piece, score] pairs, the id being the position. */
 	vocab: Record<string, number> | Array<[string, number]>;
@@ -51,7 +51,7 @@ export interface TokenizerJson {
 }
 
 /** A model folder's tokenizer: tokenizer.json (parsed and checked) and tokenizer_config.json when present. */
-export interface TokenizerFolder {
+interface TokenizerFolder {
 	dir: string;
 	json: TokenizerJson;
 	config: Record<string, unknown> | undefined;

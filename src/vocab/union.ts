@@ -2,7 +2,7 @@ import type { AddedTokenEntry, TokenizerJson } from "./tokenizer-files.js";
 import { addedEntry, mergeParts, mergeResult, modelVocab, vocabularyOf } from "./vocabulary.js";
 
 /** One input of a union: a model's tokenizer.json and how many of its ids its embeddings cover. */
-export interface UnionInput {
+interface UnionInput {
 	/** The model as the recipe names it, for messages. */
 	name: string;
 	json: TokenizerJson;

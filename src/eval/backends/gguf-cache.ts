@@ -49,7 +49,7 @@ async function fileHash(path: string, memo: HashMemo): Promise<{ hash: string; f
 }
 
 /** The content key of a model folder for weight format `quant`. */
-export async function sourceKey(model: string, quant: QuantType, cacheDir: string): Promise<string> {
+async function sourceKey(model: string, quant: QuantType, cacheDir: string): Promise<string> {
 	const memoFile = join(cacheDir, "hashes.json");
 	let memo: HashMemo = {};
 	try {

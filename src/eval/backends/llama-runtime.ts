@@ -26,7 +26,7 @@ let module: Promise<NodeLlamaCpp> | undefined;
 const instances = new Map<string, Promise<Llama>>();
 
 /** The node-llama-cpp module, or EvaluationError "Backend" saying how to install it. */
-export async function nodeLlamaCpp(): Promise<NodeLlamaCpp> {
+async function nodeLlamaCpp(): Promise<NodeLlamaCpp> {
 	module ??= import("node-llama-cpp").catch((err: unknown) => {
 		module = undefined;
 		const code = (err as { code?: string }).code;

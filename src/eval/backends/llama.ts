@@ -125,7 +125,7 @@ class LlamaBackend implements ForwardBackend {
 }
 
 /** Weight files below this size run on one thread unless `threads` says otherwise (see loadLlamaBackend()). */
-export const SINGLE_THREAD_BELOW_BYTES = 32 * 1024 * 1024;
+const SINGLE_THREAD_BELOW_BYTES = 32 * 1024 * 1024;
 
 /**
  * Loads a model on llama.cpp: a `.gguf` file as is, a safetensors model through the GGUF cache in weight

@@ -11,9 +11,9 @@ const LOADERS: Record<BackendName, () => Promise<BackendLoader>> = {
 	llama: async () => (await import("./llama.js")).loadLlamaBackend,
 };
 
-export const BACKEND_NAMES = Object.keys(LOADERS) as BackendName[];
+const BACKEND_NAMES = Object.keys(LOADERS) as BackendName[];
 
-export function isBackendName(s: string): s is BackendName {
+function isBackendName(s: string): s is BackendName {
 	return Object.hasOwn(LOADERS, s);
 }
 

@@ -11,13 +11,13 @@ export const MASKED = Number.NEGATIVE_INFINITY;
  * attention memory grows linearly with the prompt (a 4k-token prompt: ~16 MB of scores per block at g = 2,
  * instead of 128 MB per kv head for the whole square); prompts up to 512 tokens still run as one block.
  */
-export const ATTENTION_QUERY_CHUNK = 512;
+const ATTENTION_QUERY_CHUNK = 512;
 
 /**
  * Mask elements (16 MB) a batch keeps for reuse by every layer; masks past this budget are built per use.
  * A budget per batch, not per mask: the masks of a long prompt's blocks add up to the quadratic T²/2.
  */
-export const MASK_CACHE_ELEMENTS = 4 * 2 ** 20;
+const MASK_CACHE_ELEMENTS = 4 * 2 ** 20;
 
 /**
  * State allocated once per model and reused by every batch (llama2.c's `RunState`): the RoPE angle tables.

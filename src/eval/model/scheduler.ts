@@ -27,7 +27,7 @@ export interface PrefixCache {
 	pending?: { batch: PackedBatch; bt: BatchTensors; x: Tensor2D };
 }
 
-export interface ScheduleOptions {
+interface ScheduleOptions {
 	/** Sequences per packed batch. */
 	maxSequences: number;
 	/** Rows (tokens) per packed batch; a longer sequence runs alone. */

@@ -4,10 +4,10 @@ import { badRecord, isRecord, type LoadContext, type RawRecord } from "./records
 import { taskOfCorpus, type TaskSpec } from "./registry.js";
 
 /** BioInstructQA stores one precomputed shot list per seed under these keys (seed s → key s+1). */
-export const PAPER_SHOT_SETS = 3;
+const PAPER_SHOT_SETS = 3;
 
 /** Options for reading BioInstructQA records. */
-export interface BioInstructQaOptions {
+interface BioInstructQaOptions {
 	/** Use `question_translated` / `options_translated` / `context_translated` (the translated test splits). */
 	translated?: boolean;
 }

@@ -3,13 +3,13 @@ import { dirname, join } from "node:path";
 import type { TaskSpec } from "./registry.js";
 
 /** Split names and the file names accepted for them. */
-export const SPLIT_ALIASES = {
+const SPLIT_ALIASES = {
 	test: ["test"],
 	dev: ["dev", "validation", "val"],
 	train: ["train"],
 } as const;
 
-export type SplitName = keyof typeof SPLIT_ALIASES;
+type SplitName = keyof typeof SPLIT_ALIASES;
 
 /** File extensions tried for a split file, in this order. */
 const EXTENSIONS = ["jsonl", "json", "csv"] as const;
@@ -21,7 +21,7 @@ export const BIOINSTRUCTQA_FILES = {
 } as const;
 
 /** PubMedQA's labelled file and the list of its 500 test PMIDs (pubmedqa/pubmedqa repository, `data/`). */
-export const PUBMEDQA_ALL = "ori_pqal.json";
+const PUBMEDQA_ALL = "ori_pqal.json";
 export const PUBMEDQA_TEST_IDS = "test_ground_truth.json";
 
 export async function isFile(path: string): Promise<boolean> {

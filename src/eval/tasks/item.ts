@@ -3,7 +3,7 @@ import type { TaskSpec } from "./registry.js";
 import { badRecord, type LoadContext } from "./records.js";
 
 /** The fields a loader extracted from one record, before validation. */
-export interface ItemFields {
+interface ItemFields {
 	id: string;
 	question: unknown;
 	options: { letter: string; text: unknown }[];

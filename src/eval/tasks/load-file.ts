@@ -11,7 +11,7 @@ import { isRecord, parseRecords, readDataFile, type LoadContext, type RawRecord 
 import { MMLU_TASKS, getTask, taskOfCorpus } from "./registry.js";
 
 /** The data formats the loader recognises. */
-export type DataFormat = "bioinstructqa" | "medqa" | "medmcqa" | "pubmedqa" | "mmlu-csv" | "mmlu-jsonl";
+type DataFormat = "bioinstructqa" | "medqa" | "medmcqa" | "pubmedqa" | "mmlu-csv" | "mmlu-jsonl";
 
 /** Options shared by every loader. */
 export interface LoadOptions {
@@ -35,7 +35,7 @@ export interface DataFile {
 }
 
 /** Decides a file's format from its extension and the keys of its first record. */
-export function detectFormat(file: string, records: RawRecord[]): DataFormat {
+function detectFormat(file: string, records: RawRecord[]): DataFormat {
 	if (/\.csv$/i.test(file)) return "mmlu-csv";
 	const first = records.find((r) => isRecord(r.value))?.value;
 	if (isRecord(first)) {

@@ -12,7 +12,7 @@ const OPTION_KEYS = ["opa", "opb", "opc", "opd"] as const;
  * 0-based (0..3). A 0 anywhere means 0-based, a 4 anywhere 1-based; both, or neither (only 1..3),
  * cannot be decided and need an explicit `copBase`.
  */
-export function detectCopBase(records: RawRecord[], file: string): 0 | 1 {
+function detectCopBase(records: RawRecord[], file: string): 0 | 1 {
 	let zero = false;
 	let four = false;
 	for (const r of records) {

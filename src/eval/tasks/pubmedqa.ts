@@ -4,7 +4,7 @@ import { badRecord, isRecord, type LoadContext, type RawRecord } from "./records
 import type { TaskSpec } from "./registry.js";
 
 /** PubMedQA's answers and the letters the BioMistral template gives them. */
-export const PUBMEDQA_OPTIONS = [
+const PUBMEDQA_OPTIONS = [
 	{ letter: "A", text: "yes" },
 	{ letter: "B", text: "no" },
 	{ letter: "C", text: "maybe" },

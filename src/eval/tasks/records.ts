@@ -5,7 +5,7 @@ import { readRegularText } from "../../io/regular-file.js";
  * Largest data file read into memory. BioInstructQA's full multilingual JSON is the biggest input
  * (a few hundred MB); anything past 1 GiB is refused rather than exhausting the heap.
  */
-export const MAX_DATA_FILE_BYTES = 1024 * 1024 * 1024;
+const MAX_DATA_FILE_BYTES = 1024 * 1024 * 1024;
 
 /** One raw record of a data file: its value, 1-based line, and 0-based index among the file's records. */
 export interface RawRecord {
@@ -54,7 +54,7 @@ export async function readDataFile(file: string): Promise<string> {
 }
 
 /** JSON Lines: one record per non-blank line; an unparsable line is a bad record. */
-export function parseJsonLines(text: string, ctx: LoadContext): RawRecord[] {
+function parseJsonLines(text: string, ctx: LoadContext): RawRecord[] {
 	const out: RawRecord[] = [];
 	const lines = text.split("\n");
 	let index = 0;

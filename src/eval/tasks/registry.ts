@@ -2,7 +2,7 @@ import { EvaluationError } from "../../errors.js";
 import type { TaskName } from "../types.js";
 
 /** The lm-evaluation-harness prompt family a task is scored with in harness mode. */
-export type HarnessStyle = "mmlu" | "medqa" | "medmcqa" | "pubmedqa";
+type HarnessStyle = "mmlu" | "medqa" | "medmcqa" | "pubmedqa";
 
 /** Everything the evaluator knows about one task. */
 export interface TaskSpec {
@@ -36,7 +36,7 @@ function mmlu(subject: string, label: string): TaskSpec {
 }
 
 /** The ten tasks, in the column order of the paper's Table 2. */
-export const TASKS: readonly TaskSpec[] = [
+const TASKS: readonly TaskSpec[] = [
 	mmlu("clinical_knowledge", "Clinical KG"),
 	mmlu("medical_genetics", "Medical Genetics"),
 	mmlu("anatomy", "Anatomy"),
@@ -64,7 +64,7 @@ export const MMLU_TASKS: readonly TaskName[] = TASKS.filter((t) => t.harness ===
 export const TASK_NAMES: readonly TaskName[] = TASKS.map((t) => t.name);
 
 /** Type guard for user-supplied task names. */
-export function isTaskName(name: string): name is TaskName {
+function isTaskName(name: string): name is TaskName {
 	return (TASK_NAMES as readonly string[]).includes(name);
 }
 

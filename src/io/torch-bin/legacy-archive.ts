@@ -13,10 +13,10 @@ import { PickleTruncated, PyDict, unpickle } from "./unpickler.js";
 import type { ZipRecord } from "./zip-archive.js";
 
 /** The number torch writes first to mark its legacy format (torch/serialization.py MAGIC_NUMBER). */
-export const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
 /** The only legacy protocol version torch ever wrote. */
-export const LEGACY_PROTOCOL_VERSION = 1001;
+const LEGACY_PROTOCOL_VERSION = 1001;
 
 /** First window read for the leading pickles; it grows ×4 (up to MAX_PICKLE_BYTES) while a pickle does not fit. */
 const FIRST_WINDOW_BYTES = 1 << 20;

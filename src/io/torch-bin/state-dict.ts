@@ -26,7 +26,7 @@ export interface TensorLayout {
 }
 
 /** How storages are named in persistent ids: the zip format's 5-tuple, or the legacy format's 6-tuple with a view slot. */
-export type PidFormat = "zip" | "legacy";
+type PidFormat = "zip" | "legacy";
 
 /** A storage key becomes part of a record name (`data/<key>`): plain characters only. */
 const STORAGE_KEY_RE = /^[A-Za-z0-9_.-]{1,64}$/;

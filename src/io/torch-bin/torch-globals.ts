@@ -15,7 +15,7 @@ export class StorageType {
 }
 
 /** A dtype global (`torch.bfloat16`, ...), passed to `_rebuild_tensor_v3`. */
-export class TorchDtype {
+class TorchDtype {
 	constructor(
 		readonly name: string,
 		readonly dtype: Dtype,
@@ -81,7 +81,7 @@ function callable(name: string, call: (args: readonly unknown[]) => unknown): Pi
 }
 
 /** Raised by a rebuild function on arguments torch never writes; the unpickler's caller turns it into a TorchBinError. */
-export class RebuildError extends Error {}
+class RebuildError extends Error {}
 
 function storageArg(v: unknown, fn: string): StorageRef {
 	if (typeof v !== "object" || v === null || !("key" in v) || !("numel" in v)) throw new RebuildError(`${fn}: the first argument is not a storage`);
@@ -140,5 +140,3 @@ export function torchGlobal(module: string, name: string): unknown {
 	return Object.hasOwn(ALLOWED, key) ? ALLOWED[key] : undefined;
 }
 
-/** Every allowed `module.name`, for documentation and tests. */
-export const ALLOWED_GLOBALS: readonly string[] = Object.keys(ALLOWED);

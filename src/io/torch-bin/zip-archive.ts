@@ -20,7 +20,7 @@ export interface ZipRecord {
 }
 
 /** The entries of a torch zip, by name relative to the top-level folder (`data.pkl`, `data/0`, `byteorder`). */
-export interface TorchZip {
+interface TorchZip {
 	prefix: string;
 	records: Map<string, ZipRecord>;
 }
