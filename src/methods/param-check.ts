@@ -14,6 +14,8 @@ export type ParamDeclaration = Pick<
 	"name" | "params" | "modelParams" | "ignoredModelParams" | "checkModelParams" | "checkTensorParams"
 >;
 
+type Values = Record<string, unknown>;
+
 /** "(0, 1]", "[0, inf)": the range a number must lie in, for messages. */
 export function describeRange(def: ParamDef): string {
 	if (def.type !== "number") return "";
@@ -60,8 +62,6 @@ function describeProblem(method: ParamDeclaration, problem: ParamProblem, params
 	}
 	return `${parts.join(" and ")}: ${problem.message}`;
 }
-
-type Values = Record<string, unknown>;
 
 /**
  * Why one tensor's parameters break `method`'s declaration, or undefined: each global value, each model's values
