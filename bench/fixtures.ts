@@ -6,7 +6,7 @@
  * tenth of that as a delta. Tensor names, shapes and config.json match writeTinyMistral's layout.
  */
 import { join } from "node:path";
-import { ShardedWriter } from "../src/index.js";
+import { ShardedWriter } from "../src/io/sharded-writer.js";
 import { mistralConfig } from "../src/fixtures/tiny-model.js";
 import { tinyTensorSpecs, type TinyShape, type TinyTensorSpec } from "../src/fixtures/tiny-weights.js";
 

@@ -12,7 +12,7 @@
 import { cpus, freemem, totalmem } from "node:os";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { UsageError } from "../src/index.js";
+import { UsageError } from "../src/errors.js";
 import { runEvalBench } from "./eval-bench.js";
 import { runHeaderBench } from "./header-bench.js";
 import { runGgufBench } from "./gguf-bench.js";

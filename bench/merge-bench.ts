@@ -13,7 +13,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { ExecError } from "../src/index.js";
+import { ExecError } from "../src/errors.js";
 import { tinyTensorSpecs } from "../src/fixtures/tiny-weights.js";
 import { MISTRAL_7B_SHAPE, writeBenchPair } from "./fixtures.js";
 import { directIoWorks, dropCaches, measureIoFloor, modelFiles } from "./io-floor.js";

@@ -19,7 +19,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { evaluate, loadSweep, mergeModels, parseRecipe, ResultsStore, runSweepLocal, runSweepQueued, writeTinyMistral } from "../src/index.js";
+import { evaluate, loadSweep, mergeModels, parseRecipe, runSweepLocal, runSweepQueued } from "../src/index.js";
+import { ResultsStore } from "../src/sweep/store.js";
+import { writeTinyMistral } from "../src/fixtures/tiny-model.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const DATA = path.join(ROOT, "examples", "data", "medqa-sample.jsonl");

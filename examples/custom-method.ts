@@ -4,12 +4,14 @@
  *
  *   npx tsx examples/custom-method.ts
  *
- * In your own project, import from "lm-merge" instead of "../src/index.js".
+ * In your own project, import from "lm-merge" and "lm-merge/testing" instead of "../src/index.js" and
+ * "../src/testing.js".
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { BUILTIN_METHODS, createRegistry, defineMethod, mergeModels, openModel, parseRecipe, writeTinyMistral } from "../src/index.js";
+import { BUILTIN_METHODS, createRegistry, defineMethod, mergeModels, openModel, parseRecipe } from "../src/index.js";
+import { writeTinyMistral } from "../src/testing.js";
 
 /**
  * Element-wise median of the models, pulled towards their mean by `blend` (0 = pure median).

@@ -5,12 +5,14 @@
  *   npx tsx examples/inspect-header.ts [file.safetensors]
  *
  * Without an argument it writes a tiny model to a temporary folder and inspects that.
- * In your own project, import from "lm-merge" instead of "../src/index.js".
+ * In your own project, import from "lm-merge" and "lm-merge/testing" instead of "../src/index.js" and
+ * "../src/testing.js".
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { formatShape, numel, openSafetensors, writeTinyMistral } from "../src/index.js";
+import { formatShape, numel, openSafetensors } from "../src/index.js";
+import { writeTinyMistral } from "../src/testing.js";
 
 const given = process.argv[2];
 const work = given === undefined ? await mkdtemp(path.join(tmpdir(), "lm-merge-inspect-")) : undefined;

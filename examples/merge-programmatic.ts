@@ -3,12 +3,14 @@
  *
  *   npx tsx examples/merge-programmatic.ts
  *
- * In your own project, import from "lm-merge" instead of "../src/index.js".
+ * In your own project, import from "lm-merge" and "lm-merge/testing" instead of "../src/index.js" and
+ * "../src/testing.js".
  */
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { mergeModels, openModel, parseRecipe, writeTinyPair, type MergeEvent } from "../src/index.js";
+import { mergeModels, openModel, parseRecipe, type MergeEvent } from "../src/index.js";
+import { writeTinyPair } from "../src/testing.js";
 
 const work = await mkdtemp(path.join(tmpdir(), "lm-merge-example-"));
 try {

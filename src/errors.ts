@@ -11,6 +11,7 @@ export class LmMergeError extends Error {
 	}
 }
 
+/** What went wrong, for code to switch on: the `kind` of a {@link SafetensorsError}. */
 export type SafetensorsErrorKind =
 	| "HeaderTooSmall"
 	| "HeaderTooLarge"
@@ -44,6 +45,7 @@ export class SafetensorsError extends LmMergeError {
 	}
 }
 
+/** What went wrong, for code to switch on: the `kind` of a {@link ModelError}. */
 export type ModelErrorKind =
 	| "NotFound"
 	| "NoWeights"
@@ -70,6 +72,7 @@ export class ModelError extends LmMergeError {
 	}
 }
 
+/** What went wrong, for code to switch on: the `kind` of a {@link RecipeError}. */
 export type RecipeErrorKind = "Yaml" | "Schema" | "Value" | "UnknownMethod" | "Unsupported";
 
 /** A recipe (YAML or object) that is malformed; `path` is the YAML path, e.g. `models[1].parameters.weight`. */
@@ -84,6 +87,7 @@ export class RecipeError extends LmMergeError {
 	}
 }
 
+/** What went wrong, for code to switch on: the `kind` of a {@link PlanError}. */
 export type PlanErrorKind =
 	| "UnknownMethod"
 	| "MissingTensor"
@@ -113,6 +117,7 @@ export class PlanError extends LmMergeError {
 	}
 }
 
+/** What went wrong, for code to switch on: the `kind` of a {@link MethodError}. */
 export type MethodErrorKind = "InvalidInput" | "InvalidParameter" | "Numerical";
 
 /** A kernel that received inputs it cannot merge (caught by the planner in normal use). */
@@ -126,6 +131,7 @@ export class MethodError extends LmMergeError {
 	}
 }
 
+/** What went wrong, for code to switch on: the `kind` of a {@link ExecError}. */
 export type ExecErrorKind = "Io" | "DiskFull" | "Interrupted" | "ResumeMismatch" | "Backend" | "Locked";
 
 /** A merge that failed while running. */
@@ -139,6 +145,7 @@ export class ExecError extends LmMergeError {
 	}
 }
 
+/** What went wrong, for code to switch on: the `kind` of a {@link EvalError}. */
 export type EvalErrorKind = "Data" | "Config" | "Tokenizer" | "Backend" | "Mismatch";
 
 /** The evaluator could not load a model, tokenizer or data file. */
@@ -156,6 +163,7 @@ export class UsageError extends LmMergeError {
 	override readonly exitCode: number = 2;
 }
 
+/** What went wrong, for code to switch on: the `kind` of a {@link HubError}. */
 export type HubErrorKind =
 	| "Unauthorized"
 	| "Forbidden"
@@ -185,6 +193,7 @@ export class HubError extends LmMergeError {
 	}
 }
 
+/** What went wrong, for code to switch on: the `kind` of a {@link SweepError}. */
 export type SweepErrorKind = "Spec" | "Store" | "Queue" | "Trial" | "NotFound";
 
 /** A sweep file, results store or job queue that cannot be used; `file` names the sweep file or store when known. */
@@ -199,6 +208,7 @@ export class SweepError extends LmMergeError {
 	}
 }
 
+/** What went wrong, for code to switch on: the `kind` of a {@link ReportError}. */
 export type ReportErrorKind = "Input" | "Empty";
 
 /** `merge report` inputs that cannot be read (not a store, not an evaluation report) or that hold nothing to show. */
@@ -212,6 +222,7 @@ export class ReportError extends LmMergeError {
 	}
 }
 
+/** What went wrong, for code to switch on: the `kind` of a {@link TorchBinError}. */
 export type TorchBinErrorKind =
 	| "NotACheckpoint"
 	| "UnsupportedFormat"
@@ -240,6 +251,7 @@ export class TorchBinError extends LmMergeError {
 	}
 }
 
+/** What went wrong, for code to switch on: the `kind` of a {@link LoraError}. */
 export type LoraErrorKind = "InvalidConfig" | "Unsupported" | "MissingWeights" | "InvalidWeights" | "UnknownModule" | "ShapeMismatch" | "NothingToExtract";
 
 /** A PEFT LoRA adapter that cannot be applied (or a LoRA extraction that cannot be done); `location` is the adapter folder. */
@@ -253,6 +265,7 @@ export class LoraError extends LmMergeError {
 	}
 }
 
+/** What went wrong, for code to switch on: the `kind` of a {@link TokenizerError}. */
 export type TokenizerErrorKind = "NotFound" | "Invalid" | "Unsupported" | "MissingToken";
 
 /** A tokenizer that cannot be read, merged or extended as the recipe asks (`location`: the folder or file). */
@@ -266,6 +279,7 @@ export class TokenizerError extends LmMergeError {
 	}
 }
 
+/** What went wrong, for code to switch on: the `kind` of a {@link GgufError}. */
 export type GgufErrorKind =
 	| "BadMagic"
 	| "UnsupportedVersion"

@@ -12,7 +12,8 @@ const SRC = path.join(REPO_ROOT, "src");
 
 /**
  * Which src modules (top-level folders, or top-level files without extension) each module may import.
- * A module may always import its own files. `index` is the public surface: only the CLI goes through it.
+ * A module may always import its own files. `index`, `testing` and `errors-entry` are the public entries: examples/
+ * (and users) go through them; nothing in src/ imports them.
  */
 const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	errors: [],
@@ -50,7 +51,10 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	// The evaluator scores any checkpoint: never methods, plan or exec; gguf for the llama backend's conversions.
 	eval: ["io", "model", "tensor", "arch", "errors", "version", "gguf", "tfjs"],
 	fixtures: ["io", "model", "tensor", "arch", "errors"],
-	index: ["errors", "version", "tensor", "wasm", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures", "hub", "report", "sweep", "chat-templates", "lora", "vocab", "gguf", "tfjs"],
+	// The public entries: `lm-merge` (index.ts, at most 80 names), `lm-merge/testing`, `lm-merge/errors`.
+	index: ["errors", "version", "tensor", "io", "model", "methods", "backends", "recipe", "plan", "exec", "eval", "hub", "report", "sweep", "lora", "gguf"],
+	testing: ["fixtures"],
+	"errors-entry": ["errors"],
 	// Report pages know the evaluator's report shapes, its calibration bins and task names: nothing that runs a model.
 	report: ["eval/types", "eval/score", "eval/tasks/registry", "errors"],
 	// Sweeps drive merges and evaluations through the library's entry points (recipe, mergeModels, evaluate, report
@@ -61,8 +65,9 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	// Model folder → GGUF for llama.cpp: reads models like the evaluator does, knows nothing of merging; its
 	// compiled encoders live in the wasm module (a compute primitive, like tensor).
 	gguf: ["io", "model", "tensor", "arch", "errors", "wasm", "worker-script"],
-	// A client of the library, like examples/: everything through ../index.js.
-	cli: ["index"],
+	// The top layer, an internal caller: it imports the library's modules directly (it needs far more than the
+	// public entries offer, which stay small for users); examples/ go through the public entries (test below).
+	cli: ["errors", "version", "tensor", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures", "hub", "report", "sweep", "lora", "gguf"],
 };
 
 /** npm packages the CLI may use besides node: built-ins (it parses arguments and renders; the library does the rest). */
@@ -133,7 +138,13 @@ describe("checkImport", () => {
 		["io/reader.ts", "../recipe/schema.js"],
 		["recipe/load.ts", "../io/reader.js"],
 		["recipe/schema.ts", "../methods/registry.js"],
-		["cli/commands/run.ts", "../../plan/plan.js"],
+		["cli/commands/run.ts", "../../index.js"],
+		["cli/commands/demo.ts", "../../testing.js"],
+		["cli/commands/run.ts", "../../wasm/kernels.js"],
+		["exec/run.ts", "../index.js"],
+		["fixtures/tiny-model.ts", "../testing.js"],
+		["testing.ts", "./methods/ties.js"],
+		["errors-entry.ts", "./io/reader.js"],
 		["cli/main.ts", "zod"],
 		["plan/plan.ts", "../index.js"],
 		["io/reader.ts", "@tensorflow/tfjs"],
@@ -154,13 +165,15 @@ describe("checkImport", () => {
 		["methods/ties.ts", "./task-arithmetic.js"],
 		["methods/linear.ts", "../tensor/ops.js"],
 		["recipe/schema.ts", "../io/dtypes.js"],
-		["cli/commands/run.ts", "../../index.js"],
+		["cli/commands/run.ts", "../../plan/plan.js"],
 		["cli/commands/run.ts", "../merge-flags.js"],
 		["cli/main.ts", "yargs"],
 		["cli/output.ts", "node:fs/promises"],
 		["exec/run.ts", "../plan/types.js"],
 		["tfjs/loader.ts", "@tensorflow/tfjs"],
 		["index.ts", "./exec/run.js"],
+		["testing.ts", "./fixtures/tiny-model.js"],
+		["errors-entry.ts", "./errors.js"],
 		["model/refs.ts", "../hub/download.js"],
 		["hub/download.ts", "@huggingface/hub"],
 		["sweep/trial.ts", "../exec/merge-models.js"],
@@ -245,5 +258,43 @@ test("outside the task-vector engine, src/ imports it only through its index.ts 
 		.filter(({ target }) => !ENGINE_ENTRIES.includes(target))
 		.map(({ file, line, spec }) => `src/${file}:${line} imports "${spec}"`);
 	expect(imports.length).toBeGreaterThan(5);
+	expect(violations).toEqual([]);
+});
+
+/** What examples/ may import from src/: the public entries, which their header comments map to package names. */
+const PUBLIC_ENTRIES: Record<string, string> = {
+	"src/index": "lm-merge",
+	"src/testing": "lm-merge/testing",
+	"src/errors-entry": "lm-merge/errors",
+};
+
+/** Whether an example (`examples/X.ts`) may import `spec`: node built-ins and the public entries only. */
+function exampleMayImport(spec: string): boolean {
+	if (spec.startsWith("node:")) return true;
+	if (!spec.startsWith(".")) return false;
+	return path.posix.join("examples", spec).replace(/\.(js|ts)$/, "") in PUBLIC_ENTRIES;
+}
+
+test.each([
+	["../src/index.js", true],
+	["../src/testing.js", true],
+	["../src/errors-entry.js", true],
+	["node:path", true],
+	["../src/io/reader.js", false],
+	["../src/fixtures/tiny-model.js", false],
+	["../src/errors.js", false],
+	["yaml", false],
+])("an example importing %s is allowed: %s", (spec, allowed) => {
+	expect(exampleMayImport(spec)).toBe(allowed);
+});
+
+test("examples/ import the library only through its public entries (lm-merge, lm-merge/testing, lm-merge/errors)", () => {
+	const files = sourceFiles(path.join(REPO_ROOT, "examples"));
+	const violations = files.flatMap((file) =>
+		importsOf(file)
+			.filter(({ spec }) => !exampleMayImport(spec))
+			.map(({ spec, line }) => `${path.relative(REPO_ROOT, file)}:${line} imports "${spec}"`),
+	);
+	expect(files.length).toBeGreaterThanOrEqual(3);
 	expect(violations).toEqual([]);
 });

@@ -5,6 +5,8 @@ export interface Backend {
 	readonly name: "cpu" | "tfjs";
 	/** A human-readable description for logs (e.g. "tfjs (wasm)"). */
 	readonly description: string;
+	/** Merges one tensor with `method` (same contract as `method.merge`, asynchronous). */
 	run<P, M>(method: MergeMethod<P, M>, input: MergeInput<P, M>, ctx: MergeContext): Promise<Float32Array>;
+	/** Releases what the backend holds (tensors, engines); optional. */
 	dispose?(): Promise<void>;
 }

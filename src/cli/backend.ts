@@ -1,4 +1,6 @@
-import { cpuBackend, createTfjsBackend, type Backend } from "../index.js";
+import { cpuBackend } from "../backends/cpu.js";
+import { createTfjsBackend } from "../backends/tfjs.js";
+import type { Backend } from "../backends/types.js";
 import type { MergeDeviceChoice } from "./device.js";
 
 /** The kernel backend for a resolved --device / --backend choice (see device.ts). */

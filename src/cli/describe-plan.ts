@@ -1,4 +1,4 @@
-import type { MergePlan } from "../index.js";
+import type { MergePlan } from "../plan/types.js";
 import { formatBytes, type Io } from "./output.js";
 import { printable } from "./printable.js";
 

@@ -5,7 +5,9 @@
  * pinned to one of its engines (`tfjs-wasm`, `tfjs-node`, `tfjs-cpu`), or llama.cpp (`llama`, `merge eval` only). The old spellings (`--device tfjs` for
  * merges; `--device wasm|node` for eval) still work, with a one-line notice.
  */
-import { UsageError, type Device, type HardwareDevice } from "../index.js";
+import { UsageError } from "../errors.js";
+import type { Device } from "../eval/tfjs-backend.js";
+import type { HardwareDevice } from "../eval/backends/types.js";
 
 export const DEVICES = ["auto", "cpu", "cuda", "vulkan"] as const;
 export type DeviceName = (typeof DEVICES)[number];

@@ -1,5 +1,5 @@
 import cliProgress from "cli-progress";
-import type { EvalEvent } from "../index.js";
+import type { EvalEvent } from "../eval/types.js";
 import type { Io } from "./output.js";
 import { printable } from "./printable.js";
 

@@ -1,4 +1,4 @@
-import type { Recipe } from "../index.js";
+import type { Recipe } from "../recipe/schema.js";
 
 /** `density` → `--density`, as quick commands spell parameter flags. */
 export function flagName(param: string): string {

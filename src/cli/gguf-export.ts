@@ -1,5 +1,7 @@
 import path from "node:path";
-import { exportGgufIter, GGUF_EXPORT_TYPES, isGgufExportType, UsageError, type ExportGgufResult, type GgufExportType } from "../index.js";
+import { exportGgufIter, type ExportGgufResult } from "../gguf/export.js";
+import { GGUF_EXPORT_TYPES, isGgufExportType, type GgufExportType } from "../gguf/mix.js";
+import { UsageError } from "../errors.js";
 import type { Io } from "./output.js";
 import { createExportRenderer } from "./render-export.js";
 

@@ -1,5 +1,5 @@
 import cliProgress from "cli-progress";
-import type { DownloadEvent, UploadEvent } from "../index.js";
+import type { DownloadEvent, UploadEvent } from "../hub/events.js";
 import { formatBytes, type Io } from "./output.js";
 
 export interface HubRenderOptions {

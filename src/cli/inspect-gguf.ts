@@ -1,5 +1,7 @@
 import { open } from "node:fs/promises";
-import { GGUF_MAGIC, openGguf, type GgufValue } from "../index.js";
+import { GGUF_MAGIC } from "../gguf/constants.js";
+import { openGguf } from "../gguf/reader.js";
+import type { GgufValue } from "../gguf/metadata.js";
 import { formatBytes, type Io } from "./output.js";
 
 /** Whether `path` is a file that starts with the GGUF magic. */

@@ -1,5 +1,6 @@
 import yargs, { type Argv } from "yargs";
-import { UsageError, VERSION } from "../index.js";
+import { UsageError } from "../errors.js";
+import { VERSION } from "../version.js";
 import { demoCommand } from "./commands/demo.js";
 import { downloadCommand } from "./commands/download.js";
 import { uploadCommand } from "./commands/upload.js";

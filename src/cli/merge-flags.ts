@@ -1,19 +1,13 @@
 import path from "node:path";
 import type { Argv } from "yargs";
-import {
-	assertSafeOutput,
-	buildPlan,
-	checkOutputPath,
-	closePlan,
-	parseDtypeName,
-	parseSize,
-	PlanError,
-	runMerge,
-	UsageError,
-	type MergeEvent,
-	type MergeResult,
-	type Recipe,
-} from "../index.js";
+import { assertSafeOutput } from "../io/output-guard.js";
+import { buildPlan, closePlan } from "../plan/plan.js";
+import { checkOutputPath, runMerge } from "../exec/run.js";
+import { parseDtypeName } from "../io/dtypes.js";
+import { parseSize } from "../io/layout.js";
+import { PlanError, UsageError } from "../errors.js";
+import type { MergeEvent, MergeResult } from "../exec/events.js";
+import type { Recipe } from "../recipe/schema.js";
 import { describePlan } from "./describe-plan.js";
 import { formatBytes, type Io } from "./output.js";
 import { createRenderer } from "./render.js";

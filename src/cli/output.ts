@@ -1,4 +1,4 @@
-import { ExecError, HubError, LmMergeError } from "../index.js";
+import { ExecError, HubError, LmMergeError } from "../errors.js";
 
 /** Exit code of a merge stopped by Ctrl-C: 128 + SIGINT (2), as shells report a process killed by SIGINT. */
 export const EXIT_INTERRUPTED = 130;

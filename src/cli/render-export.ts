@@ -1,5 +1,5 @@
 import cliProgress from "cli-progress";
-import type { ExportEvent } from "../index.js";
+import type { ExportEvent } from "../gguf/export.js";
 import { formatBytes, type Io } from "./output.js";
 
 /**

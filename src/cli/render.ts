@@ -1,5 +1,5 @@
 import cliProgress from "cli-progress";
-import type { MergeEvent } from "../index.js";
+import type { MergeEvent } from "../exec/events.js";
 import { formatBytes, type Io } from "./output.js";
 import { printable } from "./printable.js";
 

@@ -1,4 +1,4 @@
-import type { SweepEvent } from "../index.js";
+import type { SweepEvent } from "../sweep/events.js";
 import type { Io } from "./output.js";
 
 function describeParams(params: Record<string, unknown>): string {

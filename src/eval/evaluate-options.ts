@@ -67,6 +67,7 @@ export interface EvaluateOptions {
 	savePrompts?: string;
 	/** Abort to stop early: the report then holds what was scored, with `partial: true`. */
 	signal?: AbortSignal;
+	/** Called with each progress event (the events {@link evaluateIter} yields). */
 	onProgress?(ev: EvalEvent): void;
 	/** Replaces the backend's loader (tests, custom backends). */
 	loadModel?: BackendLoader;

@@ -17,6 +17,7 @@ import { TOKENIZER_FILES } from "./copy-extras.js";
 import type { MergeEvent } from "./events.js";
 import { DEFAULT_SHARD_BYTES } from "./run.js";
 
+/** Options of {@link convertModel}: the output folder and how it is written. */
 export interface ConvertOptions {
 	/** The output folder; it appears only when the conversion is complete. */
 	out: string;
@@ -28,6 +29,7 @@ export interface ConvertOptions {
 	signal?: AbortSignal;
 }
 
+/** What {@link convertModel} wrote: the folder, its files, tensor count, bytes and time. */
 export interface ConvertResult {
 	out: string;
 	files: string[];

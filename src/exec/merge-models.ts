@@ -4,6 +4,7 @@ import { buildPlan, closePlan, type PlanOptions } from "../plan/plan.js";
 import type { MergeEvent, MergeResult } from "./events.js";
 import { drainMerge, runMerge, type RunOptions } from "./run.js";
 
+/** Options of {@link mergeModels}: how the recipe is planned ({@link PlanOptions}) and run ({@link RunOptions}). */
 export type MergeModelsOptions = PlanOptions & RunOptions;
 
 /** A recipe object, or a path to a YAML recipe file. */

@@ -16,6 +16,7 @@ import { closeJobEnv, executeJob, toJobSpec, type JobEnv, type JobResult } from 
 import { WorkerPool } from "./pool.js";
 import { VERSION } from "../version.js";
 
+/** How {@link runMerge} writes the output: folder, shard size, threads, memory, backend, resume, cancellation. */
 export interface RunOptions {
 	/** The output folder; it appears only when the merge is complete. */
 	out: string;

@@ -54,6 +54,7 @@ export const GGML_TYPES = {
 	BF16: { id: 30, block: 1, bytes: 2 },
 } as const satisfies Record<string, { id: number; block: number; bytes: number }>;
 
+/** A ggml tensor type name (`F32`, `Q8_0`, `Q4_K`, ...), the types llama.cpp stores tensors in. */
 export type GgmlType = keyof typeof GGML_TYPES;
 
 const BY_ID = new Map<number, GgmlType>(Object.entries(GGML_TYPES).map(([name, t]) => [t.id, name as GgmlType]));

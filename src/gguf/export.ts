@@ -21,6 +21,7 @@ import { vocabMetadata } from "./vocab.js";
 import { GgufWriter } from "./writer.js";
 import { llamaMetadata } from "./llama-metadata.js";
 
+/** Options of {@link exportGguf}: the type and file to write, and how the export runs. */
 export interface ExportGgufOptions {
 	/** What to write: f32, f16, bf16, q8_0, q4_0, q4_k_m, q5_k_m or q6_k. */
 	type: GgufExportType;
@@ -40,12 +41,14 @@ export interface ExportGgufOptions {
 	chunkValues?: number;
 }
 
+/** Progress of an export: the plan (tensor count, sizes, the ggml type mix), each tensor, warnings, the end. */
 export type ExportEvent =
 	| { event: "planned"; out: string; type: GgufExportType; tensors: number; readBytes: number; bytes: number; types: Partial<Record<GgmlType, number>> }
 	| { event: "tensor"; name: string; ggufName: string; ggmlType: GgmlType; index: number; total: number; doneBytes: number; totalBytes: number }
 	| { event: "warning"; message: string }
 	| { event: "done"; out: string; bytes: number; seconds: number };
 
+/** What {@link exportGguf} wrote: the file, its type and size, and how long it took. */
 export interface ExportGgufResult {
 	out: string;
 	type: GgufExportType;

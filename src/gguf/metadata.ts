@@ -4,7 +4,9 @@
  */
 import { GgufValueType } from "./constants.js";
 
+/** GGUF metadata value types that fit a JavaScript number. */
 export type GgufNumberKind = "uint8" | "int8" | "uint16" | "int16" | "uint32" | "int32" | "float32" | "float64";
+/** GGUF metadata value types read as bigint (64-bit integers). */
 export type GgufBigKind = "uint64" | "int64";
 export type GgufScalarKind = GgufNumberKind | GgufBigKind | "bool" | "string";
 

@@ -10,6 +10,7 @@ import { GGML_TYPES, LLAMA_FILE_TYPES, type GgmlType } from "./constants.js";
 
 /** The export types `merge export --type` accepts, as people name the files they download. */
 export const GGUF_EXPORT_TYPES = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k"] as const;
+/** A GGUF export type: `f32`, `f16`, `bf16` (unquantized), `q8_0`, `q4_0`, `q4_k_m`, `q5_k_m` or `q6_k`. */
 export type GgufExportType = (typeof GGUF_EXPORT_TYPES)[number];
 
 export function isGgufExportType(s: string): s is GgufExportType {

@@ -11,6 +11,7 @@ import { decodeRows, hasCodec } from "./encode.js";
 import { readHeaderFields } from "./reader-fields.js";
 import type { GgufMetadata } from "./metadata.js";
 
+/** One tensor of a GGUF file as its header describes it: name, shape, ggml type and where its bytes lie. */
 export interface GgufTensorInfo {
 	name: string;
 	/** Innermost first (ggml's ne). */
@@ -21,6 +22,7 @@ export interface GgufTensorInfo {
 	byteLength: number;
 }
 
+/** An open GGUF file: its header fields, metadata and tensor list (validated), and readers for tensor data. */
 export interface GgufFile {
 	path: string;
 	version: number;
@@ -33,6 +35,7 @@ export interface GgufFile {
 	readRaw(name: string): Promise<Uint8Array>;
 	/** One tensor dequantized to float32 (row-major, rows of dims[0] values). */
 	readF32(name: string): Promise<Float32Array>;
+	/** Closes the file. */
 	close(): Promise<void>;
 }
 
@@ -45,6 +48,7 @@ const HEADER_READ_STEP = 4 * 2 ** 20;
  */
 export const MAX_GGUF_HEADER_BYTES = 512 * 2 ** 20;
 
+/** Opens a GGUF file and validates its header, metadata and tensor infos; GgufError (naming the field) if invalid. */
 export async function openGguf(path: string): Promise<GgufFile> {
 	let handle: FileHandle;
 	try {

@@ -13,6 +13,7 @@ import { writeRef } from "./snapshot-link.js";
 import { snapshotIsComplete } from "./snapshot-status.js";
 import { SnapshotTransfers, type SnapshotEntry } from "./snapshot-transfers.js";
 
+/** Options of {@link downloadSnapshot}: which revision and files, parallelism, cancellation, and the Hub settings. */
 export interface DownloadOptions extends HubOptions {
 	/** Branch, tag or commit (default "main"). */
 	revision?: string;

@@ -10,6 +10,7 @@ export interface FileSelection {
 	index?: string;
 }
 
+/** Picks which of a repo's files to download (given every file path of the revision). */
 export type FileSelector = (repoFiles: readonly string[]) => FileSelection;
 
 /** Configuration and tokenizer files a merged model copies or needs, fetched when the repo has them. */

@@ -8,6 +8,7 @@ import { asHubError, createHubFetch, type HubRequestContext } from "./hub-fetch.
 import { DEFAULT_REVISION, isRepoId, isRevision } from "./repo-id.js";
 import { hubSettings, type HubOptions } from "./settings.js";
 
+/** Options of {@link uploadFolder}: visibility of a new repo, commit title, branch, cancellation, the Hub settings. */
 export interface UploadOptions extends HubOptions {
 	/** Create the repo private when it does not exist yet (an existing repo keeps its visibility). */
 	private?: boolean;

@@ -27,6 +27,7 @@ export const DTYPES = {
 	U64: { bits: 64, float: false },
 } as const satisfies Record<string, { bits: number; float: boolean }>;
 
+/** A safetensors dtype name as it appears in file headers (`"BF16"`, `"F32"`, `"I64"`, ...). */
 export type Dtype = keyof typeof DTYPES;
 
 /** The float dtypes that decode to / encode from float32 (merge inputs and outputs). */

@@ -31,6 +31,7 @@ export interface TensorSource {
 	readonly location: string;
 	/** Tensor names, in file order (shard by shard for folders). */
 	names(): string[];
+	/** Whether a tensor of that name exists. */
 	has(name: string): boolean;
 	/** Throws SafetensorsError kind "TensorNotFound". */
 	info(name: string): TensorInfo;
@@ -55,5 +56,6 @@ export interface TensorSource {
 	 * than the merge itself on some virtual machines. Optional: callers fall back to readRaw.
 	 */
 	readRawAligned?(name: string, start: number, end: number, scratch: Uint8Array): Promise<Uint8Array>;
+	/** Closes the file handles; the source cannot be read afterwards. */
 	close(): Promise<void>;
 }

@@ -13,12 +13,14 @@ import type { ModelSource } from "../model/model-source.js";
 import { extractLora, type ExtractedAdapter, type ExtractedModule, type ExtractEvent, type ExtractOptions } from "./extract.js";
 import { openModelWithAdapter } from "./open.js";
 
+/** Options of {@link extractLoraAdapter}: rank and precision of the adapter, where to write it, how models resolve. */
 export interface ExtractLoraOptions extends ExtractOptions, Pick<ResolveOptions, "cwd" | "env" | "aliasesFile"> {
 	/** The adapter folder; it appears only when complete. */
 	out: string;
 	force?: boolean;
 }
 
+/** What {@link extractLoraAdapter} wrote, and how well the adapter reproduces the difference between the models. */
 export interface ExtractLoraResult {
 	out: string;
 	files: string[];
@@ -32,6 +34,7 @@ export interface ExtractLoraResult {
 	seconds: number;
 }
 
+/** Progress of an extraction: each module as it is factorized, skipped tensors, the end. */
 export type ExtractLoraEvent = ExtractEvent | { event: "done"; out: string; seconds: number };
 
 /** The adapter's weights file, as PEFT names it. */

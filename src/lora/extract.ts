@@ -22,6 +22,7 @@ import { randomizedSvd, type SvdOptions } from "./svd.js";
  */
 export const EMBEDDING_MODULES = ["embed_tokens", "wte", "wpe", "word_embeddings", "embed_in", "embed_positions", "position_embeddings", "tok_embeddings"];
 
+/** How an adapter is extracted: its rank, dtype and which modules, plus the randomized SVD's settings. */
 export interface ExtractOptions extends Omit<SvdOptions, "key"> {
 	rank: number;
 	/** dtype of the adapter's tensors (default F32). */
@@ -43,6 +44,7 @@ export interface ExtractedModule {
 	error: number;
 }
 
+/** Progress of an extraction, module by module. */
 export type ExtractEvent =
 	| { event: "planned"; candidates: number }
 	| { event: "module"; index: number; total: number; module: ExtractedModule }

@@ -19,6 +19,7 @@ export const DEFAULT_POWER_ITERS = 2;
 /** Jacobi sweeps before giving up on convergence; each sweep orthogonalizes every column pair once (10 is ample at float64). */
 const MAX_JACOBI_SWEEPS = 30;
 
+/** Settings of the randomized truncated SVD (oversampling, power iterations, the seed of its sketch). */
 export interface SvdOptions {
 	oversample?: number;
 	powerIters?: number;

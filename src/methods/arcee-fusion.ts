@@ -15,6 +15,7 @@ const FEISTEL_ROUNDS = 4;
 /** Random stream purpose for the quartile sample (model index 0 is the non-base model). */
 const SAMPLE_PURPOSE = 0;
 
+/** Options of {@link arceeFusion}: the tensor's shape and the random stream its threshold sample draws from. */
 export interface ArceeFusionOptions {
 	/** The tensor's shape: the softmax runs along its last axis (default: one row). */
 	shape?: readonly number[];

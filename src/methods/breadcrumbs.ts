@@ -48,7 +48,7 @@ export interface BreadcrumbsOptions {
 	tensorName?: string;
 }
 
-/** Plain Model Breadcrumbs on typed arrays (see {@link breadcrumbsMethod}). */
+/** Plain Model Breadcrumbs on typed arrays, one tensor (recipes use the `breadcrumbs` method of {@link BUILTIN_METHODS}). */
 export function breadcrumbs(base: Float32Array, models: readonly Float32Array[], opts: BreadcrumbsOptions): Float32Array {
 	const consensus = opts.consensus ?? false;
 	return mergeTaskVectors(base, models, {

@@ -13,6 +13,11 @@ import type {
 	TensorSize,
 } from "./types.js";
 
+/**
+ * What {@link defineMethod} takes: a method's self-description (name, reference, base requirement, parameter tables)
+ * and its kernel. The fields mean what they mean on {@link MergeMethod}; `params` and `modelParams` are declared
+ * `as const` tables from which the kernel's parameter types are inferred.
+ */
 export interface MethodSpec<PS extends ParamSpec, MS extends ParamSpec> {
 	name: string;
 	prettyName: string;
@@ -26,10 +31,14 @@ export interface MethodSpec<PS extends ParamSpec, MS extends ParamSpec> {
 	modelParams: MS;
 	ignoredModelParams?: readonly string[];
 	random?: boolean;
+	/** A constraint between one model's parameters that ranges cannot express; the planner reports the problem it returns. */
 	checkModelParams?: (params: ParamValues<PS>, modelParams: ParamValues<MS>) => ParamProblem | undefined;
+	/** A constraint across the models' parameters or with the tensor's size; the planner reports it for every tensor. */
 	checkTensorParams?: (params: ParamValues<PS>, modelParams: readonly ParamValues<MS>[], tensor: TensorSize) => ParamProblem | undefined;
+	/** True when out[i] depends only on the inputs at i for these parameters, so tensors may be split into ranges. */
 	elementwise?: (params: ParamValues<PS>, modelParams: ParamValues<MS>[]) => boolean;
 	chunked?: ChunkedForm<ParamValues<PS>, ParamValues<MS>>;
+	/** The kernel: one tensor (or element range) in, the merged float32 values out. */
 	merge(input: MergeInput<ParamValues<PS>, ParamValues<MS>>, ctx: MergeContext): Float32Array;
 }
 

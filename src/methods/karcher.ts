@@ -30,6 +30,7 @@ const TOL = {
 	description: "Convergence and zero-norm tolerance",
 } as const satisfies NumberParamDef;
 
+/** Options of {@link karcher}: iteration limit and tolerance of the Karcher-mean iteration, and per-model weights. */
 export interface KarcherOptions {
 	maxIter?: number;
 	tol?: number;

@@ -10,6 +10,7 @@ export const MODEL_STOCK_NORM_EPS = 1e-6;
  */
 export const MODEL_STOCK_DENOM_EPS = 1e-12;
 
+/** Options of {@link modelStock}: one interpolation ratio per tensor, or per row (`filterWise`). */
 export interface ModelStockOptions {
 	/** Compute one t per row (last axis) instead of one per tensor (default false). */
 	filterWise?: boolean;

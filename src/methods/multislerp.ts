@@ -43,6 +43,7 @@ function weightsNormalize(params: { normalize_weights?: boolean }, modelParams: 
 	return message !== undefined ? { params: ["normalize_weights", "weight"], message } : undefined;
 }
 
+/** Options of {@link multislerp}: an optional base (task-vector mode), weight normalization, the stability constant. */
 export interface MultislerpOptions {
 	/** With a base, the task vectors `xᵢ − base` are interpolated and the base is added back. */
 	base?: Float32Array;

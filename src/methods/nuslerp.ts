@@ -8,6 +8,7 @@ export const NUSLERP_NORM_EPS = 1e-7;
 /** Below this |sin θ| the two directions are (anti)parallel and the sin blend is 0/0: fall back to lerp. */
 export const NUSLERP_SIN_EPS = 1e-8;
 
+/** Options of {@link nuslerp}: an optional base (task-vector mode) and whether to interpolate whole, by row or by column. */
 export interface NuslerpOptions {
 	/** With a base, the task vectors `a − base` and `b − base` are interpolated and the base is added back. */
 	base?: Float32Array;

@@ -12,6 +12,7 @@ export const RAMPLUS_DEFAULT_R = 0.1;
 /** mergekit's default cap on the shared/unique ratio in ramplus_tl. */
 export const RAMPLUS_DEFAULT_ALPHA = 0.2;
 
+/** Options of {@link ram}: the magnitude under which a task-vector entry counts as unchanged. */
 export interface RamOptions {
 	/** |τ| above this counts as a contribution (default 1e-5). */
 	epsilon?: number;

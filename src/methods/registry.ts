@@ -46,6 +46,7 @@ export const BUILTIN_METHODS: readonly MergeMethod[] = Object.freeze([
 export interface MethodRegistry {
 	/** The method called `name` (case-insensitive, "-" accepted for "_"); PlanError "UnknownMethod" otherwise. */
 	get(name: string): MergeMethod;
+	/** Whether a method of that name is registered (same spelling rules as `get`). */
 	has(name: string): boolean;
 	/** All methods, in registration order. */
 	list(): readonly MergeMethod[];

@@ -11,6 +11,7 @@ export const SCE_WEIGHT_SUM_EPS = 1e-6;
 /** mergekit's floor for the per-entry divisor Σ ωᵢ·maskᵢ (entries no model may write keep the base). */
 export const SCE_DIVISOR_MIN = 1e-6;
 
+/** Options of {@link sce}: how many entries (by variance across models) it keeps. */
 export interface SceOptions {
 	/** Fraction of the nonzero-variance entries to keep, in (0, 1] (default 1: no selection). */
 	selectTopk?: number;

@@ -28,7 +28,7 @@ export interface TiesOptions {
 	tensorName?: string;
 }
 
-/** Plain TIES on typed arrays (see {@link tiesMethod}). */
+/** Plain TIES on typed arrays, one tensor (recipes use the `ties` method of {@link BUILTIN_METHODS}). */
 export function ties(base: Float32Array, models: readonly Float32Array[], opts: TiesOptions): Float32Array {
 	return mergeTaskVectors(base, models, {
 		weights: opts.weights,

@@ -3,6 +3,7 @@ import type { RngKey } from "../tensor/rng.js";
 /** Whether a method needs a base model (the `base_model` of the recipe). */
 export type BaseRequirement = "required" | "optional" | "none";
 
+/** What every parameter definition has, whatever its type. */
 interface ParamDefBase {
 	/** One line for `merge methods` and docs. */
 	description: string;
@@ -10,6 +11,7 @@ interface ParamDefBase {
 	required?: boolean;
 }
 
+/** A numeric parameter (`weight`, `density`, `t`, ...), with its default and the range a recipe value must lie in. */
 export interface NumberParamDef extends ParamDefBase {
 	type: "number";
 	default?: number;
@@ -21,22 +23,26 @@ export interface NumberParamDef extends ParamDefBase {
 	integer?: boolean;
 }
 
+/** A true/false parameter (`normalize`, `rescale`, ...). */
 export interface BooleanParamDef extends ParamDefBase {
 	type: "boolean";
 	default?: boolean;
 }
 
+/** A parameter taking one of a fixed list of values (DARE's `rescale`: true, false or `inverse_density`). */
 export interface EnumParamDef<V extends string | boolean = string | boolean> extends ParamDefBase {
 	type: "enum";
 	values: readonly V[];
 	default?: V;
 }
 
+/** One parameter of a method: its type, default, range or allowed values, and a description (see {@link ParamSpec}). */
 export type ParamDef = NumberParamDef | BooleanParamDef | EnumParamDef;
 
 /** A method's parameter table: name → definition. */
 export type ParamSpec = Record<string, ParamDef>;
 
+/** The TypeScript type of a definition's values: number, boolean, or the union of an enum's values. */
 type ValueOf<D> = D extends { type: "number" }
 	? number
 	: D extends { type: "boolean" }
@@ -45,6 +51,7 @@ type ValueOf<D> = D extends { type: "number" }
 			? V
 			: never;
 
+/** A definition's value as the kernel receives it: always set when it has a default or is required, else maybe undefined. */
 type Resolved<D> = D extends { default: unknown } ? ValueOf<D> : D extends { required: true } ? ValueOf<D> : ValueOf<D> | undefined;
 
 /** The plain values a kernel receives for a spec (defaults filled in by the planner). */
@@ -145,6 +152,7 @@ export interface MergeMethod<P = any, M = any> {
 	 * element ranges (threads, bounded memory) and pass `elementOffset`. Omitted means false.
 	 */
 	readonly elementwise?: (params: P, modelParams: M[]) => boolean;
+	/** The kernel: merges one tensor (or one element range of it) and returns the result in float32. */
 	merge(input: MergeInput<P, M>, ctx: MergeContext): Float32Array;
 	/** A form that streams a large tensor chunk by chunk (global statistics in scan passes, then output). */
 	readonly chunked?: ChunkedForm<P, M>;
@@ -175,6 +183,7 @@ export interface ChunkedKernel {
 	 * succeeded early), so callers must re-read it before starting each pass, not only once.
 	 */
 	readonly scanPasses: number;
+	/** Reads one chunk during scan pass `pass` (0-based), accumulating the statistics the emit pass needs. */
 	scan(pass: number, chunk: Chunk): void;
 	/** The output values for this chunk (may be one of the chunk's own arrays). */
 	emit(chunk: Chunk): Float32Array;
@@ -194,6 +203,8 @@ export interface ChunkedInput<P, M> {
 
 /** A method's chunked form. `supports` lets the planner know, from parameters alone, that it applies. */
 export interface ChunkedForm<P, M> {
+	/** Whether the chunked form handles these parameters (otherwise the tensor is merged whole). */
 	supports(params: P, modelParams: M[]): boolean;
+	/** A fresh kernel for one tensor. */
 	create(input: ChunkedInput<P, M>, ctx: MergeContext): ChunkedKernel;
 }

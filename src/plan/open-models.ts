@@ -7,6 +7,7 @@ import { configJsonOf } from "../model/model-source.js";
 import type { Recipe } from "../recipe/schema.js";
 import type { PlannedModel } from "./types.js";
 
+/** Where model references resolve: working folder, alias file, environment, Hub downloads. */
 export interface OpenModelsOptions {
 	cwd?: string;
 	/** Extra alias file (else the default location). */

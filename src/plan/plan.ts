@@ -21,6 +21,7 @@ import { planTokenizerDir } from "./tokenizer-source.js";
 import { normalizeSlices, outputTensors, type OutputTensor, type PlanSlice } from "./slices.js";
 import type { JobInput, MergePlan, PlannedModel, TensorJob } from "./types.js";
 
+/** How {@link buildPlan} resolves a recipe: overrides of the recipe's settings, the method registry, model lookup. */
 export interface PlanOptions extends OpenModelsOptions {
 	registry?: MethodRegistry;
 	/** Overrides the recipe's out_dtype/dtype. */

@@ -86,6 +86,11 @@ export interface JobVocab {
 	defaults: Array<{ row: number; from: Array<{ model: number; tensor: string; row: number }> }>;
 }
 
+/**
+ * A validated merge, ready to run: the models opened (headers only), one job per output tensor with its parameters
+ * resolved, the output dtype, config and memory estimate, and the warnings found while planning. Close it with
+ * {@link closePlan} when done with it (running it does not close it).
+ */
 export interface MergePlan {
 	recipe: Recipe;
 	method: MergeMethod;

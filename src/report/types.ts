@@ -28,6 +28,7 @@ export interface TaskScore {
 	reliability: ReliabilityBin[];
 }
 
+/** A row's scores, by task (tasks it was not scored on are absent). */
 export type TaskScores = Partial<Record<TaskName, TaskScore>>;
 
 /** A table row: a model, an ensemble or a sweep trial. */

@@ -34,6 +34,7 @@ export interface ChoiceParam extends SweepParam {
 	choices: unknown[];
 }
 
+/** How a sweep picks its trials: a full grid, random points, or a CMA-ES search over ranges. */
 export type SweepStrategySpec =
 	| { kind: "grid"; axes: Array<SweepParam & { values: unknown[] }> }
 	| { kind: "random"; n: number; seed: number; space: Array<RangeParam | ChoiceParam> }

@@ -20,6 +20,7 @@ export const DEFAULT_LOCK_MS = 30_000;
 /** A trial whose worker is lost this many times is failed rather than started again (a trial that kills workers). */
 export const MAX_STALLED = 2;
 
+/** Options of {@link startWorker}: the queue to serve, concurrency, lock duration and working folders. */
 export interface WorkerOptions {
 	/** redis://HOST:PORT[/db] */
 	queue: string;
@@ -45,6 +46,7 @@ export type WorkerEvent =
 	| { event: "failed"; key: string; error: string; willRetry: boolean }
 	| { event: "error"; message: string };
 
+/** A running worker, to stop it gracefully ({@link WorkerHandle.close}) or hand its trials back. */
 export interface WorkerHandle {
 	readonly id: string;
 	/** Takes no new trial, lets the running ones finish, then disconnects. */

@@ -15,6 +15,7 @@ export function shapeEquals(a: readonly number[], b: readonly number[]): boolean
 	return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
+/** A shape as people write it in messages and tables: `[4096, 14336]`, `[]` for a scalar. */
 export function formatShape(shape: readonly number[]): string {
 	return `[${shape.join(", ")}]`;
 }

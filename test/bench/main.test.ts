@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { UsageError } from "../../src/index.js";
+import { UsageError } from "../../src/errors.js";
 import { parseBenchArgs, SECTIONS } from "../../bench/main.js";
 import { BENCH_METHODS } from "../../bench/merge-recipes.js";
 

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { bf16BitsToF32, f32ToBf16Bits, mergeModels, openModel, parseRecipe } from "../../src/index.js";
+import { bf16BitsToF32, f32ToBf16Bits } from "../../src/io/convert.js";
+import { mergeModels, openModel, parseRecipe } from "../../src/index.js";
 import { writeBenchPair, type BenchPair } from "../../bench/fixtures.js";
 import { BENCH_METHODS, benchRecipe, isBenchMethod, RATIO_TARGETS } from "../../bench/merge-recipes.js";
 import { TINY } from "./tiny-shape.js";

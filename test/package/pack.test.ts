@@ -46,7 +46,17 @@ beforeAll(async () => {
 describe("npm pack → npm install", () => {
 	test("the tarball holds the compiled library and the launcher", () => {
 		const files = run("tar", ["-tzf", tarball], root()).split("\n");
-		for (const f of ["package/dist/index.js", "package/dist/index.d.ts", "package/dist/cli/main.js", "package/bin/merge.js", "package/merges/biomistral-slerp.yml"]) {
+		for (const f of [
+			"package/dist/index.js",
+			"package/dist/index.d.ts",
+			"package/dist/testing.js",
+			"package/dist/testing.d.ts",
+			"package/dist/errors-entry.js",
+			"package/dist/errors-entry.d.ts",
+			"package/dist/cli/main.js",
+			"package/bin/merge.js",
+			"package/merges/biomistral-slerp.yml",
+		]) {
 			expect(files).toContain(f);
 		}
 	});
@@ -60,7 +70,28 @@ describe("npm pack → npm install", () => {
 	test("the API imports by package name, with its types", async () => {
 		const script = 'import { mergeModels, parseRecipe, slerp, VERSION } from "lm-merge"; console.log(typeof mergeModels, typeof parseRecipe, slerp(new Float32Array([1, 0]), new Float32Array([0, 1]), 0)[0], VERSION);';
 		expect(run(process.execPath, ["--input-type=module", "-e", script], consumer).trim()).toBe(`function function 1 ${VERSION}`);
-		const pkg = JSON.parse(await readFile(path.join(consumer, "node_modules", "lm-merge", "package.json"), "utf8")) as { types: string };
+		const pkg = JSON.parse(await readFile(path.join(consumer, "node_modules", "lm-merge", "package.json"), "utf8")) as {
+			types: string;
+			exports: Record<string, { types?: string }>;
+		};
 		expect(existsSync(path.join(consumer, "node_modules", "lm-merge", pkg.types))).toBe(true);
+		for (const entry of [".", "./testing", "./errors"]) {
+			expect(existsSync(path.join(consumer, "node_modules", "lm-merge", pkg.exports[entry]!.types!)), entry).toBe(true);
+		}
+	});
+
+	test("lm-merge/testing and lm-merge/errors import by package name; an error thrown by lm-merge is an instance of their class", () => {
+		const script = [
+			'import { openModel, loadRecipe } from "lm-merge";',
+			'import { writeTinyMistral } from "lm-merge/testing";',
+			'import { LmMergeError, RecipeError } from "lm-merge/errors";',
+			'const m = await writeTinyMistral("tiny", { layers: 1, hidden: 8 });',
+			"const src = await openModel(m.dir);",
+			"console.log(src.names().length > 0);",
+			"await src.close();",
+			'const e = await loadRecipe("missing.yml").catch((x) => x);',
+			"console.log(e instanceof LmMergeError, e instanceof RecipeError, e.kind);",
+		].join("\n");
+		expect(run(process.execPath, ["--input-type=module", "-e", script], consumer).trim()).toBe("true\ntrue true Yaml");
 	});
 });

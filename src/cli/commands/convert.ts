@@ -1,6 +1,8 @@
 import path from "node:path";
 import type { CommandModule } from "yargs";
-import { convertModelIter, parseSize, resolveModelRef, type ConvertResult } from "../../index.js";
+import { convertModelIter, type ConvertResult } from "../../exec/convert-model.js";
+import { parseSize } from "../../io/layout.js";
+import { resolveModelRef } from "../../model/refs.js";
 import { formatBytes, type Io } from "../output.js";
 import { createRenderer } from "../render.js";
 

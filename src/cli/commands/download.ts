@@ -1,5 +1,8 @@
 import type { CommandModule } from "yargs";
-import { downloadSnapshotIter, parseHfRef, UsageError, type DownloadResult } from "../../index.js";
+import { downloadSnapshotIter } from "../../hub/download.js";
+import { parseHfRef } from "../../hub/repo-id.js";
+import { UsageError } from "../../errors.js";
+import type { DownloadResult } from "../../hub/events.js";
 import { createDownloadRenderer } from "../hub-render.js";
 import type { Io } from "../output.js";
 

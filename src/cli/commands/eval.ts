@@ -1,27 +1,18 @@
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { CommandModule } from "yargs";
-import {
-	evaluateIter,
-	ExecError,
-	formatReportJson,
-	isQuantType,
-	letterDeviation,
-	modelName,
-	QUANT_TYPES,
-	renderMarkdown,
-	renderText,
-	renderVariantTable,
-	resolveModelRef,
-	TASK_ALIASES,
-	TASK_NAMES,
-	UsageError,
-	recordEvaluation,
-	workerId,
-	type EvalReport,
-	type EvaluateOptions,
-	type QuantType,
-} from "../../index.js";
+import { evaluateIter, type EvaluateOptions } from "../../eval/evaluate.js";
+import { ExecError, UsageError } from "../../errors.js";
+import { formatReportJson } from "../../eval/report-json.js";
+import { isQuantType, QUANT_TYPES, type QuantType } from "../../eval/backends/types.js";
+import { letterDeviation, renderVariantTable } from "../../eval/variants.js";
+import { modelName } from "../../eval/model-name.js";
+import { renderMarkdown, renderText } from "../../eval/report.js";
+import { resolveModelRef } from "../../model/refs.js";
+import { TASK_ALIASES, TASK_NAMES } from "../../eval/tasks/registry.js";
+import { recordEvaluation } from "../../sweep/record-eval.js";
+import { workerId } from "../../sweep/worker-id.js";
+import type { EvalReport } from "../../eval/types.js";
 import { checkpointPath, reportPath, writeAtomic } from "../eval-output.js";
 import { EVAL_BACKENDS, resolveEvalDevice } from "../device.js";
 import { createDownloadRenderer } from "../hub-render.js";

@@ -1,6 +1,8 @@
 import path from "node:path";
 import type { CommandModule } from "yargs";
-import { GGUF_EXPORT_TYPES, resolveModelRef, UsageError } from "../../index.js";
+import { GGUF_EXPORT_TYPES } from "../../gguf/mix.js";
+import { resolveModelRef } from "../../model/refs.js";
+import { UsageError } from "../../errors.js";
 import { ggufOutputs, parseGgufTypes, runExports } from "../gguf-export.js";
 import { formatBytes, type Io } from "../output.js";
 

@@ -1,5 +1,7 @@
 import type { CommandModule } from "yargs";
-import { extractLoraIter, parseDtypeName, UsageError, type ExtractLoraResult } from "../../index.js";
+import { extractLoraIter, type ExtractLoraResult } from "../../lora/extract-folder.js";
+import { parseDtypeName } from "../../io/dtypes.js";
+import { UsageError } from "../../errors.js";
 import type { Io } from "../output.js";
 
 interface ExtractArgs {

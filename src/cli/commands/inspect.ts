@@ -1,5 +1,7 @@
 import type { CommandModule } from "yargs";
-import { layerIndexOf, numel, openModel } from "../../index.js";
+import { layerIndexOf } from "../../arch/detect.js";
+import { numel } from "../../tensor/tensor.js";
+import { openModel } from "../../model/model-dir.js";
 import { inspectGguf, isGgufFile } from "../inspect-gguf.js";
 import { formatBytes, type Io } from "../output.js";
 import { printable } from "../printable.js";

@@ -1,5 +1,6 @@
 import type { CommandModule } from "yargs";
-import { BUILTIN_METHODS, type ParamDef } from "../../index.js";
+import { BUILTIN_METHODS } from "../../methods/registry.js";
+import type { ParamDef } from "../../methods/types.js";
 import type { Io } from "../output.js";
 
 function describeParam(name: string, def: ParamDef): string {

@@ -1,5 +1,8 @@
 import type { CommandModule } from "yargs";
-import { buildPlan, closePlan, loadRecipe, parseDtypeName, UsageError } from "../../index.js";
+import { buildPlan, closePlan } from "../../plan/plan.js";
+import { loadRecipe } from "../../recipe/load.js";
+import { parseDtypeName } from "../../io/dtypes.js";
+import { UsageError } from "../../errors.js";
 import { describePlan } from "../describe-plan.js";
 import { COMPAT_OPTION } from "../merge-flags.js";
 import { createDownloadRenderer } from "../hub-render.js";

@@ -1,7 +1,12 @@
 import path from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { stringify } from "yaml";
-import { BUILTIN_METHODS, parseDtypeName, parseRecipe, expandAlias, torchDtypeName, UsageError, type MergeMethod, type ParamDef } from "../../index.js";
+import { BUILTIN_METHODS } from "../../methods/registry.js";
+import { parseDtypeName, torchDtypeName } from "../../io/dtypes.js";
+import { parseRecipe } from "../../recipe/load.js";
+import { expandAlias } from "../../model/refs.js";
+import { UsageError } from "../../errors.js";
+import type { MergeMethod, ParamDef } from "../../methods/types.js";
 import { executeMerge, withMergeFlags, type MergeFlags } from "../merge-flags.js";
 import { flagName, labelFlagOrigins } from "../flag-origins.js";
 import type { Io } from "../output.js";

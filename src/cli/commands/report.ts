@@ -1,6 +1,8 @@
 import { rename, writeFile } from "node:fs/promises";
 import type { Argv, CommandModule } from "yargs";
-import { readReportData, renderReportHtml, renderReportMarkdown } from "../../index.js";
+import { readReportData } from "../../sweep/report-source.js";
+import { renderReportHtml } from "../../report/html.js";
+import { renderReportMarkdown } from "../../report/markdown.js";
 import type { Io } from "../output.js";
 
 interface ReportArgs {

@@ -1,6 +1,7 @@
 import path from "node:path";
 import type { CommandModule } from "yargs";
-import { loadRecipe, UsageError } from "../../index.js";
+import { loadRecipe } from "../../recipe/load.js";
+import { UsageError } from "../../errors.js";
 import { resolveMergeDevice } from "../device.js";
 import { executeMerge, withMergeFlags, type MergeFlags } from "../merge-flags.js";
 import type { Io } from "../output.js";

@@ -1,5 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
-import { parseRecipe, ResultsStore, SweepError } from "../../index.js";
+import { parseRecipe } from "../../recipe/load.js";
+import { ResultsStore } from "../../sweep/store.js";
+import { SweepError } from "../../errors.js";
 import { executeMerge, withMergeFlags, type MergeFlags } from "../merge-flags.js";
 import type { Io } from "../output.js";
 import { storeAndSweep } from "../sweep-name.js";

@@ -1,5 +1,8 @@
 import type { Argv, CommandModule } from "yargs";
-import { collectFinishedFor, DEFAULT_QUEUE_NAME, queueStatus, readReportData, renderTrialTable, ResultsStore, type TrialStatus } from "../../index.js";
+import { collectFinishedFor, DEFAULT_QUEUE_NAME, queueStatus } from "../../sweep/queue.js";
+import { readReportData } from "../../sweep/report-source.js";
+import { renderTrialTable } from "../../report/markdown.js";
+import { ResultsStore, type TrialStatus } from "../../sweep/store.js";
 import type { Io } from "../output.js";
 import { storeAndSweep } from "../sweep-name.js";
 

@@ -1,19 +1,12 @@
 import path from "node:path";
 import type { Argv, CommandModule } from "yargs";
-import {
-	DEFAULT_QUEUE_NAME,
-	ExecError,
-	SweepError,
-	UsageError,
-	defaultStorePath,
-	loadSweep,
-	readReportData,
-	runSweepLocal,
-	runSweepQueued,
-	renderTrialTable,
-	type SweepEvent,
-	type SweepSummary,
-} from "../../index.js";
+import { DEFAULT_QUEUE_NAME, runSweepQueued } from "../../sweep/queue.js";
+import { ExecError, SweepError, UsageError } from "../../errors.js";
+import { defaultStorePath, readReportData } from "../../sweep/report-source.js";
+import { loadSweep } from "../../sweep/spec.js";
+import { runSweepLocal, type SweepSummary } from "../../sweep/local.js";
+import { renderTrialTable } from "../../report/markdown.js";
+import type { SweepEvent } from "../../sweep/events.js";
 import type { Io } from "../output.js";
 import { createSweepRenderer } from "../sweep-render.js";
 import { sweepBestCommand } from "./sweep-best.js";

@@ -1,5 +1,8 @@
 import type { CommandModule } from "yargs";
-import { parseHfRef, uploadFolderIter, UsageError, type UploadResult } from "../../index.js";
+import { parseHfRef } from "../../hub/repo-id.js";
+import { uploadFolderIter } from "../../hub/upload.js";
+import { UsageError } from "../../errors.js";
+import type { UploadResult } from "../../hub/events.js";
 import { createUploadRenderer } from "../hub-render.js";
 import type { Io } from "../output.js";
 

@@ -1,5 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
-import { DEFAULT_QUEUE_NAME, startWorker, UsageError, type WorkerEvent } from "../../index.js";
+import { DEFAULT_QUEUE_NAME } from "../../sweep/queue.js";
+import { startWorker, type WorkerEvent } from "../../sweep/worker.js";
+import { UsageError } from "../../errors.js";
 import type { Io } from "../output.js";
 
 interface WorkerArgs {

@@ -41,6 +41,7 @@ export interface ForwardRequest {
 	positions: readonly number[];
 }
 
+/** How a batch of requests runs: the shared prefix, cancellation, and where each result goes. */
 export interface ForwardOptions {
 	/** Tokens most requests start with; a backend may compute them once and reuse their keys and values. */
 	sharedPrefix?: readonly number[];
@@ -60,7 +61,9 @@ export interface ForwardBackend {
 	readonly vocabSize: number;
 	/** The longest sequence it accepts (the model's max_position_embeddings unless overridden). */
 	readonly maxTokens: number;
+	/** Runs the requests and hands each one's next-token log-probabilities to `opts.onResult`. */
 	logprobs(requests: readonly ForwardRequest[], opts: ForwardOptions): Promise<void>;
+	/** Frees the model (native memory, tensors). */
 	dispose(): Promise<void>;
 }
 
