@@ -303,6 +303,7 @@ export class GgufError extends LmMergeError {
 	}
 }
 
+/** What went wrong, for code to switch on: the `kind` of an {@link InternalError} ("Assertion": a debug assertion failed). */
 export type InternalErrorKind = "Assertion";
 
 /**
