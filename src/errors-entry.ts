@@ -33,6 +33,7 @@ export {
 	LoraError,
 	TokenizerError,
 	GgufError,
+	InternalError,
 } from "./errors.js";
 export type {
 	SafetensorsErrorKind,
@@ -49,4 +50,5 @@ export type {
 	LoraErrorKind,
 	TokenizerErrorKind,
 	GgufErrorKind,
+	InternalErrorKind,
 } from "./errors.js";

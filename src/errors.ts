@@ -302,3 +302,19 @@ export class GgufError extends LmMergeError {
 		super(`${file}: ${tensor !== undefined ? `tensor "${tensor}": ` : ""}${message}`);
 	}
 }
+
+/** What went wrong, for code to switch on: the `kind` of an {@link InternalError} ("Assertion": a debug assertion failed). */
+export type InternalErrorKind = "Assertion";
+
+/**
+ * A broken internal invariant, caught by a debug assertion (LM_MERGE_DEBUG=1, see debug-assert.ts): a bug in
+ * lm-merge, or a caller of an inner function that skipped the check its public entry makes.
+ */
+export class InternalError extends LmMergeError {
+	constructor(
+		readonly kind: InternalErrorKind,
+		message: string,
+	) {
+		super(message);
+	}
+}

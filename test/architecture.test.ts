@@ -23,6 +23,8 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	cycles: [],
 	// Starting a worker thread from its script beside the caller (compiled JS, or TypeScript under tsx).
 	"worker-script": [],
+	// Debug assertions (LM_MERGE_DEBUG=1): a helper anyone below the CLI may use, like errors.
+	"debug-assert": ["errors"],
 	// Chat templates shipped as data (chatml, llama3, ...), selected by name in recipes.
 	"chat-templates": [],
 	tensor: ["errors"],
@@ -34,7 +36,7 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	// Hugging Face Hub downloads into the shared cache, uploads, tokens: knows nothing of merging.
 	hub: ["errors"],
 	// Pure math: never io, recipe, plan, backends, exec or cli.
-	methods: ["tensor", "wasm", "errors", "suggest"],
+	methods: ["tensor", "wasm", "errors", "suggest", "debug-assert"],
 	backends: ["methods", "tensor", "errors", "tfjs"],
 	// The one tfjs loader, below the merge backends and the evaluator (tfjs keeps one global engine).
 	tfjs: ["errors"],

@@ -172,7 +172,8 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 		const form = env.backend === undefined && spec.truncate === undefined && spec.vocab === undefined && spec.compat === undefined && n > (env.chunkElements ?? CHUNKED_ABOVE_ELEMENTS) ? chunkedFormOf(method, spec.params, spec.modelParams) : undefined;
 		if (form !== undefined) {
 			// Large tensor, chunkable method: stream it in bounded memory.
-			const kernel = form.create({ tensorName: spec.name, shape: spec.shape, numel: n, params: spec.params, modelParams: spec.modelParams, models: spec.inputs.length }, ctx);
+			// The planner checked the parameters (paramsChecked): the kernel does not check them again.
+			const kernel = form.create({ tensorName: spec.name, shape: spec.shape, numel: n, params: spec.params, modelParams: spec.modelParams, models: spec.inputs.length, paramsChecked: true }, ctx);
 			await runChunked({
 				kernel,
 				numel: n,
@@ -193,7 +194,7 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 						spec.base !== undefined ? readInput(env.models[spec.base.model]!, spec.base.tensor, spec.truncate) : Promise.resolve(undefined),
 						...spec.inputs.map((i) => readInput(env.models[i.model]!, i.tensor, spec.truncate)),
 					]);
-		const input: MergeInput<unknown, unknown> = { tensorName: spec.name, shape: spec.shape, base, models: models as Float32Array[], params: spec.params, modelParams: spec.modelParams, elementOffset: 0, inPlace: true };
+		const input: MergeInput<unknown, unknown> = { tensorName: spec.name, shape: spec.shape, base, models: models as Float32Array[], params: spec.params, modelParams: spec.modelParams, elementOffset: 0, inPlace: true, paramsChecked: true };
 		if (spec.compat !== undefined) {
 			// compat: mergekit always runs the plain TypeScript arithmetic (any backend is bypassed).
 			result = runCompat(spec.method, { tensorName: spec.name, shape: spec.shape, base, models: models as Float32Array[], params: spec.params, modelParams: spec.modelParams }, spec.compat, ctx);

@@ -32,6 +32,7 @@ export function chunkedFormOf(method: MergeMethod, params: unknown, modelParams:
 							modelParams: input.modelParams,
 							elementOffset: chunk.offset,
 							inPlace: true,
+							...(input.paramsChecked !== undefined ? { paramsChecked: input.paramsChecked } : {}),
 						},
 						ctx,
 					),

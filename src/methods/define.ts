@@ -1,5 +1,17 @@
+import { DEBUG_ASSERTS, debugAssertNoProblem } from "../debug-assert.js";
 import { MethodError } from "../errors.js";
-import type { BaseRequirement, ChunkedForm, MergeContext, MergeInput, MergeMethod, ParamProblem, ParamSpec, ParamValues } from "./types.js";
+import { checkMethodParams, methodParamsProblem } from "./param-check.js";
+import type {
+	BaseRequirement,
+	ChunkedForm,
+	MergeContext,
+	MergeInput,
+	MergeMethod,
+	ParamProblem,
+	ParamSpec,
+	ParamValues,
+	TensorSize,
+} from "./types.js";
 
 /**
  * What {@link defineMethod} takes: a method's self-description (name, reference, base requirement, parameter tables)
@@ -21,6 +33,8 @@ export interface MethodSpec<PS extends ParamSpec, MS extends ParamSpec> {
 	random?: boolean;
 	/** A constraint between one model's parameters that ranges cannot express; the planner reports the problem it returns. */
 	checkModelParams?: (params: ParamValues<PS>, modelParams: ParamValues<MS>) => ParamProblem | undefined;
+	/** A constraint across the models' parameters or with the tensor's size; the planner reports it for every tensor. */
+	checkTensorParams?: (params: ParamValues<PS>, modelParams: readonly ParamValues<MS>[], tensor: TensorSize) => ParamProblem | undefined;
 	/** True when out[i] depends only on the inputs at i for these parameters, so tensors may be split into ranges. */
 	elementwise?: (params: ParamValues<PS>, modelParams: ParamValues<MS>[]) => boolean;
 	chunked?: ChunkedForm<ParamValues<PS>, ParamValues<MS>>;
@@ -30,9 +44,32 @@ export interface MethodSpec<PS extends ParamSpec, MS extends ParamSpec> {
 
 const NAME_RE = /^[a-z][a-z0-9_]*$/;
 
+type Values = Record<string, unknown>;
+
+/**
+ * The entry check of a defined method's two forms: the declaration's check (param-check.ts) once per call, unless
+ * the caller promises the planner made it (`paramsChecked`); then only LM_MERGE_DEBUG=1 makes it again.
+ */
+function checkEntry(
+	method: MergeMethod,
+	params: unknown,
+	modelParams: readonly unknown[],
+	tensor: TensorSize,
+	tensorName: string,
+	checked: boolean | undefined,
+): void {
+	if (checked === true) {
+		if (DEBUG_ASSERTS) debugAssertNoProblem(() => methodParamsProblem(method, params as Values, modelParams as Values[], tensor));
+		return;
+	}
+	checkMethodParams(method, params as Values, modelParams as Values[], tensor, tensorName);
+}
+
 /**
  * Checks a method spec once, at definition time, and infers the kernel's parameter types from it
- * (the TypeScript counterpart of mergekit's signature inspection).
+ * (the TypeScript counterpart of mergekit's signature inspection). The method's `merge` and `chunked.create` check
+ * their parameters against the spec once per call (unless the planner did: `paramsChecked`), then run the spec's
+ * kernel, which trusts them.
  */
 export function defineMethod<const PS extends ParamSpec, const MS extends ParamSpec>(
 	spec: MethodSpec<PS, MS>,
@@ -63,7 +100,9 @@ export function defineMethod<const PS extends ParamSpec, const MS extends ParamS
 			throw new MethodError("InvalidParameter", spec.name, `"${key}" is both a global and a per-model parameter`);
 		}
 	}
-	return Object.freeze({
+	const kernel = spec.merge;
+	const chunked = spec.chunked;
+	const method: MergeMethod<ParamValues<PS>, ParamValues<MS>> = Object.freeze({
 		name: spec.name,
 		prettyName: spec.prettyName,
 		...(spec.referenceUrl !== undefined ? { referenceUrl: spec.referenceUrl } : {}),
@@ -76,8 +115,25 @@ export function defineMethod<const PS extends ParamSpec, const MS extends ParamS
 		...(spec.ignoredModelParams !== undefined ? { ignoredModelParams: spec.ignoredModelParams } : {}),
 		random: spec.random ?? false,
 		...(spec.checkModelParams !== undefined ? { checkModelParams: spec.checkModelParams } : {}),
+		...(spec.checkTensorParams !== undefined ? { checkTensorParams: spec.checkTensorParams } : {}),
 		...(spec.elementwise !== undefined ? { elementwise: spec.elementwise } : {}),
-		...(spec.chunked !== undefined ? { chunked: spec.chunked } : {}),
-		merge: spec.merge,
+		...(chunked !== undefined
+			? {
+					chunked: Object.freeze({
+						supports: chunked.supports,
+						create(input, ctx) {
+							const size = { numel: input.numel, shape: input.shape };
+							checkEntry(method, input.params, input.modelParams, size, input.tensorName, input.paramsChecked);
+							return chunked.create(input, ctx);
+						},
+					} satisfies ChunkedForm<ParamValues<PS>, ParamValues<MS>>),
+				}
+			: {}),
+		merge(input: MergeInput<ParamValues<PS>, ParamValues<MS>>, ctx: MergeContext): Float32Array {
+			const numel = (input.base ?? input.models[0])?.length ?? input.shape.reduce((a, b) => a * b, 1);
+			checkEntry(method, input.params, input.modelParams, { numel, shape: input.shape }, input.tensorName, input.paramsChecked);
+			return kernel(input, ctx);
+		},
 	});
+	return method;
 }

@@ -1,6 +1,9 @@
+import { DEBUG_ASSERTS, debugAssert } from "../debug-assert.js";
 import { MethodError } from "../errors.js";
 import { assertInputs, combineOffsets, offsetGram } from "../tensor/vector-ops.js";
 import { defineMethod } from "./define.js";
+import { checkParamValue, paramValueProblem } from "./param-check.js";
+import type { NumberParamDef } from "./types.js";
 
 /** mergekit's default iteration cap: the fixed-point iteration converges in a few steps for nearby directions. */
 export const KARCHER_DEFAULT_MAX_ITER = 10;
@@ -11,6 +14,21 @@ export const KARCHER_DEFAULT_TOL = 1e-5;
  * direction to move in and θ/sin θ would blow up (mergekit then moves by ~1e16 radians); we skip that input.
  */
 export const KARCHER_SIN_EPS = 1e-12;
+
+/** The declarations of karcher's parameters, which karcher() checks `maxIter` and `tol` against. */
+const MAX_ITER = {
+	type: "number",
+	default: KARCHER_DEFAULT_MAX_ITER,
+	min: 1,
+	integer: true,
+	description: "Maximum fixed-point iterations",
+} as const satisfies NumberParamDef;
+const TOL = {
+	type: "number",
+	default: KARCHER_DEFAULT_TOL,
+	min: 0,
+	description: "Convergence and zero-norm tolerance",
+} as const satisfies NumberParamDef;
 
 /** Options of {@link karcher}: iteration limit and tolerance of the Karcher-mean iteration, and per-model weights. */
 export interface KarcherOptions {
@@ -38,15 +56,28 @@ function quad(g: Float64Array, c: Float64Array, n: number): number {
  * build it, one to write the output, no tensor-sized temporaries.
  *
  * Inputs with norm ≤ tol are left out of the direction (their α renormalized away) but still count in the norm
- * average; if none is left the result is zeros.
+ * average; if none is left the result is zeros. `maxIter` (an integer ≥ 1) and `tol` (≥ 0) are checked against the
+ * method's declaration, as in a recipe (MethodError "InvalidParameter").
  */
 export function karcher(tensors: readonly Float32Array[], opts: KarcherOptions = {}): Float32Array {
+	const name = opts.tensorName ?? "<input>";
+	checkParamValue("karcher", name, "max_iter", MAX_ITER, opts.maxIter);
+	checkParamValue("karcher", name, "tol", TOL, opts.tol);
+	return karcherKernel(tensors, opts);
+}
+
+/** {@link karcher} with checked `maxIter` and `tol` (by karcher(), or by the planner and the method's entry). */
+function karcherKernel(tensors: readonly Float32Array[], opts: KarcherOptions): Float32Array {
 	const name = opts.tensorName ?? "<input>";
 	const length = assertInputs("karcher", name, undefined, tensors);
 	const n = tensors.length;
 	if (n === 1) return Float32Array.from(tensors[0]!);
 	const maxIter = opts.maxIter ?? KARCHER_DEFAULT_MAX_ITER;
 	const tol = opts.tol ?? KARCHER_DEFAULT_TOL;
+	if (DEBUG_ASSERTS) {
+		const fits = paramValueProblem(MAX_ITER, maxIter) === undefined && paramValueProblem(TOL, tol) === undefined;
+		debugAssert(fits, () => `karcher tensor "${name}": max_iter = ${maxIter}, tol = ${tol}`);
+	}
 	const alphas = opts.weights ?? new Array<number>(n).fill(1 / n);
 	if (alphas.length !== n) {
 		throw new MethodError("InvalidInput", "karcher", `tensor "${name}": ${alphas.length} weights for ${n} tensors`);
@@ -119,20 +150,14 @@ export const karcherMethod = defineMethod({
 	base: "optional",
 	minModels: 1,
 	params: {
-		max_iter: {
-			type: "number",
-			default: KARCHER_DEFAULT_MAX_ITER,
-			min: 1,
-			integer: true,
-			description: "Maximum fixed-point iterations",
-		},
-		tol: { type: "number", default: KARCHER_DEFAULT_TOL, min: 0, description: "Convergence and zero-norm tolerance" },
+		max_iter: MAX_ITER,
+		tol: TOL,
 	},
 	modelParams: {},
 	ignoredModelParams: ["weight"],
 	merge({ tensorName, shape, base, models, params }) {
 		const inputs = base === undefined ? models : [...models, base];
 		assertInputs("karcher", tensorName, undefined, inputs, shape);
-		return karcher(inputs, { maxIter: params.max_iter, tol: params.tol, tensorName });
+		return karcherKernel(inputs, { maxIter: params.max_iter, tol: params.tol, tensorName });
 	},
 });

@@ -1,6 +1,9 @@
+import { DEBUG_ASSERTS, debugAssertNoProblem } from "../debug-assert.js";
 import { MethodError } from "../errors.js";
 import { defineMethod } from "./define.js";
 import { mayWriteInputs } from "./in-place.js";
+import { checkParamValue } from "./param-check.js";
+import type { NumberParamDef, ParamProblem } from "./types.js";
 
 /**
  * Normalizing divides by Σ wᵢ; a sum below this fraction of Σ |wᵢ| means the weights cancel out (mergekit would
@@ -26,18 +29,69 @@ export interface LinearOptions {
 /** Elements per block of the many-model path: the float64 partial sums stay in L1 cache. */
 const LINEAR_BLOCK = 2048;
 
+/** The declaration of a model's weight (linearMethod's modelParams). */
+const WEIGHT = { type: "number", required: true, description: "Weight of this model in the average." } as const satisfies NumberParamDef;
+
+/**
+ * The weights normalizing divides by: near the float64 limits (1e308, 1e308) they overflow their products or their
+ * sum, so above LINEAR_RESCALE_ABOVE (or below its inverse) they are scaled by a power of two first (exact;
+ * normalizing only uses their ratios). Ordinary weights are returned as they are, keeping their arithmetic and bits.
+ */
+function normalizingWeights(weights: readonly number[]): readonly number[] {
+	const largest = Math.max(...weights.map(Math.abs));
+	if (!(largest > LINEAR_RESCALE_ABOVE || (largest > 0 && largest < 1 / LINEAR_RESCALE_ABOVE))) return weights;
+	const scale = 2 ** -Math.floor(Math.log2(largest));
+	return weights.map((w) => w * scale);
+}
+
+/** Σ wᵢ and Σ |wᵢ| in float64. */
+function weightSums(weights: readonly number[]): { total: number; magnitude: number } {
+	let total = 0;
+	let magnitude = 0;
+	for (const w of weights) {
+		total += w;
+		magnitude += Math.abs(w);
+	}
+	return { total, magnitude };
+}
+
+/**
+ * Why finite weights cannot be normalized (their sum is below LINEAR_MIN_RELATIVE_WEIGHT_SUM of Σ|wᵢ|, after the
+ * rescale of {@link normalizingWeights}), or undefined. The declaration's per-tensor check (the planner runs it
+ * for every tensor) and linear()'s entry check.
+ */
+export function linearWeightsProblem(weights: readonly number[], normalize: boolean): string | undefined {
+	if (!normalize || weights.length === 0) return undefined;
+	const { total, magnitude } = weightSums(normalizingWeights(weights));
+	if (Math.abs(total) > LINEAR_MIN_RELATIVE_WEIGHT_SUM * magnitude) return undefined;
+	return `weights sum to 0 (${weights.join(", ")}), cannot normalize`;
+}
+
+/** linearMethod's constraint across models: the weights must not cancel out when normalizing. */
+function weightsNormalize(params: { normalize?: boolean }, modelParams: readonly { weight?: number }[]): ParamProblem | undefined {
+	const message = linearWeightsProblem(
+		modelParams.map((mp) => mp.weight ?? Number.NaN),
+		params.normalize ?? true,
+	);
+	return message !== undefined ? { params: ["normalize", "weight"], message } : undefined;
+}
+
 /**
  * Weighted average out = Σ wᵢ·xᵢ (÷ Σ wᵢ when normalizing). Sums run in float64 and are rounded once, so merging a
- * model with itself reproduces it bit for bit. Weights summing to zero with `normalize` throw "InvalidParameter".
- * The arguments are not modified.
+ * model with itself reproduces it bit for bit. Weights are checked against the method's declaration: a non-finite
+ * weight, or weights summing to zero with `normalize`, throw "InvalidParameter". The arguments are not modified.
  */
 export function linear(models: readonly Float32Array[], weights: readonly number[], opts: LinearOptions = {}): Float32Array {
+	const tensor = opts.tensorName ?? "(tensor)";
+	checkLinearInputs(models, weights, tensor);
+	weights.forEach((w, m) => checkParamValue("linear", tensor, "weight", WEIGHT, w, m));
+	const problem = linearWeightsProblem(weights, opts.normalize ?? true);
+	if (problem !== undefined) throw new MethodError("InvalidParameter", "linear", `tensor "${tensor}": ${problem}`);
 	return linearKernel(models, weights, opts, false);
 }
 
-/** {@link linear}; with `inPlace` the result is written into `models[0]`. */
-function linearKernel(models: readonly Float32Array[], weights: readonly number[], opts: LinearOptions, inPlace: boolean): Float32Array {
-	const tensor = opts.tensorName ?? "(tensor)";
+/** Throws MethodError "InvalidInput" unless there is one weight per model (at least one) and the lengths agree. */
+function checkLinearInputs(models: readonly Float32Array[], weights: readonly number[], tensor: string): void {
 	const count = models.length;
 	if (count === 0 || weights.length !== count) {
 		throw new MethodError("InvalidInput", "linear", `tensor "${tensor}": ${weights.length} weights for ${count} models`);
@@ -48,21 +102,23 @@ function linearKernel(models: readonly Float32Array[], weights: readonly number[
 			throw new MethodError("InvalidInput", "linear", `tensor "${tensor}": model ${m} has ${models[m]!.length} elements, model 0 has ${n}`);
 		}
 	}
-	for (const w of weights) {
-		if (!Number.isFinite(w)) throw new MethodError("InvalidParameter", "linear", `tensor "${tensor}": weight ${w} is not finite`);
-	}
+}
+
+/**
+ * {@link linear} on checked weights (by linear(), or by the planner and the method's entry); with `inPlace` the
+ * result is written into `models[0]`. LM_MERGE_DEBUG=1 asserts the weights.
+ */
+function linearKernel(models: readonly Float32Array[], weights: readonly number[], opts: LinearOptions, inPlace: boolean): Float32Array {
 	const normalize = opts.normalize ?? true;
-	const largest = Math.max(...weights.map(Math.abs));
-	if (normalize && (largest > LINEAR_RESCALE_ABOVE || (largest > 0 && largest < 1 / LINEAR_RESCALE_ABOVE))) {
-		// Weights near the float64 limits (1e308, 1e308) overflow their products or their sum. Normalizing only uses
-		// their ratios, so scale them by a power of two first (exact); ordinary weights keep their arithmetic and bits.
-		const scale = 2 ** -Math.floor(Math.log2(largest));
-		weights = weights.map((w) => w * scale);
+	if (DEBUG_ASSERTS) {
+		debugAssertNoProblem(() =>
+			weights.every(Number.isFinite) ? linearWeightsProblem(weights, normalize) : `weights ${weights.join(", ")} are not all finite`,
+		);
 	}
-	const { total, magnitude } = weightSums(weights);
-	if (normalize && !(Math.abs(total) > LINEAR_MIN_RELATIVE_WEIGHT_SUM * magnitude)) {
-		throw new MethodError("InvalidParameter", "linear", `tensor "${tensor}": weights sum to 0 (${weights.join(", ")}), cannot normalize`);
-	}
+	const count = models.length;
+	const n = models[0]!.length;
+	if (normalize) weights = normalizingWeights(weights);
+	const { total } = weightSums(weights);
 	// Per element: s = w₀x₀ + w₁x₁ + … in model order (float64), then ÷ total; one rounding to float32 on store.
 	const divisor = normalize ? total : 1;
 	const x0 = models[0]!;
@@ -90,17 +146,6 @@ function linearKernel(models: readonly Float32Array[], weights: readonly number[
 		for (let j = 0; j < len; j++) out[start + j] = acc[j]! / divisor;
 	}
 	return out;
-}
-
-/** Σ wᵢ and Σ |wᵢ| in float64. */
-function weightSums(weights: readonly number[]): { total: number; magnitude: number } {
-	let total = 0;
-	let magnitude = 0;
-	for (const w of weights) {
-		total += w;
-		magnitude += Math.abs(w);
-	}
-	return { total, magnitude };
 }
 
 /**
@@ -157,13 +202,13 @@ export const linearMethod = defineMethod({
 	params: {
 		normalize: { type: "boolean", default: true, description: "Divide by the sum of the weights." },
 	},
-	modelParams: {
-		weight: { type: "number", required: true, description: "Weight of this model in the average." },
-	},
+	modelParams: { weight: WEIGHT },
+	checkTensorParams: weightsNormalize,
 	elementwise: () => true,
 	merge(input) {
 		const { tensorName, models, params, modelParams } = input;
 		const weights = modelParams.map((mp) => mp.weight);
+		checkLinearInputs(models, weights, tensorName);
 		return linearKernel(models, weights, { normalize: params.normalize, tensorName }, mayWriteInputs(input));
 	},
 });

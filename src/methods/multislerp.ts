@@ -1,6 +1,9 @@
+import { DEBUG_ASSERTS, debugAssertNoProblem } from "../debug-assert.js";
 import { MethodError } from "../errors.js";
 import { assertInputs, assertModelCount, combineOffsets, offsetGram } from "../tensor/vector-ops.js";
 import { defineMethod } from "./define.js";
+import { checkParamValue, paramValueProblem } from "./param-check.js";
+import type { NumberParamDef, ParamProblem } from "./types.js";
 
 /** mergekit's default `eps`: added to each norm before dividing and the floor for the weighted mean direction. */
 export const MULTISLERP_DEFAULT_EPS = 1e-8;
@@ -9,6 +12,36 @@ export const MULTISLERP_DEFAULT_EPS = 1e-8;
  * produces inf/NaN); we refuse instead, with the same relative rule as `linear`.
  */
 export const MULTISLERP_WEIGHT_SUM_RTOL = 1e-8;
+
+/** The declarations of multislerp's numbers, which multislerp() checks its arguments against. */
+const WEIGHT = { type: "number", required: true, description: "Weight of this model" } as const satisfies NumberParamDef;
+const EPS = {
+	type: "number",
+	default: MULTISLERP_DEFAULT_EPS,
+	min: 0,
+	exclusiveMin: true,
+	description: "Stability constant for norms",
+} as const satisfies NumberParamDef;
+
+/**
+ * Why the weights of two or more models cannot be normalized (their sum is below MULTISLERP_WEIGHT_SUM_RTOL of
+ * Σ|wᵢ|), or undefined. The declaration's per-tensor check (the planner runs it) and multislerp()'s entry check.
+ */
+export function multislerpWeightsProblem(weights: readonly number[], normalize: boolean): string | undefined {
+	if (!normalize || weights.length < 2) return undefined;
+	const sum = weights.reduce((s, x) => s + x, 0);
+	const scale = weights.reduce((s, x) => s + Math.abs(x), 0);
+	return Math.abs(sum) > MULTISLERP_WEIGHT_SUM_RTOL * scale ? undefined : `weights sum to ${sum}, cannot normalize`;
+}
+
+/** multislerpMethod's constraint across models: the weights must not cancel out when normalizing. */
+function weightsNormalize(params: { normalize_weights?: boolean }, modelParams: readonly { weight?: number }[]): ParamProblem | undefined {
+	const message = multislerpWeightsProblem(
+		modelParams.map((mp) => mp.weight ?? Number.NaN),
+		params.normalize_weights ?? true,
+	);
+	return message !== undefined ? { params: ["normalize_weights", "weight"], message } : undefined;
+}
 
 /** Options of {@link multislerp}: an optional base (task-vector mode), weight normalization, the stability constant. */
 export interface MultislerpOptions {
@@ -32,7 +65,8 @@ export interface MultislerpOptions {
  * float64 Gram matrix of the inputs, so the output is one linear combination b + Σcᵢyᵢ written in one pass.
  *
  * If ‖Σwᵢuᵢ‖ < eps: two inputs fall back to w₀y₀ + w₁y₁; all-zero inputs give zeros (the base); otherwise the
- * directions cancel and a MethodError "Numerical" is thrown.
+ * directions cancel and a MethodError "Numerical" is thrown. The weights and `eps` are checked against the method's
+ * declaration, as in a recipe: finite weights that do not cancel out when normalizing, eps > 0 ("InvalidParameter").
  */
 export function multislerp(
 	models: readonly Float32Array[],
@@ -40,21 +74,47 @@ export function multislerp(
 	opts: MultislerpOptions = {},
 ): Float32Array {
 	const name = opts.tensorName ?? "<input>";
-	const eps = opts.eps ?? MULTISLERP_DEFAULT_EPS;
-	const base = opts.base;
+	checkMultislerpInputs(models, weights, opts.base, name);
+	weights.forEach((w, m) => checkParamValue("multislerp", name, "weight", WEIGHT, w, m));
+	checkParamValue("multislerp", name, "eps", EPS, opts.eps);
+	const problem = multislerpWeightsProblem(weights, opts.normalizeWeights ?? true);
+	if (problem !== undefined) throw new MethodError("InvalidParameter", "multislerp", `tensor "${name}": ${problem}`);
+	return multislerpKernel(models, weights, opts);
+}
+
+/** The inputs' lengths and one weight per model (MethodError "InvalidInput"); returns the length. */
+function checkMultislerpInputs(
+	models: readonly Float32Array[],
+	weights: readonly number[],
+	base: Float32Array | undefined,
+	name: string,
+): number {
 	const length = assertInputs("multislerp", name, base, models);
 	if (weights.length !== models.length) {
 		throw new MethodError("InvalidInput", "multislerp", `tensor "${name}": ${weights.length} weights for ${models.length} models`);
 	}
+	return length;
+}
+
+/** {@link multislerp} on checked arguments (by multislerp(), or by the planner and the method's entry). */
+function multislerpKernel(models: readonly Float32Array[], weights: readonly number[], opts: MultislerpOptions): Float32Array {
+	const name = opts.tensorName ?? "<input>";
+	const eps = opts.eps ?? MULTISLERP_DEFAULT_EPS;
+	const base = opts.base;
+	const normalize = opts.normalizeWeights ?? true;
+	const length = checkMultislerpInputs(models, weights, base, name);
+	if (DEBUG_ASSERTS) {
+		debugAssertNoProblem(() => {
+			const weightsWhy = weights.every(Number.isFinite) ? multislerpWeightsProblem(weights, normalize) : "a weight is not finite";
+			const why = paramValueProblem(EPS, eps) ?? weightsWhy;
+			return why !== undefined ? `multislerp tensor "${name}": ${why}` : undefined;
+		});
+	}
 	if (models.length === 1) return Float32Array.from(models[0]!);
 	const n = models.length;
 	let w = weights;
-	if (opts.normalizeWeights ?? true) {
+	if (normalize) {
 		const sum = weights.reduce((s, x) => s + x, 0);
-		const scale = weights.reduce((s, x) => s + Math.abs(x), 0);
-		if (!(Math.abs(sum) > MULTISLERP_WEIGHT_SUM_RTOL * scale)) {
-			throw new MethodError("InvalidParameter", "multislerp", `tensor "${name}": weights sum to ${sum}, cannot normalize`);
-		}
 		w = weights.map((x) => x / sum);
 	}
 	const gram = offsetGram(models, base);
@@ -99,21 +159,14 @@ export const multislerpMethod = defineMethod({
 	minModels: 2,
 	params: {
 		normalize_weights: { type: "boolean", default: true, description: "Divide the weights by their sum" },
-		eps: {
-			type: "number",
-			default: MULTISLERP_DEFAULT_EPS,
-			min: 0,
-			exclusiveMin: true,
-			description: "Stability constant for norms",
-		},
+		eps: EPS,
 	},
-	modelParams: {
-		weight: { type: "number", required: true, description: "Weight of this model" },
-	},
+	modelParams: { weight: WEIGHT },
+	checkTensorParams: weightsNormalize,
 	merge({ tensorName, shape, base, models, params, modelParams }) {
 		assertModelCount("multislerp", tensorName, models.length, 1, Number.POSITIVE_INFINITY);
 		assertInputs("multislerp", tensorName, base, models, shape);
-		return multislerp(
+		return multislerpKernel(
 			models,
 			modelParams.map((p) => p.weight),
 			{ ...(base !== undefined ? { base } : {}), normalizeWeights: params.normalize_weights, eps: params.eps, tensorName },

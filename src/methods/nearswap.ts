@@ -1,17 +1,36 @@
+import { DEBUG_ASSERTS, debugAssert } from "../debug-assert.js";
 import { MethodError } from "../errors.js";
 import { assertInputs, assertModelCount } from "../tensor/vector-ops.js";
 import { defineMethod } from "./define.js";
+import { checkParamValue, paramValueProblem } from "./param-check.js";
+import type { NumberParamDef } from "./types.js";
 
 /** Floor for |base − x| before dividing: identical entries then get weight clamp(t/1e-6) = 1 instead of t/0. */
 export const NEARSWAP_DIFF_EPS = 1e-6;
 
+/** The declaration of `t` (nearswapMethod's parameter), which nearswap() checks its `t` against. */
+const T = {
+	type: "number",
+	required: true,
+	min: 0,
+	exclusiveMin: true,
+	description: "Sameness threshold (> 0)",
+} as const satisfies NumberParamDef;
+
 /**
  * NearSwap: per element, w = clamp(t / max(|b − x|, 1e-6), 0, 1) and out = w·x + (1 − w)·b. Entries where the
- * model is within `t` of the base take the model's value; far-apart entries stay close to the base.
+ * model is within `t` of the base take the model's value; far-apart entries stay close to the base. t must be
+ * finite and > 0, as in a recipe (MethodError "InvalidParameter").
  */
 export function nearswap(base: Float32Array, model: Float32Array, t: number, tensorName = "<input>"): Float32Array {
-	if (!(t > 0)) {
-		throw new MethodError("InvalidParameter", "nearswap", `tensor "${tensorName}": t must be > 0, got ${t}`);
+	checkParamValue("nearswap", tensorName, "t", T, t);
+	return nearswapKernel(base, model, t, tensorName);
+}
+
+/** {@link nearswap} with a checked `t` (by nearswap(), or by the planner and the method's entry). */
+function nearswapKernel(base: Float32Array, model: Float32Array, t: number, tensorName: string): Float32Array {
+	if (DEBUG_ASSERTS) {
+		debugAssert(t !== undefined && paramValueProblem(T, t) === undefined, () => `nearswap tensor "${tensorName}": t = ${t}`);
 	}
 	const length = assertInputs("nearswap", tensorName, base, [model]);
 	const out = new Float32Array(length);
@@ -37,7 +56,7 @@ export const nearswapMethod = defineMethod({
 	minModels: 1,
 	maxModels: 1,
 	params: {
-		t: { type: "number", required: true, min: 0, exclusiveMin: true, description: "Sameness threshold (> 0)" },
+		t: T,
 	},
 	modelParams: {},
 	elementwise: () => true,
@@ -46,6 +65,6 @@ export const nearswapMethod = defineMethod({
 		if (base === undefined) {
 			throw new MethodError("InvalidInput", "nearswap", `tensor "${tensorName}": a base model is required`);
 		}
-		return nearswap(base, models[0]!, params.t, tensorName);
+		return nearswapKernel(base, models[0]!, params.t, tensorName);
 	},
 });

@@ -1,9 +1,18 @@
 import { MethodError } from "../errors.js";
 import { defineMethod } from "./define.js";
 import { mayWriteInputs } from "./in-place.js";
+import { checkParamValue } from "./param-check.js";
+import type { NumberParamDef } from "./types.js";
 
-/** Copies `x`, multiplied by `scale` when one is given (products rounded to float32 once); `x` is not modified. */
+/** The declaration of `scale` (passthroughMethod's per-model parameter), which passthrough() checks its `scale` against. */
+const SCALE = { type: "number", description: "Multiply the tensor by this factor (unset: copy as is)." } as const satisfies NumberParamDef;
+
+/**
+ * Copies `x`, multiplied by `scale` when one is given (products rounded to float32 once); `x` is not modified. A scale
+ * must be finite, as in a recipe (MethodError "InvalidParameter").
+ */
 export function passthrough(x: Float32Array, scale?: number): Float32Array {
+	checkParamValue("passthrough", "(tensor)", "scale", SCALE, scale);
 	return scaleInto(x, scale, new Float32Array(x.length));
 }
 
@@ -26,9 +35,7 @@ export const passthroughMethod = defineMethod({
 	minModels: 1,
 	maxModels: 1,
 	params: {},
-	modelParams: {
-		scale: { type: "number", description: "Multiply the tensor by this factor (unset: copy as is)." },
-	},
+	modelParams: { scale: SCALE },
 	elementwise: () => true,
 	merge(inputs) {
 		const { tensorName, base, models, modelParams } = inputs;
@@ -40,6 +47,6 @@ export const passthroughMethod = defineMethod({
 		}
 		const scale = modelParams[0]?.scale;
 		// In place: the input array itself is the result (scaled where asked), no copy.
-		return mayWriteInputs(inputs) ? scaleInto(input, scale, input) : passthrough(input, scale);
+		return scaleInto(input, scale, mayWriteInputs(inputs) ? input : new Float32Array(input.length));
 	},
 });

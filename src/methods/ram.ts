@@ -1,6 +1,9 @@
+import { DEBUG_ASSERTS, debugAssert } from "../debug-assert.js";
 import { MethodError } from "../errors.js";
 import { assertInputs } from "../tensor/vector-ops.js";
 import { defineMethod } from "./define.js";
+import { checkParamValue, paramValueProblem } from "./param-check.js";
+import type { NumberParamDef } from "./types.js";
 
 /** mergekit's default threshold: task-vector entries with |τ| ≤ 1e-5 count as "not changed" by that model. */
 export const RAM_DEFAULT_EPSILON = 1e-5;
@@ -24,12 +27,28 @@ export interface RamplusOptions extends RamOptions {
 	alpha?: number;
 }
 
+/** The declarations of RAM's parameters, which ram() and ramplusTl() check their options against. */
+const EPSILON = {
+	type: "number",
+	default: RAM_DEFAULT_EPSILON,
+	min: 0,
+	description: "|task vector| above this counts as a change",
+} as const satisfies NumberParamDef;
+const R = { type: "number", default: RAMPLUS_DEFAULT_R, description: "Boost rate for unique entries" } as const satisfies NumberParamDef;
+const ALPHA = {
+	type: "number",
+	default: RAMPLUS_DEFAULT_ALPHA,
+	min: 0,
+	description: "Cap on the shared/unique ratio",
+} as const satisfies NumberParamDef;
+
 /**
  * Writes b + Σᵢ λᵢ·τᵢ where exactly one model changes an entry, and b + mean of the changing τᵢ where several
  * do; entries no model changes (|τᵢ| ≤ ε for all i) stay at the base. τᵢ is rounded to float32, as mergekit
- * forms it. `lambdas` all 1 is plain RAM.
+ * forms it. `lambdas` all 1 is plain RAM. ε was checked (LM_MERGE_DEBUG=1 asserts it).
  */
 function ramInto(base: Float32Array, models: readonly Float32Array[], epsilon: number, lambdas: readonly number[]): Float32Array {
+	if (DEBUG_ASSERTS) debugAssert(paramValueProblem(EPSILON, epsilon) === undefined, () => `ram: epsilon = ${epsilon} is outside [0, inf)`);
 	const out = new Float32Array(base.length);
 	for (let k = 0; k < base.length; k++) {
 		const b = base[k]!;
@@ -49,20 +68,20 @@ function ramInto(base: Float32Array, models: readonly Float32Array[], epsilon: n
 	return out;
 }
 
+/** The inputs' lengths (MethodError "InvalidInput"), then ε against its declaration ("InvalidParameter"); returns ε. */
 function check(method: string, base: Float32Array, models: readonly Float32Array[], opts: RamOptions): number {
-	const epsilon = opts.epsilon ?? RAM_DEFAULT_EPSILON;
 	const name = opts.tensorName ?? "<input>";
 	assertInputs(method, name, base, models);
-	if (!(epsilon >= 0)) {
-		throw new MethodError("InvalidParameter", method, `tensor "${name}": epsilon must be ≥ 0, got ${epsilon}`);
-	}
-	return epsilon;
+	checkParamValue(method, name, "epsilon", EPSILON, opts.epsilon);
+	return opts.epsilon ?? RAM_DEFAULT_EPSILON;
 }
 
-/** RAM: entries changed by one model keep that model's change; entries changed by several get the mean change. */
+/**
+ * RAM: entries changed by one model keep that model's change; entries changed by several get the mean change.
+ * `epsilon` must be ≥ 0 and finite, as in a recipe (MethodError "InvalidParameter").
+ */
 export function ram(base: Float32Array, models: readonly Float32Array[], opts: RamOptions = {}): Float32Array {
-	const epsilon = check("ram", base, models, opts);
-	return ramInto(base, models, epsilon, new Array<number>(models.length).fill(1));
+	return ramInto(base, models, check("ram", base, models, opts), new Array<number>(models.length).fill(1));
 }
 
 /**
@@ -85,20 +104,24 @@ export function ramplusLambdas(base: Float32Array, models: readonly Float32Array
 	return shared.map((s, i) => 1 + r * Math.min(alpha, Math.max(0, s / Math.max(unique[i]!, epsilon))));
 }
 
-/** RAM+ (tensor-local): RAM with each model's unique changes scaled up by λᵢ (see ramplusLambdas). */
+/**
+ * RAM+ (tensor-local): RAM with each model's unique changes scaled up by λᵢ (see ramplusLambdas). The options are
+ * checked against the declaration, as in a recipe: `r` finite, `alpha` and `epsilon` ≥ 0 ("InvalidParameter").
+ */
 export function ramplusTl(base: Float32Array, models: readonly Float32Array[], opts: RamplusOptions = {}): Float32Array {
 	const epsilon = check("ramplus_tl", base, models, opts);
-	const lambdas = ramplusLambdas(base, models, opts.r ?? RAMPLUS_DEFAULT_R, opts.alpha ?? RAMPLUS_DEFAULT_ALPHA, epsilon);
-	return ramInto(base, models, epsilon, lambdas);
+	const name = opts.tensorName ?? "<input>";
+	checkParamValue("ramplus_tl", name, "r", R, opts.r);
+	checkParamValue("ramplus_tl", name, "alpha", ALPHA, opts.alpha);
+	return ramplusInto(base, models, opts.r ?? RAMPLUS_DEFAULT_R, opts.alpha ?? RAMPLUS_DEFAULT_ALPHA, epsilon);
+}
+
+/** {@link ramplusTl} on checked options. */
+function ramplusInto(base: Float32Array, models: readonly Float32Array[], r: number, alpha: number, epsilon: number): Float32Array {
+	return ramInto(base, models, epsilon, ramplusLambdas(base, models, r, alpha, epsilon));
 }
 
 const REFERENCE = "https://arxiv.org/abs/2601.13572";
-const epsilonParam = {
-	type: "number",
-	default: RAM_DEFAULT_EPSILON,
-	min: 0,
-	description: "|task vector| above this counts as a change",
-} as const;
 
 function requireBase(method: string, tensorName: string, base: Float32Array | undefined): Float32Array {
 	if (base === undefined) {
@@ -117,11 +140,13 @@ export const ramMethod = defineMethod({
 		"is; if several are, their mean is added.",
 	base: "required",
 	minModels: 1,
-	params: { epsilon: epsilonParam },
+	params: { epsilon: EPSILON },
 	modelParams: {},
 	elementwise: () => true,
 	merge({ tensorName, base, models, params }) {
-		return ram(requireBase("ram", tensorName, base), models, { epsilon: params.epsilon, tensorName });
+		const b = requireBase("ram", tensorName, base);
+		assertInputs("ram", tensorName, b, models);
+		return ramInto(b, models, params.epsilon ?? RAM_DEFAULT_EPSILON, new Array<number>(models.length).fill(1));
 	},
 });
 
@@ -135,14 +160,12 @@ export const ramplusTlMethod = defineMethod({
 		"taken over the tensor.",
 	base: "required",
 	minModels: 1,
-	params: {
-		r: { type: "number", default: RAMPLUS_DEFAULT_R, description: "Boost rate for unique entries" },
-		alpha: { type: "number", default: RAMPLUS_DEFAULT_ALPHA, min: 0, description: "Cap on the shared/unique ratio" },
-		epsilon: epsilonParam,
-	},
+	params: { r: R, alpha: ALPHA, epsilon: EPSILON },
 	modelParams: {},
 	merge({ tensorName, base, models, params }) {
 		const b = requireBase("ramplus_tl", tensorName, base);
-		return ramplusTl(b, models, { r: params.r, alpha: params.alpha, epsilon: params.epsilon, tensorName });
+		assertInputs("ramplus_tl", tensorName, b, models);
+		const { r = RAMPLUS_DEFAULT_R, alpha = RAMPLUS_DEFAULT_ALPHA, epsilon = RAM_DEFAULT_EPSILON } = params;
+		return ramplusInto(b, models, r, alpha, epsilon);
 	},
 });

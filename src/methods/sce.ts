@@ -1,7 +1,10 @@
+import { DEBUG_ASSERTS, debugAssert } from "../debug-assert.js";
 import { MethodError } from "../errors.js";
 import { topKAbsMask } from "../tensor/ops.js";
 import { assertInputs } from "../tensor/vector-ops.js";
 import { defineMethod } from "./define.js";
+import { checkParamValue, paramValueProblem } from "./param-check.js";
+import type { NumberParamDef } from "./types.js";
 
 /** Below this Σ mean(τᵢ²) the models barely moved: mergekit then weights them equally (1/N), and so do we. */
 export const SCE_WEIGHT_SUM_EPS = 1e-6;
@@ -40,17 +43,33 @@ export function sceSelectMask(base: Float32Array, models: readonly Float32Array[
 	return topKAbsMask(variance, Math.floor(nonzero * selectTopk));
 }
 
+/** The declaration of `select_topk` (sceMethod's parameter), which sce() checks its `selectTopk` against. */
+const SELECT_TOPK = {
+	type: "number",
+	default: 1,
+	min: 0,
+	exclusiveMin: true,
+	max: 1,
+	description: "Fraction of the highest-variance entries to keep",
+} as const satisfies NumberParamDef;
+
 /**
  * SCE (select, calculate, erase): task vectors τᵢ = xᵢ − b, optionally restricted to the highest-variance
  * entries; weights ωᵢ ∝ mean(τᵢ²); entries whose sign disagrees with the sign of Στᵢ are erased; the
- * result is b + Σ ωᵢ·maskᵢ·τᵢ / max(Σ ωᵢ·maskᵢ, 1e-6). Three passes, one n-sized mask at most.
+ * result is b + Σ ωᵢ·maskᵢ·τᵢ / max(Σ ωᵢ·maskᵢ, 1e-6). Three passes, one n-sized mask at most. `selectTopk` must
+ * lie in (0, 1], as in a recipe (MethodError "InvalidParameter").
  */
 export function sce(base: Float32Array, models: readonly Float32Array[], opts: SceOptions = {}): Float32Array {
 	const name = opts.tensorName ?? "<input>";
-	const topk = opts.selectTopk ?? 1;
+	checkParamValue("sce", name, "select_topk", SELECT_TOPK, opts.selectTopk);
+	return sceKernel(base, models, opts.selectTopk ?? 1, name);
+}
+
+/** {@link sce} with a checked `topk` (by sce(), or by the planner and the method's entry; LM_MERGE_DEBUG=1 asserts it). */
+function sceKernel(base: Float32Array, models: readonly Float32Array[], topk: number, name: string): Float32Array {
 	const length = assertInputs("sce", name, base, models);
-	if (!(topk > 0 && topk <= 1)) {
-		throw new MethodError("InvalidParameter", "sce", `tensor "${name}": select_topk must be in (0, 1], got ${topk}`);
+	if (DEBUG_ASSERTS) {
+		debugAssert(paramValueProblem(SELECT_TOPK, topk) === undefined, () => `sce tensor "${name}": select_topk = ${topk} is outside (0, 1]`);
 	}
 	const n = models.length;
 	if (n === 0 || length === 0) return Float32Array.from(base);
@@ -98,14 +117,7 @@ export const sceMethod = defineMethod({
 	base: "required",
 	minModels: 1,
 	params: {
-		select_topk: {
-			type: "number",
-			default: 1,
-			min: 0,
-			exclusiveMin: true,
-			max: 1,
-			description: "Fraction of the highest-variance entries to keep",
-		},
+		select_topk: SELECT_TOPK,
 		int8_mask: { type: "boolean", default: false, description: "Accepted for mergekit compatibility; no effect" },
 	},
 	modelParams: {},
@@ -114,6 +126,6 @@ export const sceMethod = defineMethod({
 		if (base === undefined) {
 			throw new MethodError("InvalidInput", "sce", `tensor "${tensorName}": a base model is required`);
 		}
-		return sce(base, models, { selectTopk: params.select_topk, tensorName });
+		return sceKernel(base, models, params.select_topk ?? 1, tensorName);
 	},
 });

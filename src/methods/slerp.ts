@@ -1,7 +1,9 @@
+import { DEBUG_ASSERTS, debugAssert } from "../debug-assert.js";
 import { MethodError } from "../errors.js";
 import { defineMethod } from "./define.js";
-import type { ChunkedForm } from "./types.js";
+import type { ChunkedForm, NumberParamDef } from "./types.js";
 import { mayWriteInputs } from "./in-place.js";
+import { checkParamValue, paramValueProblem } from "./param-check.js";
 import { arenaOf } from "../wasm/kernels.js";
 
 /** A tensor is normalized only when its L2 norm exceeds this (mergekit's eps); a near-zero tensor is left as is. */
@@ -17,23 +19,36 @@ export const SLERP_DOT_THRESHOLD = 0.9995;
  */
 export const SLERP_LANES = 4;
 
+/** The declaration of `t` (slerpMethod's parameter), which slerp() checks its `t` against. */
+const T = {
+	type: "number",
+	required: true,
+	min: 0,
+	max: 1,
+	description: "Interpolation factor: 0 = base, 1 = the other model.",
+} as const satisfies NumberParamDef;
+
 /**
  * Spherical interpolation of two whole tensors, treated as flat vectors: θ is the angle between them and
  * out = sin((1−t)θ)/sin θ · a + sin(tθ)/sin θ · b on the unnormalized tensors; when |cos θ| > 0.9995 (or cos θ is
  * not finite, e.g. a NaN in either input) out = (1−t)·a + t·b. t = 0 returns a copy of `a` and t = 1 a copy of `b`,
  * bit for bit. θ and the coefficients are float64 (mergekit uses float32; results differ by about 1 ulp).
- * The arguments are not modified.
+ * t must lie in [0, 1], as in a recipe (MethodError "InvalidParameter"). The arguments are not modified.
  */
 export function slerp(a: Float32Array, b: Float32Array, t: number, tensorName = "(tensor)"): Float32Array {
+	checkParamValue("slerp", tensorName, "t", T, t);
 	return slerpArrays(a, b, t, tensorName, false);
 }
 
-/** {@link slerp}; with `inPlace` the result is written into `a` (or is `a` / `b` itself at t = 0 / 1). */
+/**
+ * {@link slerp} with a checked `t` (by slerp(), or by the planner and the method's entry; LM_MERGE_DEBUG=1 asserts
+ * it); with `inPlace` the result is written into `a` (or is `a` / `b` itself at t = 0 / 1).
+ */
 function slerpArrays(a: Float32Array, b: Float32Array, t: number, tensorName: string, inPlace: boolean): Float32Array {
 	if (a.length !== b.length) {
 		throw new MethodError("InvalidInput", "slerp", `tensor "${tensorName}": ${a.length} elements vs ${b.length}`);
 	}
-	if (!Number.isFinite(t)) throw new MethodError("InvalidParameter", "slerp", `tensor "${tensorName}": t = ${t} is not finite`);
+	if (DEBUG_ASSERTS) debugAssert(paramValueProblem(T, t) === undefined, () => `slerp tensor "${tensorName}": t = ${t} is outside [0, 1]`);
 	if (t === 0) return inPlace ? a : a.slice();
 	if (t === 1) return inPlace ? b : b.slice();
 	const sums = new Float64Array(3 * SLERP_LANES);
@@ -182,9 +197,7 @@ export const slerpMethod = defineMethod({
 	base: "required",
 	minModels: 1,
 	maxModels: 1,
-	params: {
-		t: { type: "number", required: true, min: 0, max: 1, description: "Interpolation factor: 0 = base, 1 = the other model." },
-	},
+	params: { t: T },
 	modelParams: {},
 	chunked: slerpChunked,
 	merge(input) {

@@ -87,6 +87,12 @@ export interface MergeInput<P, M> {
 	 * elementwise method runs on a slice (random streams are indexed by whole-tensor element position).
 	 */
 	elementOffset?: number;
+	/**
+	 * The caller promises that `params` and `modelParams` passed the planner's check against this method's
+	 * declaration (buildPlan checks every job it plans; the executor sets this). A method built by defineMethod then
+	 * skips its entry check (LM_MERGE_DEBUG=1 still makes it). Omitted means false: the values are checked once.
+	 */
+	paramsChecked?: boolean;
 }
 
 /** Context for randomised kernels: counter-based streams keyed by (seed, tensor name, model index). */
@@ -98,10 +104,18 @@ export interface MergeContext {
 	warn(message: string): void;
 }
 
-/** A constraint between parameters that is broken: the parameters involved and why (checkModelParams). */
+/** A constraint between parameters that is broken: the parameters involved and why (checkModelParams, checkTensorParams). */
 export interface ParamProblem {
 	params: string[];
 	message: string;
+	/** checkTensorParams: the model whose per-model values break it (omitted: every model's values take part). */
+	model?: number;
+}
+
+/** The tensor a method's parameters are checked against (checkTensorParams): its element count and shape. */
+export interface TensorSize {
+	numel: number;
+	shape: readonly number[];
 }
 
 /** A registered merge method: self-description plus a pure kernel on float32 arrays. */
@@ -127,6 +141,13 @@ export interface MergeMethod<P = any, M = any> {
 	 * The planner calls it for every tensor and model with the resolved values, so the kernel never meets them.
 	 */
 	readonly checkModelParams?: (params: P, modelParams: M) => ParamProblem | undefined;
+	/**
+	 * A constraint across the models' parameters, or between them and the tensor's size, that ranges alone cannot
+	 * express (linear's weights cancelling out under `normalize`, a TIES density keeping no element of a small
+	 * tensor). The planner calls it for every tensor it plans (float32 arithmetic; `compat: mergekit` kernels keep
+	 * their own rules), so the kernel never meets them; values may be absent (their defaults apply).
+	 */
+	readonly checkTensorParams?: (params: P, modelParams: readonly M[], tensor: TensorSize) => ParamProblem | undefined;
 	/**
 	 * When true for the given params, out[i] depends only on inputs at i, so the executor may split a tensor into
 	 * element ranges (threads, bounded memory) and pass `elementOffset`. Omitted means false.
@@ -177,6 +198,8 @@ export interface ChunkedInput<P, M> {
 	params: P;
 	modelParams: M[];
 	models: number;
+	/** As MergeInput.paramsChecked: the planner checked the values (the executor sets it); omitted means false. */
+	paramsChecked?: boolean;
 }
 
 /** A method's chunked form. `supports` lets the planner know, from parameters alone, that it applies. */

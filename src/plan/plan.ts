@@ -156,7 +156,9 @@ function planJob(
 		return { ...job, copyRaw: true };
 	}
 	const nonBase = method.base === "none" ? s.sources : nonBaseIdx.map((i) => s.sources[i]!);
-	const r = resolveJobParams(method, o, recipe.parameters, nonBase, models);
+	// The float32 kernels' constraints across models and with the tensor's size; compat kernels keep their own.
+	const size = compat === undefined ? { numel: numel(shape), shape } : undefined;
+	const r = resolveJobParams(method, o, recipe.parameters, nonBase, models, size);
 	const t = o.layer === undefined ? 0 : layerT(o.layer.index, o.layer.count);
 	const planned = { ...job, params: r.params, modelParams: r.modelParams, sources: r.sources, t };
 	return compat !== undefined ? compatJob(planned, compat, infos.map((inf) => inf.dtype)) : planned;

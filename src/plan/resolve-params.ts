@@ -1,43 +1,24 @@
 import { PlanError } from "../errors.js";
-import type { MergeMethod, ParamDef } from "../methods/types.js";
+import { paramValueProblem } from "../methods/param-check.js";
+import type { MergeMethod, ParamDef, TensorSize } from "../methods/types.js";
 import { layerT, lookupParam } from "../recipe/params.js";
 import type { OutputTensor, PlanSource } from "./slices.js";
 import type { PlannedModel } from "./types.js";
 
 type Value = number | boolean | string | undefined;
 
-function describeRange(def: ParamDef): string {
-	if (def.type !== "number") return "";
-	const lo = def.min === undefined ? "(-inf" : `${def.exclusiveMin ? "(" : "["}${def.min}`;
-	const hi = def.max === undefined ? "inf)" : `${def.max}${def.exclusiveMax ? ")" : "]"}`;
-	return `${lo}, ${hi}`;
-}
-
 /**
- * Checks one value against its definition; returns it (numbers stay float64). `tensor` is the output tensor the
- * value was resolved for; without it, the value is one the recipe writes (a gradient anchor, a filter entry's value).
+ * Checks one value against its definition (the methods' one check, methods/param-check.ts); returns it (numbers
+ * stay float64). `tensor` is the output tensor the value was resolved for; without it, the value is one the recipe
+ * writes (a gradient anchor, a filter entry's value).
  */
 export function checkParam(method: MergeMethod, name: string, def: ParamDef, value: Value, where: string, tensor?: string): Value {
-	const bad = (why: string) =>
-		new PlanError("InvalidParameter", `${where}: ${method.name} parameter "${name}" = ${JSON.stringify(value)} ${why}${tensor !== undefined ? ` (tensor ${tensor})` : ""}`, tensor);
-	if (value === undefined) return value;
-	switch (def.type) {
-		case "number": {
-			if (typeof value !== "number") throw bad("must be a number");
-			if (!Number.isFinite(value)) throw bad("must be finite");
-			if (def.integer === true && !Number.isInteger(value)) throw bad("must be an integer");
-			const lowOk = def.min === undefined || (def.exclusiveMin ? value > def.min : value >= def.min);
-			const highOk = def.max === undefined || (def.exclusiveMax ? value < def.max : value <= def.max);
-			if (!lowOk || !highOk) throw bad(`is outside ${describeRange(def)}`);
-			return value;
-		}
-		case "boolean":
-			if (typeof value !== "boolean") throw bad("must be true or false");
-			return value;
-		case "enum":
-			if (!def.values.includes(value as never)) throw bad(`must be one of ${def.values.map((v) => JSON.stringify(v)).join(", ")}`);
-			return value;
+	const why = paramValueProblem(def, value);
+	if (why !== undefined) {
+		const at = tensor !== undefined ? ` (tensor ${tensor})` : "";
+		throw new PlanError("InvalidParameter", `${where}: ${method.name} parameter "${name}" = ${JSON.stringify(value)} ${why}${at}`, tensor);
 	}
+	return value;
 }
 
 export interface ResolvedJobParams {
@@ -48,7 +29,8 @@ export interface ResolvedJobParams {
 
 /**
  * Resolves the global parameters (per slice and top level, never per source) and the per-model parameters of
- * every non-base source for one output tensor, with mergekit's precedence, then checks them against the spec.
+ * every non-base source for one output tensor, with mergekit's precedence, then checks them against the spec:
+ * each value, each model's checkModelParams, and, given the tensor's `size`, the method's checkTensorParams.
  */
 export function resolveJobParams(
 	method: MergeMethod,
@@ -56,6 +38,7 @@ export function resolveJobParams(
 	topParams: Parameters<typeof lookupParam>[1]["topParams"],
 	nonBase: PlanSource[],
 	models: PlannedModel[],
+	size?: TensorSize,
 ): ResolvedJobParams {
 	const t = tensor.layer === undefined ? 0 : layerT(tensor.layer.index, tensor.layer.count);
 	const params: Record<string, Value> = {};
@@ -110,6 +93,18 @@ export function resolveJobParams(
 		}
 		modelParams.push(mp);
 		fromM.push(from);
+	}
+	const problem = size !== undefined ? method.checkTensorParams?.(params, modelParams, size) : undefined;
+	if (problem !== undefined) {
+		const values = problem.params.flatMap((n) =>
+			Object.hasOwn(method.modelParams, n)
+				? (problem.model !== undefined ? [problem.model] : modelParams.map((_, m) => m)).map(
+						(m) => `${n} = ${JSON.stringify(modelParams[m]![n])} (${fromM[m]![n] ?? "default"}) of ${models[nonBase[m]!.model]!.ref}`,
+					)
+				: [`${n} = ${JSON.stringify(params[n])} (${fromG[n] ?? "default"})`],
+		);
+		const message = `${method.name} ${values.join(" and ")}: ${problem.message} (tensor ${tensor.name})`;
+		throw new PlanError("InvalidParameter", message, tensor.name);
 	}
 	return { params, modelParams, sources: { params: fromG, modelParams: fromM } };
 }

@@ -5,11 +5,13 @@
  * blocking. Rank sparsifiers need 2 scan passes (3 with the L1 rescale) unless a rank bracket misses; `scanPasses`
  * starts at the worst case and shrinks after each pass.
  */
+import { DEBUG_ASSERTS, debugAssert } from "../../debug-assert.js";
 import { MethodError } from "../../errors.js";
 import type { Chunk, ChunkedForm, ChunkedKernel } from "../types.js";
 import { RNG_PURPOSE_SPARSIFY, type SparsifyWhere, type TaskArithmeticConfig } from "./types.js";
+import type { TaskParamValues } from "./declaration.js";
 import { TaskVectorKernel } from "./kernel.js";
-import { combineOptions, modelSettings, modelValue, readTaskParams, type TaskParamValues } from "./params.js";
+import { combineOptions, modelSettings, readTaskParams } from "./params.js";
 import { planModel } from "./plan.js";
 
 /** Adapts the executor's chunks (element 0 at global index chunk.offset) to the kernel's ranges. */
@@ -56,22 +58,24 @@ class ChunkedTaskVectors implements ChunkedKernel {
 
 /**
  * The chunked form of a task-arithmetic variant: bit-identical to its whole-tensor kernel for every chunking
- * (blocks in index order). Supports every sparsifier but DELLA; parameter errors (a NaN weight, a density keeping
- * no element) are thrown by `create`, before any output.
+ * (blocks in index order). Supports every sparsifier but DELLA. The parameters are checked before `create` runs
+ * (by the method's entry, define.ts, or by the planner), so it trusts them; the chunks are checked as they come.
  */
 export function taskVectorChunked(config: TaskArithmeticConfig): ChunkedForm<TaskParamValues, TaskParamValues> {
 	return {
 		supports: () => config.sparsify !== "della_magprune",
 		create(input, ctx) {
 			const where: SparsifyWhere = { method: config.name, tensorName: input.tensorName };
-			const p = readTaskParams(config, input.params, input.modelParams, where);
-			if (p.weights.length !== input.models) {
-				const why = `${p.weights.length} weights for ${input.models} models`;
-				throw new MethodError("InvalidInput", where.method, `tensor "${where.tensorName}": ${why}`);
+			const p = readTaskParams(config, input.params, input.modelParams);
+			// One plan per model: a chunk with another model count is refused by `checked`.
+			if (DEBUG_ASSERTS) {
+				const why = () => `${where.method} tensor "${where.tensorName}": ${p.weights.length} weights for ${input.models} models`;
+				debugAssert(p.weights.length === input.models, why);
 			}
-			const weights = p.weights.map((_, m) => modelValue(p.weights, m, 1, "weight", where));
+			const weights = p.weights;
 			const key = (m: number) => () => ctx.rngKey(m, RNG_PURPOSE_SPARSIFY);
-			const plans = weights.map((w, m) => planModel(config.sparsify, w, modelSettings(config.sparsify, p, m, where), p.rescale, input.numel, key(m), where));
+			const settings = (m: number) => modelSettings(config.sparsify, p, m);
+			const plans = weights.map((w, m) => planModel(config.sparsify, w, settings(m), p.rescale, input.numel, key(m), where));
 			const kernel = new TaskVectorKernel(plans, combineOptions(weights, config.consensus, p.normalize, p.lambda), where, input.numel, 0);
 			return new ChunkedTaskVectors(kernel, plans.length, where);
 		},

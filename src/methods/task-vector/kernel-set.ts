@@ -14,6 +14,7 @@
  * which computes the same bits. Placement is the caller's promise: with LM_MERGE_DEBUG=1 every compiled call checks
  * that its arrays are in the arena.
  */
+import { DEBUG_ASSERTS, debugAssert } from "../../debug-assert.js";
 import { ARENA_INPUTS, ARENA_SUB_BLOCK, arenaOf, type WasmArena } from "../../wasm/kernels.js";
 import type { Lane, Mixer } from "./lanes.js";
 import type { ModelPlan } from "./plan.js";
@@ -47,11 +48,11 @@ export const TYPESCRIPT_KERNELS: KernelSet = {
 	mixTwo: () => undefined,
 };
 
-/** LM_MERGE_DEBUG=1: the compiled set checks every array's placement (read once, at load). */
-const CHECK_PLACEMENT = process.env.LM_MERGE_DEBUG === "1";
+/** LM_MERGE_DEBUG=1 (debug-assert.ts): the compiled set checks every array's placement. */
+const CHECK_PLACEMENT = DEBUG_ASSERTS;
 
 function placed(arena: WasmArena, ...arrays: ArrayBufferView[]): void {
-	for (const a of arrays) if (!arena.holds(a)) throw new Error("task-vector kernels: a compiled loop got an array outside the WebAssembly arena");
+	for (const a of arrays) debugAssert(arena.holds(a), "task-vector kernels: a compiled loop got an array outside the WebAssembly arena");
 }
 
 /** The compiled loops on `arena`'s memory. */

@@ -6,11 +6,13 @@
  * is done by TaskVectorKernel (kernel.ts), over whole arrays here and over streamed blocks in the chunked form
  * (chunked.ts); DELLA (row-wise ranks) stores and prunes its task vectors first (prepare.ts).
  */
+import { DEBUG_ASSERTS, debugAssert } from "../../debug-assert.js";
 import { MethodError } from "../../errors.js";
 import type { RngKey } from "../../tensor/rng.js";
 import { combineTerms } from "./combine.js";
+import { checkTaskVectorOptions } from "./declaration.js";
 import { runWhole, TaskVectorKernel } from "./kernel.js";
-import { combineOptions, modelSettings, modelValue } from "./params.js";
+import { combineOptions, modelSettings } from "./params.js";
 import { planModel } from "./plan.js";
 import { prepareDellaTerm } from "./prepare.js";
 import type { Term } from "./term.js";
@@ -64,7 +66,7 @@ function streamOf(opts: TaskVectorOptions, m: number, where: SparsifyWhere): () 
 
 /** DELLA's term for model m (row-wise ranks: δ is stored, pruned, then combined like a dense task vector). */
 function dellaTerm(x: Float32Array, base: Float32Array, weight: number, m: number, opts: TaskVectorOptions, where: SparsifyWhere): Term {
-	const { density, epsilon } = modelSettings("della_magprune", opts, m, where);
+	const { density, epsilon } = modelSettings("della_magprune", opts, m);
 	return prepareDellaTerm(x, base, weight, {
 		density,
 		epsilon,
@@ -77,6 +79,19 @@ function dellaTerm(x: Float32Array, base: Float32Array, weight: number, m: numbe
 	});
 }
 
+/** Throws MethodError "InvalidInput" unless there is one weight per model and every model has the base's length. */
+export function checkTaskVectorInputs(base: Float32Array, models: readonly Float32Array[], weights: number, where: SparsifyWhere): void {
+	if (weights !== models.length) {
+		throw new MethodError("InvalidInput", where.method, `tensor "${where.tensorName}": ${weights} weights for ${models.length} models`);
+	}
+	for (let m = 0; m < models.length; m++) {
+		if (models[m]!.length !== base.length) {
+			const why = `model ${m} has ${models[m]!.length} elements, base has ${base.length}`;
+			throw new MethodError("InvalidInput", where.method, `tensor "${where.tensorName}": ${why}`);
+		}
+	}
+}
+
 /**
  * Merges task vectors onto `base` (spec 1.2 "Generalized task arithmetic", steps 1–7). With consensus "sum" the
  * majority sign at each position is that of Σ wᵢδᵢ (≥ 0 counts as +), only entries of that sign (never zeros) are
@@ -84,36 +99,42 @@ function dellaTerm(x: Float32Array, base: Float32Array, weight: number, m: numbe
  * Σ wᵢ (1 when |Σ wᵢ| < 1e-8). Returns a new array and leaves `base` and `models` unmodified, unless
  * `opts.inPlace`: then the result is written into `base` (DELLA also stores its task vectors in the model arrays).
  *
+ * The options are checked once, here: the arrays (MethodError "InvalidInput") and the numbers against the
+ * variants' declaration (declaration.ts, "InvalidParameter": the ranges a recipe must respect, DELLA's keep band,
+ * a TIES density that keeps no element).
+ *
  * Cost (see docs/benchmarks-kernels.md): TIES / Breadcrumbs read δ in two passes (a sparse sample, then the bracket
  * pass that finds the rank cut) before the fused combine pass; DARE with the L1 rescale one pass (norms and keep
  * bits); the other variants only the combine pass. δ is recomputed from the inputs in every pass, never stored.
  */
 export function mergeTaskVectors(base: Float32Array, models: readonly Float32Array[], opts: TaskVectorOptions): Float32Array {
 	const where: SparsifyWhere = { method: opts.method ?? "task_arithmetic", tensorName: opts.tensorName ?? "(tensor)" };
+	checkTaskVectorInputs(base, models, opts.weights.length, where);
+	checkTaskVectorOptions(opts.sparsify ?? "none", opts, models.length, base.length, where);
+	return runTaskVectors(base, models, opts);
+}
+
+/**
+ * {@link mergeTaskVectors} on options already checked (by its entry, or by the planner for a registered method):
+ * the arrays and numbers are trusted; LM_MERGE_DEBUG=1 asserts the array lengths here and the settings in planModel.
+ */
+export function runTaskVectors(base: Float32Array, models: readonly Float32Array[], opts: TaskVectorOptions): Float32Array {
+	const where: SparsifyWhere = { method: opts.method ?? "task_arithmetic", tensorName: opts.tensorName ?? "(tensor)" };
 	const n = base.length;
-	const count = models.length;
-	if (opts.weights.length !== count) {
-		throw new MethodError("InvalidInput", where.method, `tensor "${where.tensorName}": ${opts.weights.length} weights for ${count} models`);
+	if (DEBUG_ASSERTS) {
+		const match = opts.weights.length === models.length && models.every((x) => x.length === n);
+		debugAssert(match, () => `${where.method} tensor "${where.tensorName}": the weights or lengths do not match the models`);
 	}
 	const sparsify = opts.sparsify ?? "none";
-	const weights = models.map((_, m) => modelValue(opts.weights, m, 1, "weight", where));
-	const checkLength = (x: Float32Array, m: number) => {
-		if (x.length !== n) {
-			throw new MethodError("InvalidInput", where.method, `tensor "${where.tensorName}": model ${m} has ${x.length} elements, base has ${n}`);
-		}
-	};
+	const weights = opts.weights;
 	const combine = combineOptions(weights, opts.consensus ?? "none", opts.normalize ?? false, opts.lambda ?? 1);
 	const out = opts.inPlace === true ? base : new Float32Array(n);
 	if (sparsify === "della_magprune") {
-		const terms = models.map((x, m) => {
-			checkLength(x, m);
-			return dellaTerm(x, base, weights[m]!, m, opts, where);
-		});
+		const terms = models.map((x, m) => dellaTerm(x, base, weights[m]!, m, opts, where));
 		return combineTerms(base, terms, combine, out);
 	}
-	const plans = models.map((x, m) => {
-		checkLength(x, m);
-		return planModel(sparsify, weights[m]!, modelSettings(sparsify, opts, m, where), opts.rescale ?? false, n, streamOf(opts, m, where), where);
-	});
+	const rescale = opts.rescale ?? false;
+	const settings = (m: number) => modelSettings(sparsify, opts, m);
+	const plans = models.map((_, m) => planModel(sparsify, weights[m]!, settings(m), rescale, n, streamOf(opts, m, where), where));
 	return runWhole(new TaskVectorKernel(plans, combine, where, n, opts.elementOffset ?? 0), models, base, out);
 }

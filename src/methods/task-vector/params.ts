@@ -1,26 +1,16 @@
 /**
- * Parameter reading for the task-arithmetic family: the planner's resolved values → validated numbers. Shared by
- * the whole-tensor kernel (merge.ts) and its chunked form (chunked.ts), so both read the same
- * values, in the same order, and throw the same errors.
+ * Parameter reading for the task-arithmetic family: the planner's resolved values → the numbers the kernel runs on.
+ * Shared by the whole-tensor kernel (merge.ts) and its chunked form (chunked.ts), so both read the same values.
+ * Nothing here checks them: the entries did, against the declaration (declaration.ts), or the planner did.
  */
-import { MethodError } from "../../errors.js";
-import { type Consensus, DEFAULT_EPSILON, DEFAULT_GAMMA, type Rescale, type SparsifyMethod, type SparsifyWhere, type TaskArithmeticConfig } from "./types.js";
+import { type Consensus, DEFAULT_EPSILON, DEFAULT_GAMMA, type Rescale, type SparsifyMethod, type TaskArithmeticConfig } from "./types.js";
 import type { CombineOptions } from "./combine.js";
+import type { TaskParamValues } from "./declaration.js";
+
+export type { TaskParamValues } from "./declaration.js";
 
 /** Without consensus, mergekit treats a weight sum this close to zero as "do not divide" (divisor 1). */
 export const MIN_WEIGHT_SUM = 1e-8;
-
-/** Resolved parameter values as the planner hands them over (plain numbers, booleans and strings). */
-export type TaskParamValues = Record<string, number | boolean | string | undefined>;
-
-/** Model m's entry of a per-model column (`fallback` when the column is absent); NaN or a missing entry throws. */
-export function modelValue(values: readonly number[] | undefined, m: number, fallback: number, name: string, where: SparsifyWhere): number {
-	const v = values === undefined ? fallback : values[m];
-	if (typeof v !== "number" || Number.isNaN(v)) {
-		throw new MethodError("InvalidParameter", where.method, `tensor "${where.tensorName}": ${name} of model ${m} is ${String(v)}`);
-	}
-	return v;
-}
 
 /** One model's sparsifier settings (1, 0 and 0 where the sparsifier does not use them). */
 export interface ModelSettings {
@@ -29,17 +19,16 @@ export interface ModelSettings {
 	epsilon: number;
 }
 
-/** Model m's settings, validated in the kernel's order: density (when sparsifying), then gamma, then epsilon. */
+/** Model m's settings (a column that is absent gives the default). */
 export function modelSettings(
 	sparsify: SparsifyMethod,
 	columns: { densities?: readonly number[] | undefined; gammas?: readonly number[] | undefined; epsilons?: readonly number[] | undefined },
 	m: number,
-	where: SparsifyWhere,
 ): ModelSettings {
 	return {
-		density: sparsify !== "none" ? modelValue(columns.densities, m, 1, "density", where) : 1,
-		gamma: sparsify === "magnitude_outliers" ? modelValue(columns.gammas, m, DEFAULT_GAMMA, "gamma", where) : 0,
-		epsilon: sparsify === "della_magprune" ? modelValue(columns.epsilons, m, DEFAULT_EPSILON, "epsilon", where) : 0,
+		density: sparsify !== "none" ? (columns.densities?.[m] ?? 1) : 1,
+		gamma: sparsify === "magnitude_outliers" ? (columns.gammas?.[m] ?? DEFAULT_GAMMA) : 0,
+		epsilon: sparsify === "della_magprune" ? (columns.epsilons?.[m] ?? DEFAULT_EPSILON) : 0,
 	};
 }
 
@@ -50,7 +39,7 @@ export function combineOptions(weights: readonly number[], consensus: Consensus,
 	return { consensus: consensus === "sum", normalize, lambda, divisor };
 }
 
-/** A variant's parameters for one tensor, read but not yet checked per model (see {@link modelValue}). */
+/** A variant's parameters for one tensor, as plain columns. */
 export interface TaskParams {
 	weights: number[];
 	densities: number[];
@@ -61,36 +50,16 @@ export interface TaskParams {
 	lambda: number;
 }
 
-function readNumber(values: TaskParamValues, key: string, fallback: number, where: SparsifyWhere): number {
-	const v = values[key] ?? fallback;
-	if (typeof v !== "number") {
-		throw new MethodError("InvalidParameter", where.method, `tensor "${where.tensorName}": ${key} = ${String(v)} is not a number`);
-	}
-	return v;
-}
-
-function readRescale(values: TaskParamValues, fallback: Rescale, where: SparsifyWhere): Rescale {
-	const v = values.rescale ?? fallback;
-	if (typeof v === "boolean" || v === "inverse_density") return v;
-	const why = `rescale = ${String(v)} is not true, false or "inverse_density"`;
-	throw new MethodError("InvalidParameter", where.method, `tensor "${where.tensorName}": ${why}`);
-}
-
-/** Reads a variant's global and per-model values (weights have no default: a missing one reads as NaN). */
-export function readTaskParams(
-	config: TaskArithmeticConfig,
-	params: TaskParamValues,
-	modelParams: readonly TaskParamValues[],
-	where: SparsifyWhere,
-): TaskParams {
-	const column = (key: string, fallback: number) => modelParams.map((mp) => readNumber(mp, key, fallback, where));
+/** Reads a variant's global and per-model values, defaults filled in (checked before: see the file comment). */
+export function readTaskParams(config: TaskArithmeticConfig, params: TaskParamValues, modelParams: readonly TaskParamValues[]): TaskParams {
+	const column = (key: string, fallback: number) => modelParams.map((mp) => (mp[key] ?? fallback) as number);
 	return {
 		weights: column("weight", Number.NaN),
 		densities: column("density", 1),
 		gammas: column("gamma", DEFAULT_GAMMA),
 		epsilons: column("epsilon", DEFAULT_EPSILON),
-		rescale: readRescale(params, config.defaultRescale, where),
+		rescale: (params.rescale ?? config.defaultRescale) as Rescale,
 		normalize: params.normalize === undefined ? config.defaultNormalize : params.normalize === true,
-		lambda: readNumber(params, "lambda", 1, where),
+		lambda: (params.lambda ?? 1) as number,
 	};
 }

@@ -4,10 +4,12 @@
  * The validation order and the branches are those of the sparsifiers in sparsify.ts, so every path throws the same
  * errors and keeps the same entries.
  */
+import { DEBUG_ASSERTS, debugAssertNoProblem } from "../../debug-assert.js";
 import { MethodError } from "../../errors.js";
 import { type RngKey, UNIFORM_SCALE } from "../../tensor/rng.js";
 import { RankCutSearch, RankSample, STAGE_DONE } from "./rank-cut-search.js";
-import { l1RescaleFactor, magnitudeKeepCount, outlierRankRange } from "./sparsify.js";
+import { l1RescaleFactor, outlierRankRange } from "./sparsify.js";
+import { modelSettingsProblem } from "./declaration.js";
 import type { Rescale, SparsifyMethod, SparsifyWhere } from "./types.js";
 import { INLINE_HASH_LIMIT } from "./fill.js";
 import type { ModelSettings } from "./params.js";
@@ -73,10 +75,10 @@ function plan(kind: PlanKind, weight: number, fields: Partial<ModelPlan> = {}): 
 }
 
 /**
- * A model's plan for a tensor of n elements, from its settings as modelSettings (params.ts) read and checked them,
- * just before: the caller reads model m's settings, then plans it, model after model, so the errors come in the same
- * order for any input. Then: the random stream (also for density ≥ 1, so a missing stream is always reported), and
- * the rank range, which depends on n. DELLA has no plan (its ranks are per row; merge.ts handles it whole).
+ * A model's plan for a tensor of n elements, from its settings (params.ts), which the method's entry or the planner
+ * checked against the declaration: this trusts them (LM_MERGE_DEBUG=1 asserts them). Then: the random stream (also
+ * for density ≥ 1, so a missing stream is always reported), and the rank range, which depends on n. DELLA has no
+ * plan (its ranks are per row; merge.ts handles it whole).
  */
 export function planModel(
 	sparsify: SparsifyMethod,
@@ -87,13 +89,19 @@ export function planModel(
 	key: () => RngKey,
 	where: SparsifyWhere,
 ): ModelPlan {
+	if (DEBUG_ASSERTS) {
+		debugAssertNoProblem(() => {
+			const why = modelSettingsProblem(sparsify, { weight, ...settings }, n);
+			return why !== undefined ? `${where.method} tensor "${where.tensorName}": ${why}` : undefined;
+		});
+	}
 	const { density, gamma } = settings;
 	if (sparsify === "none" || density >= 1) {
 		if (sparsify === "random") key();
 		return plan(KIND_ALL, weight);
 	}
 	if (sparsify === "magnitude" || sparsify === "magnitude_outliers") {
-		const range = sparsify === "magnitude" ? { lo: 0, hi: magnitudeKeepCount(n, density, where) } : outlierRankRange(n, density, gamma);
+		const range = sparsify === "magnitude" ? { lo: 0, hi: Math.floor(density * n) } : outlierRankRange(n, density, gamma);
 		// An empty range (possible for odd breadcrumbs settings) drops everything, like DARE at density 0.
 		if (range.hi <= 0) return plan(KIND_ZERO, weight);
 		const upper = new RankCutSearch(range.hi, n);

@@ -4,8 +4,10 @@
  * dellaDrop and hands the pruned δ over as a dense term; the other sparsifiers run through TaskVectorKernel.
  * Results equal dellaMagprune in sparsify.ts.
  */
+import { DEBUG_ASSERTS, debugAssertNoProblem } from "../../debug-assert.js";
 import type { RngKey } from "../../tensor/rng.js";
-import { checkDellaBand, dellaDrop, l1RescaleFactor } from "./sparsify.js";
+import { modelSettingsProblem } from "./declaration.js";
+import { dellaDrop, l1RescaleFactor } from "./sparsify.js";
 import type { Rescale, SparsifyWhere } from "./types.js";
 import { makeTerm, MASK_ZERO, SCALE_DIV, SCALE_MUL, type Term } from "./term.js";
 
@@ -39,13 +41,21 @@ function l1Of(x: Float32Array): number {
 	return s;
 }
 
-/** Model `x`'s DELLA term after its settings were validated (the random stream is checked first). */
+/**
+ * Model `x`'s DELLA term. Its settings were checked against the declaration (the keep band in (0, 1): the planner or
+ * the entry did; LM_MERGE_DEBUG=1 asserts it); the random stream is checked first.
+ */
 export function prepareDellaTerm(x: Float32Array, base: Float32Array, weight: number, spec: DellaSpec): Term {
 	const { density, rescale, where } = spec;
 	const key = spec.key();
 	if (density >= 1) return makeTerm(weight, x);
 	if (density <= 0) return makeTerm(weight, x, { mask: MASK_ZERO });
-	checkDellaBand(density, spec.epsilon, where);
+	if (DEBUG_ASSERTS) {
+		debugAssertNoProblem(() => {
+			const why = modelSettingsProblem("della_magprune", { weight: 1, density, epsilon: spec.epsilon }, base.length);
+			return why !== undefined ? `${where.method} tensor "${where.tensorName}": ${why}` : undefined;
+		});
+	}
 	const delta = spec.inPlace ? x : new Float32Array(base.length);
 	const l1Before = storeDelta(x, base, delta);
 	dellaDrop(delta, spec.shape, density, spec.epsilon, key, spec.offset, where);

@@ -34,14 +34,20 @@ function rescaleKept(delta: Float32Array, rescale: Rescale, density: number, l1B
 	return delta;
 }
 
-/** k = floor(density·n) of a TIES trim; k = 0 is "InvalidParameter" (as mergekit, which refuses to zero a tensor). */
+/**
+ * Why a TIES trim cannot keep k = floor(density·n) of n entries, or undefined: k = 0 is refused, as mergekit refuses
+ * to zero a whole tensor (density ≥ 1 keeps everything and never is). The declaration's per-tensor check
+ * (declaration.ts, run by the planner for every tensor) and magnitudeMask's entry check.
+ */
+export function magnitudeKeepProblem(n: number, density: number): string | undefined {
+	return density >= 1 || Math.floor(density * n) > 0 ? undefined : `density ${density} keeps no element of ${n}`;
+}
+
+/** k = floor(density·n) of a TIES trim (for density < 1); k = 0 is "InvalidParameter" ({@link magnitudeKeepProblem}). */
 export function magnitudeKeepCount(n: number, density: number, where: SparsifyWhere): number {
-	const k = Math.floor(density * n);
-	if (!(k > 0)) {
-		const why = `density ${density} keeps no element of ${n}`;
-		throw new MethodError("InvalidParameter", where.method, `tensor "${where.tensorName}": ${why}`);
-	}
-	return k;
+	const why = magnitudeKeepProblem(n, density);
+	if (why !== undefined) throw new MethodError("InvalidParameter", where.method, `tensor "${where.tensorName}": ${why}`);
+	return Math.floor(density * n);
 }
 
 /**
