@@ -9,14 +9,14 @@ import { defineMethod } from "./define.js";
  */
 export const ARCEE_FUSION_SAMPLE_SIZE = 1_000_000;
 /** Added to both probability vectors before the KL divergence, so zero probabilities give no log(0) (mergekit's value). */
-export const ARCEE_FUSION_PROB_EPS = 1e-8;
+const ARCEE_FUSION_PROB_EPS = 1e-8;
 /** Half-rounds of the keyed permutation used for sampling (each half mixed twice, like a 4-round Feistel network). */
 const FEISTEL_ROUNDS = 4;
 /** Random stream purpose for the quartile sample (model index 0 is the non-base model). */
 const SAMPLE_PURPOSE = 0;
 
 /** Options of {@link arceeFusion}: the tensor's shape and the random stream its threshold sample draws from. */
-export interface ArceeFusionOptions {
+interface ArceeFusionOptions {
 	/** The tensor's shape: the softmax runs along its last axis (default: one row). */
 	shape?: readonly number[];
 	/** The random stream for the sample; default rngKey(seed ?? 0, tensorName ?? "<input>", 0, 0). */

@@ -31,7 +31,7 @@ export const breadcrumbsTiesMethod = defineTaskArithmetic({
 });
 
 /** Options of {@link breadcrumbs}; per-model arrays are aligned with `models`. */
-export interface BreadcrumbsOptions {
+interface BreadcrumbsOptions {
 	weights: readonly number[];
 	/** Fraction kept per model; default 1. */
 	densities?: readonly number[];

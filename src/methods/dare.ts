@@ -32,7 +32,7 @@ export const dareLinearMethod = defineTaskArithmetic({
 });
 
 /** Options of {@link dare}; per-model arrays are aligned with `models`. */
-export interface DareOptions {
+interface DareOptions {
 	weights: readonly number[];
 	/** Keep probability per model. */
 	densities: readonly number[];

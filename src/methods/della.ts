@@ -32,7 +32,7 @@ export const dellaLinearMethod = defineTaskArithmetic({
 });
 
 /** Options of {@link della}; per-model arrays are aligned with `models`. */
-export interface DellaOptions {
+interface DellaOptions {
 	weights: readonly number[];
 	/** Mean keep probability per model; default 1. */
 	densities?: readonly number[];

@@ -6,14 +6,14 @@ import { checkParamValue, paramValueProblem } from "./param-check.js";
 import type { NumberParamDef } from "./types.js";
 
 /** mergekit's default iteration cap: the fixed-point iteration converges in a few steps for nearby directions. */
-export const KARCHER_DEFAULT_MAX_ITER = 10;
+const KARCHER_DEFAULT_MAX_ITER = 10;
 /** mergekit's default tolerance for norms, angles and the tangent step. */
-export const KARCHER_DEFAULT_TOL = 1e-5;
+const KARCHER_DEFAULT_TOL = 1e-5;
 /**
  * θ this close to π (sin θ below it) means an antipodal input: every geodesic is as short, so there is no
  * direction to move in and θ/sin θ would blow up (mergekit then moves by ~1e16 radians); we skip that input.
  */
-export const KARCHER_SIN_EPS = 1e-12;
+const KARCHER_SIN_EPS = 1e-12;
 
 /** The declarations of karcher's parameters, which karcher() checks `maxIter` and `tol` against. */
 const MAX_ITER = {
@@ -31,7 +31,7 @@ const TOL = {
 } as const satisfies NumberParamDef;
 
 /** Options of {@link karcher}: iteration limit and tolerance of the Karcher-mean iteration, and per-model weights. */
-export interface KarcherOptions {
+interface KarcherOptions {
 	maxIter?: number;
 	tol?: number;
 	/** Weights αᵢ (default 1/N each, which is all the `karcher` method uses). */

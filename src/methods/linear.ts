@@ -16,10 +16,10 @@ export const LINEAR_MIN_RELATIVE_WEIGHT_SUM = 1e-8;
  * w·x then cannot overflow float64 for any float32 x (|x| < 2^128, and 2^768 · 2^128 · the number of models stays far
  * below 2^1024), nor lose precision to subnormal products.
  */
-export const LINEAR_RESCALE_ABOVE = 2 ** 768;
+const LINEAR_RESCALE_ABOVE = 2 ** 768;
 
 /** Options of {@link linear}. */
-export interface LinearOptions {
+interface LinearOptions {
 	/** Divide by Σ wᵢ; default true. */
 	normalize?: boolean;
 	/** For error messages. */
@@ -60,7 +60,7 @@ function weightSums(weights: readonly number[]): { total: number; magnitude: num
  * rescale of {@link normalizingWeights}), or undefined. The declaration's per-tensor check (the planner runs it
  * for every tensor) and linear()'s entry check.
  */
-export function linearWeightsProblem(weights: readonly number[], normalize: boolean): string | undefined {
+function linearWeightsProblem(weights: readonly number[], normalize: boolean): string | undefined {
 	if (!normalize || weights.length === 0) return undefined;
 	const { total, magnitude } = weightSums(normalizingWeights(weights));
 	if (Math.abs(total) > LINEAR_MIN_RELATIVE_WEIGHT_SUM * magnitude) return undefined;

@@ -3,15 +3,15 @@ import { assertInputs, combineOffsets, offsetGram, rowLength } from "../tensor/v
 import { defineMethod } from "./define.js";
 
 /** mergekit's floor for ‖oᵢ‖·‖oⱼ‖ in the cosine: a zero offset then has cosine 0 with everything. */
-export const MODEL_STOCK_NORM_EPS = 1e-6;
+const MODEL_STOCK_NORM_EPS = 1e-6;
 /**
  * 1 + (N−1)·c is ≥ 0 for any N unit vectors and reaches 0 only when they sum to zero; below this the ratio
  * N·c / (1+(N−1)c) is unbounded, so we take t = 0 (the base) instead of mergekit's inf/NaN.
  */
-export const MODEL_STOCK_DENOM_EPS = 1e-12;
+const MODEL_STOCK_DENOM_EPS = 1e-12;
 
 /** Options of {@link modelStock}: one interpolation ratio per tensor, or per row (`filterWise`). */
-export interface ModelStockOptions {
+interface ModelStockOptions {
 	/** Compute one t per row (last axis) instead of one per tensor (default false). */
 	filterWise?: boolean;
 	/** The tensor's shape; needed with `filterWise` (default: one flat vector). */

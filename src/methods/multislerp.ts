@@ -6,12 +6,12 @@ import { checkParamValue, paramValueProblem } from "./param-check.js";
 import type { NumberParamDef, ParamProblem } from "./types.js";
 
 /** mergekit's default `eps`: added to each norm before dividing and the floor for the weighted mean direction. */
-export const MULTISLERP_DEFAULT_EPS = 1e-8;
+const MULTISLERP_DEFAULT_EPS = 1e-8;
 /**
  * With `normalize_weights`, weights whose sum is below this fraction of Σ|wᵢ| would be divided by ~0 (mergekit
  * produces inf/NaN); we refuse instead, with the same relative rule as `linear`.
  */
-export const MULTISLERP_WEIGHT_SUM_RTOL = 1e-8;
+const MULTISLERP_WEIGHT_SUM_RTOL = 1e-8;
 
 /** The declarations of multislerp's numbers, which multislerp() checks its arguments against. */
 const WEIGHT = { type: "number", required: true, description: "Weight of this model" } as const satisfies NumberParamDef;
@@ -27,7 +27,7 @@ const EPS = {
  * Why the weights of two or more models cannot be normalized (their sum is below MULTISLERP_WEIGHT_SUM_RTOL of
  * Σ|wᵢ|), or undefined. The declaration's per-tensor check (the planner runs it) and multislerp()'s entry check.
  */
-export function multislerpWeightsProblem(weights: readonly number[], normalize: boolean): string | undefined {
+function multislerpWeightsProblem(weights: readonly number[], normalize: boolean): string | undefined {
 	if (!normalize || weights.length < 2) return undefined;
 	const sum = weights.reduce((s, x) => s + x, 0);
 	const scale = weights.reduce((s, x) => s + Math.abs(x), 0);
@@ -44,7 +44,7 @@ function weightsNormalize(params: { normalize_weights?: boolean }, modelParams: 
 }
 
 /** Options of {@link multislerp}: an optional base (task-vector mode), weight normalization, the stability constant. */
-export interface MultislerpOptions {
+interface MultislerpOptions {
 	/** With a base, the task vectors `xᵢ − base` are interpolated and the base is added back. */
 	base?: Float32Array;
 	/** Divide the weights by their sum first (default true). */

@@ -2,14 +2,14 @@ import { assertInputs, assertModelCount, rowLength } from "../tensor/vector-ops.
 import { defineMethod } from "./define.js";
 
 /** Below this |w₁ + w₂| the interpolation factor is undefined; mergekit then uses t = 0.5 and so do we. */
-export const NUSLERP_WEIGHT_SUM_EPS = 1e-6;
+const NUSLERP_WEIGHT_SUM_EPS = 1e-6;
 /** Norms are clamped to at least this before dividing, so zero vectors give û = 0 rather than NaN (mergekit's value). */
-export const NUSLERP_NORM_EPS = 1e-7;
+const NUSLERP_NORM_EPS = 1e-7;
 /** Below this |sin θ| the two directions are (anti)parallel and the sin blend is 0/0: fall back to lerp. */
-export const NUSLERP_SIN_EPS = 1e-8;
+const NUSLERP_SIN_EPS = 1e-8;
 
 /** Options of {@link nuslerp}: an optional base (task-vector mode) and whether to interpolate whole, by row or by column. */
-export interface NuslerpOptions {
+interface NuslerpOptions {
 	/** With a base, the task vectors `a − base` and `b − base` are interpolated and the base is added back. */
 	base?: Float32Array;
 	/** The tensor's shape; needed for the row / column modes (default: one flat vector). */

@@ -17,7 +17,7 @@ export type ParamDeclaration = Pick<
 type Values = Record<string, unknown>;
 
 /** "(0, 1]", "[0, inf)": the range a number must lie in, for messages. */
-export function describeRange(def: ParamDef): string {
+function describeRange(def: ParamDef): string {
 	if (def.type !== "number") return "";
 	const lo = def.min === undefined ? "(-inf" : `${def.exclusiveMin ? "(" : "["}${def.min}`;
 	const hi = def.max === undefined ? "inf)" : `${def.max}${def.exclusiveMax ? ")" : "]"}`;

@@ -6,21 +6,21 @@ import { checkParamValue, paramValueProblem } from "./param-check.js";
 import type { NumberParamDef } from "./types.js";
 
 /** mergekit's default threshold: task-vector entries with |τ| ≤ 1e-5 count as "not changed" by that model. */
-export const RAM_DEFAULT_EPSILON = 1e-5;
+const RAM_DEFAULT_EPSILON = 1e-5;
 /** mergekit's default boost rate for unique entries in ramplus_tl. */
-export const RAMPLUS_DEFAULT_R = 0.1;
+const RAMPLUS_DEFAULT_R = 0.1;
 /** mergekit's default cap on the shared/unique ratio in ramplus_tl. */
-export const RAMPLUS_DEFAULT_ALPHA = 0.2;
+const RAMPLUS_DEFAULT_ALPHA = 0.2;
 
 /** Options of {@link ram}: the magnitude under which a task-vector entry counts as unchanged. */
-export interface RamOptions {
+interface RamOptions {
 	/** |τ| above this counts as a contribution (default 1e-5). */
 	epsilon?: number;
 	/** Used in error messages. */
 	tensorName?: string;
 }
 
-export interface RamplusOptions extends RamOptions {
+interface RamplusOptions extends RamOptions {
 	/** Boost rate (default 0.1). */
 	r?: number;
 	/** Cap on the shared/unique ratio ρ (default 0.2). */

@@ -7,12 +7,12 @@ import { checkParamValue, paramValueProblem } from "./param-check.js";
 import type { NumberParamDef } from "./types.js";
 
 /** Below this Σ mean(τᵢ²) the models barely moved: mergekit then weights them equally (1/N), and so do we. */
-export const SCE_WEIGHT_SUM_EPS = 1e-6;
+const SCE_WEIGHT_SUM_EPS = 1e-6;
 /** mergekit's floor for the per-entry divisor Σ ωᵢ·maskᵢ (entries no model may write keep the base). */
-export const SCE_DIVISOR_MIN = 1e-6;
+const SCE_DIVISOR_MIN = 1e-6;
 
 /** Options of {@link sce}: how many entries (by variance across models) it keeps. */
-export interface SceOptions {
+interface SceOptions {
 	/** Fraction of the nonzero-variance entries to keep, in (0, 1] (default 1: no selection). */
 	selectTopk?: number;
 	/** Used in error messages. */

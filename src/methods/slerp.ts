@@ -148,7 +148,7 @@ export function blendInto(out: Float32Array, a: Float32Array, b: Float32Array, c
  * The blend weights (of a and b) from ‖a‖², ‖b‖², ⟨a, b⟩: sin-weighted, or lerp's (1 − t, t) when the
  * tensors are (anti)parallel or the cosine is not finite.
  */
-export function slerpCoefficients(saa: number, sbb: number, sab: number, t: number): [number, number] {
+function slerpCoefficients(saa: number, sbb: number, sab: number, t: number): [number, number] {
 	const na = Math.sqrt(saa);
 	const nb = Math.sqrt(sbb);
 	const cos = sab / ((na > SLERP_NORM_EPS ? na : 1) * (nb > SLERP_NORM_EPS ? nb : 1));

@@ -15,7 +15,7 @@ export const tiesMethod = defineTaskArithmetic({
 });
 
 /** Options of {@link ties}; per-model arrays are aligned with `models`. */
-export interface TiesOptions {
+interface TiesOptions {
 	weights: readonly number[];
 	/** Fraction kept per model by magnitude; default 1. */
 	densities?: readonly number[];

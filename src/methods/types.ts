@@ -24,13 +24,13 @@ export interface NumberParamDef extends ParamDefBase {
 }
 
 /** A true/false parameter (`normalize`, `rescale`, ...). */
-export interface BooleanParamDef extends ParamDefBase {
+interface BooleanParamDef extends ParamDefBase {
 	type: "boolean";
 	default?: boolean;
 }
 
 /** A parameter taking one of a fixed list of values (DARE's `rescale`: true, false or `inverse_density`). */
-export interface EnumParamDef<V extends string | boolean = string | boolean> extends ParamDefBase {
+interface EnumParamDef<V extends string | boolean = string | boolean> extends ParamDefBase {
 	type: "enum";
 	values: readonly V[];
 	default?: V;
@@ -191,7 +191,7 @@ export interface ChunkedKernel {
 }
 
 /** What a chunked kernel is created from: the resolved parameters and the whole tensor's size. */
-export interface ChunkedInput<P, M> {
+interface ChunkedInput<P, M> {
 	tensorName: string;
 	shape: readonly number[];
 	numel: number;

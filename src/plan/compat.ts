@@ -47,7 +47,7 @@ export function checkCompatDtype(dtype: FloatDtype | undefined): void {
  * tensor as stored). Inputs of different dtypes without `dtype:` are refused: mergekit's result would depend on
  * torch's type promotion per method.
  */
-export function compatComputeDtype(plan: CompatPlan, tensor: string, inputDtypes: readonly Dtype[]): CompatDtype {
+function compatComputeDtype(plan: CompatPlan, tensor: string, inputDtypes: readonly Dtype[]): CompatDtype {
 	if (plan.dtype !== undefined) return plan.dtype as CompatDtype;
 	const first = inputDtypes[0]!;
 	if (inputDtypes.some((d) => d !== first)) {

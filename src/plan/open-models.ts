@@ -18,7 +18,7 @@ export interface OpenModelsOptions {
 }
 
 /** Every model reference a recipe names, in first-appearance order (models/slices, then base models). */
-export function referencedModels(recipe: Recipe): string[] {
+function referencedModels(recipe: Recipe): string[] {
 	const refs: string[] = [];
 	const add = (r: string | undefined) => {
 		if (r !== undefined && !refs.includes(r)) refs.push(r);

@@ -21,7 +21,7 @@ export function checkParam(method: MergeMethod, name: string, def: ParamDef, val
 	return value;
 }
 
-export interface ResolvedJobParams {
+interface ResolvedJobParams {
 	params: Record<string, Value>;
 	modelParams: Record<string, Value>[];
 	sources: { params: Record<string, string>; modelParams: Record<string, string>[] };

@@ -65,7 +65,7 @@ export interface TensorJob {
 }
 
 /** What the output vocabulary is, when a tokenizer source rebuilt it. */
-export interface VocabSummary {
+interface VocabSummary {
 	mode: "union" | "base" | "model";
 	/** Output embedding rows (padding included). */
 	rows: number;

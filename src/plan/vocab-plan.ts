@@ -32,7 +32,7 @@ export interface VocabPlan {
 }
 
 /** Everything planVocabulary needs from the planner. */
-export interface VocabInputs {
+interface VocabInputs {
 	mode: VocabPlan["mode"];
 	models: readonly PlannedModel[];
 	/** The tokenizer donor (base model, else the first model). */

@@ -68,7 +68,7 @@ function thresholdOf(importance: Float32Array, math: TorchFloat, ctx: MergeConte
 }
 
 /** arcee_fusion of base `a` and model `c`: a float32 result, written into `a` (returned). */
-export function arceeFusionCompat(a: Float32Array, c: Float32Array, shape: readonly number[], dtype: CompatDtype, ctx?: MergeContext): Float32Array {
+function arceeFusionCompat(a: Float32Array, c: Float32Array, shape: readonly number[], dtype: CompatDtype, ctx?: MergeContext): Float32Array {
 	const math = new TorchFloat(dtype);
 	const rowLength = shape.length > 0 ? shape[shape.length - 1]! : a.length;
 	const importance = importanceOf(a, c, rowLength, math);

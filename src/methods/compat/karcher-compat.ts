@@ -15,7 +15,7 @@ import { f32Dot, torchNormF32 } from "./reductions.js";
 import { TorchFloat, type CompatDtype } from "./torch-float.js";
 import { numberParam, type CompatInput, type CompatKernel } from "./types.js";
 
-export function karcherCompat(tensors: Float32Array[], maxIter: number, tol: number, dtype: CompatDtype): Float32Array {
+function karcherCompat(tensors: Float32Array[], maxIter: number, tol: number, dtype: CompatDtype): Float32Array {
 	if (tensors.length === 1) return tensors[0]!;
 	const math = new TorchFloat(dtype);
 	const n = tensors[0]!.length;

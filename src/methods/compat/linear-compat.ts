@@ -12,7 +12,7 @@ import { TorchFloat, type CompatDtype } from "./torch-float.js";
 import { booleanParam, type CompatInput, type CompatKernel } from "./types.js";
 
 /** Linear in place into models[0], which is returned. Weights summing to 0 in D with `normalize` are refused. */
-export function linearCompat(models: Float32Array[], weights: readonly number[], normalize: boolean, dtype: CompatDtype, tensorName = "(tensor)"): Float32Array {
+function linearCompat(models: Float32Array[], weights: readonly number[], normalize: boolean, dtype: CompatDtype, tensorName = "(tensor)"): Float32Array {
 	const math = new TorchFloat(dtype);
 	const w = weights.map((x) => math.fromDouble(x));
 	const divisor = math.round(modelAxisSum(w));

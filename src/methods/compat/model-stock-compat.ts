@@ -37,7 +37,7 @@ function ratioOf(b: Float32Array, xs: readonly Float32Array[], start: number, en
 	return math.div(math.mul(c, math.scalar(count)), math.add(math.mul(c, math.scalar(count - 1)), math.narrow(1)));
 }
 
-export function modelStockCompat(input: CompatInput): Float32Array {
+function modelStockCompat(input: CompatInput): Float32Array {
 	const math = new TorchFloat(input.dtype);
 	const b = input.base;
 	const xs = input.models;

@@ -24,7 +24,7 @@ function normOf(x: Float32Array, math: TorchFloat): number {
 	return math.round(Math.fround(Math.sqrt(Math.fround(s))));
 }
 
-export function multislerpCompat(input: CompatInput): Float32Array {
+function multislerpCompat(input: CompatInput): Float32Array {
 	const math = new TorchFloat(input.dtype);
 	const ys = input.models;
 	const count = ys.length;

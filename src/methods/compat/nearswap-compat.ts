@@ -11,7 +11,7 @@ import { TorchFloat, type CompatDtype } from "./torch-float.js";
 import { type CompatInput, type CompatKernel, numberParam } from "./types.js";
 
 /** Nearswap written into `b` (returned). */
-export function nearswapCompat(b: Float32Array, x: Float32Array, t: number, dtype: CompatDtype): Float32Array {
+function nearswapCompat(b: Float32Array, x: Float32Array, t: number, dtype: CompatDtype): Float32Array {
 	const math = new TorchFloat(dtype);
 	const tt = math.scalar(t);
 	const one = math.narrow(1);

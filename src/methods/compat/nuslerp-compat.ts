@@ -44,7 +44,7 @@ function vectorNorm(v: Float32Array, start: number, l: VectorLayout, math: Torch
 }
 
 /** nuslerp(t, v₀, v₁), written into v₀ (returned). */
-export function nuslerpCoreCompat(v0: Float32Array, v1: Float32Array, t: number, shape: readonly number[], rowWise: boolean, flatten: boolean, dtype: CompatDtype): Float32Array {
+function nuslerpCoreCompat(v0: Float32Array, v1: Float32Array, t: number, shape: readonly number[], rowWise: boolean, flatten: boolean, dtype: CompatDtype): Float32Array {
 	const math = new TorchFloat(dtype);
 	const l = layoutOf(shape, v0.length, rowWise, flatten);
 	const oneMinusT = math.scalar(1 - t);
@@ -75,7 +75,7 @@ export function nuslerpCoreCompat(v0: Float32Array, v1: Float32Array, t: number,
 }
 
 /** The interpolation weight of the second model. */
-export function nuslerpTCompat(w0: number, w1: number): number {
+function nuslerpTCompat(w0: number, w1: number): number {
 	const s = w0 + w1;
 	return Math.abs(s) < 1e-6 ? 0.5 : w1 / s;
 }

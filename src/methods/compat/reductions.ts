@@ -14,7 +14,7 @@
  */
 
 /** Σ x[start..end) as float32 (see the file comment). */
-export function f32Sum(x: Float32Array, start = 0, end = x.length): number {
+function f32Sum(x: Float32Array, start = 0, end = x.length): number {
 	let s = 0;
 	for (let i = start; i < end; i++) s += x[i]!;
 	return Math.fround(s);
@@ -35,7 +35,7 @@ export function f32Dot(a: Float32Array, b: Float32Array, start = 0, end = a.leng
 }
 
 /** Σ x[i]² over [start, end) as float32. */
-export function f32SumSquares(x: Float32Array, start = 0, end = x.length): number {
+function f32SumSquares(x: Float32Array, start = 0, end = x.length): number {
 	return f32Dot(x, x, start, end);
 }
 
@@ -48,7 +48,7 @@ export function f32Norm(x: Float32Array, start = 0, end = x.length): number {
 }
 
 /** Lanes of an AVX2 float32 vector: torch's default CPU kernels on x86 machines without AVX-512. */
-export const TORCH_F32_LANES = 8;
+const TORCH_F32_LANES = 8;
 
 /**
  * ‖x‖ of a float32 tensor as torch's CPU `linalg.vector_norm` computes it (its vectorised last-dim kernel, one

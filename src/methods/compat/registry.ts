@@ -46,7 +46,7 @@ export function compatKernelFor(method: string): CompatKernel | undefined {
 }
 
 /** Names of the methods with a compat kernel, in registration order. */
-export function compatMethods(): string[] {
+function compatMethods(): string[] {
 	return [...KERNELS.keys()];
 }
 

@@ -44,7 +44,7 @@ function selectByVariance(tvs: Float32Array[], topk: number, math: TorchFloat): 
 	for (const t of tvs) for (let i = 0; i < n; i++) t[i] = t[i]! * keep[i]!;
 }
 
-export function sceCompat(input: CompatInput): Float32Array {
+function sceCompat(input: CompatInput): Float32Array {
 	const math = new TorchFloat(input.dtype);
 	const b = input.base!;
 	const tvs = input.models;

@@ -22,7 +22,7 @@ const PAIRWISE_BLOCK = 128;
  * float32 array: fewer than 8 values are added in order; up to 128 go to 8 interleaved accumulators combined as
  * ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)) plus a sequential tail; longer runs split in two at a multiple of 8.
  */
-export function numpyPairwiseSum(x: Float32Array, start: number, n: number): number {
+function numpyPairwiseSum(x: Float32Array, start: number, n: number): number {
 	if (n < 8) {
 		let res = 0;
 		for (let i = 0; i < n; i++) res = Math.fround(res + x[start + i]!);
@@ -46,7 +46,7 @@ export function numpyPairwiseSum(x: Float32Array, start: number, n: number): num
 }
 
 /** Slerp from `a` (t = 0, the base) to `c` (t = 1); the result is written into `a` and returned. */
-export function slerpCompat(a: Float32Array, c: Float32Array, t: number, dtype: CompatDtype): Float32Array {
+function slerpCompat(a: Float32Array, c: Float32Array, t: number, dtype: CompatDtype): Float32Array {
 	const math = new TorchFloat(dtype);
 	const f = Math.fround;
 	const eps = f(1e-8);

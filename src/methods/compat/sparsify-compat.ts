@@ -17,7 +17,7 @@ import { TorchFloat } from "./torch-float.js";
 export type KeepDraw = (i: number, p: number) => boolean;
 
 /** Who is asking, for errors and warnings. */
-export interface SparsifyCompatWhere {
+interface SparsifyCompatWhere {
 	method: string;
 	tensorName: string;
 }
@@ -35,7 +35,7 @@ function maskAndRescale(t: Float32Array, keep: Uint8Array, math: TorchFloat, l1:
 }
 
 /** The dtype sparsify.py draws and rescales in on the CPU: bfloat16 stays, float16 and float32 use float32. */
-export function workMath(math: TorchFloat): TorchFloat {
+function workMath(math: TorchFloat): TorchFloat {
 	return math.dtype === "BF16" ? math : new TorchFloat("F32");
 }
 

@@ -11,7 +11,7 @@
 import { ABS_MASK, absRankCut, bitsOf } from "../../tensor/radix-select.js";
 
 /** Magnitude keys of `x`: the bit patterns with the sign cleared. */
-export function magnitudeKeys(x: Float32Array): Uint32Array {
+function magnitudeKeys(x: Float32Array): Uint32Array {
 	const bits = bitsOf(x);
 	const keys = new Uint32Array(x.length);
 	for (let i = 0; i < keys.length; i++) keys[i] = bits[i]! & ABS_MASK;

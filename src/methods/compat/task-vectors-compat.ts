@@ -21,7 +21,7 @@ import { dellaCompat, type KeepDraw, magnitudeCompat, magnitudeOutliersCompat, r
 import { TorchFloat, type CompatDtype } from "./torch-float.js";
 import { booleanParam, type CompatInput, type CompatKernel, numberParam } from "./types.js";
 
-export type CompatSparsify = "none" | "magnitude" | "magnitude_outliers" | "random" | "della_magprune";
+type CompatSparsify = "none" | "magnitude" | "magnitude_outliers" | "random" | "della_magprune";
 
 /** The task-vector variants mergekit registers (its GeneralizedTaskArithmeticMerge settings). */
 export const TASK_VECTOR_VARIANTS: Readonly<Record<string, { sparsify: CompatSparsify; consensus: boolean }>> = {
@@ -36,7 +36,7 @@ export const TASK_VECTOR_VARIANTS: Readonly<Record<string, { sparsify: CompatSpa
 };
 
 /** Everything the arithmetic needs besides the tensors; per-model arrays align with the models. */
-export interface TaskVectorCompatOptions {
+interface TaskVectorCompatOptions {
 	method: string;
 	tensorName: string;
 	shape: readonly number[];

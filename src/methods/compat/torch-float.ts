@@ -56,7 +56,7 @@ export function roundF16(x: number): number {
 }
 
 /** The rounding of a float32 value to `dtype`. */
-export function rounderOf(dtype: CompatDtype): (x: number) => number {
+function rounderOf(dtype: CompatDtype): (x: number) => number {
 	return dtype === "BF16" ? roundBf16 : dtype === "F16" ? roundF16 : Math.fround;
 }
 

@@ -51,7 +51,7 @@ const GATHER_MIN_CAPACITY = 4096;
 const DIRECT_RANGE = 1 << 16;
 
 /** The k-th key found in a bracket: the key, how many equal keys are taken, and where the last taken one is. */
-export interface BracketCut {
+interface BracketCut {
 	key: number;
 	/** All keys equal to the cut are taken (no tie end to find). */
 	allTaken: boolean;

@@ -9,7 +9,7 @@ import { fillTerm, flag } from "./fill.js";
 import type { Term } from "./term.js";
 
 /** Positions per block: 2048 float64 per model (16 KB) keeps the per-model buffers in L1/L2 cache. */
-export const COMBINE_BLOCK = 2048;
+const COMBINE_BLOCK = 2048;
 
 /** How the contributions are combined (resolved by mergeTaskVectors). */
 export interface CombineOptions {

@@ -125,7 +125,7 @@ export function modelSettingsProblem(sparsify: SparsifyMethod, settings: TaskPar
 }
 
 /** The per-model columns and λ of the plain entry (TaskVectorOptions), as checkTaskVectorOptions reads them. */
-export interface TaskVectorColumns {
+interface TaskVectorColumns {
 	weights: readonly number[];
 	densities?: readonly number[] | undefined;
 	gammas?: readonly number[] | undefined;

@@ -169,7 +169,7 @@ export class TaskVectorKernel {
 }
 
 /** Blocks of this many elements when a whole tensor runs through the kernel (cache-sized, like the executor's). */
-export const WHOLE_BLOCK = 1 << 16;
+const WHOLE_BLOCK = 1 << 16;
 
 /**
  * Runs every scan pass and the emit over whole arrays (mergeTaskVectors' path); returns `out`. With this thread's

@@ -32,10 +32,10 @@ export interface Lane {
 }
 
 /** A lane only the generic path runs: DARE whose random counters leave the inline hash's range. */
-export const LANE_GENERIC = -1;
+const LANE_GENERIC = -1;
 
 /** Which fused loops a kernel uses (LOOP_NONE: the generic path). */
-export const LOOP_NONE = 0;
+const LOOP_NONE = 0;
 export const LOOP_CUTS = 1;
 export const LOOP_RANDOM = 2;
 export const LOOP_BITS = 3;
@@ -43,7 +43,7 @@ export const LOOP_ALL = 4;
 /** Two models of any fusable kinds: per-model fills, then one mixing loop. */
 export const LOOP_TWO = 5;
 /** Which fused loop a mixer runs (small integers, compared per block). */
-export type FusedLoop = typeof LOOP_NONE | typeof LOOP_CUTS | typeof LOOP_RANDOM | typeof LOOP_BITS | typeof LOOP_ALL | typeof LOOP_TWO;
+type FusedLoop = typeof LOOP_NONE | typeof LOOP_CUTS | typeof LOOP_RANDOM | typeof LOOP_BITS | typeof LOOP_ALL | typeof LOOP_TWO;
 
 /** The upper cut of a lane without one: key −1 selects every magnitude. */
 export const ALL_KEYS = -1;

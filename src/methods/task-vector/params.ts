@@ -40,7 +40,7 @@ export function combineOptions(weights: readonly number[], consensus: Consensus,
 }
 
 /** A variant's parameters for one tensor, as plain columns. */
-export interface TaskParams {
+interface TaskParams {
 	weights: number[];
 	densities: number[];
 	gammas: number[];

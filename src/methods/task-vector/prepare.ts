@@ -12,7 +12,7 @@ import type { Rescale, SparsifyWhere } from "./types.js";
 import { makeTerm, MASK_ZERO, SCALE_DIV, SCALE_MUL, type Term } from "./term.js";
 
 /** What DELLA's term needs to know about its model. */
-export interface DellaSpec {
+interface DellaSpec {
 	density: number;
 	epsilon: number;
 	rescale: Rescale;

@@ -67,7 +67,7 @@ const STAGE_TIES = 5;
 export const STAGE_DONE = 6;
 
 /** Passes of the radix route (TOP, MID, LOW, TIES): the most a missed bracket can add. */
-export const RADIX_PASSES = 4;
+const RADIX_PASSES = 4;
 
 /** The cut keys of absRankCut's "select nothing" (k ≤ 0) and "select everything" (k > n). */
 const NONE_KEY = 0x80000000;

@@ -44,7 +44,7 @@ export function magnitudeKeepProblem(n: number, density: number): string | undef
 }
 
 /** k = floor(density·n) of a TIES trim (for density < 1); k = 0 is "InvalidParameter" ({@link magnitudeKeepProblem}). */
-export function magnitudeKeepCount(n: number, density: number, where: SparsifyWhere): number {
+function magnitudeKeepCount(n: number, density: number, where: SparsifyWhere): number {
 	const why = magnitudeKeepProblem(n, density);
 	if (why !== undefined) throw new MethodError("InvalidParameter", where.method, `tensor "${where.tensorName}": ${why}`);
 	return Math.floor(density * n);
@@ -133,7 +133,7 @@ export function dellaBandProblem(density: number, epsilon: number): string | und
 }
 
 /** Throws unless 0 < density − epsilon and density + epsilon < 1 (DELLA's keep probabilities must be in (0, 1)). */
-export function checkDellaBand(density: number, epsilon: number, where: SparsifyWhere): void {
+function checkDellaBand(density: number, epsilon: number, where: SparsifyWhere): void {
 	const why = dellaBandProblem(density, epsilon);
 	if (why !== undefined) {
 		throw new MethodError("InvalidParameter", where.method, `tensor "${where.tensorName}": epsilon ${epsilon} with density ${density}: ${why}`);
