@@ -84,7 +84,7 @@ function weightsNormalize(params: { normalize?: boolean }, modelParams: readonly
 export function linear(models: readonly Float32Array[], weights: readonly number[], opts: LinearOptions = {}): Float32Array {
 	const tensor = opts.tensorName ?? "(tensor)";
 	checkLinearInputs(models, weights, tensor);
-	weights.forEach((w, m) => checkParamValue("linear", tensor, "weight", WEIGHT, w, m));
+	for (const [m, w] of weights.entries()) checkParamValue("linear", tensor, "weight", WEIGHT, w, m);
 	const problem = linearWeightsProblem(weights, opts.normalize ?? true);
 	if (problem !== undefined) throw new MethodError("InvalidParameter", "linear", `tensor "${tensor}": ${problem}`);
 	return linearKernel(models, weights, opts, false);

@@ -75,7 +75,7 @@ export function multislerp(
 ): Float32Array {
 	const name = opts.tensorName ?? "<input>";
 	checkMultislerpInputs(models, weights, opts.base, name);
-	weights.forEach((w, m) => checkParamValue("multislerp", name, "weight", WEIGHT, w, m));
+	for (const [m, w] of weights.entries()) checkParamValue("multislerp", name, "weight", WEIGHT, w, m);
 	checkParamValue("multislerp", name, "eps", EPS, opts.eps);
 	const problem = multislerpWeightsProblem(weights, opts.normalizeWeights ?? true);
 	if (problem !== undefined) throw new MethodError("InvalidParameter", "multislerp", `tensor "${name}": ${problem}`);

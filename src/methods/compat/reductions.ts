@@ -13,13 +13,6 @@
  * reproduced exactly by {@link modelAxisSum}.
  */
 
-/** Σ x[start..end) as float32 (see the file comment). */
-function f32Sum(x: Float32Array, start = 0, end = x.length): number {
-	let s = 0;
-	for (let i = start; i < end; i++) s += x[i]!;
-	return Math.fround(s);
-}
-
 /** Σ |x[start..end)| as float32. */
 export function f32AbsSum(x: Float32Array, start = 0, end = x.length): number {
 	let s = 0;

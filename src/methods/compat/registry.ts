@@ -45,11 +45,6 @@ export function compatKernelFor(method: string): CompatKernel | undefined {
 	return KERNELS.get(method);
 }
 
-/** Names of the methods with a compat kernel, in registration order. */
-function compatMethods(): string[] {
-	return [...KERNELS.keys()];
-}
-
 /**
  * Runs one tensor in compat mode: rounds every input to the compute dtype (mergekit casts on load), then the
  * method's kernel. The inputs are consumed (overwritten); the result holds values of `outputDtype(dtype)`.

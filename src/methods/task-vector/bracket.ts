@@ -113,7 +113,7 @@ export class RankBracket {
 		n: number,
 	) {
 		this.listKeys = listed;
-		listed.forEach((key, i) => (this.listVals[i] = valueOfKey(key)));
+		for (const [i, key] of listed.entries()) this.listVals[i] = valueOfKey(key);
 		this.tileCount = Math.ceil(n / TIE_TILE);
 		this.listTiles = listed.map(() => new Int32Array(this.tileCount));
 		this.gathered = new Float32Array(capacity);

@@ -50,9 +50,18 @@ function emitCutsOne(L: Lane, M: Mixer, x: Float32Array, b: Float32Array, dst: F
 
 /** One lane's contributions over [from, to) into out[0, to − from). */
 function fillLane(L: Lane, x: Float32Array, b: Float32Array, from: number, to: number, shift: number, cShift: number, out: Float64Array): void {
-	if (L.kind === KIND_RANDOM) return randomValues(x, b, from, to, L, cShift, out);
-	if (L.kind === KIND_BITS) return bitsValues(x, b, from, to, L, shift, out);
-	if (L.kind === KIND_ALL) return allValues(x, b, from, to, L.weight, out);
+	if (L.kind === KIND_RANDOM) {
+		randomValues(x, b, from, to, L, cShift, out);
+		return;
+	}
+	if (L.kind === KIND_BITS) {
+		bitsValues(x, b, from, to, L, shift, out);
+		return;
+	}
+	if (L.kind === KIND_ALL) {
+		allValues(x, b, from, to, L.weight, out);
+		return;
+	}
 	const [uKey, uTie, lKey, lTie] = cutsOf(L, shift);
 	for (let s = from; s < to; ) {
 		const e = segmentEnd(s, to, uTie, lTie);

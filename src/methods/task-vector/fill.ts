@@ -145,12 +145,15 @@ export function fillTerm(t: Term, base: Float32Array, start: number, len: number
 			return;
 		}
 		case MASK_RANDOM:
-			return fillRandom(t, base, start, len, out, o);
+			fillRandom(t, base, start, len, out, o);
+			return;
 		case MASK_CUTS:
-			return fillCuts(t, base, start, len, out, o);
+			fillCuts(t, base, start, len, out, o);
+			return;
 		case MASK_BITS:
-			return fillBits(t, base, start, len, out, o);
+			fillBits(t, base, start, len, out, o);
+			return;
 		default:
-			return fillAll(t, base, start, len, out, o);
+			fillAll(t, base, start, len, out, o);
 	}
 }

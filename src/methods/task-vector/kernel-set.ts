@@ -91,6 +91,9 @@ export function kernelSetFor(arrays: readonly Float32Array[]): KernelSet {
 	const arena = arenaOf(...arrays);
 	if (arena === undefined) return TYPESCRIPT_KERNELS;
 	let set = compiledSets.get(arena);
-	if (set === undefined) compiledSets.set(arena, (set = compiledKernels(arena)));
+	if (set === undefined) {
+		set = compiledKernels(arena);
+		compiledSets.set(arena, set);
+	}
 	return set;
 }

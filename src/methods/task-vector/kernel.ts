@@ -75,7 +75,8 @@ export class TaskVectorKernel {
 	 * executor's in its arena or none, runWhole's copied into it or not).
 	 */
 	kernelsFor(xs: readonly Float32Array[], b: Float32Array): KernelSet {
-		return (this.kernels ??= kernelSetFor([b, ...xs]));
+		this.kernels ??= kernelSetFor([b, ...xs]);
+		return this.kernels;
 	}
 
 	private fail(why: string): never {
