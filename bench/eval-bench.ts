@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadEvalModel } from "../src/eval/eval-model.js";
-import { describeBackend, initTfjs, type Device } from "../src/eval/tfjs-backend.js";
+import { type Device, describeBackend, initTfjs } from "../src/eval/tfjs-backend.js";
 import { ShardedWriter } from "../src/io/sharded-writer.js";
 
 /** Shape of a Mistral-family checkpoint to generate. */
@@ -98,7 +98,11 @@ export async function writeBenchModel(dir: string, shape: BenchShape): Promise<v
 		);
 	}
 	entries.push({ name: "model.norm.weight", shape: [H] }, { name: "lm_head.weight", shape: [V, H] });
-	const writer = await ShardedWriter.create(dir, entries.map((e) => ({ ...e, dtype: "BF16" as const })), { maxShardBytes: SHARD_BYTES, force: true });
+	const writer = await ShardedWriter.create(
+		dir,
+		entries.map((e) => ({ ...e, dtype: "BF16" as const })),
+		{ maxShardBytes: SHARD_BYTES, force: true },
+	);
 	try {
 		let seed = 12345;
 		for (const e of entries) {
@@ -115,10 +119,20 @@ export async function writeBenchModel(dir: string, shape: BenchShape): Promise<v
 			await writer.writeTensor(e.name, data);
 		}
 		const config = {
-			architectures: ["MistralForCausalLM"], model_type: "mistral", hidden_act: "silu",
-			hidden_size: H, intermediate_size: I, num_hidden_layers: shape.layers, num_attention_heads: heads,
-			num_key_value_heads: kvHeads, vocab_size: V, rms_norm_eps: 1e-5, rope_theta: 10000,
-			sliding_window: 4096, tie_word_embeddings: false, torch_dtype: "bfloat16",
+			architectures: ["MistralForCausalLM"],
+			model_type: "mistral",
+			hidden_act: "silu",
+			hidden_size: H,
+			intermediate_size: I,
+			num_hidden_layers: shape.layers,
+			num_attention_heads: heads,
+			num_key_value_heads: kvHeads,
+			vocab_size: V,
+			rms_norm_eps: 1e-5,
+			rope_theta: 10000,
+			sliding_window: 4096,
+			tie_word_embeddings: false,
+			torch_dtype: "bfloat16",
 		};
 		await writer.writeFile("config.json", `${JSON.stringify(config, null, 2)}\n`);
 		await writer.commit();
@@ -187,9 +201,11 @@ export async function runEvalBench(opts: EvalBenchOptions = {}): Promise<EvalBen
 			// the ratio is the median over these pairs.
 			for (let r = 0; r < REPEATS; r++) {
 				prefillTimes.push(await seconds(() => model.lastLogits([prompt]).then(() => undefined)));
-				matmulTimes.push((await seconds(async () => {
-					for (let i = 0; i < MATMUL_PER_ROUND; i++) await product();
-				})) / MATMUL_PER_ROUND);
+				matmulTimes.push(
+					(await seconds(async () => {
+						for (let i = 0; i < MATMUL_PER_ROUND; i++) await product();
+					})) / MATMUL_PER_ROUND,
+				);
 			}
 		} finally {
 			a.dispose();
@@ -208,8 +224,12 @@ export async function runEvalBench(opts: EvalBenchOptions = {}): Promise<EvalBen
 			matmulGflops: mmFlops / Math.min(...matmulTimes) / 1e9,
 			ratio: median(prefillTimes.map((p, i) => flops / p / (mmFlops / matmulTimes[i]!))),
 		};
-		log(`backend ${result.backend}: prefill ${T} tokens in ${prefillSeconds.toFixed(3)} s = ${result.tokensPerSecond.toFixed(0)} tokens/s (best of ${REPEATS})`);
-		log(`forward ${result.forwardGflops.toFixed(2)} GFLOP/s, matmul [${T},${s.hidden}]×[${s.hidden},${s.intermediate}] ${result.matmulGflops.toFixed(2)} GFLOP/s`);
+		log(
+			`backend ${result.backend}: prefill ${T} tokens in ${prefillSeconds.toFixed(3)} s = ${result.tokensPerSecond.toFixed(0)} tokens/s (best of ${REPEATS})`,
+		);
+		log(
+			`forward ${result.forwardGflops.toFixed(2)} GFLOP/s, matmul [${T},${s.hidden}]×[${s.hidden},${s.intermediate}] ${result.matmulGflops.toFixed(2)} GFLOP/s`,
+		);
 		log(`forward / matmul rate: ${(100 * result.ratio).toFixed(0)}% (median of ${REPEATS} interleaved pairs; target ≥ 60%)`);
 		if (opts.streaming7b) result.streaming7b = await streaming7b(root, device, log);
 		return result;
@@ -220,10 +240,15 @@ export async function runEvalBench(opts: EvalBenchOptions = {}): Promise<EvalBen
 }
 
 /** Generates the 7B-shaped checkpoint, then scores a short prompt with layer streaming in a child process. */
-async function streaming7b(root: string, device: Device, log: (line: string) => void): Promise<{ peakRssBytes: number; seconds: number; backend: string }> {
+async function streaming7b(
+	root: string,
+	device: Device,
+	log: (line: string) => void,
+): Promise<{ peakRssBytes: number; seconds: number; backend: string }> {
 	const fs = await statfs(root);
 	const free = fs.bavail * fs.bsize;
-	if (free < DISK_NEEDED_7B) throw new Error(`--streaming-7b needs ${(DISK_NEEDED_7B / 1e9).toFixed(0)} GB free in ${root}, found ${(free / 1e9).toFixed(1)} GB`);
+	if (free < DISK_NEEDED_7B)
+		throw new Error(`--streaming-7b needs ${(DISK_NEEDED_7B / 1e9).toFixed(0)} GB free in ${root}, found ${(free / 1e9).toFixed(1)} GB`);
 	const dir = join(root, "mistral-7b-shaped");
 	const t0 = performance.now();
 	await writeBenchModel(dir, SHAPE_7B);
@@ -232,14 +257,18 @@ async function streaming7b(root: string, device: Device, log: (line: string) => 
 	const out = await new Promise<string>((resolve, reject) => {
 		// run as TypeScript through tsx (npx tsx bench/eval-bench.ts), or as compiled JS (npm run bench)
 		const loader = script.endsWith(".ts") ? ["--import", "tsx"] : [];
-		const child = spawn(process.execPath, [...loader, script, "--child-7b", dir, "--device", device], { stdio: ["ignore", "pipe", "inherit"] });
+		const child = spawn(process.execPath, [...loader, script, "--child-7b", dir, "--device", device], {
+			stdio: ["ignore", "pipe", "inherit"],
+		});
 		let text = "";
 		child.stdout.on("data", (d: Buffer) => (text += d.toString()));
 		child.on("error", reject);
 		child.on("close", (code) => (code === 0 ? resolve(text) : reject(new Error(`7B scoring child exited with code ${code}`))));
 	});
 	const r = JSON.parse(out.trim().split("\n").pop()!) as { peakRssBytes: number; seconds: number; backend: string };
-	log(`7B layer streaming on ${r.backend}: scored ${STREAMING_PROMPT_TOKENS} tokens in ${r.seconds.toFixed(0)} s, peak RSS ${(r.peakRssBytes / 2 ** 30).toFixed(2)} GiB (target ≤ 8 GB)`);
+	log(
+		`7B layer streaming on ${r.backend}: scored ${STREAMING_PROMPT_TOKENS} tokens in ${r.seconds.toFixed(0)} s, peak RSS ${(r.peakRssBytes / 2 ** 30).toFixed(2)} GiB (target ≤ 8 GB)`,
+	);
 	return r;
 }
 
@@ -264,9 +293,15 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
 	const args = process.argv.slice(2);
 	const device = (flag(args, "--device") ?? "wasm") as Device;
 	const childDir = flag(args, "--child-7b");
-	const run = childDir !== undefined
-		? child7b(childDir, device)
-		: runEvalBench({ device, tokens: Number(flag(args, "--tokens") ?? 512), streaming7b: args.includes("--streaming-7b"), keep: args.includes("--keep") }).then(() => undefined);
+	const run =
+		childDir !== undefined
+			? child7b(childDir, device)
+			: runEvalBench({
+					device,
+					tokens: Number(flag(args, "--tokens") ?? 512),
+					streaming7b: args.includes("--streaming-7b"),
+					keep: args.includes("--keep"),
+				}).then(() => undefined);
 	run.catch((err: unknown) => {
 		console.error(`error: ${(err as Error).message}`);
 		process.exitCode = 1;

@@ -6,9 +6,9 @@
  * tenth of that as a delta. Tensor names, shapes and config.json match writeTinyMistral's layout.
  */
 import { join } from "node:path";
-import { ShardedWriter } from "../src/io/sharded-writer.js";
 import { mistralConfig } from "../src/fixtures/tiny-model.js";
-import { tinyTensorSpecs, type TinyShape, type TinyTensorSpec } from "../src/fixtures/tiny-weights.js";
+import { type TinyShape, type TinyTensorSpec, tinyTensorSpecs } from "../src/fixtures/tiny-weights.js";
+import { ShardedWriter } from "../src/io/sharded-writer.js";
 
 /** The Mistral-7B-v0.1 shape at full depth; benches override `layers`. */
 export const MISTRAL_7B_SHAPE: TinyShape = {
@@ -115,7 +115,10 @@ export async function writeBenchPair(rootDir: string, opts: BenchPairOptions = {
 	const entries = specs.map((s) => ({ name: s.name, dtype: "BF16" as const, shape: s.shape }));
 	const writerOpts = { maxShardBytes: opts.maxShardBytes ?? SHARD_BYTES, metadata: {}, force: opts.force ?? false };
 	const dirs = { base: join(rootDir, "base"), tuned: join(rootDir, "tuned") };
-	const writers = [await ShardedWriter.create(dirs.base, entries, writerOpts), ...(opts.baseOnly === true ? [] : [await ShardedWriter.create(dirs.tuned, entries, writerOpts)])];
+	const writers = [
+		await ShardedWriter.create(dirs.base, entries, writerOpts),
+		...(opts.baseOnly === true ? [] : [await ShardedWriter.create(dirs.tuned, entries, writerOpts)]),
+	];
 	try {
 		// Two buffer pairs: the next tensor is filled while the previous one is still being written.
 		const largest = Math.max(...specs.map((s) => s.shape.reduce((a, d) => a * d, 1)));

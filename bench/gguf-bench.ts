@@ -16,9 +16,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { ExecError } from "../src/errors.js";
-import { GGUF_EXPORT_TYPES, isGgufExportType, type GgufExportType } from "../src/gguf/mix.js";
 import { tinyTokenizerFiles } from "../src/fixtures/tiny-tokenizer.js";
 import { tinyTensorSpecs } from "../src/fixtures/tiny-weights.js";
+import { GGUF_EXPORT_TYPES, type GgufExportType, isGgufExportType } from "../src/gguf/mix.js";
 import { MISTRAL_7B_SHAPE, writeBenchPair } from "./fixtures.js";
 import { directIoWorks, dropCaches, measureIoFloor, modelFiles } from "./io-floor.js";
 import { runMeasured } from "./rss.js";
@@ -69,7 +69,9 @@ async function buildDist(): Promise<void> {
 	const { execFile } = await import("node:child_process");
 	const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
 	await new Promise<void>((resolve, reject) =>
-		execFile(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: ROOT }, (err, stdout) => (err === null ? resolve() : reject(new Error(`npm run build failed:\n${stdout}`)))),
+		execFile(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: ROOT }, (err, stdout) =>
+			err === null ? resolve() : reject(new Error(`npm run build failed:\n${stdout}`)),
+		),
 	);
 }
 
@@ -81,7 +83,9 @@ const fmt = (xs: readonly number[], digits: number) => {
 
 export function formatGgufTable(rows: readonly GgufBenchRow[], readBytes: number): string[] {
 	const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
-	const lines = [`type     export s      floor s       ratio (≤ ${GGUF_RATIO_TARGET})        direct floor s  direct ratio      file       peak RSS (≤ 1.5 GB)  CPU s        load`];
+	const lines = [
+		`type     export s      floor s       ratio (≤ ${GGUF_RATIO_TARGET})        direct floor s  direct ratio      file       peak RSS (≤ 1.5 GB)  CPU s        load`,
+	];
 	for (const r of rows) {
 		if (r.error !== undefined) {
 			lines.push(`${r.type.padEnd(8)} error: ${r.error}`);
@@ -107,7 +111,9 @@ export function formatGgufTable(rows: readonly GgufBenchRow[], readBytes: number
 			].join(" "),
 		);
 	}
-	lines.push(`(floors: read ${(readBytes / 1e9).toFixed(2)} GB + write and fsync the file's bytes, measured right after each export; median ratio, range in parentheses)`);
+	lines.push(
+		`(floors: read ${(readBytes / 1e9).toFixed(2)} GB + write and fsync the file's bytes, measured right after each export; median ratio, range in parentheses)`,
+	);
 	return lines;
 }
 
@@ -126,7 +132,10 @@ export async function runGgufBench(opts: GgufBenchOptions = {}): Promise<GgufBen
 	const outputShare = Math.max(...types.map((t) => (t === "f32" ? 2 : t === "f16" || t === "bf16" ? 1 : t === "q8_0" ? 34 / 64 : 0.5)));
 	const needed = (opts.model !== undefined ? 0 : modelBytes) + modelBytes * outputShare + DISK_MARGIN_BYTES;
 	if (fs.bavail * fs.bsize < needed) {
-		throw new ExecError("DiskFull", `${parent}: ${((fs.bavail * fs.bsize) / 1e9).toFixed(1)} GB free, the ${layers}-layer GGUF bench needs ${(needed / 1e9).toFixed(1)} GB`);
+		throw new ExecError(
+			"DiskFull",
+			`${parent}: ${((fs.bavail * fs.bsize) / 1e9).toFixed(1)} GB free, the ${layers}-layer GGUF bench needs ${(needed / 1e9).toFixed(1)} GB`,
+		);
 	}
 	await buildDist();
 	const dir = await mkdtemp(join(parent, "lm-merge-gguf-bench-"));
@@ -138,25 +147,51 @@ export async function runGgufBench(opts: GgufBenchOptions = {}): Promise<GgufBen
 			const pair = await writeBenchPair(dir, { shape, baseOnly: true });
 			model = pair.base;
 			// The GGUF file embeds the tokenizer: the tiny one, padded to the 32000 rows (the export copies it, cheaply).
-			for (const [name, value] of Object.entries(tinyTokenizerFiles(shape.vocab))) await writeFile(join(model, name), JSON.stringify(value));
-			log(`generated ${(pair.bytesPerModel / 1e9).toFixed(2)} GB bf16 (${layers} layers, ${pair.tensors} tensors) in ${((performance.now() - t) / 1000).toFixed(1)} s: ${model}`);
+			for (const [name, value] of Object.entries(tinyTokenizerFiles(shape.vocab)))
+				await writeFile(join(model, name), JSON.stringify(value));
+			log(
+				`generated ${(pair.bytesPerModel / 1e9).toFixed(2)} GB bf16 (${layers} layers, ${pair.tensors} tensors) in ${((performance.now() - t) / 1000).toFixed(1)} s: ${model}`,
+			);
 		}
 		const files = await modelFiles(model);
 		const inputs = files.map((f) => f.path);
 		const readBytes = files.reduce((a, f) => a + f.bytes, 0);
-		log(`${model}: ${(readBytes / 1e9).toFixed(2)} GB in ${files.length} file(s); ${threads} threads; ${availableParallelism()} cores; load average ${loadavg().map((x) => x.toFixed(1)).join(", ")}`);
+		log(
+			`${model}: ${(readBytes / 1e9).toFixed(2)} GB in ${files.length} file(s); ${threads} threads; ${availableParallelism()} cores; load average ${loadavg()
+				.map((x) => x.toFixed(1))
+				.join(", ")}`,
+		);
 		const cold = await dropCaches();
-		log(cold ? "page cache dropped before every measurement (cold reads)" : "cannot drop the page cache (not root?): all figures are warm-cache");
+		log(
+			cold
+				? "page cache dropped before every measurement (cold reads)"
+				: "cannot drop the page cache (not root?): all figures are warm-cache",
+		);
 		const direct = await directIoWorks(inputs[0]!);
 		if (!direct) log("the file system refuses O_DIRECT: no direct floor (and the export uses plain I/O too)");
 		for (const type of types) {
 			const out = join(dir, `model-${type}.gguf`);
-			const row: GgufBenchRow = { type, exportSeconds: [], floorSeconds: [], ratios: [], directFloorSeconds: [], directRatios: [], load: [], fileBytes: 0, peakRssBytes: undefined, cpuSeconds: [] };
+			const row: GgufBenchRow = {
+				type,
+				exportSeconds: [],
+				floorSeconds: [],
+				ratios: [],
+				directFloorSeconds: [],
+				directRatios: [],
+				load: [],
+				fileBytes: 0,
+				peakRssBytes: undefined,
+				cpuSeconds: [],
+			};
 			for (let r = 0; r < repeat; r++) {
 				await rm(out, { force: true });
 				await dropCaches();
 				row.load.push(loadavg()[0]!);
-				const run = await runMeasured(process.execPath, ["--import", "tsx", CHILD, "export", model, "--type", type, "--out", out, "--threads", String(threads), "--json"], { cwd: ROOT });
+				const run = await runMeasured(
+					process.execPath,
+					["--import", "tsx", CHILD, "export", model, "--type", type, "--out", out, "--threads", String(threads), "--json"],
+					{ cwd: ROOT },
+				);
 				row.load.push(loadavg()[0]!);
 				if (run.exitCode !== 0) {
 					row.error = run.stderr.split("\n").find((l) => l.startsWith("error:")) ?? `exit ${run.exitCode}`;
@@ -181,8 +216,14 @@ export async function runGgufBench(opts: GgufBenchOptions = {}): Promise<GgufBen
 				row.peakRssBytes = Math.max(row.peakRssBytes ?? 0, run.peakRssBytes ?? 0) || undefined;
 				if (run.cpuSeconds !== undefined) row.cpuSeconds.push(run.cpuSeconds);
 				const cpu = run.cpuSeconds !== undefined ? `, ${run.cpuSeconds.toFixed(1)} CPU-s` : "";
-				const directNote = directFloor !== undefined ? `, direct floor ${directFloor.toFixed(1)} s (ratio ${(seconds / directFloor).toFixed(2)})` : "";
-				log(`  ${type}: ${seconds.toFixed(1)} s${cpu}, floor ${floor.toFixed(1)} s (ratio ${(seconds / floor).toFixed(2)})${directNote}, peak RSS ${((run.peakRssBytes ?? 0) / 1e9).toFixed(2)} GB, load ${row.load.slice(-2).map((x) => x.toFixed(1)).join("→")}`);
+				const directNote =
+					directFloor !== undefined ? `, direct floor ${directFloor.toFixed(1)} s (ratio ${(seconds / directFloor).toFixed(2)})` : "";
+				log(
+					`  ${type}: ${seconds.toFixed(1)} s${cpu}, floor ${floor.toFixed(1)} s (ratio ${(seconds / floor).toFixed(2)})${directNote}, peak RSS ${((run.peakRssBytes ?? 0) / 1e9).toFixed(2)} GB, load ${row.load
+						.slice(-2)
+						.map((x) => x.toFixed(1))
+						.join("→")}`,
+				);
 			}
 			rows.push(row);
 		}
@@ -196,7 +237,15 @@ export async function runGgufBench(opts: GgufBenchOptions = {}): Promise<GgufBen
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
 	const { values } = parseArgs({
-		options: { layers: { type: "string" }, types: { type: "string" }, threads: { type: "string" }, repeat: { type: "string" }, dir: { type: "string" }, keep: { type: "boolean" }, model: { type: "string" } },
+		options: {
+			layers: { type: "string" },
+			types: { type: "string" },
+			threads: { type: "string" },
+			repeat: { type: "string" },
+			dir: { type: "string" },
+			keep: { type: "boolean" },
+			model: { type: "string" },
+		},
 		strict: true,
 	});
 	const types = values.types?.split(",").map((s) => s.trim());

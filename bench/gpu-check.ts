@@ -15,9 +15,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { tinyTokenizerFiles } from "../src/fixtures/tiny-tokenizer.js";
-import { letterDeviation } from "../src/eval/variants.js";
 import type { EvalReport } from "../src/eval/types.js";
+import { letterDeviation } from "../src/eval/variants.js";
+import { tinyTokenizerFiles } from "../src/fixtures/tiny-tokenizer.js";
 import { SHAPE_125M, writeBenchModel } from "./eval-bench.js";
 
 const REPO = join(fileURLToPath(import.meta.url), "..", "..");
@@ -37,7 +37,17 @@ const { values } = parseArgs({
 /** One `merge eval` run writing its report to `json`; undefined, or the error line it printed. */
 function evalRun(model: string, cache: string, json: string, extra: string[]): string | undefined {
 	const args = [join(REPO, "bin", "merge.js"), "eval", model, "--backend", "llama", "--gguf-cache", cache, "--json", json, "--quiet"];
-	args.push("--data", join(DATA, "medqa-sample.jsonl"), "--shots-from", join(DATA, "medqa-sample-train.jsonl"), "--seeds", "1", "--limit", values.limit!, ...extra);
+	args.push(
+		"--data",
+		join(DATA, "medqa-sample.jsonl"),
+		"--shots-from",
+		join(DATA, "medqa-sample-train.jsonl"),
+		"--seeds",
+		"1",
+		"--limit",
+		values.limit!,
+		...extra,
+	);
 	if (values.threads !== undefined) args.push("--threads", values.threads);
 	const r = spawnSync(process.execPath, args, { encoding: "utf8" });
 	if (r.status !== 0) return (r.stderr.split("\n").find((l) => l.startsWith("error:")) ?? `exit ${r.status}`).trim();
@@ -71,7 +81,14 @@ async function main(): Promise<void> {
 					continue;
 				}
 				const dev = letterDeviation(r, exact);
-				rows.push([device, quant, `${r.device} (${r.runs[0]!.detail})`, r.runs[0]!.timings.tokens_per_second.toFixed(0), dev.max_abs.toExponential(2), `${(100 * dev.same_argmax).toFixed(0)}%`]);
+				rows.push([
+					device,
+					quant,
+					`${r.device} (${r.runs[0]!.detail})`,
+					r.runs[0]!.timings.tokens_per_second.toFixed(0),
+					dev.max_abs.toExponential(2),
+					`${(100 * dev.same_argmax).toFixed(0)}%`,
+				]);
 			}
 		}
 		console.log(`\n${exact.progress.scored} prompts, letter probabilities against the exact CPU run:\n`);

@@ -46,7 +46,8 @@ export interface HeaderBenchResult {
 	jsonMemoryRatio: number | undefined;
 }
 
-const range = (xs: number[], digits: number) => (xs.length === 0 ? "?" : `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`);
+const range = (xs: number[], digits: number) =>
+	xs.length === 0 ? "?" : `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
 
 /** Extra peak memory of one parse in a child, as a multiple of the header size. */
 async function childMemory(mode: "parse" | "json", file: string, fileSize: number, headerBytes: number): Promise<number | undefined> {

@@ -38,7 +38,10 @@ try {
 }
 const rssBefore = process.memoryUsage().rss;
 const started = performance.now();
-const result: unknown = mode === "parse" ? parseHeader(bytes, Number(size), file) : JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8)));
+const result: unknown =
+	mode === "parse"
+		? parseHeader(bytes, Number(size), file)
+		: JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8)));
 const ms = performance.now() - started;
 const peakRss = (reset ? peakFromProc() : undefined) ?? process.resourceUsage().maxRSS * 1024;
 console.log(JSON.stringify({ rssBefore, peakRss, ms, peakReset: reset, alive: typeof result }));

@@ -59,7 +59,11 @@ export async function runIoBench(opts: IoBenchOptions = {}): Promise<IoBenchResu
 			values[i] = (x / 2 ** 32 - 0.5) * 0.04;
 		}
 		let t = performance.now();
-		const writer = await SafetensorsWriter.create(path, names.map((name) => ({ name, dtype: "BF16" as const, shape: [...TENSOR_SHAPE] })), { format: "pt" });
+		const writer = await SafetensorsWriter.create(
+			path,
+			names.map((name) => ({ name, dtype: "BF16" as const, shape: [...TENSOR_SHAPE] })),
+			{ format: "pt" },
+		);
 		for (const name of names) await writer.writeTensor(name, values);
 		await writer.finish();
 		const fileSize = writer.fileSize;
@@ -74,7 +78,9 @@ export async function runIoBench(opts: IoBenchOptions = {}): Promise<IoBenchResu
 			if (elements !== undefined) r.elementsPerSecond = elements / seconds;
 			results.push(r);
 			const eps = elements === undefined ? "" : `  ${(elements / seconds / 1e6).toFixed(0).padStart(6)} M elem/s`;
-			log(`${name.padEnd(34)} ${(bytesPerSecond / 2 ** 20).toFixed(0).padStart(7)} MiB/s${eps}  ×${r.ratioToPlainRead.toFixed(2)} of plain read`);
+			log(
+				`${name.padEnd(34)} ${(bytesPerSecond / 2 ** 20).toFixed(0).padStart(7)} MiB/s${eps}  ×${r.ratioToPlainRead.toFixed(2)} of plain read`,
+			);
 		};
 
 		t = performance.now();
@@ -100,8 +106,18 @@ export async function runIoBench(opts: IoBenchOptions = {}): Promise<IoBenchResu
 		half.fill(1);
 		back.fill(1); // touch every page now, so page faults are not timed
 		for (const dtype of ["BF16", "F16"] as const) {
-			record(`encode f32 → ${dtype.toLowerCase()}`, bestOf(() => encodeFromF32(src, dtype, half)), half.byteLength, CONVERT_ELEMENTS);
-			record(`decode ${dtype.toLowerCase()} → f32`, bestOf(() => decodeToF32(half, dtype, back)), half.byteLength, CONVERT_ELEMENTS);
+			record(
+				`encode f32 → ${dtype.toLowerCase()}`,
+				bestOf(() => encodeFromF32(src, dtype, half)),
+				half.byteLength,
+				CONVERT_ELEMENTS,
+			);
+			record(
+				`decode ${dtype.toLowerCase()} → f32`,
+				bestOf(() => decodeToF32(half, dtype, back)),
+				half.byteLength,
+				CONVERT_ELEMENTS,
+			);
 		}
 		return results;
 	} finally {

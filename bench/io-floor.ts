@@ -106,7 +106,12 @@ export async function directIoWorks(path: string): Promise<boolean> {
  * scratch file in `scratchDir` (removed afterwards), through the page cache or, with `direct`, past it (the caller
  * checks directIoWorks first). The caller decides about the page cache (dropCaches).
  */
-export async function measureIoFloor(inputs: readonly string[], writeBytes: number, scratchDir: string, opts: { direct?: boolean } = {}): Promise<IoFloor> {
+export async function measureIoFloor(
+	inputs: readonly string[],
+	writeBytes: number,
+	scratchDir: string,
+	opts: { direct?: boolean } = {},
+): Promise<IoFloor> {
 	const direct = opts.direct === true;
 	// Random bytes, like a merge's output (a virtual disk may store runs of zeros more cheaply); filling also
 	// touches every page before timing. Page-aligned, as direct transfers need.

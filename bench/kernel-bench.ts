@@ -13,7 +13,7 @@ import { availableParallelism, loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { UsageError } from "../src/errors.js";
-import { benchTensors, CaseEnv, kernelCases, modeRun, modesOf, type KernelMode } from "./kernel-cases.js";
+import { benchTensors, CaseEnv, type KernelMode, kernelCases, modeRun, modesOf } from "./kernel-cases.js";
 import { aggregateRate, KernelThreads } from "./kernel-threads.js";
 
 /** Elements per test tensor: 16 Mi, a 4096 × 4096 projection, large enough to swamp timer noise. */
@@ -84,7 +84,9 @@ export function versusMergekit(rate: number | undefined, figure: string | undefi
 
 /** "×2.3 of 200 M/s, target ×2: met". */
 export function formatVersus(v: VersusMergekit | undefined): string {
-	return v === undefined ? "" : `×${v.ratio.toFixed(1)} of ${v.reference / 1e6} M/s, target ×${v.targetFactor}: ${v.met ? "met" : "not met"}`;
+	return v === undefined
+		? ""
+		: `×${v.ratio.toFixed(1)} of ${v.reference / 1e6} M/s, target ×${v.targetFactor}: ${v.met ? "met" : "not met"}`;
 }
 
 /** Column widths of the table. */
@@ -99,7 +101,9 @@ export function kernelHeader(threads: number): string {
 
 /** One row of the table. */
 export function formatKernelRow(r: KernelResult): string {
-	const rates = [r.elementsPerSecond, r.elementsPerSecondWall, r.elementsPerSecondN].map((v) => formatRate(v).padStart(RATE_WIDTH)).join(" ");
+	const rates = [r.elementsPerSecond, r.elementsPerSecondWall, r.elementsPerSecondN]
+		.map((v) => formatRate(v).padStart(RATE_WIDTH))
+		.join(" ");
 	return `${r.method.padEnd(CASE_WIDTH)} ${String(r.models).padStart(6)} ${r.mode.padEnd(8)} ${rates}  ${formatVersus(r.vsMergekit)}`.trimEnd();
 }
 
@@ -142,7 +146,9 @@ export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<Ker
 	const pool = threads > 1 ? await KernelThreads.start(threads, n) : undefined;
 	const results: KernelResult[] = [];
 	try {
-		log(`kernels on ${n} float32 elements per input, best of ${repeats}; ${threads} thr: ${threads} worker threads at once, N × elements / slowest; mergekit: 2 threads; load average ${loadavg()[0]!.toFixed(1)}`);
+		log(
+			`kernels on ${n} float32 elements per input, best of ${repeats}; ${threads} thr: ${threads} worker threads at once, N × elements / slowest; mergekit: 2 threads; load average ${loadavg()[0]!.toFixed(1)}`,
+		);
 		log(kernelHeader(threads));
 		for (const { c, index } of cases) {
 			for (const mode of modesOf(c)) {
@@ -180,7 +186,9 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-	const { values } = parseArgs({ options: { elements: { type: "string" }, repeats: { type: "string" }, threads: { type: "string" }, only: { type: "string" } } });
+	const { values } = parseArgs({
+		options: { elements: { type: "string" }, repeats: { type: "string" }, threads: { type: "string" }, only: { type: "string" } },
+	});
 	const elements = positiveInt(values.elements, "elements");
 	const repeats = positiveInt(values.repeats, "repeats");
 	const threads = positiveInt(values.threads, "threads");

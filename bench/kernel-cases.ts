@@ -103,7 +103,14 @@ export function kernelCases(d: BenchTensors, n: number): KernelCase[] {
 	const shape = side * side === n ? [side, side] : [n];
 	const ctxKey = rngKey(0, "bench", 0);
 	const cases: KernelCase[] = [
-		{ label: "slerp", figure: "slerp", models: 1, usesBase: true, copy: () => slerp(base, m1, 0.5), method: { m: slerpMethod, params: { t: 0.5 }, modelParams: [{}] } },
+		{
+			label: "slerp",
+			figure: "slerp",
+			models: 1,
+			usesBase: true,
+			copy: () => slerp(base, m1, 0.5),
+			method: { m: slerpMethod, params: { t: 0.5 }, modelParams: [{}] },
+		},
 		{
 			label: "linear",
 			figure: "slerp",
@@ -120,8 +127,22 @@ export function kernelCases(d: BenchTensors, n: number): KernelCase[] {
 		const mp = (extra: Record<string, unknown> = {}) => weights.map((weight) => ({ weight, density: DENSITY, ...extra }));
 		const taskParams = { normalize: false, rescale: false, lambda: 1, int8_mask: false };
 		cases.push(
-			{ label: "task_arithmetic", figure: "slerp", models: count, usesBase: true, copy: () => taskArithmetic(base, models, { weights }), method: { m: taskArithmeticMethod, params: taskParams, modelParams: mp() } },
-			{ label: "ties", figure: "ties", models: count, usesBase: true, copy: () => ties(base, models, { weights, densities }), method: { m: tiesMethod, params: { ...taskParams, normalize: true }, modelParams: mp() } },
+			{
+				label: "task_arithmetic",
+				figure: "slerp",
+				models: count,
+				usesBase: true,
+				copy: () => taskArithmetic(base, models, { weights }),
+				method: { m: taskArithmeticMethod, params: taskParams, modelParams: mp() },
+			},
+			{
+				label: "ties",
+				figure: "ties",
+				models: count,
+				usesBase: true,
+				copy: () => ties(base, models, { weights, densities }),
+				method: { m: tiesMethod, params: { ...taskParams, normalize: true }, modelParams: mp() },
+			},
 		);
 		for (const rescale of [true, "inverse_density"] as const) {
 			for (const consensus of [true, false]) {
@@ -136,8 +157,22 @@ export function kernelCases(d: BenchTensors, n: number): KernelCase[] {
 			}
 		}
 		cases.push(
-			{ label: "breadcrumbs", figure: "ties", models: count, usesBase: true, copy: () => breadcrumbs(base, models, { weights, densities, gammas: weights.map(() => 0.01) }), method: { m: breadcrumbsMethod, params: taskParams, modelParams: mp({ gamma: 0.01 }) } },
-			{ label: "della", figure: "ties", models: count, usesBase: true, copy: () => della(base, models, { weights, densities, shape, seed: 0, tensorName: "bench" }), method: { m: dellaMethod, params: { ...taskParams, normalize: true, rescale: true }, modelParams: mp({ epsilon: 0.15 }), shape } },
+			{
+				label: "breadcrumbs",
+				figure: "ties",
+				models: count,
+				usesBase: true,
+				copy: () => breadcrumbs(base, models, { weights, densities, gammas: weights.map(() => 0.01) }),
+				method: { m: breadcrumbsMethod, params: taskParams, modelParams: mp({ gamma: 0.01 }) },
+			},
+			{
+				label: "della",
+				figure: "ties",
+				models: count,
+				usesBase: true,
+				copy: () => della(base, models, { weights, densities, shape, seed: 0, tensorName: "bench" }),
+				method: { m: dellaMethod, params: { ...taskParams, normalize: true, rescale: true }, modelParams: mp({ epsilon: 0.15 }), shape },
+			},
 		);
 	}
 	let sink = 0;
@@ -219,7 +254,14 @@ export function modeRun(c: KernelCase, mode: KernelMode, env: CaseEnv): ModeRun 
 		const form = chunkedFormOf(spec.m, spec.params, spec.modelParams);
 		if (form === undefined) return undefined;
 		const out = env.out;
-		const tensor = { tensorName: "bench", shape, params: spec.params, modelParams: spec.modelParams, base: c.usesBase ? sources[0] : undefined, models: c.usesBase ? sources.slice(1) : sources };
+		const tensor = {
+			tensorName: "bench",
+			shape,
+			params: spec.params,
+			modelParams: spec.modelParams,
+			base: c.usesBase ? sources[0] : undefined,
+			models: c.usesBase ? sources.slice(1) : sources,
+		};
 		return { run: () => runStreamed(form, tensor, ctx, out) };
 	}
 	const scratch = env.scratch;
@@ -232,7 +274,9 @@ export function modeRun(c: KernelCase, mode: KernelMode, env: CaseEnv): ModeRun 
 		modelParams: spec.modelParams,
 		inPlace: true,
 	};
-	return { run: () => spec.m.merge(input, ctx), prepare: () => {
+	return {
+		run: () => spec.m.merge(input, ctx),
+		prepare: () => {
 			for (const [i, s] of sources.entries()) scratch[i]!.set(s);
 		},
 	};

@@ -7,8 +7,7 @@
  * compiled loops run; `LM_MERGE_WASM=0` measures the TypeScript loops instead.
  */
 import { CHUNK_ALIGN } from "../src/methods/chunked.js";
-import type { Chunk, ChunkedForm } from "../src/methods/types.js";
-import type { MergeContext } from "../src/methods/types.js";
+import type { Chunk, ChunkedForm, MergeContext } from "../src/methods/types.js";
 import { COMPUTE_BLOCK_ELEMENTS } from "../src/plan/memory.js";
 import { ARENA_BLOCK, ARENA_INPUTS, wasmArena } from "../src/wasm/kernels.js";
 
@@ -43,7 +42,14 @@ export function runStreamed(
 	const n = out.length;
 	const { base, models } = tensor;
 	const kernel = form.create(
-		{ tensorName: tensor.tensorName, shape: tensor.shape, numel: n, params: tensor.params, modelParams: tensor.modelParams, models: models.length },
+		{
+			tensorName: tensor.tensorName,
+			shape: tensor.shape,
+			numel: n,
+			params: tensor.params,
+			modelParams: tensor.modelParams,
+			models: models.length,
+		},
 		ctx,
 	);
 	const block = Math.min(alignBlock(blockElements), n);
@@ -58,7 +64,11 @@ export function runStreamed(
 			view.set(src.subarray(from, from + len));
 			return view;
 		};
-		return { offset: from, base: base !== undefined ? copy(base, baseBlock!) : undefined, models: models.map((m, i) => copy(m, modelBlocks[i]!)) };
+		return {
+			offset: from,
+			base: base !== undefined ? copy(base, baseBlock!) : undefined,
+			models: models.map((m, i) => copy(m, modelBlocks[i]!)),
+		};
 	};
 	let pass = 0;
 	for (; pass < kernel.scanPasses; pass++) {

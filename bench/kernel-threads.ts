@@ -32,7 +32,9 @@ function spawn(elements: number): Worker {
 	const here = new URL(import.meta.url);
 	if (here.pathname.endsWith(".ts")) {
 		// The ESM build of tsx's register API sits beside the CommonJS one that require.resolve finds.
-		const tsx = createRequire(import.meta.url).resolve("tsx/esm/api").replace(/\.cjs$/, ".mjs");
+		const tsx = createRequire(import.meta.url)
+			.resolve("tsx/esm/api")
+			.replace(/\.cjs$/, ".mjs");
 		const file = new URL("./kernel-worker.ts", import.meta.url).href;
 		const code = `import(${JSON.stringify(new URL(`file://${tsx}`).href)}).then((m) => { m.register(); return import(${JSON.stringify(file)}); })`;
 		return new Worker(code, { eval: true, workerData: { elements } });

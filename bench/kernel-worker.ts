@@ -3,7 +3,7 @@
  * request prepares one case in one mode (untimed) and, on "go", times one run of it by wall clock.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { benchTensors, CaseEnv, kernelCases, modeRun, type KernelMode, type ModeRun } from "./kernel-cases.js";
+import { benchTensors, CaseEnv, type KernelMode, kernelCases, type ModeRun, modeRun } from "./kernel-cases.js";
 import type { WorkerReply, WorkerRequest } from "./kernel-threads.js";
 
 const port = parentPort!;

@@ -8,8 +8,8 @@ import { statfs, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { evaluate } from "../src/eval/evaluate.js";
-import { exportGguf } from "../src/gguf/export.js";
 import { tinyTokenizerFiles } from "../src/fixtures/tiny-tokenizer.js";
+import { exportGguf } from "../src/gguf/export.js";
 import { SHAPE_7B, writeBenchModel } from "./eval-bench.js";
 import { reportSelfRss, runMeasured } from "./rss.js";
 
@@ -24,7 +24,8 @@ const REPO = join(fileURLToPath(import.meta.url), "..", "..");
 export async function run7b(root: string, threads: number, log: (line: string) => void): Promise<void> {
 	const fs = await statfs(root);
 	const free = fs.bavail * fs.bsize;
-	if (free < DISK_NEEDED) throw new Error(`--llama-7b needs ${(DISK_NEEDED / 1e9).toFixed(0)} GB free in ${root}, found ${(free / 1e9).toFixed(1)} GB`);
+	if (free < DISK_NEEDED)
+		throw new Error(`--llama-7b needs ${(DISK_NEEDED / 1e9).toFixed(0)} GB free in ${root}, found ${(free / 1e9).toFixed(1)} GB`);
 	const dir = join(root, "mistral-7b-shaped");
 	const t0 = performance.now();
 	await writeBenchModel(dir, SHAPE_7B);
@@ -32,12 +33,27 @@ export async function run7b(root: string, threads: number, log: (line: string) =
 	log(`7B: generated ${dir} (14.5 GB bf16) in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 	const script = fileURLToPath(import.meta.url);
 	const loader = script.endsWith(".ts") ? ["--import", "tsx"] : [];
-	const run = await runMeasured(process.execPath, [...loader, script, "--child", dir, join(root, "mistral-7b-q8_0.gguf"), String(threads)], { cwd: REPO });
+	const run = await runMeasured(
+		process.execPath,
+		[...loader, script, "--child", dir, join(root, "mistral-7b-q8_0.gguf"), String(threads)],
+		{ cwd: REPO },
+	);
 	if (run.exitCode !== 0) throw new Error(`7B child failed (exit ${run.exitCode}): ${run.stderr.trim().split("\n").pop() ?? ""}`);
-	const r = JSON.parse(run.stdout.trim().split("\n").pop()!) as { exportSeconds: number; bytes: number; tokens: number; scoreSeconds: number; loadSeconds: number };
-	const rss = run.peakRssBytes !== undefined ? `${(run.peakRssBytes / 1e9).toFixed(2)} GB (${run.rssSource}; goal ≤ ${RSS_GOAL_7B / 1e9} GB)` : "not measured";
+	const r = JSON.parse(run.stdout.trim().split("\n").pop()!) as {
+		exportSeconds: number;
+		bytes: number;
+		tokens: number;
+		scoreSeconds: number;
+		loadSeconds: number;
+	};
+	const rss =
+		run.peakRssBytes !== undefined
+			? `${(run.peakRssBytes / 1e9).toFixed(2)} GB (${run.rssSource}; goal ≤ ${RSS_GOAL_7B / 1e9} GB)`
+			: "not measured";
 	log(`7B q8_0: export ${r.exportSeconds.toFixed(0)} s, file ${(r.bytes / 1e9).toFixed(2)} GB; load ${r.loadSeconds.toFixed(1)} s`);
-	log(`7B q8_0: one 3-shot prompt of ${r.tokens} tokens in ${r.scoreSeconds.toFixed(1)} s = ${(r.tokens / r.scoreSeconds).toFixed(1)} tokens/s (${threads} threads); peak RSS ${rss}`);
+	log(
+		`7B q8_0: one 3-shot prompt of ${r.tokens} tokens in ${r.scoreSeconds.toFixed(1)} s = ${(r.tokens / r.scoreSeconds).toFixed(1)} tokens/s (${threads} threads); peak RSS ${rss}`,
+	);
 }
 
 /** Child: export, then score one 3-shot prompt; prints one JSON line. */

@@ -13,18 +13,18 @@
  *   npx tsx bench/llama-bench.ts [--tokens 512] [--threads 2] [--repeat 5] [--llama-7b] [--dir DIR] [--keep]
  */
 import { execFileSync, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { loadLlamaBackend } from "../src/eval/backends/llama.js";
 import type { ForwardBackend } from "../src/eval/backends/types.js";
 import { loadEvalModel } from "../src/eval/eval-model.js";
 import { evaluate } from "../src/eval/evaluate.js";
 import { letterDeviation } from "../src/eval/variants.js";
-import { exportGguf } from "../src/gguf/export.js";
 import { tinyTokenizerFiles } from "../src/fixtures/tiny-tokenizer.js";
+import { exportGguf } from "../src/gguf/export.js";
 import { SHAPE_125M, writeBenchModel } from "./eval-bench.js";
 import { run7b } from "./llama-7b.js";
 
@@ -160,7 +160,9 @@ export async function runLlamaBench(opts: LlamaBenchOptions = {}): Promise<void>
 				}
 				sameTop &&= topW === topG;
 			}
-			log(`exact mode vs tfjs-wasm, 3 prompts × ${s.vocab} tokens: max |Δ log p| ${worst.toExponential(2)} (target ≤ 1e-4), same arg-max: ${sameTop}`);
+			log(
+				`exact mode vs tfjs-wasm, 3 prompts × ${s.vocab} tokens: max |Δ log p| ${worst.toExponential(2)} (target ≤ 1e-4), same arg-max: ${sameTop}`,
+			);
 		} finally {
 			torch?.stop();
 			await tfjs.dispose();

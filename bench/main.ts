@@ -14,14 +14,14 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { UsageError } from "../src/errors.js";
 import { runEvalBench } from "./eval-bench.js";
-import { runHeaderBench } from "./header-bench.js";
 import { runGgufBench } from "./gguf-bench.js";
+import { runHeaderBench } from "./header-bench.js";
 import { runIoBench } from "./io-bench.js";
 import { runKernelBench } from "./kernel-bench.js";
 import { runLlamaBench } from "./llama-bench.js";
 import { runMergeBench } from "./merge-bench.js";
+import { BENCH_METHODS, type BenchMethod, isBenchMethod } from "./merge-recipes.js";
 import { runSweepBench } from "./sweep-bench.js";
-import { BENCH_METHODS, isBenchMethod, type BenchMethod } from "./merge-recipes.js";
 
 /**
  * Kernel cases the runner times: labels containing these (slerp, ties, dare_ties), the ones issue 5 sets targets
@@ -50,7 +50,10 @@ export interface BenchArgs {
 
 /** A comma-separated list checked against `allowed`. */
 function list<T extends string>(value: string, allowed: readonly T[], flag: string): T[] {
-	const items = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+	const items = value
+		.split(",")
+		.map((s) => s.trim())
+		.filter((s) => s !== "");
 	for (const item of items) {
 		if (!(allowed as readonly string[]).includes(item)) throw new UsageError(`--${flag} ${item}: expected one of ${allowed.join(", ")}`);
 	}
@@ -70,19 +73,19 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
 	const parse = () =>
 		parseArgs({
 			args: [...argv],
-		options: {
-			only: { type: "string" },
-			layers: { type: "string" },
-			dir: { type: "string" },
-			keep: { type: "boolean" },
-			methods: { type: "string" },
-			threads: { type: "string" },
-			repeat: { type: "string" },
-			"no-compare": { type: "boolean" },
-			"streaming-7b": { type: "boolean" },
-			"llama-7b": { type: "boolean" },
-		},
-		strict: true,
+			options: {
+				only: { type: "string" },
+				layers: { type: "string" },
+				dir: { type: "string" },
+				keep: { type: "boolean" },
+				methods: { type: "string" },
+				threads: { type: "string" },
+				repeat: { type: "string" },
+				"no-compare": { type: "boolean" },
+				"streaming-7b": { type: "boolean" },
+				"llama-7b": { type: "boolean" },
+			},
+			strict: true,
 		});
 	let values: ReturnType<typeof parse>["values"];
 	try {
@@ -167,7 +170,12 @@ export async function runBench(args: BenchArgs, log: (line: string) => void = (l
 				});
 				break;
 			case "sweep":
-				await runSweepBench({ log, keep: args.keep, ...(args.repeat !== undefined ? { repeat: args.repeat } : {}), ...(args.dir !== undefined ? { dir: args.dir } : {}) });
+				await runSweepBench({
+					log,
+					keep: args.keep,
+					...(args.repeat !== undefined ? { repeat: args.repeat } : {}),
+					...(args.dir !== undefined ? { dir: args.dir } : {}),
+				});
 				break;
 		}
 		log(`(${section}: ${((performance.now() - started) / 1000).toFixed(0)} s)`);

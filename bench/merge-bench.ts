@@ -17,7 +17,7 @@ import { ExecError } from "../src/errors.js";
 import { tinyTensorSpecs } from "../src/fixtures/tiny-weights.js";
 import { MISTRAL_7B_SHAPE, writeBenchPair } from "./fixtures.js";
 import { directIoWorks, dropCaches, measureIoFloor, modelFiles } from "./io-floor.js";
-import { BENCH_METHODS, benchRecipe, isBenchMethod, PEAK_RSS_TARGET_BYTES, RATIO_TARGETS, type BenchMethod } from "./merge-recipes.js";
+import { BENCH_METHODS, type BenchMethod, benchRecipe, isBenchMethod, PEAK_RSS_TARGET_BYTES, RATIO_TARGETS } from "./merge-recipes.js";
 import { formatMergeTable, type MergeBenchRow } from "./merge-table.js";
 import { runMeasured } from "./rss.js";
 
@@ -54,7 +54,9 @@ async function buildDist(): Promise<void> {
 	const { execFile } = await import("node:child_process");
 	const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
 	await new Promise<void>((resolve, reject) =>
-		execFile(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: ROOT }, (err, stdout) => (err === null ? resolve() : reject(new Error(`npm run build failed:\n${stdout}`)))),
+		execFile(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: ROOT }, (err, stdout) =>
+			err === null ? resolve() : reject(new Error(`npm run build failed:\n${stdout}`)),
+		),
 	);
 }
 
@@ -78,7 +80,11 @@ interface ChildRun {
 }
 
 async function runChild(recipe: string, out: string, threads: number): Promise<ChildRun> {
-	const r = await runMeasured(process.execPath, ["--import", "tsx", CHILD, "run", recipe, "--out", out, "--threads", String(threads), "--json"], { cwd: ROOT });
+	const r = await runMeasured(
+		process.execPath,
+		["--import", "tsx", CHILD, "run", recipe, "--out", out, "--threads", String(threads), "--json"],
+		{ cwd: ROOT },
+	);
 	const common = { wall: r.wallSeconds, cpu: r.cpuSeconds, rss: r.peakRssBytes, rssSource: r.rssSource };
 	if (r.exitCode !== 0) {
 		const line = r.stderr.split("\n").find((l) => l.startsWith("error:")) ?? r.stderr.trim().split("\n").pop() ?? "";
@@ -110,7 +116,10 @@ export async function runMergeBench(opts: MergeBenchOptions = {}): Promise<Merge
 	const outputs = opts.keep === true ? methods.length * (compare ? 2 : 1) : 1;
 	const needed = modelBytes * (2 + outputs) + DISK_MARGIN_BYTES;
 	if (fs.bavail * fs.bsize < needed) {
-		throw new ExecError("DiskFull", `${parent}: ${(fs.bavail * fs.bsize / 1e9).toFixed(1)} GB free, the ${layers}-layer merge bench needs ${(needed / 1e9).toFixed(1)} GB`);
+		throw new ExecError(
+			"DiskFull",
+			`${parent}: ${((fs.bavail * fs.bsize) / 1e9).toFixed(1)} GB free, the ${layers}-layer merge bench needs ${(needed / 1e9).toFixed(1)} GB`,
+		);
 	}
 	await buildDist();
 	const dir = await mkdtemp(join(parent, "lm-merge-bench-"));
@@ -118,11 +127,17 @@ export async function runMergeBench(opts: MergeBenchOptions = {}): Promise<Merge
 	try {
 		const t = performance.now();
 		const pair = await writeBenchPair(dir, { shape });
-		log(`generated 2 × ${(pair.bytesPerModel / 1e9).toFixed(2)} GB bf16 (${layers} layers, ${pair.tensors} tensors) in ${((performance.now() - t) / 1000).toFixed(1)} s: ${dir}`);
+		log(
+			`generated 2 × ${(pair.bytesPerModel / 1e9).toFixed(2)} GB bf16 (${layers} layers, ${pair.tensors} tensors) in ${((performance.now() - t) / 1000).toFixed(1)} s: ${dir}`,
+		);
 		const inputs = [...(await modelFiles(pair.base)), ...(await modelFiles(pair.tuned))];
 		const outBytes = (await modelFiles(pair.base)).reduce((a, f) => a + f.bytes, 0);
 		const cold = await dropCaches();
-		log(cold ? "page cache dropped before every measurement (cold reads)" : "cannot drop the page cache (not root?): all figures are warm-cache");
+		log(
+			cold
+				? "page cache dropped before every measurement (cold reads)"
+				: "cannot drop the page cache (not root?): all figures are warm-cache",
+		);
 		const direct = await directIoWorks(inputs[0]!.path);
 		if (!direct) log("the file system refuses O_DIRECT: no direct floor (and the merge uses plain I/O too)");
 		const repeat = Math.max(1, Math.floor(opts.repeat ?? 3));
@@ -137,11 +152,24 @@ export async function runMergeBench(opts: MergeBenchOptions = {}): Promise<Merge
 				const pairs: { floor: number; direct: number | undefined; run: ChildRun }[] = [];
 				for (let r = 0; r < (n === threads ? repeat : 1); r++) {
 					await dropCaches();
-					const plain = (await measureIoFloor(inputs.map((f) => f.path), outBytes, dir)).seconds;
+					const plain = (
+						await measureIoFloor(
+							inputs.map((f) => f.path),
+							outBytes,
+							dir,
+						)
+					).seconds;
 					let directFloor: number | undefined;
 					if (direct) {
 						await dropCaches();
-						directFloor = (await measureIoFloor(inputs.map((f) => f.path), outBytes, dir, { direct: true })).seconds;
+						directFloor = (
+							await measureIoFloor(
+								inputs.map((f) => f.path),
+								outBytes,
+								dir,
+								{ direct: true },
+							)
+						).seconds;
 					}
 					await rm(out, { recursive: true, force: true });
 					await dropCaches();

@@ -42,7 +42,26 @@ const GB = 1e9;
 
 /** Fixed-width table lines: one per row, then the notes. */
 export function formatMergeTable(rows: readonly MergeBenchRow[], info: { floorNote: "cold" | "warm"; threads: number }): string[] {
-	const head = ["method", "thr", "pairs", "wall s", "merge s", "cpu s", "M el/s", "floor s", "ratio", "range", "target", "peak RSS", "RSS ≤1.5GB", "within", "direct floor s", "direct ratio", "within", "same bytes 1/N"];
+	const head = [
+		"method",
+		"thr",
+		"pairs",
+		"wall s",
+		"merge s",
+		"cpu s",
+		"M el/s",
+		"floor s",
+		"ratio",
+		"range",
+		"target",
+		"peak RSS",
+		"RSS ≤1.5GB",
+		"within",
+		"direct floor s",
+		"direct ratio",
+		"within",
+		"same bytes 1/N",
+	];
 	const cells = rows.map((r) => [
 		r.method,
 		String(r.threads),
@@ -66,8 +85,12 @@ export function formatMergeTable(rows: readonly MergeBenchRow[], info: { floorNo
 	const widths = head.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c]!.length)));
 	const line = (row: string[]) => row.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join("  ");
 	const out = [line(head), ...cells.map(line)];
-	out.push(`ratio = merge s / floor s, median of the pairs (each floor measured just before its merge); floor = read both inputs, then write + fsync the output size through the page cache (${info.floorNote} cache)`);
-	out.push("direct floor = the same bytes with O_DIRECT reads and writes, as the merge's streamed jobs do them; direct ratio = merge s / direct floor s (median), held to the same target");
+	out.push(
+		`ratio = merge s / floor s, median of the pairs (each floor measured just before its merge); floor = read both inputs, then write + fsync the output size through the page cache (${info.floorNote} cache)`,
+	);
+	out.push(
+		"direct floor = the same bytes with O_DIRECT reads and writes, as the merge's streamed jobs do them; direct ratio = merge s / direct floor s (median), held to the same target",
+	);
 	out.push("cpu s = user + system seconds of the merge child, all threads");
 	out.push(`peak RSS from ${rows[0]?.rssSource ?? "n/a"}; wall s includes node + tsx start-up; timed runs use --threads ${info.threads}`);
 	for (const r of rows) if (r.error !== undefined) out.push(`${r.method} (--threads ${r.threads}) failed: ${r.error}`);

@@ -85,7 +85,11 @@ export async function runMeasured(command: string, args: readonly string[], opts
 			child.stderr.on("data", (b: Buffer) => err.push(b));
 			child.on("error", reject);
 			child.on("close", (code, signal) => {
-				resolve({ exitCode: code ?? (signal !== null ? 128 : 1), stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") });
+				resolve({
+					exitCode: code ?? (signal !== null ? 128 : 1),
+					stdout: Buffer.concat(out).toString("utf8"),
+					stderr: Buffer.concat(err).toString("utf8"),
+				});
 			});
 		});
 		const wallSeconds = (performance.now() - started) / 1000;

@@ -12,16 +12,16 @@
  * CLI, `npm run build` first) take the same kind of grid from a redis-server started on a free loopback
  * port; each worker is warmed up on a trial first so the timing excludes process start-up.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeTinyMistral } from "../src/fixtures/tiny-model.js";
 import { evaluate, loadSweep, mergeModels, parseRecipe, runSweepLocal, runSweepQueued } from "../src/index.js";
 import { ResultsStore } from "../src/sweep/store.js";
-import { writeTinyMistral } from "../src/fixtures/tiny-model.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const DATA = path.join(ROOT, "examples", "data", "medqa-sample.jsonl");
@@ -46,7 +46,10 @@ function sweepYaml(ts: readonly number[]): string {
 async function writeModels(root: string): Promise<void> {
 	const a = await writeTinyMistral(path.join(root, "models", "a"), { ...SHAPE, seed: 1, force: true });
 	await writeTinyMistral(path.join(root, "models", "b"), { seed: 2, base: a.dir, delta: 0.01, force: true });
-	await writeFile(path.join(root, "slerp.yml"), "merge_method: slerp\nbase_model: models/a\nmodels:\n  - model: models/a\n  - model: models/b\nparameters:\n  t: 0.5\n");
+	await writeFile(
+		path.join(root, "slerp.yml"),
+		"merge_method: slerp\nbase_model: models/a\nmodels:\n  - model: models/a\n  - model: models/b\nparameters:\n  t: 0.5\n",
+	);
 }
 
 /** The trials called directly: merge into a temporary folder, score, delete. */
@@ -54,7 +57,9 @@ async function direct(root: string, ts: readonly number[]): Promise<number> {
 	const started = performance.now();
 	for (const t of ts) {
 		const out = path.join(root, `direct-${t}`);
-		const recipe = parseRecipe(`merge_method: slerp\nbase_model: ${root}/models/a\nmodels:\n  - model: ${root}/models/a\n  - model: ${root}/models/b\nparameters:\n  t: ${t}\n`);
+		const recipe = parseRecipe(
+			`merge_method: slerp\nbase_model: ${root}/models/a\nmodels:\n  - model: ${root}/models/a\n  - model: ${root}/models/b\nparameters:\n  t: ${t}\n`,
+		);
 		await mergeModels(recipe, { out, threads: 1, force: true });
 		await evaluate({ models: [out], data: DATA, shotsFrom: SHOTS, shots: 1, seeds: 2 });
 		await rm(out, { recursive: true, force: true });
@@ -118,7 +123,11 @@ function waitFor(proc: ChildProcessWithoutNullStreams, re: RegExp, ms: number): 
 async function throughput(root: string, url: string, workers: number, run: number): Promise<number> {
 	const queueName = `bench-${workers}-${run}`;
 	const procs = Array.from({ length: workers }, (_, i) =>
-		spawn(process.execPath, [path.join(ROOT, "bin", "merge.js"), "worker", "--queue", url, "--queue-name", queueName, "--name", `bench${i}`, "--quiet"], { cwd: root, stdio: "pipe" }),
+		spawn(
+			process.execPath,
+			[path.join(ROOT, "bin", "merge.js"), "worker", "--queue", url, "--queue-name", queueName, "--name", `bench${i}`, "--quiet"],
+			{ cwd: root, stdio: "pipe" },
+		),
 	);
 	try {
 		await Promise.all(procs.map((p) => waitFor(p, /worker .* on redis/, 60_000)));
@@ -131,8 +140,14 @@ async function throughput(root: string, url: string, workers: number, run: numbe
 			return (performance.now() - started) / 1000;
 		};
 		// Warm-up: one trial per worker, so each worker's trial process has loaded the library and tfjs.
-		await drain(`warm-${workers}-${run}`, Array.from({ length: workers }, (_, i) => 0.91 + i / 100 + run / 1000 + workers / 10000));
-		const seconds = await drain(`tp-${workers}-${run}`, THROUGHPUT_TRIALS.map((t) => t + run / 1000 + workers / 10000));
+		await drain(
+			`warm-${workers}-${run}`,
+			Array.from({ length: workers }, (_, i) => 0.91 + i / 100 + run / 1000 + workers / 10000),
+		);
+		const seconds = await drain(
+			`tp-${workers}-${run}`,
+			THROUGHPUT_TRIALS.map((t) => t + run / 1000 + workers / 10000),
+		);
 		return (60 * THROUGHPUT_TRIALS.length) / seconds;
 	} finally {
 		for (const p of procs) p.kill("SIGTERM");
@@ -146,7 +161,9 @@ export async function runSweepBench(opts: SweepBenchOptions = {}): Promise<void>
 	const root = await mkdtemp(path.join(opts.dir ?? tmpdir(), "lm-merge-sweep-bench-"));
 	try {
 		await writeModels(root);
-		log(`per-trial overhead: ${OVERHEAD_TRIALS.length} SLERP trials of a ${SHAPE.layers}-layer, ${SHAPE.hidden}-wide model, 16 prompts each (merge threads 1)`);
+		log(
+			`per-trial overhead: ${OVERHEAD_TRIALS.length} SLERP trials of a ${SHAPE.layers}-layer, ${SHAPE.hidden}-wide model, 16 prompts each (merge threads 1)`,
+		);
 		await direct(root, [0.5]); // warm-up: tfjs, wasm kernels, page cache
 		const overhead: number[] = [];
 		const versusDirect: number[] = [];
@@ -169,7 +186,9 @@ export async function runSweepBench(opts: SweepBenchOptions = {}): Promise<void>
 					` (${((s.seconds - s.work) / ts.length).toFixed(2)} s per trial); direct calls ${d.toFixed(1)} s (sweep ${versusDirect[r]! >= 0 ? "+" : ""}${versusDirect[r]!.toFixed(1)} %)`,
 			);
 		}
-		log(`  per-trial overhead beyond merge + eval: ${range(overhead, 2)} % (goal ≤ 5 %); sweep vs direct calls, separate runs on a shared machine: ${range(versusDirect)} %`);
+		log(
+			`  per-trial overhead beyond merge + eval: ${range(overhead, 2)} % (goal ≤ 5 %); sweep vs direct calls, separate runs on a shared machine: ${range(versusDirect)} %`,
+		);
 
 		if (!existsSync(path.join(ROOT, "dist", "cli", "main.js"))) {
 			log("throughput: skipped (the workers are the built CLI: run npm run build first)");
@@ -196,9 +215,16 @@ export async function runSweepBench(opts: SweepBenchOptions = {}): Promise<void>
 			for (let r = 0; r < Math.max(1, repeat - 1); r++) {
 				one.push(await throughput(root, url, 1, r));
 				two.push(await throughput(root, url, 2, r));
-				log(`  run ${r + 1}: 1 worker ${one[r]!.toFixed(1)} trials/min, 2 workers ${two[r]!.toFixed(1)} trials/min (×${(two[r]! / one[r]!).toFixed(2)})`);
+				log(
+					`  run ${r + 1}: 1 worker ${one[r]!.toFixed(1)} trials/min, 2 workers ${two[r]!.toFixed(1)} trials/min (×${(two[r]! / one[r]!).toFixed(2)})`,
+				);
 			}
-			log(`  1 worker: ${range(one)} trials/min; 2 workers: ${range(two)} trials/min; speed-up ×${range(two.map((v, i) => v / one[i]!), 2)}`);
+			log(
+				`  1 worker: ${range(one)} trials/min; 2 workers: ${range(two)} trials/min; speed-up ×${range(
+					two.map((v, i) => v / one[i]!),
+					2,
+				)}`,
+			);
 		} finally {
 			redis.kill("SIGTERM");
 		}

@@ -9,7 +9,7 @@
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { mergeModels, openModel, parseRecipe, type MergeEvent } from "../src/index.js";
+import { type MergeEvent, mergeModels, openModel, parseRecipe } from "../src/index.js";
 import { writeTinyPair } from "../src/testing.js";
 
 const work = await mkdtemp(path.join(tmpdir(), "lm-merge-example-"));

@@ -5,7 +5,7 @@
  * accept every one of them as generated.
  */
 import { DTYPES, type Dtype } from "../src/io/dtypes.js";
-import { num, obj, arr, str, type JsonNode } from "./json-model.js";
+import { arr, type JsonNode, num, obj, str } from "./json-model.js";
 import type { FuzzRandom } from "./random.js";
 
 /** A generated file before serialisation: the header tree and the data section. */
@@ -37,7 +37,7 @@ const NAMES = [
 	"\u2028sep",
 ];
 
-const META_VALUES = ["pt", "", "1", "{\"json\": true}", "ünïcödé", "line\nbreak", "\u001b[31mred", "x".repeat(200)];
+const META_VALUES = ["pt", "", "1", '{"json": true}', "ünïcödé", "line\nbreak", "\u001b[31mred", "x".repeat(200)];
 
 /** A shape whose element count fills whole bytes for `dtype` (F4 needs an even count, F6 a multiple of 4). */
 function shapeFor(r: FuzzRandom, dtype: Dtype): number[] {

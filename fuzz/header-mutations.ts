@@ -5,27 +5,104 @@
  */
 import { MAX_JSON_DEPTH } from "../src/io/json-scanner.js";
 import { ALL_DTYPES, type HeaderFile } from "./header-corpus.js";
-import { arr, nodesOf, num, obj, str, type JsonNode } from "./json-model.js";
+import { arr, type JsonNode, nodesOf, num, obj, str } from "./json-model.js";
 import type { FuzzRandom } from "./random.js";
 
 /** Number lexemes where an integer belongs: edge values, non-integers and numbers beyond 2^53. */
-const NUMBERS = ["0", "1", "-1", "-0", "2.0", "2e0", "1E+1", "1e400", "0.5", "4294967296", "9007199254740991", "9007199254740992", "18446744073709551615", "18446744073709551616", `1${"0".repeat(400)}`, "1073741824", "2147483648"];
+const NUMBERS = [
+	"0",
+	"1",
+	"-1",
+	"-0",
+	"2.0",
+	"2e0",
+	"1E+1",
+	"1e400",
+	"0.5",
+	"4294967296",
+	"9007199254740991",
+	"9007199254740992",
+	"18446744073709551615",
+	"18446744073709551616",
+	`1${"0".repeat(400)}`,
+	"1073741824",
+	"2147483648",
+];
 
 /** Values of every JSON type, for fields that expect another (anyValue gives a fresh copy: mutations edit nodes in place). */
-const ANY_VALUES: readonly JsonNode[] = [num(0), num(-3.5), { t: "raw", text: "true" }, { t: "raw", text: "null" }, str(""), str("F32"), arr([]), arr([num(1), str("x")]), obj([]), obj([["a", num(1)]])];
+const ANY_VALUES: readonly JsonNode[] = [
+	num(0),
+	num(-3.5),
+	{ t: "raw", text: "true" },
+	{ t: "raw", text: "null" },
+	str(""),
+	str("F32"),
+	arr([]),
+	arr([num(1), str("x")]),
+	obj([]),
+	obj([["a", num(1)]]),
+];
 
 function anyValue(r: FuzzRandom): JsonNode {
 	return structuredClone(r.pick(ANY_VALUES));
 }
 
 /** Text spliced in to break the grammar or probe what lexers forgive. */
-const GARBAGE = ["//c\n", "/*c*/", ",", ",,", "]", "}", "[", "{", ":", '"', "\\", "\u0000", "\ufeff", "'", "NaN", "Infinity", "undefined", "\t", "\u000b", "\u00a0", "tru", "nul"];
+const GARBAGE = [
+	"//c\n",
+	"/*c*/",
+	",",
+	",,",
+	"]",
+	"}",
+	"[",
+	"{",
+	":",
+	'"',
+	"\\",
+	"\u0000",
+	"\ufeff",
+	"'",
+	"NaN",
+	"Infinity",
+	"undefined",
+	"\t",
+	"\u000b",
+	"\u00a0",
+	"tru",
+	"nul",
+];
 
 /** Byte sequences that are not valid UTF-8 (or only barely are). */
-const BAD_UTF8 = [[0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf4, 0x90, 0x80, 0x80], [0x80], [0xf0, 0x9f, 0x98], [0xc3], [0xef, 0xbb, 0xbf], [0xf0, 0x9f, 0x98, 0x80]];
+const BAD_UTF8 = [
+	[0xff],
+	[0xc0, 0x80],
+	[0xed, 0xa0, 0x80],
+	[0xe2, 0x82],
+	[0xf4, 0x90, 0x80, 0x80],
+	[0x80],
+	[0xf0, 0x9f, 0x98],
+	[0xc3],
+	[0xef, 0xbb, 0xbf],
+	[0xf0, 0x9f, 0x98, 0x80],
+];
 
 /** String escapes, valid and not. */
-const ESCAPES = ["\\u0041", "\\ud83d\\ude00", "\\ud800", "\\udc00", "\\ud800\\u0041", "\\x41", "\\u12", "\\U0041", "\\/", "\\b", "\\'", "\\0", "\\ud83d\\ud83d"];
+const ESCAPES = [
+	"\\u0041",
+	"\\ud83d\\ude00",
+	"\\ud800",
+	"\\udc00",
+	"\\ud800\\u0041",
+	"\\x41",
+	"\\u12",
+	"\\U0041",
+	"\\/",
+	"\\b",
+	"\\'",
+	"\\0",
+	"\\ud83d\\ud83d",
+];
 
 type TreeMutation = (f: HeaderFile, r: FuzzRandom) => string | undefined;
 
@@ -48,7 +125,11 @@ const TREE_MUTATIONS: TreeMutation[] = [
 	(f, r) => {
 		const d = field(f, r, "dtype");
 		if (d === undefined) return undefined;
-		const to = r.chance(0.5) ? str(r.pick(ALL_DTYPES)) : r.chance(0.5) ? str(r.pick(["f32", "F128", "BF", "", "F32 ", "U8\u0000"])) : anyValue(r);
+		const to = r.chance(0.5)
+			? str(r.pick(ALL_DTYPES))
+			: r.chance(0.5)
+				? str(r.pick(["f32", "F128", "BF", "", "F32 ", "U8\u0000"]))
+				: anyValue(r);
 		d.set(to);
 		return "dtype";
 	},
@@ -73,7 +154,8 @@ const TREE_MUTATIONS: TreeMutation[] = [
 			const op = r.int(5);
 			const i = r.int(Math.max(1, items.length));
 			if (op === 0) items[i] = num(r.pick(NUMBERS));
-			else if (op === 1 && items[i]?.t === "raw") items[i] = num(Number((items[i] as { text: string }).text) + r.pick([-1, 1, 2, -2, 1024]));
+			else if (op === 1 && items[i]?.t === "raw")
+				items[i] = num(Number((items[i] as { text: string }).text) + r.pick([-1, 1, 2, -2, 1024]));
 			else if (op === 2) items.reverse();
 			else if (op === 3) items.push(num(r.int(64)));
 			else items.splice(i, 1);
@@ -130,10 +212,16 @@ const TREE_MUTATIONS: TreeMutation[] = [
 		const strings = nodesOf(f.root).filter((n) => n.node.t === "str");
 		const root = f.root.node;
 		const keys = root.t === "obj" ? root.pairs.map(([k]) => k) : [];
-		const target = r.chance(0.5) && keys.length > 0 ? r.pick(keys) : strings.length > 0 ? (r.pick(strings).node as { value: string; escape?: string }) : undefined;
+		const target =
+			r.chance(0.5) && keys.length > 0
+				? r.pick(keys)
+				: strings.length > 0
+					? (r.pick(strings).node as { value: string; escape?: string })
+					: undefined;
 		if (target === undefined) return undefined;
 		const at = r.int(target.value.length + 1);
-		target.value = JSON.stringify(target.value.slice(0, at)).slice(1, -1) + r.pick(ESCAPES) + JSON.stringify(target.value.slice(at)).slice(1, -1);
+		target.value =
+			JSON.stringify(target.value.slice(0, at)).slice(1, -1) + r.pick(ESCAPES) + JSON.stringify(target.value.slice(at)).slice(1, -1);
 		target.escape = "verbatim";
 		return "escape";
 	},
@@ -150,7 +238,10 @@ const BYTE_MUTATIONS: Array<(json: Uint8Array, r: FuzzRandom) => Uint8Array> = [
 	},
 	(j, r) => splice(j, r.int(j.length + 1), r.range(1, 8), new Uint8Array(0)),
 	(j, r) => j.subarray(0, r.int(j.length + 1)),
-	(j, r) => (r.chance(0.5) ? concat(utf8(r.pick(["\ufeff", " ", "\n", "\u0000", "\r\n"])), j) : concat(j, utf8(r.pick(["    ", "\u0000\u0000", "\n", "x", "{}", "\t"])))),
+	(j, r) =>
+		r.chance(0.5)
+			? concat(utf8(r.pick(["\ufeff", " ", "\n", "\u0000", "\r\n"])), j)
+			: concat(j, utf8(r.pick(["    ", "\u0000\u0000", "\n", "x", "{}", "\t"]))),
 	(j, r) => {
 		// A duplicated run of bytes (repeats keys, values or whole entries when it lands well).
 		const a = r.int(j.length + 1);

@@ -54,12 +54,16 @@ export function nodesOf(root: { node: JsonNode }): Array<{ node: JsonNode; set(n
 	const out: Array<{ node: JsonNode; set(n: JsonNode): void }> = [];
 	const walk = (node: JsonNode, set: (n: JsonNode) => void) => {
 		out.push({ node, set });
-		if (node.t === "obj") for (const p of node.pairs) walk(p[1], (n) => {
-			p[1] = n;
-		});
-		if (node.t === "arr") for (const [i, item] of node.items.entries()) walk(item, (n) => {
-			node.items[i] = n;
-		});
+		if (node.t === "obj")
+			for (const p of node.pairs)
+				walk(p[1], (n) => {
+					p[1] = n;
+				});
+		if (node.t === "arr")
+			for (const [i, item] of node.items.entries())
+				walk(item, (n) => {
+					node.items[i] = n;
+				});
 	};
 	walk(root.node, (n) => (root.node = n));
 	return out;

@@ -12,13 +12,14 @@
  * the run goes on). On Linux both limits count the worker thread's CPU time, so a busy machine does not trip them. Run it niced on a shared machine: `nice -n 19 npm run fuzz`. LM_MERGE_FUZZ_INJECT=crash@N,hang@M
  * injects faults at those cases, to test this runner.
  */
-import { availableParallelism } from "node:os";
+
 import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
-import { taskCpuMs } from "./thread-cpu.js";
-import { addTally, emptyTally, failed, parseInject, type FuzzTally } from "./run.js";
+import { addTally, emptyTally, type FuzzTally, failed, parseInject } from "./run.js";
 import { buildCase, runCase, TARGETS, type Target } from "./targets.js";
+import { taskCpuMs } from "./thread-cpu.js";
 import type { Batch, WorkerInit } from "./worker.js";
 
 /** Cases per message to a worker: large enough that messaging costs nothing, small enough for steady progress. */
@@ -58,7 +59,8 @@ function options(argv: string[]): Options {
 		return n;
 	};
 	const target = values.target ?? "all";
-	if (target !== "all" && !(TARGETS as readonly string[]).includes(target)) throw new Error(`--target ${target}: expected all, ${TARGETS.join(" or ")}`);
+	if (target !== "all" && !(TARGETS as readonly string[]).includes(target))
+		throw new Error(`--target ${target}: expected all, ${TARGETS.join(" or ")}`);
 	return {
 		cases: int(values.cases, "cases", 1_000_000, 1),
 		seed: int(values.seed, "seed", 1),
@@ -75,7 +77,9 @@ function options(argv: string[]): Options {
 /** The worker, under tsx when this runs from TypeScript (as `npm run fuzz` does). */
 function spawnWorker(init: WorkerInit): Worker {
 	const file = new URL("./worker.ts", import.meta.url).href;
-	const tsx = createRequire(import.meta.url).resolve("tsx/esm/api").replace(/\.cjs$/, ".mjs");
+	const tsx = createRequire(import.meta.url)
+		.resolve("tsx/esm/api")
+		.replace(/\.cjs$/, ".mjs");
 	const code = `import(${JSON.stringify(new URL(`file://${tsx}`).href)}).then((m) => { m.register(); return import(${JSON.stringify(file)}); })`;
 	return new Worker(code, { eval: true, workerData: init });
 }
@@ -87,7 +91,9 @@ function replay(o: Options, index: number): number {
 	console.log(c.text ?? `header bytes (${c.bytes!.length}), as a JS string:\n${JSON.stringify(Buffer.from(c.bytes!).toString("latin1"))}`);
 	const started = performance.now();
 	const outcome = runCase(c);
-	console.log(`${outcome.verdict}${outcome.detail !== undefined ? `: ${outcome.detail}` : ""} (${(performance.now() - started).toFixed(1)} ms)`);
+	console.log(
+		`${outcome.verdict}${outcome.detail !== undefined ? `: ${outcome.detail}` : ""} (${(performance.now() - started).toFixed(1)} ms)`,
+	);
 	return outcome.verdict === "crashed" || outcome.verdict === "mismatch" ? 1 : 0;
 }
 
@@ -191,7 +197,9 @@ async function main(): Promise<number> {
 		return 2;
 	}
 	if (o.replay !== undefined) return replay(o, o.replay);
-	console.log(`fuzz: seed ${o.seed}, cases ${o.start}–${o.start + o.cases - 1} over ${o.targets.join(" and ")}, ${o.workers} worker(s) of ${availableParallelism()} cores, slow > ${o.slowMs} ms, hang > ${o.hangMs} ms`);
+	console.log(
+		`fuzz: seed ${o.seed}, cases ${o.start}–${o.start + o.cases - 1} over ${o.targets.join(" and ")}, ${o.workers} worker(s) of ${availableParallelism()} cores, slow > ${o.slowMs} ms, hang > ${o.hangMs} ms`,
+	);
 	const started = performance.now();
 	const t = await run(o);
 	console.log(`fuzz: ${t.cases} cases in ${((performance.now() - started) / 1000).toFixed(0)} s`);

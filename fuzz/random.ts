@@ -3,7 +3,7 @@
  * (src/tensor/rng.ts), so any case can be replayed alone (`npm run fuzz -- --seed S --case I`) and the cases do
  * not depend on each other or on the order they run in.
  */
-import { rngKey, uniformAt, type RngKey } from "../src/tensor/rng.js";
+import { type RngKey, rngKey, uniformAt } from "../src/tensor/rng.js";
 
 export class FuzzRandom {
 	private readonly key: RngKey;

@@ -6,9 +6,49 @@
 import { stringify } from "yaml";
 import type { FuzzRandom } from "./random.js";
 
-const METHODS = ["linear", "slerp", "nuslerp", "multislerp", "karcher", "task_arithmetic", "ties", "dare_ties", "dare_linear", "breadcrumbs", "breadcrumbs_ties", "della", "della_linear", "model_stock", "sce", "nearswap", "arcee_fusion", "passthrough", "ram"];
-const MODELS = ["mistralai/Mistral-7B-Instruct-v0.1", "BioMistral/BioMistral-7B", "./local/model", "biomistral", "org/name-with.dots_and-dashes", "模型/名前"];
-const PARAMS = ["weight", "density", "t", "epsilon", "lambda", "normalize", "rescale", "int8_mask", "select_topk", "gamma", "k", "filter_wise"];
+const METHODS = [
+	"linear",
+	"slerp",
+	"nuslerp",
+	"multislerp",
+	"karcher",
+	"task_arithmetic",
+	"ties",
+	"dare_ties",
+	"dare_linear",
+	"breadcrumbs",
+	"breadcrumbs_ties",
+	"della",
+	"della_linear",
+	"model_stock",
+	"sce",
+	"nearswap",
+	"arcee_fusion",
+	"passthrough",
+	"ram",
+];
+const MODELS = [
+	"mistralai/Mistral-7B-Instruct-v0.1",
+	"BioMistral/BioMistral-7B",
+	"./local/model",
+	"biomistral",
+	"org/name-with.dots_and-dashes",
+	"模型/名前",
+];
+const PARAMS = [
+	"weight",
+	"density",
+	"t",
+	"epsilon",
+	"lambda",
+	"normalize",
+	"rescale",
+	"int8_mask",
+	"select_topk",
+	"gamma",
+	"k",
+	"filter_wise",
+];
 const FILTERS = ["self_attn", "mlp", "*", "embed_tokens", "lm_head", "layers.0.", ""];
 const DTYPES = ["bfloat16", "float16", "float32", "bf16", "torch.float16"];
 
@@ -25,7 +65,10 @@ function setting(r: FuzzRandom): unknown {
 	if (k === 0) return scalar(r);
 	if (k === 1) return Array.from({ length: r.range(1, 5) }, () => Math.round(r.next() * 100) / 100);
 	if (k === 2) return Array.from({ length: r.range(1, 4) }, () => r.chance(0.5));
-	const list: unknown[] = r.shuffle(FILTERS).slice(0, r.range(1, 3)).map((filter) => ({ filter, value: r.chance(0.7) ? Math.round(r.next() * 100) / 100 : [0, 0.5, 1] }));
+	const list: unknown[] = r
+		.shuffle(FILTERS)
+		.slice(0, r.range(1, 3))
+		.map((filter) => ({ filter, value: r.chance(0.7) ? Math.round(r.next() * 100) / 100 : [0, 0.5, 1] }));
 	list.push({ value: Math.round(r.next() * 100) / 100 });
 	return list;
 }

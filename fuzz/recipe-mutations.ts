@@ -6,7 +6,57 @@
 import type { FuzzRandom } from "./random.js";
 
 /** Scalars that YAML 1.1 / 1.2 read in surprising ways, or that probe number limits. */
-const SCALARS = [".nan", ".NaN", ".inf", "-.inf", "0x10", "0o17", "0b101", "1e400", "1e-400", "1_000", "~", "null", "yes", "no", "on", "off", "'0.5'", '"0.5"', "[]", "{}", "-0", "9007199254740993", "0.5.5", "''", '""', "!!float 1", "!!int 1.5", "!!str 3", "!!bool yes", "1:30", "2001-12-14", ".5", "+1", "0.", "1e5", "12345678901234567890123", "*undefined", "&anchor 0.5", "!!binary aGVsbG8=", "!!null ''", "? x", "- x", "|\n  block", ">\n  folded", "\"\\u0000\"", "\"\\ud800\"", "'\u0000'", "\u202e", "\ud83d"];
+const SCALARS = [
+	".nan",
+	".NaN",
+	".inf",
+	"-.inf",
+	"0x10",
+	"0o17",
+	"0b101",
+	"1e400",
+	"1e-400",
+	"1_000",
+	"~",
+	"null",
+	"yes",
+	"no",
+	"on",
+	"off",
+	"'0.5'",
+	'"0.5"',
+	"[]",
+	"{}",
+	"-0",
+	"9007199254740993",
+	"0.5.5",
+	"''",
+	'""',
+	"!!float 1",
+	"!!int 1.5",
+	"!!str 3",
+	"!!bool yes",
+	"1:30",
+	"2001-12-14",
+	".5",
+	"+1",
+	"0.",
+	"1e5",
+	"12345678901234567890123",
+	"*undefined",
+	"&anchor 0.5",
+	"!!binary aGVsbG8=",
+	"!!null ''",
+	"? x",
+	"- x",
+	"|\n  block",
+	">\n  folded",
+	'"\\u0000"',
+	'"\\ud800"',
+	"'\u0000'",
+	"\u202e",
+	"\ud83d",
+];
 
 /** Whole lines spliced into the document at some indentation. */
 const LINES = [
@@ -41,7 +91,7 @@ const LINES = [
 	"\tx: 1",
 	"x: 1 # comment",
 	"# comment only",
-	"x: \"unterminated",
+	'x: "unterminated',
 	"x: 'it''s'",
 	"x: |\n  multi\n  line",
 	"'merge_method': linear",
@@ -86,7 +136,14 @@ const MUTATIONS: TextMutation[] = [
 		// A line spliced in, at the indentation of its neighbour or another.
 		const at = r.int(lines.length + 1);
 		const indent = r.chance(0.6) ? (/^\s*/.exec(lines[at] ?? "")?.[0] ?? "") : " ".repeat(r.pick([0, 1, 2, 4, 6]));
-		lines.splice(at, 0, ...r.pick(LINES).split("\n").map((l) => indent + l));
+		lines.splice(
+			at,
+			0,
+			...r
+				.pick(LINES)
+				.split("\n")
+				.map((l) => indent + l),
+		);
 		return "line";
 	},
 	(lines, r) => {
@@ -119,7 +176,34 @@ const MUTATIONS: TextMutation[] = [
 		// Blind character edits.
 		const text = lines.join("\n");
 		const at = r.int(text.length + 1);
-		const ch = r.pick([":", "-", "[", "]", "{", "}", ",", "&", "*", "!", "|", ">", "'", '"', "#", "%", "@", "`", "\t", "\n", " ", "\u0000", "\u00a0", "\ufeff", "\ud800", "é"]);
+		const ch = r.pick([
+			":",
+			"-",
+			"[",
+			"]",
+			"{",
+			"}",
+			",",
+			"&",
+			"*",
+			"!",
+			"|",
+			">",
+			"'",
+			'"',
+			"#",
+			"%",
+			"@",
+			"`",
+			"\t",
+			"\n",
+			" ",
+			"\u0000",
+			"\u00a0",
+			"\ufeff",
+			"\ud800",
+			"é",
+		]);
 		const edited = r.chance(0.5) ? text.slice(0, at) + ch + text.slice(at) : text.slice(0, at) + text.slice(at + r.range(1, 4));
 		lines.splice(0, lines.length, ...edited.split("\n"));
 		return "chars";

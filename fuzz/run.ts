@@ -3,8 +3,9 @@
  * (test/fuzz/fuzz.test.ts) and by each worker of the long run (`npm run fuzz`, fuzz/main.ts), which adds the hang
  * watchdog a single thread cannot have.
  */
+
+import { buildCase, type FuzzCase, type Outcome, runCase, type Target, type Verdict } from "./targets.js";
 import { threadCpuMs } from "./thread-cpu.js";
-import { buildCase, runCase, type FuzzCase, type Outcome, type Target, type Verdict } from "./targets.js";
 
 /** A case that failed: what happened, and enough to replay it. */
 export interface FuzzFailure {
@@ -69,7 +70,8 @@ export function parseInject(spec: string | undefined): Map<number, "crash" | "ha
 	const out = new Map<number, "crash" | "hang">();
 	for (const item of (spec ?? "").split(",").filter((s) => s !== "")) {
 		const [kind, at] = item.split("@");
-		if ((kind !== "crash" && kind !== "hang") || !/^\d+$/.test(at ?? "")) throw new Error(`LM_MERGE_FUZZ_INJECT: "${item}" is not crash@N or hang@N`);
+		if ((kind !== "crash" && kind !== "hang") || !/^\d+$/.test(at ?? ""))
+			throw new Error(`LM_MERGE_FUZZ_INJECT: "${item}" is not crash@N or hang@N`);
 		out.set(Number(at), kind);
 	}
 	return out;
@@ -112,7 +114,13 @@ export function runFuzzRange(range: FuzzRange): FuzzTally {
 			const ms = cpu !== undefined && cpuAfter !== undefined ? cpuAfter - cpu : performance.now() - wall;
 			if (ms > slowMs) {
 				tally.slow++;
-				fail({ target, index: i, kind: "slow", detail: `${ms.toFixed(0)} ms ${cpu !== undefined ? "of CPU time" : "(wall time)"} (${outcome.verdict})`, labels: c.labels });
+				fail({
+					target,
+					index: i,
+					kind: "slow",
+					detail: `${ms.toFixed(0)} ms ${cpu !== undefined ? "of CPU time" : "(wall time)"} (${outcome.verdict})`,
+					labels: c.labels,
+				});
 			}
 		}
 		tally.cases++;

@@ -13,8 +13,8 @@ import { decodeToF32 } from "../src/io/convert.js";
 import { isFloatDtype } from "../src/io/dtypes.js";
 import { parseHeader } from "../src/io/header.js";
 import type { SafetensorsHeader } from "../src/io/types.js";
-import { resolveSetting } from "../src/recipe/params.js";
 import { parseRecipe } from "../src/recipe/load.js";
+import { resolveSetting } from "../src/recipe/params.js";
 import type { ParamTable } from "../src/recipe/schema.js";
 import { referenceParseHeader } from "../test/io/reference-header.js";
 import { validHeaderFile } from "./header-corpus.js";
@@ -88,7 +88,9 @@ export function runCase(c: FuzzCase): Outcome {
 	}) as typeof process.emitWarning;
 	try {
 		const outcome = c.target === "header" ? runHeader(c.bytes!) : runRecipe(c.text!);
-		return warning === undefined ? outcome : { verdict: "crashed", detail: `emitted a process warning (printed on stderr): ${warning.slice(0, 200)}` };
+		return warning === undefined
+			? outcome
+			: { verdict: "crashed", detail: `emitted a process warning (printed on stderr): ${warning.slice(0, 200)}` };
 	} finally {
 		process.emitWarning = emit;
 	}
@@ -96,7 +98,11 @@ export function runCase(c: FuzzCase): Outcome {
 
 function describe(err: unknown): string {
 	if (!(err instanceof Error)) return `non-Error thrown: ${String(err)}`;
-	const at = err.stack?.split("\n").find((l) => l.includes(" at "))?.trim() ?? "";
+	const at =
+		err.stack
+			?.split("\n")
+			.find((l) => l.includes(" at "))
+			?.trim() ?? "";
 	return `${err.name}: ${err.message.slice(0, 300)} ${at}`;
 }
 
@@ -125,7 +131,12 @@ function runHeader(bytes: Uint8Array): Outcome {
 }
 
 function compareWithReference(ours: Attempt<SafetensorsHeader>, ref: Attempt<SafetensorsHeader>): string | undefined {
-	const what = (a: Attempt<SafetensorsHeader>) => (a.ok ? "accepted" : a.error instanceof SafetensorsError ? `${a.error.kind}${a.error.tensor !== undefined ? ` (${JSON.stringify(a.error.tensor)})` : ""}` : describe(a.error));
+	const what = (a: Attempt<SafetensorsHeader>) =>
+		a.ok
+			? "accepted"
+			: a.error instanceof SafetensorsError
+				? `${a.error.kind}${a.error.tensor !== undefined ? ` (${JSON.stringify(a.error.tensor)})` : ""}`
+				: describe(a.error);
 	if (ours.ok !== ref.ok || (!ours.ok && what(ours) !== what(ref))) return `ours: ${what(ours)}; reference: ${what(ref)}`;
 	if (ours.ok && ref.ok) {
 		const a = JSON.stringify(canonical(ours.value));
@@ -144,7 +155,8 @@ function canonical(h: SafetensorsHeader): unknown {
 function checkAccepted(h: SafetensorsHeader, bytes: Uint8Array): void {
 	let end = 0;
 	for (const [name, t] of h.tensors) {
-		if (t.name !== name || t.byteOffset !== end) throw new Error(`tensor ${JSON.stringify(name)} does not start where the previous one ended`);
+		if (t.name !== name || t.byteOffset !== end)
+			throw new Error(`tensor ${JSON.stringify(name)} does not start where the previous one ended`);
 		end += t.byteLength;
 		if (isFloatDtype(t.dtype)) decodeToF32(bytes.subarray(h.dataStart + t.byteOffset, h.dataStart + t.byteOffset + t.byteLength), t.dtype);
 	}
@@ -154,16 +166,23 @@ function checkAccepted(h: SafetensorsHeader, bytes: Uint8Array): void {
 function runRecipe(text: string): Outcome {
 	const parsed = attempt(() => parseRecipe(text, "fuzz.yml"));
 	if (!parsed.ok) {
-		return parsed.error instanceof LmMergeError ? { verdict: "rejected", detail: (parsed.error as { kind?: string }).kind ?? "?" } : { verdict: "crashed", detail: describe(parsed.error) };
+		return parsed.error instanceof LmMergeError
+			? { verdict: "rejected", detail: (parsed.error as { kind?: string }).kind ?? "?" }
+			: { verdict: "crashed", detail: describe(parsed.error) };
 	}
 	// What the planner does next with an accepted recipe, minus the models: serialise it, resolve every setting.
 	const used = attempt(() => {
 		JSON.stringify(parsed.value);
 		const r = parsed.value;
-		const tables: ParamTable[] = [r.parameters, ...(r.models ?? []).map((m) => m.parameters), ...(r.slices ?? []).flatMap((s) => [s.parameters, ...s.sources.map((src) => src.parameters)])];
+		const tables: ParamTable[] = [
+			r.parameters,
+			...(r.models ?? []).map((m) => m.parameters),
+			...(r.slices ?? []).flatMap((s) => [s.parameters, ...s.sources.map((src) => src.parameters)]),
+		];
 		for (const table of tables) {
 			for (const entry of Object.values(table)) {
-				for (const t of [0, 0.3, 1]) for (const name of ["model.layers.0.self_attn.q_proj.weight", "lm_head.weight", ""]) resolveSetting(entry.setting, name, t);
+				for (const t of [0, 0.3, 1])
+					for (const name of ["model.layers.0.self_attn.q_proj.weight", "lm_head.weight", ""]) resolveSetting(entry.setting, name, t);
 			}
 		}
 	});

@@ -5,8 +5,8 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { runFuzzRange } from "./run.js";
-import { threadId } from "./thread-cpu.js";
 import type { Target } from "./targets.js";
+import { threadId } from "./thread-cpu.js";
 
 export interface WorkerInit {
 	seed: number;

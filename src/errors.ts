@@ -252,7 +252,14 @@ export class TorchBinError extends LmMergeError {
 }
 
 /** What went wrong, for code to switch on: the `kind` of a {@link LoraError}. */
-export type LoraErrorKind = "InvalidConfig" | "Unsupported" | "MissingWeights" | "InvalidWeights" | "UnknownModule" | "ShapeMismatch" | "NothingToExtract";
+export type LoraErrorKind =
+	| "InvalidConfig"
+	| "Unsupported"
+	| "MissingWeights"
+	| "InvalidWeights"
+	| "UnknownModule"
+	| "ShapeMismatch"
+	| "NothingToExtract";
 
 /** A PEFT LoRA adapter that cannot be applied (or a LoRA extraction that cannot be done); `location` is the adapter folder. */
 export class LoraError extends LmMergeError {

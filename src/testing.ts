@@ -11,9 +11,9 @@
  * @module lm-merge/testing
  */
 
-export { writeTinyMistral, writeTinyPair } from "./fixtures/tiny-model.js";
-export type { TinyMistralOptions, TinyModel } from "./fixtures/tiny-model.js";
+export type { HfCacheModel, HfCacheModelOptions } from "./fixtures/hf-cache-model.js";
 export { writeHfCacheModel } from "./fixtures/hf-cache-model.js";
-export type { HfCacheModelOptions, HfCacheModel } from "./fixtures/hf-cache-model.js";
-export { writeTinyArchitecture } from "./fixtures/tiny-architecture.js";
 export type { TinyArchitectureOptions } from "./fixtures/tiny-architecture.js";
+export { writeTinyArchitecture } from "./fixtures/tiny-architecture.js";
+export type { TinyMistralOptions, TinyModel } from "./fixtures/tiny-model.js";
+export { writeTinyMistral, writeTinyPair } from "./fixtures/tiny-model.js";

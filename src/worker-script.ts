@@ -11,7 +11,9 @@ export function startWorkerScript(callerUrl: string, name: string, workerData: u
 	const here = new URL(callerUrl);
 	if (here.pathname.endsWith(".ts")) {
 		// The ESM build of tsx's register API sits beside the CommonJS one that require.resolve finds.
-		const tsx = createRequire(callerUrl).resolve("tsx/esm/api").replace(/\.cjs$/, ".mjs");
+		const tsx = createRequire(callerUrl)
+			.resolve("tsx/esm/api")
+			.replace(/\.cjs$/, ".mjs");
 		const file = new URL(`./${name}.ts`, callerUrl).href;
 		const code = `import(${JSON.stringify(new URL(`file://${tsx}`).href)}).then((m) => { m.register(); return import(${JSON.stringify(file)}); })`;
 		return new Worker(code, { eval: true, workerData });

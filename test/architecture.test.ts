@@ -47,12 +47,44 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	vocab: ["errors"],
 	// Headers only: it may open models, but reads no tensor data (reviewed, not checked here).
 	plan: ["recipe", "methods", "arch", "io", "model", "tensor", "errors", "suggest", "chat-templates", "lora", "vocab"],
-	exec: ["plan", "io", "backends", "methods", "recipe", "model", "tensor", "wasm", "errors", "version", "chat-templates", "lora", "vocab", "worker-script"],
+	exec: [
+		"plan",
+		"io",
+		"backends",
+		"methods",
+		"recipe",
+		"model",
+		"tensor",
+		"wasm",
+		"errors",
+		"version",
+		"chat-templates",
+		"lora",
+		"vocab",
+		"worker-script",
+	],
 	// The evaluator scores any checkpoint: never methods, plan or exec; gguf for the llama backend's conversions.
 	eval: ["io", "model", "tensor", "arch", "errors", "version", "gguf", "tfjs"],
 	fixtures: ["io", "model", "tensor", "arch", "errors"],
 	// The public entries: `lm-merge` (index.ts, at most 80 names), `lm-merge/testing`, `lm-merge/errors`.
-	index: ["errors", "version", "tensor", "io", "model", "methods", "backends", "recipe", "plan", "exec", "eval", "hub", "report", "sweep", "lora", "gguf"],
+	index: [
+		"errors",
+		"version",
+		"tensor",
+		"io",
+		"model",
+		"methods",
+		"backends",
+		"recipe",
+		"plan",
+		"exec",
+		"eval",
+		"hub",
+		"report",
+		"sweep",
+		"lora",
+		"gguf",
+	],
 	testing: ["fixtures"],
 	"errors-entry": ["errors"],
 	// Report pages know the evaluator's report shapes, its calibration bins and task names: nothing that runs a model.
@@ -67,7 +99,26 @@ const ALLOWED_MODULES: Record<string, readonly string[]> = {
 	gguf: ["io", "model", "tensor", "arch", "errors", "wasm", "worker-script"],
 	// The top layer, an internal caller: it imports the library's modules directly (it needs far more than the
 	// public entries offer, which stay small for users); examples/ go through the public entries (test below).
-	cli: ["errors", "version", "tensor", "io", "model", "arch", "methods", "backends", "recipe", "plan", "exec", "eval", "fixtures", "hub", "report", "sweep", "lora", "gguf"],
+	cli: [
+		"errors",
+		"version",
+		"tensor",
+		"io",
+		"model",
+		"arch",
+		"methods",
+		"backends",
+		"recipe",
+		"plan",
+		"exec",
+		"eval",
+		"fixtures",
+		"hub",
+		"report",
+		"sweep",
+		"lora",
+		"gguf",
+	],
 };
 
 /** npm packages the CLI may use besides node: built-ins (it parses arguments and renders; the library does the rest). */
@@ -104,7 +155,8 @@ function checkImport(file: string, spec: string): string | undefined {
 	}
 	if (spec.startsWith("node:")) return undefined;
 	if (spec.startsWith("@tensorflow/") && !TFJS_MODULES.includes(from)) return `only ${TFJS_MODULES.join(" and ")} may load tfjs`;
-	if (spec.startsWith("@huggingface/hub") && !HUB_CLIENT_MODULES.includes(from)) return `only ${HUB_CLIENT_MODULES.join(", ")} may use @huggingface/hub`;
+	if (spec.startsWith("@huggingface/hub") && !HUB_CLIENT_MODULES.includes(from))
+		return `only ${HUB_CLIENT_MODULES.join(", ")} may use @huggingface/hub`;
 	if (from === "cli" && !CLI_PACKAGES.some((p) => spec === p || spec.startsWith(`${p}/`))) {
 		return `the CLI may only use ${CLI_PACKAGES.join(", ")} and node: built-ins`;
 	}

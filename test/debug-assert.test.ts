@@ -3,7 +3,7 @@
  * InternalError "Assertion"; off, nothing is checked and a lazy message is never built.
  */
 import { afterEach, describe, expect, test, vi } from "vitest";
-import { InternalError } from "../src/errors.js";
+import type { InternalError } from "../src/errors.js";
 
 /** A fresh copy of debug-assert.ts, loaded with LM_MERGE_DEBUG set to `value` (undefined: unset). */
 async function load(value: string | undefined): Promise<typeof import("../src/debug-assert.js")> {
@@ -19,16 +19,19 @@ afterEach(() => {
 });
 
 describe("debugAssert", () => {
-	test.each([[undefined], ["0"], ["true"], [""]])("LM_MERGE_DEBUG=%s: off, a false condition passes and the message is never built", async (value) => {
-		const { DEBUG_ASSERTS, debugAssert, debugAssertNoProblem } = await load(value);
-		expect(DEBUG_ASSERTS).toBe(false);
-		const message = vi.fn(() => "never");
-		const problem = vi.fn(() => "never");
-		expect(() => debugAssert(false, message)).not.toThrow();
-		expect(() => debugAssertNoProblem(problem)).not.toThrow();
-		expect(message).not.toHaveBeenCalled();
-		expect(problem).not.toHaveBeenCalled();
-	});
+	test.each([[undefined], ["0"], ["true"], [""]])(
+		"LM_MERGE_DEBUG=%s: off, a false condition passes and the message is never built",
+		async (value) => {
+			const { DEBUG_ASSERTS, debugAssert, debugAssertNoProblem } = await load(value);
+			expect(DEBUG_ASSERTS).toBe(false);
+			const message = vi.fn(() => "never");
+			const problem = vi.fn(() => "never");
+			expect(() => debugAssert(false, message)).not.toThrow();
+			expect(() => debugAssertNoProblem(problem)).not.toThrow();
+			expect(message).not.toHaveBeenCalled();
+			expect(problem).not.toHaveBeenCalled();
+		},
+	);
 
 	test("LM_MERGE_DEBUG=1: a false condition throws InternalError Assertion with the message; a true one builds none", async () => {
 		const { DEBUG_ASSERTS, debugAssert, debugAssertNoProblem } = await load("1");

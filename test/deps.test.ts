@@ -11,7 +11,9 @@ const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, "package.json"), "utf8"
 	dependencies: Record<string, string>;
 	overrides?: Record<string, Record<string, string>>;
 };
-const lock = JSON.parse(readFileSync(path.join(REPO_ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { name?: string; version?: string; cpu?: string[] }> };
+const lock = JSON.parse(readFileSync(path.join(REPO_ROOT, "package-lock.json"), "utf8")) as {
+	packages: Record<string, { name?: string; version?: string; cpu?: string[] }>;
+};
 const GPU = ["linux-x64-cuda", "linux-x64-cuda-ext", "linux-x64-vulkan", "win-x64-cuda", "win-x64-cuda-ext", "win-x64-vulkan"];
 
 test("node-llama-cpp is pinned exactly, and every GPU binary package is overridden at the same version", () => {
@@ -31,12 +33,15 @@ test("the lockfile records the GPU packages as the riscv64 alias, which no x64/a
 	expect(lock.packages["node_modules/@node-llama-cpp/linux-x64"]?.version).toBe(pkg.dependencies["node-llama-cpp"]);
 });
 
-test.runIf(process.platform === "linux" && process.arch === "x64")("this install has llama.cpp's CPU binaries, and no GPU package name holds the placeholder", () => {
-	const dir = path.join(REPO_ROOT, "node_modules", "@node-llama-cpp");
-	expect(existsSync(path.join(dir, "linux-x64", "bins"))).toBe(true);
-	// Absent after `npm ci`; present only as the real package when a GPU user added it (docs/gguf.md).
-	for (const g of GPU.filter((x) => x.startsWith("linux"))) {
-		const file = path.join(dir, g, "package.json");
-		if (existsSync(file)) expect((JSON.parse(readFileSync(file, "utf8")) as { name: string }).name, g).toBe(`@node-llama-cpp/${g}`);
-	}
-});
+test.runIf(process.platform === "linux" && process.arch === "x64")(
+	"this install has llama.cpp's CPU binaries, and no GPU package name holds the placeholder",
+	() => {
+		const dir = path.join(REPO_ROOT, "node_modules", "@node-llama-cpp");
+		expect(existsSync(path.join(dir, "linux-x64", "bins"))).toBe(true);
+		// Absent after `npm ci`; present only as the real package when a GPU user added it (docs/gguf.md).
+		for (const g of GPU.filter((x) => x.startsWith("linux"))) {
+			const file = path.join(dir, g, "package.json");
+			if (existsSync(file)) expect((JSON.parse(readFileSync(file, "utf8")) as { name: string }).name, g).toBe(`@node-llama-cpp/${g}`);
+		}
+	},
+);

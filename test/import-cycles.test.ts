@@ -2,7 +2,7 @@
  * No import loop anywhere in src/ (issue 16): a reader can follow any file's imports down to the leaves without
  * coming back. The detector is checked on a small tree first, so the assertion on src/ cannot pass vacuously.
  */
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";

@@ -3,13 +3,15 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { DEMO_MODELS, DEMO_RECIPES, writeDemoCache } from "../src/cli/commands/demo.js";
-import { buildPlan, closePlan, loadRecipe, mergeModels, openModel, resolveModelRef, type ModelSource } from "../src/index.js";
+import { buildPlan, closePlan, loadRecipe, type ModelSource, mergeModels, openModel, resolveModelRef } from "../src/index.js";
 import { REPO_ROOT } from "./helpers/cli.js";
 import { useTempDir } from "./helpers/fs.js";
 
 /** The bundled recipes: every one must load and plan against the stand-ins of the models it names. */
 const MERGES_DIR = path.join(REPO_ROOT, "merges");
-const RECIPES = readdirSync(MERGES_DIR).filter((f) => f.endsWith(".yml")).sort();
+const RECIPES = readdirSync(MERGES_DIR)
+	.filter((f) => f.endsWith(".yml"))
+	.sort();
 
 /** The stand-ins have Mistral-7B's 32 layers so the recipes' layer ranges apply unchanged. */
 const LAYERS = 32;
@@ -74,13 +76,24 @@ describe.each(DEMO_RECIPES)("merges/%s end to end", (file) => {
 
 	test("writes weights, config, tokenizer, model card and recipe", async () => {
 		const files = await readdir(out);
-		for (const f of ["model.safetensors", "config.json", "README.md", "merge-recipe.yml", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]) {
+		for (const f of [
+			"model.safetensors",
+			"config.json",
+			"README.md",
+			"merge-recipe.yml",
+			"tokenizer.json",
+			"tokenizer_config.json",
+			"special_tokens_map.json",
+		]) {
 			expect(files).toContain(f);
 		}
 		const text = await readFile(path.join(MERGES_DIR, file), "utf8");
 		expect(await readFile(path.join(out, "merge-recipe.yml"), "utf8")).toBe(text);
 		expect(await readFile(path.join(out, "README.md"), "utf8")).toContain(text.trimEnd());
-		expect(JSON.parse(await readFile(path.join(out, "config.json"), "utf8"))).toMatchObject({ torch_dtype: "bfloat16", num_hidden_layers: LAYERS });
+		expect(JSON.parse(await readFile(path.join(out, "config.json"), "utf8"))).toMatchObject({
+			torch_dtype: "bfloat16",
+			num_hidden_layers: LAYERS,
+		});
 		expect(merged.metadata().format).toBe("pt");
 	});
 

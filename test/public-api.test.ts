@@ -4,7 +4,7 @@
  * docs/ import from those entries exists. Names are read with the TypeScript compiler from the entry files, following
  * re-exports, as a user's compiler sees them.
  */
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -32,12 +32,16 @@ interface ExportedName {
 
 /** The exports of each module file, as the compiler resolves them (re-exports followed to their definitions). */
 function exportsOf(files: readonly string[]): Map<string, ExportedName[]> {
-	const config = ts.getParsedCommandLineOfConfigFile(path.join(REPO_ROOT, "tsconfig.build.json"), {}, {
-		...ts.sys,
-		onUnRecoverableConfigFileDiagnostic: (d) => {
-			throw new Error(ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+	const config = ts.getParsedCommandLineOfConfigFile(
+		path.join(REPO_ROOT, "tsconfig.build.json"),
+		{},
+		{
+			...ts.sys,
+			onUnRecoverableConfigFileDiagnostic: (d) => {
+				throw new Error(ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+			},
 		},
-	});
+	);
 	if (config === undefined) throw new Error("cannot read tsconfig.build.json");
 	const roots = files.map((f) => path.join(REPO_ROOT, f));
 	const program = ts.createProgram(roots, { ...config.options, noEmit: true });
@@ -63,7 +67,11 @@ function exportsOf(files: readonly string[]): Map<string, ExportedName[]> {
 }
 
 let exported: Map<string, ExportedName[]>;
-const namesOf = (file: string): string[] => exported.get(file)!.map((e) => e.name).sort();
+const namesOf = (file: string): string[] =>
+	exported
+		.get(file)!
+		.map((e) => e.name)
+		.sort();
 
 beforeAll(() => {
 	exported = exportsOf([...ENTRIES.map((e) => e.src), "src/errors.ts"]);
@@ -106,7 +114,12 @@ describe("lm-merge (src/index.ts)", () => {
 });
 
 test("every name of the three entries has a doc comment at its definition (the API reference shows it)", () => {
-	const missing = ENTRIES.flatMap((e) => exported.get(e.src)!.filter((n) => !n.documented).map((n) => `${e.specifier}: ${n.name} (${n.definedIn})`));
+	const missing = ENTRIES.flatMap((e) =>
+		exported
+			.get(e.src)!
+			.filter((n) => !n.documented)
+			.map((n) => `${e.specifier}: ${n.name} (${n.definedIn})`),
+	);
 	expect(missing).toEqual([]);
 });
 
@@ -180,13 +193,24 @@ function docImports(markdown: string): Array<{ specifier: string; names: string[
 		specifier: m[2]!,
 		names: m[1]!
 			.split(",")
-			.map((n) => n.trim().replace(/^type\s+/, "").split(/\s+as\s+/)[0]!)
+			.map(
+				(n) =>
+					n
+						.trim()
+						.replace(/^type\s+/, "")
+						.split(/\s+as\s+/)[0]!,
+			)
 			.filter((n) => n !== ""),
 	}));
 }
 
 test("every name README.md and docs/*.md import from lm-merge is exported by that entry", () => {
-	const files = ["README.md", ...readdirSync(path.join(REPO_ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+	const files = [
+		"README.md",
+		...readdirSync(path.join(REPO_ROOT, "docs"))
+			.filter((f) => f.endsWith(".md"))
+			.map((f) => `docs/${f}`),
+	];
 	const problems: string[] = [];
 	let checked = 0;
 	for (const file of files) {

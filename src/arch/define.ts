@@ -1,4 +1,4 @@
-import { LAYER_INDEX_PLACEHOLDER, type ArchitectureSpec, type ConfigCondition, type ConfigValue, type WeightSpec } from "./types.js";
+import { type ArchitectureSpec, type ConfigCondition, type ConfigValue, LAYER_INDEX_PLACEHOLDER, type WeightSpec } from "./types.js";
 
 /** A family definition as written in families/: everything but what defineArchitecture derives. */
 export type ArchitectureDefinition = Omit<ArchitectureSpec, "known" | "numLayersKey">;
@@ -15,7 +15,8 @@ export function defineArchitecture(def: ArchitectureDefinition): ArchitectureSpe
 		names.add(key);
 	}
 	for (const w of def.layerWeights) {
-		if (!w.name.includes(LAYER_INDEX_PLACEHOLDER)) throw new Error(`architecture ${def.name}: layer weight ${w.name} has no ${LAYER_INDEX_PLACEHOLDER}`);
+		if (!w.name.includes(LAYER_INDEX_PLACEHOLDER))
+			throw new Error(`architecture ${def.name}: layer weight ${w.name} has no ${LAYER_INDEX_PLACEHOLDER}`);
 	}
 	return { ...def, numLayersKey: first, known: true };
 }

@@ -1,6 +1,6 @@
 import { PlanError } from "../errors.js";
 import { ARCHITECTURES } from "./registry.js";
-import { LAYER_INDEX_PLACEHOLDER, type ArchitectureSpec, type WeightSpec } from "./types.js";
+import { type ArchitectureSpec, LAYER_INDEX_PLACEHOLDER, type WeightSpec } from "./types.js";
 
 export { expectedTensorNames, expectedWeights } from "./expected-weights.js";
 

@@ -1,5 +1,5 @@
-import { repeatCount, weightPresent, type RawConfig } from "./config-values.js";
-import { REPEAT_INDEX_PLACEHOLDER, type ArchitectureSpec, type WeightSpec } from "./types.js";
+import { type RawConfig, repeatCount, weightPresent } from "./config-values.js";
+import { type ArchitectureSpec, REPEAT_INDEX_PLACEHOLDER, type WeightSpec } from "./types.js";
 
 /** `${layer_index}`, `${layer_index+1}`, `${num_layers-1}` and the like, as in mergekit templates. */
 const PLACEHOLDER_RE = /\$\{(layer_index|num_layers)(?:([+-])(\d+))?\}/g;
@@ -36,7 +36,11 @@ export function expectedWeights(spec: ArchitectureSpec, numLayers: number, confi
 }
 
 /** The tensor names `expectedWeights` lists; optional ones (a tied lm_head, old buffers) only when `includeOptional`. */
-export function expectedTensorNames(spec: ArchitectureSpec, numLayers: number, opts: { includeOptional?: boolean; config?: RawConfig } = {}): string[] {
+export function expectedTensorNames(
+	spec: ArchitectureSpec,
+	numLayers: number,
+	opts: { includeOptional?: boolean; config?: RawConfig } = {},
+): string[] {
 	const includeOptional = opts.includeOptional ?? true;
 	return expectedWeights(spec, numLayers, opts.config)
 		.filter((w) => includeOptional || w.optional !== true)

@@ -36,7 +36,8 @@ export interface ResolvedArchitecture {
 /** The spec with `prefix` removed from every name that has it (a checkpoint saved from the bare model class). */
 function withoutPrefix(spec: ArchitectureSpec, prefix: string): ArchitectureSpec {
 	const strip = (n: string) => (n.startsWith(prefix) ? n.slice(prefix.length) : n);
-	const map = (ws: WeightSpec[]) => ws.map((w) => ({ ...w, name: strip(w.name), ...(w.tiedTo !== undefined ? { tiedTo: strip(w.tiedTo) } : {}) }));
+	const map = (ws: WeightSpec[]) =>
+		ws.map((w) => ({ ...w, name: strip(w.name), ...(w.tiedTo !== undefined ? { tiedTo: strip(w.tiedTo) } : {}) }));
 	return { ...spec, preWeights: map(spec.preWeights), layerWeights: map(spec.layerWeights), postWeights: map(spec.postWeights) };
 }
 
@@ -51,7 +52,12 @@ function highestLayer(names: readonly string[]): number {
 }
 
 /** A known family checked against a checkpoint's names. */
-function resolveKnown(spec0: ArchitectureSpec, declared: string, config: RawConfig | undefined, names: readonly string[]): ResolvedArchitecture {
+function resolveKnown(
+	spec0: ArchitectureSpec,
+	declared: string,
+	config: RawConfig | undefined,
+	names: readonly string[],
+): ResolvedArchitecture {
 	const set = new Set(names);
 	const layerCount = configLayerCount(spec0, config) ?? highestLayer(names);
 	let spec = spec0;
@@ -72,7 +78,9 @@ function resolveKnown(spec0: ArchitectureSpec, declared: string, config: RawConf
 		embedNames: new Set(weights.filter((w) => w.isEmbed === true).map((w) => w.name)),
 		preNames: new Set(spec.preWeights.map((w) => w.name)),
 		tied,
-		missing: weights.filter((w) => w.optional !== true && !set.has(w.name) && !(w.tiedTo !== undefined && set.has(w.tiedTo))).map((w) => w.name),
+		missing: weights
+			.filter((w) => w.optional !== true && !set.has(w.name) && !(w.tiedTo !== undefined && set.has(w.tiedTo)))
+			.map((w) => w.name),
 		unexpected: names.filter((n) => !listed.has(n)),
 	};
 }

@@ -4,12 +4,13 @@
  * the CPU kernel in methods/ step by step, in float32 tfjs ops; whole-tensor reductions are summed per chunk and
  * the partial sums added in float64, scalar coefficients are computed in float64 exactly as on the CPU.
  */
+
+import type { Tensor } from "@tensorflow/tfjs";
 import { LINEAR_MIN_RELATIVE_WEIGHT_SUM } from "../methods/linear.js";
 import { modelStockRatio } from "../methods/model-stock.js";
 import { NEARSWAP_DIFF_EPS } from "../methods/nearswap.js";
 import { SLERP_DOT_THRESHOLD, SLERP_NORM_EPS } from "../methods/slerp.js";
-import type { Tensor } from "@tensorflow/tfjs";
-import { allLength, booleanParam, mapChunks, numberParam, reduceChunks, upload, type TfjsKernel } from "./tfjs-env.js";
+import { allLength, booleanParam, mapChunks, numberParam, reduceChunks, type TfjsKernel, upload } from "./tfjs-env.js";
 
 /** Weights beyond 2^±64 are declined: w·x must stay within float32's range for every weight a recipe plausibly holds. */
 const TFJS_LINEAR_MAX_WEIGHT = 2 ** 64;

@@ -5,8 +5,18 @@
  */
 import type { Tensor } from "@tensorflow/tfjs";
 import type { MergeMethod } from "../methods/types.js";
-import { allLength, float32AtMost, mapChunks, numberParam, reduceChunks, upload, type TfjsEnv, type TfjsInput, type TfjsKernel } from "./tfjs-env.js";
 import type { Tf } from "../tfjs/loader.js";
+import {
+	allLength,
+	float32AtMost,
+	mapChunks,
+	numberParam,
+	reduceChunks,
+	type TfjsEnv,
+	type TfjsInput,
+	type TfjsKernel,
+	upload,
+} from "./tfjs-env.js";
 
 /** Inputs checked as the CPU kernel checks them; undefined declines (the CPU kernel then throws the MethodError). */
 function ramInputs(input: TfjsInput, method: MergeMethod): { base: Float32Array; epsilon: number } | undefined {
@@ -27,7 +37,13 @@ function chunkTaus(tf: Tf, base: Float32Array, models: readonly Float32Array[], 
 }
 
 /** b + the only change where one model changes an entry (times its λ), b + the mean change where several do. */
-function ramChunks(env: TfjsEnv, base: Float32Array, models: readonly Float32Array[], epsilon: number, lambdas: readonly number[]): Float32Array {
+function ramChunks(
+	env: TfjsEnv,
+	base: Float32Array,
+	models: readonly Float32Array[],
+	epsilon: number,
+	lambdas: readonly number[],
+): Float32Array {
 	const { tf } = env;
 	const threshold = float32AtMost(epsilon);
 	return mapChunks(env, base.length, (start, end) => {
@@ -44,7 +60,13 @@ function ramChunks(env: TfjsEnv, base: Float32Array, models: readonly Float32Arr
 export const ramKernel: TfjsKernel = (env, input, _ctx, method) => {
 	const checked = ramInputs(input, method);
 	if (checked === undefined) return undefined;
-	return ramChunks(env, checked.base, input.models, checked.epsilon, input.models.map(() => 1));
+	return ramChunks(
+		env,
+		checked.base,
+		input.models,
+		checked.epsilon,
+		input.models.map(() => 1),
+	);
 };
 
 /**

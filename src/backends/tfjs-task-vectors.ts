@@ -11,17 +11,27 @@ import {
 	DEFAULT_GAMMA,
 	dellaMagprune,
 	dropAndRescale,
+	MIN_WEIGHT_SUM,
 	magnitudeMask,
 	magnitudeOutliers,
-	MIN_WEIGHT_SUM,
 	RESCALE_MIN_NORM,
-	RNG_PURPOSE_SPARSIFY,
 	type Rescale,
+	RNG_PURPOSE_SPARSIFY,
 	type SparsifyMethod,
 	type SparsifyWhere,
 } from "../methods/task-vector/index.js";
 import type { MergeContext } from "../methods/types.js";
-import { allLength, booleanParam, mapChunks, numberParam, reduceChunks, upload, uploadMask, type TfjsInput, type TfjsKernel } from "./tfjs-env.js";
+import {
+	allLength,
+	booleanParam,
+	mapChunks,
+	numberParam,
+	reduceChunks,
+	type TfjsInput,
+	type TfjsKernel,
+	upload,
+	uploadMask,
+} from "./tfjs-env.js";
 
 /** How a variant sparsifies and combines; the defaults of normalize / rescale are read from the method's spec. */
 interface TaskVectorConfig {
@@ -71,7 +81,9 @@ function keepMask(
 		case "magnitude_outliers":
 			return nonZeroMask(magnitudeOutliers(delta, s.density, s.gamma, false));
 		case "della_magprune":
-			return nonZeroMask(dellaMagprune(delta, input.shape, s.density, s.epsilon, ctx.rngKey(m, RNG_PURPOSE_SPARSIFY), false, offset, where));
+			return nonZeroMask(
+				dellaMagprune(delta, input.shape, s.density, s.epsilon, ctx.rngKey(m, RNG_PURPOSE_SPARSIFY), false, offset, where),
+			);
 	}
 }
 
@@ -84,7 +96,8 @@ export function tfjsTaskVectorKernel(config: TaskVectorConfig): TfjsKernel {
 	return (env, input, ctx, method) => {
 		const { tf } = env;
 		const { base, models, params, modelParams } = input;
-		if (base === undefined || models.length === 0 || modelParams.length !== models.length || !allLength(models, base.length)) return undefined;
+		if (base === undefined || models.length === 0 || modelParams.length !== models.length || !allLength(models, base.length))
+			return undefined;
 		const n = base.length;
 		const settings: ModelSetting[] = [];
 		for (const mp of modelParams) {
@@ -140,10 +153,16 @@ export function tfjsTaskVectorKernel(config: TaskVectorConfig): TfjsKernel {
 			if (config.consensus === "sum") {
 				const stacked = tf.stack(weighted);
 				const positive = tf.greaterEqual(tf.sum(stacked, 0), 0);
-				const agree = tf.logicalOr(tf.logicalAnd(positive, tf.greater(stacked, 0)), tf.logicalAnd(tf.logicalNot(positive), tf.less(stacked, 0)));
+				const agree = tf.logicalOr(
+					tf.logicalAnd(positive, tf.greater(stacked, 0)),
+					tf.logicalAnd(tf.logicalNot(positive), tf.less(stacked, 0)),
+				);
 				mixed = tf.sum(tf.where(agree, stacked, tf.zerosLike(stacked)), 0);
 				if (normalize) {
-					const weightColumn = tf.tensor2d(settings.map((s) => s.weight), [settings.length, 1]);
+					const weightColumn = tf.tensor2d(
+						settings.map((s) => s.weight),
+						[settings.length, 1],
+					);
 					const agreeing = tf.sum(tf.mul(tf.cast(agree, "float32"), weightColumn), 0);
 					mixed = tf.div(mixed, tf.where(tf.equal(agreeing, 0), tf.onesLike(agreeing), agreeing));
 				}

@@ -18,9 +18,9 @@ import { taskArithmeticMethod } from "../methods/task-arithmetic.js";
 import { taskArithmeticConfigOf } from "../methods/task-vector/index.js";
 import { tiesMethod } from "../methods/ties.js";
 import type { MergeMethod } from "../methods/types.js";
+import { loadTfjs, type TfjsChoice } from "../tfjs/loader.js";
 import type { TfjsEnv, TfjsInput, TfjsKernel } from "./tfjs-env.js";
 import { linearKernel, modelStockKernel, nearswapKernel, passthroughKernel, slerpKernel } from "./tfjs-kernels.js";
-import { loadTfjs, type TfjsChoice } from "../tfjs/loader.js";
 import { ramKernel, ramplusTlKernel } from "./tfjs-ram.js";
 import { tfjsTaskVectorKernel } from "./tfjs-task-vectors.js";
 import type { Backend } from "./types.js";
@@ -56,9 +56,16 @@ const ENTRIES: readonly TfjsKernelEntry[] = [
 	{ method: ramMethod, kernel: ramKernel },
 	{ method: ramplusTlMethod, kernel: ramplusTlKernel },
 	{ method: modelStockMethod, kernel: modelStockKernel },
-	...[taskArithmeticMethod, tiesMethod, dareTiesMethod, dareLinearMethod, breadcrumbsMethod, breadcrumbsTiesMethod, dellaMethod, dellaLinearMethod].map(
-		(method) => ({ method, kernel: tfjsTaskVectorKernel(taskArithmeticConfigOf(method)!) }),
-	),
+	...[
+		taskArithmeticMethod,
+		tiesMethod,
+		dareTiesMethod,
+		dareLinearMethod,
+		breadcrumbsMethod,
+		breadcrumbsTiesMethod,
+		dellaMethod,
+		dellaLinearMethod,
+	].map((method) => ({ method, kernel: tfjsTaskVectorKernel(taskArithmeticConfigOf(method)!) })),
 ];
 
 /** Method name → tfjs kernel. Methods not listed run their CPU kernel on this backend. */

@@ -53,7 +53,16 @@ export function describePlan(io: Io, plan: MergePlan, opts: { json: boolean; out
 		seed: plan.seed,
 		layers: plan.numLayers ?? null,
 		architecture: describeArchitecture(plan),
-		vocabulary: plan.vocab !== undefined ? { source: plan.vocab.mode, tokens: plan.vocab.tokens, rows: plan.vocab.rows, added: plan.vocab.added.length, rebuilt_files: [...(plan.vocab.files?.keys() ?? [])] } : null,
+		vocabulary:
+			plan.vocab !== undefined
+				? {
+						source: plan.vocab.mode,
+						tokens: plan.vocab.tokens,
+						rows: plan.vocab.rows,
+						added: plan.vocab.added.length,
+						rebuilt_files: [...(plan.vocab.files?.keys() ?? [])],
+					}
+				: null,
 		tensors: plan.jobs.length,
 		output_bytes: plan.totalBytes,
 		peak_memory_estimate_bytes: plan.peakMemoryEstimate,
@@ -76,7 +85,9 @@ export function describePlan(io: Io, plan: MergePlan, opts: { json: boolean; out
 	if (plan.vocab !== undefined) {
 		const v = plan.vocab;
 		const added = v.added.length > 0 ? ` (${v.added.length} added)` : "";
-		io.out(`vocabulary  ${v.mode}: ${v.tokens} tokens${added}, ${v.rows} embedding rows${v.files !== undefined ? "; tokenizer files rebuilt" : ""}`);
+		io.out(
+			`vocabulary  ${v.mode}: ${v.tokens} tokens${added}, ${v.rows} embedding rows${v.files !== undefined ? "; tokenizer files rebuilt" : ""}`,
+		);
 	}
 	io.out(`size        ${plan.jobs.length} tensors, ${formatBytes(plan.totalBytes)}`);
 	io.out(`memory      about ${formatBytes(plan.peakMemoryEstimate)} peak (largest tensor's inputs and intermediates)`);
@@ -93,6 +104,8 @@ export function describePlan(io: Io, plan: MergePlan, opts: { json: boolean; out
 				.join(","),
 		);
 		const parts = [...g, ...(per.some((p) => p.length > 0) ? [`models: ${per.map((p) => `{${p}}`).join(" ")}`] : [])];
-		io.out(`${printable(j.name)} ${j.dtype}[${j.shape.join(",")}]${j.copy === true ? " copy" : ""}${parts.length > 0 ? `  ${parts.join(" ")}` : ""}`);
+		io.out(
+			`${printable(j.name)} ${j.dtype}[${j.shape.join(",")}]${j.copy === true ? " copy" : ""}${parts.length > 0 ? `  ${parts.join(" ")}` : ""}`,
+		);
 	}
 }

@@ -6,8 +6,8 @@
  * merges; `--device wasm|node` for eval) still work, with a one-line notice.
  */
 import { UsageError } from "../errors.js";
-import type { Device } from "../eval/tfjs-backend.js";
 import type { HardwareDevice } from "../eval/backends/types.js";
+import type { Device } from "../eval/tfjs-backend.js";
 
 export const DEVICES = ["auto", "cpu", "cuda", "vulkan"] as const;
 type DeviceName = (typeof DEVICES)[number];
@@ -36,7 +36,11 @@ const DEPRECATED: Readonly<Record<"merge" | "eval", Readonly<Record<string, { ba
 const DEVICE_HELP = "auto, cpu, cuda (or gpu) or vulkan";
 
 /** Device and backend from the flags, old spellings translated; `notices` are the deprecation lines to print. */
-function readFlags(flags: DeviceFlags, command: "merge" | "eval", backends: readonly string[]): { device: DeviceName; backend: string | undefined; notices: string[] } {
+function readFlags(
+	flags: DeviceFlags,
+	command: "merge" | "eval",
+	backends: readonly string[],
+): { device: DeviceName; backend: string | undefined; notices: string[] } {
 	const notices: string[] = [];
 	let backend = flags.backend;
 	let device: DeviceName | undefined;
@@ -49,9 +53,11 @@ function readFlags(flags: DeviceFlags, command: "merge" | "eval", backends: read
 			}
 			backend = old.backend;
 			device = old.device;
-			notices.push(`--device ${raw} is deprecated: use --backend ${old.backend}${old.device !== undefined ? ` (--device now names hardware: ${DEVICE_HELP})` : ""}`);
+			notices.push(
+				`--device ${raw} is deprecated: use --backend ${old.backend}${old.device !== undefined ? ` (--device now names hardware: ${DEVICE_HELP})` : ""}`,
+			);
 		} else {
-			device = DEVICE_SYNONYMS[raw] ?? (DEVICES as readonly string[]).find((d) => d === raw) as DeviceName | undefined;
+			device = DEVICE_SYNONYMS[raw] ?? ((DEVICES as readonly string[]).find((d) => d === raw) as DeviceName | undefined);
 			if (device === undefined) throw new UsageError(`--device ${flags.device}: expected ${DEVICE_HELP}`);
 		}
 	}
@@ -79,7 +85,10 @@ export interface MergeDeviceChoice {
  */
 export function resolveMergeDevice(flags: DeviceFlags): MergeDeviceChoice {
 	const { device, backend, notices } = readFlags(flags, "merge", MERGE_BACKENDS);
-	if (device === "vulkan") throw new UsageError("--device vulkan: no merge backend runs on Vulkan; use --device cpu, or --device cuda (needs @tensorflow/tfjs-node-gpu)");
+	if (device === "vulkan")
+		throw new UsageError(
+			"--device vulkan: no merge backend runs on Vulkan; use --device cpu, or --device cuda (needs @tensorflow/tfjs-node-gpu)",
+		);
 	if (device === "cuda") {
 		if (backend !== undefined && backend !== "tfjs") {
 			throw new UsageError(`--device cuda runs on --backend tfjs (@tensorflow/tfjs-node-gpu), not --backend ${backend}`);
@@ -109,9 +118,15 @@ export function resolveEvalDevice(flags: DeviceFlags, opts: { quant?: boolean } 
 	const chosen = (backend ?? (opts.quant === true ? "llama" : "tfjs")) as EvalBackendName;
 	if (chosen === "llama") return { backend: "llama", device, notices };
 	if (opts.quant === true) throw new UsageError(`--quant needs --backend llama (${chosen} scores the checkpoint as float32)`);
-	if (device === "vulkan") throw new UsageError(`--device vulkan: tfjs has no Vulkan backend; use --backend llama, or --device cpu or cuda`);
+	if (device === "vulkan")
+		throw new UsageError(`--device vulkan: tfjs has no Vulkan backend; use --backend llama, or --device cpu or cuda`);
 	if (chosen === "tfjs") return { backend: "tfjs", tfjsDevice: device === "cuda" ? "gpu" : "auto", notices };
-	if (device === "cuda") throw new UsageError(`--backend ${chosen} runs on the CPU; for --device cuda use --backend tfjs (@tensorflow/tfjs-node-gpu) or llama`);
-	const engine: Record<Exclude<EvalBackendName, "tfjs" | "llama">, Device> = { "tfjs-wasm": "wasm", "tfjs-node": "node", "tfjs-cpu": "cpu" };
+	if (device === "cuda")
+		throw new UsageError(`--backend ${chosen} runs on the CPU; for --device cuda use --backend tfjs (@tensorflow/tfjs-node-gpu) or llama`);
+	const engine: Record<Exclude<EvalBackendName, "tfjs" | "llama">, Device> = {
+		"tfjs-wasm": "wasm",
+		"tfjs-node": "node",
+		"tfjs-cpu": "cpu",
+	};
 	return { backend: "tfjs", tfjsDevice: engine[chosen], notices };
 }

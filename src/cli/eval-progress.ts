@@ -41,7 +41,11 @@ export function evalProgress(io: Io, quiet: boolean): { onEvent(e: EvalEvent): v
 				io.err(`model ${e.index + 1}: ${e.name}${e.backend !== undefined ? ` on ${e.backend}` : ""}`);
 				if (io.isTty && bar === undefined) {
 					bar = new cliProgress.SingleBar(
-						{ format: "{bar} {percentage}% | {value}/{total} prompts | {rate} tok/s | ETA {remaining}", stream: process.stderr, hideCursor: true },
+						{
+							format: "{bar} {percentage}% | {value}/{total} prompts | {rate} tok/s | ETA {remaining}",
+							stream: process.stderr,
+							hideCursor: true,
+						},
 						cliProgress.Presets.shades_classic,
 					);
 				}

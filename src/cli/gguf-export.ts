@@ -1,13 +1,16 @@
 import path from "node:path";
-import { exportGgufIter, type ExportGgufResult } from "../gguf/export.js";
-import { GGUF_EXPORT_TYPES, isGgufExportType, type GgufExportType } from "../gguf/mix.js";
 import { UsageError } from "../errors.js";
+import { type ExportGgufResult, exportGgufIter } from "../gguf/export.js";
+import { GGUF_EXPORT_TYPES, type GgufExportType, isGgufExportType } from "../gguf/mix.js";
 import type { Io } from "./output.js";
 import { createExportRenderer } from "./render-export.js";
 
 /** Parses `--type q8_0,q4_k_m` (also repeated flags), lower-cased, without duplicates. */
 export function parseGgufTypes(raw: string | string[] | undefined, flag: string): GgufExportType[] {
-	const items = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).flatMap((s) => String(s).split(",")).map((s) => s.trim().toLowerCase()).filter((s) => s !== "");
+	const items = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw])
+		.flatMap((s) => String(s).split(","))
+		.map((s) => s.trim().toLowerCase())
+		.filter((s) => s !== "");
 	if (items.length === 0) throw new UsageError(`${flag}: name at least one type (${GGUF_EXPORT_TYPES.join(", ")})`);
 	for (const t of items) {
 		if (!isGgufExportType(t)) throw new UsageError(`${flag} ${t}: expected one of ${GGUF_EXPORT_TYPES.join(", ")}`);
@@ -19,7 +22,12 @@ export function parseGgufTypes(raw: string | string[] | undefined, flag: string)
  * Where each type goes: `--out x.gguf` names the file (one type only); any other `--out` is a folder that
  * receives `<name>-<type>.gguf`; without `--out`, `defaultDir`.
  */
-export function ggufOutputs(types: readonly GgufExportType[], name: string, out: string | undefined, defaultDir: string): Array<{ type: GgufExportType; out: string }> {
+export function ggufOutputs(
+	types: readonly GgufExportType[],
+	name: string,
+	out: string | undefined,
+	defaultDir: string,
+): Array<{ type: GgufExportType; out: string }> {
 	if (out?.toLowerCase().endsWith(".gguf")) {
 		if (types.length > 1) throw new UsageError(`--out ${out}: several types (${types.join(", ")}) need a folder, not a file name`);
 		return [{ type: types[0]!, out }];

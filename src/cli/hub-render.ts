@@ -56,7 +56,12 @@ export function createDownloadRenderer(io: Io, opts: HubRenderOptions): { onEven
 							{ format: "{bar} {percentage}% | {done} / {size} | {rate} | ETA {remaining}", stream: process.stderr, hideCursor: true },
 							cliProgress.Presets.shades_classic,
 						);
-						bar.start(e.totalBytes, e.cachedBytes, { done: formatBytes(e.cachedBytes), size: formatBytes(e.totalBytes), rate: "-", remaining: "?" });
+						bar.start(e.totalBytes, e.cachedBytes, {
+							done: formatBytes(e.cachedBytes),
+							size: formatBytes(e.totalBytes),
+							rate: "-",
+							remaining: "?",
+						});
 					}
 					return;
 				}
@@ -78,7 +83,8 @@ export function createDownloadRenderer(io: Io, opts: HubRenderOptions): { onEven
 					if (bar === undefined) io.err(`waiting for another download of ${e.path} (lock ${e.lock})`);
 					return;
 				case "fileStart":
-					if (bar === undefined && e.resumedFrom > 0) io.err(`resuming ${e.path} at ${formatBytes(e.resumedFrom)} of ${formatBytes(e.size)}`);
+					if (bar === undefined && e.resumedFrom > 0)
+						io.err(`resuming ${e.path} at ${formatBytes(e.resumedFrom)} of ${formatBytes(e.size)}`);
 					return;
 				case "retry":
 					if (bar === undefined) io.err(`retrying ${e.path} (attempt ${e.attempt + 1}): ${e.reason}`);
@@ -106,7 +112,13 @@ export function createUploadRenderer(io: Io, opts: HubRenderOptions): { onEvent(
 					io.err(`uploading ${e.files} files (${formatBytes(e.bytes)}) to ${e.repo}${e.created ? " (new repo)" : ""}`);
 					return;
 				case "phase":
-					io.err(e.phase === "preuploading" ? "checking which files need LFS" : e.phase === "uploadingLargeFiles" ? "uploading large files" : "committing");
+					io.err(
+						e.phase === "preuploading"
+							? "checking which files need LFS"
+							: e.phase === "uploadingLargeFiles"
+								? "uploading large files"
+								: "committing",
+					);
 					return;
 				case "fileProgress":
 					if (e.state === "uploading" && e.progress >= 1 && !finished.has(e.path)) {

@@ -1,7 +1,7 @@
 import { type FileHandle, open } from "node:fs/promises";
 import { GGUF_MAGIC } from "../gguf/constants.js";
-import { openGguf } from "../gguf/reader.js";
 import type { GgufValue } from "../gguf/metadata.js";
+import { openGguf } from "../gguf/reader.js";
 import { formatBytes, type Io } from "./output.js";
 
 /** Whether `path` is a file that starts with the GGUF magic. */
@@ -28,7 +28,15 @@ const SHOWN_ARRAY_ITEMS = 8;
 function show(v: GgufValue): string {
 	if (v.kind === "array") {
 		const items = Array.from(v.value as ArrayLike<unknown>);
-		const head = items.slice(0, SHOWN_ARRAY_ITEMS).map((x) => (typeof x === "string" ? JSON.stringify(x) : typeof x === "number" && v.itemKind === "float32" ? String(Number(x.toPrecision(7))) : String(x)));
+		const head = items
+			.slice(0, SHOWN_ARRAY_ITEMS)
+			.map((x) =>
+				typeof x === "string"
+					? JSON.stringify(x)
+					: typeof x === "number" && v.itemKind === "float32"
+						? String(Number(x.toPrecision(7)))
+						: String(x),
+			);
 		return `[${items.length} ${v.itemKind}${items.length > SHOWN_ARRAY_ITEMS ? `: ${head.join(", ")}, …` : `: ${head.join(", ")}`}]`;
 	}
 	if (v.kind === "string") return JSON.stringify(v.value.length > 200 ? `${v.value.slice(0, 200)}…` : v.value);
@@ -49,7 +57,23 @@ export async function inspectGguf(io: Io, path: string, json: boolean): Promise<
 		const parameters = g.tensors.reduce((n, t) => n + t.dims.reduce((a, d) => a * d, 1), 0);
 		if (json) {
 			const metadata = Object.fromEntries([...g.metadata].map(([k, v]) => [k, jsonValue(v)]));
-			io.out(JSON.stringify({ path, format: "gguf", version: g.version, alignment: g.alignment, metadata, tensors: g.tensors, parameters, bytes, fileSize: g.fileSize }, null, 2));
+			io.out(
+				JSON.stringify(
+					{
+						path,
+						format: "gguf",
+						version: g.version,
+						alignment: g.alignment,
+						metadata,
+						tensors: g.tensors,
+						parameters,
+						bytes,
+						fileSize: g.fileSize,
+					},
+					null,
+					2,
+				),
+			);
 			return;
 		}
 		io.out(`GGUF v${g.version}, ${g.metadata.size} metadata keys, ${g.tensors.length} tensors, alignment ${g.alignment}`);
@@ -58,9 +82,12 @@ export async function inspectGguf(io: Io, path: string, json: boolean): Promise<
 		io.out("");
 		const w = Math.max(4, ...g.tensors.map((t) => t.name.length));
 		io.out(`${"name".padEnd(w)}  type  ${"dims".padEnd(16)}  bytes`);
-		for (const t of g.tensors) io.out(`${t.name.padEnd(w)}  ${t.type.padEnd(4)}  ${`[${t.dims.join(", ")}]`.padEnd(16)}  ${formatBytes(t.byteLength)}`);
+		for (const t of g.tensors)
+			io.out(`${t.name.padEnd(w)}  ${t.type.padEnd(4)}  ${`[${t.dims.join(", ")}]`.padEnd(16)}  ${formatBytes(t.byteLength)}`);
 		io.out("");
-		io.out(`${g.tensors.length} tensors, ${parameters.toLocaleString("en-US")} parameters, ${formatBytes(bytes)} of tensor data in a ${formatBytes(g.fileSize)} file`);
+		io.out(
+			`${g.tensors.length} tensors, ${parameters.toLocaleString("en-US")} parameters, ${formatBytes(bytes)} of tensor data in a ${formatBytes(g.fileSize)} file`,
+		);
 	} finally {
 		await g.close();
 	}

@@ -1,23 +1,22 @@
 import yargs, { type Argv } from "yargs";
 import { UsageError } from "../errors.js";
 import { VERSION } from "../version.js";
+import { convertCommand } from "./commands/convert.js";
 import { demoCommand } from "./commands/demo.js";
 import { downloadCommand } from "./commands/download.js";
-import { uploadCommand } from "./commands/upload.js";
-import { convertCommand } from "./commands/convert.js";
-import { extractLoraCommand } from "./commands/extract-lora.js";
-
 import { evalCommand } from "./commands/eval.js";
 import { exportCommand } from "./commands/export.js";
+import { extractLoraCommand } from "./commands/extract-lora.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { methodsCommand } from "./commands/methods.js";
 import { planCommand } from "./commands/plan.js";
 import { quickCommands } from "./commands/quick.js";
-import { runCommand } from "./commands/run.js";
 import { reportCommand } from "./commands/report.js";
+import { runCommand } from "./commands/run.js";
 import { sweepCommand } from "./commands/sweep.js";
+import { uploadCommand } from "./commands/upload.js";
 import { workerCommand } from "./commands/worker.js";
-import { processIo, reportError, type Io } from "./output.js";
+import { type Io, processIo, reportError } from "./output.js";
 import { safeIo } from "./printable.js";
 
 /** Runs the CLI on `argv` (without node and the script); resolves to the exit code. */
@@ -72,5 +71,5 @@ export async function main(argv: string[], rawIo: Io = processIo): Promise<numbe
 		exitCode = reportError(io, err, debug);
 		if (err instanceof UsageError) io.err("(run with --help for usage)");
 	}
-	return exitCode !== 0 ? exitCode : (process.exitCode as number | undefined) ?? 0;
+	return exitCode !== 0 ? exitCode : ((process.exitCode as number | undefined) ?? 0);
 }

@@ -1,21 +1,21 @@
 import path from "node:path";
 import type { Argv } from "yargs";
-import { assertSafeOutput } from "../io/output-guard.js";
-import { buildPlan, closePlan } from "../plan/plan.js";
+import { PlanError, UsageError } from "../errors.js";
+import type { MergeEvent, MergeResult } from "../exec/events.js";
 import { checkOutputPath, runMerge } from "../exec/run.js";
 import { parseDtypeName } from "../io/dtypes.js";
 import { parseSize } from "../io/layout.js";
-import { PlanError, UsageError } from "../errors.js";
-import type { MergeEvent, MergeResult } from "../exec/events.js";
+import { assertSafeOutput } from "../io/output-guard.js";
+import { buildPlan, closePlan } from "../plan/plan.js";
 import type { Recipe } from "../recipe/schema.js";
-import { describePlan } from "./describe-plan.js";
-import { formatBytes, type Io } from "./output.js";
-import { createRenderer } from "./render.js";
-import { createDownloadRenderer } from "./hub-render.js";
-import { runUpload } from "./commands/upload.js";
 import { selectBackend } from "./backend.js";
+import { runUpload } from "./commands/upload.js";
+import { describePlan } from "./describe-plan.js";
 import { resolveMergeDevice } from "./device.js";
 import { ggufOutputs, parseGgufTypes, runExports } from "./gguf-export.js";
+import { createDownloadRenderer } from "./hub-render.js";
+import { formatBytes, type Io } from "./output.js";
+import { createRenderer } from "./render.js";
 
 /** Flags shared by `merge run` and the quick method commands. */
 export interface MergeFlags {
@@ -46,17 +46,34 @@ export function withMergeFlags<T>(y: Argv<T>): Argv<T & MergeFlags> {
 	return y
 		.option("out", { alias: "o", type: "string", description: "Output folder (default: a descriptive folder under ./merged)" })
 		.option("force", { type: "boolean", description: "Replace an existing non-empty output folder" })
-		.option("dtype", { type: "string", description: "Output dtype: bfloat16 | float16 | float32 (default: the recipe's, else the inputs')" })
+		.option("dtype", {
+			type: "string",
+			description: "Output dtype: bfloat16 | float16 | float32 (default: the recipe's, else the inputs')",
+		})
 		.option("seed", { type: "number", description: "Seed for random methods (DARE, DELLA); default: the recipe's, else 0" })
 		.option("threads", { type: "number", description: "Kernel threads (default: number of cores)" })
-		.option("device", { type: "string", description: "Hardware the kernels run on: auto (the CPU), cpu, cuda (alias gpu) or vulkan [default: auto]" })
-		.option("backend", { type: "string", description: "Kernel implementation: builtin (lm-merge's kernels, CPU), tfjs, or a pinned tfjs engine: tfjs-wasm, tfjs-node, tfjs-cpu [default: builtin; tfjs for cuda]" })
+		.option("device", {
+			type: "string",
+			description: "Hardware the kernels run on: auto (the CPU), cpu, cuda (alias gpu) or vulkan [default: auto]",
+		})
+		.option("backend", {
+			type: "string",
+			description:
+				"Kernel implementation: builtin (lm-merge's kernels, CPU), tfjs, or a pinned tfjs engine: tfjs-wasm, tfjs-node, tfjs-cpu [default: builtin; tfjs for cuda]",
+		})
 		.option("cuda", { type: "boolean", description: "Same as --device cuda (mergekit's flag)" })
-		.option("allow-crimes", { alias: "allow-architecture-mismatch", type: "boolean", description: "Merge models whose config.json names different architectures (mergekit's flag)" })
+		.option("allow-crimes", {
+			alias: "allow-architecture-mismatch",
+			type: "boolean",
+			description: "Merge models whose config.json names different architectures (mergekit's flag)",
+		})
 		.option("shard-size", { type: "string", description: "Largest output shard, e.g. 5GB, 500MB, 2GiB (default 5GB)" })
 		.option("json", { type: "boolean", description: "Print a machine-readable summary on stdout" })
 		.option("quiet", { alias: "q", type: "boolean", description: "No progress output" })
-		.option("truncate-vocab", { type: "boolean", description: "Merge embeddings of different vocab sizes on their common sub-matrix (mergekit's behaviour)" })
+		.option("truncate-vocab", {
+			type: "boolean",
+			description: "Merge embeddings of different vocab sizes on their common sub-matrix (mergekit's behaviour)",
+		})
 		.option("dry-run", { type: "boolean", description: "Plan and validate everything, print the plan, read no tensor data" })
 		.option("resume", { type: "boolean", description: "Continue an interrupted merge from its verified shards" })
 		.option("compat", COMPAT_OPTION)
@@ -64,14 +81,19 @@ export function withMergeFlags<T>(y: Argv<T>): Argv<T & MergeFlags> {
 		.option("refresh", { type: "boolean", description: "Ask the Hub where a cached branch points now, and download what changed" })
 		.option("push-to-hub", { type: "string", description: "After the merge, upload the output folder to this Hub repo (org/name)" })
 		.option("private", { type: "boolean", description: "With --push-to-hub: create the repo private" })
-		.option("gguf", { type: "string", array: true, description: "Also write <out>/<name>-<type>.gguf for llama.cpp after the merge, e.g. --gguf q8_0,q4_k_m" }) as Argv<T & MergeFlags>;
+		.option("gguf", {
+			type: "string",
+			array: true,
+			description: "Also write <out>/<name>-<type>.gguf for llama.cpp after the merge, e.g. --gguf q8_0,q4_k_m",
+		}) as Argv<T & MergeFlags>;
 }
 
 /** `--compat`: the arithmetic (shared by `merge run`, `merge plan` and the quick commands). */
 export const COMPAT_OPTION = {
 	type: "string",
 	choices: ["float32", "mergekit"],
-	description: "Arithmetic: float32 (default: float32 math, one rounding) or mergekit (mergekit's op-by-op rounding in the recipe dtype, to reproduce its outputs); overrides the recipe's compat",
+	description:
+		"Arithmetic: float32 (default: float32 math, one rounding) or mergekit (mergekit's op-by-op rounding in the recipe dtype, to reproduce its outputs); overrides the recipe's compat",
 } as const;
 
 /** Where outputs go when --out is not given; the folder itself is never an output (--force would empty it). */
@@ -82,7 +104,10 @@ const DEFAULT_OUT_ROOT = "merged";
  * recipe named `..yml` or `...yml` cannot name `merged/.` or `merged/..`; an empty name becomes the method's.
  */
 function defaultOutDir(recipe: Recipe, hint: string): string {
-	const slug = hint.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[-.]+|-+$/g, "").slice(0, 120);
+	const slug = hint
+		.replace(/[^A-Za-z0-9._-]+/g, "-")
+		.replace(/^[-.]+|-+$/g, "")
+		.slice(0, 120);
 	return path.join(DEFAULT_OUT_ROOT, slug.length > 0 ? slug : recipe.mergeMethod);
 }
 
@@ -178,16 +203,37 @@ export async function executeMerge(io: Io, recipe: Recipe, flags: MergeFlags, ou
 			process.off("SIGINT", onSigint);
 			await backend.dispose?.();
 		}
-		if (flags.json !== true && flags.quiet !== true) io.err(`done in ${result.seconds.toFixed(1)} s: ${result.tensors} tensors, ${formatBytes(result.bytes)}`);
+		if (flags.json !== true && flags.quiet !== true)
+			io.err(`done in ${result.seconds.toFixed(1)} s: ${result.tensors} tensors, ${formatBytes(result.bytes)}`);
 		// From the merged tensors as written: the folder is complete (renamed into place) before the export reads it.
-		const gguf = ggufTypes.length > 0
-			? await runExports(io, result.out, ggufOutputs(ggufTypes, path.basename(result.out), undefined, result.out), { force: flags.force === true, quiet: flags.quiet === true || flags.json === true, ...(flags.threads !== undefined ? { threads: flags.threads } : {}) })
-			: [];
+		const gguf =
+			ggufTypes.length > 0
+				? await runExports(io, result.out, ggufOutputs(ggufTypes, path.basename(result.out), undefined, result.out), {
+						force: flags.force === true,
+						quiet: flags.quiet === true || flags.json === true,
+						...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+					})
+				: [];
 		const pushTo = flags["push-to-hub"];
-		const pushed = pushTo !== undefined ? await runUpload(io, result.out, pushTo, { ...(flags.private === true ? { private: true } : {}), quiet: flags.quiet === true || flags.json === true }) : undefined;
+		const pushed =
+			pushTo !== undefined
+				? await runUpload(io, result.out, pushTo, {
+						...(flags.private === true ? { private: true } : {}),
+						quiet: flags.quiet === true || flags.json === true,
+					})
+				: undefined;
 		if (flags.json === true) {
 			const upload = pushed !== undefined ? { upload: { repo: pushed.repo, commit: pushed.commit, url: pushed.url } } : {};
-			io.out(JSON.stringify({ ...result, method: plan.method.name, seed: plan.seed, models: plan.models.map((m) => ({ ref: m.ref, path: m.path })), ...upload, ...(gguf.length > 0 ? { gguf } : {}) }));
+			io.out(
+				JSON.stringify({
+					...result,
+					method: plan.method.name,
+					seed: plan.seed,
+					models: plan.models.map((m) => ({ ref: m.ref, path: m.path })),
+					...upload,
+					...(gguf.length > 0 ? { gguf } : {}),
+				}),
+			);
 		} else if (flags.quiet !== true) {
 			io.out(result.out);
 			for (const g of gguf) io.out(g.out);

@@ -23,11 +23,19 @@ export function createExportRenderer(io: Io, quiet: boolean): { onEvent(e: Expor
 			if (quiet) return;
 			switch (e.event) {
 				case "planned": {
-					const types = Object.entries(e.types).map(([t, n]) => `${n} ${t}`).join(", ");
-					io.err(`exporting ${e.tensors} tensors (${types}) as ${e.type}: ${formatBytes(e.readBytes)} → ${formatBytes(e.bytes)} → ${e.out}`);
+					const types = Object.entries(e.types)
+						.map(([t, n]) => `${n} ${t}`)
+						.join(", ");
+					io.err(
+						`exporting ${e.tensors} tensors (${types}) as ${e.type}: ${formatBytes(e.readBytes)} → ${formatBytes(e.bytes)} → ${e.out}`,
+					);
 					if (io.isTty) {
 						bar = new cliProgress.SingleBar(
-							{ format: "{bar} {percentage}% | {value}/{total} tensors | {done} / {size} | ETA {eta_formatted}", stream: process.stderr, hideCursor: true },
+							{
+								format: "{bar} {percentage}% | {value}/{total} tensors | {done} / {size} | ETA {eta_formatted}",
+								stream: process.stderr,
+								hideCursor: true,
+							},
 							cliProgress.Presets.shades_classic,
 						);
 						bar.start(e.tensors, 0, { done: formatBytes(0), size: formatBytes(e.bytes) });
@@ -40,7 +48,9 @@ export function createExportRenderer(io: Io, quiet: boolean): { onEvent(e: Expor
 						const tenth = Math.floor((10 * (e.index + 1)) / e.total);
 						if (tenth !== lastTenth) {
 							lastTenth = tenth;
-							io.err(`[${e.index + 1}/${e.total}] ${e.ggufName} ${e.ggmlType} (${formatBytes(e.doneBytes)} / ${formatBytes(e.totalBytes)})`);
+							io.err(
+								`[${e.index + 1}/${e.total}] ${e.ggufName} ${e.ggmlType} (${formatBytes(e.doneBytes)} / ${formatBytes(e.totalBytes)})`,
+							);
 						}
 					}
 					return;

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parse } from "yaml";
-import { defaultStorePath } from "../sweep/report-source.js";
 import { UsageError } from "../errors.js";
+import { defaultStorePath } from "../sweep/report-source.js";
 
 /** The store and sweep name `merge sweep status|best` read: --store, else SWEEP.sqlite beside the sweep file. */
 export function storeAndSweep(file: string | undefined, store: string | undefined): { store: string; sweep?: string } {

@@ -3,7 +3,9 @@ import type { Io } from "./output.js";
 
 function describeParams(params: Record<string, unknown>): string {
 	const short = (p: string) => /([A-Za-z_][A-Za-z0-9_-]*)(?:\[\d+\])*$/.exec(p)?.[1] ?? p;
-	const text = Object.entries(params).map(([k, v]) => `${short(k)}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ");
+	const text = Object.entries(params)
+		.map(([k, v]) => `${short(k)}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+		.join(", ");
 	return text === "" ? "(no varied value)" : text;
 }
 
@@ -32,10 +34,13 @@ export function createSweepRenderer(io: Io, quiet: boolean): { onEvent(e: SweepE
 			switch (e.event) {
 				case "start":
 					planned = e.planned;
-					io.err(`sweep ${e.sweep}: ${e.strategy}, ${e.planned} trial(s); results in ${e.store}${e.queue !== undefined ? `; queue ${e.queue}` : ""}`);
+					io.err(
+						`sweep ${e.sweep}: ${e.strategy}, ${e.planned} trial(s); results in ${e.store}${e.queue !== undefined ? `; queue ${e.queue}` : ""}`,
+					);
 					break;
 				case "batch":
-					if (e.index > 0 || e.reused > 0) io.err(`${e.index > 0 ? `generation ${e.index + 1}: ` : ""}${e.trials} trial(s), ${e.reused} already done`);
+					if (e.index > 0 || e.reused > 0)
+						io.err(`${e.index > 0 ? `generation ${e.index + 1}: ` : ""}${e.trials} trial(s), ${e.reused} already done`);
 					break;
 				case "enqueued":
 					io.err(`enqueued ${e.jobs} trial(s) on ${e.queue}; waiting for workers (merge worker --queue ...)`);

@@ -1,8 +1,8 @@
+import { VERSION } from "../version.js";
 import type { BackendInfo } from "./backends/types.js";
-import { ensembleScored, summarizeTask, toItemReport, type ScoredPrompt } from "./report.js";
+import { ensembleScored, type ScoredPrompt, summarizeTask, toItemReport } from "./report.js";
 import type { TaskData } from "./tasks/load-tasks.js";
 import type { DataFileReport, EvalMode, EvalReport, RunReport, TaskName, TaskReport } from "./types.js";
-import { VERSION } from "../version.js";
 
 /** One model's part of a run, as evaluateIter collects it. */
 export interface ModelRun {
@@ -41,7 +41,13 @@ export interface ReportInput {
 	includeItems: boolean;
 }
 
-function summarizeAll(tasks: TaskData[], scored: ScoredPrompt[], seeds: number[], harness: boolean, probScale = 1): Partial<Record<TaskName, TaskReport>> {
+function summarizeAll(
+	tasks: TaskData[],
+	scored: ScoredPrompt[],
+	seeds: number[],
+	harness: boolean,
+	probScale = 1,
+): Partial<Record<TaskName, TaskReport>> {
 	const out: Partial<Record<TaskName, TaskReport>> = {};
 	for (const t of tasks) {
 		const mine = scored.filter((s) => s.item.task === t.task);
@@ -120,7 +126,11 @@ export function buildReport(input: ReportInput): EvalReport {
 		items: input.includeItems ? scored.map(toItemReport) : [],
 	};
 	if (ensemble) {
-		report.members = input.models.map((model, m) => ({ model, name: report.model_names[m] ?? model, tasks: summarizeAll(tasks, lists[m] ?? [], seeds, harness) }));
+		report.members = input.models.map((model, m) => ({
+			model,
+			name: report.model_names[m] ?? model,
+			tasks: summarizeAll(tasks, lists[m] ?? [], seeds, harness),
+		}));
 	}
 	return report;
 }

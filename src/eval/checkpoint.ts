@@ -79,11 +79,17 @@ export class EvalCheckpoint {
 			return new EvalCheckpoint(path, new Map(), fd);
 		}
 		if (!resume) {
-			throw new EvaluationError("Config", `${path}: an unfinished eval left this checkpoint; pass --resume to continue it, or delete it to start over`);
+			throw new EvaluationError(
+				"Config",
+				`${path}: an unfinished eval left this checkpoint; pass --resume to continue it, or delete it to start over`,
+			);
 		}
 		const text = readFileSync(path, "utf8");
 		const complete = text.lastIndexOf("\n") + 1;
-		const lines = text.slice(0, complete).split("\n").filter((l) => l !== "");
+		const lines = text
+			.slice(0, complete)
+			.split("\n")
+			.filter((l) => l !== "");
 		let first: { format?: unknown; version?: unknown; fingerprint?: Fingerprint };
 		try {
 			first = JSON.parse(lines[0] ?? "") as typeof first;
@@ -95,7 +101,10 @@ export class EvalCheckpoint {
 		}
 		const was = first.fingerprint as Fingerprint;
 		if (JSON.stringify(was) !== JSON.stringify(fingerprint)) {
-			throw new EvaluationError("Mismatch", `${path}: written by a run with other settings (${firstDifference(was, fingerprint)}); rerun with the same ones, or delete it`);
+			throw new EvaluationError(
+				"Mismatch",
+				`${path}: written by a run with other settings (${firstDifference(was, fingerprint)}); rerun with the same ones, or delete it`,
+			);
 		}
 		const done = new Map<string, CheckpointRecord>();
 		lines.slice(1).forEach((line, i) => {

@@ -4,12 +4,20 @@ import type { TensorSource } from "../io/types.js";
 import type { ModelConfig } from "../model/config.js";
 import { openModel } from "../model/model-dir.js";
 import { configJsonOf } from "../model/model-source.js";
-import { float32WeightBytes, toMistralConfig, type MistralConfig } from "./mistral-config.js";
-import { initTfjs, type Device, type Tf } from "./tfjs-backend.js";
-import { disposeHeadWeights, disposeLayerWeights, disposeMistralWeights, loadEmbeddings, loadHeadWeights, loadLayerWeights, loadMistralWeights } from "./weights.js";
+import { float32WeightBytes, type MistralConfig, toMistralConfig } from "./mistral-config.js";
 import { commonPrefixLength, type SequenceRequest } from "./model/batch.js";
 import { createRunState, type RunState } from "./model/run-state.js";
-import { createPrefixCache, disposePrefixCache, runSequences, type PrefixCache, type WeightProvider } from "./model/scheduler.js";
+import { createPrefixCache, disposePrefixCache, type PrefixCache, runSequences, type WeightProvider } from "./model/scheduler.js";
+import { type Device, initTfjs, type Tf } from "./tfjs-backend.js";
+import {
+	disposeHeadWeights,
+	disposeLayerWeights,
+	disposeMistralWeights,
+	loadEmbeddings,
+	loadHeadWeights,
+	loadLayerWeights,
+	loadMistralWeights,
+} from "./weights.js";
 
 /** Prompts packed into one batch by default: enough rows for efficient products on short prompts. */
 const DEFAULT_BATCH_SIZE = 8;
@@ -95,7 +103,10 @@ export function chooseStreaming(cfg: MistralConfig, backend: string, mode: Strea
 	const resident = bytes - 4 * cfg.vocab * cfg.hidden;
 	const wasmTooBig = backend === "wasm" && resident > WASM_RESIDENT_LIMIT;
 	if (mode === false && wasmTooBig) {
-		throw new EvaluationError("Backend", `${(resident / 2 ** 30).toFixed(1)} GB of float32 weights do not fit in the wasm heap; use streaming or --backend tfjs-node`);
+		throw new EvaluationError(
+			"Backend",
+			`${(resident / 2 ** 30).toFixed(1)} GB of float32 weights do not fit in the wasm heap; use streaming or --backend tfjs-node`,
+		);
 	}
 	if (mode !== "auto") return mode;
 	return wasmTooBig || bytes > (maxMemoryBytes ?? freemem() / 2);
@@ -108,7 +119,10 @@ export async function loadEvalModel(dir: string, opts: EvalModelOptions = {}): P
 		const raw = configJsonOf(src);
 		if (src.config === undefined && raw !== undefined) {
 			const what = JSON.stringify(raw.architectures ?? raw.model_type ?? "an unknown model");
-			throw new EvaluationError("Config", `${src.location}: config.json describes ${what}; the evaluator runs Mistral/Llama-family models only`);
+			throw new EvaluationError(
+				"Config",
+				`${src.location}: config.json describes ${what}; the evaluator runs Mistral/Llama-family models only`,
+			);
 		}
 		if (src.config === undefined) throw new EvaluationError("Config", `${src.location}: no config.json next to the weights`);
 		return await createEvalModel(src, src.config, { ...opts, ownsSource: true });
@@ -119,7 +133,11 @@ export async function loadEvalModel(dir: string, opts: EvalModelOptions = {}): P
 }
 
 /** Same as loadEvalModel for a TensorSource already open (tests use in-memory sources). */
-export async function createEvalModel(src: TensorSource, modelConfig: ModelConfig, opts: EvalModelOptions & { ownsSource?: boolean } = {}): Promise<EvalModel> {
+export async function createEvalModel(
+	src: TensorSource,
+	modelConfig: ModelConfig,
+	opts: EvalModelOptions & { ownsSource?: boolean } = {},
+): Promise<EvalModel> {
 	const cfg = toMistralConfig(modelConfig, src.location);
 	const tf = await initTfjs(opts.device ?? "auto");
 	const streaming = chooseStreaming(cfg, tf.getBackend(), opts.streaming ?? "auto", opts.maxMemoryBytes);
@@ -176,7 +194,11 @@ class TfjsEvalModel implements EvalModel {
 	/** The cache for `tokens`, reusing the previous call's when it holds the same prefix. */
 	private prefixFor(tokens: readonly number[] | undefined): PrefixCache | undefined {
 		if (tokens === undefined || tokens.length === 0) return undefined;
-		if (this.prefix !== undefined && commonPrefixLength(this.prefix.tokens, tokens) === tokens.length && this.prefix.tokens.length === tokens.length) {
+		if (
+			this.prefix !== undefined &&
+			commonPrefixLength(this.prefix.tokens, tokens) === tokens.length &&
+			this.prefix.tokens.length === tokens.length
+		) {
 			return this.prefix;
 		}
 		if (this.prefix !== undefined) disposePrefixCache(this.prefix);
@@ -185,7 +207,12 @@ class TfjsEvalModel implements EvalModel {
 	}
 
 	/** Runs requests, one at a time per model (tfjs state is not re-entrant across awaits of the same batch). */
-	private async run(reqs: SequenceRequest[], opts: ScoreOptions, logSoftmax: boolean, onBatch: (req: number, rows: Float32Array[]) => void): Promise<void> {
+	private async run(
+		reqs: SequenceRequest[],
+		opts: ScoreOptions,
+		logSoftmax: boolean,
+		onBatch: (req: number, rows: Float32Array[]) => void,
+	): Promise<void> {
 		if (this.busy) throw new EvaluationError("Backend", "this EvalModel is already scoring; await the previous call first");
 		this.busy = true;
 		try {
@@ -193,7 +220,8 @@ class TfjsEvalModel implements EvalModel {
 			for (const r of reqs) if (shared !== undefined) r.prefixUsed = Math.min(commonPrefixLength(r.tokens, shared), r.outputs[0]!);
 			const prefix = reqs.some((r) => r.prefixUsed > 0) ? this.prefixFor(shared) : undefined;
 			const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
-			if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new EvaluationError("Data", `batchSize must be a positive integer, got ${batchSize}`);
+			if (!(Number.isInteger(batchSize) && batchSize > 0))
+				throw new EvaluationError("Data", `batchSize must be a positive integer, got ${batchSize}`);
 			const V = this.config.vocab;
 			await runSequences(this.tf, this.config, this.state, this.weights, reqs, prefix, {
 				maxSequences: batchSize,
@@ -227,7 +255,10 @@ class TfjsEvalModel implements EvalModel {
 		return out;
 	}
 
-	async logprobsAt(items: readonly PositionRequest[], opts: ScoreOptions & { onResult(index: number, rows: Float32Array[]): void }): Promise<void> {
+	async logprobsAt(
+		items: readonly PositionRequest[],
+		opts: ScoreOptions & { onResult(index: number, rows: Float32Array[]): void },
+	): Promise<void> {
 		const reqs: SequenceRequest[] = items.map((it, i) => {
 			if (it.positions.length === 0) throw new EvaluationError("Data", `request ${i}: no position asked for`);
 			return { tokens: it.tokens, prefixUsed: 0, outputs: it.positions };

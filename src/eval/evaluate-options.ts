@@ -133,7 +133,12 @@ export function resolveOptions(opts: EvaluateOptions): ResolvedOptions {
  * What decides a run's results, for its checkpoint: a resumed run must match it exactly. Model files are named
  * with their sizes and modification times (not hashed: that would read gigabytes on every run).
  */
-export async function runFingerprint(opts: EvaluateOptions, r: ResolvedOptions, tasks: TaskName[], dataFiles: DataFileReport[]): Promise<Fingerprint> {
+export async function runFingerprint(
+	opts: EvaluateOptions,
+	r: ResolvedOptions,
+	tasks: TaskName[],
+	dataFiles: DataFileReport[],
+): Promise<Fingerprint> {
 	return {
 		version: VERSION,
 		mode: r.mode,

@@ -2,11 +2,11 @@ import { stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { EvaluationError } from "../errors.js";
 import { assertFinishedModel } from "../model/model-dir.js";
-import { DEFAULT_SHOTS, DEFAULT_SEEDS, resolveOptions, runFingerprint, type EvaluateOptions } from "./evaluate-options.js";
 import { backendLoader } from "./backends/registry.js";
 import type { ForwardBackend } from "./backends/types.js";
-import { EvalCheckpoint } from "./checkpoint.js";
 import { buildReport, type ModelRun } from "./build-report.js";
+import { EvalCheckpoint } from "./checkpoint.js";
+import { DEFAULT_SEEDS, DEFAULT_SHOTS, type EvaluateOptions, resolveOptions, runFingerprint } from "./evaluate-options.js";
 import { letterTokenIds, OPTION_LETTERS } from "./letters.js";
 import { modelName } from "./model-name.js";
 import { BIOMISTRAL_HEADER, planPrompts } from "./prompt.js";
@@ -63,7 +63,12 @@ export async function* evaluateIter(opts: EvaluateOptions): AsyncGenerator<EvalE
 	const dataFiles = await hashDataFiles(loaded.files);
 	const names = opts.modelNames ?? opts.models.map(modelName);
 
-	const settings = await runFingerprint(opts, resolved, tasks.map((t) => t.task), dataFiles);
+	const settings = await runFingerprint(
+		opts,
+		resolved,
+		tasks.map((t) => t.task),
+		dataFiles,
+	);
 	const checkpoint = opts.checkpoint !== undefined ? EvalCheckpoint.open(opts.checkpoint, settings, opts.resume === true) : undefined;
 	try {
 		let total = plan.length * opts.models.length;
@@ -78,7 +83,10 @@ export async function* evaluateIter(opts: EvaluateOptions): AsyncGenerator<EvalE
 			const tok = await loadTokenizer(tokenizerDir(model, opts.tokenizer)).catch((err: unknown) => {
 				// A .gguf rarely sits beside its tokenizer.json: say how to point at it.
 				if (model.endsWith(".gguf") && opts.tokenizer === undefined && err instanceof EvaluationError) {
-					throw new EvaluationError("Tokenizer", `${err.message}; scoring ${model} needs the source model's tokenizer.json: pass tokenizer (--tokenizer DIR)`);
+					throw new EvaluationError(
+						"Tokenizer",
+						`${err.message}; scoring ${model} needs the source model's tokenizer.json: pass tokenizer (--tokenizer DIR)`,
+					);
 				}
 				throw err;
 			});
@@ -88,17 +96,17 @@ export async function* evaluateIter(opts: EvaluateOptions): AsyncGenerator<EvalE
 			// Loading can take minutes (a GGUF conversion): its notes are passed on as they come.
 			const backend: ForwardBackend = yield* pump<EvalEvent, ForwardBackend>((emit) =>
 				loader(model, {
-				...(opts.device !== undefined ? { device: opts.device } : {}),
-				...(opts.quant !== undefined ? { quant: opts.quant } : {}),
-				...(opts.threads !== undefined ? { threads: opts.threads } : {}),
-				...(opts.cacheDir !== undefined ? { cacheDir: opts.cacheDir } : {}),
-				...(maxTokens !== undefined ? { maxTokens } : {}),
-				...(batch !== undefined ? { batch } : {}),
-				...(opts.tfjsDevice !== undefined ? { tfjsDevice: opts.tfjsDevice } : {}),
-				...(opts.streaming !== undefined ? { streaming: opts.streaming } : {}),
-				...(opts.signal !== undefined ? { signal: opts.signal } : {}),
-				onNote: (message) => emit({ event: "note", message }),
-			}),
+					...(opts.device !== undefined ? { device: opts.device } : {}),
+					...(opts.quant !== undefined ? { quant: opts.quant } : {}),
+					...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+					...(opts.cacheDir !== undefined ? { cacheDir: opts.cacheDir } : {}),
+					...(maxTokens !== undefined ? { maxTokens } : {}),
+					...(batch !== undefined ? { batch } : {}),
+					...(opts.tfjsDevice !== undefined ? { tfjsDevice: opts.tfjsDevice } : {}),
+					...(opts.streaming !== undefined ? { streaming: opts.streaming } : {}),
+					...(opts.signal !== undefined ? { signal: opts.signal } : {}),
+					onNote: (message) => emit({ event: "note", message }),
+				}),
 			);
 			const run: ModelRun = {
 				model,
@@ -121,7 +129,11 @@ export async function* evaluateIter(opts: EvaluateOptions): AsyncGenerator<EvalE
 					tok,
 					plan,
 					addBos,
-					{ maxTokens: backend.maxTokens, source: maxTokens !== undefined ? "--max-tokens" : "the model's max_position_embeddings", skip: opts.skipBad ?? false },
+					{
+						maxTokens: backend.maxTokens,
+						source: maxTokens !== undefined ? "--max-tokens" : "the model's max_position_embeddings",
+						skip: opts.skipBad ?? false,
+					},
 					prompts !== undefined ? (i, p, t) => prompts.add(i, p, t) : undefined,
 				);
 				prompts?.finish();

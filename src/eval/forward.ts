@@ -1,11 +1,11 @@
 import type { Tensor, Tensor1D, Tensor2D } from "@tensorflow/tfjs";
 import { EvaluationError } from "../errors.js";
 import type { MistralConfig } from "./mistral-config.js";
+import { type LayerKv, segmentAttention } from "./model/attention.js";
+import { type PackedBatch, planBatches } from "./model/batch.js";
+import { type BatchTensors, createRunState, disposeBatchTensors, prepareBatch, type RunState } from "./model/run-state.js";
 import type { Tf } from "./tfjs-backend.js";
 import type { HeadWeights, LayerWeights, MistralWeights } from "./weights.js";
-import { segmentAttention, type LayerKv } from "./model/attention.js";
-import { planBatches, type PackedBatch } from "./model/batch.js";
-import { createRunState, disposeBatchTensors, prepareBatch, type BatchTensors, type RunState } from "./model/run-state.js";
 
 export type { LayerKv };
 
@@ -21,7 +21,8 @@ export function embedTokens(tf: Tf, cfg: MistralConfig, embed: Float32Array, tok
 	const h = cfg.hidden;
 	const x = new Float32Array(tokens.length * h);
 	tokens.forEach((id, r) => {
-		if (!(id >= 0 && id < cfg.vocab)) throw new EvaluationError("Data", `token id ${id} at row ${r} is outside the vocabulary [0, ${cfg.vocab})`);
+		if (!(id >= 0 && id < cfg.vocab))
+			throw new EvaluationError("Data", `token id ${id} at row ${r} is outside the vocabulary [0, ${cfg.vocab})`);
 		x.set(embed.subarray(id * h, (id + 1) * h), r * h);
 	});
 	return tf.tensor2d(x, [tokens.length, h]);
@@ -95,7 +96,13 @@ export function outputLogits(tf: Tf, cfg: MistralConfig, head: HeadWeights, x: T
  * The whole forward pass of one prompt with every weight in memory (no cache): logits for every position,
  * [tokens.length × vocab] row-major. The batched, cached and streaming paths live in eval-model.ts.
  */
-export function forward(tf: Tf, cfg: MistralConfig, weights: MistralWeights, tokens: readonly number[], state: RunState = createRunState(cfg)): Float32Array {
+export function forward(
+	tf: Tf,
+	cfg: MistralConfig,
+	weights: MistralWeights,
+	tokens: readonly number[],
+	state: RunState = createRunState(cfg),
+): Float32Array {
 	const outputs = tokens.map((_, i) => i);
 	const [batch] = planBatches([{ tokens, prefixUsed: 0, outputs }], 1, tokens.length);
 	const bt = prepareBatch(tf, cfg, state, batch!);

@@ -66,7 +66,9 @@ function harnessChoices(item: McqaItem): string[] {
 /** MMLU's task description line; the medical tasks have none. */
 function harnessDescription(item: McqaItem): string {
 	const subject = getTask(item.task).mmluSubject;
-	return subject === undefined ? "" : `The following are multiple choice questions (with answers) about ${subject.replaceAll("_", " ")}.\n\n`;
+	return subject === undefined
+		? ""
+		: `The following are multiple choice questions (with answers) about ${subject.replaceAll("_", " ")}.\n\n`;
 }
 
 /** A harness prompt: description + shots ("text answer", blank-line separated) + the query's text. */
@@ -114,7 +116,12 @@ export function planPrompts(tasks: TaskData[], seeds: number[], shots: number, m
 }
 
 /** Splits the ids of `context + continuation` the way lm-evaluation-harness does (trailing spaces move right). */
-export function harnessRequest(tok: Tokenizer, context: string, continuation: string, addBos: boolean): { context: number[]; continuation: number[] } {
+export function harnessRequest(
+	tok: Tokenizer,
+	context: string,
+	continuation: string,
+	addBos: boolean,
+): { context: number[]; continuation: number[] } {
 	const spaces = context.length - context.trimEnd().length;
 	const ctxText = context.slice(0, context.length - spaces);
 	const contText = context.slice(context.length - spaces) + continuation;

@@ -1,6 +1,6 @@
-import { meanStd, ECE_BINS } from "./score.js";
 import { modelName } from "./model-name.js";
-import { MMLU_TASKS, TASK_NAMES, getTask } from "./tasks/registry.js";
+import { ECE_BINS, meanStd } from "./score.js";
+import { getTask, MMLU_TASKS, TASK_NAMES } from "./tasks/registry.js";
 import type { EvalReport, TaskName, TaskReport } from "./types.js";
 
 /**
@@ -83,11 +83,17 @@ export function renderMarkdown(reports: EvalReport | readonly EvalReport[]): str
 	return [
 		`**${title}**`,
 		"",
-		markdownTable(header, rows.map((r) => [r.label, ...cols.map((c) => accCell(r, c))])),
+		markdownTable(
+			header,
+			rows.map((r) => [r.label, ...cols.map((c) => accCell(r, c))]),
+		),
 		"",
 		`**Calibration: ECE (%), ${ECE_BINS} bins**`,
 		"",
-		markdownTable(header, rows.map((r) => [r.label, ...cols.map((c) => eceCell(r, c))])),
+		markdownTable(
+			header,
+			rows.map((r) => [r.label, ...cols.map((c) => eceCell(r, c))]),
+		),
 		"",
 	].join("\n");
 }
@@ -115,4 +121,3 @@ export function renderText(report: EvalReport): string {
 	const warnings = report.warnings.map((w) => `warning: ${w}`);
 	return `${[...lines, ...rows, ...warnings].join("\n")}\n`;
 }
-

@@ -65,14 +65,36 @@ export function summarizeTask(
 	);
 	const report: TaskReport = {
 		n: bySeed[0]?.length ?? 0,
-		acc: seedStat(bySeed.map((l) => percent(count(l, (s) => s.correct), l.length))),
-		acc_letters: seedStat(bySeed.map((l) => percent(count(l, (s) => s.correctLetters), l.length))),
-		non_letter_top1: (scored.length === 0 ? 0 : count(scored, (s) => s.nonLetterTop1) / scored.length),
+		acc: seedStat(
+			bySeed.map((l) =>
+				percent(
+					count(l, (s) => s.correct),
+					l.length,
+				),
+			),
+		),
+		acc_letters: seedStat(
+			bySeed.map((l) =>
+				percent(
+					count(l, (s) => s.correctLetters),
+					l.length,
+				),
+			),
+		),
+		non_letter_top1: scored.length === 0 ? 0 : count(scored, (s) => s.nonLetterTop1) / scored.length,
 		ece: meanStd(ecePerSeed).mean,
 		ece_per_seed: ecePerSeed,
 		shot_source: shotSource,
 	};
-	if (opts.harness === true) report.acc_norm = seedStat(bySeed.map((l) => percent(count(l, (s) => s.correctNorm), l.length)));
+	if (opts.harness === true)
+		report.acc_norm = seedStat(
+			bySeed.map((l) =>
+				percent(
+					count(l, (s) => s.correctNorm),
+					l.length,
+				),
+			),
+		);
 	return report;
 }
 
@@ -110,7 +132,13 @@ export function ensembleScored(perModel: readonly (readonly ScoredPrompt[])[]): 
 	return first.map((base, i) => {
 		const members = perModel.map((list) => list[i] as ScoredPrompt);
 		for (const s of members) {
-			if (s.index !== base.index || s.item.task !== base.item.task || s.item.id !== base.item.id || s.seed !== base.seed || s.item.gold !== base.item.gold) {
+			if (
+				s.index !== base.index ||
+				s.item.task !== base.item.task ||
+				s.item.id !== base.item.id ||
+				s.seed !== base.seed ||
+				s.item.gold !== base.item.gold
+			) {
 				const describe = (p: ScoredPrompt): string => `${p.item.task}/${p.item.id} seed ${p.seed} gold ${p.item.gold}`;
 				throw new EvaluationError("Mismatch", `ensemble: prompt ${i} is ${describe(s)} in one model, ${describe(base)} in another`);
 			}

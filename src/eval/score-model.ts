@@ -1,11 +1,11 @@
 import type { ForwardBackend, ForwardRequest } from "./backends/types.js";
-import { checkpointKey, type CheckpointRecord, type EvalCheckpoint } from "./checkpoint.js";
+import { type CheckpointRecord, checkpointKey, type EvalCheckpoint } from "./checkpoint.js";
 import type { HarnessPrompt, PlannedPrompt } from "./prompt.js";
+import type { PromptTokens } from "./prompt-tokens.js";
 import { pump } from "./pump.js";
 import type { ScoredPrompt } from "./report.js";
 import { argmaxLetter, harnessPredictions, scoreLogits } from "./score.js";
 import type { Tokenizer } from "./tokenizer.js";
-import type { PromptTokens } from "./prompt-tokens.js";
 
 /**
  * Prompts handed to the backend per call. Results stream back one prompt at a time, so this only bounds the

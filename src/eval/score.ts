@@ -33,7 +33,11 @@ interface LetterScore {
  * Letter probabilities and the top-1 token of one logits vector, without materialising the softmax.
  * NaN logits (a broken checkpoint) throw EvaluationError "Backend" rather than scoring silently wrong.
  */
-export function scoreLogits(logits: ArrayLike<number>, letterIds: Record<string, readonly number[]>, letters: readonly string[]): LetterScore {
+export function scoreLogits(
+	logits: ArrayLike<number>,
+	letterIds: Record<string, readonly number[]>,
+	letters: readonly string[],
+): LetterScore {
 	let max = -Infinity;
 	let top1Id = -1;
 	for (let i = 0; i < logits.length; i++) {

@@ -98,7 +98,10 @@ export function createTokenizer(tokenizerJson: unknown, config: unknown, locatio
 async function readJsonFile(path: string, required: boolean): Promise<unknown> {
 	let text: string;
 	try {
-		text = await readRegularText(path, { maxBytes: MAX_TOKENIZER_BYTES, fail: (why) => new EvaluationError("Tokenizer", `${path}: ${why}`) });
+		text = await readRegularText(path, {
+			maxBytes: MAX_TOKENIZER_BYTES,
+			fail: (why) => new EvaluationError("Tokenizer", `${path}: ${why}`),
+		});
 	} catch (err) {
 		if (err instanceof EvaluationError) throw err;
 		if (required) throw new EvaluationError("Tokenizer", `${path}: not found (the evaluator needs the checkpoint's ${TOKENIZER_FILE})`);

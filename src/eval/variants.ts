@@ -1,5 +1,5 @@
 import { meanStd } from "./score.js";
-import { TASK_NAMES, getTask } from "./tasks/registry.js";
+import { getTask, TASK_NAMES } from "./tasks/registry.js";
 import type { EvalReport, ItemReport, LetterDeviation, TaskName } from "./types.js";
 
 export type { LetterDeviation };
@@ -65,7 +65,17 @@ function formatSize(bytes: number): string {
  */
 export function renderVariantTable(reports: readonly EvalReport[], reference: EvalReport | undefined): string {
 	const tasks = TASK_NAMES.filter((t) => reports.some((r) => r.tasks[t] !== undefined));
-	const header = ["Variant", ...tasks.map((t) => getTask(t).label), ...(tasks.length > 1 ? ["Avg"] : []), "ECE", "File", "tok/s", "max \\|Δp\\|", "mean \\|Δp\\|", "same top letter"];
+	const header = [
+		"Variant",
+		...tasks.map((t) => getTask(t).label),
+		...(tasks.length > 1 ? ["Avg"] : []),
+		"ECE",
+		"File",
+		"tok/s",
+		"max \\|Δp\\|",
+		"mean \\|Δp\\|",
+		"same top letter",
+	];
 	const rows = reports.map((r) => {
 		const accs = tasks.map((t: TaskName) => r.tasks[t]?.acc.mean);
 		const present = accs.filter((a): a is number => a !== undefined);
@@ -87,5 +97,12 @@ export function renderVariantTable(reports: readonly EvalReport[], reference: Ev
 	});
 	const line = (cells: string[]): string => `| ${cells.join(" | ")} |`;
 	const name = reports[0]?.model_names.join(" + ") ?? "";
-	return [`**${name}: weight formats side by side (accuracy %, ECE %, letter-probability deviation from the exact run)**`, "", line(header), line(header.map(() => "---")), ...rows.map(line), ""].join("\n");
+	return [
+		`**${name}: weight formats side by side (accuracy %, ECE %, letter-probability deviation from the exact run)**`,
+		"",
+		line(header),
+		line(header.map(() => "---")),
+		...rows.map(line),
+		"",
+	].join("\n");
 }

@@ -1,11 +1,11 @@
 import type { Tensor1D, Tensor2D } from "@tensorflow/tfjs";
 import { EvaluationError } from "../errors.js";
-import { isFloatDtype, type FloatDtype } from "../io/dtypes.js";
+import { type FloatDtype, isFloatDtype } from "../io/dtypes.js";
 import type { TensorSource } from "../io/types.js";
 import { formatShape, shapeEquals } from "../tensor/tensor.js";
 import type { MistralConfig } from "./mistral-config.js";
-import type { Tf } from "./tfjs-backend.js";
 import { decodeTransposed, transposeMatrix } from "./model/transpose.js";
+import type { Tf } from "./tfjs-backend.js";
 
 /**
  * One decoder layer's weights on the tfjs backend. Projections are stored transposed to [in, out] so every
@@ -68,7 +68,10 @@ function checkTensor(src: TensorSource, name: string, shape: number[]): FloatDty
 		);
 	}
 	if (!isFloatDtype(info.dtype)) {
-		throw new EvaluationError("Config", `${src.location}: tensor "${name}" has dtype ${info.dtype}; the evaluator reads F64/F32/F16/BF16 weights`);
+		throw new EvaluationError(
+			"Config",
+			`${src.location}: tensor "${name}" has dtype ${info.dtype}; the evaluator reads F64/F32/F16/BF16 weights`,
+		);
 	}
 	return info.dtype;
 }

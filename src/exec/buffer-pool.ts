@@ -14,7 +14,6 @@ import { wasmArena } from "../wasm/kernels.js";
  */
 export const POOL_KEEP_BYTES = 160 * 2 ** 20;
 
-
 /** A taken buffer is at most this many times larger than asked (so a huge buffer is not tied up by a tiny job). */
 const BEST_FIT_SLACK = 2;
 
@@ -45,7 +44,10 @@ export class BufferPool {
 	 * `keep` bytes of free buffers are kept between jobs, plus the `hold` allowance (whose buffers the next job
 	 * holding chunks takes again).
 	 */
-	constructor(keep = POOL_KEEP_BYTES, private readonly holdBytes = 0) {
+	constructor(
+		keep = POOL_KEEP_BYTES,
+		private readonly holdBytes = 0,
+	) {
 		this.keepBytes = keep + holdBytes;
 	}
 

@@ -1,11 +1,11 @@
 import type { FileHandle } from "node:fs/promises";
-import type { Checksum } from "../io/checksum.js";
 import { SafetensorsError } from "../errors.js";
-import { decodeToF32, encodeChecked, firstNonFinite, type NonFiniteAt } from "../io/convert.js";
-import { dtypeBytes, isFloatDtype, type FloatDtype } from "../io/dtypes.js";
 import { alignedSpan, DIRECT_ALIGN } from "../io/aligned.js";
+import type { Checksum } from "../io/checksum.js";
+import { decodeToF32, encodeChecked, firstNonFinite, type NonFiniteAt } from "../io/convert.js";
+import { dtypeBytes, type FloatDtype, isFloatDtype } from "../io/dtypes.js";
 import type { TensorSource } from "../io/types.js";
-import { writeAtAligned, type OnNonFinite } from "../io/writer.js";
+import { type OnNonFinite, writeAtAligned } from "../io/writer.js";
 import { CHUNK_ALIGN } from "../methods/chunked.js";
 import type { Chunk, ChunkedKernel } from "../methods/types.js";
 import { COMPUTE_BLOCK_ELEMENTS, STREAM_CHUNK_ELEMENTS, STREAM_READ_AHEAD } from "../plan/memory.js";
@@ -14,7 +14,6 @@ import { BufferPool } from "./buffer-pool.js";
 
 /** Elements per read and per write of a streamed tensor (see STREAM_CHUNK_ELEMENTS). */
 const CHUNK_ELEMENTS = STREAM_CHUNK_ELEMENTS;
-
 
 /** Where a streamed tensor's bytes go. */
 interface ChunkedOutput {
@@ -51,7 +50,8 @@ interface StreamInput {
 
 function streamInput(source: TensorSource, tensor: string): StreamInput {
 	const info = source.info(tensor);
-	if (!isFloatDtype(info.dtype)) throw new SafetensorsError("UnsupportedDtype", source.location, `cannot stream a ${info.dtype} tensor`, tensor);
+	if (!isFloatDtype(info.dtype))
+		throw new SafetensorsError("UnsupportedDtype", source.location, `cannot stream a ${info.dtype} tensor`, tensor);
 	return { source, tensor, dtype: info.dtype, size: dtypeBytes(info.dtype), ring: [], views: [], kept: [], keptViews: [] };
 }
 
@@ -179,9 +179,15 @@ export async function runChunked(opts: {
 			const within = from - (s % chunks) * step;
 			const dec = (inp: StreamInput, buf: Float32Array) => {
 				const raw = bytesOf(inp, s).subarray(within * inp.size, (within + len) * inp.size);
-				return arena !== undefined && inp.dtype === "BF16" ? arena.decodeBf16(raw, buf.subarray(0, len)) : decodeToF32(raw, inp.dtype, buf.subarray(0, len));
+				return arena !== undefined && inp.dtype === "BF16"
+					? arena.decodeBf16(raw, buf.subarray(0, len))
+					: decodeToF32(raw, inp.dtype, buf.subarray(0, len));
 			};
-			return { offset: from, base: base !== undefined ? dec(base, baseBlock!) : undefined, models: models.map((m, i) => dec(m, modelBlocks[i]!)) };
+			return {
+				offset: from,
+				base: base !== undefined ? dec(base, baseBlock!) : undefined,
+				models: models.map((m, i) => dec(m, modelBlocks[i]!)),
+			};
 		};
 		let pass = 0;
 		for (; pass < kernel.scanPasses; pass++) {

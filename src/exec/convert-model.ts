@@ -4,13 +4,13 @@
  * under both). config.json and the tokenizer and generation files are copied. The output appears only when complete,
  * like a merge's.
  */
-import { open, readFile, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open, readFile } from "node:fs/promises";
 import path from "node:path";
 import { ExecError } from "../errors.js";
-import { isFloatDtype, type Dtype } from "../io/dtypes.js";
+import { type Dtype, isFloatDtype } from "../io/dtypes.js";
 import { OutputFolder } from "../io/output-folder.js";
 import { assertNoOverlap } from "../io/output-guard.js";
-import { openModel, type ModelSource } from "../model/model-dir.js";
+import { type ModelSource, openModel } from "../model/model-dir.js";
 import { BufferPool } from "./buffer-pool.js";
 import { copyChunked } from "./chunked-job.js";
 import { TOKENIZER_FILES } from "./copy-extras.js";
@@ -60,14 +60,18 @@ async function* convertSource(source: ModelSource, opts: ConvertOptions, started
 		const info = source.info(name);
 		return { name, dtype: info.dtype as Dtype, shape: info.shape };
 	});
-	const folder = await OutputFolder.create(opts.out, entries, { maxShardBytes: opts.shardSize ?? DEFAULT_SHARD_BYTES, force: opts.force ?? false });
+	const folder = await OutputFolder.create(opts.out, entries, {
+		maxShardBytes: opts.shardSize ?? DEFAULT_SHARD_BYTES,
+		force: opts.force ?? false,
+	});
 	const pool = new BufferPool();
 	let committed = false;
 	try {
 		const total = source.totalBytes;
 		yield { event: "planned", tensors: names.length, shards: folder.shards.length, bytes: total, out: opts.out };
 		for (const e of entries) {
-			if (!isFloatDtype(e.dtype)) yield { event: "warning", message: `${e.name} is ${e.dtype}: copied as is (merges copy such tensors from the base)` };
+			if (!isFloatDtype(e.dtype))
+				yield { event: "warning", message: `${e.name} is ${e.dtype}: copied as is (merges copy such tensors from the base)` };
 		}
 		let doneBytes = 0;
 		const handles = new Map<string, FileHandle>();
@@ -82,7 +86,13 @@ async function* convertSource(source: ModelSource, opts: ConvertOptions, started
 					handles.set(t.file, handle);
 				}
 				// A raw copy: the output's dtype field is not used by copyChunked.
-				await copyChunked({ source, tensor: name, byteLength: t.byteLength, out: { handle, file: t.file, name, dtype: "F32", position: t.position }, pool });
+				await copyChunked({
+					source,
+					tensor: name,
+					byteLength: t.byteLength,
+					out: { handle, file: t.file, name, dtype: "F32", position: t.position },
+					pool,
+				});
 				doneBytes += t.byteLength;
 				const shard = await folder.tensorWritten(name);
 				yield { event: "tensor", name, index: i, total: names.length, bytes: t.byteLength, doneBytes, totalBytes: total };

@@ -22,7 +22,10 @@ export async function tokenizerFiles(plan: MergePlan): Promise<Map<string, Uint8
 			}
 			try {
 				const file = path.join(dir, name);
-				files.set(name, await readRegularFile(file, { maxBytes: MAX_TOKENIZER_FILE_BYTES, fail: (why) => new ExecError("Io", `${file}: ${why}`) }));
+				files.set(
+					name,
+					await readRegularFile(file, { maxBytes: MAX_TOKENIZER_FILE_BYTES, fail: (why) => new ExecError("Io", `${file}: ${why}`) }),
+				);
 			} catch (err) {
 				if (err instanceof ExecError) throw err;
 				if ((err as NodeJS.ErrnoException).code !== "ENOENT" && (err as NodeJS.ErrnoException).code !== "ENOTDIR") throw err;

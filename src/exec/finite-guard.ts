@@ -12,7 +12,7 @@
  */
 import { MethodError } from "../errors.js";
 import type { NonFiniteAt } from "../io/convert.js";
-import { dtypeBytes, isFloatDtype, torchDtypeName, type FloatDtype } from "../io/dtypes.js";
+import { dtypeBytes, type FloatDtype, isFloatDtype, torchDtypeName } from "../io/dtypes.js";
 import type { TensorSource } from "../io/types.js";
 
 /** Bytes of an input read at a time while looking for NaN / ±Inf in it (only after the output held one). */
@@ -42,16 +42,25 @@ export class FiniteGuard {
 		const { tensor, method, dtype } = this.job;
 		this.inputScan ??= this.findNonFiniteInput();
 		const source = await this.inputScan;
-		const what = Number.isFinite(at.value) ? `${at.value}, which is beyond the largest ${torchDtypeName(dtype)} value (${LARGEST[dtype] ?? "?"}) and becomes ${at.value > 0 ? "+" : "-"}Infinity,` : describe(at.value);
+		const what = Number.isFinite(at.value)
+			? `${at.value}, which is beyond the largest ${torchDtypeName(dtype)} value (${LARGEST[dtype] ?? "?"}) and becomes ${at.value > 0 ? "+" : "-"}Infinity,`
+			: describe(at.value);
 		if (source !== undefined) {
-			if (!this.warned) this.job.warn(`tensor "${tensor}": the output holds non-finite values (${describe(at.value)} at element ${at.index}) because its input ${source} does; written as they are`);
+			if (!this.warned)
+				this.job.warn(
+					`tensor "${tensor}": the output holds non-finite values (${describe(at.value)} at element ${at.index}) because its input ${source} does; written as they are`,
+				);
 			this.warned = true;
 			return;
 		}
 		const hint = Number.isFinite(at.value)
 			? `write it as bfloat16 or float32 (the recipe's dtype / out_dtype)`
 			: "check the recipe's weights and scales (with normalize: false, large weights overflow)";
-		throw new MethodError("Numerical", method, `tensor "${tensor}": the merge produced ${what} at element ${at.index}, although every input is finite; ${hint}`);
+		throw new MethodError(
+			"Numerical",
+			method,
+			`tensor "${tensor}": the merge produced ${what} at element ${at.index}, although every input is finite; ${hint}`,
+		);
 	};
 
 	/** The first input holding NaN or ±Inf, described ("tensor \"x\" of /path"), or undefined when all are finite. */
@@ -76,7 +85,8 @@ function describe(v: number): string {
 /** Whether little-endian `dtype` data holds a NaN or an infinity (exponent bits all ones), read byte by byte. */
 function holdsNonFinite(bytes: Uint8Array, dtype: FloatDtype): boolean {
 	// The byte holding the top of the exponent, and the masks of the exponent bits in it and in the byte below.
-	const [size, hiMask, loMask] = dtype === "F64" ? [8, 0x7f, 0xf0] : dtype === "F32" ? [4, 0x7f, 0x80] : dtype === "BF16" ? [2, 0x7f, 0x80] : [2, 0x7c, 0];
+	const [size, hiMask, loMask] =
+		dtype === "F64" ? [8, 0x7f, 0xf0] : dtype === "F32" ? [4, 0x7f, 0x80] : dtype === "BF16" ? [2, 0x7f, 0x80] : [2, 0x7c, 0];
 	for (let i = size - 1; i < bytes.length; i += size) {
 		if ((bytes[i]! & hiMask) === hiMask && (bytes[i - 1]! & loMask) === loMask) return true;
 	}

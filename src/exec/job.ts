@@ -1,23 +1,23 @@
 import { constants } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
-import { directIoEnabled } from "../io/aligned.js";
+import { type FileHandle, open } from "node:fs/promises";
+import type { Backend } from "../backends/types.js";
 import { ExecError } from "../errors.js";
+import { directIoEnabled } from "../io/aligned.js";
 import { Checksum } from "../io/checksum.js";
 import type { FloatDtype } from "../io/dtypes.js";
 import type { TensorSource } from "../io/types.js";
-import { writeTensorData, type OnNonFinite, type SliceBuffers } from "../io/writer.js";
-import type { Backend } from "../backends/types.js";
-import type { MergeContext, MergeInput, MergeMethod } from "../methods/types.js";
-import type { JobVocab, TensorJob } from "../plan/types.js";
+import { type OnNonFinite, type SliceBuffers, writeTensorData } from "../io/writer.js";
 import { chunkedFormOf } from "../methods/chunked.js";
 import { runCompat } from "../methods/compat/registry.js";
-import { rngKey } from "../tensor/rng.js";
-import { copyChunked, runChunked } from "./chunked-job.js";
-import { readRemapped } from "./vocab-rows.js";
-import { BufferPool, POOL_KEEP_BYTES } from "./buffer-pool.js";
-import { FiniteGuard } from "./finite-guard.js";
+import type { MergeContext, MergeInput, MergeMethod } from "../methods/types.js";
 import { CHUNKED_ABOVE_ELEMENTS, HOLD_BYTES } from "../plan/memory.js";
+import type { JobVocab, TensorJob } from "../plan/types.js";
+import { rngKey } from "../tensor/rng.js";
 import { numel } from "../tensor/tensor.js";
+import { BufferPool, POOL_KEEP_BYTES } from "./buffer-pool.js";
+import { copyChunked, runChunked } from "./chunked-job.js";
+import { FiniteGuard } from "./finite-guard.js";
+import { readRemapped } from "./vocab-rows.js";
 
 /**
  * Everything needed to produce one output tensor, as plain data: it crosses to worker threads with
@@ -118,7 +118,12 @@ async function readVocabInputs(env: JobEnv, spec: JobSpec, vocab: JobVocab): Pro
 function directFor(env: JobEnv, file: string): Promise<{ handle: FileHandle | null }> {
 	let h = env.direct.get(file);
 	if (h === undefined) {
-		h = directIoEnabled() ? open(file, constants.O_WRONLY | constants.O_DIRECT).then((handle) => ({ handle }), () => ({ handle: null })) : Promise.resolve({ handle: null });
+		h = directIoEnabled()
+			? open(file, constants.O_WRONLY | constants.O_DIRECT).then(
+					(handle) => ({ handle }),
+					() => ({ handle: null }),
+				)
+			: Promise.resolve({ handle: null });
 		env.direct.set(file, h);
 	}
 	return h;
@@ -140,7 +145,14 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 	let result: Float32Array | Uint8Array;
 	// Set for computed tensors (not byte copies): what to do when the output holds NaN or ±Inf.
 	let onNonFinite: OnNonFinite | undefined;
-	const output = async () => ({ handle: await handleFor(env, spec.target.file), direct: await directFor(env, spec.target.file), file: spec.target.file, name: spec.name, dtype: spec.target.dtype as FloatDtype, position: spec.target.position });
+	const output = async () => ({
+		handle: await handleFor(env, spec.target.file),
+		direct: await directFor(env, spec.target.file),
+		file: spec.target.file,
+		name: spec.name,
+		dtype: spec.target.dtype as FloatDtype,
+		position: spec.target.position,
+	});
 	env.pool ??= new BufferPool(POOL_KEEP_BYTES, env.holdBytes ?? HOLD_BYTES);
 	if (spec.copyRaw === true) {
 		const from = spec.base ?? spec.inputs[0]!;
@@ -149,7 +161,14 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 		if (byteLength !== spec.target.byteLength) {
 			throw new ExecError("Io", `${spec.name}: ${byteLength} bytes in the input, ${spec.target.byteLength} planned in the output`);
 		}
-		await copyChunked({ source, tensor: from.tensor, byteLength, out: await output(), pool: env.pool, ...(hash !== undefined ? { hash } : {}) });
+		await copyChunked({
+			source,
+			tensor: from.tensor,
+			byteLength,
+			out: await output(),
+			pool: env.pool,
+			...(hash !== undefined ? { hash } : {}),
+		});
 		return { index: spec.index, name: spec.name, hash: hash?.digest(), warnings };
 	} else {
 		const method = env.method(spec.method);
@@ -165,15 +184,36 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 			tensor: spec.name,
 			method: spec.method,
 			dtype: spec.target.dtype as FloatDtype,
-			inputs: [...(spec.base !== undefined ? [spec.base] : []), ...spec.inputs].map((i) => ({ source: env.models[i.model]!, tensor: i.tensor })),
+			inputs: [...(spec.base !== undefined ? [spec.base] : []), ...spec.inputs].map((i) => ({
+				source: env.models[i.model]!,
+				tensor: i.tensor,
+			})),
 			warn: ctx.warn,
 		});
 		onNonFinite = guard.onNonFinite;
-		const form = env.backend === undefined && spec.truncate === undefined && spec.vocab === undefined && spec.compat === undefined && n > (env.chunkElements ?? CHUNKED_ABOVE_ELEMENTS) ? chunkedFormOf(method, spec.params, spec.modelParams) : undefined;
+		const form =
+			env.backend === undefined &&
+			spec.truncate === undefined &&
+			spec.vocab === undefined &&
+			spec.compat === undefined &&
+			n > (env.chunkElements ?? CHUNKED_ABOVE_ELEMENTS)
+				? chunkedFormOf(method, spec.params, spec.modelParams)
+				: undefined;
 		if (form !== undefined) {
 			// Large tensor, chunkable method: stream it in bounded memory.
 			// The planner checked the parameters (paramsChecked): the kernel does not check them again.
-			const kernel = form.create({ tensorName: spec.name, shape: spec.shape, numel: n, params: spec.params, modelParams: spec.modelParams, models: spec.inputs.length, paramsChecked: true }, ctx);
+			const kernel = form.create(
+				{
+					tensorName: spec.name,
+					shape: spec.shape,
+					numel: n,
+					params: spec.params,
+					modelParams: spec.modelParams,
+					models: spec.inputs.length,
+					paramsChecked: true,
+				},
+				ctx,
+			);
 			await runChunked({
 				kernel,
 				numel: n,
@@ -194,10 +234,32 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 						spec.base !== undefined ? readInput(env.models[spec.base.model]!, spec.base.tensor, spec.truncate) : Promise.resolve(undefined),
 						...spec.inputs.map((i) => readInput(env.models[i.model]!, i.tensor, spec.truncate)),
 					]);
-		const input: MergeInput<unknown, unknown> = { tensorName: spec.name, shape: spec.shape, base, models: models as Float32Array[], params: spec.params, modelParams: spec.modelParams, elementOffset: 0, inPlace: true, paramsChecked: true };
+		const input: MergeInput<unknown, unknown> = {
+			tensorName: spec.name,
+			shape: spec.shape,
+			base,
+			models: models as Float32Array[],
+			params: spec.params,
+			modelParams: spec.modelParams,
+			elementOffset: 0,
+			inPlace: true,
+			paramsChecked: true,
+		};
 		if (spec.compat !== undefined) {
 			// compat: mergekit always runs the plain TypeScript arithmetic (any backend is bypassed).
-			result = runCompat(spec.method, { tensorName: spec.name, shape: spec.shape, base, models: models as Float32Array[], params: spec.params, modelParams: spec.modelParams }, spec.compat, ctx);
+			result = runCompat(
+				spec.method,
+				{
+					tensorName: spec.name,
+					shape: spec.shape,
+					base,
+					models: models as Float32Array[],
+					params: spec.params,
+					modelParams: spec.modelParams,
+				},
+				spec.compat,
+				ctx,
+			);
 		} else {
 			result = env.backend !== undefined ? await env.backend.run(method, input, ctx) : method.merge(input, ctx);
 		}
@@ -214,7 +276,11 @@ export async function executeJob(spec: JobSpec, env: JobEnv): Promise<JobResult>
 		{ name: spec.name, dtype: spec.target.dtype as FloatDtype, byteLength: spec.target.byteLength },
 		spec.target.position,
 		result,
-		{ ...(hash !== undefined ? { hash } : {}), ...(mine !== undefined ? { slices: mine } : {}), ...(onNonFinite !== undefined ? { onNonFinite } : {}) },
+		{
+			...(hash !== undefined ? { hash } : {}),
+			...(mine !== undefined ? { slices: mine } : {}),
+			...(onNonFinite !== undefined ? { onNonFinite } : {}),
+		},
 	);
 	const keep = used ?? mine;
 	if (keep !== undefined) env.slices.push(keep);

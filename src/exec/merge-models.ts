@@ -1,8 +1,8 @@
+import { buildPlan, closePlan, type PlanOptions } from "../plan/plan.js";
 import { loadRecipe } from "../recipe/load.js";
 import type { Recipe } from "../recipe/schema.js";
-import { buildPlan, closePlan, type PlanOptions } from "../plan/plan.js";
 import type { MergeEvent, MergeResult } from "./events.js";
-import { drainMerge, runMerge, type RunOptions } from "./run.js";
+import { drainMerge, type RunOptions, runMerge } from "./run.js";
 
 /** Options of {@link mergeModels}: how the recipe is planned ({@link PlanOptions}) and run ({@link RunOptions}). */
 export type MergeModelsOptions = PlanOptions & RunOptions;

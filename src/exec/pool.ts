@@ -1,9 +1,19 @@
 import type { Worker } from "node:worker_threads";
-import { EvaluationError, ExecError, LmMergeError, MethodError, ModelError, PlanError, RecipeError, SafetensorsError } from "../errors.js";
-import { LoraError, TorchBinError } from "../errors.js";
-import type { JobResult, JobSpec } from "./job.js";
+import {
+	EvaluationError,
+	ExecError,
+	LmMergeError,
+	LoraError,
+	MethodError,
+	ModelError,
+	PlanError,
+	RecipeError,
+	SafetensorsError,
+	TorchBinError,
+} from "../errors.js";
 import type { ModelOpenSpec } from "../lora/open.js";
 import { startWorkerScript } from "../worker-script.js";
+import type { JobResult, JobSpec } from "./job.js";
 
 const ERROR_CLASSES: Record<string, { prototype: LmMergeError }> = {
 	SafetensorsError,

@@ -2,19 +2,19 @@ import { createHash } from "node:crypto";
 import { stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { ExecError } from "../errors.js";
 import type { Backend } from "../backends/types.js";
+import { ExecError } from "../errors.js";
 import { OutputFolder } from "../io/output-folder.js";
 import { assertNoOverlap, assertSafeOutput, type GuardedInput } from "../io/output-guard.js";
 import { BUILTIN_METHODS } from "../methods/registry.js";
+import { jobMemory, MEMORY_BUDGET_BYTES } from "../plan/memory.js";
 import type { MergePlan } from "../plan/types.js";
 import { effectiveRecipeText } from "../recipe/effective-text.js";
+import { VERSION } from "../version.js";
 import { modelCard, tokenizerFiles } from "./copy-extras.js";
 import type { MergeEvent, MergeResult } from "./events.js";
-import { jobMemory, MEMORY_BUDGET_BYTES } from "../plan/memory.js";
-import { closeJobEnv, executeJob, toJobSpec, type JobEnv, type JobResult } from "./job.js";
+import { closeJobEnv, executeJob, type JobEnv, type JobResult, toJobSpec } from "./job.js";
 import { WorkerPool } from "./pool.js";
-import { VERSION } from "../version.js";
 
 /** How {@link runMerge} writes the output: folder, shard size, threads, memory, backend, resume, cancellation. */
 export interface RunOptions {
@@ -52,7 +52,8 @@ function planInputs(plan: MergePlan): GuardedInput[] {
 	const inputs: GuardedInput[] = [];
 	for (const m of plan.models) {
 		inputs.push({ path: m.source.dir, label: `model ${m.ref}` });
-		for (const f of [...m.source.files, ...(m.source.indexFile !== undefined ? [m.source.indexFile] : [])]) inputs.push({ path: f, label: `model ${m.ref}` });
+		for (const f of [...m.source.files, ...(m.source.indexFile !== undefined ? [m.source.indexFile] : [])])
+			inputs.push({ path: f, label: `model ${m.ref}` });
 		if (m.adapter !== undefined) inputs.push({ path: m.adapter, label: `LoRA adapter of model ${m.ref}` });
 	}
 	if (plan.tokenizerDir !== undefined) inputs.push({ path: plan.tokenizerDir, label: "tokenizer source" });
@@ -72,7 +73,12 @@ export async function checkOutputPath(plan: MergePlan, out: string, opts: { prot
 
 /** The recipe text that reproduces this plan's output, overrides included (see effectiveRecipeText). */
 function savedRecipeText(plan: MergePlan): string {
-	return effectiveRecipeText(plan.recipe, { seed: plan.seed, ...(plan.outDtype !== undefined ? { outDtype: plan.outDtype } : {}), truncateVocab: plan.jobs.some((j) => j.truncate !== undefined), ...(plan.compat !== undefined ? { compat: plan.compat } : {}) });
+	return effectiveRecipeText(plan.recipe, {
+		seed: plan.seed,
+		...(plan.outDtype !== undefined ? { outDtype: plan.outDtype } : {}),
+		truncateVocab: plan.jobs.some((j) => j.truncate !== undefined),
+		...(plan.compat !== undefined ? { compat: plan.compat } : {}),
+	});
 }
 
 /** Identifies a merge for resume: recipe, seed, output layout, and the input files' sizes and times. */
@@ -85,7 +91,19 @@ async function fingerprint(plan: MergePlan, recipeText: string, shardSize: numbe
 		}
 	}
 	const jobs = plan.jobs.map((j) => [j.output.name, j.output.dtype, j.output.shape]);
-	return createHash("sha256").update(JSON.stringify({ v: VERSION, recipe: recipeText, seed: plan.seed, shardSize, jobs, files, ...(plan.compat === "mergekit" ? { compat: plan.compat } : {}) })).digest("hex");
+	return createHash("sha256")
+		.update(
+			JSON.stringify({
+				v: VERSION,
+				recipe: recipeText,
+				seed: plan.seed,
+				shardSize,
+				jobs,
+				files,
+				...(plan.compat === "mergekit" ? { compat: plan.compat } : {}),
+			}),
+		)
+		.digest("hex");
 }
 
 /**
@@ -137,7 +155,12 @@ export async function* runMerge(plan: MergePlan, opts: RunOptions): AsyncGenerat
 	const inflight = new Map<number, { promise: Promise<JobResult>; bytes: number }>();
 	try {
 		yield { event: "planned", tensors: plan.jobs.length, shards: folder.shards.length, bytes: plan.totalBytes, out: opts.out };
-		if (folder.done.size > 0) yield { event: "resumed", shards: folder.shards.filter((s) => s.tensors.every((t) => folder.done.has(t))).length, tensors: folder.done.size };
+		if (folder.done.size > 0)
+			yield {
+				event: "resumed",
+				shards: folder.shards.filter((s) => s.tensors.every((t) => folder.done.has(t))).length,
+				tensors: folder.done.size,
+			};
 		for (const w of plan.warnings) yield { event: "warning", message: w };
 		const announced = new Set(plan.warnings);
 		for (const note of folder.notes) {
@@ -153,10 +176,15 @@ export async function* runMerge(plan: MergePlan, opts: RunOptions): AsyncGenerat
 			.map((_, i) => i)
 			.filter((i) => !folder.done.has(plan.jobs[i]!.output.name))
 			.sort((a, b) => shardOf(a) - shardOf(b) || plan.jobs[b]!.output.byteLength - plan.jobs[a]!.output.byteLength || a - b);
-		if (threads > 1 && builtin && cpu && todo.length > 1) pool = await WorkerPool.create(Math.min(threads, todo.length), plan.models.map((m) => ({ path: m.path, ...(m.adapter !== undefined ? { adapter: m.adapter } : {}) })), {
-				...(opts.chunkElements !== undefined ? { chunkElements: opts.chunkElements } : {}),
-				...(opts.holdBytes !== undefined ? { holdBytes: opts.holdBytes } : {}),
-			});
+		if (threads > 1 && builtin && cpu && todo.length > 1)
+			pool = await WorkerPool.create(
+				Math.min(threads, todo.length),
+				plan.models.map((m) => ({ path: m.path, ...(m.adapter !== undefined ? { adapter: m.adapter } : {}) })),
+				{
+					...(opts.chunkElements !== undefined ? { chunkElements: opts.chunkElements } : {}),
+					...(opts.holdBytes !== undefined ? { holdBytes: opts.holdBytes } : {}),
+				},
+			);
 		const slots = pool?.capacity ?? 2;
 		const largest = Math.max(0, ...todo.map((i) => jobMemory(plan.jobs[i]!)));
 		const budget = Math.max(opts.memoryBudget ?? MEMORY_BUDGET_BYTES, largest);
@@ -173,7 +201,13 @@ export async function* runMerge(plan: MergePlan, opts: RunOptions): AsyncGenerat
 				const bytes = jobMemory(job);
 				if (inflight.size > 0 && used + bytes > budget) break;
 				const t = folder.target(job.output.name);
-				const spec = toJobSpec(job, i, plan.seed, { file: t.file, position: t.position, dtype: t.dtype, byteLength: t.byteLength }, folder.hashing);
+				const spec = toJobSpec(
+					job,
+					i,
+					plan.seed,
+					{ file: t.file, position: t.position, dtype: t.dtype, byteLength: t.byteLength },
+					folder.hashing,
+				);
 				const promise = pool !== undefined ? pool.run(spec) : executeJob(spec, env);
 				promise.catch(() => undefined);
 				inflight.set(i, { promise, bytes });
@@ -197,13 +231,24 @@ export async function* runMerge(plan: MergePlan, opts: RunOptions): AsyncGenerat
 			});
 			doneBytes += job.output.byteLength;
 			completed++;
-			yield { event: "tensor", name: job.output.name, index: completed - 1, total: plan.jobs.length, bytes: job.output.byteLength, doneBytes, totalBytes: plan.totalBytes };
+			yield {
+				event: "tensor",
+				name: job.output.name,
+				index: completed - 1,
+				total: plan.jobs.length,
+				bytes: job.output.byteLength,
+				doneBytes,
+				totalBytes: plan.totalBytes,
+			};
 			for (const shard of shardsDone.splice(0)) yield { event: "shardWritten", path: shard.file, bytes: shard.bytes };
 		}
 		await bookkeeping;
 		for (const shard of shardsDone.splice(0)) yield { event: "shardWritten", path: shard.file, bytes: shard.bytes };
 		if (opts.signal?.aborted) {
-			throw new ExecError("Interrupted", opts.resume === true ? `merge interrupted; rerun with --resume to continue` : "merge interrupted; no output was written");
+			throw new ExecError(
+				"Interrupted",
+				opts.resume === true ? `merge interrupted; rerun with --resume to continue` : "merge interrupted; no output was written",
+			);
 		}
 		await closeJobEnv(env);
 		const title = path.basename(path.resolve(opts.out));

@@ -10,7 +10,14 @@ import { ROW_DEFAULT, ROW_MEAN } from "../vocab/row-plan.js";
 const ROW_RUN_ELEMENTS = 1 << 24;
 
 /** Calls `fn(firstRow, data)` for rows [start, end) of a tensor, read in runs of at most ROW_RUN_ELEMENTS values. */
-async function forRows(source: TensorSource, tensor: string, start: number, end: number, cols: number, fn: (row: number, data: Float32Array) => void): Promise<void> {
+async function forRows(
+	source: TensorSource,
+	tensor: string,
+	start: number,
+	end: number,
+	cols: number,
+	fn: (row: number, data: Float32Array) => void,
+): Promise<void> {
 	const step = Math.max(1, Math.floor(ROW_RUN_ELEMENTS / cols));
 	for (let r = start; r < end; r += step) {
 		const stop = Math.min(end, r + step);
@@ -19,7 +26,11 @@ async function forRows(source: TensorSource, tensor: string, start: number, end:
 }
 
 /** The default rows of a job (each the mean of its source rows), reading every source row once, in runs. */
-async function defaultRows(models: readonly TensorSource[], vocab: JobVocab, cols: number): Promise<{ data: Float32Array; slot: Map<number, number> }> {
+async function defaultRows(
+	models: readonly TensorSource[],
+	vocab: JobVocab,
+	cols: number,
+): Promise<{ data: Float32Array; slot: Map<number, number> }> {
 	const data = new Float32Array(vocab.defaults.length * cols);
 	const slot = new Map<number, number>();
 	// (model, tensor) → source row → the default slots that add it, with their weight.
@@ -60,7 +71,13 @@ async function defaultRows(models: readonly TensorSource[], vocab: JobVocab, col
 }
 
 /** One input rebuilt to the output's rows: its own rows where it has the token, defaults, then the mean in padding rows. */
-async function remapOne(source: TensorSource, tensor: string, map: Int32Array, cols: number, defaults: { data: Float32Array; slot: Map<number, number> }): Promise<Float32Array> {
+async function remapOne(
+	source: TensorSource,
+	tensor: string,
+	map: Int32Array,
+	cols: number,
+	defaults: { data: Float32Array; slot: Map<number, number> },
+): Promise<Float32Array> {
 	const out = new Float32Array(map.length * cols);
 	for (let r = 0; r < map.length; ) {
 		const src = map[r]!;
@@ -99,7 +116,12 @@ async function remapOne(source: TensorSource, tensor: string, map: Int32Array, c
  * The inputs of a vocabulary-sized job with their rows rebuilt to the output vocabulary (base first when the job has
  * one, as in `vocab.maps`). Memory: one output-sized matrix per input plus the default rows; sources are read in runs.
  */
-export async function readRemapped(models: readonly TensorSource[], slots: ReadonlyArray<{ model: number; tensor: string }>, vocab: JobVocab, shape: readonly number[]): Promise<Float32Array[]> {
+export async function readRemapped(
+	models: readonly TensorSource[],
+	slots: ReadonlyArray<{ model: number; tensor: string }>,
+	vocab: JobVocab,
+	shape: readonly number[],
+): Promise<Float32Array[]> {
 	const cols = shape.slice(1).reduce((a, d) => a * d, 1);
 	const defaults = await defaultRows(models, vocab, cols);
 	const out: Float32Array[] = [];

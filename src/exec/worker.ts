@@ -4,8 +4,8 @@
  * executor runs custom registries in its own thread.
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { type ModelOpenSpec, openModelWithAdapter } from "../lora/open.js";
 import { BUILTIN_METHODS, createRegistry } from "../methods/registry.js";
-import { openModelWithAdapter, type ModelOpenSpec } from "../lora/open.js";
 import { closeJobEnv, executeJob, type JobEnv, type JobSpec } from "./job.js";
 import type { StreamTuning } from "./pool.js";
 
@@ -38,7 +38,11 @@ port.on("message", (msg: { type: "job"; spec: JobSpec } | { type: "close" }) => 
 		(result) => port.postMessage({ type: "done", result }),
 		(err: unknown) => {
 			const e = err as Error & { kind?: string };
-			port.postMessage({ type: "error", index: msg.spec.index, error: { name: e?.name, message: e?.message ?? String(err), kind: e?.kind, stack: e?.stack } });
+			port.postMessage({
+				type: "error",
+				index: msg.spec.index,
+				error: { name: e?.name, message: e?.message ?? String(err), kind: e?.kind, stack: e?.stack },
+			});
 		},
 	);
 });

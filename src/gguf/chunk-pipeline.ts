@@ -6,7 +6,7 @@
  * system allows, as the merge's streamed jobs do. Memory: those four buffers, whatever the model size.
  */
 import { constants } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { ExecError } from "../errors.js";
 import { alignedSpan, allocAligned, DIRECT_ALIGN, directIoEnabled } from "../io/aligned.js";
 import { writeAtAligned, writeError } from "../io/writer.js";

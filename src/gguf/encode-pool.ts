@@ -9,10 +9,10 @@ import type { Worker } from "node:worker_threads";
 import { ExecError, GgufError, LmMergeError, SafetensorsError } from "../errors.js";
 import type { TensorSource } from "../io/types.js";
 import { wasmArena } from "../wasm/kernels.js";
-import { ChunkPipeline, closeChunkOutput, openChunkOutput, type ChunkOutput } from "./chunk-pipeline.js";
-import type { ExportChunk } from "./export-chunks.js";
-import type { ChunkWorkerData } from "./encode-worker.js";
 import { startWorkerScript } from "../worker-script.js";
+import { type ChunkOutput, ChunkPipeline, closeChunkOutput, openChunkOutput } from "./chunk-pipeline.js";
+import type { ChunkWorkerData } from "./encode-worker.js";
+import type { ExportChunk } from "./export-chunks.js";
 
 /** Threads when the caller does not say: every core the system reports. */
 export function defaultEncodeThreads(): number {
@@ -108,14 +108,17 @@ export class ChunkPool implements ChunkExecutor {
 	) {
 		for (let i = 0; i < threads; i++) {
 			const slot: Slot = { worker: spawnWorker(data), pending: new Map(), exited: false };
-			slot.worker.on("message", (m: { type: string; id?: number; error?: { name?: string; message: string; kind?: string; stack?: string } }) => {
-				if (m.id === undefined) return;
-				const p = slot.pending.get(m.id);
-				slot.pending.delete(m.id);
-				if (m.type === "done") p?.resolve();
-				else p?.reject(reviveError(m.error ?? { message: "no result" }));
-				this.dispatch();
-			});
+			slot.worker.on(
+				"message",
+				(m: { type: string; id?: number; error?: { name?: string; message: string; kind?: string; stack?: string } }) => {
+					if (m.id === undefined) return;
+					const p = slot.pending.get(m.id);
+					slot.pending.delete(m.id);
+					if (m.type === "done") p?.resolve();
+					else p?.reject(reviveError(m.error ?? { message: "no result" }));
+					this.dispatch();
+				},
+			);
 			slot.worker.on("error", (err) => this.fail(err));
 			slot.worker.on("exit", (code) => {
 				slot.exited = true;
@@ -139,7 +142,8 @@ export class ChunkPool implements ChunkExecutor {
 	private dispatch(): void {
 		while (this.waiting.length > 0 && this.failure === undefined) {
 			let slot: Slot | undefined;
-			for (const s of this.slots) if (s.pending.size < CHUNKS_PER_WORKER && (slot === undefined || s.pending.size < slot.pending.size)) slot = s;
+			for (const s of this.slots)
+				if (s.pending.size < CHUNKS_PER_WORKER && (slot === undefined || s.pending.size < slot.pending.size)) slot = s;
 			if (slot === undefined) return;
 			const { chunk, id } = this.waiting.shift()!;
 			slot.pending.set(id, this.pending.get(id)!);

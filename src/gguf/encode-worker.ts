@@ -29,7 +29,13 @@ const fileOf = (path: string) => {
 	return f;
 };
 const output = await openChunkOutput(init.out);
-const pipeline = new ChunkPipeline(wasmArena(), async (c, scratch) => (await fileOf(c.file)).readRawAligned(c.name, c.start, c.end, scratch), output, init.maxIn, init.maxOut);
+const pipeline = new ChunkPipeline(
+	wasmArena(),
+	async (c, scratch) => (await fileOf(c.file)).readRawAligned(c.name, c.start, c.end, scratch),
+	output,
+	init.maxIn,
+	init.maxOut,
+);
 
 port.on("message", (msg: Request) => {
 	if (msg.type === "close") {
@@ -45,7 +51,11 @@ port.on("message", (msg: Request) => {
 		() => port.postMessage({ type: "done", id: msg.id }),
 		(err: unknown) => {
 			const e = err as Error & { kind?: string; file?: string; tensor?: string };
-			port.postMessage({ type: "error", id: msg.id, error: { name: e?.name, message: e?.message ?? String(err), kind: e?.kind, stack: e?.stack } });
+			port.postMessage({
+				type: "error",
+				id: msg.id,
+				error: { name: e?.name, message: e?.message ?? String(err), kind: e?.kind, stack: e?.stack },
+			});
 		},
 	);
 });

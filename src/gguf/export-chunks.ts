@@ -3,9 +3,10 @@
  * permutation stays inside a chunk), each chunk knowing the source bytes it reads and the output bytes it
  * writes at its final place in the file. Any thread can then read, encode and write any chunk on its own.
  */
-import { dtypeBytes, isFloatDtype, type FloatDtype } from "../io/dtypes.js";
-import type { TensorSource } from "../io/types.js";
+
 import { GgufError } from "../errors.js";
+import { dtypeBytes, type FloatDtype, isFloatDtype } from "../io/dtypes.js";
+import type { TensorSource } from "../io/types.js";
 import { GGML_TYPES, type GgmlType } from "./constants.js";
 import type { ExportPlan } from "./export-plan.js";
 import type { GgufLayout } from "./layout.js";
@@ -39,7 +40,8 @@ export function planChunks(source: TensorSource, plan: ExportPlan, layout: GgufL
 	const chunks: ExportChunk[] = [];
 	for (const [index, t] of plan.tensors.entries()) {
 		const info = source.info(t.name);
-		if (!isFloatDtype(info.dtype)) throw new GgufError("UnsupportedModel", plan.location, `dtype ${info.dtype} is not a float type`, t.name);
+		if (!isFloatDtype(info.dtype))
+			throw new GgufError("UnsupportedModel", plan.location, `dtype ${info.dtype} is not a float type`, t.name);
 		const placed = layout.tensors[index]!;
 		const cols = t.dims[0]!;
 		const rows = t.dims.slice(1).reduce((a, d) => a * d, 1);

@@ -12,9 +12,9 @@ import type { ModelSource } from "../model/model-source.js";
 import { GGML_TYPES, type GgmlType } from "./constants.js";
 import { hasCodec } from "./encode.js";
 import { checkLlamaCompatible } from "./llama-metadata.js";
-import { tensorTypeFor, type GgufExportType } from "./mix.js";
+import { type GgufExportType, tensorTypeFor } from "./mix.js";
 import { ggufTensorName, isSkippedTensor } from "./names.js";
-import { ggufVocab, type GgufVocab } from "./vocab.js";
+import { type GgufVocab, ggufVocab } from "./vocab.js";
 
 interface PlannedTensor {
 	/** The Hugging Face name in the source. */
@@ -45,10 +45,16 @@ async function readJson(path: string, required: boolean): Promise<unknown> {
 	try {
 		size = (await stat(path)).size;
 	} catch {
-		if (required) throw new GgufError("UnsupportedTokenizer", path, "not found: the GGUF file embeds the tokenizer, so the model folder needs its tokenizer.json");
+		if (required)
+			throw new GgufError(
+				"UnsupportedTokenizer",
+				path,
+				"not found: the GGUF file embeds the tokenizer, so the model folder needs its tokenizer.json",
+			);
 		return undefined;
 	}
-	if (size > MAX_TOKENIZER_FILE_BYTES) throw new GgufError("UnsupportedTokenizer", path, `${size} bytes is larger than the ${MAX_TOKENIZER_FILE_BYTES}-byte limit`);
+	if (size > MAX_TOKENIZER_FILE_BYTES)
+		throw new GgufError("UnsupportedTokenizer", path, `${size} bytes is larger than the ${MAX_TOKENIZER_FILE_BYTES}-byte limit`);
 	try {
 		return JSON.parse(await readFile(path, "utf8")) as unknown;
 	} catch (err) {
@@ -67,19 +73,26 @@ function sortKey(ggufName: string): [number, number, string] {
 /** Checks one tensor's shape against config.json; `want` is the Hugging Face shape. */
 function expectShape(where: string, name: string, shape: readonly number[], want: readonly number[]): void {
 	if (shape.length !== want.length || shape.some((d, i) => d !== want[i])) {
-		throw new GgufError("UnsupportedModel", where, `shape [${shape.join(", ")}] does not match config.json, which implies [${want.join(", ")}]`, name);
+		throw new GgufError(
+			"UnsupportedModel",
+			where,
+			`shape [${shape.join(", ")}] does not match config.json, which implies [${want.join(", ")}]`,
+			name,
+		);
 	}
 }
 
 export async function planExport(source: ModelSource, type: GgufExportType): Promise<ExportPlan> {
 	const where = source.dir;
 	const cfg = source.config;
-	if (cfg === undefined) throw new GgufError("UnsupportedModel", where, "no config.json: the architecture, heads and rope settings come from it");
+	if (cfg === undefined)
+		throw new GgufError("UnsupportedModel", where, "no config.json: the architecture, heads and rope settings come from it");
 	checkLlamaCompatible(cfg, where);
 	const warnings: string[] = [];
 	const names = source.names();
 	const hasOutput = names.includes("lm_head.weight");
-	if (!hasOutput && !cfg.tieWordEmbeddings) throw new GgufError("UnsupportedModel", where, "no lm_head.weight, and tie_word_embeddings is false");
+	if (!hasOutput && !cfg.tieWordEmbeddings)
+		throw new GgufError("UnsupportedModel", where, "no lm_head.weight, and tie_word_embeddings is false");
 	const H = cfg.hiddenSize;
 	const qRows = cfg.numAttentionHeads * cfg.headDim;
 	const kvRows = cfg.numKeyValueHeads * cfg.headDim;
@@ -111,16 +124,31 @@ export async function planExport(source: ModelSource, type: GgufExportType): Pro
 		const want = shapes[name] ?? shapes[name.replace(/^model\.layers\.\d+\./, "")];
 		if (want !== undefined) expectShape(where, name, info.shape, want);
 		if (g.layer !== undefined) {
-			if (g.layer >= cfg.numHiddenLayers) throw new GgufError("UnsupportedModel", where, `layer ${g.layer} is beyond num_hidden_layers ${cfg.numHiddenLayers}`, name);
+			if (g.layer >= cfg.numHiddenLayers)
+				throw new GgufError("UnsupportedModel", where, `layer ${g.layer} is beyond num_hidden_layers ${cfg.numHiddenLayers}`, name);
 			perLayer.set(g.layer, (perLayer.get(g.layer) ?? 0) + 1);
 		}
 		const dims = [...info.shape].reverse();
-		const ggmlType = tensorTypeFor(type, { name: g.name, dims, layers: cfg.numHiddenLayers, hasOutput, ...(g.layer !== undefined ? { layer: g.layer } : {}) });
+		const ggmlType = tensorTypeFor(type, {
+			name: g.name,
+			dims,
+			layers: cfg.numHiddenLayers,
+			hasOutput,
+			...(g.layer !== undefined ? { layer: g.layer } : {}),
+		});
 		if (!hasCodec(ggmlType)) throw new GgufError("UnsupportedModel", where, `${ggmlType} encoding is not available`, name);
-		tensors.push({ name, ggufName: g.name, dims, ggmlType, sourceBytes: info.byteLength, ...(g.rotary !== undefined ? { rotary: g.rotary } : {}) });
+		tensors.push({
+			name,
+			ggufName: g.name,
+			dims,
+			ggmlType,
+			sourceBytes: info.byteLength,
+			...(g.rotary !== undefined ? { rotary: g.rotary } : {}),
+		});
 	}
 	for (let layer = 0; layer < cfg.numHiddenLayers; layer++) {
-		if (perLayer.get(layer) !== 9) throw new GgufError("UnsupportedModel", where, `layer ${layer} has ${perLayer.get(layer) ?? 0} of its 9 weight tensors`);
+		if (perLayer.get(layer) !== 9)
+			throw new GgufError("UnsupportedModel", where, `layer ${layer} has ${perLayer.get(layer) ?? 0} of its 9 weight tensors`);
 	}
 	if (!names.includes("model.norm.weight")) throw new GgufError("UnsupportedModel", where, "no model.norm.weight");
 	tensors.sort((a, b) => {
@@ -131,16 +159,35 @@ export async function planExport(source: ModelSource, type: GgufExportType): Pro
 	const tokenizerJson = await readJson(join(source.dir, "tokenizer.json"), true);
 	const tokenizerConfig = await readJson(join(source.dir, "tokenizer_config.json"), false);
 	const vocab = ggufVocab(tokenizerJson, tokenizerConfig, vocabRows, join(source.dir, "tokenizer.json"));
-	if (vocabRows !== cfg.vocabSize) warnings.push(`config.json says vocab_size ${cfg.vocabSize}, the embedding has ${vocabRows} rows: the GGUF uses ${vocabRows}`);
-	if (!vocab.byteFallback) warnings.push("the tokenizer has no byte fallback: llama.cpp cannot tokenize characters outside its vocabulary (Hugging Face maps them to the unknown token)");
+	if (vocabRows !== cfg.vocabSize)
+		warnings.push(`config.json says vocab_size ${cfg.vocabSize}, the embedding has ${vocabRows} rows: the GGUF uses ${vocabRows}`);
+	if (!vocab.byteFallback)
+		warnings.push(
+			"the tokenizer has no byte fallback: llama.cpp cannot tokenize characters outside its vocabulary (Hugging Face maps them to the unknown token)",
+		);
 	if (vocab.inconsistent.length > 0) {
-		const shown = vocab.inconsistent.slice(0, 3).map((t) => JSON.stringify(t)).join(", ");
-		warnings.push(`${vocab.inconsistent.length} token(s) can be built by llama.cpp's merge-by-score but not by tokenizer.json's merges (${shown}): llama.cpp may tokenize text containing them differently`);
+		const shown = vocab.inconsistent
+			.slice(0, 3)
+			.map((t) => JSON.stringify(t))
+			.join(", ");
+		warnings.push(
+			`${vocab.inconsistent.length} token(s) can be built by llama.cpp's merge-by-score but not by tokenizer.json's merges (${shown}): llama.cpp may tokenize text containing them differently`,
+		);
 	}
-	if (cfg.slidingWindow !== null && cfg.slidingWindow < (typeof cfg.raw.max_position_embeddings === "number" ? cfg.raw.max_position_embeddings : Infinity)) {
-		warnings.push(`sliding_window ${cfg.slidingWindow} is recorded, but llama.cpp's llama architecture attends over the whole context: prompts longer than ${cfg.slidingWindow} tokens will differ from the source model`);
+	if (
+		cfg.slidingWindow !== null &&
+		cfg.slidingWindow < (typeof cfg.raw.max_position_embeddings === "number" ? cfg.raw.max_position_embeddings : Infinity)
+	) {
+		warnings.push(
+			`sliding_window ${cfg.slidingWindow} is recorded, but llama.cpp's llama architecture attends over the whole context: prompts longer than ${cfg.slidingWindow} tokens will differ from the source model`,
+		);
 	}
-	const fallback = tensors.filter((t) => t.dims.length > 1 && GGML_TYPES[t.ggmlType].block === 1 && type !== "f32" && type !== "f16" && type !== "bf16");
-	if (fallback.length > 0) warnings.push(`${fallback.length} matrix/matrices have rows of a length no ${type} block fits (e.g. ${fallback[0]!.name}, ${fallback[0]!.dims[0]} values per row): written as F16`);
+	const fallback = tensors.filter(
+		(t) => t.dims.length > 1 && GGML_TYPES[t.ggmlType].block === 1 && type !== "f32" && type !== "f16" && type !== "bf16",
+	);
+	if (fallback.length > 0)
+		warnings.push(
+			`${fallback.length} matrix/matrices have rows of a length no ${type} block fits (e.g. ${fallback[0]!.name}, ${fallback[0]!.dims[0]} values per row): written as F16`,
+		);
 	return { location: where, config: cfg, vocab, tensors, readBytes: tensors.reduce((n, t) => n + t.sourceBytes, 0), warnings };
 }

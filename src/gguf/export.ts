@@ -9,17 +9,17 @@ import { basename, join } from "node:path";
 import { ExecError, GgufError } from "../errors.js";
 import { openModel } from "../model/model-dir.js";
 import type { ModelSource } from "../model/model-source.js";
-import { resolveModelRef, type ResolveOptions } from "../model/refs.js";
+import { type ResolveOptions, resolveModelRef } from "../model/refs.js";
 import { GGML_QUANTIZATION_VERSION, GGML_TYPES, type GgmlType } from "./constants.js";
-import { CHUNKS_PER_WORKER, ChunkPool, defaultEncodeThreads, LocalChunks, type ChunkExecutor } from "./encode-pool.js";
+import { CHUNKS_PER_WORKER, type ChunkExecutor, ChunkPool, defaultEncodeThreads, LocalChunks } from "./encode-pool.js";
 import { planChunks } from "./export-chunks.js";
-import { planExport, type ExportPlan } from "./export-plan.js";
+import { type ExportPlan, planExport } from "./export-plan.js";
 import { layoutGguf } from "./layout.js";
-import { gguf, type GgufMetadata } from "./metadata.js";
+import { llamaMetadata } from "./llama-metadata.js";
+import { type GgufMetadata, gguf } from "./metadata.js";
 import { fileTypeOf, type GgufExportType } from "./mix.js";
 import { vocabMetadata } from "./vocab.js";
 import { GgufWriter } from "./writer.js";
-import { llamaMetadata } from "./llama-metadata.js";
 
 /** Options of {@link exportGguf}: the type and file to write, and how the export runs. */
 export interface ExportGgufOptions {
@@ -43,8 +43,25 @@ export interface ExportGgufOptions {
 
 /** Progress of an export: the plan (tensor count, sizes, the ggml type mix), each tensor, warnings, the end. */
 export type ExportEvent =
-	| { event: "planned"; out: string; type: GgufExportType; tensors: number; readBytes: number; bytes: number; types: Partial<Record<GgmlType, number>> }
-	| { event: "tensor"; name: string; ggufName: string; ggmlType: GgmlType; index: number; total: number; doneBytes: number; totalBytes: number }
+	| {
+			event: "planned";
+			out: string;
+			type: GgufExportType;
+			tensors: number;
+			readBytes: number;
+			bytes: number;
+			types: Partial<Record<GgmlType, number>>;
+	  }
+	| {
+			event: "tensor";
+			name: string;
+			ggufName: string;
+			ggmlType: GgmlType;
+			index: number;
+			total: number;
+			doneBytes: number;
+			totalBytes: number;
+	  }
 	| { event: "warning"; message: string }
 	| { event: "done"; out: string; bytes: number; seconds: number };
 
@@ -63,7 +80,10 @@ export interface ExportGgufResult {
 }
 
 /** Opens `model` (a path or any model reference) unless it already is an open ModelSource. */
-async function openSource(model: string | ModelSource, opts: ExportGgufOptions): Promise<{ source: ModelSource; name: string; owned: boolean }> {
+async function openSource(
+	model: string | ModelSource,
+	opts: ExportGgufOptions,
+): Promise<{ source: ModelSource; name: string; owned: boolean }> {
 	if (typeof model !== "string") return { source: model, name: opts.name ?? basename(model.dir), owned: false };
 	const resolved = await resolveModelRef(model, opts.resolve);
 	const source = await openModel(resolved.path);
@@ -78,7 +98,10 @@ async function openSource(model: string | ModelSource, opts: ExportGgufOptions):
 async function assertNotAnInput(out: string, source: ModelSource): Promise<void> {
 	const target = await stat(out).catch(() => undefined);
 	if (target === undefined) return;
-	const beside = await readdir(source.dir).then((names) => names.map((n) => join(source.dir, n)), () => [] as string[]);
+	const beside = await readdir(source.dir).then(
+		(names) => names.map((n) => join(source.dir, n)),
+		() => [] as string[],
+	);
 	for (const file of [...source.files, ...(source.indexFile !== undefined ? [source.indexFile] : []), ...beside]) {
 		const s = await stat(file).catch(() => undefined);
 		if (s?.isFile() && s.dev === target.dev && s.ino === target.ino) {
@@ -90,7 +113,8 @@ async function assertNotAnInput(out: string, source: ModelSource): Promise<void>
 /** The GGUF metadata of a plan, in llama.cpp's converter order. */
 function exportMetadata(plan: ExportPlan, name: string, type: GgufExportType): GgufMetadata {
 	const meta: GgufMetadata = new Map(llamaMetadata(plan.config, name, fileTypeOf(type)));
-	if (plan.tensors.some((t) => GGML_TYPES[t.ggmlType].block > 1)) meta.set("general.quantization_version", gguf.u32(GGML_QUANTIZATION_VERSION));
+	if (plan.tensors.some((t) => GGML_TYPES[t.ggmlType].block > 1))
+		meta.set("general.quantization_version", gguf.u32(GGML_QUANTIZATION_VERSION));
 	for (const [k, v] of vocabMetadata(plan.vocab)) meta.set(k, v);
 	return meta;
 }
@@ -105,11 +129,23 @@ export async function* exportGgufIter(model: string | ModelSource, opts: ExportG
 	try {
 		const plan = await planExport(source, opts.type);
 		for (const message of plan.warnings) yield { event: "warning", message };
-		const layout = layoutGguf(exportMetadata(plan, name, opts.type), plan.tensors.map((t) => ({ name: t.ggufName, dims: t.dims, type: t.ggmlType })), opts.out);
+		const layout = layoutGguf(
+			exportMetadata(plan, name, opts.type),
+			plan.tensors.map((t) => ({ name: t.ggufName, dims: t.dims, type: t.ggmlType })),
+			opts.out,
+		);
 		const types: Partial<Record<GgmlType, number>> = {};
 		for (const t of plan.tensors) types[t.ggmlType] = (types[t.ggmlType] ?? 0) + 1;
 		const totalBytes = layout.fileSize;
-		yield { event: "planned", out: opts.out, type: opts.type, tensors: plan.tensors.length, readBytes: plan.readBytes, bytes: totalBytes, types };
+		yield {
+			event: "planned",
+			out: opts.out,
+			type: opts.type,
+			tensors: plan.tensors.length,
+			readBytes: plan.readBytes,
+			bytes: totalBytes,
+			types,
+		};
 		const chunks = planChunks(source, plan, layout, opts.chunkValues);
 		await assertNotAnInput(opts.out, source);
 		const writer = await GgufWriter.create(opts.out, layout, { force: opts.force ?? false });
@@ -119,7 +155,10 @@ export async function* exportGgufIter(model: string | ModelSource, opts: ExportG
 			const threads = opts.threads ?? defaultEncodeThreads();
 			const maxIn = chunks.reduce((m, c) => Math.max(m, c.end - c.start), 0);
 			const maxOut = chunks.reduce((m, c) => Math.max(m, c.bytes), 0);
-			exec = threads > 1 ? new ChunkPool(threads, { out: writer.tempFile, maxIn, maxOut }) : await LocalChunks.open(source, writer.tempFile, maxIn, maxOut);
+			exec =
+				threads > 1
+					? new ChunkPool(threads, { out: writer.tempFile, maxIn, maxOut })
+					: await LocalChunks.open(source, writer.tempFile, maxIn, maxOut);
 			// Chunks are handed out in file order, at most CHUNKS_PER_WORKER per thread at a time; each is written at its
 			// place by the thread that encoded it. A tensor is reported (and recorded by the writer) once all of its chunks
 			// and those of every tensor before it are written.
@@ -134,7 +173,16 @@ export async function* exportGgufIter(model: string | ModelSource, opts: ExportG
 					const t = plan.tensors[reported]!;
 					writer.markWritten(t.ggufName);
 					const placed = layout.tensors[reported]!;
-					yield { event: "tensor", name: t.name, ggufName: t.ggufName, ggmlType: t.ggmlType, index: reported, total: plan.tensors.length, doneBytes: layout.dataStart + placed.offset + placed.byteLength, totalBytes };
+					yield {
+						event: "tensor",
+						name: t.name,
+						ggufName: t.ggufName,
+						ggmlType: t.ggmlType,
+						index: reported,
+						total: plan.tensors.length,
+						doneBytes: layout.dataStart + placed.offset + placed.byteLength,
+						totalBytes,
+					};
 					reported++;
 				}
 			};
@@ -148,7 +196,8 @@ export async function* exportGgufIter(model: string | ModelSource, opts: ExportG
 			for (const chunk of chunks) {
 				yield* settle(limit - 1);
 				if (failure !== undefined) break;
-				if (opts.signal?.aborted === true) throw new ExecError("Interrupted", `${plan.location}: export interrupted at tensor "${chunk.name}"`);
+				if (opts.signal?.aborted === true)
+					throw new ExecError("Interrupted", `${plan.location}: export interrupted at tensor "${chunk.name}"`);
 				inFlight++;
 				exec.submit(chunk).then(
 					() => {
@@ -185,7 +234,10 @@ export async function* exportGgufIter(model: string | ModelSource, opts: ExportG
 }
 
 /** Drains exportGgufIter, passing each event to `onEvent`. */
-export async function exportGguf(model: string | ModelSource, opts: ExportGgufOptions & { onEvent?: (e: ExportEvent) => void }): Promise<ExportGgufResult> {
+export async function exportGguf(
+	model: string | ModelSource,
+	opts: ExportGgufOptions & { onEvent?: (e: ExportEvent) => void },
+): Promise<ExportGgufResult> {
 	const gen = exportGgufIter(model, opts);
 	for (;;) {
 		const r = await gen.next();

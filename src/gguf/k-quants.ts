@@ -21,7 +21,7 @@
  * super-block's mean square) favour the large values that dominate a matrix product's error.
  */
 import { f16BitsToF32, f32ToF16Bits } from "../io/convert.js";
-import { searchAffine, searchSymmetric, type Fit } from "./k-scale.js";
+import { type Fit, searchAffine, searchSymmetric } from "./k-scale.js";
 
 const QK_K = 256;
 const Q4_K_BYTES = 144;
@@ -68,7 +68,16 @@ function meanSquare(src: Float32Array, b: number): number {
  * then the integers re-rounded against the scales as the reader will see them. Writes d, dmin, scales;
  * returns the integers (0..nmax) in `q`.
  */
-function affineSuperBlock(src: Float32Array, b: number, nmax: number, out: Uint8Array, o: number, q: Uint8Array, fit: Fit, w: Float32Array): void {
+function affineSuperBlock(
+	src: Float32Array,
+	b: number,
+	nmax: number,
+	out: Uint8Array,
+	o: number,
+	q: Uint8Array,
+	fit: Fit,
+	w: Float32Array,
+): void {
 	const sigma2 = meanSquare(src, b);
 	const scales = new Float32Array(8);
 	const mins = new Float32Array(8);
@@ -129,8 +138,10 @@ export function decodeQ4_K(bytes: Uint8Array, out: Float32Array): void {
 		const dmin = getF16(bytes, o + 2);
 		unpackScaleMins(bytes, o + 4, sc, m);
 		for (let g = 0; g < 4; g++) {
-			const d1 = d * sc[2 * g]!, m1 = dmin * m[2 * g]!;
-			const d2 = d * sc[2 * g + 1]!, m2 = dmin * m[2 * g + 1]!;
+			const d1 = d * sc[2 * g]!,
+				m1 = dmin * m[2 * g]!;
+			const d2 = d * sc[2 * g + 1]!,
+				m2 = dmin * m[2 * g + 1]!;
 			for (let l = 0; l < 32; l++) {
 				const byte = bytes[o + 16 + 32 * g + l]!;
 				out[b + 64 * g + l] = d1 * (byte & 0xf) - m1;
@@ -166,8 +177,10 @@ export function decodeQ5_K(bytes: Uint8Array, out: Float32Array): void {
 		const dmin = getF16(bytes, o + 2);
 		unpackScaleMins(bytes, o + 4, sc, m);
 		for (let g = 0; g < 4; g++) {
-			const d1 = d * sc[2 * g]!, m1 = dmin * m[2 * g]!;
-			const d2 = d * sc[2 * g + 1]!, m2 = dmin * m[2 * g + 1]!;
+			const d1 = d * sc[2 * g]!,
+				m1 = dmin * m[2 * g]!;
+			const d2 = d * sc[2 * g + 1]!,
+				m2 = dmin * m[2 * g + 1]!;
 			for (let l = 0; l < 32; l++) {
 				const byte = bytes[o + 48 + 32 * g + l]!;
 				const h = bytes[o + 16 + l]!;
@@ -216,7 +229,10 @@ export function encodeQ6_K(src: Float32Array, out: Uint8Array): void {
 		for (let h = 0; h < 2; h++) {
 			for (let l = 0; l < 32; l++) {
 				const base = 128 * h + l;
-				const q1 = q[base]!, q2 = q[base + 32]!, q3 = q[base + 64]!, q4 = q[base + 96]!;
+				const q1 = q[base]!,
+					q2 = q[base + 32]!,
+					q3 = q[base + 64]!,
+					q4 = q[base + 96]!;
 				out[o + 64 * h + l] = (q1 & 0xf) | ((q3 & 0xf) << 4);
 				out[o + 64 * h + l + 32] = (q2 & 0xf) | ((q4 & 0xf) << 4);
 				out[o + 128 + 32 * h + l] = (q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6);

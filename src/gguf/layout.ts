@@ -4,8 +4,8 @@
  * tensor's type and shape up front is what lets the export stream (like safetensors' prepare()).
  */
 import { GgufError } from "../errors.js";
-import { GGML_TYPES, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, ggmlRowBytes, type GgmlType } from "./constants.js";
-import { ByteSink, KIND_TAGS, type GgufMetadata } from "./metadata.js";
+import { GGML_TYPES, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, type GgmlType, ggmlRowBytes } from "./constants.js";
+import { ByteSink, type GgufMetadata, KIND_TAGS } from "./metadata.js";
 
 /** One tensor of the file: GGUF dims are innermost first (`dims[0]` is the row length, ggml's ne[0]). */
 interface GgufTensorSpec {
@@ -35,7 +35,12 @@ function ggufTensorBytes(spec: GgufTensorSpec, file: string): number {
 	const row = spec.dims[0] ?? 1;
 	const rowBytes = ggmlRowBytes(spec.type, row);
 	if (rowBytes === undefined) {
-		throw new GgufError("InvalidTensorInfo", file, `rows of ${row} elements are not whole ${spec.type} blocks of ${GGML_TYPES[spec.type].block}`, spec.name);
+		throw new GgufError(
+			"InvalidTensorInfo",
+			file,
+			`rows of ${row} elements are not whole ${spec.type} blocks of ${GGML_TYPES[spec.type].block}`,
+			spec.name,
+		);
 	}
 	return spec.dims.slice(1).reduce((n, d) => n * d, rowBytes);
 }
@@ -45,7 +50,12 @@ function alignUp(n: number, alignment: number): number {
 }
 
 /** Lays out header, metadata and tensor infos; tensor data follows in the order given. */
-export function layoutGguf(metadata: GgufMetadata, tensors: readonly GgufTensorSpec[], file: string, alignment = GGUF_DEFAULT_ALIGNMENT): GgufLayout {
+export function layoutGguf(
+	metadata: GgufMetadata,
+	tensors: readonly GgufTensorSpec[],
+	file: string,
+	alignment = GGUF_DEFAULT_ALIGNMENT,
+): GgufLayout {
 	const placements: GgufTensorPlacement[] = [];
 	let offset = 0;
 	for (const t of tensors) {
@@ -73,5 +83,11 @@ export function layoutGguf(metadata: GgufMetadata, tensors: readonly GgufTensorS
 	const dataStart = alignUp(sink.length, alignment);
 	sink.zeros(dataStart - sink.length);
 	const last = placements.at(-1);
-	return { header: sink.result(), tensors: placements, alignment, dataStart, fileSize: dataStart + (last === undefined ? 0 : last.offset + last.byteLength) };
+	return {
+		header: sink.result(),
+		tensors: placements,
+		alignment,
+		dataStart,
+		fileSize: dataStart + (last === undefined ? 0 : last.offset + last.byteLength),
+	};
 }

@@ -4,7 +4,7 @@
  */
 import { GgufError } from "../errors.js";
 import type { ModelConfig } from "../model/config.js";
-import { gguf, type GgufValue } from "./metadata.js";
+import { type GgufValue, gguf } from "./metadata.js";
 
 /** Hugging Face architectures (config.json `architectures[0]` / `model_type`) exported as `llama`. */
 const LLAMA_ARCHITECTURES = ["LlamaForCausalLM", "MistralForCausalLM"] as const;
@@ -16,21 +16,31 @@ const DEFAULT_CONTEXT_LENGTH = 4096;
 /** Throws GgufError "UnsupportedModel" unless the config describes a model the `llama` architecture runs as-is. */
 export function checkLlamaCompatible(cfg: ModelConfig, where: string): void {
 	const arch = cfg.architectures[0];
-	const known = arch !== undefined ? (LLAMA_ARCHITECTURES as readonly string[]).includes(arch) : cfg.modelType !== undefined && LLAMA_MODEL_TYPES.includes(cfg.modelType);
+	const known =
+		arch !== undefined
+			? (LLAMA_ARCHITECTURES as readonly string[]).includes(arch)
+			: cfg.modelType !== undefined && LLAMA_MODEL_TYPES.includes(cfg.modelType);
 	if (!known) {
-		throw new GgufError("UnsupportedModel", where, `architecture ${arch ?? cfg.modelType ?? "unknown"} is not exported to GGUF (supported: ${LLAMA_ARCHITECTURES.join(", ")})`);
+		throw new GgufError(
+			"UnsupportedModel",
+			where,
+			`architecture ${arch ?? cfg.modelType ?? "unknown"} is not exported to GGUF (supported: ${LLAMA_ARCHITECTURES.join(", ")})`,
+		);
 	}
 	const act = cfg.raw.hidden_act ?? "silu";
-	if (act !== "silu") throw new GgufError("UnsupportedModel", where, `hidden_act "${String(act)}": llama.cpp's llama architecture uses silu`);
+	if (act !== "silu")
+		throw new GgufError("UnsupportedModel", where, `hidden_act "${String(act)}": llama.cpp's llama architecture uses silu`);
 	const scaling = cfg.raw.rope_scaling;
 	if (scaling !== null && scaling !== undefined) {
-		const type = typeof scaling === "object" ? ((scaling as Record<string, unknown>).rope_type ?? (scaling as Record<string, unknown>).type) : scaling;
+		const type =
+			typeof scaling === "object" ? ((scaling as Record<string, unknown>).rope_type ?? (scaling as Record<string, unknown>).type) : scaling;
 		if (type !== "linear" && type !== "default") {
 			throw new GgufError("UnsupportedModel", where, `rope_scaling type ${JSON.stringify(type)} is not exported (only linear)`);
 		}
 	}
 	for (const key of ["attention_bias", "mlp_bias"]) {
-		if (cfg.raw[key] === true) throw new GgufError("UnsupportedModel", where, `${key}: true is not exported (llama.cpp would need the bias tensors)`);
+		if (cfg.raw[key] === true)
+			throw new GgufError("UnsupportedModel", where, `${key}: true is not exported (llama.cpp would need the bias tensors)`);
 	}
 	if (cfg.headDim % 2 !== 0) throw new GgufError("UnsupportedModel", where, `head_dim ${cfg.headDim} is odd: rotary embeddings need pairs`);
 }

@@ -118,68 +118,57 @@ export class ByteSink {
 	}
 	scalar(kind: GgufScalarKind | GgufKind, v: number | bigint | boolean | string): void {
 		switch (kind) {
-			case "uint8":
-				{
+			case "uint8": {
 				const at = this.reserve(1);
 				this.view.setUint8(at, v as number);
 				return;
 			}
-			case "int8":
-				{
+			case "int8": {
 				const at = this.reserve(1);
 				this.view.setInt8(at, v as number);
 				return;
 			}
-			case "bool":
-				{
+			case "bool": {
 				const at = this.reserve(1);
 				this.view.setUint8(at, v ? 1 : 0);
 				return;
 			}
-			case "uint16":
-				{
+			case "uint16": {
 				const at = this.reserve(2);
 				this.view.setUint16(at, v as number, true);
 				return;
 			}
-			case "int16":
-				{
+			case "int16": {
 				const at = this.reserve(2);
 				this.view.setInt16(at, v as number, true);
 				return;
 			}
-			case "uint32":
-				{
+			case "uint32": {
 				const at = this.reserve(4);
 				this.view.setUint32(at, v as number, true);
 				return;
 			}
-			case "int32":
-				{
+			case "int32": {
 				const at = this.reserve(4);
 				this.view.setInt32(at, v as number, true);
 				return;
 			}
-			case "float32":
-				{
+			case "float32": {
 				const at = this.reserve(4);
 				this.view.setFloat32(at, v as number, true);
 				return;
 			}
-			case "float64":
-				{
+			case "float64": {
 				const at = this.reserve(8);
 				this.view.setFloat64(at, v as number, true);
 				return;
 			}
-			case "uint64":
-				{
+			case "uint64": {
 				const at = this.reserve(8);
 				this.view.setBigUint64(at, BigInt(v as bigint), true);
 				return;
 			}
-			case "int64":
-				{
+			case "int64": {
 				const at = this.reserve(8);
 				this.view.setBigInt64(at, BigInt(v as bigint), true);
 				return;

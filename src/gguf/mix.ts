@@ -6,7 +6,7 @@
  * Rows that are not whole blocks fall back as llama.cpp does: Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0, and
  * to F16 when even 32-element blocks do not fit.
  */
-import { GGML_TYPES, LLAMA_FILE_TYPES, type GgmlType } from "./constants.js";
+import { GGML_TYPES, type GgmlType, LLAMA_FILE_TYPES } from "./constants.js";
 
 /** The export types `merge export --type` accepts, as people name the files they download. */
 export const GGUF_EXPORT_TYPES = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k"] as const;
@@ -64,7 +64,11 @@ export function tensorTypeFor(type: GgufExportType, t: MixInput): GgmlType {
 	const isOutput = t.name === "output.weight" || (!t.hasOutput && t.name === "token_embd.weight");
 	if (isOutput) {
 		chosen = t.dims[0]! % GGML_TYPES[base].block !== 0 ? "Q8_0" : base === "Q8_0" ? "Q8_0" : "Q6_K";
-	} else if ((type === "q4_k_m" || type === "q5_k_m") && t.layer !== undefined && (t.name.endsWith(".attn_v.weight") || t.name.endsWith(".ffn_down.weight"))) {
+	} else if (
+		(type === "q4_k_m" || type === "q5_k_m") &&
+		t.layer !== undefined &&
+		(t.name.endsWith(".attn_v.weight") || t.name.endsWith(".ffn_down.weight"))
+	) {
 		if (moreBits(t.layer, t.layers)) chosen = "Q6_K";
 	}
 	return fitRows(chosen, t.dims[0]!);

@@ -4,7 +4,7 @@
  * used, so a corrupt count fails with a one-line error instead of a huge allocation.
  */
 import { GgufError } from "../errors.js";
-import { KIND_BYTES, KIND_TAGS, type GgufKind, type GgufMetadata, type GgufValue } from "./metadata.js";
+import { type GgufKind, type GgufMetadata, type GgufValue, KIND_BYTES, KIND_TAGS } from "./metadata.js";
 
 /** ggml tensors have at most four dimensions (GGML_MAX_DIMS). */
 const MAX_TENSOR_DIMS = 4;
@@ -37,7 +37,8 @@ export async function readHeaderFields(
 			try {
 				await grow(pos + n);
 			} catch (err) {
-				if (err instanceof GgufError && err.kind === "Truncated") throw new GgufError("Truncated", path, `${field} runs past the end of the file (byte ${pos + n})`);
+				if (err instanceof GgufError && err.kind === "Truncated")
+					throw new GgufError("Truncated", path, `${field} runs past the end of the file (byte ${pos + n})`);
 				throw err;
 			}
 		}
@@ -74,17 +75,28 @@ export async function readHeaderFields(
 		const at = pos;
 		pos += size;
 		switch (kind) {
-			case "uint8": return dv.getUint8(at);
-			case "int8": return dv.getInt8(at);
-			case "bool": return dv.getUint8(at) !== 0;
-			case "uint16": return dv.getUint16(at, true);
-			case "int16": return dv.getInt16(at, true);
-			case "uint32": return dv.getUint32(at, true);
-			case "int32": return dv.getInt32(at, true);
-			case "float32": return dv.getFloat32(at, true);
-			case "float64": return dv.getFloat64(at, true);
-			case "uint64": return dv.getBigUint64(at, true);
-			default: return dv.getBigInt64(at, true);
+			case "uint8":
+				return dv.getUint8(at);
+			case "int8":
+				return dv.getInt8(at);
+			case "bool":
+				return dv.getUint8(at) !== 0;
+			case "uint16":
+				return dv.getUint16(at, true);
+			case "int16":
+				return dv.getInt16(at, true);
+			case "uint32":
+				return dv.getUint32(at, true);
+			case "int32":
+				return dv.getInt32(at, true);
+			case "float32":
+				return dv.getFloat32(at, true);
+			case "float64":
+				return dv.getFloat64(at, true);
+			case "uint64":
+				return dv.getBigUint64(at, true);
+			default:
+				return dv.getBigInt64(at, true);
 		}
 	};
 	const kindOf = (tag: number): GgufKind => {
@@ -109,7 +121,8 @@ export async function readHeaderFields(
 	};
 
 	const version = await u32();
-	if (version !== 2 && version !== 3) throw new GgufError("UnsupportedVersion", path, `GGUF version ${version} (this reader handles 2 and 3)`);
+	if (version !== 2 && version !== 3)
+		throw new GgufError("UnsupportedVersion", path, `GGUF version ${version} (this reader handles 2 and 3)`);
 	field = "tensor count";
 	const tensorCount = await u64();
 	field = "metadata count";
@@ -131,7 +144,8 @@ export async function readHeaderFields(
 		const name = await string();
 		field = `tensor "${name}"`;
 		const nDims = await u32();
-		if (nDims === 0 || nDims > MAX_TENSOR_DIMS) throw new GgufError("InvalidTensorInfo", path, `${nDims} dimensions (1 to ${MAX_TENSOR_DIMS} allowed)`, name);
+		if (nDims === 0 || nDims > MAX_TENSOR_DIMS)
+			throw new GgufError("InvalidTensorInfo", path, `${nDims} dimensions (1 to ${MAX_TENSOR_DIMS} allowed)`, name);
 		const dims: number[] = [];
 		for (let d = 0; d < nDims; d++) {
 			const n = await u64();

@@ -4,12 +4,12 @@
  * and can be dequantized to float32 for the types this project knows. Every failure is a GgufError naming
  * the file, the field or tensor and the bad value.
  */
-import { open, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { GgufError } from "../errors.js";
-import { GGML_TYPES, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, ggmlRowBytes, ggmlTypeName, type GgmlType } from "./constants.js";
+import { GGML_TYPES, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, type GgmlType, ggmlRowBytes, ggmlTypeName } from "./constants.js";
 import { decodeRows, hasCodec } from "./encode.js";
-import { readHeaderFields } from "./reader-fields.js";
 import type { GgufMetadata } from "./metadata.js";
+import { readHeaderFields } from "./reader-fields.js";
 
 /** One tensor of a GGUF file as its header describes it: name, shape, ggml type and where its bytes lie. */
 interface GgufTensorInfo {
@@ -61,7 +61,8 @@ export async function openGguf(path: string): Promise<GgufFile> {
 		let buf = new Uint8Array(0);
 		const grow = async (need: number): Promise<Uint8Array> => {
 			if (need > fileSize) throw new GgufError("Truncated", path, `the header runs past the end of the ${fileSize}-byte file`);
-			if (need > MAX_GGUF_HEADER_BYTES) throw new GgufError("InvalidMetadata", path, `the header would exceed ${MAX_GGUF_HEADER_BYTES} bytes`);
+			if (need > MAX_GGUF_HEADER_BYTES)
+				throw new GgufError("InvalidMetadata", path, `the header would exceed ${MAX_GGUF_HEADER_BYTES} bytes`);
 			const size = Math.min(fileSize, Math.max(need, buf.byteLength + HEADER_READ_STEP));
 			const next = new Uint8Array(size);
 			next.set(buf);
@@ -73,14 +74,22 @@ export async function openGguf(path: string): Promise<GgufFile> {
 		if (fileSize < 8) throw new GgufError("Truncated", path, `${fileSize} bytes is too short for a GGUF header`);
 		const magic = new DataView(buf.buffer).getUint32(0, true);
 		if (magic !== GGUF_MAGIC) {
-			throw new GgufError("BadMagic", path, `not a GGUF file (starts with ${JSON.stringify(new TextDecoder("latin1").decode(buf.subarray(0, 4)))}, not "GGUF")`);
+			throw new GgufError(
+				"BadMagic",
+				path,
+				`not a GGUF file (starts with ${JSON.stringify(new TextDecoder("latin1").decode(buf.subarray(0, 4)))}, not "GGUF")`,
+			);
 		}
 		const fields = await readHeaderFields(path, fileSize, () => buf, grow);
 		const alignmentValue = fields.metadata.get("general.alignment");
 		let alignment = GGUF_DEFAULT_ALIGNMENT;
 		if (alignmentValue !== undefined) {
 			if (alignmentValue.kind !== "uint32" || alignmentValue.value === 0 || (alignmentValue.value & (alignmentValue.value - 1)) !== 0) {
-				throw new GgufError("BadAlignment", path, `general.alignment must be a power of two (uint32), got ${JSON.stringify(alignmentValue.value)}`);
+				throw new GgufError(
+					"BadAlignment",
+					path,
+					`general.alignment must be a power of two (uint32), got ${JSON.stringify(alignmentValue.value)}`,
+				);
 			}
 			alignment = alignmentValue.value;
 		}
@@ -92,12 +101,24 @@ export async function openGguf(path: string): Promise<GgufFile> {
 			if (type === undefined) throw new GgufError("InvalidTensorInfo", path, `unknown ggml type ${t.typeId}`, t.name);
 			if (seen.has(t.name)) throw new GgufError("InvalidTensorInfo", path, "appears twice", t.name);
 			seen.add(t.name);
-			if (t.offset % alignment !== 0) throw new GgufError("BadAlignment", path, `data offset ${t.offset} is not a multiple of the alignment ${alignment}`, t.name);
+			if (t.offset % alignment !== 0)
+				throw new GgufError("BadAlignment", path, `data offset ${t.offset} is not a multiple of the alignment ${alignment}`, t.name);
 			const rowBytes = ggmlRowBytes(type, t.dims[0] ?? 1);
-			if (rowBytes === undefined) throw new GgufError("InvalidTensorInfo", path, `rows of ${t.dims[0]} values are not whole ${type} blocks of ${GGML_TYPES[type].block}`, t.name);
+			if (rowBytes === undefined)
+				throw new GgufError(
+					"InvalidTensorInfo",
+					path,
+					`rows of ${t.dims[0]} values are not whole ${type} blocks of ${GGML_TYPES[type].block}`,
+					t.name,
+				);
 			const byteLength = t.dims.slice(1).reduce((n, d) => n * d, rowBytes);
 			if (!Number.isSafeInteger(byteLength) || dataStart + t.offset + byteLength > fileSize) {
-				throw new GgufError("Truncated", path, `data [${t.offset}, ${t.offset + byteLength}) after offset ${dataStart} runs past the end of the ${fileSize}-byte file`, t.name);
+				throw new GgufError(
+					"Truncated",
+					path,
+					`data [${t.offset}, ${t.offset + byteLength}) after offset ${dataStart} runs past the end of the ${fileSize}-byte file`,
+					t.name,
+				);
 			}
 			tensors.push({ name: t.name, dims: t.dims, type, offset: t.offset, byteLength });
 		}

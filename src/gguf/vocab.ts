@@ -8,7 +8,7 @@
  * tokenizer.json breaks that rule.
  */
 import { GgufError } from "../errors.js";
-import { gguf, type GgufValue } from "./metadata.js";
+import { type GgufValue, gguf } from "./metadata.js";
 
 /** llama.cpp's token types (tokenizer.ggml.token_type). */
 export const TokenType = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
@@ -48,7 +48,12 @@ function tokenContent(v: unknown): string | undefined {
 function spaceHandling(json: Record<string, unknown>, where: string): { addSpacePrefix: boolean } {
 	const norm = json.normalizer;
 	const pre = json.pre_tokenizer;
-	const list = (n: unknown): Record<string, unknown>[] => (n === null || n === undefined ? [] : isRecord(n) && n.type === "Sequence" && Array.isArray(n.normalizers) ? (n.normalizers as Record<string, unknown>[]) : [n as Record<string, unknown>]);
+	const list = (n: unknown): Record<string, unknown>[] =>
+		n === null || n === undefined
+			? []
+			: isRecord(n) && n.type === "Sequence" && Array.isArray(n.normalizers)
+				? (n.normalizers as Record<string, unknown>[])
+				: [n as Record<string, unknown>];
 	let prepend = false;
 	let replaces = false;
 	for (const n of list(norm)) {
@@ -59,13 +64,26 @@ function spaceHandling(json: Record<string, unknown>, where: string): { addSpace
 	if (pre !== null && pre !== undefined) {
 		if (!isRecord(pre) || pre.type !== "Metaspace") {
 			const type = isRecord(pre) ? String(pre.type) : JSON.stringify(pre);
-			throw new GgufError("UnsupportedTokenizer", where, `pre-tokenizer "${type}" is not SentencePiece-style (byte-level BPE such as Llama 3's needs the gpt2 tokenizer, not exported yet)`);
+			throw new GgufError(
+				"UnsupportedTokenizer",
+				where,
+				`pre-tokenizer "${type}" is not SentencePiece-style (byte-level BPE such as Llama 3's needs the gpt2 tokenizer, not exported yet)`,
+			);
 		}
-		if (pre.split === true) throw new GgufError("UnsupportedTokenizer", where, `a Metaspace pre-tokenizer with split: true has no llama.cpp SentencePiece equivalent`);
+		if (pre.split === true)
+			throw new GgufError(
+				"UnsupportedTokenizer",
+				where,
+				`a Metaspace pre-tokenizer with split: true has no llama.cpp SentencePiece equivalent`,
+			);
 		replaces = true;
-		prepend = pre.prepend_scheme === "always" || pre.prepend_scheme === "first" || (pre.prepend_scheme === undefined && pre.add_prefix_space !== false);
+		prepend =
+			pre.prepend_scheme === "always" ||
+			pre.prepend_scheme === "first" ||
+			(pre.prepend_scheme === undefined && pre.add_prefix_space !== false);
 	}
-	if (!replaces) throw new GgufError("UnsupportedTokenizer", where, `spaces are not replaced by "${SPACE}": not a SentencePiece-style tokenizer`);
+	if (!replaces)
+		throw new GgufError("UnsupportedTokenizer", where, `spaces are not replaced by "${SPACE}": not a SentencePiece-style tokenizer`);
 	return { addSpacePrefix: prepend };
 }
 
@@ -87,17 +105,29 @@ function parseMerges(raw: unknown, where: string): Array<[string, string]> {
  * name become unused `[PAD<i>]` tokens). `config` is tokenizer_config.json (or undefined).
  */
 export function ggufVocab(tokenizerJson: unknown, config: unknown, vocabRows: number, where: string): GgufVocab {
-	if (!isRecord(tokenizerJson) || !isRecord(tokenizerJson.model)) throw new GgufError("UnsupportedTokenizer", where, `tokenizer.json has no "model" object`);
+	if (!isRecord(tokenizerJson) || !isRecord(tokenizerJson.model))
+		throw new GgufError("UnsupportedTokenizer", where, `tokenizer.json has no "model" object`);
 	const model = tokenizerJson.model;
-	if (model.type !== "BPE") throw new GgufError("UnsupportedTokenizer", where, `tokenizer model "${String(model.type)}" is not exported (only SentencePiece-style BPE)`);
+	if (model.type !== "BPE")
+		throw new GgufError(
+			"UnsupportedTokenizer",
+			where,
+			`tokenizer model "${String(model.type)}" is not exported (only SentencePiece-style BPE)`,
+		);
 	if (!isRecord(model.vocab)) throw new GgufError("UnsupportedTokenizer", where, "model.vocab is not an object");
 	const { addSpacePrefix } = spaceHandling(tokenizerJson, where);
 	const cfg = isRecord(config) ? config : {};
 	const tokens: (string | undefined)[] = new Array<string | undefined>(vocabRows);
 	const types = new Int32Array(vocabRows).fill(TokenType.NORMAL);
 	const place = (text: string, id: unknown) => {
-		if (typeof id !== "number" || !Number.isInteger(id) || id < 0) throw new GgufError("UnsupportedTokenizer", where, `token ${JSON.stringify(text)} has id ${JSON.stringify(id)}`);
-		if (id >= vocabRows) throw new GgufError("UnsupportedTokenizer", where, `token ${JSON.stringify(text)} has id ${id}, but the model has only ${vocabRows} embedding rows`);
+		if (typeof id !== "number" || !Number.isInteger(id) || id < 0)
+			throw new GgufError("UnsupportedTokenizer", where, `token ${JSON.stringify(text)} has id ${JSON.stringify(id)}`);
+		if (id >= vocabRows)
+			throw new GgufError(
+				"UnsupportedTokenizer",
+				where,
+				`token ${JSON.stringify(text)} has id ${id}, but the model has only ${vocabRows} embedding rows`,
+			);
 		tokens[id] = text;
 	};
 	for (const [text, id] of Object.entries(model.vocab)) place(text, id);

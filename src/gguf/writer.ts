@@ -6,7 +6,7 @@
  * a file at `out` is always complete; abort() removes the temporary file.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { type FileHandle, mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { ExecError, GgufError } from "../errors.js";
 import { syncDir } from "../io/durable.js";
@@ -78,10 +78,16 @@ export class GgufWriter {
 		const t = this.layout.tensors[this.tensorIndex];
 		if (this.state !== "open") throw new ExecError("Io", `${this.out}: the GGUF writer was already ${this.state}`);
 		if (t === undefined || t.name !== name) {
-			throw new ExecError("Io", `${this.out}: wrote tensor "${name}" out of order (expected ${t === undefined ? "no more tensors" : `"${t.name}"`})`);
+			throw new ExecError(
+				"Io",
+				`${this.out}: wrote tensor "${name}" out of order (expected ${t === undefined ? "no more tensors" : `"${t.name}"`})`,
+			);
 		}
 		if (this.written + bytes.byteLength > t.byteLength) {
-			throw new ExecError("Io", `${this.out}: tensor "${name}" got ${this.written + bytes.byteLength} bytes, more than its ${t.byteLength}`);
+			throw new ExecError(
+				"Io",
+				`${this.out}: tensor "${name}" got ${this.written + bytes.byteLength} bytes, more than its ${t.byteLength}`,
+			);
 		}
 		await writeAt(this.handle, bytes, this.position, this.tempFile);
 		this.position += bytes.byteLength;
@@ -103,7 +109,10 @@ export class GgufWriter {
 		const t = this.layout.tensors[this.tensorIndex];
 		if (this.state !== "open") throw new ExecError("Io", `${this.out}: the GGUF writer was already ${this.state}`);
 		if (t === undefined || t.name !== name || this.written !== 0) {
-			throw new ExecError("Io", `${this.out}: tensor "${name}" recorded out of order (expected ${t === undefined ? "no more tensors" : `"${t.name}"`})`);
+			throw new ExecError(
+				"Io",
+				`${this.out}: tensor "${name}" recorded out of order (expected ${t === undefined ? "no more tensors" : `"${t.name}"`})`,
+			);
 		}
 		this.tensorIndex++;
 		const next = this.layout.tensors[this.tensorIndex];

@@ -23,7 +23,10 @@ const LOCKED = "locked\n";
  * Without flock(1) (not Linux), returns an unheld lock: the sha256 check still keeps a mixed file out of the cache.
  * `onWait` is called when another process holds the lock, before waiting for it.
  */
-export async function acquireBlobLock(lockPath: string, opts: { repo: string; signal?: AbortSignal; onWait?: () => void }): Promise<BlobLock> {
+export async function acquireBlobLock(
+	lockPath: string,
+	opts: { repo: string; signal?: AbortSignal; onWait?: () => void },
+): Promise<BlobLock> {
 	await mkdir(dirname(lockPath), { recursive: true });
 	// First without waiting, so "another process holds it" is known for sure rather than guessed from a delay.
 	const first = await holdLock(lockPath, false, opts);
@@ -39,7 +42,13 @@ const BUSY_EXIT = 75;
 
 /** One flock(1) helper: resolves once it holds the lock, or "busy" when `wait` is false and another holder has it. */
 function holdLock(lockPath: string, wait: boolean, opts: { repo: string; signal?: AbortSignal }): Promise<BlobLock | "busy"> {
-	const args = ["--exclusive", ...(wait ? [] : ["--nonblock", "--conflict-exit-code", String(BUSY_EXIT)]), lockPath, "-c", `printf '${LOCKED.trim()}\\n'; exec cat`];
+	const args = [
+		"--exclusive",
+		...(wait ? [] : ["--nonblock", "--conflict-exit-code", String(BUSY_EXIT)]),
+		lockPath,
+		"-c",
+		`printf '${LOCKED.trim()}\\n'; exec cat`,
+	];
 	const child = spawn("flock", args, { stdio: ["pipe", "pipe", "pipe"] });
 	let released = false;
 	const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
@@ -76,7 +85,11 @@ function holdLock(lockPath: string, wait: boolean, opts: { repo: string; signal?
 		child.once("close", (code) => {
 			if (out === LOCKED) return;
 			if (code === BUSY_EXIT && !wait) return finish(() => resolve("busy"));
-			finish(() => reject(new HubError("Io", opts.repo, `cannot lock ${lockPath}: flock exited with ${code}${err.trim() !== "" ? `: ${err.trim()}` : ""}`)));
+			finish(() =>
+				reject(
+					new HubError("Io", opts.repo, `cannot lock ${lockPath}: flock exited with ${code}${err.trim() !== "" ? `: ${err.trim()}` : ""}`),
+				),
+			);
 		});
 	});
 }

@@ -1,5 +1,5 @@
 import { readFile, stat } from "node:fs/promises";
-import { modelInfo, pathsInfo, type PathInfo } from "@huggingface/hub";
+import { modelInfo, type PathInfo, pathsInfo } from "@huggingface/hub";
 import { HubError } from "../errors.js";
 import { RepoCache } from "./cache-layout.js";
 import { EventQueue } from "./event-queue.js";
@@ -7,11 +7,11 @@ import type { DownloadEvent, DownloadResult } from "./events.js";
 import type { BlobTarget } from "./fetch-blob.js";
 import { asHubError, createHubFetch, type HubRequestContext } from "./hub-fetch.js";
 import { DEFAULT_REVISION, isCommitHash, isRepoId, isRevision } from "./repo-id.js";
-import { selectMergeFiles, shardsOfIndex, isSafeRepoPath, type FileSelector } from "./select-files.js";
-import { hubSettings, type HubOptions, type HubSettings } from "./settings.js";
+import { type FileSelector, isSafeRepoPath, selectMergeFiles, shardsOfIndex } from "./select-files.js";
+import { type HubOptions, type HubSettings, hubSettings } from "./settings.js";
 import { writeRef } from "./snapshot-link.js";
 import { snapshotIsComplete } from "./snapshot-status.js";
-import { SnapshotTransfers, type SnapshotEntry } from "./snapshot-transfers.js";
+import { type SnapshotEntry, SnapshotTransfers } from "./snapshot-transfers.js";
 
 /** Options of {@link downloadSnapshot}: which revision and files, parallelism, cancellation, and the Hub settings. */
 export interface DownloadOptions extends HubOptions {
@@ -31,7 +31,6 @@ const DEFAULT_CONCURRENCY = 4;
 
 /** How many paths one paths-info request names (the Hub pages larger lists). */
 const PATHS_INFO_BATCH = 100;
-
 
 /**
  * Brings a Hub repo revision into the Hugging Face cache (the layout Python uses: `blobs/`, `snapshots/<commit>/`,
@@ -59,7 +58,11 @@ export async function* downloadSnapshotIter(repoId: string, opts: DownloadOption
 		return { repoId, revision, commit: local, path: cache.snapshot(local), files: [], downloadedBytes: 0, cachedBytes: 0, seconds };
 	}
 	if (settings.offline) {
-		throw new HubError("Offline", label, `not in the cache (${cache.repoDir}) and offline mode is on (HF_HUB_OFFLINE or --offline): nothing can be downloaded`);
+		throw new HubError(
+			"Offline",
+			label,
+			`not in the cache (${cache.repoDir}) and offline mode is on (HF_HUB_OFFLINE or --offline): nothing can be downloaded`,
+		);
 	}
 
 	const info = await modelInfo({
@@ -73,12 +76,23 @@ export async function* downloadSnapshotIter(repoId: string, opts: DownloadOption
 		throw asHubError(err, ctx, `revision ${revision}`);
 	});
 	const commit = info.sha;
-	if (typeof commit !== "string" || !isCommitHash(commit)) throw new HubError("InvalidResponse", label, `the Hub gave no commit id for revision ${revision}`);
+	if (typeof commit !== "string" || !isCommitHash(commit))
+		throw new HubError("InvalidResponse", label, `the Hub gave no commit id for revision ${revision}`);
 	const repoFiles = info.filePaths ?? [];
 	const unsafe = repoFiles.find((p) => !isSafeRepoPath(p));
-	if (unsafe !== undefined) throw new HubError("InvalidResponse", label, `the Hub lists a file named ${JSON.stringify(unsafe)}, which is not a safe relative path; refusing to write it`);
+	if (unsafe !== undefined)
+		throw new HubError(
+			"InvalidResponse",
+			label,
+			`the Hub lists a file named ${JSON.stringify(unsafe)}, which is not a safe relative path; refusing to write it`,
+		);
 	const selection = select(repoFiles);
-	if (selection.files.length === 0) throw new HubError("EntryNotFound", label, `none of the files a merge needs is in the repo (it has: ${repoFiles.slice(0, 10).join(", ") || "no files"})`);
+	if (selection.files.length === 0)
+		throw new HubError(
+			"EntryNotFound",
+			label,
+			`none of the files a merge needs is in the repo (it has: ${repoFiles.slice(0, 10).join(", ") || "no files"})`,
+		);
 
 	const describe = (paths: string[]) => describeFiles(paths, { repoId, commit, cache, settings, ctx, signal: opts.signal });
 	const entries = await describe(selection.files);
@@ -92,7 +106,8 @@ export async function* downloadSnapshotIter(repoId: string, opts: DownloadOption
 		const shards = shardsOfIndex(await readFile(indexEntry.pointer, "utf8"));
 		if (typeof shards === "string") throw new HubError("InvalidResponse", label, `${selection.index} ${shards}`);
 		const missing = shards.filter((s) => !repoFiles.includes(s));
-		if (missing.length > 0) throw new HubError("EntryNotFound", label, `${selection.index} names ${missing.join(", ")}, which the repo does not have`);
+		if (missing.length > 0)
+			throw new HubError("EntryNotFound", label, `${selection.index} names ${missing.join(", ")}, which the repo does not have`);
 		transfer.add(await describe(shards));
 	}
 
@@ -121,7 +136,10 @@ export async function* downloadSnapshotIter(repoId: string, opts: DownloadOption
 }
 
 /** downloadSnapshotIter() without the events. */
-export async function downloadSnapshot(repoId: string, opts: DownloadOptions & { onEvent?: (e: DownloadEvent) => void } = {}): Promise<DownloadResult> {
+export async function downloadSnapshot(
+	repoId: string,
+	opts: DownloadOptions & { onEvent?: (e: DownloadEvent) => void } = {},
+): Promise<DownloadResult> {
 	const gen = downloadSnapshotIter(repoId, opts);
 	for (;;) {
 		const r = await gen.next();
@@ -132,12 +150,18 @@ export async function downloadSnapshot(repoId: string, opts: DownloadOptions & {
 
 /** The commit a cached `refs/<revision>` file names, if it names one. */
 async function readRef(file: string): Promise<string | undefined> {
-	const text = await readFile(file, "utf8").then((t) => t.trim(), () => "");
+	const text = await readFile(file, "utf8").then(
+		(t) => t.trim(),
+		() => "",
+	);
 	return isCommitHash(text) ? text : undefined;
 }
 
 async function exists(path: string): Promise<boolean> {
-	return stat(path).then(() => true, () => false);
+	return stat(path).then(
+		() => true,
+		() => false,
+	);
 }
 
 /** paths-info for `paths` at `commit`, turned into cache entries (what each blob is named and whether it is on disk). */
@@ -164,13 +188,23 @@ async function describeFiles(
 	const entries: SnapshotEntry[] = [];
 	for (const path of paths) {
 		const info = infos.find((p) => p.path === path && p.type === "file");
-		if (info === undefined) throw new HubError("EntryNotFound", c.ctx.repo, `${path}: the Hub has no metadata for this file at commit ${c.commit}`);
+		if (info === undefined)
+			throw new HubError("EntryNotFound", c.ctx.repo, `${path}: the Hub has no metadata for this file at commit ${c.commit}`);
 		const lfs = info.lfs;
 		const etag = lfs !== undefined ? lfs.oid : info.oid;
 		const size = lfs !== undefined ? lfs.size : info.size;
 		const hash = lfs !== undefined ? "sha256" : "git-sha1";
-		if (etag === undefined || !(hash === "sha256" ? /^[0-9a-f]{64}$/ : /^[0-9a-f]{40}$/).test(etag) || !Number.isSafeInteger(size) || size < 0) {
-			throw new HubError("InvalidResponse", c.ctx.repo, `${path}: the Hub gave no usable ${hash} and size (oid ${JSON.stringify(etag)}, size ${JSON.stringify(size)})`);
+		if (
+			etag === undefined ||
+			!(hash === "sha256" ? /^[0-9a-f]{64}$/ : /^[0-9a-f]{40}$/).test(etag) ||
+			!Number.isSafeInteger(size) ||
+			size < 0
+		) {
+			throw new HubError(
+				"InvalidResponse",
+				c.ctx.repo,
+				`${path}: the Hub gave no usable ${hash} and size (oid ${JSON.stringify(etag)}, size ${JSON.stringify(size)})`,
+			);
 		}
 		const pointer = c.cache.pointer(c.commit, path);
 		const target: BlobTarget = {

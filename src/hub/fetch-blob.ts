@@ -1,8 +1,8 @@
 import { mkdir, open, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { HubError } from "../errors.js";
-import { hubErrorFromResponse, networkError, type HubRequestContext } from "./hub-fetch.js";
-import { hashFile, type BlobHashKind } from "./verify-blob.js";
+import { type HubRequestContext, hubErrorFromResponse, networkError } from "./hub-fetch.js";
+import { type BlobHashKind, hashFile } from "./verify-blob.js";
 
 /** One file to bring into the cache's blobs/ folder. */
 export interface BlobTarget {
@@ -77,7 +77,11 @@ export async function fetchBlob(t: BlobTarget, opts: FetchBlobOptions): Promise<
 			if (!(err instanceof Transient)) throw err;
 			transferFailures++;
 			if (transferFailures >= MAX_TRANSFER_ATTEMPTS) {
-				throw new HubError("Network", ctx.repo, `${t.path}: download failed ${transferFailures} times (last: ${err.message}); run the command again to resume`);
+				throw new HubError(
+					"Network",
+					ctx.repo,
+					`${t.path}: download failed ${transferFailures} times (last: ${err.message}); run the command again to resume`,
+				);
 			}
 			opts.onRetry?.(transferFailures, err.message);
 			await delay((opts.retryDelayMs ?? RETRY_DELAY_MS) * transferFailures, opts.signal);
@@ -96,7 +100,11 @@ export async function fetchBlob(t: BlobTarget, opts: FetchBlobOptions): Promise<
 		integrityFailures++;
 		const why = name === undefined ? `${got} bytes instead of ${t.size}` : `${t.hash} ${name} instead of ${t.etag}`;
 		if (integrityFailures >= MAX_INTEGRITY_FAILURES) {
-			throw new HubError("Integrity", ctx.repo, `${t.path}: the downloaded bytes do not match the Hub's checksum (${why}), ${integrityFailures} times; nothing was linked into the cache`);
+			throw new HubError(
+				"Integrity",
+				ctx.repo,
+				`${t.path}: the downloaded bytes do not match the Hub's checksum (${why}), ${integrityFailures} times; nothing was linked into the cache`,
+			);
 		}
 		opts.onRetry?.(integrityFailures, `checksum mismatch (${why}); the file was discarded and is fetched again`);
 	}
@@ -109,10 +117,14 @@ function isAborted(signal: AbortSignal | undefined): boolean {
 function delay(ms: number, signal?: AbortSignal): Promise<void> {
 	return new Promise((resolve) => {
 		const timer = setTimeout(resolve, ms);
-		signal?.addEventListener("abort", () => {
-			clearTimeout(timer);
-			resolve();
-		}, { once: true });
+		signal?.addEventListener(
+			"abort",
+			() => {
+				clearTimeout(timer);
+				resolve();
+			},
+			{ once: true },
+		);
 	});
 }
 

@@ -56,12 +56,18 @@ export async function hubErrorFromResponse(res: Response, ctx: HubRequestContext
 	if (status === 401) {
 		if (code === "GatedRepo") return fail("Unauthorized", `gated repo (401): accept its terms at ${page} and ${login}`);
 		if (ctx.token === undefined) {
-			return fail(code === "RepoNotFound" ? "RepoNotFound" : "Unauthorized", `${what}: not found or not accessible without a token (401): the repo is gated or private, or does not exist; ${login}`);
+			return fail(
+				code === "RepoNotFound" ? "RepoNotFound" : "Unauthorized",
+				`${what}: not found or not accessible without a token (401): the repo is gated or private, or does not exist; ${login}`,
+			);
 		}
 		return fail("Unauthorized", `${what}: ${tokenFrom} was rejected (401): it is invalid or expired`);
 	}
 	if (status === 403) {
-		const why = code === "GatedRepo" ? `gated repo: the account of ${tokenFrom || "this token"} has not been granted access; accept the terms at ${page}` : `${tokenFrom || "no token"}: not allowed (read access needs a token with read permission, writes a write token)`;
+		const why =
+			code === "GatedRepo"
+				? `gated repo: the account of ${tokenFrom || "this token"} has not been granted access; accept the terms at ${page}`
+				: `${tokenFrom || "no token"}: not allowed (read access needs a token with read permission, writes a write token)`;
 		return fail("Forbidden", `${what}: access denied (403): ${why}`);
 	}
 	if (status === 404) {
@@ -81,7 +87,13 @@ export function networkError(err: unknown, ctx: HubRequestContext, what: string)
 		return new HubError("Interrupted", ctx.repo, `${what}: interrupted`, undefined, { cause: err });
 	}
 	const detail = e?.name === "TimeoutError" ? "no answer in time" : (e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err));
-	return new HubError("Network", ctx.repo, `${what}: cannot reach ${ctx.endpoint} (${detail}); check the network or HF_ENDPOINT, or use --offline for cached models`, undefined, { cause: err });
+	return new HubError(
+		"Network",
+		ctx.repo,
+		`${what}: cannot reach ${ctx.endpoint} (${detail}); check the network or HF_ENDPOINT, or use --offline for cached models`,
+		undefined,
+		{ cause: err },
+	);
 }
 
 /**
@@ -92,7 +104,13 @@ export function asHubError(err: unknown, ctx: HubRequestContext, what: string): 
 	if (err instanceof HubError) return err;
 	const e = err as Error;
 	if (e?.name === "AbortError") return new HubError("Interrupted", ctx.repo, `${what}: interrupted`, undefined, { cause: err });
-	return new HubError("InvalidResponse", ctx.repo, `${what}: unexpected answer from ${ctx.endpoint}: ${e?.message ?? String(err)}`, undefined, { cause: err });
+	return new HubError(
+		"InvalidResponse",
+		ctx.repo,
+		`${what}: unexpected answer from ${ctx.endpoint}: ${e?.message ?? String(err)}`,
+		undefined,
+		{ cause: err },
+	);
 }
 
 /**
@@ -101,10 +119,18 @@ export function asHubError(err: unknown, ctx: HubRequestContext, what: string): 
  * failing response or network error thrown as a HubError before the library turns it into a generic one
  * (its HubApiError drops `X-Error-Code`, which is what tells a gated repo from a missing one).
  */
-export function createHubFetch(ctx: HubRequestContext, what: string, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): typeof fetch {
+export function createHubFetch(
+	ctx: HubRequestContext,
+	what: string,
+	opts: { signal?: AbortSignal; timeoutMs?: number } = {},
+): typeof fetch {
 	const timeoutMs = opts.timeoutMs ?? METADATA_TIMEOUT_MS;
 	return async (input, init) => {
-		const signals = [...(timeoutMs > 0 ? [AbortSignal.timeout(timeoutMs)] : []), ...(opts.signal !== undefined ? [opts.signal] : []), ...(init?.signal ? [init.signal] : [])];
+		const signals = [
+			...(timeoutMs > 0 ? [AbortSignal.timeout(timeoutMs)] : []),
+			...(opts.signal !== undefined ? [opts.signal] : []),
+			...(init?.signal ? [init.signal] : []),
+		];
 		let res: Response;
 		try {
 			res = await fetch(input, { ...init, signal: AbortSignal.any(signals) });

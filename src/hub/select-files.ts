@@ -56,7 +56,10 @@ export const selectMergeFiles: FileSelector = (repoFiles) => {
 
 /** Whether a selection holds weights (an index counts: its shards follow). */
 export function hasWeights(selection: FileSelection): boolean {
-	return selection.index !== undefined || selection.files.some((f) => WEIGHT_LAYOUTS.some((l) => l.single === f) || (ADAPTER_WEIGHTS as readonly string[]).includes(f));
+	return (
+		selection.index !== undefined ||
+		selection.files.some((f) => WEIGHT_LAYOUTS.some((l) => l.single === f) || (ADAPTER_WEIGHTS as readonly string[]).includes(f))
+	);
 }
 
 /**
@@ -72,10 +75,11 @@ export function shardsOfIndex(text: string): string[] | string {
 		return `not valid JSON: ${(err as Error).message}`;
 	}
 	const map = (json as { weight_map?: unknown } | null)?.weight_map;
-	if (typeof map !== "object" || map === null || Array.isArray(map)) return "has no \"weight_map\" object";
+	if (typeof map !== "object" || map === null || Array.isArray(map)) return 'has no "weight_map" object';
 	const shards = new Set<string>();
 	for (const [tensor, shard] of Object.entries(map)) {
-		if (typeof shard !== "string" || !isPlainName(shard)) return `tensor "${tensor}" maps to ${JSON.stringify(shard)}, which is not a file name beside the index`;
+		if (typeof shard !== "string" || !isPlainName(shard))
+			return `tensor "${tensor}" maps to ${JSON.stringify(shard)}, which is not a file name beside the index`;
 		shards.add(shard);
 	}
 	return [...shards].sort();

@@ -1,5 +1,5 @@
 import { hfCacheRoot } from "./cache-layout.js";
-import { checked, resolveHubToken, type HubToken } from "./token.js";
+import { checked, type HubToken, resolveHubToken } from "./token.js";
 
 /** The public Hub; `HF_ENDPOINT` replaces it (a mirror, a private Hub, or a test server). */
 const DEFAULT_HUB_ENDPOINT = "https://huggingface.co";
@@ -44,6 +44,11 @@ export function hubEndpoint(env: NodeJS.ProcessEnv = process.env, override?: str
 export async function hubSettings(opts: HubOptions = {}): Promise<HubSettings> {
 	const env = opts.env ?? process.env;
 	const offline = isOffline(env, opts.offline);
-	const token = opts.token !== undefined ? checked({ token: opts.token, source: "the token option" }) : offline ? undefined : await resolveHubToken(env);
+	const token =
+		opts.token !== undefined
+			? checked({ token: opts.token, source: "the token option" })
+			: offline
+				? undefined
+				: await resolveHubToken(env);
 	return { endpoint: hubEndpoint(env, opts.endpoint), token, cacheRoot: opts.cacheDir ?? hfCacheRoot(env), offline };
 }

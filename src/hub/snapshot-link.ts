@@ -24,7 +24,13 @@ export async function linkPointer(pointer: string, blob: string, repo: string): 
 		await symlink(target, tmp);
 	} catch (err) {
 		const code = (err as NodeJS.ErrnoException).code;
-		throw new HubError("Io", repo, `cannot create the symbolic link ${pointer} (${code ?? (err as Error).message}): the Hugging Face cache needs a file system with symlinks; set HF_HUB_CACHE to a folder on one`, undefined, { cause: err });
+		throw new HubError(
+			"Io",
+			repo,
+			`cannot create the symbolic link ${pointer} (${code ?? (err as Error).message}): the Hugging Face cache needs a file system with symlinks; set HF_HUB_CACHE to a folder on one`,
+			undefined,
+			{ cause: err },
+		);
 	}
 	try {
 		await rename(tmp, pointer);

@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { hasWeights, selectMergeFiles, shardsOfIndex, type FileSelector } from "./select-files.js";
+import { type FileSelector, hasWeights, selectMergeFiles, shardsOfIndex } from "./select-files.js";
 
 async function isFile(path: string): Promise<boolean> {
 	try {

@@ -3,7 +3,7 @@ import { acquireBlobLock } from "./blob-lock.js";
 import type { RepoCache } from "./cache-layout.js";
 import type { EventQueue } from "./event-queue.js";
 import type { DownloadEvent } from "./events.js";
-import { fetchBlob, type BlobTarget } from "./fetch-blob.js";
+import { type BlobTarget, fetchBlob } from "./fetch-blob.js";
 import type { HubRequestContext } from "./hub-fetch.js";
 import { linkPointer } from "./snapshot-link.js";
 
@@ -26,7 +26,10 @@ interface TransferContext {
 }
 
 async function exists(path: string): Promise<boolean> {
-	return stat(path).then(() => true, () => false);
+	return stat(path).then(
+		() => true,
+		() => false,
+	);
 }
 
 /** The transfers of one snapshot: a bounded pool, byte accounting and throttled progress events. */
@@ -92,15 +95,26 @@ export class SnapshotTransfers {
 		const signal = AbortSignal.any([...(this.c.signal !== undefined ? [this.c.signal] : []), ...(stop !== undefined ? [stop] : [])]);
 		if (!(await exists(target.blob))) {
 			const lockPath = this.c.cache.lock(target.etag);
-			const lock = await acquireBlobLock(lockPath, { repo: ctx.repo, signal, onWait: () => events.push({ event: "waiting", path: target.path, lock: lockPath }) });
+			const lock = await acquireBlobLock(lockPath, {
+				repo: ctx.repo,
+				signal,
+				onWait: () => events.push({ event: "waiting", path: target.path, lock: lockPath }),
+			});
 			if (!lock.held && !this.warnedNoLock) {
 				this.warnedNoLock = true;
-				events.push({ event: "warning", message: "flock(1) not found: downloads are not locked against a concurrent Python download of the same file (each file is still checked against its sha256 before use)" });
+				events.push({
+					event: "warning",
+					message:
+						"flock(1) not found: downloads are not locked against a concurrent Python download of the same file (each file is still checked against its sha256 before use)",
+				});
 			}
 			try {
 				// Another process may have finished it while this one waited.
 				if (!(await exists(target.blob))) {
-					const partial = await stat(target.incomplete).then((s) => s.size, () => 0);
+					const partial = await stat(target.incomplete).then(
+						(s) => s.size,
+						() => 0,
+					);
 					events.push({ event: "fileStart", path: target.path, size: target.size, resumedFrom: Math.min(partial, target.size) });
 					this.count(Math.min(partial, target.size));
 					await fetchBlob(target, {

@@ -41,7 +41,7 @@ export async function resolveHubToken(env: NodeJS.ProcessEnv = process.env): Pro
  */
 export function checked(t: HubToken): HubToken {
 	if (!t.token.startsWith("hf_") || /\s/.test(t.token)) {
-		throw new HubError("InvalidToken", t.source, "does not hold a Hugging Face token (they start with \"hf_\" and contain no spaces)");
+		throw new HubError("InvalidToken", t.source, 'does not hold a Hugging Face token (they start with "hf_" and contain no spaces)');
 	}
 	return t;
 }

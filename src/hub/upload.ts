@@ -6,7 +6,7 @@ import { HubError } from "../errors.js";
 import type { UploadEvent, UploadResult } from "./events.js";
 import { asHubError, createHubFetch, type HubRequestContext } from "./hub-fetch.js";
 import { DEFAULT_REVISION, isRepoId, isRevision } from "./repo-id.js";
-import { hubSettings, type HubOptions } from "./settings.js";
+import { type HubOptions, hubSettings } from "./settings.js";
 
 /** Options of {@link uploadFolder}: visibility of a new repo, commit title, branch, cancellation, the Hub settings. */
 export interface UploadOptions extends HubOptions {
@@ -39,13 +39,20 @@ async function folderFiles(dir: string, sub = ""): Promise<Array<{ path: string;
  * (@huggingface/hub hashes them and uploads what the Hub does not have yet); small ones travel in the commit.
  * Needs a token with write access. Yields progress events; returns the commit.
  */
-export async function* uploadFolderIter(folder: string, repoId: string, opts: UploadOptions = {}): AsyncGenerator<UploadEvent, UploadResult> {
+export async function* uploadFolderIter(
+	folder: string,
+	repoId: string,
+	opts: UploadOptions = {},
+): AsyncGenerator<UploadEvent, UploadResult> {
 	const started = Date.now();
 	const branch = opts.branch ?? DEFAULT_REVISION;
 	if (!isRepoId(repoId)) throw new HubError("RepoNotFound", repoId, "not a Hub repo id (expected org/name)");
 	if (!isRevision(branch)) throw new HubError("RevisionNotFound", repoId, `"${branch}" is not a valid branch name`);
 	const dir = resolve(folder);
-	const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+	const isDir = await stat(dir).then(
+		(s) => s.isDirectory(),
+		() => false,
+	);
 	if (!isDir) throw new HubError("Io", repoId, `${dir}: no such folder to upload`);
 	const files = await folderFiles(dir);
 	if (files.length === 0) throw new HubError("Io", repoId, `${dir}: the folder has no files to upload`);
@@ -60,7 +67,12 @@ export async function* uploadFolderIter(folder: string, repoId: string, opts: Up
 
 	let created = true;
 	try {
-		await createRepo({ ...common, repo: repoId, ...(opts.private === true ? { visibility: "private" as const } : {}), fetch: createHubFetch(ctx, "create repo", signal) });
+		await createRepo({
+			...common,
+			repo: repoId,
+			...(opts.private === true ? { visibility: "private" as const } : {}),
+			fetch: createHubFetch(ctx, "create repo", signal),
+		});
 	} catch (err) {
 		if (!(err instanceof HubError && err.kind === "Conflict")) throw asHubError(err, ctx, "create repo");
 		created = false;
@@ -99,7 +111,11 @@ export async function* uploadFolderIter(folder: string, repoId: string, opts: Up
 }
 
 /** uploadFolderIter() without the events. */
-export async function uploadFolder(folder: string, repoId: string, opts: UploadOptions & { onEvent?: (e: UploadEvent) => void } = {}): Promise<UploadResult> {
+export async function uploadFolder(
+	folder: string,
+	repoId: string,
+	opts: UploadOptions & { onEvent?: (e: UploadEvent) => void } = {},
+): Promise<UploadResult> {
 	const gen = uploadFolderIter(folder, repoId, opts);
 	for (;;) {
 		const r = await gen.next();

@@ -119,7 +119,9 @@ export class AtomicOutput {
 			else temp = await createTemp(abs, opts.kind);
 			const others = leftovers.filter((l) => l !== temp);
 			if (others.length > 0) {
-				notes.push(`${others.length} unfinished output(s) of ${abs} from earlier runs remain (${others.map((o) => path.basename(o)).join(", ")}); continue one with --resume, or delete them`);
+				notes.push(
+					`${others.length} unfinished output(s) of ${abs} from earlier runs remain (${others.map((o) => path.basename(o)).join(", ")}); continue one with --resume, or delete them`,
+				);
 			}
 			return new AtomicOutput(abs, temp, opts.kind, force, lock, notes);
 		} catch (err) {
@@ -132,7 +134,10 @@ export class AtomicOutput {
 	async commit(): Promise<void> {
 		if (this.state !== "open") throw new ExecError("Io", `${this.path}: the output was already ${this.state}`);
 		if (!(await this.lock.owned())) {
-			throw new ExecError("Locked", `${this.path}: its lock file was removed or taken by another run while this one was writing; the output was not put in place`);
+			throw new ExecError(
+				"Locked",
+				`${this.path}: its lock file was removed or taken by another run while this one was writing; the output was not put in place`,
+			);
 		}
 		if (this.kind === "folder") {
 			await rm(path.join(this.temp, UNFINISHED_MARKER), { force: true });
@@ -172,7 +177,11 @@ async function checkExisting(out: string, kind: "folder" | "file", force: boolea
 	if (kind === "folder") {
 		const names = await readdir(out);
 		if (names.length === 0) return "empty";
-		if (!force) throw new PlanError("OutputExists", `${out}: the output folder exists and is not empty (${names.length} entries); use --force to replace it`);
+		if (!force)
+			throw new PlanError(
+				"OutputExists",
+				`${out}: the output folder exists and is not empty (${names.length} entries); use --force to replace it`,
+			);
 		return "full";
 	}
 	if (!force) throw new PlanError("OutputExists", `${out}: the output file exists; use --force to replace it`);
@@ -198,7 +207,11 @@ async function replace(temp: string, out: string, kind: "folder" | "file", force
 		try {
 			await rename(aside, out);
 		} catch {
-			throw new ExecError("Io", `${out}: failed moving the finished output into place (${(err as Error).message}); the old output was kept at ${aside} and the new one at ${temp}`, { cause: err });
+			throw new ExecError(
+				"Io",
+				`${out}: failed moving the finished output into place (${(err as Error).message}); the old output was kept at ${aside} and the new one at ${temp}`,
+				{ cause: err },
+			);
 		}
 		throw writeError(out, "moving the finished output into place", err);
 	}
@@ -214,7 +227,13 @@ async function replace(temp: string, out: string, kind: "folder" | "file", force
 async function moveAside(out: string): Promise<string> {
 	for (;;) {
 		const aside = `${out}${OLD_INFIX}${randomSuffix()}`;
-		if (await lstat(aside).then(() => true, () => false)) continue;
+		if (
+			await lstat(aside).then(
+				() => true,
+				() => false,
+			)
+		)
+			continue;
 		try {
 			await rename(out, aside);
 			return aside;
@@ -232,13 +251,25 @@ async function moveAside(out: string): Promise<string> {
 async function restoreStranded(out: string, notes: string[]): Promise<void> {
 	const olds = await siblings(out, OLD_INFIX);
 	if (olds.length === 0) return;
-	const missing = await lstat(out).then(() => false, () => true);
-	if (missing && olds.length === 1 && (await stat(olds[0]!).then((s) => s.isDirectory(), () => false))) {
+	const missing = await lstat(out).then(
+		() => false,
+		() => true,
+	);
+	if (
+		missing &&
+		olds.length === 1 &&
+		(await stat(olds[0]!).then(
+			(s) => s.isDirectory(),
+			() => false,
+		))
+	) {
 		await rename(olds[0]!, out);
 		notes.push(`restored ${out} from ${path.basename(olds[0]!)}, where an interrupted replacement had moved it`);
 		return;
 	}
-	notes.push(`old outputs of ${out} moved aside by interrupted replacements remain (${olds.map((o) => path.basename(o)).join(", ")}); delete them once you have checked them`);
+	notes.push(
+		`old outputs of ${out} moved aside by interrupted replacements remain (${olds.map((o) => path.basename(o)).join(", ")}); delete them once you have checked them`,
+	);
 }
 
 /** The siblings `<out><infix>XXXXXX` of an output, sorted. */
@@ -260,7 +291,13 @@ async function createTemp(out: string, kind: "folder" | "file"): Promise<string>
 		const temp = `${out}${PARTIAL_INFIX}${randomSuffix()}`;
 		try {
 			if (kind === "file") {
-				if (await lstat(temp).then(() => true, () => false)) continue;
+				if (
+					await lstat(temp).then(
+						() => true,
+						() => false,
+					)
+				)
+					continue;
 				return temp;
 			}
 			await mkdir(temp, { mode: 0o777 });

@@ -57,9 +57,7 @@ export function decodeToF32(bytes: Uint8Array, dtype: FloatDtype, out?: Float32A
 	}
 	if (dtype === "F64") {
 		const src =
-			bytes.byteOffset % 8 === 0
-				? new Float64Array(bytes.buffer, bytes.byteOffset, n)
-				: new Float64Array(bytes.slice().buffer, 0, n);
+			bytes.byteOffset % 8 === 0 ? new Float64Array(bytes.buffer, bytes.byteOffset, n) : new Float64Array(bytes.slice().buffer, 0, n);
 		for (let i = 0; i < n; i++) {
 			dst[i] = src[i]!;
 		}

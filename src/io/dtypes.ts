@@ -34,7 +34,7 @@ export type Dtype = keyof typeof DTYPES;
 export type FloatDtype = "F64" | "F32" | "F16" | "BF16";
 
 export function isDtype(s: string): s is Dtype {
-	return  Object.hasOwn(DTYPES, s);
+	return Object.hasOwn(DTYPES, s);
 }
 
 export function isFloatDtype(d: Dtype): d is FloatDtype {
@@ -48,7 +48,10 @@ export function dtypeBytes(d: Dtype): number {
 
 /** Recipe / CLI names (`bfloat16`, `torch.float16`, `F32`, ...) → safetensors dtype. */
 export function parseDtypeName(name: string): FloatDtype | undefined {
-	const n = name.trim().replace(/^torch\./, "").toLowerCase();
+	const n = name
+		.trim()
+		.replace(/^torch\./, "")
+		.toLowerCase();
 	switch (n) {
 		case "bfloat16":
 		case "bf16":

@@ -132,7 +132,6 @@ export function firstNonFinite(values: Float32Array, dtype: FloatDtype): NonFini
 	return undefined;
 }
 
-
 /**
  * bf16 encoding of pairs: float32 bits s32[2j], s32[2j + 1] → the low / high half of words[j] (little-endian
  * order). Pairs without a NaN (the common case: one cheap test each) are rounded inline. Returns the OR of the
@@ -184,4 +183,3 @@ function encodeF16Pairs(s32: Int32Array, words: Int32Array): number {
 	}
 	return acc;
 }
-

@@ -98,4 +98,3 @@ export function f16BitsToF32(h: number): number {
 	scratchU32[0] = f16BitsToF32Bits(h & 0xffff);
 	return scratchF32[0]!;
 }
-

@@ -5,8 +5,8 @@
  * plus our stricter number lexemes, in a fixed order once the whole entry is read (header-parser.ts calls it).
  */
 import { SafetensorsError } from "../errors.js";
-import { DTYPES, isDtype, type Dtype } from "./dtypes.js";
-import { NOT_PLAIN, TOO_BIG, type JsonScanner, type JsonType } from "./json-scanner.js";
+import { DTYPES, type Dtype, isDtype } from "./dtypes.js";
+import { type JsonScanner, type JsonType, NOT_PLAIN, TOO_BIG } from "./json-scanner.js";
 import type { TensorInfo } from "./types.js";
 
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
@@ -192,7 +192,9 @@ function entryProblem(
 ): string | undefined {
 	if (duplicate !== undefined) return `duplicate field "${duplicate}"`;
 	if (dtype === undefined || shape === undefined || offsets === undefined) {
-		const missing = [dtype === undefined && "dtype", shape === undefined && "shape", offsets === undefined && "data_offsets"].filter(Boolean);
+		const missing = [dtype === undefined && "dtype", shape === undefined && "shape", offsets === undefined && "data_offsets"].filter(
+			Boolean,
+		);
 		return `missing field ${missing.map((f) => `"${f}"`).join(", ")}`;
 	}
 	if (typeof dtype !== "string") {
@@ -210,5 +212,7 @@ function entryProblem(
 
 function integerProblem(slot: NotInteger, field: string): string {
 	if ("type" in slot) return `${field} must hold integers, got ${slot.type}`;
-	return slot.tooBig ? `${field} value ${slot.lexeme} is above 2^53 - 1` : `${field} must hold plain non-negative integers, got ${slot.lexeme}`;
+	return slot.tooBig
+		? `${field} value ${slot.lexeme} is above 2^53 - 1`
+		: `${field} must hold plain non-negative integers, got ${slot.lexeme}`;
 }

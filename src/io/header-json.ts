@@ -49,7 +49,11 @@ class StrictJsonParser {
 
 	fail(what: string): never {
 		const found = this.pos < this.text.length ? describeChar(this.text.charCodeAt(this.pos)) : "end of header";
-		throw new SafetensorsError("InvalidHeaderJson", this.file, `header is not valid JSON at character ${this.pos}: ${what} (found ${found})`);
+		throw new SafetensorsError(
+			"InvalidHeaderJson",
+			this.file,
+			`header is not valid JSON at character ${this.pos}: ${what} (found ${found})`,
+		);
 	}
 
 	skipWhitespace(): void {

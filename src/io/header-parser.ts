@@ -136,7 +136,13 @@ class HeaderJsonParser {
 			this.defer(new SafetensorsError("InvalidMetadata", file, `"${METADATA_KEY}" has the key "${bad.repeated}" twice`));
 		} else {
 			const why = tensorLike ? " (a tensor cannot be named __metadata__)" : "";
-			this.defer(new SafetensorsError("InvalidMetadata", file, `"${METADATA_KEY}" value for key "${bad.key}" must be a string, got ${bad.type}${why}`));
+			this.defer(
+				new SafetensorsError(
+					"InvalidMetadata",
+					file,
+					`"${METADATA_KEY}" value for key "${bad.key}" must be a string, got ${bad.type}${why}`,
+				),
+			);
 		}
 	}
 

@@ -63,7 +63,11 @@ export function parseHeader(prefixAndHeader: Uint8Array, fileSize: number, file:
 	const length = readHeaderLength(prefixAndHeader, fileSize, file, opts);
 	const dataStart = LENGTH_PREFIX_BYTES + length;
 	if (prefixAndHeader.length < dataStart) {
-		throw new SafetensorsError("InvalidHeaderLength", file, `header length ${length} needs ${dataStart} bytes, only ${prefixAndHeader.length} were given`);
+		throw new SafetensorsError(
+			"InvalidHeaderLength",
+			file,
+			`header length ${length} needs ${dataStart} bytes, only ${prefixAndHeader.length} were given`,
+		);
 	}
 	const json = prefixAndHeader.subarray(LENGTH_PREFIX_BYTES, dataStart);
 	// Checked on the whole header first (natively), so an invalid byte anywhere is reported as such, whatever else is wrong.
@@ -96,21 +100,40 @@ function validateLayout(entries: Map<string, TensorInfo>, dataBytes: number, fil
 		const end = begin + info.byteLength;
 		if (begin !== expectedBegin || end < begin) {
 			const why = end < begin ? "end is before begin" : `expected the tensor to start at ${expectedBegin}`;
-			throw new SafetensorsError("InvalidOffset", file, `data_offsets [${begin}, ${end}] are invalid: ${why} (gap, overlap or out of order)`, name);
+			throw new SafetensorsError(
+				"InvalidOffset",
+				file,
+				`data_offsets [${begin}, ${end}] are invalid: ${why} (gap, overlap or out of order)`,
+				name,
+			);
 		}
 		expectedBegin = end;
 		const count = checkedProduct(shape, 1, file, name, `element count of shape ${formatShape(shape)}`);
 		const bits = checkedProduct([count], DTYPES[dtype].bits, file, name, `bit size of ${dtype} shape ${formatShape(shape)}`);
 		if (bits % 8 !== 0) {
-			throw new SafetensorsError("MisalignedSlice", file, `${dtype} shape ${formatShape(shape)} is ${bits} bits, not a whole number of bytes`, name);
+			throw new SafetensorsError(
+				"MisalignedSlice",
+				file,
+				`${dtype} shape ${formatShape(shape)} is ${bits} bits, not a whole number of bytes`,
+				name,
+			);
 		}
 		const bytes = bits / 8;
 		if (end - begin !== bytes) {
-			throw new SafetensorsError("TensorInvalidInfo", file, `data_offsets [${begin}, ${end}] span ${end - begin} bytes, but ${dtype} shape ${formatShape(shape)} needs ${bytes}`, name);
+			throw new SafetensorsError(
+				"TensorInvalidInfo",
+				file,
+				`data_offsets [${begin}, ${end}] span ${end - begin} bytes, but ${dtype} shape ${formatShape(shape)} needs ${bytes}`,
+				name,
+			);
 		}
 	}
 	if (expectedBegin !== dataBytes) {
-		throw new SafetensorsError("MetadataIncompleteBuffer", file, `tensors cover ${expectedBegin} data bytes, but the file has ${dataBytes} bytes after the header`);
+		throw new SafetensorsError(
+			"MetadataIncompleteBuffer",
+			file,
+			`tensors cover ${expectedBegin} data bytes, but the file has ${dataBytes} bytes after the header`,
+		);
 	}
 	if (ordered) return entries;
 	const sorted = new Map<string, TensorInfo>();

@@ -6,7 +6,7 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import { LmMergeError, ModelError } from "../errors.js";
-import { parseStrictJson, type JsonValue } from "./header-json.js";
+import { type JsonValue, parseStrictJson } from "./header-json.js";
 
 /** File name of the index in a sharded model folder. */
 export const INDEX_FILE_NAME = "model.safetensors.index.json";
@@ -56,7 +56,8 @@ export function parseIndexJson(text: string, file: string): IndexJson {
 	try {
 		root = parseStrictJson(text.replace(/^\uFEFF/, ""), file);
 	} catch (err) {
-		const detail = err instanceof LmMergeError ? err.message.replace(`${file}: `, "").replace("header is not valid JSON ", "") : String(err);
+		const detail =
+			err instanceof LmMergeError ? err.message.replace(`${file}: `, "").replace("header is not valid JSON ", "") : String(err);
 		throw new ModelError("InvalidIndex", file, `not valid JSON: ${detail}`);
 	}
 	if (root.type !== "object") {
@@ -90,7 +91,11 @@ export function parseIndexJson(text: string, file: string): IndexJson {
 			}
 			const total = metadata.total_size;
 			if (total !== undefined && (typeof total !== "number" || !Number.isFinite(total) || total < 0)) {
-				throw new ModelError("InvalidIndex", file, `metadata.total_size must be a non-negative number, got ${describe(value.entries.find(([n]) => n === "total_size")![1])}`);
+				throw new ModelError(
+					"InvalidIndex",
+					file,
+					`metadata.total_size must be a non-negative number, got ${describe(value.entries.find(([n]) => n === "total_size")![1])}`,
+				);
 			}
 		}
 	}

@@ -9,7 +9,7 @@
  * Written by hand because no JSON library gives duplicates, number lexemes and a strict grammar at this speed.
  */
 import { SafetensorsError } from "../errors.js";
-import { readString, scanString, type Fail, type StringSpan } from "./json-strings.js";
+import { type Fail, readString, type StringSpan, scanString } from "./json-strings.js";
 
 /**
  * Deepest nesting accepted. serde_json, which the reference reader uses, stops at 128 levels by default; the

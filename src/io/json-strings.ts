@@ -23,7 +23,17 @@ PLAIN[0x5c] = 0;
 
 /** The byte each simple escape stands for (`\n` → 0x0a), indexed by the byte after the backslash; 0 for others. */
 const UNESCAPED = new Uint8Array(256);
-for (const [e, c] of [['"', 0x22], ["\\", 0x5c], ["/", 0x2f], ["b", 0x08], ["f", 0x0c], ["n", 0x0a], ["r", 0x0d], ["t", 0x09]] as const) UNESCAPED[e.charCodeAt(0)] = c;
+for (const [e, c] of [
+	['"', 0x22],
+	["\\", 0x5c],
+	["/", 0x2f],
+	["b", 0x08],
+	["f", 0x0c],
+	["n", 0x0a],
+	["r", 0x0d],
+	["t", 0x09],
+] as const)
+	UNESCAPED[e.charCodeAt(0)] = c;
 
 /** Value of a hex digit byte, or -1. */
 const HEX = new Int8Array(256).fill(-1);
@@ -58,7 +68,15 @@ export function scanString(b: Uint8Array, quote: number, end: number, span: Stri
  * scanString, returning the string's value. `buf` is `b` as a Buffer (same memory); `scratch(size)` gives a buffer of
  * at least `size` bytes for unescaping (reused from string to string). The position after the string is span.end + 1.
  */
-export function readString(b: Uint8Array, buf: Buffer, quote: number, end: number, span: StringSpan, scratch: (size: number) => Buffer, fail: Fail): string {
+export function readString(
+	b: Uint8Array,
+	buf: Buffer,
+	quote: number,
+	end: number,
+	span: StringSpan,
+	scratch: (size: number) => Buffer,
+	fail: Fail,
+): string {
 	const start = quote + 1;
 	let p = start;
 	while (p < end && PLAIN[b[p]!] === 1) p++;

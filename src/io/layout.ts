@@ -5,7 +5,7 @@
  */
 import { SafetensorsError, UsageError } from "../errors.js";
 import { formatShape } from "../tensor/tensor.js";
-import { DTYPES, isDtype, type Dtype } from "./dtypes.js";
+import { DTYPES, type Dtype, isDtype } from "./dtypes.js";
 import { LENGTH_PREFIX_BYTES, MAX_HEADER_BYTES } from "./header.js";
 import type { TensorInfo } from "./types.js";
 
@@ -52,7 +52,12 @@ export function tensorByteLength(entry: LayoutEntry, file: string): number {
 	let numel = 1;
 	for (const d of entry.shape) {
 		if (!Number.isSafeInteger(d) || d < 0) {
-			throw new SafetensorsError("TensorInvalidInfo", file, `shape ${formatShape(entry.shape)} has a dimension that is not a non-negative integer: ${d}`, entry.name);
+			throw new SafetensorsError(
+				"TensorInvalidInfo",
+				file,
+				`shape ${formatShape(entry.shape)} has a dimension that is not a non-negative integer: ${d}`,
+				entry.name,
+			);
 		}
 		numel *= d;
 	}
@@ -81,7 +86,11 @@ export function layoutTensors(entries: readonly LayoutEntry[], metadata?: Record
 		}
 		for (const [key, value] of Object.entries(metadata)) {
 			if (typeof value !== "string") {
-				throw new SafetensorsError("InvalidMetadata", file, `__metadata__ value of ${JSON.stringify(key)} must be a string, got ${JSON.stringify(value) ?? typeof value}`);
+				throw new SafetensorsError(
+					"InvalidMetadata",
+					file,
+					`__metadata__ value of ${JSON.stringify(key)} must be a string, got ${JSON.stringify(value) ?? typeof value}`,
+				);
 			}
 		}
 		parts.push(`"__metadata__":${JSON.stringify(metadata)}`);
@@ -100,14 +109,20 @@ export function layoutTensors(entries: readonly LayoutEntry[], metadata?: Record
 		const byteLength = tensorByteLength(entry, file);
 		const shape = [...entry.shape];
 		tensors.push({ name: entry.name, dtype: entry.dtype, shape, byteOffset: offset, byteLength });
-		parts.push(`${JSON.stringify(entry.name)}:{"dtype":"${entry.dtype}","shape":[${shape.join(",")}],"data_offsets":[${offset},${offset + byteLength}]}`);
+		parts.push(
+			`${JSON.stringify(entry.name)}:{"dtype":"${entry.dtype}","shape":[${shape.join(",")}],"data_offsets":[${offset},${offset + byteLength}]}`,
+		);
 		offset += byteLength;
 	}
 	const json = encoder.encode(`{${parts.join(",")}}`);
 	const padded = Math.ceil((LENGTH_PREFIX_BYTES + json.byteLength) / HEADER_ALIGNMENT) * HEADER_ALIGNMENT - LENGTH_PREFIX_BYTES;
 	const cap = opts.maxHeaderBytes ?? MAX_HEADER_BYTES;
 	if (padded > cap) {
-		throw new SafetensorsError("HeaderTooLarge", file, `header of ${padded} bytes (${tensors.length} tensors) is above the limit of ${cap} bytes`);
+		throw new SafetensorsError(
+			"HeaderTooLarge",
+			file,
+			`header of ${padded} bytes (${tensors.length} tensors) is above the limit of ${cap} bytes`,
+		);
 	}
 	const header = new Uint8Array(LENGTH_PREFIX_BYTES + padded);
 	new DataView(header.buffer).setBigUint64(0, BigInt(padded), true);
@@ -190,7 +205,9 @@ export function parseSize(size: string | number): number {
 		const m = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*$/i.exec(size);
 		const unit = m === null ? undefined : SIZE_UNITS[m[2]!.toLowerCase()];
 		if (m === null || unit === undefined) {
-			throw new UsageError(`invalid size ${JSON.stringify(size)}: expected a number with an optional unit (K, M, G, T, KiB, MiB, GiB, TiB, B = billion), e.g. "5GB"`);
+			throw new UsageError(
+				`invalid size ${JSON.stringify(size)}: expected a number with an optional unit (K, M, G, T, KiB, MiB, GiB, TiB, B = billion), e.g. "5GB"`,
+			);
 		}
 		bytes = Math.floor(Number(m[1]) * unit);
 	}

@@ -7,15 +7,15 @@
  * looks like a finished shard while it is not. With resume enabled, a checksum of each tensor is recorded as
  * each shard completes, and a later run with the same fingerprint continues from the shards that still verify.
  */
-import { open, rename, rm, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open, rename, rm } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { ExecError, SafetensorsError } from "../errors.js";
 import { AtomicOutput } from "./atomic-output.js";
 import { fsyncFile, writeWholeFile } from "./durable.js";
 import { formatIndexJson, INDEX_FILE_NAME } from "./index-json.js";
-import { layoutTensors, planShards, shardFileName, tensorByteLength, type FileLayout, type LayoutEntry } from "./layout.js";
+import { type FileLayout, type LayoutEntry, layoutTensors, planShards, shardFileName, tensorByteLength } from "./layout.js";
 import type { GuardedInput, OutputGuardOptions } from "./output-guard.js";
-import { findPartial, PROGRESS_FILE, prunePartial, saveProgress, shardMatches, type Progress } from "./resume-progress.js";
+import { findPartial, PROGRESS_FILE, type Progress, prunePartial, saveProgress, shardMatches } from "./resume-progress.js";
 import { INCOMPLETE_SUFFIX, type ShardPlan } from "./sharded-writer.js";
 import { writeAt, writeError } from "./writer.js";
 
@@ -78,7 +78,14 @@ export class OutputFolder {
 		this.hashes = layouts.map(() => new Map());
 		layouts.forEach((l, s) => {
 			for (const t of l.tensors) {
-				this.targets.set(t.name, { name: t.name, file: join(tempDir, shards[s]!.file + INCOMPLETE_SUFFIX), position: l.dataStart + t.byteOffset, dtype: t.dtype, byteLength: t.byteLength, shard: s });
+				this.targets.set(t.name, {
+					name: t.name,
+					file: join(tempDir, shards[s]!.file + INCOMPLETE_SUFFIX),
+					position: l.dataStart + t.byteOffset,
+					dtype: t.dtype,
+					byteLength: t.byteLength,
+					shard: s,
+				});
 			}
 		});
 	}
@@ -91,10 +98,22 @@ export class OutputFolder {
 		const out = resolve(outDir);
 		const metadata = { format: "pt", ...opts.metadata };
 		const sizes = entries.map((e) => tensorByteLength(e, out));
-		const plan = planShards(sizes.map((byteLength) => ({ byteLength })), opts.maxShardBytes);
-		const fileName = (s: number) => (plan.length === 1 && opts.singleFileName !== undefined ? opts.singleFileName : shardFileName(s + 1, plan.length));
-		const layouts = plan.map((idx, s) => layoutTensors(idx.map((i) => entries[i]!), metadata, { file: join(out, fileName(s)) }));
-		const shards = plan.map((idx, s): ShardPlan => ({ file: fileName(s), tensors: idx.map((i) => entries[i]!.name), bytes: layouts[s]!.fileSize }));
+		const plan = planShards(
+			sizes.map((byteLength) => ({ byteLength })),
+			opts.maxShardBytes,
+		);
+		const fileName = (s: number) =>
+			plan.length === 1 && opts.singleFileName !== undefined ? opts.singleFileName : shardFileName(s + 1, plan.length);
+		const layouts = plan.map((idx, s) =>
+			layoutTensors(
+				idx.map((i) => entries[i]!),
+				metadata,
+				{ file: join(out, fileName(s)) },
+			),
+		);
+		const shards = plan.map(
+			(idx, s): ShardPlan => ({ file: fileName(s), tensors: idx.map((i) => entries[i]!.name), bytes: layouts[s]!.fileSize }),
+		);
 		let progress: Progress | undefined;
 		const atomic = await AtomicOutput.begin(outDir, {
 			kind: "folder",
@@ -198,11 +217,18 @@ export class OutputFolder {
 	async commit(): Promise<void> {
 		const missing = this.remaining.findIndex((n) => n > 0);
 		if (missing >= 0) {
-			throw new SafetensorsError("MetadataIncompleteBuffer", this.outDir, `commit() with ${this.remaining[missing]} tensor(s) of ${this.shards[missing]!.file} not written`);
+			throw new SafetensorsError(
+				"MetadataIncompleteBuffer",
+				this.outDir,
+				`commit() with ${this.remaining[missing]} tensor(s) of ${this.shards[missing]!.file} not written`,
+			);
 		}
 		if (this.shards.length > 1) {
 			const weightMap = new Map(this.shards.flatMap((s) => s.tensors.map((t) => [t, s.file] as const)));
-			await writeWholeFile(join(this.tempDir, INDEX_FILE_NAME), new TextEncoder().encode(formatIndexJson(this.totalSize, weightMap, this.opts.indexMetadata ?? {})));
+			await writeWholeFile(
+				join(this.tempDir, INDEX_FILE_NAME),
+				new TextEncoder().encode(formatIndexJson(this.totalSize, weightMap, this.opts.indexMetadata ?? {})),
+			);
 		}
 		await this.closeFlushers();
 		// A shard without tensors (only in an output without any) was never completed by tensorWritten.
@@ -236,11 +262,13 @@ export class OutputFolder {
 
 	private async closeFlushers(): Promise<void> {
 		const open = this.flushers.splice(0);
-		await Promise.all(open.map(async (f) => {
-			if (f === undefined) return;
-			await f.chain.catch(() => undefined);
-			await f.handle.close().catch(() => undefined);
-		}));
+		await Promise.all(
+			open.map(async (f) => {
+				if (f === undefined) return;
+				await f.chain.catch(() => undefined);
+				await f.handle.close().catch(() => undefined);
+			}),
+		);
 	}
 
 	/** Ends an unfinished merge: removes the partial folder, or with `keep` leaves it (marked unfinished) for `--resume`. */

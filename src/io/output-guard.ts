@@ -65,15 +65,22 @@ function within(inner: string, outer: string): boolean {
  * a protected folder, or a symbolic link. Returns the absolute path.
  */
 export async function assertSafeOutput(out: string, opts: OutputGuardOptions = {}): Promise<string> {
-	const refuse = (why: string) => new PlanError("UnsafeOutput", `output ${JSON.stringify(out)}: ${why}; name a new folder, e.g. merged/my-merge`);
+	const refuse = (why: string) =>
+		new PlanError("UnsafeOutput", `output ${JSON.stringify(out)}: ${why}; name a new folder, e.g. merged/my-merge`);
 	if (out.trim() === "") throw refuse("the path is empty");
-	const last = out.split(/[\\/]+/).filter((s) => s !== "").at(-1);
+	const last = out
+		.split(/[\\/]+/)
+		.filter((s) => s !== "")
+		.at(-1);
 	if (last === "." || last === "..") throw refuse(`a path ending in "${last}" names an existing folder above the output`);
 	const cwd = opts.cwd ?? process.cwd();
 	const abs = path.resolve(cwd, out);
 	const real = await realPathOf(abs);
 	if (last === undefined || path.parse(real).root === real) throw refuse("it is a file-system root");
-	const link = await lstat(abs).then((s) => s.isSymbolicLink(), () => false);
+	const link = await lstat(abs).then(
+		(s) => s.isSymbolicLink(),
+		() => false,
+	);
 	if (link) throw refuse(`it is a symbolic link (to ${await readlink(abs)}); give the folder it points to`);
 	const id = await idOf(abs);
 	const realCwd = await realPathOf(cwd);

@@ -40,7 +40,10 @@ interface LockInfo {
 }
 
 async function readOr(file: string): Promise<string | undefined> {
-	return readFile(file, "utf8").then((s) => s.trim(), () => undefined);
+	return readFile(file, "utf8").then(
+		(s) => s.trim(),
+		() => undefined,
+	);
 }
 
 /** A process's start time, from /proc (Linux); undefined elsewhere or when there is no such process. */
@@ -51,7 +54,12 @@ async function startTimeOf(pid: number): Promise<string | undefined> {
 }
 
 /** Whether the owner of a lock still runs: "unknown" for a lock taken on another host. */
-export async function lockOwnerState(info: { pid: number; host: string; boot?: string; start?: string }): Promise<"alive" | "dead" | "unknown"> {
+export async function lockOwnerState(info: {
+	pid: number;
+	host: string;
+	boot?: string;
+	start?: string;
+}): Promise<"alive" | "dead" | "unknown"> {
 	if (info.host !== os.hostname()) return "unknown";
 	const boot = await readOr("/proc/sys/kernel/random/boot_id");
 	if (info.boot !== undefined && boot !== undefined && info.boot !== boot) return "dead";
@@ -137,14 +145,19 @@ async function createExclusive(file: string, text: string): Promise<boolean> {
 function parse(text: string): LockInfo | undefined {
 	try {
 		const v = JSON.parse(text) as Partial<LockInfo>;
-		return typeof v.pid === "number" && Number.isSafeInteger(v.pid) && v.pid > 0 && typeof v.host === "string" ? (v as LockInfo) : undefined;
+		return typeof v.pid === "number" && Number.isSafeInteger(v.pid) && v.pid > 0 && typeof v.host === "string"
+			? (v as LockInfo)
+			: undefined;
 	} catch {
 		return undefined;
 	}
 }
 
 async function unreadableState(file: string): Promise<"alive" | "dead"> {
-	const age = await stat(file).then((s) => Date.now() - s.mtimeMs, () => 0);
+	const age = await stat(file).then(
+		(s) => Date.now() - s.mtimeMs,
+		() => 0,
+	);
 	return age > UNREADABLE_GRACE_MS ? "dead" : "alive";
 }
 
@@ -162,7 +175,10 @@ const BREAKER_STALE_MS = 10_000;
 async function breakStale(file: string, staleText: string): Promise<void> {
 	const breaker = `${file}.breaking`;
 	if (!(await createExclusive(breaker, `${process.pid}\n`))) {
-		const age = await stat(breaker).then((s) => Date.now() - s.mtimeMs, () => 0);
+		const age = await stat(breaker).then(
+			(s) => Date.now() - s.mtimeMs,
+			() => 0,
+		);
 		if (age > BREAKER_STALE_MS) await unlink(breaker).catch(() => undefined);
 		else await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
 		return;
@@ -175,7 +191,10 @@ async function breakStale(file: string, staleText: string): Promise<void> {
 }
 
 function lockedError(out: string, file: string, owner: LockInfo | undefined, state: "alive" | "unknown"): ExecError {
-	const who = owner === undefined ? "a run that is starting" : `pid ${owner.pid}${owner.host !== os.hostname() ? ` on host ${owner.host}` : ""}, since ${owner.since}`;
+	const who =
+		owner === undefined
+			? "a run that is starting"
+			: `pid ${owner.pid}${owner.host !== os.hostname() ? ` on host ${owner.host}` : ""}, since ${owner.since}`;
 	const advice = state === "unknown" ? `; if that run is gone, delete ${file}` : "; wait for it to finish or stop it";
 	return new ExecError("Locked", `${out} is being written by another lm-merge run (${who})${advice}`);
 }

@@ -5,14 +5,14 @@
  */
 import { constants as bufferConstants } from "node:buffer";
 import { constants } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { SafetensorsError } from "../errors.js";
-import { alignedSpan, DIRECT_ALIGN, directIoEnabled } from "./aligned.js";
 import type { Tensor } from "../tensor/tensor.js";
+import { alignedSpan, DIRECT_ALIGN, directIoEnabled } from "./aligned.js";
 import { decodeToF32 } from "./convert.js";
-import { dtypeBytes, isFloatDtype, type FloatDtype } from "./dtypes.js";
+import { dtypeBytes, type FloatDtype, isFloatDtype } from "./dtypes.js";
+import { type HeaderOptions, LENGTH_PREFIX_BYTES, parseHeader, readHeaderLength } from "./header.js";
 import { openRegularFile } from "./regular-file.js";
-import { LENGTH_PREFIX_BYTES, parseHeader, readHeaderLength, type HeaderOptions } from "./header.js";
 import type { SafetensorsHeader, TensorInfo, TensorSource } from "./types.js";
 
 /**
@@ -129,7 +129,12 @@ class SafetensorsFileReader implements SafetensorsFile {
 		const stop = end ?? info.byteLength;
 		checkRange(this.location, name, "bytes", start, stop, info.byteLength);
 		if (into !== undefined && into.byteLength !== stop - start) {
-			throw new SafetensorsError("InvalidRange", this.location, `readRaw target holds ${into.byteLength} bytes for a range of ${stop - start}`, name);
+			throw new SafetensorsError(
+				"InvalidRange",
+				this.location,
+				`readRaw target holds ${into.byteLength} bytes for a range of ${stop - start}`,
+				name,
+			);
 		}
 		if (into === undefined) this.checkResult(info, stop - start, start === 0 && stop === info.byteLength ? "" : `(bytes ${start}–${stop})`);
 		const out = into ?? allocate(this.location, name, () => new Uint8Array(stop - start));
@@ -142,7 +147,12 @@ class SafetensorsFileReader implements SafetensorsFile {
 		checkRange(this.location, name, "bytes", start, end, info.byteLength);
 		const length = end - start;
 		if (scratch.byteLength < alignedSpan(length)) {
-			throw new SafetensorsError("InvalidRange", this.location, `aligned read scratch holds ${scratch.byteLength} bytes, ${alignedSpan(length)} needed for ${length}`, name);
+			throw new SafetensorsError(
+				"InvalidRange",
+				this.location,
+				`aligned read scratch holds ${scratch.byteLength} bytes, ${alignedSpan(length)} needed for ${length}`,
+				name,
+			);
 		}
 		const position = this.header.dataStart + info.byteOffset + start;
 		const direct = length > 0 ? await this.directHandle() : null;
@@ -151,12 +161,17 @@ class SafetensorsFileReader implements SafetensorsFile {
 			const span = Math.ceil((position + length - from) / DIRECT_ALIGN) * DIRECT_ALIGN;
 			try {
 				if (!(await readAtLeast(direct, scratch.subarray(0, span), position + length - from, from))) {
-					throw new SafetensorsError("IoError", this.location, `unexpected end of file before offset ${position + length} (the file shrank after it was opened?)`);
+					throw new SafetensorsError(
+						"IoError",
+						this.location,
+						`unexpected end of file before offset ${position + length} (the file shrank after it was opened?)`,
+					);
 				}
 				return scratch.subarray(position - from, position - from + length);
 			} catch (err) {
 				// A file system may accept O_DIRECT at open and refuse the reads (EINVAL): use ordinary reads from now on.
-				if ((err as NodeJS.ErrnoException).code !== "EINVAL") throw err instanceof SafetensorsError ? err : ioError(this.location, `cannot read ${span} bytes at offset ${from}`, err);
+				if ((err as NodeJS.ErrnoException).code !== "EINVAL")
+					throw err instanceof SafetensorsError ? err : ioError(this.location, `cannot read ${span} bytes at offset ${from}`, err);
 				this.direct = Promise.resolve(null);
 				await direct.close().catch(() => undefined);
 			}
@@ -190,7 +205,12 @@ class SafetensorsFileReader implements SafetensorsFile {
 		if (bytes > MAX_READ_RESULT_BYTES) {
 			const size = `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 			const reading = what === "" ? "reading it" : `reading it ${what}`;
-			throw new SafetensorsError("TensorTooLarge", this.location, `${reading} needs ${size} (${bytes} bytes) in one buffer, above the ${MAX_READ_RESULT_BYTES}-byte limit of this Node.js; read it in parts with readRows or a readRaw byte range`, info.name);
+			throw new SafetensorsError(
+				"TensorTooLarge",
+				this.location,
+				`${reading} needs ${size} (${bytes} bytes) in one buffer, above the ${MAX_READ_RESULT_BYTES}-byte limit of this Node.js; read it in parts with readRows or a readRaw byte range`,
+				info.name,
+			);
 		}
 	}
 
@@ -267,7 +287,11 @@ async function readExact(handle: FileHandle, buf: Uint8Array, position: number, 
 			throw ioError(file, `cannot read ${length} bytes at offset ${position + filled}`, err);
 		}
 		if (bytesRead === 0) {
-			throw new SafetensorsError("IoError", file, `unexpected end of file at offset ${position + filled} (the file shrank after it was opened?)`);
+			throw new SafetensorsError(
+				"IoError",
+				file,
+				`unexpected end of file at offset ${position + filled} (the file shrank after it was opened?)`,
+			);
 		}
 		filled += bytesRead;
 	}

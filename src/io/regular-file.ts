@@ -5,7 +5,7 @@
  * then decides, so there is no window between a check and the open. On a regular file O_NONBLOCK changes nothing.
  */
 import { constants, type Stats } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 
 /** Builds the error for a file that cannot be used; each caller raises its own domain's error class. */
 type FileErrorFactory = (message: string) => Error;

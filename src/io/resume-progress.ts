@@ -3,7 +3,7 @@
  * and, per completed shard, a checksum of every tensor. These functions pick the partial folder to continue,
  * verify its shards against the record, and save the record atomically.
  */
-import { open, readdir, readFile, rename, rm, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ExecError } from "../errors.js";
 import { UNFINISHED_MARKER } from "./atomic-output.js";
@@ -26,7 +26,14 @@ export interface Progress {
 
 function isProgress(v: unknown): v is Progress {
 	const p = v as Partial<Progress> | null;
-	return typeof p === "object" && p !== null && p.version === 1 && typeof p.fingerprint === "string" && typeof p.shards === "object" && p.shards !== null;
+	return (
+		typeof p === "object" &&
+		p !== null &&
+		p.version === 1 &&
+		typeof p.fingerprint === "string" &&
+		typeof p.shards === "object" &&
+		p.shards !== null
+	);
 }
 
 /**
@@ -35,7 +42,10 @@ function isProgress(v: unknown): v is Progress {
  * silently mixed in. One whose progress record is missing or unreadable cannot be resumed; it is returned
  * without a record, to be reused from scratch rather than left behind as an orphan next to a new one.
  */
-export async function findPartial(leftovers: readonly string[], fingerprint: string): Promise<{ dir: string; progress?: Progress } | undefined> {
+export async function findPartial(
+	leftovers: readonly string[],
+	fingerprint: string,
+): Promise<{ dir: string; progress?: Progress } | undefined> {
 	const stale: string[] = [];
 	let unreadable: string | undefined;
 	for (const dir of leftovers) {

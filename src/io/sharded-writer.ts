@@ -11,7 +11,7 @@ import { ExecError, SafetensorsError } from "../errors.js";
 import { AtomicOutput } from "./atomic-output.js";
 import { writeWholeFile } from "./durable.js";
 import { formatIndexJson, INDEX_FILE_NAME } from "./index-json.js";
-import { layoutTensors, planShards, shardFileName, tensorByteLength, type LayoutEntry } from "./layout.js";
+import { type LayoutEntry, layoutTensors, planShards, shardFileName, tensorByteLength } from "./layout.js";
 import { SafetensorsWriter, writeError } from "./writer.js";
 
 /** Suffix of a shard file while it is being written; it is renamed to its final name once complete and fsynced. */
@@ -91,10 +91,17 @@ export class ShardedWriter {
 			seen.add(e.name);
 		}
 		const sizes = entries.map((e) => tensorByteLength(e, out));
-		const plan = planShards(sizes.map((byteLength) => ({ byteLength })), opts.maxShardBytes);
+		const plan = planShards(
+			sizes.map((byteLength) => ({ byteLength })),
+			opts.maxShardBytes,
+		);
 		const shards = plan.map((indices, s): ShardPlan => {
 			const file = shardFileName(s + 1, plan.length);
-			const layout = layoutTensors(indices.map((i) => entries[i]!), metadata, { file: join(out, file) });
+			const layout = layoutTensors(
+				indices.map((i) => entries[i]!),
+				metadata,
+				{ file: join(out, file) },
+			);
 			return { file, tensors: indices.map((i) => entries[i]!.name), bytes: layout.fileSize };
 		});
 		const totalSize = sizes.reduce((a, b) => a + b, 0);
@@ -156,7 +163,11 @@ export class ShardedWriter {
 		this.assertOpen();
 		const missing = this.entries[this.next];
 		if (missing !== undefined) {
-			throw new SafetensorsError("MetadataIncompleteBuffer", this.outDir, `commit() with ${this.entries.length - this.next} tensor(s) not written, starting with "${missing.name}"`);
+			throw new SafetensorsError(
+				"MetadataIncompleteBuffer",
+				this.outDir,
+				`commit() with ${this.entries.length - this.next} tensor(s) not written, starting with "${missing.name}"`,
+			);
 		}
 		// Shards without tensors (only possible when there are no tensors at all) still get a file.
 		for (let s = this.currentShard + 1; s < this.shards.length; s++) {
@@ -165,7 +176,10 @@ export class ShardedWriter {
 		}
 		if (this.shards.length > 1) {
 			const weightMap = new Map(this.shards.flatMap((s) => s.tensors.map((t) => [t, s.file] as const)));
-			await writeWholeFile(join(this.tempDir, INDEX_FILE_NAME), new TextEncoder().encode(formatIndexJson(this.totalSize, weightMap, this.indexMetadata)));
+			await writeWholeFile(
+				join(this.tempDir, INDEX_FILE_NAME),
+				new TextEncoder().encode(formatIndexJson(this.totalSize, weightMap, this.indexMetadata)),
+			);
 		}
 		await this.target.commit();
 		this.state = "committed";
@@ -187,7 +201,11 @@ export class ShardedWriter {
 			const indices = this.plan[shard]!;
 			this.currentShard = shard;
 			const file = join(this.tempDir, this.shards[shard]!.file + INCOMPLETE_SUFFIX);
-			this.current = await SafetensorsWriter.create(file, indices.map((i) => this.entries[i]!), this.metadata);
+			this.current = await SafetensorsWriter.create(
+				file,
+				indices.map((i) => this.entries[i]!),
+				this.metadata,
+			);
 		}
 		return this.current;
 	}

@@ -4,13 +4,13 @@
  * encoded and written in bounded slices, so no buffer ever holds a whole tensor's output bytes twice or a
  * whole file. Positioned writes; `finish()` fsyncs, `abort()` removes the partial file.
  */
-import { open, unlink, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open, unlink } from "node:fs/promises";
 import { ExecError, SafetensorsError } from "../errors.js";
 import { DIRECT_ALIGN } from "./aligned.js";
 import type { Checksum } from "./checksum.js";
 import { allFiniteF32, encodeChecked, firstNonFinite, type NonFiniteAt } from "./convert.js";
 import { dtypeBytes, isFloatDtype } from "./dtypes.js";
-import { layoutTensors, type FileLayout, type LayoutEntry, type LayoutOptions } from "./layout.js";
+import { type FileLayout, type LayoutEntry, type LayoutOptions, layoutTensors } from "./layout.js";
 import type { TensorInfo } from "./types.js";
 
 /**
@@ -55,7 +55,13 @@ export async function writeAt(handle: FileHandle, bytes: Uint8Array, position: n
  * aligned buffers at that offset). Returns false when the file system refused the direct write (EINVAL): the bytes
  * then went through `handle`, and the caller should stop using `direct`.
  */
-export async function writeAtAligned(handle: FileHandle, direct: FileHandle | null, bytes: Uint8Array, position: number, file: string): Promise<boolean> {
+export async function writeAtAligned(
+	handle: FileHandle,
+	direct: FileHandle | null,
+	bytes: Uint8Array,
+	position: number,
+	file: string,
+): Promise<boolean> {
 	const end = position + bytes.byteLength;
 	const bodyStart = Math.min(end, Math.ceil(position / DIRECT_ALIGN) * DIRECT_ALIGN);
 	const bodyEnd = Math.max(bodyStart, Math.floor(end / DIRECT_ALIGN) * DIRECT_ALIGN);
@@ -66,7 +72,7 @@ export async function writeAtAligned(handle: FileHandle, direct: FileHandle | nu
 			await writeAt(direct, part(bodyStart, bodyEnd), bodyStart, file);
 		} catch (err) {
 			// Refused (EINVAL): everything goes through the ordinary handle, which rewrites any part already written.
-			if (((err as { cause?: NodeJS.ErrnoException }).cause)?.code !== "EINVAL") throw err;
+			if ((err as { cause?: NodeJS.ErrnoException }).cause?.code !== "EINVAL") throw err;
 			accepted = false;
 		}
 	}
@@ -130,7 +136,9 @@ export async function writeTensorData(
 	const perSlice = Math.floor(WRITE_CHUNK_BYTES / size);
 	const want = Math.min(data.length, perSlice) * size;
 	const slices: SliceBuffers =
-		opts.slices !== undefined && opts.slices[0].byteLength >= want ? opts.slices : [new Uint8Array(Math.min(want, WRITE_CHUNK_BYTES)), new Uint8Array(Math.min(want, WRITE_CHUNK_BYTES))];
+		opts.slices !== undefined && opts.slices[0].byteLength >= want
+			? opts.slices
+			: [new Uint8Array(Math.min(want, WRITE_CHUNK_BYTES)), new Uint8Array(Math.min(want, WRITE_CHUNK_BYTES))];
 	let pending: Promise<void> = Promise.resolve();
 	for (let k = 0, start = 0; start < data.length; k++, start += perSlice) {
 		const part = data.subarray(start, start + perSlice);
@@ -149,7 +157,12 @@ export async function writeTensorData(
 }
 
 /** Finds the first non-finite encoding in `values` (which start at element `offset`) and reports it. */
-async function reportNonFinite(values: Float32Array, dtype: "F64" | "F32" | "F16" | "BF16", offset: number, onNonFinite: OnNonFinite): Promise<void> {
+async function reportNonFinite(
+	values: Float32Array,
+	dtype: "F64" | "F32" | "F16" | "BF16",
+	offset: number,
+	onNonFinite: OnNonFinite,
+): Promise<void> {
 	const at = firstNonFinite(values, dtype);
 	if (at !== undefined) await onNonFinite({ index: offset + at.index, value: at.value });
 }
@@ -179,7 +192,12 @@ export class SafetensorsWriter {
 	 * Lays out `entries` (SafetensorsError on bad names, shapes, metadata), creates or truncates `path` and
 	 * writes the header. Tensor data must then be written with writeTensor in the same order.
 	 */
-	static async create(path: string, entries: readonly LayoutEntry[], metadata?: Record<string, string>, opts: LayoutOptions = {}): Promise<SafetensorsWriter> {
+	static async create(
+		path: string,
+		entries: readonly LayoutEntry[],
+		metadata?: Record<string, string>,
+		opts: LayoutOptions = {},
+	): Promise<SafetensorsWriter> {
 		const layout = layoutTensors(entries, metadata, { file: path, ...opts });
 		let handle: FileHandle;
 		try {
@@ -214,7 +232,14 @@ export class SafetensorsWriter {
 			const where = info === undefined ? "every tensor was already written" : `expected "${info.name}" next (header order)`;
 			throw new SafetensorsError(known ? "InvalidOffset" : "TensorNotFound", this.path, `cannot write now: ${where}`, name);
 		}
-		this.slices = await writeTensorData(handle, this.path, info, this.layout.dataStart + info.byteOffset, data, this.slices !== undefined ? { slices: this.slices } : {});
+		this.slices = await writeTensorData(
+			handle,
+			this.path,
+			info,
+			this.layout.dataStart + info.byteOffset,
+			data,
+			this.slices !== undefined ? { slices: this.slices } : {},
+		);
 		this.next++;
 	}
 
@@ -224,7 +249,11 @@ export class SafetensorsWriter {
 		const missing = this.tensors[this.next];
 		if (missing !== undefined) {
 			const count = this.tensors.length - this.next;
-			throw new SafetensorsError("MetadataIncompleteBuffer", this.path, `finish() with ${count} tensor(s) not written, starting with "${missing.name}"`);
+			throw new SafetensorsError(
+				"MetadataIncompleteBuffer",
+				this.path,
+				`finish() with ${count} tensor(s) not written, starting with "${missing.name}"`,
+			);
 		}
 		this.handle = undefined;
 		this.slices = undefined;

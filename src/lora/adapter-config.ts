@@ -37,7 +37,11 @@ export async function readAdapterConfig(dir: string): Promise<AdapterConfig> {
 	try {
 		text = await readFile(file, "utf8");
 	} catch (err) {
-		throw new LoraError("InvalidConfig", dir, `no readable ${ADAPTER_CONFIG_FILE} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): a LoRA adapter folder holds adapter_config.json and adapter_model.safetensors`);
+		throw new LoraError(
+			"InvalidConfig",
+			dir,
+			`no readable ${ADAPTER_CONFIG_FILE} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): a LoRA adapter folder holds adapter_config.json and adapter_model.safetensors`,
+		);
 	}
 	let json: unknown;
 	try {
@@ -59,12 +63,15 @@ function parseAdapterConfig(json: unknown, dir: string): AdapterConfig {
 	if (typeof json !== "object" || json === null || Array.isArray(json)) return bad("not a JSON object");
 	const raw = json as Record<string, unknown>;
 	const peftType = raw.peft_type;
-	if (peftType !== undefined && peftType !== null && String(peftType).toUpperCase() !== "LORA") unsupported(`peft_type ${JSON.stringify(peftType)}: only LoRA adapters are applied`);
+	if (peftType !== undefined && peftType !== null && String(peftType).toUpperCase() !== "LORA")
+		unsupported(`peft_type ${JSON.stringify(peftType)}: only LoRA adapters are applied`);
 	if (raw.use_dora === true) unsupported("use_dora: DoRA adapters are not supported (their magnitude vectors rescale the merged weight)");
 	if (raw.lora_bias === true) unsupported("lora_bias: LoRA adapters with a bias on lora_B are not supported");
 	if (raw.layer_replication !== undefined && raw.layer_replication !== null) unsupported("layer_replication is not supported");
-	const positiveInt = (key: string, v: unknown): number => (typeof v === "number" && Number.isSafeInteger(v) && v > 0 ? v : bad(`${key} must be a positive integer, got ${JSON.stringify(v)}`));
-	const finite = (key: string, v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : bad(`${key} must be a number, got ${JSON.stringify(v)}`));
+	const positiveInt = (key: string, v: unknown): number =>
+		typeof v === "number" && Number.isSafeInteger(v) && v > 0 ? v : bad(`${key} must be a positive integer, got ${JSON.stringify(v)}`);
+	const finite = (key: string, v: unknown): number =>
+		typeof v === "number" && Number.isFinite(v) ? v : bad(`${key} must be a number, got ${JSON.stringify(v)}`);
 	const bool = (key: string): boolean => {
 		const v = raw[key];
 		if (v === undefined || v === null) return false;
@@ -85,11 +92,17 @@ function parseAdapterConfig(json: unknown, dir: string): AdapterConfig {
 		});
 	};
 	const targets = raw.target_modules;
-	if (targets !== undefined && targets !== null && typeof targets !== "string" && !(Array.isArray(targets) && targets.every((t) => typeof t === "string"))) {
+	if (
+		targets !== undefined &&
+		targets !== null &&
+		typeof targets !== "string" &&
+		!(Array.isArray(targets) && targets.every((t) => typeof t === "string"))
+	) {
 		bad("target_modules must be a string or a list of strings");
 	}
 	const toSave = raw.modules_to_save;
-	if (toSave !== undefined && toSave !== null && !(Array.isArray(toSave) && toSave.every((t) => typeof t === "string"))) bad("modules_to_save must be a list of strings");
+	if (toSave !== undefined && toSave !== null && !(Array.isArray(toSave) && toSave.every((t) => typeof t === "string")))
+		bad("modules_to_save must be a list of strings");
 	const base = raw.base_model_name_or_path;
 	return {
 		r: raw.r === undefined ? DEFAULT_RANK : positiveInt("r", raw.r),

@@ -10,7 +10,7 @@ import { LoraError } from "../errors.js";
 import { openSafetensors } from "../io/reader.js";
 import { openTorchBin } from "../io/torch-bin/torch-bin-file.js";
 import type { TensorSource } from "../io/types.js";
-import { moduleScaling, readAdapterConfig, type AdapterConfig } from "./adapter-config.js";
+import { type AdapterConfig, moduleScaling, readAdapterConfig } from "./adapter-config.js";
 
 /** PEFT's prefix of every saved LoRA weight (PeftModel → LoraModel → the transformers model). */
 export const PEFT_PREFIX = "base_model.model.";
@@ -55,7 +55,12 @@ export async function openAdapter(path: string): Promise<LoraAdapter> {
 	const config = await readAdapterConfig(dir);
 	let weights: string | undefined;
 	for (const name of ADAPTER_WEIGHT_FILES) {
-		if (await stat(join(dir, name)).then((s) => s.isFile(), () => false)) {
+		if (
+			await stat(join(dir, name)).then(
+				(s) => s.isFile(),
+				() => false,
+			)
+		) {
 			weights = join(dir, name);
 			break;
 		}
@@ -76,7 +81,8 @@ function indexTensors(dir: string, config: AdapterConfig, source: TensorSource):
 	const factors = new Map<string, { kind: "linear" | "embedding"; a?: string; b?: string }>();
 	const replacements = new Map<string, string>();
 	for (const name of source.names()) {
-		if (!name.startsWith(PEFT_PREFIX)) throw new LoraError("InvalidWeights", dir, `tensor "${name}" does not start with "${PEFT_PREFIX}" (not a PEFT adapter file)`);
+		if (!name.startsWith(PEFT_PREFIX))
+			throw new LoraError("InvalidWeights", dir, `tensor "${name}" does not start with "${PEFT_PREFIX}" (not a PEFT adapter file)`);
 		const inner = name.slice(PEFT_PREFIX.length);
 		const m = FACTOR_RE.exec(inner);
 		if (m !== null) {
@@ -91,26 +97,45 @@ function indexTensors(dir: string, config: AdapterConfig, source: TensorSource):
 			continue;
 		}
 		if (inner.split(".").some((s) => s.startsWith("lora_"))) {
-			throw new LoraError("Unsupported", dir, `tensor "${name}" is not a LoRA A/B factor lm-merge can apply (DoRA magnitudes and other variants are not supported)`);
+			throw new LoraError(
+				"Unsupported",
+				dir,
+				`tensor "${name}" is not a LoRA A/B factor lm-merge can apply (DoRA magnitudes and other variants are not supported)`,
+			);
 		}
 		// modules_to_save and biases: PEFT saves `<module>.base_layer.bias` for a wrapped layer, older versions
 		// `<module>.modules_to_save.weight`; the model tensor has neither segment.
-		const target = inner.split(".").filter((s) => s !== "base_layer" && s !== "modules_to_save").join(".");
+		const target = inner
+			.split(".")
+			.filter((s) => s !== "base_layer" && s !== "modules_to_save")
+			.join(".");
 		replacements.set(target, name);
 	}
 	const modules = new Map<string, LoraModule>();
 	for (const [module, f] of factors) {
 		if (f.a === undefined || f.b === undefined) {
-			throw new LoraError("MissingWeights", dir, `module "${module}" has ${f.a !== undefined ? "lora_A but no lora_B" : "lora_B but no lora_A"}`);
+			throw new LoraError(
+				"MissingWeights",
+				dir,
+				`module "${module}" has ${f.a !== undefined ? "lora_A but no lora_B" : "lora_B but no lora_A"}`,
+			);
 		}
 		const a = source.info(f.a).shape;
 		const b = source.info(f.b).shape;
 		if (a.length !== 2 || b.length !== 2 || a[0] !== b[1]) {
-			throw new LoraError("InvalidWeights", dir, `module "${module}": A is [${a.join(", ")}] and B is [${b.join(", ")}]; expected A (r, in) and B (out, r)`);
+			throw new LoraError(
+				"InvalidWeights",
+				dir,
+				`module "${module}": A is [${a.join(", ")}] and B is [${b.join(", ")}]; expected A (r, in) and B (out, r)`,
+			);
 		}
 		const { rank, scale } = moduleScaling(config, module);
 		if (a[0] !== rank) {
-			throw new LoraError("InvalidWeights", dir, `module "${module}" has rank ${a[0]} in its weights but ${rank} in ${"adapter_config.json"} (r / rank_pattern)`);
+			throw new LoraError(
+				"InvalidWeights",
+				dir,
+				`module "${module}" has rank ${a[0]} in its weights but ${rank} in ${"adapter_config.json"} (r / rank_pattern)`,
+			);
 		}
 		modules.set(`${module}.weight`, { module, kind: f.kind, a: f.a, b: f.b, rank, scale });
 	}

@@ -8,7 +8,7 @@
  */
 import { LoraError, SafetensorsError } from "../errors.js";
 import { decodeToF32, encodeFromF32 } from "../io/convert.js";
-import { dtypeBytes, isFloatDtype, type FloatDtype } from "../io/dtypes.js";
+import { dtypeBytes, type FloatDtype, isFloatDtype } from "../io/dtypes.js";
 import type { TensorInfo } from "../io/types.js";
 import type { ModelSource } from "../model/model-source.js";
 import type { Tensor } from "../tensor/tensor.js";
@@ -34,7 +34,12 @@ export function applyLora(model: ModelSource, adapter: LoraAdapter): ModelSource
 		if (!model.has(tensor)) throw unknown(model, adapter, tensor);
 		const want = model.info(tensor).shape;
 		const got = adapter.source.info(from).shape;
-		if (want.join() !== got.join()) throw new LoraError("ShapeMismatch", adapter.dir, `"${from}" is [${got.join(", ")}] but the model's "${tensor}" is [${want.join(", ")}]`);
+		if (want.join() !== got.join())
+			throw new LoraError(
+				"ShapeMismatch",
+				adapter.dir,
+				`"${from}" is [${got.join(", ")}] but the model's "${tensor}" is [${want.join(", ")}]`,
+			);
 		if (!isFloatDtype(model.info(tensor).dtype) || !isFloatDtype(adapter.source.info(from).dtype)) {
 			throw new LoraError("Unsupported", adapter.dir, `"${tensor}" is not a float tensor; only float tensors can be replaced`);
 		}
@@ -44,7 +49,11 @@ export function applyLora(model: ModelSource, adapter: LoraAdapter): ModelSource
 
 function unknown(model: ModelSource, adapter: LoraAdapter, tensor: string): LoraError {
 	const tied = tensor === "lm_head.weight" && model.config?.tieWordEmbeddings === true ? " (the model ties lm_head to its embeddings)" : "";
-	return new LoraError("UnknownModule", adapter.dir, `the adapter changes "${tensor}", which ${model.location} does not have${tied}; is it an adapter for this model?`);
+	return new LoraError(
+		"UnknownModule",
+		adapter.dir,
+		`the adapter changes "${tensor}", which ${model.location} does not have${tied}; is it an adapter for this model?`,
+	);
 }
 
 /** The adapted tensor exists, is a 2-D float tensor, and its shape matches the factors. */
@@ -102,7 +111,9 @@ class LoraModelSource implements ModelSource {
 		return this.model.info(name);
 	}
 	fileOf(name: string): string {
-		return this.adapter.modules.has(name) || this.adapter.replacements.has(name) ? `${this.model.fileOf(name)}+${this.adapter.files[0]}` : this.model.fileOf(name);
+		return this.adapter.modules.has(name) || this.adapter.replacements.has(name)
+			? `${this.model.fileOf(name)}+${this.adapter.files[0]}`
+			: this.model.fileOf(name);
 	}
 	metadata(): Record<string, string> {
 		return this.model.metadata();
@@ -123,7 +134,10 @@ class LoraModelSource implements ModelSource {
 			throw new SafetensorsError("InvalidRange", this.location, `rows [${rowStart}, ${rowEnd}) are outside [0, ${rows ?? 1}]`, name);
 		}
 		const rowBytes = rest.reduce((a, d) => a * d, dtypeBytes(dtype));
-		return { shape: [rowEnd - rowStart, ...rest], data: decodeToF32(await this.readRaw(name, rowStart * rowBytes, rowEnd * rowBytes), dtype) };
+		return {
+			shape: [rowEnd - rowStart, ...rest],
+			data: decodeToF32(await this.readRaw(name, rowStart * rowBytes, rowEnd * rowBytes), dtype),
+		};
 	}
 
 	async readRaw(name: string, start = 0, end?: number, into?: Uint8Array): Promise<Uint8Array> {
@@ -132,13 +146,33 @@ class LoraModelSource implements ModelSource {
 		const dtype = this.floatDtype(info);
 		const el = dtypeBytes(dtype);
 		const stop = end ?? info.byteLength;
-		if (!Number.isSafeInteger(start) || !Number.isSafeInteger(stop) || start < 0 || start > stop || stop > info.byteLength || start % el !== 0 || stop % el !== 0) {
-			throw new SafetensorsError("InvalidRange", this.location, `bytes [${start}, ${stop}) are not whole elements inside [0, ${info.byteLength}]`, name);
+		if (
+			!Number.isSafeInteger(start) ||
+			!Number.isSafeInteger(stop) ||
+			start < 0 ||
+			start > stop ||
+			stop > info.byteLength ||
+			start % el !== 0 ||
+			stop % el !== 0
+		) {
+			throw new SafetensorsError(
+				"InvalidRange",
+				this.location,
+				`bytes [${start}, ${stop}) are not whole elements inside [0, ${info.byteLength}]`,
+				name,
+			);
 		}
 		if (into !== undefined && into.byteLength !== stop - start) {
-			throw new SafetensorsError("InvalidRange", this.location, `readRaw target holds ${into.byteLength} bytes for a range of ${stop - start}`, name);
+			throw new SafetensorsError(
+				"InvalidRange",
+				this.location,
+				`readRaw target holds ${into.byteLength} bytes for a range of ${stop - start}`,
+				name,
+			);
 		}
-		const values = this.adapter.modules.has(name) ? await this.adapted(name, dtype, start / el, stop / el) : await this.replaced(name, start / el, stop / el);
+		const values = this.adapter.modules.has(name)
+			? await this.adapted(name, dtype, start / el, stop / el)
+			: await this.replaced(name, start / el, stop / el);
 		return encodeFromF32(values, dtype, into);
 	}
 
@@ -158,7 +192,8 @@ class LoraModelSource implements ModelSource {
 	}
 
 	private floatDtype(info: TensorInfo): FloatDtype {
-		if (!isFloatDtype(info.dtype)) throw new SafetensorsError("UnsupportedDtype", this.location, `unsupported dtype for merging: ${info.dtype}`, info.name);
+		if (!isFloatDtype(info.dtype))
+			throw new SafetensorsError("UnsupportedDtype", this.location, `unsupported dtype for merging: ${info.dtype}`, info.name);
 		return info.dtype;
 	}
 

@@ -8,9 +8,9 @@ import { OutputFolder } from "../io/output-folder.js";
 import { assertNoOverlap } from "../io/output-guard.js";
 import { writeAt } from "../io/writer.js";
 import { resolveModelWithAdapter } from "../model/adapter-ref.js";
-import type { ResolveOptions } from "../model/refs.js";
 import type { ModelSource } from "../model/model-source.js";
-import { extractLora, type ExtractedAdapter, type ExtractedModule, type ExtractEvent, type ExtractOptions } from "./extract.js";
+import type { ResolveOptions } from "../model/refs.js";
+import { type ExtractEvent, type ExtractedAdapter, type ExtractedModule, type ExtractOptions, extractLora } from "./extract.js";
 import { openModelWithAdapter } from "./open.js";
 
 /** Options of {@link extractLoraAdapter}: rank and precision of the adapter, where to write it, how models resolve. */
@@ -52,7 +52,11 @@ async function openRef(ref: string, opts: ExtractLoraOptions): Promise<{ source:
 }
 
 /** Extracts a rank-`opts.rank` adapter turning `baseRef` into (approximately) `modelRef`. */
-export async function* extractLoraIter(baseRef: string, modelRef: string, opts: ExtractLoraOptions): AsyncGenerator<ExtractLoraEvent, ExtractLoraResult> {
+export async function* extractLoraIter(
+	baseRef: string,
+	modelRef: string,
+	opts: ExtractLoraOptions,
+): AsyncGenerator<ExtractLoraEvent, ExtractLoraResult> {
 	const started = performance.now();
 	const base = await openRef(baseRef, opts);
 	try {
@@ -84,7 +88,11 @@ export async function* extractLoraIter(baseRef: string, modelRef: string, opts: 
 }
 
 /** Runs an extraction to completion; `onEvent` sees every event. */
-export async function extractLoraAdapter(baseRef: string, modelRef: string, opts: ExtractLoraOptions & { onEvent?: (e: ExtractLoraEvent) => void }): Promise<ExtractLoraResult> {
+export async function extractLoraAdapter(
+	baseRef: string,
+	modelRef: string,
+	opts: ExtractLoraOptions & { onEvent?: (e: ExtractLoraEvent) => void },
+): Promise<ExtractLoraResult> {
 	const gen = extractLoraIter(baseRef, modelRef, opts);
 	for (;;) {
 		const r = await gen.next();
@@ -95,11 +103,15 @@ export async function extractLoraAdapter(baseRef: string, modelRef: string, opts
 
 /** Writes the adapter folder (one safetensors file, the config, the card); returns the file names. */
 async function writeAdapterFolder(out: string, adapter: ExtractedAdapter, force: boolean, card: string): Promise<string[]> {
-	const folder = await OutputFolder.create(out, adapter.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })), {
-		maxShardBytes: Number.MAX_SAFE_INTEGER,
-		singleFileName: ADAPTER_WEIGHTS_FILE,
-		force,
-	});
+	const folder = await OutputFolder.create(
+		out,
+		adapter.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })),
+		{
+			maxShardBytes: Number.MAX_SAFE_INTEGER,
+			singleFileName: ADAPTER_WEIGHTS_FILE,
+			force,
+		},
+	);
 	let committed = false;
 	try {
 		const file = folder.target(adapter.tensors[0]!.name).file;

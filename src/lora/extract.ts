@@ -11,7 +11,7 @@
  */
 import { LoraError } from "../errors.js";
 import { decodeToF32, encodeFromF32 } from "../io/convert.js";
-import { isFloatDtype, type FloatDtype } from "../io/dtypes.js";
+import { type FloatDtype, isFloatDtype } from "../io/dtypes.js";
 import type { ModelSource } from "../model/model-source.js";
 import { PEFT_PREFIX } from "./adapter.js";
 import { randomizedSvd, type SvdOptions } from "./svd.js";
@@ -20,7 +20,16 @@ import { randomizedSvd, type SvdOptions } from "./svd.js";
  * Last name components of nn.Embedding modules in Hugging Face models (token and position embeddings): PEFT wraps
  * those with its Embedding layer, whose factors are saved as lora_embedding_A/B. Everything else 2-D is nn.Linear.
  */
-const EMBEDDING_MODULES = ["embed_tokens", "wte", "wpe", "word_embeddings", "embed_in", "embed_positions", "position_embeddings", "tok_embeddings"];
+const EMBEDDING_MODULES = [
+	"embed_tokens",
+	"wte",
+	"wpe",
+	"word_embeddings",
+	"embed_in",
+	"embed_positions",
+	"position_embeddings",
+	"tok_embeddings",
+];
 
 /** How an adapter is extracted: its rank, dtype and which modules, plus the randomized SVD's settings. */
 export interface ExtractOptions extends Omit<SvdOptions, "key"> {
@@ -60,8 +69,13 @@ export interface ExtractedAdapter {
 }
 
 /** Runs the extraction over two open models, yielding progress; returns the adapter to write. */
-export async function* extractLora(base: ModelSource, model: ModelSource, opts: ExtractOptions): AsyncGenerator<ExtractEvent, ExtractedAdapter> {
-	if (!Number.isSafeInteger(opts.rank) || opts.rank < 1) throw new LoraError("InvalidConfig", model.location, `rank ${opts.rank} is not a positive integer`);
+export async function* extractLora(
+	base: ModelSource,
+	model: ModelSource,
+	opts: ExtractOptions,
+): AsyncGenerator<ExtractEvent, ExtractedAdapter> {
+	if (!Number.isSafeInteger(opts.rank) || opts.rank < 1)
+		throw new LoraError("InvalidConfig", model.location, `rank ${opts.rank} is not a positive integer`);
 	const dtype = opts.dtype ?? "F32";
 	const skipped: ExtractedAdapter["skipped"] = [];
 	const candidates: string[] = [];
@@ -109,15 +123,29 @@ export async function* extractLora(base: ModelSource, model: ModelSource, opts: 
 			tensors.push({ name: `${PEFT_PREFIX}${module}.lora_B.weight`, shape: [rows, r], dtype, data: encodeFromF32(l, dtype) });
 		} else {
 			// W (vocab × dim) += (B A)ᵀ: A = leftᵀ (r × vocab), B = rightᵀ (dim × r).
-			tensors.push({ name: `${PEFT_PREFIX}${module}.lora_embedding_A`, shape: [r, rows], dtype, data: encodeFromF32(transpose(l, rows, r), dtype) });
-			tensors.push({ name: `${PEFT_PREFIX}${module}.lora_embedding_B`, shape: [cols, r], dtype, data: encodeFromF32(transpose(rt, r, cols), dtype) });
+			tensors.push({
+				name: `${PEFT_PREFIX}${module}.lora_embedding_A`,
+				shape: [r, rows],
+				dtype,
+				data: encodeFromF32(transpose(l, rows, r), dtype),
+			});
+			tensors.push({
+				name: `${PEFT_PREFIX}${module}.lora_embedding_B`,
+				shape: [cols, r],
+				dtype,
+				data: encodeFromF32(transpose(rt, r, cols), dtype),
+			});
 		}
 		const report: ExtractedModule = { module, kind, shape: [rows, cols], rank: r, error };
 		modules.push(report);
 		yield { event: "module", index, total: candidates.length, module: report };
 	}
 	if (modules.length === 0) {
-		throw new LoraError("NothingToExtract", model.location, `no 2-D weight differs from ${base.location}${opts.include !== undefined ? ` among the tensors matching ${opts.include}` : ""}: there is nothing to extract`);
+		throw new LoraError(
+			"NothingToExtract",
+			model.location,
+			`no 2-D weight differs from ${base.location}${opts.include !== undefined ? ` among the tensors matching ${opts.include}` : ""}: there is nothing to extract`,
+		);
 	}
 	return { tensors, config: adapterConfig(base, modules, opts), modules, skipped };
 }
@@ -171,7 +199,15 @@ function adapterConfig(base: ModelSource, modules: ExtractedModule[], opts: Extr
 	// Short names (q_proj, ...) when every 2-D weight of the base with that name was extracted; else the full names.
 	const short = [...new Set(modules.map((m) => m.module.split(".").pop()!))];
 	const extracted = new Set(modules.map((m) => m.module));
-	const ambiguous = base.names().some((n) => n.endsWith(".weight") && base.info(n).shape.length === 2 && short.includes(n.slice(0, -7).split(".").pop()!) && !extracted.has(n.slice(0, -7)));
+	const ambiguous = base
+		.names()
+		.some(
+			(n) =>
+				n.endsWith(".weight") &&
+				base.info(n).shape.length === 2 &&
+				short.includes(n.slice(0, -7).split(".").pop()!) &&
+				!extracted.has(n.slice(0, -7)),
+		);
 	return {
 		peft_type: "LORA",
 		task_type: "CAUSAL_LM",
@@ -191,4 +227,3 @@ function adapterConfig(base: ModelSource, modules: ExtractedModule[], opts: Extr
 		init_lora_weights: true,
 	};
 }
-

@@ -37,8 +37,7 @@ export function keyedPermutation(n: number, key: RngKey): (j: number) => number 
 	const loSize = 2 ** loBits;
 	const loMask = loSize - 1;
 	const hiMask = 2 ** (bits - loBits) - 1;
-	const mix = (v: number, round: number, mask: number): number =>
-		(uniformAt(key, v * FEISTEL_ROUNDS + round) * 0x100000000) & mask;
+	const mix = (v: number, round: number, mask: number): number => (uniformAt(key, v * FEISTEL_ROUNDS + round) * 0x100000000) & mask;
 	return (j: number): number => {
 		let x = j;
 		do {

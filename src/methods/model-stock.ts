@@ -41,11 +41,7 @@ export function modelStockRatio(gram: Float64Array, n: number): number {
  * Model Stock: out = t·mean(xᵢ) + (1−t)·base with t from the angle between the offsets xᵢ − base, for the
  * whole tensor or (filterWise) for each row. Written as base + Σ (t/N)·(xᵢ − base) in one pass per row.
  */
-export function modelStock(
-	base: Float32Array,
-	models: readonly Float32Array[],
-	opts: ModelStockOptions = {},
-): Float32Array {
+export function modelStock(base: Float32Array, models: readonly Float32Array[], opts: ModelStockOptions = {}): Float32Array {
 	const name = opts.tensorName ?? "<input>";
 	const length = assertInputs("model_stock", name, base, models, opts.shape);
 	if (models.length === 0) return Float32Array.from(base);

@@ -68,11 +68,7 @@ interface MultislerpOptions {
  * directions cancel and a MethodError "Numerical" is thrown. The weights and `eps` are checked against the method's
  * declaration, as in a recipe: finite weights that do not cancel out when normalizing, eps > 0 ("InvalidParameter").
  */
-export function multislerp(
-	models: readonly Float32Array[],
-	weights: readonly number[],
-	opts: MultislerpOptions = {},
-): Float32Array {
+export function multislerp(models: readonly Float32Array[], weights: readonly number[], opts: MultislerpOptions = {}): Float32Array {
 	const name = opts.tensorName ?? "<input>";
 	checkMultislerpInputs(models, weights, opts.base, name);
 	for (const [m, w] of weights.entries()) checkParamValue("multislerp", name, "weight", WEIGHT, w, m);

@@ -57,7 +57,8 @@ function describeProblem(method: ParamDeclaration, problem: ParamProblem, params
 	for (const name of problem.params) {
 		if (!Object.hasOwn(method.modelParams, name)) parts.push(named(name, params[name], undefined));
 		else {
-			for (const m of problem.model !== undefined ? [problem.model] : modelParams.keys()) parts.push(named(name, modelParams[m]?.[name], m));
+			for (const m of problem.model !== undefined ? [problem.model] : modelParams.keys())
+				parts.push(named(name, modelParams[m]?.[name], m));
 		}
 	}
 	return `${parts.join(" and ")}: ${problem.message}`;

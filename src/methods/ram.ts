@@ -156,8 +156,7 @@ export const ramplusTlMethod = defineMethod({
 	prettyName: "Reinforced Agent Merging Plus (Tensor-Local)",
 	referenceUrl: REFERENCE,
 	description:
-		"RAM where each model's unique entries are multiplied by 1 + r·clamp(shared/unique, 0, alpha), the counts " +
-		"taken over the tensor.",
+		"RAM where each model's unique entries are multiplied by 1 + r·clamp(shared/unique, 0, alpha), the counts " + "taken over the tensor.",
 	base: "required",
 	minModels: 1,
 	params: { r: R, alpha: ALPHA, epsilon: EPSILON },

@@ -1,10 +1,10 @@
 import { DEBUG_ASSERTS, debugAssert } from "../debug-assert.js";
 import { MethodError } from "../errors.js";
+import { arenaOf } from "../wasm/kernels.js";
 import { defineMethod } from "./define.js";
-import type { ChunkedForm, NumberParamDef } from "./types.js";
 import { mayWriteInputs } from "./in-place.js";
 import { checkParamValue, paramValueProblem } from "./param-check.js";
-import { arenaOf } from "../wasm/kernels.js";
+import type { ChunkedForm, NumberParamDef } from "./types.js";
 
 /** A tensor is normalized only when its L2 norm exceeds this (mergekit's eps); a near-zero tensor is left as is. */
 export const SLERP_NORM_EPS = 1e-8;
@@ -81,22 +81,52 @@ export function slerpSums(a: Float32Array, b: Float32Array, sums: Float64Array, 
 		sums.set(scratch);
 		i += groups;
 	}
-	let aa0 = sums[0]!, aa1 = sums[1]!, aa2 = sums[2]!, aa3 = sums[3]!;
-	let bb0 = sums[4]!, bb1 = sums[5]!, bb2 = sums[6]!, bb3 = sums[7]!;
-	let ab0 = sums[8]!, ab1 = sums[9]!, ab2 = sums[10]!, ab3 = sums[11]!;
+	let aa0 = sums[0]!,
+		aa1 = sums[1]!,
+		aa2 = sums[2]!,
+		aa3 = sums[3]!;
+	let bb0 = sums[4]!,
+		bb1 = sums[5]!,
+		bb2 = sums[6]!,
+		bb3 = sums[7]!;
+	let ab0 = sums[8]!,
+		ab1 = sums[9]!,
+		ab2 = sums[10]!,
+		ab3 = sums[11]!;
 	for (; i + 4 <= n; i += 4) {
-		const x0 = a[i]!, y0 = b[i]!;
-		aa0 += x0 * x0; bb0 += y0 * y0; ab0 += x0 * y0;
-		const x1 = a[i + 1]!, y1 = b[i + 1]!;
-		aa1 += x1 * x1; bb1 += y1 * y1; ab1 += x1 * y1;
-		const x2 = a[i + 2]!, y2 = b[i + 2]!;
-		aa2 += x2 * x2; bb2 += y2 * y2; ab2 += x2 * y2;
-		const x3 = a[i + 3]!, y3 = b[i + 3]!;
-		aa3 += x3 * x3; bb3 += y3 * y3; ab3 += x3 * y3;
+		const x0 = a[i]!,
+			y0 = b[i]!;
+		aa0 += x0 * x0;
+		bb0 += y0 * y0;
+		ab0 += x0 * y0;
+		const x1 = a[i + 1]!,
+			y1 = b[i + 1]!;
+		aa1 += x1 * x1;
+		bb1 += y1 * y1;
+		ab1 += x1 * y1;
+		const x2 = a[i + 2]!,
+			y2 = b[i + 2]!;
+		aa2 += x2 * x2;
+		bb2 += y2 * y2;
+		ab2 += x2 * y2;
+		const x3 = a[i + 3]!,
+			y3 = b[i + 3]!;
+		aa3 += x3 * x3;
+		bb3 += y3 * y3;
+		ab3 += x3 * y3;
 	}
-	sums[0] = aa0; sums[1] = aa1; sums[2] = aa2; sums[3] = aa3;
-	sums[4] = bb0; sums[5] = bb1; sums[6] = bb2; sums[7] = bb3;
-	sums[8] = ab0; sums[9] = ab1; sums[10] = ab2; sums[11] = ab3;
+	sums[0] = aa0;
+	sums[1] = aa1;
+	sums[2] = aa2;
+	sums[3] = aa3;
+	sums[4] = bb0;
+	sums[5] = bb1;
+	sums[6] = bb2;
+	sums[7] = bb3;
+	sums[8] = ab0;
+	sums[9] = ab1;
+	sums[10] = ab2;
+	sums[11] = ab3;
 	// Tail: the last n mod 4 elements (lanes 0, 1, 2 in turn).
 	for (; i < n; i++) addToLane(sums, (offset + i) % SLERP_LANES, a[i]!, b[i]!);
 }

@@ -1,5 +1,5 @@
 import { ModelError } from "../errors.js";
-import { resolveModelRef, type ResolveOptions, type ResolvedModel } from "./refs.js";
+import { type ResolvedModel, type ResolveOptions, resolveModelRef } from "./refs.js";
 
 /** A model reference that may name a LoRA adapter: mergekit's `model+adapter`. */
 interface ResolvedModelWithAdapter {
@@ -22,7 +22,11 @@ export async function resolveModelWithAdapter(ref: string, opts: ResolveOptions 
 	}
 	const parts = ref.split("+").map((p) => p.trim());
 	if (parts.length !== 2 || parts[0] === "" || parts[1] === "") {
-		throw new ModelError("NotFound", ref, "malformed LoRA reference: expected model+adapter (one \"+\" between the model and the adapter folder)");
+		throw new ModelError(
+			"NotFound",
+			ref,
+			'malformed LoRA reference: expected model+adapter (one "+" between the model and the adapter folder)',
+		);
 	}
 	const [model, adapter] = await Promise.all([resolveModelRef(parts[0]!, opts), resolveModelRef(parts[1]!, opts)]);
 	return { model, adapter };

@@ -1,9 +1,9 @@
-import { readRegularText } from "../io/regular-file.js";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { cyclePath } from "../cycles.js";
 import { ModelError } from "../errors.js";
+import { readRegularText } from "../io/regular-file.js";
 
 /** Short names every installation knows; a user alias with the same name wins. */
 export const BUILTIN_ALIASES: Readonly<Record<string, string>> = Object.freeze({
@@ -87,7 +87,11 @@ export async function loadUserAliases(opts: { aliasesFile?: string; env?: NodeJS
 		}
 		const loop = cyclePath(doc);
 		if (loop !== undefined) {
-			throw new ModelError("InvalidConfig", file, `${loop.join(".")}: an alias refers to a node that contains it (a self-referencing anchor)`);
+			throw new ModelError(
+				"InvalidConfig",
+				file,
+				`${loop.join(".")}: an alias refers to a node that contains it (a self-referencing anchor)`,
+			);
 		}
 		return { file, looked: files, aliases: parseAliasConfig(doc, file) };
 	}

@@ -1,6 +1,6 @@
-import { readRegularText } from "../io/regular-file.js";
 import { join } from "node:path";
 import { ModelError } from "../errors.js";
+import { readRegularText } from "../io/regular-file.js";
 
 /** The file name Hugging Face uses for a model's configuration. */
 const CONFIG_FILE = "config.json";
@@ -144,7 +144,10 @@ function mustBeTyped(raw: Record<string, unknown>): boolean {
 	const modelType = raw.model_type;
 	const archs = Array.isArray(raw.architectures) ? (raw.architectures as unknown[]) : [];
 	if (modelType === undefined && archs.length === 0) return true;
-	return (typeof modelType === "string" && TYPED_MODEL_TYPES.includes(modelType)) || archs.some((a) => typeof a === "string" && TYPED_ARCHITECTURES.includes(a));
+	return (
+		(typeof modelType === "string" && TYPED_MODEL_TYPES.includes(modelType)) ||
+		archs.some((a) => typeof a === "string" && TYPED_ARCHITECTURES.includes(a))
+	);
 }
 
 /** Reads `<dir>/config.json` (both undefined when the folder has none); see ConfigFile. */

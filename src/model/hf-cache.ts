@@ -1,17 +1,15 @@
 import { stat } from "node:fs/promises";
-import { readRegularText } from "../io/regular-file.js";
 import { join } from "node:path";
 import { hfRepoFolderName } from "../hub/cache-layout.js";
 import { DEFAULT_REVISION, type HfRef } from "../hub/repo-id.js";
+import { readRegularText } from "../io/regular-file.js";
 
 // The cache layout and reference syntax belong to hub/; re-exported here for the model layer's callers.
 export { hfCacheRoot, hfRepoFolderName } from "../hub/cache-layout.js";
-export { DEFAULT_REVISION, parseHfRef, type HfRef } from "../hub/repo-id.js";
+export { DEFAULT_REVISION, type HfRef, parseHfRef } from "../hub/repo-id.js";
 
 /** The outcome of a cache lookup: the snapshot folder, or every place that was tried. */
-type HfCacheLookup =
-	| { found: true; path: string; commit: string; revision: string }
-	| { found: false; looked: string[] };
+type HfCacheLookup = { found: true; path: string; commit: string; revision: string } | { found: false; looked: string[] };
 
 async function isDir(path: string): Promise<boolean> {
 	try {

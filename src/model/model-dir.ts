@@ -7,7 +7,7 @@ import { openSafetensors } from "../io/reader.js";
 import { openTorchBin } from "../io/torch-bin/torch-bin-file.js";
 import type { TensorSource } from "../io/types.js";
 import { readConfigFile } from "./config.js";
-import { MultiFileSource, type ModelSource } from "./model-source.js";
+import { type ModelSource, MultiFileSource } from "./model-source.js";
 import { sniffImpostor, sniffWeightFormat } from "./sniff.js";
 
 export type { ModelSource } from "./model-source.js";
@@ -84,7 +84,11 @@ export async function openModel(pathOrFile: string): Promise<ModelSource> {
 	const hasBin = entries.includes(BIN_WEIGHTS_FILE);
 	const hasBinIndex = entries.includes(BIN_INDEX_FILE);
 	if (hasBin && hasBinIndex) {
-		throw new ModelError("AmbiguousWeights", path, `has both ${BIN_WEIGHTS_FILE} and ${BIN_INDEX_FILE}; remove the one that is stale (or open ${BIN_WEIGHTS_FILE} directly)`);
+		throw new ModelError(
+			"AmbiguousWeights",
+			path,
+			`has both ${BIN_WEIGHTS_FILE} and ${BIN_INDEX_FILE}; remove the one that is stale (or open ${BIN_WEIGHTS_FILE} directly)`,
+		);
 	}
 	if (hasBin) {
 		const { config, raw } = await readConfigFile(path);
@@ -95,7 +99,10 @@ export async function openModel(pathOrFile: string): Promise<ModelSource> {
 }
 
 function noWeightsMessage(entries: string[]): string {
-	const listed = entries.length === 0 ? "the folder is empty" : `it has: ${entries.slice(0, MAX_LISTED_FILES).join(", ")}${entries.length > MAX_LISTED_FILES ? ", …" : ""}`;
+	const listed =
+		entries.length === 0
+			? "the folder is empty"
+			: `it has: ${entries.slice(0, MAX_LISTED_FILES).join(", ")}${entries.length > MAX_LISTED_FILES ? ", …" : ""}`;
 	return `no ${SINGLE_WEIGHTS_FILE}, ${INDEX_FILE}, ${BIN_WEIGHTS_FILE} or ${BIN_INDEX_FILE}; ${listed}`;
 }
 
@@ -118,7 +125,9 @@ async function openWeightFile(file: string, dir: string, tensor?: string): Promi
 
 /** A shard name must be a plain file name inside the folder: no separators, no `..`, not absolute. */
 function isPlainFileName(name: string): boolean {
-	return name !== "" && name !== "." && name !== ".." && !name.includes("/") && !name.includes("\\") && !isAbsolute(name) && !name.includes("\0");
+	return (
+		name !== "" && name !== "." && name !== ".." && !name.includes("/") && !name.includes("\\") && !isAbsolute(name) && !name.includes("\0")
+	);
 }
 
 async function openSharded(dir: string, indexName: string): Promise<ModelSource> {
@@ -133,15 +142,26 @@ async function openSharded(dir: string, indexName: string): Promise<ModelSource>
 	const firstTensor = new Map<string, string>();
 	for (const [tensor, shard] of weightMap) {
 		if (!isPlainFileName(shard)) {
-			throw new ModelError("ShardOutsideFolder", dir, `${indexName}: tensor "${tensor}" maps to "${shard}", which is not a plain file name in the folder`);
+			throw new ModelError(
+				"ShardOutsideFolder",
+				dir,
+				`${indexName}: tensor "${tensor}" maps to "${shard}", which is not a plain file name in the folder`,
+			);
 		}
 		if (!firstTensor.has(shard)) firstTensor.set(shard, tensor);
 	}
 	const shardNames = [...firstTensor.keys()].sort();
 	for (const shard of shardNames) {
-		const exists = await stat(join(dir, shard)).then((s) => s.isFile(), () => false);
+		const exists = await stat(join(dir, shard)).then(
+			(s) => s.isFile(),
+			() => false,
+		);
 		if (!exists) {
-			throw new ModelError("MissingShard", dir, `${indexName} lists ${shard} (for tensor "${firstTensor.get(shard)}"), but the file is missing`);
+			throw new ModelError(
+				"MissingShard",
+				dir,
+				`${indexName} lists ${shard} (for tensor "${firstTensor.get(shard)}"), but the file is missing`,
+			);
 		}
 	}
 
@@ -166,16 +186,29 @@ async function checkIndexCoverage(dir: string, weightMap: Array<[string, string]
 	const unlisted = (await readdir(dir)).filter((n) => SHARD_NAME.test(n) && !listed.has(n)).sort();
 	const size = totalSize !== undefined ? ` (its metadata.total_size says ${totalSize} bytes)` : "";
 	if (weightMap.length === 0) {
-		const shards = unlisted.length > 0 ? `, while the folder holds ${unlisted.slice(0, MAX_LISTED_FILES).join(", ")}${unlisted.length > MAX_LISTED_FILES ? ", …" : ""}` : "";
+		const shards =
+			unlisted.length > 0
+				? `, while the folder holds ${unlisted.slice(0, MAX_LISTED_FILES).join(", ")}${unlisted.length > MAX_LISTED_FILES ? ", …" : ""}`
+				: "";
 		throw new ModelError("InvalidIndex", dir, `${INDEX_FILE} has an empty weight_map: it lists no tensor${size}${shards}`);
 	}
 	if (unlisted.length > 0) {
-		throw new ModelError("InvalidIndex", dir, `${INDEX_FILE} does not list ${unlisted.join(", ")}, which the folder holds: the index is stale or incomplete`);
+		throw new ModelError(
+			"InvalidIndex",
+			dir,
+			`${INDEX_FILE} does not list ${unlisted.join(", ")}, which the folder holds: the index is stale or incomplete`,
+		);
 	}
 }
 
 /** Every indexed tensor is in its shard, no tensor is in two shards, no shard holds an unindexed tensor. */
-function checkAgainstIndex(dir: string, indexName: string, weightMap: Array<[string, string]>, shardNames: string[], shards: TensorSource[]): void {
+function checkAgainstIndex(
+	dir: string,
+	indexName: string,
+	weightMap: Array<[string, string]>,
+	shardNames: string[],
+	shards: TensorSource[],
+): void {
 	const holder = new Map<string, string>();
 	shards.forEach((file, i) => {
 		const shard = shardNames[i] ?? file.location;

@@ -75,10 +75,14 @@ function pathCandidates(ref: string, bases: Array<string | undefined>, env: Node
 /** Rejects LoRA suffixes (only merge inputs take them: model/adapter-ref.ts) and what is never a valid reference. */
 function checkSyntax(ref: string): void {
 	if (ref.includes("+")) {
-		throw new ModelError("NotFound", ref, "LoRA references (model+lora) are accepted only as merge inputs (recipe models and the quick commands' model flags)");
+		throw new ModelError(
+			"NotFound",
+			ref,
+			"LoRA references (model+lora) are accepted only as merge inputs (recipe models and the quick commands' model flags)",
+		);
 	}
 	if (ref.split("@").length > 2) {
-		throw new ModelError("NotFound", ref, "malformed model reference: more than one \"@\" (expected org/name[@revision])");
+		throw new ModelError("NotFound", ref, 'malformed model reference: more than one "@" (expected org/name[@revision])');
 	}
 }
 
@@ -97,12 +101,16 @@ async function fromHf(target: string, opts: ResolveOptions, env: NodeJS.ProcessE
 	const hit = await findInHfCache(hf, root);
 	const offline = isOffline(env, opts.offline);
 	const complete = hit.found && (await snapshotIsComplete(hit.path));
-	const cached = hit.found ? { path: hit.path, repoId: hf.repoId, revision: hit.revision, commit: hit.commit, downloaded: false } : undefined;
+	const cached = hit.found
+		? { path: hit.path, repoId: hf.repoId, revision: hit.revision, commit: hit.commit, downloaded: false }
+		: undefined;
 	if (cached !== undefined && (offline || (complete && (opts.refresh !== true || isCommitHash(revision))))) return cached;
 	const repoDir = join(root, hfRepoFolderName(hf.repoId));
 	const cacheNote = hit.found ? `snapshots/${hit.commit} lacks weights` : hit.looked.map((p) => relative(repoDir, p)).join(", ");
 	if (offline) {
-		looked.push(`HF cache ${repoDir} (${cacheNote}; offline mode is on (HF_HUB_OFFLINE or --offline), so it was not downloaded: run \`merge download ${target}\` while online)`);
+		looked.push(
+			`HF cache ${repoDir} (${cacheNote}; offline mode is on (HF_HUB_OFFLINE or --offline), so it was not downloaded: run \`merge download ${target}\` while online)`,
+		);
 		return undefined;
 	}
 	try {
@@ -179,7 +187,10 @@ function isPathLike(target: string): boolean {
  * (`org/name[@revision]`) or the folder it names (made absolute). Undefined when `ref` is not an alias, including
  * when a path of that name exists (paths win over aliases, as in resolveModelRef()).
  */
-export async function expandAlias(ref: string, opts: Pick<ResolveOptions, "env" | "cwd" | "recipeDir" | "aliasesFile"> = {}): Promise<string | undefined> {
+export async function expandAlias(
+	ref: string,
+	opts: Pick<ResolveOptions, "env" | "cwd" | "recipeDir" | "aliasesFile"> = {},
+): Promise<string | undefined> {
 	const env = opts.env ?? process.env;
 	const cwd = opts.cwd ?? process.cwd();
 	const given = ref.trim();

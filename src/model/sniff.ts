@@ -28,7 +28,10 @@ export async function sniffImpostor(path: string): Promise<string | undefined> {
 
 /** The pure part of sniffImpostor, on the first bytes of a file decoded as text. */
 function describeImpostor(head: string): string | undefined {
-	const start = head.replace(/^\uFEFF/, "").trimStart().toLowerCase();
+	const start = head
+		.replace(/^\uFEFF/, "")
+		.trimStart()
+		.toLowerCase();
 	if (start.startsWith("version https://git-lfs")) {
 		return "is a Git LFS pointer, not the real file (run `git lfs pull` in the model folder, or download it again)";
 	}

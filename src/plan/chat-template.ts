@@ -9,7 +9,10 @@ import type { Recipe } from "../recipe/schema.js";
 async function readJson(file: string): Promise<unknown> {
 	let text: string;
 	try {
-		text = await readRegularText(file, { maxBytes: MAX_TOKENIZER_FILE_BYTES, fail: (why) => new PlanError("TokenizerSource", `${file}: ${why}`) });
+		text = await readRegularText(file, {
+			maxBytes: MAX_TOKENIZER_FILE_BYTES,
+			fail: (why) => new PlanError("TokenizerSource", `${file}: ${why}`),
+		});
 	} catch (err) {
 		if (err instanceof PlanError) throw err;
 		if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
@@ -18,7 +21,10 @@ async function readJson(file: string): Promise<unknown> {
 	try {
 		return JSON.parse(text) as unknown;
 	} catch (err) {
-		throw new PlanError("TokenizerSource", `${file}: not valid JSON (${(err as Error).message}); the chat template cannot be written into it`);
+		throw new PlanError(
+			"TokenizerSource",
+			`${file}: not valid JSON (${(err as Error).message}); the chat template cannot be written into it`,
+		);
 	}
 }
 

@@ -25,7 +25,11 @@ export function checkSettingValues(recipe: Recipe, method: MergeMethod): void {
 	for (const table of paramTables(recipe)) {
 		for (const [name, entry] of Object.entries(table)) {
 			if (method.ignoredModelParams?.includes(name)) continue;
-			const def = Object.hasOwn(method.params, name) ? method.params[name] : Object.hasOwn(method.modelParams, name) ? method.modelParams[name] : undefined;
+			const def = Object.hasOwn(method.params, name)
+				? method.params[name]
+				: Object.hasOwn(method.modelParams, name)
+					? method.modelParams[name]
+					: undefined;
 			if (def === undefined) continue;
 			for (const leaf of settingLeaves(entry.setting, entry.path)) checkParam(method, name, def, leaf.value, leaf.path);
 		}

@@ -3,7 +3,7 @@
  * dtype it is written in, and the checks that refuse what the mode cannot reproduce. Header-only, like all planning.
  */
 import { PlanError } from "../errors.js";
-import { dtypeBytes, torchDtypeName, type Dtype, type FloatDtype } from "../io/dtypes.js";
+import { type Dtype, dtypeBytes, type FloatDtype, torchDtypeName } from "../io/dtypes.js";
 import { ARCEE_FUSION_COMPAT_SAMPLE } from "../methods/compat/arcee-fusion-compat.js";
 import { COMPAT_UNSUPPORTED, compatKernelFor } from "../methods/compat/registry.js";
 import type { CompatDtype } from "../methods/compat/torch-float.js";
@@ -31,14 +31,22 @@ function isCompatDtype(d: Dtype): d is CompatDtype {
 export function checkCompatMethod(method: MergeMethod): void {
 	const kernel = compatKernelFor(method.name);
 	if (kernel !== undefined && BUILTIN_METHODS.includes(method)) return;
-	const why = COMPAT_UNSUPPORTED[method.name] ?? (kernel === undefined ? "it has no mergekit-compat kernel" : "it is not the built-in method of that name");
-	throw new PlanError("InvalidParameter", `compat: mergekit is not available for ${method.name}: ${why}; remove compat to merge in float32`);
+	const why =
+		COMPAT_UNSUPPORTED[method.name] ??
+		(kernel === undefined ? "it has no mergekit-compat kernel" : "it is not the built-in method of that name");
+	throw new PlanError(
+		"InvalidParameter",
+		`compat: mergekit is not available for ${method.name}: ${why}; remove compat to merge in float32`,
+	);
 }
 
 /** Refuses a recipe dtype compat cannot compute in (float64). */
 export function checkCompatDtype(dtype: FloatDtype | undefined): void {
 	if (dtype !== undefined && !isCompatDtype(dtype)) {
-		throw new PlanError("InvalidParameter", `compat: mergekit computes in bfloat16, float16 or float32, not ${torchDtypeName(dtype)}; change dtype or remove compat`);
+		throw new PlanError(
+			"InvalidParameter",
+			`compat: mergekit computes in bfloat16, float16 or float32, not ${torchDtypeName(dtype)}; change dtype or remove compat`,
+		);
 	}
 }
 
@@ -51,10 +59,18 @@ function compatComputeDtype(plan: CompatPlan, tensor: string, inputDtypes: reado
 	if (plan.dtype !== undefined) return plan.dtype as CompatDtype;
 	const first = inputDtypes[0]!;
 	if (inputDtypes.some((d) => d !== first)) {
-		throw new PlanError("InvalidParameter", `${tensor}: compat: mergekit needs a recipe dtype when the inputs differ (${[...new Set(inputDtypes)].join(", ")})`, tensor);
+		throw new PlanError(
+			"InvalidParameter",
+			`${tensor}: compat: mergekit needs a recipe dtype when the inputs differ (${[...new Set(inputDtypes)].join(", ")})`,
+			tensor,
+		);
 	}
 	if (!isCompatDtype(first)) {
-		throw new PlanError("InvalidParameter", `${tensor}: compat: mergekit computes in bfloat16, float16 or float32, but the inputs are ${first}; set dtype`, tensor);
+		throw new PlanError(
+			"InvalidParameter",
+			`${tensor}: compat: mergekit computes in bfloat16, float16 or float32, but the inputs are ${first}; set dtype`,
+			tensor,
+		);
 	}
 	return first;
 }
@@ -86,7 +102,9 @@ export function compatWarnings(method: MergeMethod, jobs: readonly TensorJob[], 
 		);
 	}
 	if (plan.outDtype === undefined && jobs.some((j) => j.compat !== undefined && j.output.dtype === "F32" && j.compat.dtype !== "F32")) {
-		warnings.push(`compat: mergekit writes ${method.name}'s tensors in float32, as mergekit does (its issue #604); set out_dtype to cast them`);
+		warnings.push(
+			`compat: mergekit writes ${method.name}'s tensors in float32, as mergekit does (its issue #604); set out_dtype to cast them`,
+		);
 	}
 	return warnings;
 }

@@ -65,7 +65,12 @@ export function jobMemory(job: TensorJob): number {
 	// scratch, and a run of source rows being read (exec/vocab-rows.ts).
 	if (job.vocab !== undefined) {
 		const cols = n / Math.max(1, job.output.shape[0] ?? 1);
-		return n * 4 * (job.inputs.length + (job.base !== undefined ? 1 : 0) + 2) + job.vocab.defaults.length * cols * 4 + 64 * 2 ** 20 + 32 * 2 ** 20;
+		return (
+			n * 4 * (job.inputs.length + (job.base !== undefined ? 1 : 0) + 2) +
+			job.vocab.defaults.length * cols * 4 +
+			64 * 2 ** 20 +
+			32 * 2 ** 20
+		);
 	}
 	if (n > CHUNKED_ABOVE_ELEMENTS && job.truncate === undefined && chunkedFormOf(job.method, job.params, job.modelParams) !== undefined) {
 		// A ring of chunks per input, two output chunks, and one compute block per input (exec/chunked-job.ts).
@@ -74,7 +79,12 @@ export function jobMemory(job: TensorJob): number {
 		const ring = (STREAM_READ_AHEAD + 1) * chunk * job.inputBytes;
 		// Kernel state per model: a rank cut's gathered candidates (at most KERNEL_STATE_BYTES) and DARE's keep bits.
 		const kernel = inputs * (Math.min(KERNEL_STATE_BYTES, n * 4) + Math.ceil(n / 8));
-		return Math.ceil(ring + 2 * chunk * job.output.byteLength) + inputs * Math.min(n, COMPUTE_BLOCK_ELEMENTS) * 4 + kernel + STREAM_OVERHEAD_BYTES;
+		return (
+			Math.ceil(ring + 2 * chunk * job.output.byteLength) +
+			inputs * Math.min(n, COMPUTE_BLOCK_ELEMENTS) * 4 +
+			kernel +
+			STREAM_OVERHEAD_BYTES
+		);
 	}
 	const inputs = job.inputs.length + (job.base !== undefined ? 1 : 0);
 	return n * 4 * (inputs + 2) + 32 * 2 ** 20;
@@ -87,12 +97,20 @@ export function jobMemory(job: TensorJob): number {
 export function estimatePeakMemory(jobs: TensorJob[], threads = 2, budget = MEMORY_BUDGET_BYTES): number {
 	const sizes = jobs.map(jobMemory).sort((a, b) => b - a);
 	// Kernels with a chunked form of their own may scan before they emit, and then keep chunks (HOLD_BYTES per thread).
-	const holds = jobs.some((j) => numel(j.output.shape) > CHUNKED_ABOVE_ELEMENTS && j.truncate === undefined && j.compat === undefined && j.method.chunked?.supports(j.params, j.modelParams) === true);
+	const holds = jobs.some(
+		(j) =>
+			numel(j.output.shape) > CHUNKED_ABOVE_ELEMENTS &&
+			j.truncate === undefined &&
+			j.compat === undefined &&
+			j.method.chunked?.supports(j.params, j.modelParams) === true,
+	);
 	const largest = sizes[0] ?? 0;
 	let together = 0;
 	for (const s of sizes.slice(0, Math.max(1, threads))) {
 		if (together + s > budget && together > 0) break;
 		together += s;
 	}
-	return Math.max(largest, together) + PROCESS_OVERHEAD_BYTES * (1 + Math.max(0, threads - 1)) + (holds ? HOLD_BYTES * Math.max(1, threads) : 0);
+	return (
+		Math.max(largest, together) + PROCESS_OVERHEAD_BYTES * (1 + Math.max(0, threads - 1)) + (holds ? HOLD_BYTES * Math.max(1, threads) : 0)
+	);
 }

@@ -1,9 +1,9 @@
 import path from "node:path";
+import { resolveArchitecture } from "../arch/resolve.js";
 import { openModelWithAdapter } from "../lora/open.js";
 import { resolveModelWithAdapter } from "../model/adapter-ref.js";
-import type { ResolveOptions } from "../model/refs.js";
-import { resolveArchitecture } from "../arch/resolve.js";
 import { configJsonOf } from "../model/model-source.js";
+import type { ResolveOptions } from "../model/refs.js";
 import type { Recipe } from "../recipe/schema.js";
 import type { PlannedModel } from "./types.js";
 
@@ -60,7 +60,14 @@ export async function openRecipeModels(
 				continue;
 			}
 			const source = await openModelWithAdapter({ path: resolved.path, ...(adapter !== undefined ? { adapter: adapter.path } : {}) });
-			models.push({ ref, path: resolved.path, via: resolved.via, ...(adapter !== undefined ? { adapter: adapter.path } : {}), source, arch: resolveArchitecture(configJsonOf(source), source.names()) });
+			models.push({
+				ref,
+				path: resolved.path,
+				via: resolved.via,
+				...(adapter !== undefined ? { adapter: adapter.path } : {}),
+				source,
+				arch: resolveArchitecture(configJsonOf(source), source.names()),
+			});
 			byPath.set(key, models.length - 1);
 			indexOf.set(ref, models.length - 1);
 		}

@@ -1,6 +1,6 @@
 import { setConfigValue } from "../arch/config-values.js";
 import { listNames } from "../arch/resolve.js";
-import { torchDtypeName, type FloatDtype } from "../io/dtypes.js";
+import { type FloatDtype, torchDtypeName } from "../io/dtypes.js";
 import { configJsonOf } from "../model/model-source.js";
 import type { PlannedModel } from "./types.js";
 
@@ -9,7 +9,12 @@ import type { PlannedModel } from "./types.js";
  * holds the layer count (GPT-2's `n_layer`, Falcon's `num_hidden_layers` and legacy `n_layer`, ...) set to the merged
  * count, and, when the vocabulary changed (a built tokenizer, padding, truncation), every vocabulary-size key.
  */
-export function outputConfig(donor: PlannedModel, outDtype: FloatDtype | undefined, numLayers: number, vocabRows: number | undefined): Record<string, unknown> | undefined {
+export function outputConfig(
+	donor: PlannedModel,
+	outDtype: FloatDtype | undefined,
+	numLayers: number,
+	vocabRows: number | undefined,
+): Record<string, unknown> | undefined {
 	const raw = configJsonOf(donor.source);
 	if (raw === undefined) return undefined;
 	const config: Record<string, unknown> = structuredClone(raw);
@@ -29,12 +34,23 @@ export function architectureWarnings(models: readonly PlannedModel[]): string[] 
 	for (const m of models) {
 		const a = m.arch;
 		if (!a.spec.known) {
-			const keys = a.layerCountKeys.length > 0 ? `config.json's ${a.layerCountKeys.join(", ")} will hold the merged layer count` : "config.json holds no layer count lm-merge recognises";
-			out.push(`${m.ref}: unknown architecture "${a.declared}": layers, embeddings and the lm_head tie are inferred from tensor names; ${keys}`);
+			const keys =
+				a.layerCountKeys.length > 0
+					? `config.json's ${a.layerCountKeys.join(", ")} will hold the merged layer count`
+					: "config.json holds no layer count lm-merge recognises";
+			out.push(
+				`${m.ref}: unknown architecture "${a.declared}": layers, embeddings and the lm_head tie are inferred from tensor names; ${keys}`,
+			);
 			continue;
 		}
-		if (a.missing.length > 0) out.push(`${m.ref} (${a.spec.name}) lacks ${a.missing.length} tensor(s) its definition lists: ${listNames(a.missing)}; tensors are merged by name`);
-		if (a.unexpected.length > 0) out.push(`${m.ref} (${a.spec.name}) holds ${a.unexpected.length} tensor(s) its definition does not list: ${listNames(a.unexpected)}; they are merged by name`);
+		if (a.missing.length > 0)
+			out.push(
+				`${m.ref} (${a.spec.name}) lacks ${a.missing.length} tensor(s) its definition lists: ${listNames(a.missing)}; tensors are merged by name`,
+			);
+		if (a.unexpected.length > 0)
+			out.push(
+				`${m.ref} (${a.spec.name}) holds ${a.unexpected.length} tensor(s) its definition does not list: ${listNames(a.unexpected)}; they are merged by name`,
+			);
 	}
 	return out;
 }

@@ -1,25 +1,25 @@
 import os from "node:os";
 import { PlanError } from "../errors.js";
-import { dtypeBytes, isFloatDtype, type FloatDtype } from "../io/dtypes.js";
-import { configJsonOf } from "../model/model-source.js";
+import { dtypeBytes, type FloatDtype, isFloatDtype } from "../io/dtypes.js";
 import { BUILTIN_METHODS, createRegistry, type MethodRegistry } from "../methods/registry.js";
 import type { MergeMethod } from "../methods/types.js";
+import { configJsonOf } from "../model/model-source.js";
 import { filtersOf, layerT } from "../recipe/params.js";
-import { suggestName } from "../suggest.js";
 import type { Recipe } from "../recipe/schema.js";
+import { suggestName } from "../suggest.js";
 import { formatShape, numel, shapeEquals } from "../tensor/tensor.js";
-import { checkCompatDtype, checkCompatMethod, compatJob, compatWarnings, type CompatMode, type CompatPlan } from "./compat.js";
-import { estimatePeakMemory } from "./memory.js";
-import { openRecipeModels, type OpenModelsOptions } from "./open-models.js";
 import { checkChatTemplate } from "./chat-template.js";
 import { checkSettingValues, paramTables } from "./check-settings.js";
+import { type CompatMode, type CompatPlan, checkCompatDtype, checkCompatMethod, compatJob, compatWarnings } from "./compat.js";
+import { estimatePeakMemory } from "./memory.js";
+import { type OpenModelsOptions, openRecipeModels } from "./open-models.js";
 import { architectureWarnings, outputConfig } from "./output-config.js";
+import { resolveJobParams } from "./resolve-params.js";
+import { normalizeSlices, type OutputTensor, outputTensors, type PlanSlice } from "./slices.js";
+import { planTokenizerDir } from "./tokenizer-source.js";
+import type { JobInput, MergePlan, PlannedModel, TensorJob } from "./types.js";
 import { attachVocab } from "./vocab-jobs.js";
 import { vocabularyFor } from "./vocab-source.js";
-import { resolveJobParams } from "./resolve-params.js";
-import { planTokenizerDir } from "./tokenizer-source.js";
-import { normalizeSlices, outputTensors, type OutputTensor, type PlanSlice } from "./slices.js";
-import type { JobInput, MergePlan, PlannedModel, TensorJob } from "./types.js";
 
 /** How {@link buildPlan} resolves a recipe: overrides of the recipe's settings, the method registry, model lookup. */
 export interface PlanOptions extends OpenModelsOptions {
@@ -132,7 +132,11 @@ function planJob(
 		const what = `${o.name}: ${models[inputs[i]!.model]!.ref} has shape ${formatShape(infos[i]!.shape)} but ${models[inputs[s.baseSource ?? 0]!.model]!.ref} has ${formatShape(donorInfo.shape)}`;
 		if (!isEmbed || remap || infos[i]!.shape.length !== shape.length) throw new PlanError("ShapeMismatch", what, o.name);
 		if (!truncateVocab) {
-			throw new PlanError("VocabMismatch", `${what} (different vocabularies; set truncate_vocab: true or --truncate-vocab to merge the common sub-matrix, as mergekit does)`, o.name);
+			throw new PlanError(
+				"VocabMismatch",
+				`${what} (different vocabularies; set truncate_vocab: true or --truncate-vocab to merge the common sub-matrix, as mergekit does)`,
+				o.name,
+			);
 		}
 		shape = shape.map((d, k) => Math.min(d, infos[i]!.shape[k]!));
 		truncate = { rows: shape[0]!, cols: shape[1] ?? 1 };
@@ -161,7 +165,13 @@ function planJob(
 	const r = resolveJobParams(method, o, recipe.parameters, nonBase, models, size);
 	const t = o.layer === undefined ? 0 : layerT(o.layer.index, o.layer.count);
 	const planned = { ...job, params: r.params, modelParams: r.modelParams, sources: r.sources, t };
-	return compat !== undefined ? compatJob(planned, compat, infos.map((inf) => inf.dtype)) : planned;
+	return compat !== undefined
+		? compatJob(
+				planned,
+				compat,
+				infos.map((inf) => inf.dtype),
+			)
+		: planned;
 }
 
 /**
@@ -199,15 +209,27 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 		for (const s of slices) {
 			const n = s.sources.length - (s.baseSource !== undefined && method.base !== "none" ? 1 : 0);
 			if (n < method.minModels || n > method.maxModels) {
-				const want = method.minModels === method.maxModels ? `exactly ${method.minModels}` : method.maxModels === Infinity ? `at least ${method.minModels}` : `${method.minModels} to ${method.maxModels}`;
-				throw new PlanError("ModelCount", `${s.path}: ${method.name} merges ${want} model(s)${method.base === "none" ? "" : " besides the base"}, but ${n} ${n === 1 ? "is" : "are"} given`);
+				const want =
+					method.minModels === method.maxModels
+						? `exactly ${method.minModels}`
+						: method.maxModels === Infinity
+							? `at least ${method.minModels}`
+							: `${method.minModels} to ${method.maxModels}`;
+				throw new PlanError(
+					"ModelCount",
+					`${s.path}: ${method.name} merges ${want} model(s)${method.base === "none" ? "" : " besides the base"}, but ${n} ${n === 1 ? "is" : "are"} given`,
+				);
 			}
 		}
 		const outputs = outputTensors(slices, models);
-		checkFilters(recipe, outputs.map((o) => o.name));
+		checkFilters(
+			recipe,
+			outputs.map((o) => o.name),
+		);
 		const outDtype = opts.dtype ?? recipe.outDtype ?? recipe.dtype;
 		const truncateVocab = opts.truncateVocab ?? recipe.allowVocabTruncation ?? false;
-		const compat: CompatPlan | undefined = compatMode === "mergekit" ? { dtype: recipe.dtype, outDtype: opts.dtype ?? recipe.outDtype } : undefined;
+		const compat: CompatPlan | undefined =
+			compatMode === "mergekit" ? { dtype: recipe.dtype, outDtype: opts.dtype ?? recipe.outDtype } : undefined;
 		const baseIndex = recipe.baseModel !== undefined ? indexOf.get(recipe.baseModel) : undefined;
 		const baseModel = method.base !== "none" ? baseIndex : undefined;
 		// The config/tokenizer donor: the base model, else the first listed model (deterministic, unlike mergekit).
@@ -230,7 +252,9 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 			baseModel,
 			donor,
 			tokenizerDir,
-			...(vocab !== undefined ? { vocab: { mode: vocab.mode, rows: vocab.rows, tokens: vocab.tokens, added: vocab.added, files: vocab.files, omit: vocab.omit } } : {}),
+			...(vocab !== undefined
+				? { vocab: { mode: vocab.mode, rows: vocab.rows, tokens: vocab.tokens, added: vocab.added, files: vocab.files, omit: vocab.omit } }
+				: {}),
 			jobs,
 			outDtype,
 			numLayers,

@@ -63,13 +63,7 @@ export function resolveJobParams(
 		const mp: Record<string, Value> = {};
 		const from: Record<string, string> = {};
 		for (const [name, def] of Object.entries(method.modelParams)) {
-			const found = lookupParam(
-				name,
-				{ sourceParams: src.params, sliceParams: tensor.slice.params, topParams },
-				true,
-				tensor.name,
-				t,
-			);
+			const found = lookupParam(name, { sourceParams: src.params, sliceParams: tensor.slice.params, topParams }, true, tensor.name, t);
 			let value: Value = found?.value;
 			from[name] = found?.path ?? "default";
 			if (value === undefined) value = def.default;

@@ -1,5 +1,5 @@
-import { PlanError } from "../errors.js";
 import { layerIndexOf, renameLayer } from "../arch/detect.js";
+import { PlanError } from "../errors.js";
 import type { MergeMethod } from "../methods/types.js";
 import type { ParamTable, Recipe } from "../recipe/schema.js";
 import type { PlannedModel } from "./types.js";
@@ -44,12 +44,7 @@ export function layerCount(model: PlannedModel): number {
  * mergekit's normalisation: `models:` becomes one slice spanning every layer; the base model, when the method
  * uses one and it is not listed, is appended as one more source without parameters.
  */
-export function normalizeSlices(
-	recipe: Recipe,
-	method: MergeMethod,
-	models: PlannedModel[],
-	indexOf: Map<string, number>,
-): PlanSlice[] {
+export function normalizeSlices(recipe: Recipe, method: MergeMethod, models: PlannedModel[], indexOf: Map<string, number>): PlanSlice[] {
 	const idx = (ref: string) => indexOf.get(ref) as number;
 	const usesBase = method.base !== "none";
 	const raw: { sources: PlanSource[]; baseRef: string | undefined; params: ParamTable; path: string }[] = [];

@@ -22,7 +22,13 @@ async function realOrResolved(p: string): Promise<string> {
  * folder (`mistral` and `mistralai/Mistral-7B-Instruct-v0.1`). Anything else is refused: a tokenizer source outside
  * the merge (`../../../../etc`) would copy arbitrary files, or none, into the output.
  */
-async function tokenizerModel(ref: string, recipe: Recipe, models: PlannedModel[], indexOf: Map<string, number>, opts: OpenModelsOptions): Promise<PlannedModel> {
+async function tokenizerModel(
+	ref: string,
+	recipe: Recipe,
+	models: PlannedModel[],
+	indexOf: Map<string, number>,
+	opts: OpenModelsOptions,
+): Promise<PlannedModel> {
 	const direct = indexOf.get(ref);
 	if (direct !== undefined) return models[direct]!;
 	const refused = () =>
@@ -64,7 +70,8 @@ export async function planTokenizerDir(
 	warnings: string[],
 ): Promise<string> {
 	const src = recipe.tokenizerSource;
-	const model = src === undefined || src === "base" || src === "union" ? models[donor]! : await tokenizerModel(src, recipe, models, indexOf, opts);
+	const model =
+		src === undefined || src === "base" || src === "union" ? models[donor]! : await tokenizerModel(src, recipe, models, indexOf, opts);
 	const dir = folderOf(model);
 	const present: string[] = [];
 	for (const name of TOKENIZER_FILES) {
@@ -74,7 +81,11 @@ export async function planTokenizerDir(
 			throw new PlanError("TokenizerSource", `${file}: cannot read the tokenizer file (${err.code ?? err.message})`);
 		});
 		if (info === undefined) continue;
-		if (!info.isFile()) throw new PlanError("TokenizerSource", `${file}: ${describeFileType(info)}, not a regular file; the tokenizer cannot be copied from it`);
+		if (!info.isFile())
+			throw new PlanError(
+				"TokenizerSource",
+				`${file}: ${describeFileType(info)}, not a regular file; the tokenizer cannot be copied from it`,
+			);
 		present.push(name);
 	}
 	if (!VOCABULARY_FILES.some((f) => present.includes(f))) {

@@ -1,7 +1,7 @@
 import type { ResolvedArchitecture } from "../arch/resolve.js";
-import type { FloatDtype, Dtype } from "../io/dtypes.js";
-import type { ModelSource } from "../model/model-source.js";
+import type { Dtype, FloatDtype } from "../io/dtypes.js";
 import type { MergeMethod } from "../methods/types.js";
+import type { ModelSource } from "../model/model-source.js";
 import type { Recipe } from "../recipe/schema.js";
 
 /** One input model of a plan: the reference as written, where it resolved, and its open tensor source. */

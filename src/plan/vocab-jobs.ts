@@ -33,7 +33,11 @@ export function attachVocab(jobs: TensorJob[], models: readonly PlannedModel[], 
 			if (slot !== undefined) return slot.tensor;
 			const found = findTensor(models[model] as PlannedModel, job.output.name);
 			if (found === undefined) {
-				throw new PlanError("MissingTensor", `${job.output.name}: ${models[model]!.ref} donates default embedding rows but has no such tensor`, job.output.name);
+				throw new PlanError(
+					"MissingTensor",
+					`${job.output.name}: ${models[model]!.ref} donates default embedding rows but has no such tensor`,
+					job.output.name,
+				);
 			}
 			return found;
 		};

@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { PlanError, TokenizerError } from "../errors.js";
 import { configValue } from "../arch/config-values.js";
+import { PlanError, TokenizerError } from "../errors.js";
 import { configJsonOf } from "../model/model-source.js";
 import type { RecipeTokenOverride } from "../recipe/schema.js";
 import { checkBuiltTokenizer, rebuiltTokenizerFiles, STALE_WHEN_REBUILT } from "../vocab/output-files.js";
@@ -9,7 +9,7 @@ import { planRows, type RowModel, type RowPlan, type TokenOverride } from "../vo
 import { stripTokenizer } from "../vocab/strip.js";
 import { hasTokenizerJson, readTokenizerFolder, type TokenizerJson } from "../vocab/tokenizer-files.js";
 import { addPlainTokens, unionTokenizer } from "../vocab/union.js";
-import { vocabularyOf, type Vocabulary } from "../vocab/vocabulary.js";
+import { type Vocabulary, vocabularyOf } from "../vocab/vocabulary.js";
 import type { PlannedModel } from "./types.js";
 
 /** What a recipe's tokenizer settings make of the output vocabulary. */
@@ -63,7 +63,11 @@ async function readAll(inputs: VocabInputs, warnings: string[]): Promise<Map<num
 	const out = new Map<number, TokenizerJson>();
 	const donor = inputs.models[inputs.donor]!;
 	if (!(await hasTokenizerJson(donor.source.dir))) {
-		throw new TokenizerError("NotFound", donor.source.dir, `has no tokenizer.json, which tokenizer_source ${inputs.mode} needs from the base (or first) model`);
+		throw new TokenizerError(
+			"NotFound",
+			donor.source.dir,
+			`has no tokenizer.json, which tokenizer_source ${inputs.mode} needs from the base (or first) model`,
+		);
 	}
 	const donorJson = (await readTokenizerFolder(donor.source.dir)).json;
 	for (const [i, m] of inputs.models.entries()) {
@@ -85,7 +89,8 @@ function resolveOverrides(inputs: VocabInputs): TokenOverride[] {
 			return i;
 		};
 		const s = o.source;
-		const source = s.kind === "zero" ? s : s.kind === "model" ? { kind: "model" as const, model: model(s.model) } : { ...s, model: model(s.model) };
+		const source =
+			s.kind === "zero" ? s : s.kind === "model" ? { kind: "model" as const, model: model(s.model) } : { ...s, model: model(s.model) };
 		return { token: o.token, source, force: o.force, path: o.path };
 	});
 }
@@ -114,9 +119,14 @@ export async function planVocabulary(inputs: VocabInputs): Promise<VocabPlan> {
 		const stripped = stripTokenizer(jsons.get(inputs.donor)!, limits.get(inputs.donor)!);
 		json = stripped.json;
 		changed = stripped.removed.length > 0;
-		if (changed) warnings.push(`${donor.ref}: ${stripped.removed.length} token(s) at or above its vocab_size ${limits.get(inputs.donor)} are left out of the tokenizer`);
+		if (changed)
+			warnings.push(
+				`${donor.ref}: ${stripped.removed.length} token(s) at or above its vocab_size ${limits.get(inputs.donor)} are left out of the tokenizer`,
+			);
 		if (inputs.mode === "union") {
-			const others = inputs.models.flatMap((m, i) => (i === inputs.donor || jsons.get(i) === jsons.get(inputs.donor) ? [] : [{ name: m.ref, json: jsons.get(i)!, limit: limits.get(i)! }]));
+			const others = inputs.models.flatMap((m, i) =>
+				i === inputs.donor || jsons.get(i) === jsons.get(inputs.donor) ? [] : [{ name: m.ref, json: jsons.get(i)!, limit: limits.get(i)! }],
+			);
 			const u = unionTokenizer(json, others);
 			json = u.json;
 			added = u.added;
@@ -124,7 +134,10 @@ export async function planVocabulary(inputs: VocabInputs): Promise<VocabPlan> {
 			changed ||= u.added.length > 0;
 		}
 	}
-	const extra = addPlainTokens(json, inputs.overrides.map((o) => o.token));
+	const extra = addPlainTokens(
+		json,
+		inputs.overrides.map((o) => o.token),
+	);
 	if (extra.added.length > 0) {
 		json = extra.json;
 		added = [...added, ...extra.added];
@@ -135,16 +148,46 @@ export async function planVocabulary(inputs: VocabInputs): Promise<VocabPlan> {
 	if (changed) {
 		files = rebuiltTokenizerFiles(json, config);
 		checkBuiltTokenizer(json, config, vocab, location);
-		const stale = (await Promise.all(STALE_WHEN_REBUILT.map(async (f) => ((await stat(join(location, f)).then(() => true, () => false)) ? [f] : [])))).flat();
-		if (stale.length > 0) warnings.push(`${stale.join(", ")} from ${location} ${stale.length === 1 ? "is" : "are"} not copied: ${stale.length === 1 ? "it describes" : "they describe"} the old vocabulary (tokenizer.json holds the merged one)`);
+		const stale = (
+			await Promise.all(
+				STALE_WHEN_REBUILT.map(async (f) =>
+					(await stat(join(location, f)).then(
+						() => true,
+						() => false,
+					))
+						? [f]
+						: [],
+				),
+			)
+		).flat();
+		if (stale.length > 0)
+			warnings.push(
+				`${stale.join(", ")} from ${location} ${stale.length === 1 ? "is" : "are"} not copied: ${stale.length === 1 ? "it describes" : "they describe"} the old vocabulary (tokenizer.json holds the merged one)`,
+			);
 	}
-	const rowModels: RowModel[] = inputs.models.map((m, i) => ({ model: i, name: m.ref, vocab: vocabularyOf(jsons.get(i)!), limit: limits.get(i)! }));
+	const rowModels: RowModel[] = inputs.models.map((m, i) => ({
+		model: i,
+		name: m.ref,
+		vocab: vocabularyOf(jsons.get(i)!),
+		limit: limits.get(i)!,
+	}));
 	const rowPlan = planRows(vocab, rowModels, inputs.base, resolveOverrides(inputs), inputs.padTo, new Map(inputs.embedRows));
 	warnings.push(...rowPlan.warnings);
 	const donorRows = inputs.embedRows.get(inputs.donor);
 	if (donorRows !== undefined && rowPlan.rows < donorRows) {
-		warnings.push(`the output has ${rowPlan.rows} embedding rows where ${donor.ref} has ${donorRows} (its tokenizer covers fewer ids than its embeddings have rows); set tokenizer.pad_to_multiple_of to pad them`);
+		warnings.push(
+			`the output has ${rowPlan.rows} embedding rows where ${donor.ref} has ${donorRows} (its tokenizer covers fewer ids than its embeddings have rows); set tokenizer.pad_to_multiple_of to pad them`,
+		);
 	}
 	if (vocab.size === 0) throw new PlanError("VocabMismatch", `${location}: the output tokenizer has no tokens`);
-	return { mode: inputs.mode, rows: rowPlan.rows, tokens: vocab.size, added, files, omit: changed ? [...STALE_WHEN_REBUILT] : [], rowPlan, warnings };
+	return {
+		mode: inputs.mode,
+		rows: rowPlan.rows,
+		tokens: vocab.size,
+		added,
+		files,
+		omit: changed ? [...STALE_WHEN_REBUILT] : [],
+		rowPlan,
+		warnings,
+	};
 }

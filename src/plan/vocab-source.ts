@@ -23,7 +23,9 @@ export async function vocabularyFor(
 	const mode = src === "union" || src === "base" ? src : "model";
 	const dir = mode === "model" ? tokenizerDir : models[donor]!.source.dir;
 	if (mode !== "union" && (dir === undefined || !(await hasTokenizerJson(dir)))) {
-		warnings.push(`tokenizer_source ${src}: ${dir ?? "the model"} has no tokenizer.json, so its vocabulary cannot be checked; its tokenizer files are copied and embeddings merged row by row`);
+		warnings.push(
+			`tokenizer_source ${src}: ${dir ?? "the model"} has no tokenizer.json, so its vocabulary cannot be checked; its tokenizer files are copied and embeddings merged row by row`,
+		);
 		return undefined;
 	}
 	const vocab = await planVocabulary({

@@ -1,5 +1,5 @@
 import { isMap, isScalar, parseDocument } from "yaml";
-import { torchDtypeName, type FloatDtype } from "../io/dtypes.js";
+import { type FloatDtype, torchDtypeName } from "../io/dtypes.js";
 import type { Recipe } from "./schema.js";
 
 /** Settings a merge ran with that may differ from what the recipe text says (command-line overrides). */
@@ -36,7 +36,13 @@ function editInPlace(text: string, changes: [string, string][]): string | undefi
 	const root = doc.contents;
 	if (!isMap(root) || root.flow === true || root.range == null || doc.errors.length > 0) return undefined;
 	// Appending after the mapping is safe only if nothing but comments and blank lines follows it.
-	if (text.slice(root.range[2]).split("\n").some((l) => l.trim() !== "" && !l.trim().startsWith("#"))) return undefined;
+	if (
+		text
+			.slice(root.range[2])
+			.split("\n")
+			.some((l) => l.trim() !== "" && !l.trim().startsWith("#"))
+	)
+		return undefined;
 	const edits: { start: number; end: number; value: string }[] = [];
 	const appended: string[] = [];
 	for (const [name, value] of changes) {

@@ -1,9 +1,9 @@
 import type { z } from "zod";
 import { RecipeError, type RecipeErrorKind } from "../errors.js";
-import { KNOWN_KEYS } from "./schema.js";
 import { suggestName } from "../suggest.js";
-import type { YamlSource } from "./yaml-source.js";
+import { KNOWN_KEYS } from "./schema.js";
 import { formatYamlPath } from "./yaml-path.js";
+import type { YamlSource } from "./yaml-source.js";
 
 /** Values are shown in messages up to this many characters, so a 10,000-value gradient stays one short line. */
 const MAX_SHOWN_VALUE_CHARS = 60;
@@ -29,8 +29,7 @@ function describeValue(v: unknown): string {
 		return String(v);
 	}
 	if (v === undefined) return "nothing";
-	const text =
-		JSON.stringify(v, (_, x: unknown) => (typeof x === "number" && !Number.isFinite(x) ? describeValue(x) : x)) ?? String(v);
+	const text = JSON.stringify(v, (_, x: unknown) => (typeof x === "number" && !Number.isFinite(x) ? describeValue(x) : x)) ?? String(v);
 	return text.length > MAX_SHOWN_VALUE_CHARS ? `${text.slice(0, MAX_SHOWN_VALUE_CHARS - 1)}…` : text;
 }
 

@@ -3,10 +3,10 @@ import { RecipeError, type RecipeErrorKind } from "../errors.js";
 import { parseDtypeName } from "../io/dtypes.js";
 import { readRegularText } from "../io/regular-file.js";
 import { issuesToError } from "./issues.js";
-import { recipeTokenizer } from "./tokenizer-config.js";
 import { type ParamSetting, type ParamTable, type RawRecipe, type Recipe, rawRecipeSchema } from "./schema.js";
-import { MAX_RECIPE_BYTES, readYaml, type YamlSource } from "./yaml-source.js";
+import { recipeTokenizer } from "./tokenizer-config.js";
 import { formatYamlPath } from "./yaml-path.js";
+import { MAX_RECIPE_BYTES, readYaml, type YamlSource } from "./yaml-source.js";
 
 type Segments = (string | number)[];
 
@@ -34,7 +34,11 @@ function checkCrossKeys(raw: RawRecipe, source: YamlSource, file: string | undef
 	const template = raw.chat_template;
 	if (template != null && template !== "auto" && !BUILTIN_CHAT_TEMPLATES.has(template) && !isLiteralChatTemplate(template)) {
 		const names = [...BUILTIN_CHAT_TEMPLATES.keys()].join(", ");
-		throw fail("Value", ["chat_template"], `unknown chat template name "${template}": use auto, a built-in name (${names}), or the Jinja template text itself`);
+		throw fail(
+			"Value",
+			["chat_template"],
+			`unknown chat template name "${template}": use auto, a built-in name (${names}), or the Jinja template text itself`,
+		);
 	}
 }
 
@@ -111,7 +115,10 @@ export async function loadRecipe(pathOrText: string, opts: { isText?: boolean } 
 	let text: string;
 	try {
 		// A FIFO or device (`merge plan /dev/stdin` on a pipe) is refused before anything is read.
-		text = await readRegularText(pathOrText, { maxBytes: MAX_RECIPE_BYTES, fail: (why) => new RecipeError("Yaml", "", `recipe ${why}`, pathOrText) });
+		text = await readRegularText(pathOrText, {
+			maxBytes: MAX_RECIPE_BYTES,
+			fail: (why) => new RecipeError("Yaml", "", `recipe ${why}`, pathOrText),
+		});
 	} catch (e) {
 		if (e instanceof RecipeError) throw e;
 		const code = (e as NodeJS.ErrnoException).code;

@@ -85,7 +85,13 @@ export function resolveSetting(setting: ParamSetting, tensorName: string, t: num
  * then the slice's, then the top level; the first level whose setting yields a value wins. Global parameters
  * (`perModel` false) skip the source level. Undefined means "use the method default".
  */
-export function lookupParam(name: string, levels: ParamLevels, perModel: boolean, tensorName: string, t: number): ResolvedParam | undefined {
+export function lookupParam(
+	name: string,
+	levels: ParamLevels,
+	perModel: boolean,
+	tensorName: string,
+	t: number,
+): ResolvedParam | undefined {
 	const tables = [perModel ? levels.sourceParams : undefined, levels.sliceParams, levels.topParams];
 	for (const table of tables) {
 		if (table === undefined || !Object.hasOwn(table, name)) continue;

@@ -151,7 +151,12 @@ const rawSliceSchema = z.strictObject({
 /** `source:` of a `tokenizer.tokens` entry: a model reference, `{kind: model_token, ...}` or `{kind: zero}`. */
 const rawTokenSourceSchema = z.union([
 	z.string().min(1),
-	z.strictObject({ kind: z.literal("model_token"), model: modelRef, token: z.string().min(1).optional(), token_id: z.number().int().nonnegative().optional() }),
+	z.strictObject({
+		kind: z.literal("model_token"),
+		model: modelRef,
+		token: z.string().min(1).optional(),
+		token_id: z.number().int().nonnegative().optional(),
+	}),
 	z.strictObject({ kind: z.literal("zero") }),
 ]);
 

@@ -127,7 +127,12 @@ export function checkParamTable(v: unknown, ctx: IssueSink): void {
 	for (const key of Object.keys(v)) {
 		const p = settingProblem(v[key]);
 		if (p !== undefined) {
-			ctx.addIssue({ code: "custom", message: p.message, path: [key, ...p.path], params: { kind: p.kind, hideValue: p.hideValue === true } });
+			ctx.addIssue({
+				code: "custom",
+				message: p.message,
+				path: [key, ...p.path],
+				params: { kind: p.kind, hideValue: p.hideValue === true },
+			});
 		}
 	}
 }

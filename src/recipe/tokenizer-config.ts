@@ -25,17 +25,32 @@ export function recipeTokenizer(raw: RawRecipe, fail: RecipeFail): { tokenizerSo
 		const at: Segments = ["tokenizer", "tokens", token];
 		const path = formatYamlPath(at);
 		const s = entry.source;
-		if (s == null) throw fail("Schema", at, `give a source for the token's embedding (a model, {kind: model_token, model, token|token_id} or {kind: zero})`);
+		if (s == null)
+			throw fail(
+				"Schema",
+				at,
+				`give a source for the token's embedding (a model, {kind: model_token, model, token|token_id} or {kind: zero})`,
+			);
 		let source: RecipeTokenOverride["source"];
 		if (typeof s === "string") source = { kind: "model", model: s };
 		else if (s.kind === "zero") source = { kind: "zero" };
 		else {
-			if ((s.token === undefined) === (s.token_id === undefined)) throw fail("Schema", [...at, "source"], "a model_token source takes exactly one of token and token_id");
-			source = { kind: "model_token", model: s.model, ...(s.token !== undefined ? { token: s.token } : {}), ...(s.token_id !== undefined ? { tokenId: s.token_id } : {}) };
+			if ((s.token === undefined) === (s.token_id === undefined))
+				throw fail("Schema", [...at, "source"], "a model_token source takes exactly one of token and token_id");
+			source = {
+				kind: "model_token",
+				model: s.model,
+				...(s.token !== undefined ? { token: s.token } : {}),
+				...(s.token_id !== undefined ? { tokenId: s.token_id } : {}),
+			};
 		}
 		tokens.push({ token, source, force: entry.force ?? false, path });
 	}
 	const source = sourceRef(block.source ?? "union");
-	const tokenizer: RecipeTokenizer = { source, tokens, ...(block.pad_to_multiple_of != null ? { padToMultipleOf: block.pad_to_multiple_of } : {}) };
+	const tokenizer: RecipeTokenizer = {
+		source,
+		tokens,
+		...(block.pad_to_multiple_of != null ? { padToMultipleOf: block.pad_to_multiple_of } : {}),
+	};
 	return { tokenizerSource: source, tokenizer };
 }

@@ -1,5 +1,5 @@
-import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from "yaml";
 import type { Document, Node, Pair } from "yaml";
+import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from "yaml";
 import { RecipeError } from "../errors.js";
 import { formatYamlPath } from "./yaml-path.js";
 
@@ -135,24 +135,44 @@ export function readYaml(text: string, file?: string): YamlSource {
 		if (tag !== undefined && !ALLOWED_TAGS.has(tag)) {
 			const range = (node as Node).range;
 			const path = formatYamlPath(segmentsOf(ancestors, node));
-			throw new RecipeError("Yaml", path, `tag "${tag.replace(/^tag:yaml.org,2002:/, "!!")}" is not allowed in a recipe${range ? where(range[0]) : ""}`, file);
+			throw new RecipeError(
+				"Yaml",
+				path,
+				`tag "${tag.replace(/^tag:yaml.org,2002:/, "!!")}" is not allowed in a recipe${range ? where(range[0]) : ""}`,
+				file,
+			);
 		}
 		// Found by the fuzzer (fuzz/): a key that is a list or a mapping made the yaml library print a warning, and
 		// an alias inside its own anchor (`x: &a [*a]`) a circular value that crashed the error messages.
 		const key = isPair(node) ? (isAlias(node.key) ? anchors.get(node.key.source) : node.key) : undefined;
 		if (isCollection(key)) {
 			const range = (node as Pair<Node>).key?.range;
-			throw new RecipeError("Yaml", formatYamlPath(segmentsOf(ancestors, node).slice(0, -1)), `a mapping key must be a plain value, not a list or a mapping${range ? where(range[0]) : ""}`, file);
+			throw new RecipeError(
+				"Yaml",
+				formatYamlPath(segmentsOf(ancestors, node).slice(0, -1)),
+				`a mapping key must be a plain value, not a list or a mapping${range ? where(range[0]) : ""}`,
+				file,
+			);
 		}
 		// The yaml library resolves each alias by walking the document, so many aliases cost quadratic time (8,000 took
 		// 10 s): MAX_ALIAS_COUNT bounds their number as well as their expansion.
 		if (isAlias(node) && ++aliases > MAX_ALIAS_COUNT) {
 			const path = formatYamlPath(segmentsOf(ancestors, node));
-			throw new RecipeError("Yaml", path, `more than ${MAX_ALIAS_COUNT} aliases (*name) in one recipe${node.range ? where(node.range[0]) : ""}`, file);
+			throw new RecipeError(
+				"Yaml",
+				path,
+				`more than ${MAX_ALIAS_COUNT} aliases (*name) in one recipe${node.range ? where(node.range[0]) : ""}`,
+				file,
+			);
 		}
 		if (isAlias(node) && ancestors.includes(anchors.get(node.source) as Ancestor)) {
 			const path = formatYamlPath(segmentsOf(ancestors, node));
-			throw new RecipeError("Yaml", path, `alias *${node.source} refers to a node that contains it (a self-referencing anchor)${node.range ? where(node.range[0]) : ""}`, file);
+			throw new RecipeError(
+				"Yaml",
+				path,
+				`alias *${node.source} refers to a node that contains it (a self-referencing anchor)${node.range ? where(node.range[0]) : ""}`,
+				file,
+			);
 		}
 	});
 	let value: unknown;

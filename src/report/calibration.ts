@@ -1,4 +1,4 @@
-import { ECE_BINS, type CalibrationSample } from "../eval/score.js";
+import { type CalibrationSample, ECE_BINS } from "../eval/score.js";
 import type { ReliabilityBin } from "./types.js";
 
 /** numpy.linspace(0, 1, bins + 1)[b], as the evaluator's ECE uses it. */
@@ -13,7 +13,13 @@ function edge(b: number, bins: number): number {
  * over these bins is the ECE of the same samples (tested against eval/score.ts).
  */
 export function reliabilityBins(samples: readonly CalibrationSample[], bins: number = ECE_BINS): ReliabilityBin[] {
-	const out: ReliabilityBin[] = Array.from({ length: bins }, (_, b) => ({ lower: edge(b, bins), upper: edge(b + 1, bins), count: 0, confidence: 0, accuracy: 0 }));
+	const out: ReliabilityBin[] = Array.from({ length: bins }, (_, b) => ({
+		lower: edge(b, bins),
+		upper: edge(b + 1, bins),
+		count: 0,
+		confidence: 0,
+		accuracy: 0,
+	}));
 	for (const s of samples) {
 		const conf = Math.max(...s.probs);
 		const right = s.probs.indexOf(conf) === s.gold;

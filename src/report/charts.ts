@@ -20,7 +20,11 @@ const MAX_RELIABILITY_CHARTS = 12;
 
 const WIDTH = 360;
 const HEIGHT = 220;
-const BASE = { $schema: "https://vega.github.io/schema/vega-lite/v6.json", background: "white", config: { font: "sans-serif", view: { stroke: null } } };
+const BASE = {
+	$schema: "https://vega.github.io/schema/vega-lite/v6.json",
+	background: "white",
+	config: { font: "sans-serif", view: { stroke: null } },
+};
 
 function scoredRows(data: ReportData): ReportRow[] {
 	return data.rows.filter((r) => r.status === undefined || r.status === "done");
@@ -45,7 +49,14 @@ function barCharts(rows: ReportRow[]): ChartSpec[] {
 				title: `${col.label}: accuracy (%)`,
 				data: { values },
 				layer: [
-					{ mark: { type: "bar", color: "#4c78a8" }, encoding: { x, y: { field: "acc", type: "quantitative", title: "accuracy (%)", scale: { domain: [0, 100] } }, tooltip: [{ field: "row" }, { field: "acc", format: ".1f" }] } },
+					{
+						mark: { type: "bar", color: "#4c78a8" },
+						encoding: {
+							x,
+							y: { field: "acc", type: "quantitative", title: "accuracy (%)", scale: { domain: [0, 100] } },
+							tooltip: [{ field: "row" }, { field: "acc", format: ".1f" }],
+						},
+					},
 					{ mark: { type: "rule", color: "#333" }, encoding: { x, y: { field: "lo", type: "quantitative" }, y2: { field: "hi" } } },
 				],
 			},
@@ -100,7 +111,9 @@ function reliabilityCharts(rows: ReportRow[]): ChartSpec[] {
 		: withBins;
 	return ranked.slice(0, MAX_RELIABILITY_CHARTS).map((r, i) => {
 		const values = (Object.entries(r.tasks) as [TaskName, NonNullable<ReportRow["tasks"][TaskName]>][]).flatMap(([task, s]) =>
-			s.reliability.filter((b) => b.count > 0).map((b) => ({ task: getTask(task).label, confidence: b.confidence, accuracy: b.accuracy, count: b.count })),
+			s.reliability
+				.filter((b) => b.count > 0)
+				.map((b) => ({ task: getTask(task).label, confidence: b.confidence, accuracy: b.accuracy, count: b.count })),
 		);
 		const avg = taskColumns([r]).at(-1);
 		const ece = avg !== undefined ? eceOf(r, avg) : undefined;
@@ -116,7 +129,12 @@ function reliabilityCharts(rows: ReportRow[]): ChartSpec[] {
 				title,
 				layer: [
 					{
-						data: { values: [{ a: 0, b: 0 }, { a: 1, b: 1 }] },
+						data: {
+							values: [
+								{ a: 0, b: 0 },
+								{ a: 1, b: 1 },
+							],
+						},
 						mark: { type: "line", color: "#999", strokeDash: [4, 4] },
 						encoding: { x: { field: "a", type: "quantitative" }, y: { field: "b", type: "quantitative" } },
 					},

@@ -1,5 +1,5 @@
 import { meanStd } from "../eval/score.js";
-import { MMLU_TASKS, TASK_NAMES, getTask } from "../eval/tasks/registry.js";
+import { getTask, MMLU_TASKS, TASK_NAMES } from "../eval/tasks/registry.js";
 import type { TaskName } from "../eval/types.js";
 import type { ReportRow, TaskScore } from "./types.js";
 
@@ -40,7 +40,12 @@ export function eceOf(row: ReportRow, col: Column): number | undefined {
 }
 
 /** Per column, the row indices holding its best value (ties all count), for bold cells. */
-export function bestRows(rows: readonly ReportRow[], cols: readonly Column[], value: (r: ReportRow, c: Column) => number | undefined, higher: boolean): Set<number>[] {
+export function bestRows(
+	rows: readonly ReportRow[],
+	cols: readonly Column[],
+	value: (r: ReportRow, c: Column) => number | undefined,
+	higher: boolean,
+): Set<number>[] {
 	return cols.map((c) => {
 		const vals = rows.map((r) => value(r, c));
 		const finite = vals.filter((v): v is number => v !== undefined && Number.isFinite(v));

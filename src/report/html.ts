@@ -1,6 +1,6 @@
 import { ECE_BINS } from "../eval/score.js";
-import { chartSpecs, renderCharts, type ChartSpec } from "./charts.js";
-import { accuracyOf, bestRows, eceOf, shortParamNames, taskColumns, type Column } from "./columns.js";
+import { type ChartSpec, chartSpecs, renderCharts } from "./charts.js";
+import { accuracyOf, bestRows, type Column, eceOf, shortParamNames, taskColumns } from "./columns.js";
 import type { QuantizedComparison, ReportData, ReportRow } from "./types.js";
 
 function esc(s: string): string {
@@ -33,8 +33,14 @@ function scoreTables(rows: ReportRow[]): string {
 	const header = ["Model", ...cols.map((c) => c.label)];
 	const bestAcc = bestRows(rows, cols, (r, c) => accuracyOf(r, c)?.mean, true);
 	const bestEce = bestRows(rows, cols, eceOf, false);
-	const acc = rows.map((r, i) => [cell(r.label), ...cols.map((c, j) => cell(accText(r, c), { num: true, best: bestAcc[j]?.has(i) === true }))]);
-	const ece = rows.map((r, i) => [cell(r.label), ...cols.map((c, j) => cell(eceOf(r, c)?.toFixed(1) ?? "–", { num: true, best: bestEce[j]?.has(i) === true }))]);
+	const acc = rows.map((r, i) => [
+		cell(r.label),
+		...cols.map((c, j) => cell(accText(r, c), { num: true, best: bestAcc[j]?.has(i) === true })),
+	]);
+	const ece = rows.map((r, i) => [
+		cell(r.label),
+		...cols.map((c, j) => cell(eceOf(r, c)?.toFixed(1) ?? "–", { num: true, best: bestEce[j]?.has(i) === true })),
+	]);
 	return [
 		"<h2>Accuracy (%)</h2>",
 		"<p class=note>Mean ± standard deviation over seeds; best per column in bold (the paper's Table 2 layout).</p>",
@@ -59,7 +65,14 @@ function trialsTable(data: ReportData): string {
 		cell(r.seconds !== undefined ? r.seconds.toFixed(1) : "–", { num: true }),
 		cell(r.status ?? "done"),
 	]);
-	const header = ["#", ...data.swept.map((p) => short.get(p) ?? p), ...cols.map((c) => c.label), data.objective ?? "objective", "seconds", "status"];
+	const header = [
+		"#",
+		...data.swept.map((p) => short.get(p) ?? p),
+		...cols.map((c) => c.label),
+		data.objective ?? "objective",
+		"seconds",
+		"status",
+	];
 	return [`<h2>Trials</h2>`, htmlTable("trials", header, body)].join("\n");
 }
 
@@ -83,12 +96,17 @@ function quantizedTable(q: QuantizedComparison, index: number): string {
 			cell(v?.tokensPerSecond !== undefined ? v.tokensPerSecond.toFixed(1) : "–", { num: true }),
 		];
 	});
-	return [`<h2>Quantized variants: ${esc(q.model)}</h2>`, htmlTable(`quantized-${index}`, ["Variant", ...cols.map((c) => c.label), `Δ ${avg.label}`, "Size", "Tokens/s"], body)].join("\n");
+	return [
+		`<h2>Quantized variants: ${esc(q.model)}</h2>`,
+		htmlTable(`quantized-${index}`, ["Variant", ...cols.map((c) => c.label), `Δ ${avg.label}`, "Size", "Tokens/s"], body),
+	].join("\n");
 }
 
 function chartSection(title: string, charts: Array<ChartSpec & { svg: string }>): string {
 	if (charts.length === 0) return "";
-	const figures = charts.map((c) => `<figure class="chart" id="${esc(c.id)}" data-kind="${c.kind}">\n${c.svg}\n<figcaption>${esc(c.title)}</figcaption>\n</figure>`);
+	const figures = charts.map(
+		(c) => `<figure class="chart" id="${esc(c.id)}" data-kind="${c.kind}">\n${c.svg}\n<figcaption>${esc(c.title)}</figcaption>\n</figure>`,
+	);
 	return [`<h2>${esc(title)}</h2>`, `<div class="charts">`, ...figures, "</div>"].join("\n");
 }
 
@@ -133,11 +151,22 @@ export async function renderReportHtml(data: ReportData, opts: { generatedAt?: D
 			`${pending > 0 ? ` ${pending} trial(s) still queued or running.` : ""}</p>`,
 		rows.length > 0 ? scoreTables(rows) : "<p>No finished results yet.</p>",
 		trialsTable(data),
-		chartSection("Accuracy per task", charts.filter((c) => c.kind === "bar")),
-		chartSection("Parameter response", charts.filter((c) => c.kind === "response")),
-		chartSection("Reliability diagrams", charts.filter((c) => c.kind === "reliability")),
+		chartSection(
+			"Accuracy per task",
+			charts.filter((c) => c.kind === "bar"),
+		),
+		chartSection(
+			"Parameter response",
+			charts.filter((c) => c.kind === "response"),
+		),
+		chartSection(
+			"Reliability diagrams",
+			charts.filter((c) => c.kind === "reliability"),
+		),
 		...data.quantized.map(quantizedTable),
-		failed.length > 0 ? `<h2>Failed trials</h2>\n<ul class="failed">${failed.map((r) => `<li>${esc(r.label)}: ${esc(r.error ?? "failed")}</li>`).join("")}</ul>` : "",
+		failed.length > 0
+			? `<h2>Failed trials</h2>\n<ul class="failed">${failed.map((r) => `<li>${esc(r.label)}: ${esc(r.error ?? "failed")}</li>`).join("")}</ul>`
+			: "",
 		"</body>",
 		"</html>",
 		"",

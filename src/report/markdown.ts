@@ -1,5 +1,5 @@
 import { ECE_BINS } from "../eval/score.js";
-import { accuracyOf, bestRows, eceOf, shortParamNames, taskColumns, type Column } from "./columns.js";
+import { accuracyOf, bestRows, type Column, eceOf, shortParamNames, taskColumns } from "./columns.js";
 import type { QuantizedComparison, ReportData, ReportRow } from "./types.js";
 
 function table(header: readonly string[], body: readonly (readonly string[])[]): string {
@@ -77,14 +77,26 @@ export function renderReportMarkdown(data: ReportData): string {
 	const out: string[] = [`# ${data.title}`, ""];
 	const settings = [...new Set(rows.map((r) => r.settings).filter((s): s is string => s !== undefined))];
 	if (settings.length > 0) out.push(`Settings: ${settings.join("; ")}.`, "");
-	out.push("## Accuracy (%)", "", table(header, rows.map((r, i) => [r.label, ...cols.map((c, j) => bold(accText(r, c), bestAcc[j]?.has(i) === true))])), "");
+	out.push(
+		"## Accuracy (%)",
+		"",
+		table(
+			header,
+			rows.map((r, i) => [r.label, ...cols.map((c, j) => bold(accText(r, c), bestAcc[j]?.has(i) === true))]),
+		),
+		"",
+	);
 	out.push(
 		`## Calibration: ECE (%), ${ECE_BINS} bins (lower is better)`,
 		"",
-		table(header, rows.map((r, i) => [r.label, ...cols.map((c, j) => bold(eceOf(r, c)?.toFixed(1) ?? "–", bestEce[j]?.has(i) === true))])),
+		table(
+			header,
+			rows.map((r, i) => [r.label, ...cols.map((c, j) => bold(eceOf(r, c)?.toFixed(1) ?? "–", bestEce[j]?.has(i) === true))]),
+		),
 		"",
 	);
-	if (data.rows.some((r) => r.kind === "trial")) out.push("## Trials", "", renderTrialTable({ ...data, rows: data.rows.filter((r) => r.kind === "trial") }), "");
+	if (data.rows.some((r) => r.kind === "trial"))
+		out.push("## Trials", "", renderTrialTable({ ...data, rows: data.rows.filter((r) => r.kind === "trial") }), "");
 	for (const q of data.quantized) out.push(`## Quantized variants: ${q.model}`, "", quantizedTable(q), "");
 	const failed = data.rows.filter((r) => r.status === "failed");
 	if (failed.length > 0) out.push("## Failed trials", "", ...failed.map((r) => `- ${r.label}: ${r.error ?? "failed"}`), "");

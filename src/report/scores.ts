@@ -31,7 +31,11 @@ export function taskScores(report: ReportInput): TaskScores {
 	const scale = report.ensemble ? 1 / Math.max(1, report.models.length) : 1;
 	const out: TaskScores = {};
 	for (const [task, r] of Object.entries(report.tasks) as [TaskName, TaskReport][]) {
-		out[task] = toTaskScore(r, report.items.filter((it) => it.task === task), scale);
+		out[task] = toTaskScore(
+			r,
+			report.items.filter((it) => it.task === task),
+			scale,
+		);
 	}
 	return out;
 }
@@ -50,14 +54,30 @@ export function settingsOf(report: Pick<ReportInput, "mode" | "shots" | "seeds">
 /** The rows of one evaluation report: the model (or each ensemble member, then "Ensemble"). */
 export function rowsOfReport(report: ReportInput): ReportRow[] {
 	const settings = settingsOf(report);
-	const extra = { settings, ...(report.backend !== undefined ? { backend: report.backend } : {}), ...(report.quant !== undefined ? { quant: report.quant } : {}) };
+	const extra = {
+		settings,
+		...(report.backend !== undefined ? { backend: report.backend } : {}),
+		...(report.quant !== undefined ? { quant: report.quant } : {}),
+	};
 	if (report.ensemble) {
-		const members: ReportRow[] = (report.members ?? []).map((m) => ({ label: path.basename(m.model), kind: "model", tasks: plainScores(m.tasks), ...extra }));
+		const members: ReportRow[] = (report.members ?? []).map((m) => ({
+			label: path.basename(m.model),
+			kind: "model",
+			tasks: plainScores(m.tasks),
+			...extra,
+		}));
 		return [...members, { label: "Ensemble", kind: "ensemble", tasks: taskScores(report), ...extra }];
 	}
 	const name = report.models.map((m) => path.basename(m)).join(" + ");
 	// tfjs always scores the checkpoint as float32: only other backends' weight formats tell rows apart.
-	return [{ label: report.quant !== undefined && report.backend !== "tfjs" ? `${name} (${report.quant})` : name, kind: "model", tasks: taskScores(report), ...extra }];
+	return [
+		{
+			label: report.quant !== undefined && report.backend !== "tfjs" ? `${name} (${report.quant})` : name,
+			kind: "model",
+			tasks: taskScores(report),
+			...extra,
+		},
+	];
 }
 
 /**
@@ -102,7 +122,9 @@ export function quantizedComparisons(reports: readonly ReportInput[]): Quantized
 					return {
 						label: r.quant ?? "?",
 						tasks: taskScores(r),
-						...(run !== undefined ? { bytes: run.weight_bytes, tokensPerSecond: run.timings.tokens_per_second, seconds: run.timings.score_seconds } : {}),
+						...(run !== undefined
+							? { bytes: run.weight_bytes, tokensPerSecond: run.timings.tokens_per_second, seconds: run.timings.score_seconds }
+							: {}),
 					};
 				}),
 		});

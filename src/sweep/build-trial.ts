@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { parseDocument, type Document } from "yaml";
+import { type Document, parseDocument } from "yaml";
 import { SweepError } from "../errors.js";
 import { parseRecipe } from "../recipe/load.js";
 import type { SweepSpec } from "./spec.js";
@@ -52,7 +52,9 @@ export function buildTrial(spec: SweepSpec, params: Record<string, unknown>): Tr
 	try {
 		parseRecipe(text, spec.recipe.file);
 	} catch (err) {
-		const values = Object.entries(params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ");
+		const values = Object.entries(params)
+			.map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+			.join(", ");
 		throw new SweepError("Spec", `the trial ${values} gives an invalid recipe: ${(err as Error).message}`, spec.file, { cause: err });
 	}
 	return {

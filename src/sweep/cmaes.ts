@@ -102,12 +102,16 @@ export class CmaEs {
 	tell(candidates: readonly (readonly number[])[], fitness: readonly number[]): void {
 		const { mu, weights, muEff, cSigma, dSigma, cc, c1, cMu, chiN } = this.params;
 		if (candidates.length !== this.params.lambda || fitness.length !== candidates.length) {
-			throw new RangeError(`tell() needs ${this.params.lambda} candidates and fitness values, got ${candidates.length} and ${fitness.length}`);
+			throw new RangeError(
+				`tell() needs ${this.params.lambda} candidates and fitness values, got ${candidates.length} and ${fitness.length}`,
+			);
 		}
 		const order = fitness.map((f, i) => [Number.isNaN(f) ? -Infinity : f, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
 		const n = this.n;
 		// y_i = (x_i − m) / σ for the μ best; ⟨y⟩_w their weighted mean.
-		const ys = order.slice(0, mu).map(([, i]) => (candidates[i] as readonly number[]).map((x, k) => (x - (this.mean[k] as number)) / this.sigma));
+		const ys = order
+			.slice(0, mu)
+			.map(([, i]) => (candidates[i] as readonly number[]).map((x, k) => (x - (this.mean[k] as number)) / this.sigma));
 		const yw = new Array<number>(n).fill(0);
 		for (const [r, y] of ys.entries()) for (const [k, v] of y.entries()) yw[k] = (yw[k] as number) + (weights[r] as number) * v;
 		this.mean = this.mean.map((m, k) => m + this.sigma * (yw[k] as number));

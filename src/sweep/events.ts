@@ -10,7 +10,15 @@ export type SweepEvent =
 	| { event: "batch"; index: number; trials: number; reused: number }
 	| { event: "trialStart"; key: string; params: Record<string, unknown>; worker: string; attempt: number }
 	| TrialEvent
-	| { event: "trialDone"; key: string; params: Record<string, unknown>; objective: number; seconds: number; worker: string; reused: boolean }
+	| {
+			event: "trialDone";
+			key: string;
+			params: Record<string, unknown>;
+			objective: number;
+			seconds: number;
+			worker: string;
+			reused: boolean;
+	  }
 	| { event: "trialFailed"; key: string; params: Record<string, unknown>; error: string; worker?: string }
 	| { event: "enqueued"; jobs: number; queue: string }
 	| { event: "detached"; queued: number }

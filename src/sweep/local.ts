@@ -75,7 +75,15 @@ export async function* runSweepLocal(spec: SweepSpec, opts: SweepRunOptions): As
 				if (results.has(t.key)) {
 					const row = store.get(t.key) as StoredTrial;
 					summary.reused++;
-					yield { event: "trialDone", key: t.key, params: t.params, objective: results.get(t.key) as number, seconds: row.seconds ?? 0, worker: row.worker ?? "", reused: true };
+					yield {
+						event: "trialDone",
+						key: t.key,
+						params: t.params,
+						objective: results.get(t.key) as number,
+						seconds: row.seconds ?? 0,
+						worker: row.worker ?? "",
+						reused: true,
+					};
 				}
 			}
 			let waiting = unique.filter((t) => !results.has(t.key));
@@ -85,7 +93,8 @@ export async function* runSweepLocal(spec: SweepSpec, opts: SweepRunOptions): As
 					if (opts.signal?.aborted === true) throw new ExecError("Interrupted", "sweep interrupted");
 					if (!store.claim(t.key, me, isDeadLocalWorker)) {
 						const row = store.get(t.key);
-						if (row?.status === "done" || row?.status === "failed") results.set(t.key, row.status === "done" ? storedObjective(spec, row) : Number.NaN);
+						if (row?.status === "done" || row?.status === "failed")
+							results.set(t.key, row.status === "done" ? storedObjective(spec, row) : Number.NaN);
 						else later.push(t);
 						continue;
 					}
@@ -129,13 +138,15 @@ async function* runOne(
 		},
 	});
 	let settled = false;
-	const finished = running.then(
-		() => undefined,
-		() => undefined,
-	).finally(() => {
-		settled = true;
-		wake?.();
-	});
+	const finished = running
+		.then(
+			() => undefined,
+			() => undefined,
+		)
+		.finally(() => {
+			settled = true;
+			wake?.();
+		});
 	while (!settled || events.length > 0) {
 		if (events.length === 0) {
 			await new Promise<void>((resolve) => (wake = resolve));
@@ -149,7 +160,15 @@ async function* runOne(
 		store.recordDone(result, spec.objective.name);
 		summary.done++;
 		results.set(t.key, result.objective);
-		yield { event: "trialDone", key: t.key, params: t.params, objective: result.objective, seconds: result.seconds, worker: me, reused: false };
+		yield {
+			event: "trialDone",
+			key: t.key,
+			params: t.params,
+			objective: result.objective,
+			seconds: result.seconds,
+			worker: me,
+			reused: false,
+		};
 	} catch (err) {
 		if (err instanceof ExecError && err.kind === "Interrupted") {
 			store.release(t.key, me);

@@ -22,7 +22,10 @@ export function trialsOf(spec: SweepSpec, batch: readonly ParamSet[]): { trials:
 
 /** Local runs read the data on this machine: a missing file fails the sweep before the first merge. */
 export function checkLocalData(spec: SweepSpec): void {
-	for (const [what, p] of [["eval.data", spec.eval.data], ["eval.shots-from", spec.eval.shotsFrom]] as const) {
+	for (const [what, p] of [
+		["eval.data", spec.eval.data],
+		["eval.shots-from", spec.eval.shotsFrom],
+	] as const) {
 		if (p !== undefined && !existsSync(p)) throw new SweepError("NotFound", `${what}: ${p} does not exist`, spec.file);
 	}
 }

@@ -2,14 +2,14 @@ import type { Job, Queue, QueueEvents } from "bullmq";
 import { ExecError, SweepError } from "../errors.js";
 import { Channel } from "./channel.js";
 import type { SweepEvent } from "./events.js";
-import { storedObjective, type SweepRunOptions, type SweepSummary } from "./local.js";
+import { type SweepRunOptions, type SweepSummary, storedObjective } from "./local.js";
 import { plannedTrials, trialsOf } from "./plan-trials.js";
 import type { SweepSpec } from "./spec.js";
 import { ResultsStore, type StoredTrial } from "./store.js";
 import { sweepBatches } from "./strategy.js";
 import { checkTrialEval } from "./trial.js";
-import type { TrialResult, TrialSpec } from "./trial-types.js";
 import type { TrialProgress } from "./trial-processor-types.js";
+import type { TrialResult, TrialSpec } from "./trial-types.js";
 
 /** The BullMQ queue sweeps and workers share unless told otherwise. */
 export const DEFAULT_QUEUE_NAME = "lm-merge-trials";
@@ -48,7 +48,8 @@ function parseQueueUrl(url: string): { host: string; port: number; db?: number; 
 	} catch {
 		throw new SweepError("Queue", `--queue ${url}: expected redis://HOST:PORT`);
 	}
-	if (u.protocol !== "redis:" && u.protocol !== "rediss:") throw new SweepError("Queue", `--queue ${url}: expected a redis:// or rediss:// URL`);
+	if (u.protocol !== "redis:" && u.protocol !== "rediss:")
+		throw new SweepError("Queue", `--queue ${url}: expected a redis:// or rediss:// URL`);
 	const out: ReturnType<typeof parseQueueUrl> = { host: u.hostname || "127.0.0.1", port: u.port !== "" ? Number(u.port) : 6379 };
 	const db = u.pathname.replace(/^\//, "");
 	if (db !== "") {
@@ -63,7 +64,12 @@ function parseQueueUrl(url: string): { host: string; port: number; db?: number; 
 
 /** Connection options for BullMQ's long-lived connections: reconnect after a Redis restart, backing off to 5 s. */
 export function connectionOptions(url: string) {
-	return { ...parseQueueUrl(url), maxRetriesPerRequest: null, connectTimeout: 5000, retryStrategy: (times: number) => Math.min(times * 250, 5000) };
+	return {
+		...parseQueueUrl(url),
+		maxRetriesPerRequest: null,
+		connectTimeout: 5000,
+		retryStrategy: (times: number) => Math.min(times * 250, 5000),
+	};
 }
 
 /** How long the first contact with Redis may take before a sweep or worker gives up with an error. */
@@ -72,7 +78,13 @@ const PROBE_TIMEOUT_MS = 5000;
 /** One PING with no retries: says at once, in one line, when Redis is not where --queue points. */
 async function probe(url: string): Promise<void> {
 	const { Redis } = await import("ioredis");
-	const client = new Redis({ ...parseQueueUrl(url), lazyConnect: true, connectTimeout: PROBE_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null });
+	const client = new Redis({
+		...parseQueueUrl(url),
+		lazyConnect: true,
+		connectTimeout: PROBE_TIMEOUT_MS,
+		maxRetriesPerRequest: 0,
+		retryStrategy: () => null,
+	});
 	let cause: Error | undefined;
 	client.on("error", (err: Error) => (cause ??= err)); // the socket's own reason (ECONNREFUSED, ...) beats "Connection is closed"
 	try {
@@ -94,7 +106,11 @@ function keyOfJob(jobId: string): string {
 }
 
 /** Opens the queue (and its event stream), turning "Redis is not there" into one clear error. */
-export async function openQueue(url: string, name: string, withEvents: boolean): Promise<{ queue: Queue; events: QueueEvents | undefined; close(): Promise<void> }> {
+export async function openQueue(
+	url: string,
+	name: string,
+	withEvents: boolean,
+): Promise<{ queue: Queue; events: QueueEvents | undefined; close(): Promise<void> }> {
 	await probe(url);
 	const { Queue, QueueEvents } = await import("bullmq");
 	const connection = connectionOptions(url);
@@ -126,7 +142,12 @@ function resultOf(value: unknown): TrialResult {
  * Records every finished job of `keys` that the store does not have yet (completed → done, failed after
  * its last retry → failed) and removes it from Redis. Returns the keys it settled.
  */
-async function collectFinished(queue: Queue, store: ResultsStore, keys: Iterable<string>, objectiveName: (key: string) => string): Promise<Map<string, "done" | "failed">> {
+async function collectFinished(
+	queue: Queue,
+	store: ResultsStore,
+	keys: Iterable<string>,
+	objectiveName: (key: string) => string,
+): Promise<Map<string, "done" | "failed">> {
 	const settled = new Map<string, "done" | "failed">();
 	for (const key of keys) {
 		const job = (await queue.getJob(jobIdOf(key))) as Job | undefined;
@@ -159,7 +180,11 @@ type QueueSignal =
 export async function* runSweepQueued(spec: SweepSpec, opts: QueueRunOptions): AsyncGenerator<SweepEvent, SweepSummary> {
 	checkTrialEval(spec.eval);
 	if (opts.detach === true && spec.strategy.kind === "search") {
-		throw new SweepError("Spec", "--detach works with grid and random sweeps: a search needs each generation's results to choose the next", spec.file);
+		throw new SweepError(
+			"Spec",
+			"--detach works with grid and random sweeps: a search needs each generation's results to choose the next",
+			spec.file,
+		);
 	}
 	const started = performance.now();
 	const name = opts.queueName ?? DEFAULT_QUEUE_NAME;
@@ -168,12 +193,23 @@ export async function* runSweepQueued(spec: SweepSpec, opts: QueueRunOptions): A
 	const { queue, events, close } = await openQueue(opts.queue, name, opts.detach !== true);
 	const inbox = new Channel<QueueSignal>();
 	events?.on("active", ({ jobId }) => inbox.push({ kind: "active", key: keyOfJob(jobId) }));
-	events?.on("progress", ({ jobId, data }) => inbox.push({ kind: "progress", key: keyOfJob(jobId), data: data as unknown as TrialProgress }));
-	events?.on("completed", ({ jobId, returnvalue }) => inbox.push({ kind: "completed", key: keyOfJob(jobId), result: resultOf(returnvalue) }));
+	events?.on("progress", ({ jobId, data }) =>
+		inbox.push({ kind: "progress", key: keyOfJob(jobId), data: data as unknown as TrialProgress }),
+	);
+	events?.on("completed", ({ jobId, returnvalue }) =>
+		inbox.push({ kind: "completed", key: keyOfJob(jobId), result: resultOf(returnvalue) }),
+	);
 	events?.on("failed", ({ jobId }) => inbox.push({ kind: "failed", key: keyOfJob(jobId) }));
 	const ticker = setInterval(() => inbox.push({ kind: "tick" }), RECONCILE_MS);
 	try {
-		yield { event: "start", sweep: spec.name, store: opts.store, strategy: spec.strategy.kind, planned: plannedTrials(spec), queue: opts.queue };
+		yield {
+			event: "start",
+			sweep: spec.name,
+			store: opts.store,
+			strategy: spec.strategy.kind,
+			planned: plannedTrials(spec),
+			queue: opts.queue,
+		};
 		const batches = sweepBatches(spec.strategy, spec.file);
 		let objectives: number[] = [];
 		for (let index = 0; ; index++) {
@@ -193,7 +229,15 @@ export async function* runSweepQueued(spec: SweepSpec, opts: QueueRunOptions): A
 			for (const t of unique) {
 				if (!results.has(t.key)) continue;
 				const row = store.get(t.key) as StoredTrial;
-				yield { event: "trialDone", key: t.key, params: t.params, objective: results.get(t.key) as number, seconds: row.seconds ?? 0, worker: row.worker ?? "", reused: true };
+				yield {
+					event: "trialDone",
+					key: t.key,
+					params: t.params,
+					objective: results.get(t.key) as number,
+					seconds: row.seconds ?? 0,
+					worker: row.worker ?? "",
+					reused: true,
+				};
 			}
 			yield* enqueue(queue, [...pending.values()], opts, name);
 			if (opts.detach === true) {
@@ -203,7 +247,10 @@ export async function* runSweepQueued(spec: SweepSpec, opts: QueueRunOptions): A
 			}
 			while (pending.size > 0) {
 				if (opts.signal?.aborted === true) {
-					throw new ExecError("Interrupted", `stopped waiting; ${pending.size} trial(s) stay with the workers on ${opts.queue}: run the same command again to collect them`);
+					throw new ExecError(
+						"Interrupted",
+						`stopped waiting; ${pending.size} trial(s) stay with the workers on ${opts.queue}: run the same command again to collect them`,
+					);
 				}
 				const msg = await inbox.next(1000);
 				if (msg === undefined) continue;
@@ -214,11 +261,25 @@ export async function* runSweepQueued(spec: SweepSpec, opts: QueueRunOptions): A
 					if (outcome === "done") {
 						summary.done++;
 						results.set(key, storedObjective(spec, row));
-						return { event: "trialDone", key, params: t.params, objective: results.get(key) as number, seconds: row.seconds ?? 0, worker: row.worker ?? "", reused: false };
+						return {
+							event: "trialDone",
+							key,
+							params: t.params,
+							objective: results.get(key) as number,
+							seconds: row.seconds ?? 0,
+							worker: row.worker ?? "",
+							reused: false,
+						};
 					}
 					summary.failed++;
 					results.set(key, Number.NaN);
-					return { event: "trialFailed", key, params: t.params, error: row.error ?? "failed", ...(row.worker !== null ? { worker: row.worker } : {}) };
+					return {
+						event: "trialFailed",
+						key,
+						params: t.params,
+						error: row.error ?? "failed",
+						...(row.worker !== null ? { worker: row.worker } : {}),
+					};
 				};
 				if (msg.kind === "tick" || msg.kind === "failed") {
 					const keys = msg.kind === "tick" ? [...pending.keys()] : pending.has(msg.key) ? [msg.key] : [];
@@ -237,7 +298,13 @@ export async function* runSweepQueued(spec: SweepSpec, opts: QueueRunOptions): A
 					const job = (await queue.getJob(jobIdOf(msg.key))) as Job | undefined;
 					const worker = job?.processedBy ?? null;
 					store.markRunning(msg.key, worker);
-					yield { event: "trialStart", key: msg.key, params: t.params, worker: worker ?? "a worker", attempt: (store.get(msg.key) as StoredTrial).attempts };
+					yield {
+						event: "trialStart",
+						key: msg.key,
+						params: t.params,
+						worker: worker ?? "a worker",
+						attempt: (store.get(msg.key) as StoredTrial).attempts,
+					};
 				} else if (pending.has(msg.key)) {
 					const p = msg.data;
 					if (p.phase === "start") {
@@ -250,7 +317,8 @@ export async function* runSweepQueued(spec: SweepSpec, opts: QueueRunOptions): A
 			objectives = trials.map((t) => results.get(t.key) ?? Number.NaN);
 		}
 		summary.seconds = (performance.now() - started) / 1000;
-		if (opts.detach !== true) yield { event: "done", done: summary.done + summary.reused, failed: summary.failed, seconds: summary.seconds };
+		if (opts.detach !== true)
+			yield { event: "done", done: summary.done + summary.reused, failed: summary.failed, seconds: summary.seconds };
 		return summary;
 	} finally {
 		clearInterval(ticker);
@@ -291,7 +359,9 @@ export async function queueStatus(url: string, name: string = DEFAULT_QUEUE_NAME
 	const { queue, close } = await openQueue(url, name, false);
 	try {
 		const counts = await queue.getJobCounts("waiting", "active", "delayed", "completed", "failed", "prioritized");
-		const workers = (await queue.getWorkers()).map((w) => String((w as Record<string, unknown>).name ?? (w as Record<string, unknown>).addr ?? "?"));
+		const workers = (await queue.getWorkers()).map((w) =>
+			String((w as Record<string, unknown>).name ?? (w as Record<string, unknown>).addr ?? "?"),
+		);
 		return { counts, workers };
 	} finally {
 		await close();
@@ -302,7 +372,12 @@ export async function queueStatus(url: string, name: string = DEFAULT_QUEUE_NAME
  * Collects into `storeFile` the results of a sweep's trials that finished on the queue while no sweep
  * was waiting (`--detach`, or an interrupted wait). Returns how many it recorded.
  */
-export async function collectFinishedFor(storeFile: string, url: string, name: string = DEFAULT_QUEUE_NAME, sweep?: string): Promise<number> {
+export async function collectFinishedFor(
+	storeFile: string,
+	url: string,
+	name: string = DEFAULT_QUEUE_NAME,
+	sweep?: string,
+): Promise<number> {
 	const store = ResultsStore.open(storeFile);
 	try {
 		const open = store.list(sweep !== undefined ? { sweep } : {}).filter((r) => r.status === "queued" || r.status === "running");

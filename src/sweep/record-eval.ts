@@ -45,8 +45,22 @@ export function recordEvaluation(
 	const store = ResultsStore.open(storeFile);
 	try {
 		store.recordEvaluation(
-			{ key, params: report.ensemble ? { models, ensemble: true } : { model: models[0] }, eval: e as unknown as Record<string, unknown>, model: models.join(", ") },
-			{ scores, objective: objective.of(scores), seconds: timing.seconds, evalSeconds: timing.seconds, worker: timing.worker, startedAt: timing.startedAt, finishedAt: timing.finishedAt, report: { ...report, items: [] } },
+			{
+				key,
+				params: report.ensemble ? { models, ensemble: true } : { model: models[0] },
+				eval: e as unknown as Record<string, unknown>,
+				model: models.join(", "),
+			},
+			{
+				scores,
+				objective: objective.of(scores),
+				seconds: timing.seconds,
+				evalSeconds: timing.seconds,
+				worker: timing.worker,
+				startedAt: timing.startedAt,
+				finishedAt: timing.finishedAt,
+				report: { ...report, items: [] },
+			},
 			objective.name,
 		);
 	} finally {

@@ -32,7 +32,9 @@ function rowOfTrial(t: StoredTrial, names: Map<string, string>): ReportRow {
 	const isEval = t.sweep === null;
 	const label = isEval
 		? path.basename(String(t.params.model ?? t.model ?? t.key.slice(0, 12)))
-		: Object.entries(t.params).map(([k, v]) => `${names.get(k) ?? k}=${formatValue(v)}`).join(", ") || t.key.slice(0, 12);
+		: Object.entries(t.params)
+				.map(([k, v]) => `${names.get(k) ?? k}=${formatValue(v)}`)
+				.join(", ") || t.key.slice(0, 12);
 	const row: ReportRow = { label, kind: isEval ? "model" : "trial", tasks: (t.scores ?? {}) as TaskScores, status: t.status };
 	if (!isEval) {
 		row.params = t.params;
@@ -57,7 +59,11 @@ async function readReports(file: string): Promise<ReportInput[]> {
 	for (const [i, r] of list.entries()) {
 		const o = r as Partial<ReportInput> | null;
 		if (o === null || typeof o !== "object" || typeof o.tasks !== "object" || !Array.isArray(o.models) || !Array.isArray(o.seeds)) {
-			throw new ReportError("Input", `${Array.isArray(data) ? `entry ${i}: ` : ""}not an evaluation report (expected models, seeds and tasks, as merge eval --json writes)`, file);
+			throw new ReportError(
+				"Input",
+				`${Array.isArray(data) ? `entry ${i}: ` : ""}not an evaluation report (expected models, seeds and tasks, as merge eval --json writes)`,
+				file,
+			);
 		}
 		if (!Array.isArray(o.items)) (o as ReportInput).items = [];
 	}
@@ -101,7 +107,18 @@ export async function readReportData(inputs: readonly string[], opts: { sweep?: 
 			store.close();
 		}
 	}
-	if (rows.length === 0) throw new ReportError("Empty", `nothing to report: ${opts.sweep !== undefined ? `no trial of sweep ${opts.sweep} in` : "no rows in"} ${inputs.join(", ")}`);
+	if (rows.length === 0)
+		throw new ReportError(
+			"Empty",
+			`nothing to report: ${opts.sweep !== undefined ? `no trial of sweep ${opts.sweep} in` : "no rows in"} ${inputs.join(", ")}`,
+		);
 	const title = opts.title ?? (sweeps.size > 0 ? `Sweep ${[...sweeps].join(", ")}` : "Evaluation report");
-	return { title, rows, swept, quantized: quantizedComparisons(reports), sources: [...inputs], ...(objective !== undefined ? { objective } : {}) };
+	return {
+		title,
+		rows,
+		swept,
+		quantized: quantizedComparisons(reports),
+		sources: [...inputs],
+		...(objective !== undefined ? { objective } : {}),
+	};
 }

@@ -4,9 +4,9 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { SweepError } from "../errors.js";
 import { parseRecipe } from "../recipe/load.js";
-import { parseObjective, type Objective } from "./objective.js";
+import { type Objective, parseObjective } from "./objective.js";
 import type { TrialEval } from "./trial-types.js";
-import { parseYamlPath, type PathSegment } from "./yaml-path.js";
+import { type PathSegment, parseYamlPath } from "./yaml-path.js";
 
 /** A sweep file is a few dozen lines; anything past this is not one (a model file passed by mistake). */
 const MAX_SWEEP_BYTES = 1 << 20;
@@ -118,7 +118,14 @@ function toRange(pathText: string, raw: z.infer<typeof rangeSchema>, file: strin
 		throw new SweepError("Spec", `${where}: min must be below max (got ${raw.min}, ${raw.max})`, file);
 	}
 	if (raw.log === true && raw.min <= 0) throw new SweepError("Spec", `${where}: log ranges need min > 0 (got ${raw.min})`, file);
-	const range: RangeParam = { path: pathText, segments: parseYamlPath(pathText, file), min: raw.min, max: raw.max, log: raw.log === true, int: raw.int === true };
+	const range: RangeParam = {
+		path: pathText,
+		segments: parseYamlPath(pathText, file),
+		min: raw.min,
+		max: raw.max,
+		log: raw.log === true,
+		int: raw.int === true,
+	};
 	if (raw.step !== undefined) range.step = raw.step;
 	return range;
 }
@@ -146,7 +153,11 @@ function toEval(raw: RawSweep["eval"], dir: string): TrialEval {
 function toStrategy(raw: RawSweep, file: string): SweepStrategySpec {
 	const given = (["grid", "random", "search"] as const).filter((k) => raw[k] !== undefined);
 	if (given.length !== 1) {
-		throw new SweepError("Spec", given.length === 0 ? "say what to vary: grid, random or search" : `give one of grid, random and search, not ${given.join(" and ")}`, file);
+		throw new SweepError(
+			"Spec",
+			given.length === 0 ? "say what to vary: grid, random or search" : `give one of grid, random and search, not ${given.join(" and ")}`,
+			file,
+		);
 	}
 	if (raw.grid !== undefined) {
 		const axes = Object.entries(raw.grid).map(([p, values]) => ({ path: p, segments: parseYamlPath(p, file), values }));
@@ -163,7 +174,14 @@ function toStrategy(raw: RawSweep, file: string): SweepStrategySpec {
 	const s = raw.search as NonNullable<RawSweep["search"]>;
 	const space = Object.entries(s.space).map(([p, v]) => toRange(p, v, file));
 	if (space.length === 0) throw new SweepError("Spec", "search.space: name at least one recipe path to search", file);
-	const strategy: SweepStrategySpec = { kind: "search", method: s.method, budget: s.budget, seed: s.seed ?? 0, sigma: s.sigma ?? 0.3, space };
+	const strategy: SweepStrategySpec = {
+		kind: "search",
+		method: s.method,
+		budget: s.budget,
+		seed: s.seed ?? 0,
+		sigma: s.sigma ?? 0.3,
+		space,
+	};
 	if (s.population !== undefined) strategy.population = s.population;
 	return strategy;
 }
@@ -190,7 +208,11 @@ export async function parseSweep(text: string, file: string): Promise<SweepSpec>
 	try {
 		recipeText = await readFile(recipeFile, "utf8");
 	} catch (err) {
-		throw new SweepError("NotFound", `recipe ${raw.recipe}: cannot read ${recipeFile} (${(err as NodeJS.ErrnoException).code ?? "error"})`, file);
+		throw new SweepError(
+			"NotFound",
+			`recipe ${raw.recipe}: cannot read ${recipeFile} (${(err as NodeJS.ErrnoException).code ?? "error"})`,
+			file,
+		);
 	}
 	parseRecipe(recipeText, recipeFile); // the base recipe must be valid before any value is put into it
 	const spec: SweepSpec = {

@@ -32,6 +32,24 @@ CREATE INDEX IF NOT EXISTS trials_by_sweep ON trials (sweep, status);
 
 /** Columns a store must have to be read (an older or foreign file lacking one is refused). */
 export const TRIAL_COLUMNS = [
-	"key", "sweep", "params", "status", "objective", "objective_name", "scores", "error", "created_at", "started_at",
-	"finished_at", "worker", "attempts", "seconds", "merge_seconds", "eval_seconds", "model", "recipe", "eval", "report",
+	"key",
+	"sweep",
+	"params",
+	"status",
+	"objective",
+	"objective_name",
+	"scores",
+	"error",
+	"created_at",
+	"started_at",
+	"finished_at",
+	"worker",
+	"attempts",
+	"seconds",
+	"merge_seconds",
+	"eval_seconds",
+	"model",
+	"recipe",
+	"eval",
+	"report",
 ] as const;

@@ -98,7 +98,8 @@ export class ResultsStore {
 
 	/** Opens (creating it unless `readonly`) the store at `file`. */
 	static open(file: string, opts: { readonly?: boolean } = {}): ResultsStore {
-		if (opts.readonly === true && !existsSync(file)) throw new SweepError("NotFound", "no results store here (run a sweep first, or pass --store)", file);
+		if (opts.readonly === true && !existsSync(file))
+			throw new SweepError("NotFound", "no results store here (run a sweep first, or pass --store)", file);
 		let db: Database.Database;
 		try {
 			if (opts.readonly !== true) mkdirSync(dirname(resolve(file)), { recursive: true }); // `--store runs/x.sqlite` in a fresh folder
@@ -125,12 +126,17 @@ export class ResultsStore {
 		const version = this.db.pragma("user_version", { simple: true }) as number;
 		const hasTrials = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'trials'").get() !== undefined;
 		if (version > STORE_SCHEMA_VERSION) {
-			throw new SweepError("Store", `store schema version ${version} is newer than this lm-merge understands (${STORE_SCHEMA_VERSION}); upgrade lm-merge`, this.file);
+			throw new SweepError(
+				"Store",
+				`store schema version ${version} is newer than this lm-merge understands (${STORE_SCHEMA_VERSION}); upgrade lm-merge`,
+				this.file,
+			);
 		}
 		if (hasTrials) {
 			const columns = new Set((this.db.prepare("PRAGMA table_info(trials)").all() as Array<{ name: string }>).map((c) => c.name));
 			const missing = TRIAL_COLUMNS.filter((c) => !columns.has(c));
-			if (missing.length > 0) throw new SweepError("Store", `its trials table lacks ${missing.join(", ")}: not an lm-merge results store`, this.file);
+			if (missing.length > 0)
+				throw new SweepError("Store", `its trials table lacks ${missing.join(", ")}: not an lm-merge results store`, this.file);
 			return;
 		}
 		if (readonly) throw new SweepError("Store", "it has no trials table: not an lm-merge results store", this.file);
@@ -150,7 +156,15 @@ export class ResultsStore {
 				 VALUES (@key, @sweep, @params, 'queued', @now, @recipe, @eval, @objective)
 				 ON CONFLICT(key) DO UPDATE SET status = 'queued', error = NULL WHERE status = 'failed'`,
 			)
-			.run({ key: t.key, sweep: t.sweep, params: JSON.stringify(t.params), now: now(), recipe: t.recipe.text, eval: JSON.stringify(t.eval), objective: t.objective });
+			.run({
+				key: t.key,
+				sweep: t.sweep,
+				params: JSON.stringify(t.params),
+				now: now(),
+				recipe: t.recipe.text,
+				eval: JSON.stringify(t.eval),
+				objective: t.objective,
+			});
 		return (this.get(t.key) as StoredTrial).status;
 	}
 
@@ -159,26 +173,32 @@ export class ResultsStore {
 	 * by a process that `isStale` says is gone is taken too. False when another live process has it or it is done.
 	 */
 	claim(key: string, worker: string, isStale: (worker: string | null) => boolean): boolean {
-		return this.db.transaction(() => {
-			const row = this.get(key);
-			if (row === undefined || row.status === "done") return false;
-			if (row.status === "running" && !isStale(row.worker)) return false;
-			this.db
-				.prepare("UPDATE trials SET status = 'running', worker = ?, started_at = ?, attempts = attempts + 1, error = NULL WHERE key = ?")
-				.run(worker, now(), key);
-			return true;
-		}).immediate();
+		return this.db
+			.transaction(() => {
+				const row = this.get(key);
+				if (row === undefined || row.status === "done") return false;
+				if (row.status === "running" && !isStale(row.worker)) return false;
+				this.db
+					.prepare("UPDATE trials SET status = 'running', worker = ?, started_at = ?, attempts = attempts + 1, error = NULL WHERE key = ?")
+					.run(worker, now(), key);
+				return true;
+			})
+			.immediate();
 	}
 
 	/** Gives back a trial this process claimed but did not finish (interrupted), so another run takes it. */
 	release(key: string, worker: string): void {
-		this.db.prepare("UPDATE trials SET status = 'queued', worker = NULL WHERE key = ? AND worker = ? AND status = 'running'").run(key, worker);
+		this.db
+			.prepare("UPDATE trials SET status = 'queued', worker = NULL WHERE key = ? AND worker = ? AND status = 'running'")
+			.run(key, worker);
 	}
 
 	/** A queue worker took the trial (attempts + 1); ignored once it is done. */
 	markRunning(key: string, worker: string | null, startedAt: string = now()): void {
 		this.db
-			.prepare("UPDATE trials SET status = 'running', worker = COALESCE(?, worker), started_at = ?, attempts = attempts + 1 WHERE key = ? AND status <> 'done'")
+			.prepare(
+				"UPDATE trials SET status = 'running', worker = COALESCE(?, worker), started_at = ?, attempts = attempts + 1 WHERE key = ? AND status <> 'done'",
+			)
 			.run(worker, startedAt, key);
 	}
 
@@ -221,13 +241,19 @@ export class ResultsStore {
 	/** Records a trial's failure (unless it is done); `error` is one line. */
 	recordFailed(key: string, error: string, worker?: string, attempts?: number): boolean {
 		const info = this.db
-			.prepare("UPDATE trials SET status = 'failed', error = ?, finished_at = ?, worker = COALESCE(?, worker), attempts = MAX(attempts, ?) WHERE key = ? AND status <> 'done'")
+			.prepare(
+				"UPDATE trials SET status = 'failed', error = ?, finished_at = ?, worker = COALESCE(?, worker), attempts = MAX(attempts, ?) WHERE key = ? AND status <> 'done'",
+			)
 			.run(error, now(), worker ?? null, attempts ?? 0, key);
 		return info.changes === 1;
 	}
 
 	/** A `merge eval --store` result: one done row, replacing an earlier evaluation with the same key. */
-	recordEvaluation(t: { key: string; params: Record<string, unknown>; eval: Record<string, unknown>; model: string }, r: Omit<TrialResult, "key" | "mergeSeconds">, objectiveName: string): void {
+	recordEvaluation(
+		t: { key: string; params: Record<string, unknown>; eval: Record<string, unknown>; model: string },
+		r: Omit<TrialResult, "key" | "mergeSeconds">,
+		objectiveName: string,
+	): void {
 		this.db
 			.prepare(
 				`INSERT OR REPLACE INTO trials (key, sweep, params, status, objective, objective_name, scores, created_at, started_at, finished_at,
@@ -279,6 +305,10 @@ export class ResultsStore {
 
 	/** The sweep names present, in first-seen order. */
 	sweeps(): string[] {
-		return (this.db.prepare("SELECT sweep FROM trials WHERE sweep IS NOT NULL GROUP BY sweep ORDER BY MIN(rowid)").all() as Array<{ sweep: string }>).map((r) => r.sweep);
+		return (
+			this.db.prepare("SELECT sweep FROM trials WHERE sweep IS NOT NULL GROUP BY sweep ORDER BY MIN(rowid)").all() as Array<{
+				sweep: string;
+			}>
+		).map((r) => r.sweep);
 	}
 }

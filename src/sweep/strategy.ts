@@ -42,7 +42,12 @@ export function gridPoints(axes: ReadonlyArray<{ path: string; values: readonly 
 export function randomPoints(space: ReadonlyArray<RangeParam | ChoiceParam>, n: number, seed: number): ParamSet[] {
 	const rng = seedrandom(`random/${seed}`);
 	return Array.from({ length: n }, () =>
-		Object.fromEntries(space.map((p) => [p.path, isChoice(p) ? p.choices[Math.min(p.choices.length - 1, Math.floor(rng() * p.choices.length))] : fromUnit(p, rng())])),
+		Object.fromEntries(
+			space.map((p) => [
+				p.path,
+				isChoice(p) ? p.choices[Math.min(p.choices.length - 1, Math.floor(rng() * p.choices.length))] : fromUnit(p, rng()),
+			]),
+		),
 	);
 }
 
@@ -59,16 +64,26 @@ export function* sweepBatches(strategy: SweepStrategySpec, file?: string): Gener
 		yield randomPoints(strategy.space, strategy.n, strategy.seed);
 		return;
 	}
-	const es = new CmaEs({ dim: strategy.space.length, sigma: strategy.sigma, seed: strategy.seed, ...(strategy.population !== undefined ? { population: strategy.population } : {}) });
+	const es = new CmaEs({
+		dim: strategy.space.length,
+		sigma: strategy.sigma,
+		seed: strategy.seed,
+		...(strategy.population !== undefined ? { population: strategy.population } : {}),
+	});
 	const lambda = es.params.lambda;
 	if (strategy.budget < lambda) {
-		throw new SweepError("Spec", `search.budget ${strategy.budget} is below one CMA-ES generation (population ${lambda}); raise it or set search.population`, file);
+		throw new SweepError(
+			"Spec",
+			`search.budget ${strategy.budget} is below one CMA-ES generation (population ${lambda}); raise it or set search.population`,
+			file,
+		);
 	}
 	for (let used = 0; used + lambda <= strategy.budget; used += lambda) {
 		const candidates = es.ask();
 		const points = candidates.map((x) => Object.fromEntries(strategy.space.map((p, i) => [p.path, fromUnit(p, x[i] as number)])));
 		const objectives = yield points;
-		if (objectives.every((o) => Number.isNaN(o))) throw new SweepError("Trial", `every trial of search generation ${es.generation + 1} failed; stopping the search`, file);
+		if (objectives.every((o) => Number.isNaN(o)))
+			throw new SweepError("Trial", `every trial of search generation ${es.generation + 1} failed; stopping the search`, file);
 		const fitness = candidates.map((x, i) => {
 			const outside = x.reduce((a, u) => a + (u < 0 ? u * u : u > 1 ? (u - 1) ** 2 : 0), 0);
 			return (objectives[i] ?? Number.NaN) - BOX_PENALTY * outside;

@@ -6,8 +6,8 @@
 import os from "node:os";
 import type { SandboxedJob } from "bullmq";
 import { EvaluationError, ExecError, LmMergeError, MethodError, PlanError, RecipeError } from "../errors.js";
-import { runTrial } from "./trial.js";
 import type { TrialJobData } from "./queue.js";
+import { runTrial } from "./trial.js";
 import { PROCESSOR_ENV, type TrialProgress } from "./trial-processor-types.js";
 import type { TrialResult } from "./trial-types.js";
 import { workerId } from "./worker-id.js";
@@ -24,7 +24,11 @@ function isDeterministic(err: unknown): boolean {
 	return err instanceof EvaluationError && err.kind !== "Backend";
 }
 
-export default async function processTrial(job: SandboxedJob<TrialJobData, TrialResult>, token?: string, signal?: AbortSignal): Promise<TrialResult> {
+export default async function processTrial(
+	job: SandboxedJob<TrialJobData, TrialResult>,
+	token?: string,
+	signal?: AbortSignal,
+): Promise<TrialResult> {
 	const worker = process.env[PROCESSOR_ENV.worker] ?? workerId();
 	const keepDir = process.env[PROCESSOR_ENV.keepDir];
 	const workDir = process.env[PROCESSOR_ENV.workDir] ?? os.tmpdir();

@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { EvaluationError, ExecError } from "../errors.js";
-import { isQuantType, QUANT_TYPES, type HardwareDevice } from "../eval/backends/types.js";
-import { evaluateIter, type EvaluateOptions } from "../eval/evaluate.js";
+import { type HardwareDevice, isQuantType, QUANT_TYPES } from "../eval/backends/types.js";
+import { type EvaluateOptions, evaluateIter } from "../eval/evaluate.js";
 import type { EvalReport } from "../eval/types.js";
 import { mergeModelsIter } from "../exec/merge-models.js";
 import { parseRecipe } from "../recipe/load.js";
@@ -22,10 +22,16 @@ const LLAMA_DEVICES: Readonly<Record<string, HardwareDevice>> = { auto: "auto", 
 export function checkTrialEval(e: TrialEval): void {
 	const backend = e.backend ?? "tfjs";
 	if (!(TRIAL_BACKENDS as readonly string[]).includes(backend)) {
-		throw new EvaluationError("Config", `eval backend ${backend} is not available in this lm-merge (backends: ${TRIAL_BACKENDS.join(", ")})`);
+		throw new EvaluationError(
+			"Config",
+			`eval backend ${backend} is not available in this lm-merge (backends: ${TRIAL_BACKENDS.join(", ")})`,
+		);
 	}
 	if (e.quant !== undefined && backend === "tfjs") {
-		throw new EvaluationError("Config", `eval quant ${e.quant} needs backend: llama; the tfjs backend scores the merged weights as they are`);
+		throw new EvaluationError(
+			"Config",
+			`eval quant ${e.quant} needs backend: llama; the tfjs backend scores the merged weights as they are`,
+		);
 	}
 	if (e.quant !== undefined && !isQuantType(e.quant)) {
 		throw new EvaluationError("Config", `eval quant ${e.quant}: expected one of ${QUANT_TYPES.join(", ")}`);
@@ -82,7 +88,11 @@ function interrupted(): ExecError {
 }
 
 /** Merges the trial's recipe into `dir` and scores it: the one place that knows how a trial is computed. */
-async function mergeAndScore(t: TrialSpec, dir: string, opts: TrialRunOptions): Promise<{ report: EvalReport; mergeSeconds: number; evalSeconds: number }> {
+async function mergeAndScore(
+	t: TrialSpec,
+	dir: string,
+	opts: TrialRunOptions,
+): Promise<{ report: EvalReport; mergeSeconds: number; evalSeconds: number }> {
 	const emit = (e: TrialEvent) => opts.onEvent?.(e);
 	checkTrialEval(t.eval);
 	const t0 = performance.now();

@@ -89,11 +89,15 @@ export async function startWorker(opts: WorkerOptions, onEvent: (e: WorkerEvent)
 		maxStalledCount: MAX_STALLED,
 		name: id,
 		useWorkerThreads: false,
-		workerForkOptions: { env: { ...process.env, [PROCESSOR_ENV.worker]: id, [PROCESSOR_ENV.workDir]: workDir, [PROCESSOR_ENV.keepDir]: keepDir } },
+		workerForkOptions: {
+			env: { ...process.env, [PROCESSOR_ENV.worker]: id, [PROCESSOR_ENV.workDir]: workDir, [PROCESSOR_ENV.keepDir]: keepDir },
+		},
 	});
 	worker.on("active", (job) => onEvent({ event: "active", key: keyOf(job), params: job.data.params, attempt: job.attemptsStarted }));
 	worker.on("progress", (job, progress) => onEvent({ event: "progress", key: keyOf(job), progress: progress as TrialProgress }));
-	worker.on("completed", (job, result) => onEvent({ event: "completed", key: keyOf(job), objective: result.objective, seconds: result.seconds }));
+	worker.on("completed", (job, result) =>
+		onEvent({ event: "completed", key: keyOf(job), objective: result.objective, seconds: result.seconds }),
+	);
 	worker.on("failed", (job, err) => {
 		if (err.name === "WaitingError") return;
 		const willRetry = job !== undefined && err.name !== "UnrecoverableError" && job.attemptsMade < (job.opts.attempts ?? 1);

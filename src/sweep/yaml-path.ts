@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, type Document } from "yaml";
+import { type Document, isMap, isScalar, isSeq } from "yaml";
 import { SweepError } from "../errors.js";
 
 /** One step of a path into a recipe: a mapping key or a sequence index. */

@@ -80,19 +80,11 @@ export function assertInputs(
 	const length = first.length;
 	models.forEach((m, i) => {
 		if (m.length !== length) {
-			throw new MethodError(
-				"InvalidInput",
-				method,
-				`tensor "${tensorName}": model ${i} has ${m.length} elements, expected ${length}`,
-			);
+			throw new MethodError("InvalidInput", method, `tensor "${tensorName}": model ${i} has ${m.length} elements, expected ${length}`);
 		}
 	});
 	if (shape !== undefined && numel(shape) !== length) {
-		throw new MethodError(
-			"InvalidInput",
-			method,
-			`tensor "${tensorName}": shape [${shape.join(", ")}] does not hold ${length} elements`,
-		);
+		throw new MethodError("InvalidInput", method, `tensor "${tensorName}": shape [${shape.join(", ")}] does not hold ${length} elements`);
 	}
 	return length;
 }

@@ -20,7 +20,14 @@ export function rebuiltTokenizerFiles(json: TokenizerJson, donorConfig: Record<s
 	if (donorConfig !== undefined) {
 		const decoder: Record<string, unknown> = {};
 		for (const t of [...(json.added_tokens ?? [])].sort((a, b) => a.id - b.id)) {
-			decoder[String(t.id)] = { content: t.content, lstrip: t.lstrip, normalized: t.normalized, rstrip: t.rstrip, single_word: t.single_word, special: t.special };
+			decoder[String(t.id)] = {
+				content: t.content,
+				lstrip: t.lstrip,
+				normalized: t.normalized,
+				rstrip: t.rstrip,
+				single_word: t.single_word,
+				special: t.special,
+			};
 		}
 		files.set(TOKENIZER_CONFIG_JSON, `${JSON.stringify({ ...donorConfig, added_tokens_decoder: decoder }, null, 2)}\n`);
 	}
@@ -31,7 +38,12 @@ export function rebuiltTokenizerFiles(json: TokenizerJson, donorConfig: Record<s
  * Loads a built tokenizer.json with @huggingface/tokenizers and checks that every id maps to the token the merge
  * planned for it, so a tokenizer that would not load, or that disagrees with the embedding rows, is never written.
  */
-export function checkBuiltTokenizer(json: TokenizerJson, config: Record<string, unknown> | undefined, vocab: Vocabulary, location: string): void {
+export function checkBuiltTokenizer(
+	json: TokenizerJson,
+	config: Record<string, unknown> | undefined,
+	vocab: Vocabulary,
+	location: string,
+): void {
 	let hf: HfTokenizer;
 	try {
 		hf = new HfTokenizer(json as never, (config ?? {}) as never);
@@ -40,6 +52,11 @@ export function checkBuiltTokenizer(json: TokenizerJson, config: Record<string, 
 	}
 	for (const [id, token] of vocab.tokens) {
 		const got = hf.id_to_token(id);
-		if (got !== token) throw new TokenizerError("Invalid", location, `the merged tokenizer maps id ${id} to ${JSON.stringify(got)}, not ${JSON.stringify(token)}`);
+		if (got !== token)
+			throw new TokenizerError(
+				"Invalid",
+				location,
+				`the merged tokenizer maps id ${id} to ${JSON.stringify(got)}, not ${JSON.stringify(token)}`,
+			);
 	}
 }

@@ -50,7 +50,14 @@ export interface RowPlan {
  * model's row, else the mean of the models that have it, else zeros (with a warning). Padding rows get the mean of the
  * model's token rows. `embedRows` is each model's embedding row count (for the identity check).
  */
-export function planRows(out: Vocabulary, models: readonly RowModel[], base: number | undefined, overrides: readonly TokenOverride[], padTo: number | undefined, embedRows: Map<number, number>): RowPlan {
+export function planRows(
+	out: Vocabulary,
+	models: readonly RowModel[],
+	base: number | undefined,
+	overrides: readonly TokenOverride[],
+	padTo: number | undefined,
+	embedRows: Map<number, number>,
+): RowPlan {
 	const tokens = out.size;
 	const rows = padTo !== undefined && tokens % padTo !== 0 ? tokens + padTo - (tokens % padTo) : tokens;
 	const has = (m: RowModel, token: string): number => {
@@ -89,7 +96,13 @@ export function planRows(out: Vocabulary, models: readonly RowModel[], base: num
 			defaults.set(r, fromBase >= 0 ? [{ model: base!, row: fromBase }] : present.map((m) => ({ model: m.model, row: has(m, token) })));
 		}
 	}
-	if (missing.length > 0) warnings.push(`${missing.length} token(s) are in no model (${missing.slice(0, 4).map((t) => JSON.stringify(t)).join(", ")}); their embedding rows are zeros`);
+	if (missing.length > 0)
+		warnings.push(
+			`${missing.length} token(s) are in no model (${missing
+				.slice(0, 4)
+				.map((t) => JSON.stringify(t))
+				.join(", ")}); their embedding rows are zeros`,
+		);
 	const identity = new Set<number>();
 	for (const [model, map] of maps) {
 		if (embedRows.get(model) === rows && map.every((v, i) => v === i)) identity.add(model);
@@ -104,11 +117,13 @@ function overrideSource(o: TokenOverride, models: Map<number, RowModel>, token: 
 	if (m === undefined) throw new TokenizerError("Invalid", o.path, `its source model is not one of the models whose embeddings are merged`);
 	if (s.kind === "model") {
 		const id = m.vocab.ids.get(token);
-		if (id === undefined || id >= m.limit) throw new TokenizerError("MissingToken", o.path, `${m.name} has no token ${JSON.stringify(token)}`);
+		if (id === undefined || id >= m.limit)
+			throw new TokenizerError("MissingToken", o.path, `${m.name} has no token ${JSON.stringify(token)}`);
 		return [{ model: m.model, row: id }];
 	}
 	const id = s.tokenId ?? (s.token !== undefined ? m.vocab.ids.get(s.token) : undefined);
 	if (id === undefined) throw new TokenizerError("MissingToken", o.path, `${m.name} has no token ${JSON.stringify(s.token)}`);
-	if (id < 0 || id >= m.limit) throw new TokenizerError("MissingToken", o.path, `token id ${id} is outside ${m.name}'s ${m.limit} embedding rows`);
+	if (id < 0 || id >= m.limit)
+		throw new TokenizerError("MissingToken", o.path, `token id ${id} is outside ${m.name}'s ${m.limit} embedding rows`);
 	return [{ model: m.model, row: id }];
 }

@@ -69,7 +69,8 @@ async function readJson(file: string, required: boolean): Promise<unknown> {
 		if (required) throw new TokenizerError("NotFound", file, "not found (merging vocabularies needs each model's tokenizer.json)");
 		return undefined;
 	}
-	if (size > MAX_TOKENIZER_JSON_BYTES) throw new TokenizerError("Invalid", file, `${size} bytes is larger than the ${MAX_TOKENIZER_JSON_BYTES}-byte limit`);
+	if (size > MAX_TOKENIZER_JSON_BYTES)
+		throw new TokenizerError("Invalid", file, `${size} bytes is larger than the ${MAX_TOKENIZER_JSON_BYTES}-byte limit`);
 	try {
 		return JSON.parse(await readFile(file, "utf8")) as unknown;
 	} catch (e) {
@@ -90,11 +91,18 @@ export function checkTokenizerJson(json: unknown, file: string): TokenizerJson {
 	const mapOk = isRecord(vocab) && Object.values(vocab).every((id) => typeof id === "number" && Number.isInteger(id) && id >= 0);
 	if (type === "Unigram" ? !listOk : !mapOk) throw new TokenizerError("Invalid", file, `model.vocab is not a valid ${type} vocabulary`);
 	const added = json.added_tokens ?? [];
-	if (!Array.isArray(added) || !added.every((t) => isRecord(t) && typeof t.content === "string" && Number.isInteger(t.id) && (t.id as number) >= 0)) {
+	if (
+		!Array.isArray(added) ||
+		!added.every((t) => isRecord(t) && typeof t.content === "string" && Number.isInteger(t.id) && (t.id as number) >= 0)
+	) {
 		throw new TokenizerError("Invalid", file, `added_tokens must be a list of {id, content, ...} entries`);
 	}
 	const merges = model.merges;
-	if (type === "BPE" && merges !== undefined && !(Array.isArray(merges) && merges.every((m) => typeof m === "string" || (Array.isArray(m) && m.length === 2)))) {
+	if (
+		type === "BPE" &&
+		merges !== undefined &&
+		!(Array.isArray(merges) && merges.every((m) => typeof m === "string" || (Array.isArray(m) && m.length === 2)))
+	) {
 		throw new TokenizerError("Invalid", file, `model.merges must be a list of "a b" strings or [a, b] pairs`);
 	}
 	return json as TokenizerJson;
@@ -110,5 +118,8 @@ export async function readTokenizerFolder(dir: string): Promise<TokenizerFolder>
 
 /** Whether `dir` holds a tokenizer.json. */
 export async function hasTokenizerJson(dir: string): Promise<boolean> {
-	return stat(join(dir, TOKENIZER_JSON)).then((s) => s.isFile(), () => false);
+	return stat(join(dir, TOKENIZER_JSON)).then(
+		(s) => s.isFile(),
+		() => false,
+	);
 }

@@ -16,7 +16,10 @@ function sameModelKind(base: TokenizerJson, donor: TokenizerJson): boolean {
 	const b = donor.model;
 	if (a.type !== b.type) return false;
 	if (a.type !== "BPE") return true;
-	return (a.continuing_subword_prefix ?? null) === (b.continuing_subword_prefix ?? null) && (a.end_of_word_suffix ?? null) === (b.end_of_word_suffix ?? null);
+	return (
+		(a.continuing_subword_prefix ?? null) === (b.continuing_subword_prefix ?? null) &&
+		(a.end_of_word_suffix ?? null) === (b.end_of_word_suffix ?? null)
+	);
 }
 
 function sameText(base: TokenizerJson, donor: TokenizerJson): boolean {
@@ -39,7 +42,10 @@ function addModelToken(json: TokenizerJson, token: string, id: number, score: nu
  * tokenizer is of another kind (Unigram next to BPE, other subword markers), or a Unigram piece that cannot take the
  * next position, becomes a plain added token instead, as mergekit makes every new token; a warning says so.
  */
-export function unionTokenizer(base: TokenizerJson, others: readonly UnionInput[]): { json: TokenizerJson; added: string[]; warnings: string[] } {
+export function unionTokenizer(
+	base: TokenizerJson,
+	others: readonly UnionInput[],
+): { json: TokenizerJson; added: string[]; warnings: string[] } {
 	const out = structuredClone(base);
 	const warnings: string[] = [];
 	const outVocab = vocabularyOf(out);
@@ -51,9 +57,13 @@ export function unionTokenizer(base: TokenizerJson, others: readonly UnionInput[
 		const v = vocabularyOf(o.json);
 		const scores = Array.isArray(o.json.model.vocab) ? new Map(o.json.model.vocab.map(([p, s]) => [p, s] as [string, number])) : undefined;
 		const beyond = [...v.ids.values()].filter((id) => id >= o.limit).length;
-		if (beyond > 0) warnings.push(`${o.name}: ${beyond} token(s) of its tokenizer have ids at or above its vocab_size ${o.limit}; they are left out`);
+		if (beyond > 0)
+			warnings.push(`${o.name}: ${beyond} token(s) of its tokenizer have ids at or above its vocab_size ${o.limit}; they are left out`);
 		const compatible = sameModelKind(out, o.json);
-		if (!sameText(out, o.json)) warnings.push(`${o.name}: its tokenizer normalizes, splits or decodes text differently from the base's; its tokens are added as they are`);
+		if (!sameText(out, o.json))
+			warnings.push(
+				`${o.name}: its tokenizer normalizes, splits or decodes text differently from the base's; its tokens are added as they are`,
+			);
 		let fallback = 0;
 		for (const [token, id] of [...v.ids].sort((x, y) => x[1] - y[1])) {
 			if (id >= o.limit) continue;
@@ -71,7 +81,10 @@ export function unionTokenizer(base: TokenizerJson, others: readonly UnionInput[
 				newAdded.push(addedEntry({ id: 0, content: token, special: false, normalized: true }));
 			}
 		}
-		if (fallback > 0) warnings.push(`${o.name}: its tokenizer is not of the base's kind (${o.json.model.type} vs ${out.model.type}); its ${fallback} new token(s) become added tokens`);
+		if (fallback > 0)
+			warnings.push(
+				`${o.name}: its tokenizer is not of the base's kind (${o.json.model.type} vs ${out.model.type}); its ${fallback} new token(s) become added tokens`,
+			);
 	});
 	const unigramTail = Array.isArray(out.model.vocab) ? out.model.vocab.length : next;
 	const added: string[] = [];
@@ -85,7 +98,10 @@ export function unionTokenizer(base: TokenizerJson, others: readonly UnionInput[
 		placed.add(t.token);
 		added.push(t.token);
 	}
-	if (newModel.length > placed.size) warnings.push(`${newModel.length - placed.size} Unigram piece(s) could not follow the base's pieces (its added tokens hold those ids); they become added tokens`);
+	if (newModel.length > placed.size)
+		warnings.push(
+			`${newModel.length - placed.size} Unigram piece(s) could not follow the base's pieces (its added tokens hold those ids); they become added tokens`,
+		);
 	addBpeMerges(out, others, placed);
 	for (const t of newAdded) {
 		out.added_tokens ??= [];

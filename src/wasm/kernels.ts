@@ -13,18 +13,101 @@ import { KERNELS_WASM_BASE64 } from "./kernels-binary.js";
 
 /** The compiled functions; pointers are byte offsets into the arena's memory. */
 export interface KernelExports {
-	dare_bits(x: number, b: number, n: number, words: number, c0: number, kLo: number, kHi: number, hiMix: number, limit: number, sums: number): number;
+	dare_bits(
+		x: number,
+		b: number,
+		n: number,
+		words: number,
+		c0: number,
+		kLo: number,
+		kHi: number,
+		hiMix: number,
+		limit: number,
+		sums: number,
+	): number;
 	bits_one(x: number, b: number, dst: number, n: number, words: number, sv: number, w: number, r: number, lambda: number): number;
-	random_one(x: number, b: number, dst: number, n: number, c0: number, kLo: number, kHi: number, hiMix: number, limit: number, sv: number, w: number, r: number, lambda: number): number;
-	cuts_one_mul(x: number, b: number, dst: number, n: number, tU: number, tL: number, sv: number, w: number, r: number, lambda: number): number;
-	cuts_one_div(x: number, b: number, dst: number, n: number, tU: number, tL: number, sv: number, w: number, D: number, lambda: number): number;
+	random_one(
+		x: number,
+		b: number,
+		dst: number,
+		n: number,
+		c0: number,
+		kLo: number,
+		kHi: number,
+		hiMix: number,
+		limit: number,
+		sv: number,
+		w: number,
+		r: number,
+		lambda: number,
+	): number;
+	cuts_one_mul(
+		x: number,
+		b: number,
+		dst: number,
+		n: number,
+		tU: number,
+		tL: number,
+		sv: number,
+		w: number,
+		r: number,
+		lambda: number,
+	): number;
+	cuts_one_div(
+		x: number,
+		b: number,
+		dst: number,
+		n: number,
+		tU: number,
+		tL: number,
+		sv: number,
+		w: number,
+		D: number,
+		lambda: number,
+	): number;
 	cuts_one_unit(x: number, b: number, dst: number, n: number, tU: number, tL: number): number;
 	cuts_one_pow2(x: number, b: number, dst: number, n: number, tU: number, tL: number, sv: number, c: number): number;
 	bits_one_pow2(x: number, b: number, dst: number, n: number, words: number, sv: number, c: number): number;
-	random_one_pow2(x: number, b: number, dst: number, n: number, c0: number, kLo: number, kHi: number, hiMix: number, limit: number, sv: number, c: number): number;
-	bracket_scan(x: number, b: number, n: number, lo: number, hi: number, v0: number, v1: number, v2: number, v3: number, gathered: number, counts: number): number;
+	random_one_pow2(
+		x: number,
+		b: number,
+		dst: number,
+		n: number,
+		c0: number,
+		kLo: number,
+		kHi: number,
+		hiMix: number,
+		limit: number,
+		sv: number,
+		c: number,
+	): number;
+	bracket_scan(
+		x: number,
+		b: number,
+		n: number,
+		lo: number,
+		hi: number,
+		v0: number,
+		v1: number,
+		v2: number,
+		v3: number,
+		gathered: number,
+		counts: number,
+	): number;
 	fill_cuts(x: number, b: number, n: number, tU: number, tL: number, sv: number, w: number, out: number): void;
-	fill_random(x: number, b: number, n: number, c0: number, kLo: number, kHi: number, hiMix: number, limit: number, sv: number, w: number, out: number): void;
+	fill_random(
+		x: number,
+		b: number,
+		n: number,
+		c0: number,
+		kLo: number,
+		kHi: number,
+		hiMix: number,
+		limit: number,
+		sv: number,
+		w: number,
+		out: number,
+	): void;
 	fill_bits(x: number, b: number, n: number, words: number, sv: number, w: number, out: number): void;
 	fill_all(x: number, b: number, n: number, w: number, out: number): void;
 	mix_elect_mul(b: number, dst: number, n: number, v0s: number, v1s: number, t: number, lambda: number): number;
@@ -116,7 +199,10 @@ export class WasmArena {
 		this.counts = new Int32Array(this.buffer, tail + WORDS_BYTES + 16, 8);
 		this.table = new Float64Array(this.buffer, tail + WORDS_BYTES + 48, 4);
 		const contrib = tail + WORDS_BYTES + 80;
-		this.contrib = [new Float64Array(this.buffer, contrib, ARENA_SUB_BLOCK), new Float64Array(this.buffer, contrib + 8 * ARENA_SUB_BLOCK, ARENA_SUB_BLOCK)];
+		this.contrib = [
+			new Float64Array(this.buffer, contrib, ARENA_SUB_BLOCK),
+			new Float64Array(this.buffer, contrib + 8 * ARENA_SUB_BLOCK, ARENA_SUB_BLOCK),
+		];
 		this.heapNext = Math.ceil((contrib + 16 * ARENA_SUB_BLOCK) / HEAP_ALIGN) * HEAP_ALIGN;
 		this.heapEnd = this.buffer.byteLength;
 	}

@@ -92,12 +92,22 @@ describe("detectArchitecture", () => {
 	});
 
 	test("an unknown model gets a generic spec inferred from its tensor names", () => {
-		const names = ["transformer.word_embeddings.weight", "transformer.h.0.self_attention.dense.weight", "transformer.h.0.input_layernorm.weight", "transformer.h.1.self_attention.dense.weight", "transformer.h.1.input_layernorm.weight", "transformer.ln_f.weight"];
+		const names = [
+			"transformer.word_embeddings.weight",
+			"transformer.h.0.self_attention.dense.weight",
+			"transformer.h.0.input_layernorm.weight",
+			"transformer.h.1.self_attention.dense.weight",
+			"transformer.h.1.input_layernorm.weight",
+			"transformer.ln_f.weight",
+		];
 		const spec = detectArchitecture({ architectures: ["BloomForCausalLM"], modelType: "bloom" }, names);
 		expect(spec.known).toBe(false);
 		expect(spec.name).toBe("BloomForCausalLM");
 		expect(spec.preWeights).toEqual([{ name: "transformer.word_embeddings.weight", isEmbed: true }]);
-		expect(spec.layerWeights.map((w) => w.name)).toEqual(["transformer.h.${layer_index}.self_attention.dense.weight", "transformer.h.${layer_index}.input_layernorm.weight"]);
+		expect(spec.layerWeights.map((w) => w.name)).toEqual([
+			"transformer.h.${layer_index}.self_attention.dense.weight",
+			"transformer.h.${layer_index}.input_layernorm.weight",
+		]);
 		expect(expectedTensorNames(spec, 2).sort()).toEqual([...names].sort());
 	});
 

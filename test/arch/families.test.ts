@@ -76,7 +76,12 @@ const CASES: Case[] = [
 		modelType: "qwen2",
 		names: [EMBED, ...LLAMA_LAYER, `${L}self_attn.q_proj.bias`, `${L}self_attn.k_proj.bias`, `${L}self_attn.v_proj.bias`, NORM, HEAD],
 	},
-	{ family: "qwen3", architecture: "Qwen3ForCausalLM", modelType: "qwen3", names: [EMBED, ...LLAMA_LAYER, `${L}self_attn.q_norm.weight`, `${L}self_attn.k_norm.weight`, NORM, HEAD] },
+	{
+		family: "qwen3",
+		architecture: "Qwen3ForCausalLM",
+		modelType: "qwen3",
+		names: [EMBED, ...LLAMA_LAYER, `${L}self_attn.q_norm.weight`, `${L}self_attn.k_norm.weight`, NORM, HEAD],
+	},
 	{ family: "gemma", architecture: "GemmaForCausalLM", modelType: "gemma", names: [EMBED, ...LLAMA_LAYER, NORM] },
 	{
 		family: "gemma2",
@@ -88,13 +93,31 @@ const CASES: Case[] = [
 		family: "gemma3",
 		architecture: "Gemma3ForCausalLM",
 		modelType: "gemma3_text",
-		names: [EMBED, ...LLAMA_LAYER, `${L}self_attn.q_norm.weight`, `${L}self_attn.k_norm.weight`, `${L}pre_feedforward_layernorm.weight`, `${L}post_feedforward_layernorm.weight`, NORM],
+		names: [
+			EMBED,
+			...LLAMA_LAYER,
+			`${L}self_attn.q_norm.weight`,
+			`${L}self_attn.k_norm.weight`,
+			`${L}pre_feedforward_layernorm.weight`,
+			`${L}post_feedforward_layernorm.weight`,
+			NORM,
+		],
 	},
 	{
 		family: "phi3",
 		architecture: "Phi3ForCausalLM",
 		modelType: "phi3",
-		names: [EMBED, `${L}input_layernorm.weight`, `${L}self_attn.qkv_proj.weight`, `${L}self_attn.o_proj.weight`, `${L}post_attention_layernorm.weight`, `${L}mlp.gate_up_proj.weight`, `${L}mlp.down_proj.weight`, NORM, HEAD],
+		names: [
+			EMBED,
+			`${L}input_layernorm.weight`,
+			`${L}self_attn.qkv_proj.weight`,
+			`${L}self_attn.o_proj.weight`,
+			`${L}post_attention_layernorm.weight`,
+			`${L}mlp.gate_up_proj.weight`,
+			`${L}mlp.down_proj.weight`,
+			NORM,
+			HEAD,
+		],
 	},
 	{
 		family: "phi",
@@ -102,7 +125,9 @@ const CASES: Case[] = [
 		modelType: "phi",
 		names: [
 			EMBED,
-			...["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.dense", "mlp.fc1", "mlp.fc2", "input_layernorm"].flatMap((m) => wb(`${L}${m}`)),
+			...["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.dense", "mlp.fc1", "mlp.fc2", "input_layernorm"].flatMap(
+				(m) => wb(`${L}${m}`),
+			),
 			...wb("model.final_layernorm"),
 			...wb("lm_head"),
 		],
@@ -114,7 +139,17 @@ const CASES: Case[] = [
 		config: { qk_layernorm: true },
 		names: [
 			EMBED,
-			...["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.dense", "self_attn.q_layernorm", "self_attn.k_layernorm", "mlp.fc1", "mlp.fc2", "input_layernorm"].flatMap((m) => wb(`${L}${m}`)),
+			...[
+				"self_attn.q_proj",
+				"self_attn.k_proj",
+				"self_attn.v_proj",
+				"self_attn.dense",
+				"self_attn.q_layernorm",
+				"self_attn.k_layernorm",
+				"mlp.fc1",
+				"mlp.fc2",
+				"input_layernorm",
+			].flatMap((m) => wb(`${L}${m}`)),
 			...wb("model.final_layernorm"),
 			...wb("lm_head"),
 		],
@@ -123,7 +158,12 @@ const CASES: Case[] = [
 		family: "gpt2",
 		architecture: "GPT2LMHeadModel",
 		modelType: "gpt2",
-		names: ["transformer.wte.weight", "transformer.wpe.weight", ...["ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj"].flatMap((m) => wb(`transformer.h.0.${m}`)), ...wb("transformer.ln_f")],
+		names: [
+			"transformer.wte.weight",
+			"transformer.wpe.weight",
+			...["ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj"].flatMap((m) => wb(`transformer.h.0.${m}`)),
+			...wb("transformer.ln_f"),
+		],
 	},
 	{
 		family: "gpt_neox",
@@ -131,7 +171,14 @@ const CASES: Case[] = [
 		modelType: "gpt_neox",
 		names: [
 			"gpt_neox.embed_in.weight",
-			...["input_layernorm", "post_attention_layernorm", "attention.query_key_value", "attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h"].flatMap((m) => wb(`gpt_neox.layers.0.${m}`)),
+			...[
+				"input_layernorm",
+				"post_attention_layernorm",
+				"attention.query_key_value",
+				"attention.dense",
+				"mlp.dense_h_to_4h",
+				"mlp.dense_4h_to_h",
+			].flatMap((m) => wb(`gpt_neox.layers.0.${m}`)),
 			...wb("gpt_neox.final_layer_norm"),
 			"embed_out.weight",
 		],
@@ -157,7 +204,9 @@ const CASES: Case[] = [
 		names: [
 			"transformer.word_embeddings.weight",
 			...wb("transformer.h.0.input_layernorm"),
-			...["self_attention.query_key_value", "self_attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h"].map((m) => `transformer.h.0.${m}.weight`),
+			...["self_attention.query_key_value", "self_attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h"].map(
+				(m) => `transformer.h.0.${m}.weight`,
+			),
 			...wb("transformer.ln_f"),
 		],
 	},
@@ -170,7 +219,9 @@ const CASES: Case[] = [
 			"transformer.word_embeddings.weight",
 			...wb("transformer.h.0.ln_attn"),
 			...wb("transformer.h.0.ln_mlp"),
-			...["self_attention.query_key_value", "self_attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h"].flatMap((m) => wb(`transformer.h.0.${m}`)),
+			...["self_attention.query_key_value", "self_attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h"].flatMap((m) =>
+				wb(`transformer.h.0.${m}`),
+			),
 			...wb("transformer.ln_f"),
 		],
 	},
@@ -183,7 +234,9 @@ const CASES: Case[] = [
 			"transformer.word_embeddings.weight",
 			...wb("transformer.h.0.input_layernorm"),
 			...wb("transformer.h.0.post_attention_layernorm"),
-			...["self_attention.query_key_value", "self_attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h"].map((m) => `transformer.h.0.${m}.weight`),
+			...["self_attention.query_key_value", "self_attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h"].map(
+				(m) => `transformer.h.0.${m}.weight`,
+			),
 			...wb("transformer.ln_f"),
 		],
 	},
@@ -195,7 +248,9 @@ const CASES: Case[] = [
 			"transformer.word_embeddings.weight",
 			...wb("transformer.h.0.ln_attn"),
 			...wb("transformer.h.0.ln_mlp"),
-			...["self_attention.query_key_value", "self_attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h"].map((m) => `transformer.h.0.${m}.weight`),
+			...["self_attention.query_key_value", "self_attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h"].map(
+				(m) => `transformer.h.0.${m}.weight`,
+			),
 			...wb("transformer.ln_f"),
 		],
 	},
@@ -203,7 +258,15 @@ const CASES: Case[] = [
 		family: "stablelm",
 		architecture: "StableLmForCausalLM",
 		modelType: "stablelm",
-		names: [EMBED, ...["q", "k", "v", "o"].map((p) => `${L}self_attn.${p}_proj.weight`), ...["gate", "up", "down"].map((p) => `${L}mlp.${p}_proj.weight`), ...wb(`${L}input_layernorm`), ...wb(`${L}post_attention_layernorm`), ...wb("model.norm"), HEAD],
+		names: [
+			EMBED,
+			...["q", "k", "v", "o"].map((p) => `${L}self_attn.${p}_proj.weight`),
+			...["gate", "up", "down"].map((p) => `${L}mlp.${p}_proj.weight`),
+			...wb(`${L}input_layernorm`),
+			...wb(`${L}post_attention_layernorm`),
+			...wb("model.norm"),
+			HEAD,
+		],
 	},
 	{
 		family: "stablelm",
@@ -227,34 +290,87 @@ const CASES: Case[] = [
 		family: "starcoder2",
 		architecture: "Starcoder2ForCausalLM",
 		modelType: "starcoder2",
-		names: [EMBED, ...["input_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "post_attention_layernorm", "mlp.c_fc", "mlp.c_proj"].flatMap((m) => wb(`${L}${m}`)), ...wb("model.norm")],
+		names: [
+			EMBED,
+			...[
+				"input_layernorm",
+				"self_attn.q_proj",
+				"self_attn.k_proj",
+				"self_attn.v_proj",
+				"self_attn.o_proj",
+				"post_attention_layernorm",
+				"mlp.c_fc",
+				"mlp.c_proj",
+			].flatMap((m) => wb(`${L}${m}`)),
+			...wb("model.norm"),
+		],
 	},
 	{
 		family: "cohere",
 		architecture: "CohereForCausalLM",
 		modelType: "cohere",
 		config: { use_qk_norm: true },
-		names: [EMBED, `${L}input_layernorm.weight`, ...["q", "k", "v", "o"].map((p) => `${L}self_attn.${p}_proj.weight`), `${L}self_attn.q_norm.weight`, `${L}self_attn.k_norm.weight`, ...["gate", "up", "down"].map((p) => `${L}mlp.${p}_proj.weight`), NORM],
+		names: [
+			EMBED,
+			`${L}input_layernorm.weight`,
+			...["q", "k", "v", "o"].map((p) => `${L}self_attn.${p}_proj.weight`),
+			`${L}self_attn.q_norm.weight`,
+			`${L}self_attn.k_norm.weight`,
+			...["gate", "up", "down"].map((p) => `${L}mlp.${p}_proj.weight`),
+			NORM,
+		],
 	},
 	{ family: "granite", architecture: "GraniteForCausalLM", modelType: "granite", names: [EMBED, ...LLAMA_LAYER, NORM, HEAD] },
 	{
 		family: "olmo2",
 		architecture: "Olmo2ForCausalLM",
 		modelType: "olmo2",
-		names: [EMBED, ...["q", "k", "v", "o"].map((p) => `${L}self_attn.${p}_proj.weight`), `${L}self_attn.q_norm.weight`, `${L}self_attn.k_norm.weight`, `${L}post_attention_layernorm.weight`, ...["gate", "up", "down"].map((p) => `${L}mlp.${p}_proj.weight`), `${L}post_feedforward_layernorm.weight`, NORM, HEAD],
+		names: [
+			EMBED,
+			...["q", "k", "v", "o"].map((p) => `${L}self_attn.${p}_proj.weight`),
+			`${L}self_attn.q_norm.weight`,
+			`${L}self_attn.k_norm.weight`,
+			`${L}post_attention_layernorm.weight`,
+			...["gate", "up", "down"].map((p) => `${L}mlp.${p}_proj.weight`),
+			`${L}post_feedforward_layernorm.weight`,
+			NORM,
+			HEAD,
+		],
 	},
 	{
 		family: "internlm2",
 		architecture: "InternLM2ForCausalLM",
 		modelType: "internlm2",
 		config: { bias: false },
-		names: ["model.tok_embeddings.weight", `${L}attention.wqkv.weight`, `${L}attention.wo.weight`, `${L}feed_forward.w1.weight`, `${L}feed_forward.w3.weight`, `${L}feed_forward.w2.weight`, `${L}attention_norm.weight`, `${L}ffn_norm.weight`, NORM, "output.weight"],
+		names: [
+			"model.tok_embeddings.weight",
+			`${L}attention.wqkv.weight`,
+			`${L}attention.wo.weight`,
+			`${L}feed_forward.w1.weight`,
+			`${L}feed_forward.w3.weight`,
+			`${L}feed_forward.w2.weight`,
+			`${L}attention_norm.weight`,
+			`${L}ffn_norm.weight`,
+			NORM,
+			"output.weight",
+		],
 	},
 	{
 		family: "baichuan",
 		architecture: "BaichuanForCausalLM",
 		modelType: "baichuan",
-		names: [EMBED, `${L}self_attn.W_pack.weight`, `${L}self_attn.o_proj.weight`, `${L}mlp.gate_proj.weight`, `${L}mlp.down_proj.weight`, `${L}mlp.up_proj.weight`, `${L}input_layernorm.weight`, `${L}post_attention_layernorm.weight`, NORM, HEAD],
+		names: [
+			EMBED,
+			`${L}self_attn.W_pack.weight`,
+			`${L}self_attn.o_proj.weight`,
+			`${L}mlp.gate_proj.weight`,
+			`${L}mlp.down_proj.weight`,
+			`${L}mlp.up_proj.weight`,
+			`${L}input_layernorm.weight`,
+			`${L}post_attention_layernorm.weight`,
+			NORM,
+			HEAD,
+		],
 	},
 	{
 		family: "exaone",
@@ -274,7 +390,17 @@ const CASES: Case[] = [
 		family: "exaone4",
 		architecture: "Exaone4ForCausalLM",
 		modelType: "exaone4",
-		names: [EMBED, ...["q", "k", "v", "o"].map((p) => `${L}self_attn.${p}_proj.weight`), `${L}self_attn.q_norm.weight`, `${L}self_attn.k_norm.weight`, `${L}post_attention_layernorm.weight`, ...["gate", "up", "down"].map((p) => `${L}mlp.${p}_proj.weight`), `${L}post_feedforward_layernorm.weight`, NORM, HEAD],
+		names: [
+			EMBED,
+			...["q", "k", "v", "o"].map((p) => `${L}self_attn.${p}_proj.weight`),
+			`${L}self_attn.q_norm.weight`,
+			`${L}self_attn.k_norm.weight`,
+			`${L}post_attention_layernorm.weight`,
+			...["gate", "up", "down"].map((p) => `${L}mlp.${p}_proj.weight`),
+			`${L}post_feedforward_layernorm.weight`,
+			NORM,
+			HEAD,
+		],
 	},
 ];
 
@@ -282,35 +408,67 @@ describe("architecture definitions", () => {
 	test("the registry lists every family of the issue, each once", () => {
 		const names = ARCHITECTURES.map((a) => a.name);
 		expect(new Set(names).size).toBe(names.length);
-		for (const f of ["llama", "mistral", "mixtral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "phi", "gpt2", "gpt_neox", "gptj", "falcon", "stablelm", "starcoder2", "cohere", "granite", "olmo2", "internlm2", "baichuan", "exaone"]) {
+		for (const f of [
+			"llama",
+			"mistral",
+			"mixtral",
+			"qwen2",
+			"qwen3",
+			"gemma",
+			"gemma2",
+			"gemma3",
+			"phi3",
+			"phi",
+			"gpt2",
+			"gpt_neox",
+			"gptj",
+			"falcon",
+			"stablelm",
+			"starcoder2",
+			"cohere",
+			"granite",
+			"olmo2",
+			"internlm2",
+			"baichuan",
+			"exaone",
+		]) {
 			expect(names).toContain(f);
 		}
 		for (const a of ARCHITECTURES) expect(a.known).toBe(true);
 	});
 
-	test.each(CASES.map((c, i) => [`${c.family}${c.config !== undefined ? ` ${JSON.stringify(c.config)}` : ""}`, i] as const))("%s: the generated checkpoint holds exactly the expected tensors", async (_label, i) => {
-		const c = CASES[i]!;
-		const dir = join(root(), `case-${i}`);
-		await writeTinyArchitecture(dir, c.family, { layers: 1, ...(c.config !== undefined ? { config: c.config } : {}) });
-		const m = await openModel(dir);
-		try {
-			expect([...m.names()].sort()).toEqual([...c.names].sort());
-			const arch = resolveArchitecture(m.rawConfig, m.names());
-			expect(arch.spec.name).toBe(c.family);
-			expect(arch.missing).toEqual([]);
-			expect(arch.unexpected).toEqual([]);
-			expect(arch.layerCount).toBe(1);
-		} finally {
-			await m.close();
-		}
-		expect(detectArchitecture({ architectures: [c.architecture], modelType: c.modelType }).name).toBe(c.family);
-		expect(detectArchitecture({ modelType: c.modelType }).name).toBe(c.family);
-	});
+	test.each(CASES.map((c, i) => [`${c.family}${c.config !== undefined ? ` ${JSON.stringify(c.config)}` : ""}`, i] as const))(
+		"%s: the generated checkpoint holds exactly the expected tensors",
+		async (_label, i) => {
+			const c = CASES[i]!;
+			const dir = join(root(), `case-${i}`);
+			await writeTinyArchitecture(dir, c.family, { layers: 1, ...(c.config !== undefined ? { config: c.config } : {}) });
+			const m = await openModel(dir);
+			try {
+				expect([...m.names()].sort()).toEqual([...c.names].sort());
+				const arch = resolveArchitecture(m.rawConfig, m.names());
+				expect(arch.spec.name).toBe(c.family);
+				expect(arch.missing).toEqual([]);
+				expect(arch.unexpected).toEqual([]);
+				expect(arch.layerCount).toBe(1);
+			} finally {
+				await m.close();
+			}
+			expect(detectArchitecture({ architectures: [c.architecture], modelType: c.modelType }).name).toBe(c.family);
+			expect(detectArchitecture({ modelType: c.modelType }).name).toBe(c.family);
+		},
+	);
 });
 
 describe("resolveArchitecture", () => {
 	test("GPT-2's original release names tensors without `transformer.`: the bare names are recognised", () => {
-		const names = ["wte.weight", "wpe.weight", ...["ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj"].flatMap((m) => wb(`h.0.${m}`)), "h.0.attn.bias", ...wb("ln_f")];
+		const names = [
+			"wte.weight",
+			"wpe.weight",
+			...["ln_1", "attn.c_attn", "attn.c_proj", "ln_2", "mlp.c_fc", "mlp.c_proj"].flatMap((m) => wb(`h.0.${m}`)),
+			"h.0.attn.bias",
+			...wb("ln_f"),
+		];
 		const arch = resolveArchitecture({ architectures: ["GPT2LMHeadModel"], model_type: "gpt2", n_layer: 1 }, names);
 		expect(arch.spec.name).toBe("gpt2");
 		expect(arch.missing).toEqual([]);
@@ -340,7 +498,12 @@ describe("resolveArchitecture", () => {
 	});
 
 	test("an unknown family is inferred: layers from names, the layer-count keys among the usual spellings", () => {
-		const names = ["transformer.word_embeddings.weight", "transformer.h.0.mlp.w.weight", "transformer.h.1.mlp.w.weight", "transformer.ln_f.weight"];
+		const names = [
+			"transformer.word_embeddings.weight",
+			"transformer.h.0.mlp.w.weight",
+			"transformer.h.1.mlp.w.weight",
+			"transformer.ln_f.weight",
+		];
 		const arch = resolveArchitecture({ architectures: ["BloomForCausalLM"], n_layer: 2, vocab_size: 10 }, names);
 		expect(arch.spec.known).toBe(false);
 		expect(arch.declared).toBe("BloomForCausalLM");

@@ -1,12 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openModel, type ModelSource } from "../../src/index.js";
+import { type BenchPair, benchConfig, MISTRAL_7B_SHAPE, writeBenchPair } from "../../bench/fixtures.js";
 import { tinyTensorSpecs } from "../../src/fixtures/tiny-weights.js";
-import { benchConfig, MISTRAL_7B_SHAPE, writeBenchPair, type BenchPair } from "../../bench/fixtures.js";
-import { TINY } from "./tiny-shape.js";
+import { type ModelSource, openModel } from "../../src/index.js";
 import { useTempDir } from "../helpers/fs.js";
-
+import { TINY } from "./tiny-shape.js";
 
 const root = useTempDir("bench-fixtures-test-");
 let pair: BenchPair;
@@ -44,7 +43,16 @@ describe("writeBenchPair", () => {
 	it("writes config.json with the shape", async () => {
 		const config = JSON.parse(await readFile(join(pair.tuned, "config.json"), "utf8")) as Record<string, unknown>;
 		expect(config).toEqual(benchConfig(TINY));
-		expect(config).toMatchObject({ hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 128, head_dim: 16, torch_dtype: "bfloat16" });
+		expect(config).toMatchObject({
+			hidden_size: 64,
+			intermediate_size: 128,
+			num_hidden_layers: 1,
+			num_attention_heads: 4,
+			num_key_value_heads: 2,
+			vocab_size: 128,
+			head_dim: 16,
+			torch_dtype: "bfloat16",
+		});
 	});
 
 	it("gives weights of std 0.02, norms near 1 and a fine-tuning delta of std 0.002", async () => {

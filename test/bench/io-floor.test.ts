@@ -25,7 +25,11 @@ describe("modelFiles", () => {
 describe("measureIoFloor", () => {
 	it("reads every input byte, writes the requested count and removes its scratch file", async () => {
 		const files = await modelFiles(dir());
-		const floor = await measureIoFloor(files.map((f) => f.path), 5000, dir());
+		const floor = await measureIoFloor(
+			files.map((f) => f.path),
+			5000,
+			dir(),
+		);
 		expect(floor.readBytes).toBe(FLOOR_CHUNK_BYTES + 13);
 		expect(floor.writeBytes).toBe(5000);
 		expect(floor.seconds).toBeCloseTo(floor.readSeconds + floor.writeSeconds, 12);
@@ -35,7 +39,12 @@ describe("measureIoFloor", () => {
 	it("direct: reads every input byte past the page cache, writes the requested count and removes its scratch file", async () => {
 		const files = await modelFiles(dir());
 		if (!(await directIoWorks(files[1]!.path))) return; // a file system without O_DIRECT: the bench skips this floor
-		const floor = await measureIoFloor(files.map((f) => f.path), FLOOR_CHUNK_BYTES + 5000, dir(), { direct: true });
+		const floor = await measureIoFloor(
+			files.map((f) => f.path),
+			FLOOR_CHUNK_BYTES + 5000,
+			dir(),
+			{ direct: true },
+		);
 		expect(floor.readBytes).toBe(FLOOR_CHUNK_BYTES + 13);
 		expect(floor.writeBytes).toBe(FLOOR_CHUNK_BYTES + 5000);
 		expect((await readdir(dir())).sort()).toEqual(["config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]);

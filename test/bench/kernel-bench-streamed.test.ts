@@ -26,7 +26,10 @@ describe("runStreamed", () => {
 		const base = env.data.base;
 		const inputs = [env.data.m1, env.data.m2].slice(0, models);
 		const before = [base, ...inputs].map((a) => a.slice());
-		const want = spec.m.merge({ tensorName: "bench", shape: [N], base, models: inputs, params: spec.params, modelParams: spec.modelParams }, env.ctx);
+		const want = spec.m.merge(
+			{ tensorName: "bench", shape: [N], base, models: inputs, params: spec.params, modelParams: spec.modelParams },
+			env.ctx,
+		);
 		const form = chunkedFormOf(spec.m, spec.params, spec.modelParams)!;
 		const tensor = { tensorName: "bench", shape: [N], params: spec.params, modelParams: spec.modelParams, base, models: inputs };
 		for (const block of [BLOCK, 3 * BLOCK, 1 << 16]) {

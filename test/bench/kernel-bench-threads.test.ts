@@ -15,7 +15,8 @@ describe("runKernelBench with worker threads", () => {
 		}
 		const streamedDella = results.filter((r) => r.method === "della" && r.mode === "streamed");
 		expect(streamedDella).toHaveLength(2);
-		for (const r of streamedDella) expect([r.elementsPerSecond, r.elementsPerSecondN, r.vsMergekit]).toEqual([undefined, undefined, undefined]);
+		for (const r of streamedDella)
+			expect([r.elementsPerSecond, r.elementsPerSecondN, r.vsMergekit]).toEqual([undefined, undefined, undefined]);
 		expect(lines).toHaveLength(2 + results.length);
 	});
 

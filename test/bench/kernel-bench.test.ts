@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatKernelRow, formatRate, formatVersus, kernelHeader, versusMergekit, type KernelResult } from "../../bench/kernel-bench.js";
+import { formatKernelRow, formatRate, formatVersus, type KernelResult, kernelHeader, versusMergekit } from "../../bench/kernel-bench.js";
 import { aggregateRate } from "../../bench/kernel-threads.js";
 
 const row = (over: Partial<KernelResult> = {}): KernelResult => ({
@@ -59,7 +59,9 @@ describe("table rows", () => {
 	});
 
 	it("prints dashes for a mode the case lacks and no verdict", () => {
-		const line = formatKernelRow(row({ method: "della", elementsPerSecond: undefined, elementsPerSecondWall: undefined, elementsPerSecondN: undefined }));
+		const line = formatKernelRow(
+			row({ method: "della", elementsPerSecond: undefined, elementsPerSecondWall: undefined, elementsPerSecondN: undefined }),
+		);
 		expect(line).toMatch(/^della +2 streamed +- +- +-$/);
 	});
 
@@ -71,7 +73,12 @@ describe("table rows", () => {
 describe("aggregateRate", () => {
 	it("counts N × elements over the slowest worker, best repeat", () => {
 		// Repeat 0: slowest 0.5 s → 2 × 100 / 0.5 = 400; repeat 1: slowest 0.4 s → 500.
-		expect(aggregateRate(100, [[0.25, 0.5], [0.4, 0.3]])).toBe(500);
+		expect(
+			aggregateRate(100, [
+				[0.25, 0.5],
+				[0.4, 0.3],
+			]),
+		).toBe(500);
 		expect(aggregateRate(10, [[0.1, 0.1, 0.2, 0.1]])).toBeCloseTo(200, 9);
 	});
 

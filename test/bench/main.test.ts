@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { UsageError } from "../../src/errors.js";
 import { parseBenchArgs, SECTIONS } from "../../bench/main.js";
 import { BENCH_METHODS } from "../../bench/merge-recipes.js";
+import { UsageError } from "../../src/errors.js";
 
 describe("parseBenchArgs", () => {
 	it("defaults to every section at the quick size", () => {
@@ -20,8 +20,36 @@ describe("parseBenchArgs", () => {
 	});
 
 	it("reads every flag", () => {
-		const args = parseBenchArgs(["--only", "merge,eval", "--layers", "32", "--dir", "/big", "--keep", "--methods", "ties", "--threads", "4", "--repeat", "5", "--no-compare", "--streaming-7b", "--llama-7b"]);
-		expect(args).toEqual({ sections: ["merge", "eval"], layers: 32, dir: "/big", keep: true, methods: ["ties"], threads: 4, repeat: 5, compare: false, streaming7b: true, llama7b: true });
+		const args = parseBenchArgs([
+			"--only",
+			"merge,eval",
+			"--layers",
+			"32",
+			"--dir",
+			"/big",
+			"--keep",
+			"--methods",
+			"ties",
+			"--threads",
+			"4",
+			"--repeat",
+			"5",
+			"--no-compare",
+			"--streaming-7b",
+			"--llama-7b",
+		]);
+		expect(args).toEqual({
+			sections: ["merge", "eval"],
+			layers: 32,
+			dir: "/big",
+			keep: true,
+			methods: ["ties"],
+			threads: 4,
+			repeat: 5,
+			compare: false,
+			streaming7b: true,
+			llama7b: true,
+		});
 	});
 
 	it.each([

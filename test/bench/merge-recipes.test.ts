@@ -1,11 +1,11 @@
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { bf16BitsToF32, f32ToBf16Bits } from "../../src/io/convert.js";
-import { mergeModels, openModel, parseRecipe } from "../../src/index.js";
-import { writeBenchPair, type BenchPair } from "../../bench/fixtures.js";
+import { type BenchPair, writeBenchPair } from "../../bench/fixtures.js";
 import { BENCH_METHODS, benchRecipe, isBenchMethod, RATIO_TARGETS } from "../../bench/merge-recipes.js";
-import { TINY } from "./tiny-shape.js";
+import { mergeModels, openModel, parseRecipe } from "../../src/index.js";
+import { bf16BitsToF32, f32ToBf16Bits } from "../../src/io/convert.js";
 import { useTempDir } from "../helpers/fs.js";
+import { TINY } from "./tiny-shape.js";
 
 const root = useTempDir("bench-recipes-test-");
 let pair: BenchPair;

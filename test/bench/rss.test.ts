@@ -3,7 +3,7 @@ import { parseGnuTimeCpu, parseGnuTimeRss, parseSelfRss, runMeasured, SELF_RSS_P
 
 describe("parseGnuTimeRss", () => {
 	it("reads the maximum resident set size in bytes", () => {
-		const report = "\tCommand being timed: \"node x\"\n\tMaximum resident set size (kbytes): 51200\n\tExit status: 0\n";
+		const report = '\tCommand being timed: "node x"\n\tMaximum resident set size (kbytes): 51200\n\tExit status: 0\n';
 		expect(parseGnuTimeRss(report)).toBe(51200 * 1024);
 	});
 

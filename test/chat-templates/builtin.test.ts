@@ -42,7 +42,8 @@ const EXPECTED: Record<string, { full: string; single: string }> = {
 	},
 	alpaca: {
 		full: "Be brief.\n\n### Instruction:\nHi\n\n### Response:\nHello.</s>\n\n### Instruction:\nWhy?\n\n### Response:\n",
-		single: "Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n### Instruction:\nHi\n\n",
+		single:
+			"Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n### Instruction:\nHi\n\n",
 	},
 	zephyr: {
 		full: "<|system|>\nBe brief.</s>\n<|user|>\nHi</s>\n<|assistant|>\nHello.</s>\n<|user|>\nWhy?</s>\n<|assistant|>\n",
@@ -82,13 +83,16 @@ describe("chat_template in recipes, plans and merges", () => {
 		await writeTinyMistral(A, { seed: 1, layers: 2 });
 		await writeTinyMistral(B, { seed: 2, base: A });
 	});
-	const recipe = (template: string) => `merge_method: slerp\nbase_model: ${A}\nmodels: [{model: ${A}}, {model: ${B}}]\nparameters: {t: 0.5}\nchat_template: ${template}\n`;
+	const recipe = (template: string) =>
+		`merge_method: slerp\nbase_model: ${A}\nmodels: [{model: ${A}}, {model: ${B}}]\nparameters: {t: 0.5}\nchat_template: ${template}\n`;
 
 	test("an unknown name fails at parse time (before any model is opened), listing the built-in names", () => {
 		const err = caught(() => parseRecipe(recipe("vicuna")), RecipeError);
 		expect(err.kind).toBe("Value");
 		expect(err.path).toBe("chat_template");
-		expect(err.message).toMatch(/unknown chat template name "vicuna": use auto, a built-in name \(alpaca, chatml, llama3, mistral, zephyr\)/);
+		expect(err.message).toMatch(
+			/unknown chat template name "vicuna": use auto, a built-in name \(alpaca, chatml, llama3, mistral, zephyr\)/,
+		);
 	});
 
 	test("plan warns when the format's markers are not tokens of the output's vocabulary", async () => {

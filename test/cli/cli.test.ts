@@ -78,7 +78,11 @@ describe("merge inspect", () => {
 		expect(j.tensors).toHaveLength(CLI_MODEL_TENSORS);
 		const { hidden: h, intermediate: i, vocab: v } = CLI_MODEL_SHAPE;
 		const kv = (h / CLI_MODEL_SHAPE.heads) * CLI_MODEL_SHAPE.kvHeads;
-		expect(j.tensors.find((t) => t.name === "model.layers.0.self_attn.k_proj.weight")).toMatchObject({ dtype: "BF16", shape: [kv, h], bytes: kv * h * 2 });
+		expect(j.tensors.find((t) => t.name === "model.layers.0.self_attn.k_proj.weight")).toMatchObject({
+			dtype: "BF16",
+			shape: [kv, h],
+			bytes: kv * h * 2,
+		});
 		for (const t of j.tensors) expect(t.bytes).toBe(numel(t.shape) * 2);
 		// embed + lm_head + final norm, and per layer: q, o (h·h), k, v (kv·h), 3 MLP (h·i), 2 norms (h).
 		const perLayer = 2 * h * h + 2 * kv * h + 3 * h * i + 2 * h;
@@ -116,7 +120,20 @@ describe("quick commands", () => {
 
 	test("ties with density 1 and one model gives that model back (normalize divides the weight out)", async () => {
 		const out = path.join(root, "ties");
-		const r = await cli("ties", "--base", CLI_MODELS.base, "--models", "biomistral", "--weight", "0.5", "--density", "1", "--out", out, "--quiet");
+		const r = await cli(
+			"ties",
+			"--base",
+			CLI_MODELS.base,
+			"--models",
+			"biomistral",
+			"--weight",
+			"0.5",
+			"--density",
+			"1",
+			"--out",
+			out,
+			"--quiet",
+		);
 		expectSuccess(r);
 		const name = "model.layers.1.mlp.up_proj.weight";
 		const [bio, got] = await Promise.all([readF32(dirs.bio, name), readF32(out, name)]);
@@ -124,8 +141,24 @@ describe("quick commands", () => {
 	});
 
 	test("dare-ties is reproducible from --seed and changes with it", async () => {
-		const args = ["dare-ties", "--base", CLI_MODELS.base, "--models", "biomistral", "mistral", "--weight", "0.5", "--density", "0.5", "--quiet"];
-		for (const [out, seed] of [["dare-a", "7"], ["dare-b", "7"], ["dare-c", "8"]] as const) {
+		const args = [
+			"dare-ties",
+			"--base",
+			CLI_MODELS.base,
+			"--models",
+			"biomistral",
+			"mistral",
+			"--weight",
+			"0.5",
+			"--density",
+			"0.5",
+			"--quiet",
+		];
+		for (const [out, seed] of [
+			["dare-a", "7"],
+			["dare-b", "7"],
+			["dare-c", "8"],
+		] as const) {
 			expectSuccess(await cli(...args, "--seed", seed, "--out", path.join(root, out)));
 		}
 		const [a, b, c] = await Promise.all(["dare-a", "dare-b", "dare-c"].map((d) => readFile(path.join(root, d, "model.safetensors"))));
@@ -142,7 +175,9 @@ describe("quick commands", () => {
 		const shards = files.filter((f) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(f));
 		expect(shards.length).toBeGreaterThan(1);
 		expect(files).not.toContain("model.safetensors");
-		const index = JSON.parse(await readFile(path.join(out, "model.safetensors.index.json"), "utf8")) as { weight_map: Record<string, string> };
+		const index = JSON.parse(await readFile(path.join(out, "model.safetensors.index.json"), "utf8")) as {
+			weight_map: Record<string, string>;
+		};
 		expect(Object.keys(index.weight_map)).toHaveLength(CLI_MODEL_TENSORS);
 		expect(new Set(Object.values(index.weight_map))).toEqual(new Set(shards));
 		// t = 0: every tensor is BioMistral's, wherever it landed.
@@ -155,7 +190,20 @@ describe("quick commands", () => {
 		const args =
 			method === "slerp"
 				? ["slerp", "--a", "biomistral", "--b", "mistral", "--t", "0.3"]
-				: ["dare-ties", "--base", CLI_MODELS.base, "--models", "biomistral", "mistral", "--weight", "0.5", "--density", "0.5", "--seed", "3"];
+				: [
+						"dare-ties",
+						"--base",
+						CLI_MODELS.base,
+						"--models",
+						"biomistral",
+						"mistral",
+						"--weight",
+						"0.5",
+						"--density",
+						"0.5",
+						"--seed",
+						"3",
+					];
 		const outs = [1, 2].map((n) => path.join(root, `${method}-threads-${n}`));
 		for (const [k, out] of outs.entries()) expectSuccess(await cli(...args, "--threads", String(k + 1), "--out", out, "--quiet"));
 		const [one, two] = await Promise.all(outs.map((o) => readFile(path.join(o, "model.safetensors"))));
@@ -261,13 +309,20 @@ describe("recipes and the method list", () => {
 		await writeFile(file, recipe);
 		const plan = await cli("plan", "recipe.yml", "--json");
 		expectSuccess(plan);
-		const p = JSON.parse(plan.stdout) as { method: string; tensors: number; models: Array<{ via: string }>; jobs: Array<{ name: string; params: { t: number } }> };
+		const p = JSON.parse(plan.stdout) as {
+			method: string;
+			tensors: number;
+			models: Array<{ via: string }>;
+			jobs: Array<{ name: string; params: { t: number } }>;
+		};
 		expect(p.method).toBe("slerp");
 		expect(p.tensors).toBe(CLI_MODEL_TENSORS);
 		expect(p.models.map((m) => m.via)).toEqual(["hf-cache", "hf-cache"]);
 		// Two layers: the gradient [0, 1] gives layer 0 t = 0 and layer 1 t = 1; everything else 0.25.
 		const t = (name: string) => p.jobs.find((j) => j.name === name)!.params.t;
-		expect([t("model.layers.0.self_attn.q_proj.weight"), t("model.layers.1.self_attn.q_proj.weight"), t("model.norm.weight")]).toEqual([0, 1, 0.25]);
+		expect([t("model.layers.0.self_attn.q_proj.weight"), t("model.layers.1.self_attn.q_proj.weight"), t("model.norm.weight")]).toEqual([
+			0, 1, 0.25,
+		]);
 
 		const out = path.join(root, "run");
 		const run = await cli("run", "recipe.yml", "--out", out);

@@ -3,7 +3,7 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { CLI_MODELS, errorLines, hasStackTrace, runCli, writeCliModels, type CliResult } from "../helpers/cli.js";
+import { CLI_MODELS, type CliResult, errorLines, hasStackTrace, runCli, writeCliModels } from "../helpers/cli.js";
 
 let root: string;
 let work: string;
@@ -43,7 +43,10 @@ async function writeRecipe(name: string, lines: string[]): Promise<string> {
 
 describe("runtime failures exit 1 with one error line", () => {
 	test("a missing model says where it looked", async () => {
-		const line = expectFailure(await cli("slerp", "--a", "nobody/no-such-model", "--b", "mistral", "--t", "0.5", "--out", path.join(root, "x")), 1);
+		const line = expectFailure(
+			await cli("slerp", "--a", "nobody/no-such-model", "--b", "mistral", "--t", "0.5", "--out", path.join(root, "x")),
+			1,
+		);
 		expect(line).toContain("nobody/no-such-model");
 		expect(line).toContain(path.join(work, "nobody", "no-such-model"));
 		expect(line).toContain(path.join(cache, "models--nobody--no-such-model"));
@@ -51,7 +54,13 @@ describe("runtime failures exit 1 with one error line", () => {
 	});
 
 	test("a bad recipe value names its YAML path", async () => {
-		const file = await writeRecipe("bad-value.yml", ["merge_method: linear", "models:", "  - model: biomistral", "    parameters:", "      weight: [1, {a: 2}]"]);
+		const file = await writeRecipe("bad-value.yml", [
+			"merge_method: linear",
+			"models:",
+			"  - model: biomistral",
+			"    parameters:",
+			"      weight: [1, {a: 2}]",
+		]);
 		const line = expectFailure(await cli("plan", file), 1);
 		expect(line).toContain("bad-value.yml");
 		expect(line).toContain("models[0].parameters.weight[1]");
@@ -64,7 +73,13 @@ describe("runtime failures exit 1 with one error line", () => {
 	});
 
 	test("an unknown method suggests the closest name", async () => {
-		const file = await writeRecipe("typo.yml", ["merge_method: slerpp", "base_model: mistral", "models:", "  - model: mistral", "  - model: biomistral"]);
+		const file = await writeRecipe("typo.yml", [
+			"merge_method: slerpp",
+			"base_model: mistral",
+			"models:",
+			"  - model: mistral",
+			"  - model: biomistral",
+		]);
 		expect(expectFailure(await cli("plan", file), 1)).toContain('did you mean "slerp"');
 	});
 

@@ -2,8 +2,8 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
+import { type CliResult, collect, errorLines, hasStackTrace, REPO_ROOT, runCli, spawnCli } from "../helpers/cli.js";
 import { useTempDir } from "../helpers/fs.js";
-import { collect, errorLines, hasStackTrace, REPO_ROOT, runCli, spawnCli, type CliResult } from "../helpers/cli.js";
 import { writeTinyMistral } from "../helpers/tiny-model.js";
 
 /**

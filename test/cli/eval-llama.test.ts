@@ -2,8 +2,8 @@ import { spawn } from "node:child_process";
 import { cp, mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
-import { useTempDir } from "../helpers/fs.js";
 import { cleanEnv, collect, errorLines, hasStackTrace, REPO_ROOT, runCli } from "../helpers/cli.js";
+import { useTempDir } from "../helpers/fs.js";
 import { writeTinyMistral } from "../helpers/tiny-model.js";
 
 const dir = useTempDir("lm-merge-cli-eval-llama-");
@@ -91,13 +91,19 @@ describe("without node-llama-cpp installed", () => {
 	test("--backend llama is one error line saying how to install it; the tfjs backend still works", async () => {
 		const root = await installWithoutLlama();
 		const run = async (args: string[]) => {
-			const child = spawn(process.execPath, [path.join(root, "bin", "merge.js"), ...args], { cwd: dir(), env: cleanEnv(dir()), stdio: "pipe" });
+			const child = spawn(process.execPath, [path.join(root, "bin", "merge.js"), ...args], {
+				cwd: dir(),
+				env: cleanEnv(dir()),
+				stdio: "pipe",
+			});
 			child.stdin.end();
 			return collect(child);
 		};
 		const r = await run(["eval", model, ...ARGS, "--backend", "llama"]);
 		expect(r.exitCode).toBe(1);
-		expect(errorLines(r.stderr)).toEqual(["error: the llama backend needs node-llama-cpp, which is not installed: npm install --save-exact node-llama-cpp@3.21.1"]);
+		expect(errorLines(r.stderr)).toEqual([
+			"error: the llama backend needs node-llama-cpp, which is not installed: npm install --save-exact node-llama-cpp@3.21.1",
+		]);
 		expect(hasStackTrace(r.stderr)).toBe(false);
 		const t = await run(["eval", model, ...ARGS, "--quiet"]);
 		expect(t.exitCode, t.stderr).toBe(0);

@@ -1,8 +1,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
-import { useTempDir } from "../helpers/fs.js";
 import { errorLines, hasStackTrace, REPO_ROOT, runCli, writeCliModels } from "../helpers/cli.js";
+import { useTempDir } from "../helpers/fs.js";
 
 const dir = useTempDir("lm-merge-cli-eval-");
 let models: { base: string; instruct: string; bio: string };
@@ -15,10 +15,14 @@ beforeAll(async () => {
 
 describe("merge eval", () => {
 	test("--json alone prints the report with the spec's keys on stdout", async () => {
-		const r = await runCli(["eval", models.bio, "--data", data, "--shots-from", shots, "--limit", "2", "--seeds", "2", "--shots", "1", "--json", "--quiet"], { cwd: dir() });
+		const r = await runCli(
+			["eval", models.bio, "--data", data, "--shots-from", shots, "--limit", "2", "--seeds", "2", "--shots", "1", "--json", "--quiet"],
+			{ cwd: dir() },
+		);
 		expect(r.exitCode).toBe(0);
 		const report = JSON.parse(r.stdout);
-		for (const key of ["mode", "shots", "seeds", "models", "ensemble", "letter_token_ids", "tasks", "items"]) expect(report).toHaveProperty(key);
+		for (const key of ["mode", "shots", "seeds", "models", "ensemble", "letter_token_ids", "tasks", "items"])
+			expect(report).toHaveProperty(key);
 		expect(report.seeds).toEqual([0, 1]);
 		expect(report.tasks.medqa.n).toBe(2);
 		expect(report.items).toHaveLength(4);
@@ -34,7 +38,27 @@ describe("merge eval", () => {
 		const out = path.join(dir(), "harness-out") + path.sep;
 		const prompts = path.join(dir(), "prompts.jsonl");
 		const r = await runCli(
-			["eval", models.bio, "--data", data, "--shots-from", shots, "--tasks", "medqa_4options,medqa", "--num_fewshot", "1", "--limit", "2", "--seeds", "1", "--output_path", out, "--save-prompts", prompts, "--quiet"],
+			[
+				"eval",
+				models.bio,
+				"--data",
+				data,
+				"--shots-from",
+				shots,
+				"--tasks",
+				"medqa_4options,medqa",
+				"--num_fewshot",
+				"1",
+				"--limit",
+				"2",
+				"--seeds",
+				"1",
+				"--output_path",
+				out,
+				"--save-prompts",
+				prompts,
+				"--quiet",
+			],
 			{ cwd: dir() },
 		);
 		expect(r.exitCode, r.stderr).toBe(0);
@@ -43,7 +67,10 @@ describe("merge eval", () => {
 		expect(Object.keys(report.tasks)).toEqual(["medqa"]);
 		expect(report.items).toHaveLength(2);
 		expect(r.stdout).toContain("| BioMistral/BioMistral-7B |");
-		const saved = (await readFile(prompts, "utf8")).trimEnd().split("\n").map((l) => JSON.parse(l));
+		const saved = (await readFile(prompts, "utf8"))
+			.trimEnd()
+			.split("\n")
+			.map((l) => JSON.parse(l));
 		expect(saved).toHaveLength(2);
 		expect(saved[0].prompt.endsWith("**Answer:**(")).toBe(true);
 		expect(saved[0].prompt_ids).toHaveLength(report.items[0].tokens);
@@ -52,11 +79,35 @@ describe("merge eval", () => {
 	});
 
 	test("a prompt longer than the model takes: one error line naming task, item and length; --skip-bad skips it", async () => {
-		const r = await runCli(["eval", models.bio, "--data", data, "--shots-from", shots, "--limit", "2", "--seeds", "1", "--max-tokens", "300", "--quiet"], { cwd: dir() });
+		const r = await runCli(
+			["eval", models.bio, "--data", data, "--shots-from", shots, "--limit", "2", "--seeds", "1", "--max-tokens", "300", "--quiet"],
+			{ cwd: dir() },
+		);
 		expect(r.exitCode).toBe(1);
 		expect(errorLines(r.stderr)).toHaveLength(1);
-		expect(errorLines(r.stderr)[0]).toMatch(/medqa item \S+ \(seed 0\): the prompt is \d+ tokens, more than the 300 allowed by --max-tokens/);
-		const skip = await runCli(["eval", models.bio, "--data", data, "--shots", "0", "--limit", "2", "--seeds", "1", "--max-tokens", "370", "--skip-bad", "--json", "--quiet"], { cwd: dir() });
+		expect(errorLines(r.stderr)[0]).toMatch(
+			/medqa item \S+ \(seed 0\): the prompt is \d+ tokens, more than the 300 allowed by --max-tokens/,
+		);
+		const skip = await runCli(
+			[
+				"eval",
+				models.bio,
+				"--data",
+				data,
+				"--shots",
+				"0",
+				"--limit",
+				"2",
+				"--seeds",
+				"1",
+				"--max-tokens",
+				"370",
+				"--skip-bad",
+				"--json",
+				"--quiet",
+			],
+			{ cwd: dir() },
+		);
 		expect(skip.exitCode, skip.stderr).toBe(0);
 		const report = JSON.parse(skip.stdout);
 		expect(report.progress.skipped).toBe(1);
@@ -68,7 +119,30 @@ describe("merge eval", () => {
 	test("tables on stdout, --json FILE and --markdown FILE written, ensemble of two models", async () => {
 		const json = path.join(dir(), "report.json");
 		const md = path.join(dir(), "table.md");
-		const r = await runCli(["eval", models.bio, models.instruct, "--ensemble", "--data", data, "--shots-from", shots, "--limit", "1", "--seeds", "1", "--shots", "0", "--json", json, "--markdown", md, "--quiet"], { cwd: dir() });
+		const r = await runCli(
+			[
+				"eval",
+				models.bio,
+				models.instruct,
+				"--ensemble",
+				"--data",
+				data,
+				"--shots-from",
+				shots,
+				"--limit",
+				"1",
+				"--seeds",
+				"1",
+				"--shots",
+				"0",
+				"--json",
+				json,
+				"--markdown",
+				md,
+				"--quiet",
+			],
+			{ cwd: dir() },
+		);
 		expect(r.exitCode).toBe(0);
 		expect(r.stdout).toContain("| Model |");
 		expect(JSON.parse(await readFile(json, "utf8")).ensemble).toBe(true);

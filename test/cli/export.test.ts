@@ -30,7 +30,12 @@ describe("merge export", () => {
 		const r = await cli("export", CLI_MODELS.bio, "--type", "f16,q8_0", "--out", "gguf");
 		expect(r.exitCode, r.stderr).toBe(0);
 		expect((await readdir(path.join(work, "gguf"))).sort()).toEqual(["BioMistral-7B-f16.gguf", "BioMistral-7B-q8_0.gguf"]);
-		expect(r.stdout.trim().split("\n").map((l) => path.basename(l.split("\t")[0]!))).toEqual(["BioMistral-7B-f16.gguf", "BioMistral-7B-q8_0.gguf"]);
+		expect(
+			r.stdout
+				.trim()
+				.split("\n")
+				.map((l) => path.basename(l.split("\t")[0]!)),
+		).toEqual(["BioMistral-7B-f16.gguf", "BioMistral-7B-q8_0.gguf"]);
 		expect(r.stderr).toContain("exporting 21 tensors");
 		const g = await openGguf(path.join(work, "gguf", "BioMistral-7B-q8_0.gguf"));
 		expect(g.metadata.get("general.name")).toEqual({ kind: "string", value: CLI_MODELS.bio });
@@ -39,11 +44,15 @@ describe("merge export", () => {
 		const ins = await cli("inspect", "gguf/BioMistral-7B-q8_0.gguf");
 		expect(ins.exitCode, ins.stderr).toBe(0);
 		expect(ins.stdout).toMatch(/^GGUF v3, \d+ metadata keys, 21 tensors/);
-		expect(ins.stdout).toContain('general.architecture');
+		expect(ins.stdout).toContain("general.architecture");
 		// Rows of 16 values are not whole 32-value Q8_0 blocks: those matrices fall back to F16, with a warning.
 		expect(ins.stdout).toMatch(/blk\.1\.attn_q\.weight\s+F16\s+\[16, 16\]/);
 		expect(r.stderr).toMatch(/warning: .*written as F16/);
-		const json = JSON.parse((await cli("inspect", "gguf/BioMistral-7B-f16.gguf", "--json")).stdout) as { format: string; tensors: unknown[]; metadata: Record<string, unknown> };
+		const json = JSON.parse((await cli("inspect", "gguf/BioMistral-7B-f16.gguf", "--json")).stdout) as {
+			format: string;
+			tensors: unknown[];
+			metadata: Record<string, unknown>;
+		};
 		expect(json.format).toBe("gguf");
 		expect(json.tensors).toHaveLength(21);
 		expect(json.metadata["llama.block_count"]).toBe(2);
@@ -71,7 +80,10 @@ describe("merge export", () => {
 	});
 
 	test("usage errors exit 2: an unknown type, several types into one .gguf file", async () => {
-		for (const args of [["--type", "q3_k"], ["--type", "f16,q8_0", "--out", "x.gguf"]]) {
+		for (const args of [
+			["--type", "q3_k"],
+			["--type", "f16,q8_0", "--out", "x.gguf"],
+		]) {
 			const r = await cli("export", "biomistral", ...args);
 			expect(r.exitCode, args.join(" ")).toBe(2);
 			expect(errorLines(r.stderr)).toHaveLength(1);

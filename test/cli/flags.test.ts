@@ -90,7 +90,9 @@ describe("resolveEvalDevice", () => {
 	])("the old --device %s still works, as --backend tfjs-%s, with a notice", (device, tfjsDevice) => {
 		const r = resolveEvalDevice({ device });
 		expect(r).toMatchObject({ backend: "tfjs", tfjsDevice });
-		expect(r.notices).toEqual([`--device ${device} is deprecated: use --backend tfjs-${device} (--device now names hardware: auto, cpu, cuda (or gpu) or vulkan)`]);
+		expect(r.notices).toEqual([
+			`--device ${device} is deprecated: use --backend tfjs-${device} (--device now names hardware: auto, cpu, cuda (or gpu) or vulkan)`,
+		]);
 	});
 
 	test.each([

@@ -11,7 +11,15 @@ describe("download progress without a terminal", () => {
 	test("a header, transferred files, a line per 10 % with rate and ETA, and the destination", () => {
 		const io = capture();
 		const r = createDownloadRenderer(io, { quiet: false });
-		r.onEvent({ event: "resolved", repoId: "org/m", revision: "main", commit: "c".repeat(40), files: 3, totalBytes: 3_000_000, cachedBytes: 1_000_000 });
+		r.onEvent({
+			event: "resolved",
+			repoId: "org/m",
+			revision: "main",
+			commit: "c".repeat(40),
+			files: 3,
+			totalBytes: 3_000_000,
+			cachedBytes: 1_000_000,
+		});
 		r.onEvent({ event: "fileStart", path: "a.safetensors", size: 2_000_000, resumedFrom: 500_000 });
 		r.onEvent({ event: "progress", doneBytes: 1_500_000, totalBytes: 3_000_000 });
 		r.onEvent({ event: "progress", doneBytes: 1_600_000, totalBytes: 3_000_000 });
@@ -32,7 +40,15 @@ describe("download progress without a terminal", () => {
 	test("everything cached is one line; quiet prints only warnings", () => {
 		const io = capture();
 		const r = createDownloadRenderer(io, { quiet: false });
-		r.onEvent({ event: "resolved", repoId: "org/m", revision: "c".repeat(40), commit: "c".repeat(40), files: 2, totalBytes: 5, cachedBytes: 5 });
+		r.onEvent({
+			event: "resolved",
+			repoId: "org/m",
+			revision: "c".repeat(40),
+			commit: "c".repeat(40),
+			files: 2,
+			totalBytes: 5,
+			cachedBytes: 5,
+		});
 		r.onEvent({ event: "done", path: "/s", commit: "c".repeat(40), downloadedBytes: 0, seconds: 0 });
 		expect(io.lines).toEqual(["org/m@cccccccccc: all 2 files are in the cache"]);
 		const q = capture();
@@ -51,5 +67,10 @@ test("upload progress: plan, phases, each file once, the commit", () => {
 	r.onEvent({ event: "fileProgress", path: "a", state: "uploading", progress: 1 });
 	r.onEvent({ event: "fileProgress", path: "a", state: "uploading", progress: 1 });
 	r.onEvent({ event: "done", repo: "me/m", commit: "d".repeat(40), url: "http://hub/me/m/commit/d", seconds: 1 });
-	expect(io.lines).toEqual(["uploading 2 files (2.00 KB) to me/m (new repo)", "uploading large files", "  a", "committed dddddddddd in 1.0 s: http://hub/me/m/commit/d"]);
+	expect(io.lines).toEqual([
+		"uploading 2 files (2.00 KB) to me/m (new repo)",
+		"uploading large files",
+		"  a",
+		"committed dddddddddd in 1.0 s: http://hub/me/m/commit/d",
+	]);
 });

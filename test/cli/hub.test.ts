@@ -9,15 +9,20 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { openModel } from "../../src/index.js";
 import { errorLines, hasStackTrace, runCli } from "../helpers/cli.js";
 import { useTempDir } from "../helpers/fs.js";
-import { FakeHub } from "../helpers/hub-server.js";
 import { publishTinyModel } from "../helpers/hub-fixtures.js";
+import { FakeHub } from "../helpers/hub-server.js";
 
 const root = useTempDir("lm-merge-cli-hub-");
 const hub = new FakeHub();
 const WRITER = "hf_cli_writer";
 let published: { base: { dir: string; commit: string }; tuned: { dir: string; commit: string } };
 
-const env = (extra: Record<string, string> = {}) => ({ HF_ENDPOINT: hub.url, HF_HUB_OFFLINE: "0", HF_HUB_CACHE: path.join(root(), "cache"), ...extra });
+const env = (extra: Record<string, string> = {}) => ({
+	HF_ENDPOINT: hub.url,
+	HF_HUB_OFFLINE: "0",
+	HF_HUB_CACHE: path.join(root(), "cache"),
+	...extra,
+});
 const cli = (args: string[], extra: Record<string, string> = {}) => runCli(args, { cwd: root(), env: env(extra) });
 
 beforeAll(async () => {
@@ -84,7 +89,10 @@ describe("merging Hub models", () => {
 	});
 
 	test("--push-to-hub uploads the merged folder after the merge", async () => {
-		const r = await cli(["slerp", "--a", "acme/base", "--b", "acme/tuned", "--t", "0.25", "--out", "m5", "--push-to-hub", "me/pushed", "--private", "--json"], { HF_TOKEN: WRITER });
+		const r = await cli(
+			["slerp", "--a", "acme/base", "--b", "acme/tuned", "--t", "0.25", "--out", "m5", "--push-to-hub", "me/pushed", "--private", "--json"],
+			{ HF_TOKEN: WRITER },
+		);
 		expect(r.exitCode, r.stderr).toBe(0);
 		const summary = JSON.parse(r.stdout) as { out: string; upload: { repo: string; commit: string; url: string } };
 		const repo = hub.repos.get("me/pushed")!;

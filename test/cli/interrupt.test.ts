@@ -3,7 +3,7 @@ import { cp, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { collect, errorLines, hasStackTrace, spawnCli, type CliResult } from "../helpers/cli.js";
+import { type CliResult, collect, errorLines, hasStackTrace, spawnCli } from "../helpers/cli.js";
 import { writeTinyMistral } from "../helpers/tiny-model.js";
 
 /**
@@ -77,7 +77,25 @@ describe("an interrupted merge leaves no output", () => {
 		expect(inspect.exitCode).toBe(1);
 		expect(errorLines(inspect.stderr)).toEqual([expect.stringContaining("is an unfinished merge (resume with --resume or delete it)")]);
 		const [base, ...others] = models;
-		const resumed = await collect(spawnCli(["ties", "--base", base!, "--models", ...others, "--weight", "0.3", "--density", "0.5", "--out", path.join(parent, "out"), "--resume"], { cwd: parent }));
+		const resumed = await collect(
+			spawnCli(
+				[
+					"ties",
+					"--base",
+					base!,
+					"--models",
+					...others,
+					"--weight",
+					"0.3",
+					"--density",
+					"0.5",
+					"--out",
+					path.join(parent, "out"),
+					"--resume",
+				],
+				{ cwd: parent },
+			),
+		);
 		expect(errorLines(resumed.stderr), resumed.stderr).toEqual([]);
 		expect(resumed.exitCode).toBe(0);
 		expect(await readdir(parent)).toEqual(["out"]);

@@ -31,7 +31,10 @@ test("quick commands and recipes accept model+adapter", async () => {
 	// Only the warning that these tokenizer-less test models get.
 	expect(quick.stderr.split("\n").filter((l) => l !== "" && !l.includes("has no tokenizer"))).toEqual([]);
 	expect(quick.exitCode).toBe(0);
-	await writeFile(path.join(work, "r.yml"), "merge_method: slerp\nbase_model: tuned\nmodels:\n  - model: base+lora\nparameters: {t: 0.5}\n");
+	await writeFile(
+		path.join(work, "r.yml"),
+		"merge_method: slerp\nbase_model: tuned\nmodels:\n  - model: base+lora\nparameters: {t: 0.5}\n",
+	);
 	const run = await cli("run", "r.yml", "--out", "r", "--quiet");
 	expect(run.exitCode).toBe(0);
 	expect(existsSync(path.join(work, "r", "model.safetensors"))).toBe(true);
@@ -48,7 +51,9 @@ test("extract-lora prints each module's relative error and a summary; --json giv
 	expect(r.stderr).toMatch(/^extracting 16 weight\(s\) at rank 4 → x$/m);
 	expect(r.stderr).toMatch(/^\[2\/16\] model\.layers\.0\.self_attn\.q_proj {2}rank 4 {2}relative error 0\.\d{4}$/m);
 	expect(r.stderr).toMatch(/^warning: model\.norm\.weight: changed, but not a 2-D weight/m);
-	expect(r.stderr).toMatch(/^extracted 16 module\(s\) at rank 4 in [\d.]+ s: relative error mean 0\.\d{4}, max 0\.\d{4} \(.+\); \d+ changed tensor\(s\) not captured/m);
+	expect(r.stderr).toMatch(
+		/^extracted 16 module\(s\) at rank 4 in [\d.]+ s: relative error mean 0\.\d{4}, max 0\.\d{4} \(.+\); \d+ changed tensor\(s\) not captured/m,
+	);
 	const j = await cli("extract-lora", "--base", "base", "--model", "tuned", "--rank", "4", "--out", "x", "--force", "--json");
 	expect(j.exitCode).toBe(0);
 	const result = JSON.parse(j.stdout) as { modules: Array<{ module: string; error: number }>; meanError: number };

@@ -38,7 +38,9 @@ async function workspace(): Promise<string> {
 }
 
 async function sha(file: string): Promise<string> {
-	return createHash("sha256").update(await readFile(file)).digest("hex");
+	return createHash("sha256")
+		.update(await readFile(file))
+		.digest("hex");
 }
 
 describe("--force never deletes the working folder, a folder above it, or ./merged", () => {
@@ -80,7 +82,10 @@ describe("--force never deletes the working folder, a folder above it, or ./merg
 		const { symlink, cp } = await import("node:fs/promises");
 		await cp(dirs.bio, path.join(w, "A"), { recursive: true });
 		await symlink(path.join(w, "A"), path.join(w, "Alink"));
-		await writeFile(path.join(w, "s.yml"), `merge_method: linear\nmodels:\n  - model: Alink\n    parameters: {weight: 0.5}\n  - model: ${CLI_MODELS.instruct}\n    parameters: {weight: 0.5}\n`);
+		await writeFile(
+			path.join(w, "s.yml"),
+			`merge_method: linear\nmodels:\n  - model: Alink\n    parameters: {weight: 0.5}\n  - model: ${CLI_MODELS.instruct}\n    parameters: {weight: 0.5}\n`,
+		);
 		const before = await sha(path.join(w, "A", "model.safetensors"));
 		const r = await runCli(["run", "s.yml", "--out", "A", "--force"], { cwd: w, env });
 		expect(r.exitCode).toBe(1);
@@ -96,9 +101,12 @@ describe("unfinished merges and locks", () => {
 		const out = path.join(root, "unfinished", "out");
 		await mkdir(path.dirname(out), { recursive: true });
 		const controller = new AbortController();
-		const recipe = parseRecipe(`merge_method: linear\nmodels: [{model: ${dirs.instruct}, parameters: {weight: 1}}, {model: ${dirs.bio}, parameters: {weight: 1}}]\n`);
+		const recipe = parseRecipe(
+			`merge_method: linear\nmodels: [{model: ${dirs.instruct}, parameters: {weight: 1}}, {model: ${dirs.bio}, parameters: {weight: 1}}]\n`,
+		);
 		try {
-			for await (const e of mergeModelsIter(recipe, { out, threads: 1, resume: true, signal: controller.signal })) if (e.event === "tensor") controller.abort();
+			for await (const e of mergeModelsIter(recipe, { out, threads: 1, resume: true, signal: controller.signal }))
+				if (e.event === "tensor") controller.abort();
 		} catch {
 			// interrupted on purpose
 		}
@@ -123,7 +131,10 @@ describe("unfinished merges and locks", () => {
 
 	test("an output locked by a running process is refused with its pid", async () => {
 		const w = await workspace();
-		await writeFile(path.join(w, "out.lm-merge.lock"), JSON.stringify({ pid: process.pid, host: os.hostname(), since: "2026-01-01T00:00:00Z", nonce: "t" }));
+		await writeFile(
+			path.join(w, "out.lm-merge.lock"),
+			JSON.stringify({ pid: process.pid, host: os.hostname(), since: "2026-01-01T00:00:00Z", nonce: "t" }),
+		);
 		const r = await runCli(["run", "r.yml", "--out", "out"], { cwd: w, env });
 		expect(r.exitCode).toBe(1);
 		expect(errorLines(r.stderr)).toEqual([expect.stringContaining(`being written by another lm-merge run (pid ${process.pid}`)]);
@@ -134,7 +145,10 @@ describe("unfinished merges and locks", () => {
 describe("the saved recipe", () => {
 	test("merge run merges/biomistral-dare.yml --seed 7 --dtype float32: the overrides are saved, and running the saved recipe gives the same bytes", async () => {
 		const w = await workspace();
-		const r = await runCli(["run", path.join(REPO_ROOT, "merges", "biomistral-dare.yml"), "--seed", "7", "--dtype", "float32", "--out", "d7"], { cwd: w, env });
+		const r = await runCli(
+			["run", path.join(REPO_ROOT, "merges", "biomistral-dare.yml"), "--seed", "7", "--dtype", "float32", "--out", "d7"],
+			{ cwd: w, env },
+		);
 		expect(errorLines(r.stderr)).toEqual([]);
 		const saved = await readFile(path.join(w, "d7", "merge-recipe.yml"), "utf8");
 		expect(saved).toMatch(/^seed: 7$/m);

@@ -51,7 +51,10 @@ describe("the CLI prints no control characters from files", () => {
 	let file: string;
 	beforeAll(async () => {
 		file = path.join(root(), "evil.safetensors");
-		const header = { [evilName]: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, __metadata__: { format: "pt", note: "\u001b]0;pwned\u0007\r\nerror: fake" } };
+		const header = {
+			[evilName]: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
+			__metadata__: { format: "pt", note: "\u001b]0;pwned\u0007\r\nerror: fake" },
+		};
 		await writeFile(file, craftFile(header, f32Bytes([1, 2])));
 	});
 

@@ -11,7 +11,7 @@ import { taskScores } from "../../src/report/scores.js";
 import { ResultsStore, type StoredTrial } from "../../src/sweep/store.js";
 import { runCli, spawnCli } from "../helpers/cli.js";
 import { useTempDir } from "../helpers/fs.js";
-import { startRedis, stopProcess, track, type Tracked } from "../helpers/services.js";
+import { startRedis, stopProcess, type Tracked, track } from "../helpers/services.js";
 import { writeSweepFixture } from "../sweep/fixtures.js";
 
 const dir = useTempDir("lm-merge-cli-queue-");
@@ -28,7 +28,24 @@ afterAll(async () => {
 });
 
 function worker(name: string): Tracked {
-	const w = track(spawnCli(["worker", "--queue", redis.url, "--name", name, "--lock-duration", "2", "--work-dir", path.join(dir(), "work"), "--keep-dir", path.join(dir(), `kept-${name}`)], { cwd: dir() }));
+	const w = track(
+		spawnCli(
+			[
+				"worker",
+				"--queue",
+				redis.url,
+				"--name",
+				name,
+				"--lock-duration",
+				"2",
+				"--work-dir",
+				path.join(dir(), "work"),
+				"--keep-dir",
+				path.join(dir(), `kept-${name}`),
+			],
+			{ cwd: dir() },
+		),
+	);
 	workers.push(w);
 	return w;
 }
@@ -52,7 +69,14 @@ describe("merge sweep --queue with two workers", () => {
 
 		const end = await run.exited;
 		expect(end.code, run.stderr()).toBe(0);
-		expect(run.stdout().trim().split("\n").slice(2).map((l) => l.split("|").at(-2)?.trim())).toEqual(["done", "done", "done"]);
+		expect(
+			run
+				.stdout()
+				.trim()
+				.split("\n")
+				.slice(2)
+				.map((l) => l.split("|").at(-2)?.trim()),
+		).toEqual(["done", "done", "done"]);
 		expect(survivor.stderr()).toMatch(new RegExp(`trial ${lost} \\(.*\\): started \\(attempt 2\\)`));
 
 		const store = ResultsStore.open(path.join(dir(), "sweep.sqlite"), { readonly: true });
@@ -99,7 +123,10 @@ describe("merge sweep --queue with two workers", () => {
 		const { sweep } = await writeSweepFixture(root);
 		// A second sweep whose data no worker can read: an evaluation data error, which retrying cannot fix.
 		const broken = path.join(root, "broken.yml");
-		await writeFile(broken, (await readFile(sweep, "utf8")).replace(/data: .*/, "data: /nonexistent/medqa.jsonl").replace("[0, 0.5, 1]", "[0.25]"));
+		await writeFile(
+			broken,
+			(await readFile(sweep, "utf8")).replace(/data: .*/, "data: /nonexistent/medqa.jsonl").replace("[0, 0.5, 1]", "[0.25]"),
+		);
 		const w = worker("w3");
 		await w.waitFor(/worker w3@.* on redis/);
 		const detached = await runCli(["sweep", sweep, "--queue", redis.url, "--detach"], { cwd: root });

@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { parse } from "yaml";
 import { beforeAll, describe, expect, test } from "vitest";
+import { parse } from "yaml";
 import { ResultsStore, type StoredTrial } from "../../src/sweep/store.js";
 import { collect, errorLines, hasStackTrace, runCli, spawnCli } from "../helpers/cli.js";
 import { useTempDir } from "../helpers/fs.js";
@@ -93,7 +93,21 @@ describe("merge eval --store and merge report", () => {
 	test("an evaluation appends one row to the same store; evaluating again replaces it", async () => {
 		const store = path.join(dir(), "sweep.sqlite");
 		const model = path.join(dir(), "models", "a");
-		const args = ["eval", model, "--data", SAMPLE_DATA, "--shots-from", SAMPLE_SHOTS, "--shots", "1", "--seeds", "2", "--store", store, "--quiet"];
+		const args = [
+			"eval",
+			model,
+			"--data",
+			SAMPLE_DATA,
+			"--shots-from",
+			SAMPLE_SHOTS,
+			"--shots",
+			"1",
+			"--seeds",
+			"2",
+			"--store",
+			store,
+			"--quiet",
+		];
 		expect((await runCli(args, { cwd: dir() })).exitCode).toBe(0);
 		expect((await runCli(args, { cwd: dir() })).exitCode).toBe(0);
 		const all = rows(store);

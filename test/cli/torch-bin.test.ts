@@ -34,12 +34,17 @@ test("merge convert writes safetensors from a .bin folder and prints a JSON summ
 
 test("a pickle that would run os.system is refused with one error line, exit 1, and nothing runs", async () => {
 	rmSync("/tmp/lm-merge-pwned", { force: true });
-	for (const args of [["convert", path.join(FIXTURES, "hostile", "os-system.bin"), "--out", "evil"], ["inspect", path.join(FIXTURES, "hostile", "builtins-eval.bin")]]) {
+	for (const args of [
+		["convert", path.join(FIXTURES, "hostile", "os-system.bin"), "--out", "evil"],
+		["inspect", path.join(FIXTURES, "hostile", "builtins-eval.bin")],
+	]) {
 		const r = await cli(...args);
 		expect(r.exitCode).toBe(1);
 		expect(errorLines(r.stderr)).toHaveLength(1);
 		expect(r.stderr.trim().split("\n")).toHaveLength(1);
-		expect(r.stderr).toMatch(/^error: .*hostile\/(os-system|builtins-eval)\.bin: archive\/data\.pkl: refused global (posix\.system|__builtin__\.eval)/);
+		expect(r.stderr).toMatch(
+			/^error: .*hostile\/(os-system|builtins-eval)\.bin: archive\/data\.pkl: refused global (posix\.system|__builtin__\.eval)/,
+		);
 		expect(hasStackTrace(r.stderr)).toBe(false);
 	}
 	expect(existsSync(path.join(work, "evil"))).toBe(false);
@@ -55,7 +60,18 @@ test("merge inspect lists a legacy-format .bin model", async () => {
 test("a quick merge takes a .bin model like any other", async () => {
 	const other = path.join(work, "other");
 	await writeTinyMistral(other, { seed: 9, layers: 2, hidden: 16, intermediate: 32, heads: 4, kvHeads: 2, vocab: 64, tokenizer: false });
-	const r = await cli("slerp", "--a", path.join(FIXTURES, "tiny-mistral-sharded"), "--b", other, "--t", "0.5", "--out", "slerped", "--quiet");
+	const r = await cli(
+		"slerp",
+		"--a",
+		path.join(FIXTURES, "tiny-mistral-sharded"),
+		"--b",
+		other,
+		"--t",
+		"0.5",
+		"--out",
+		"slerped",
+		"--quiet",
+	);
 	// Only the warning that these tokenizer-less test models get.
 	expect(r.stderr.split("\n").filter((l) => l !== "" && !l.includes("has no tokenizer"))).toEqual([]);
 	expect(r.exitCode).toBe(0);

@@ -38,7 +38,10 @@ test("--tokenizer-source union on a quick command: the plan says what the vocabu
 test("a token whose source model lacks it: one error line, exit 1, before anything is written", async () => {
 	const { a, b } = await pair();
 	const recipe = path.join(root(), "bad.yml");
-	await writeFile(recipe, `merge_method: linear\nmodels:\n  - model: ${a}\n    parameters: {weight: 1}\n  - model: ${b}\n    parameters: {weight: 1}\ntokenizer:\n  tokens:\n    "<|im_end|>": {source: ${a}}\n`);
+	await writeFile(
+		recipe,
+		`merge_method: linear\nmodels:\n  - model: ${a}\n    parameters: {weight: 1}\n  - model: ${b}\n    parameters: {weight: 1}\ntokenizer:\n  tokens:\n    "<|im_end|>": {source: ${a}}\n`,
+	);
 	const r = await runCli(["run", recipe, "--out", path.join(root(), "never")], { cwd: root() });
 	expect(r.exitCode).toBe(1);
 	const lines = errorLines(r.stderr);
@@ -51,7 +54,10 @@ test("merge plan --json names the family and counts the frankenmerge's layers", 
 	const g = path.join(root(), "gpt2");
 	await writeTinyArchitecture(g, "gpt2", { layers: 2 });
 	const recipe = path.join(root(), "franken.yml");
-	await writeFile(recipe, `merge_method: passthrough\nslices:\n  - sources:\n      - model: ${g}\n        layer_range: [0, 2]\n  - sources:\n      - model: ${g}\n        layer_range: [1, 2]\n`);
+	await writeFile(
+		recipe,
+		`merge_method: passthrough\nslices:\n  - sources:\n      - model: ${g}\n        layer_range: [0, 2]\n  - sources:\n      - model: ${g}\n        layer_range: [1, 2]\n`,
+	);
 	const r = await runCli(["plan", recipe, "--json"], { cwd: root() });
 	expect(r.exitCode).toBe(0);
 	const j = JSON.parse(r.stdout) as { architecture: string; layers: number };

@@ -1,15 +1,15 @@
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { VERSION } from "../../src/version.js";
 import { beforeAll, describe, expect, test } from "vitest";
+import type { BackendLoader, ForwardBackend } from "../../src/eval/backends/types.js";
 import { loadEvalModel } from "../../src/eval/eval-model.js";
 import { evaluate, evaluateIter } from "../../src/eval/evaluate.js";
 import { BIOMISTRAL_HEADER } from "../../src/eval/prompt.js";
 import { loadTokenizer } from "../../src/eval/tokenizer.js";
-import type { BackendLoader, ForwardBackend } from "../../src/eval/backends/types.js";
 import type { EvalEvent, EvalReport } from "../../src/eval/types.js";
 import { writeTinyMistral } from "../../src/fixtures/tiny-model.js";
+import { VERSION } from "../../src/version.js";
 import { writeMistralTokenizer } from "../fixtures/eval/mistral-tokenizer.js";
 import { useTempDir } from "../helpers/fs.js";
 
@@ -99,7 +99,8 @@ describe("evaluate() with a fake model (biomistral mode)", () => {
 	});
 
 	test("top-level, task and item keys are the spec's", () => {
-		for (const key of ["mode", "shots", "seeds", "models", "ensemble", "letter_token_ids", "tasks", "items"]) expect(report).toHaveProperty(key);
+		for (const key of ["mode", "shots", "seeds", "models", "ensemble", "letter_token_ids", "tasks", "items"])
+			expect(report).toHaveProperty(key);
 		expect(report.mode).toBe("biomistral");
 		expect(report.shots).toBe(3);
 		expect(report.seeds).toEqual([0, 1, 2]);
@@ -167,8 +168,17 @@ describe("evaluate() with a fake model (biomistral mode)", () => {
 		const item = report.items[0];
 		expect(item?.shot_ids).toHaveLength(3);
 		const savePrompts = join(tmp(), "prompts.jsonl");
-		const again = await evaluate({ models: [m1], data: SAMPLE, shotsFrom: SAMPLE_TRAIN, savePrompts, loadModel: fakeLoader({ [m1]: FAVOUR_A }, {}) });
-		const saved = readFileSync(savePrompts, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l));
+		const again = await evaluate({
+			models: [m1],
+			data: SAMPLE,
+			shotsFrom: SAMPLE_TRAIN,
+			savePrompts,
+			loadModel: fakeLoader({ [m1]: FAVOUR_A }, {}),
+		});
+		const saved = readFileSync(savePrompts, "utf8")
+			.trimEnd()
+			.split("\n")
+			.map((l) => JSON.parse(l));
 		expect(saved).toHaveLength(24);
 		expect(saved[0]).toMatchObject({ index: 0, task: "medqa", id: item?.id, seed: 0, shot_ids: item?.shot_ids, tokens: item?.tokens });
 		expect(saved[0].prompt.startsWith(BIOMISTRAL_HEADER)).toBe(true);
@@ -274,7 +284,10 @@ describe("end to end with a real tiny checkpoint", () => {
 		const data = join(ROOT, "test", "fixtures", "eval", "medqa.jsonl");
 		const savePrompts = join(tmp(), "tiny-prompts.jsonl");
 		const report = await evaluate({ models: [dir], data, shots: 1, seeds: 2, tfjsDevice: "cpu", streaming: false, savePrompts });
-		const saved = readFileSync(savePrompts, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as { prompt_ids: number[] });
+		const saved = readFileSync(savePrompts, "utf8")
+			.trimEnd()
+			.split("\n")
+			.map((l) => JSON.parse(l) as { prompt_ids: number[] });
 		const task = report.tasks.medqa;
 		expect(task?.n).toBe(3);
 		expect(report.items).toHaveLength(6);

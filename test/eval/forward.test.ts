@@ -4,20 +4,20 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { EvaluationError } from "../../src/errors.js";
 import { createEvalModel, loadEvalModel, streamingProvider } from "../../src/eval/eval-model.js";
 import { forward } from "../../src/eval/forward.js";
-import { toMistralConfig, type MistralConfig } from "../../src/eval/mistral-config.js";
+import { type MistralConfig, toMistralConfig } from "../../src/eval/mistral-config.js";
 import { commonPrefixLength } from "../../src/eval/model/batch.js";
 import { createRunState } from "../../src/eval/model/run-state.js";
 import { createPrefixCache, disposePrefixCache, runSequences } from "../../src/eval/model/scheduler.js";
 import { loadReferenceWeights, referenceForward } from "../../src/eval/reference.js";
-import { describeBackend, initTfjs, type Device } from "../../src/eval/tfjs-backend.js";
+import { type Device, describeBackend, initTfjs } from "../../src/eval/tfjs-backend.js";
 import { disposeMistralWeights, loadMistralWeights } from "../../src/eval/weights.js";
 import type { TensorSource } from "../../src/io/types.js";
-import { parseModelConfig, type ModelConfig } from "../../src/model/config.js";
+import { type ModelConfig, parseModelConfig } from "../../src/model/config.js";
 import { openModel } from "../../src/model/model-dir.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
-import { writeTinyMistral, type TinyMistralOptions } from "../helpers/tiny-model.js";
-import { argmaxRow, expectClose, memorySource, readAll } from "./memory-source.js";
 import { useTempDir } from "../helpers/fs.js";
+import { type TinyMistralOptions, writeTinyMistral } from "../helpers/tiny-model.js";
+import { argmaxRow, expectClose, memorySource, readAll } from "./memory-source.js";
 
 /** Weights this large make attention and logits far from uniform, so the comparisons have teeth. */
 const INIT_STD = 0.3;
@@ -52,7 +52,13 @@ async function withSource<T>(name: string, fn: (src: TensorSource, cfg: MistralC
 }
 
 /** Full-prompt logits from the tfjs forward pass on `device` (attention in blocks of `queryChunk` query rows). */
-async function tfjsLogits(src: TensorSource, cfg: MistralConfig, tokens: number[], device: Device = "cpu", queryChunk?: number): Promise<Float32Array> {
+async function tfjsLogits(
+	src: TensorSource,
+	cfg: MistralConfig,
+	tokens: number[],
+	device: Device = "cpu",
+	queryChunk?: number,
+): Promise<Float32Array> {
 	const tf = await initTfjs(device);
 	const w = await loadMistralWeights(tf, src, cfg);
 	try {
@@ -119,7 +125,8 @@ describe("invariants", () => {
 					const t = tensors.get(name)!;
 					// query head h reads kv head ⌊h / group⌋: copy that head's rows for every h
 					const out = new Float32Array(cfg.heads * rowLen);
-					for (let h = 0; h < cfg.heads; h++) out.set(t.data.subarray(Math.floor(h / group) * rowLen, (Math.floor(h / group) + 1) * rowLen), h * rowLen);
+					for (let h = 0; h < cfg.heads; h++)
+						out.set(t.data.subarray(Math.floor(h / group) * rowLen, (Math.floor(h / group) + 1) * rowLen), h * rowLen);
 					tensors.set(name, { shape: [cfg.heads * cfg.headDim, cfg.hidden], data: out } satisfies Tensor);
 				}
 			}
@@ -179,25 +186,26 @@ describe("EvalModel", () => {
 			const tf = await initTfjs("cpu");
 			const state = createRunState(cfg);
 			const provider = await streamingProvider(tf, src, cfg);
-			const reqs = PROMPTS.map((p) => ({ tokens: p, prefixUsed: Math.min(commonPrefixLength(p, SHARED), p.length - 1), outputs: [p.length - 1] }));
+			const reqs = PROMPTS.map((p) => ({
+				tokens: p,
+				prefixUsed: Math.min(commonPrefixLength(p, SHARED), p.length - 1),
+				outputs: [p.length - 1],
+			}));
 			const got: Float32Array[] = [];
 			const prefix = createPrefixCache(tf, cfg, state, provider.embed, SHARED);
 			let progress = 0;
-			await runSequences(
-				tf,
-				cfg,
-				state,
-				provider,
-				reqs,
-				prefix,
-				{ maxSequences: 2, maxRows: 12, waveRows: 12, logSoftmax: false, onBatch: (b, rows) => {
+			await runSequences(tf, cfg, state, provider, reqs, prefix, {
+				maxSequences: 2,
+				maxRows: 12,
+				waveRows: 12,
+				logSoftmax: false,
+				onBatch: (b, rows) => {
 					for (const [k, r] of b.requests.entries()) got[r] = rows.slice(k * cfg.vocab, (k + 1) * cfg.vocab);
 				},
 				onProgress: (d) => {
 					progress = d;
 				},
-			},
-			);
+			});
 			disposePrefixCache(prefix);
 			expect(progress).toBe(PROMPTS.length);
 			for (let i = 0; i < PROMPTS.length; i++) {
@@ -276,12 +284,15 @@ describe("initTfjs", () => {
 			return false;
 		}
 	};
-	test.runIf(!installed("@tensorflow/tfjs-node-gpu"))("gpu without tfjs-node-gpu is an EvaluationError Backend naming the package", async () => {
-		const err = await initTfjs("gpu").catch((e: unknown) => e);
-		expect(err).toBeInstanceOf(EvaluationError);
-		expect((err as EvaluationError).kind).toBe("Backend");
-		expect((err as EvaluationError).message).toContain("@tensorflow/tfjs-node-gpu");
-	});
+	test.runIf(!installed("@tensorflow/tfjs-node-gpu"))(
+		"gpu without tfjs-node-gpu is an EvaluationError Backend naming the package",
+		async () => {
+			const err = await initTfjs("gpu").catch((e: unknown) => e);
+			expect(err).toBeInstanceOf(EvaluationError);
+			expect((err as EvaluationError).kind).toBe("Backend");
+			expect((err as EvaluationError).message).toContain("@tensorflow/tfjs-node-gpu");
+		},
+	);
 	test("cpu and wasm start the named backend; wasm in Node is the single-threaded SIMD build", async () => {
 		const tf = await initTfjs("wasm");
 		expect(tf.getBackend()).toBe("wasm");

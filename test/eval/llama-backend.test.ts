@@ -5,8 +5,8 @@ import { loadLlamaBackend } from "../../src/eval/backends/llama.js";
 import { loadTfjsBackend } from "../../src/eval/backends/tfjs.js";
 import type { ForwardBackend, ForwardRequest } from "../../src/eval/backends/types.js";
 import { evaluate } from "../../src/eval/evaluate.js";
-import { writeTinyMistral, type TinyMistralOptions } from "../helpers/tiny-model.js";
 import { useTempDir } from "../helpers/fs.js";
+import { type TinyMistralOptions, writeTinyMistral } from "../helpers/tiny-model.js";
 
 /**
  * Issue 13's "done means": the llama backend's exact mode (F32 GGUF, F32 KV cache, no flash attention) agrees
@@ -69,32 +69,36 @@ describe("exact mode: llama.cpp (f32) agrees with the tfjs forward pass", () => 
 		for (const b of opened) await b.dispose();
 	});
 
-	test.each(Object.keys(MODELS))("%s", async (name) => {
-		const dir = dirOf(name);
-		const tfjs = await loadTfjsBackend(dir, { tfjsDevice: "cpu", streaming: false });
-		const llama = await loadLlamaBackend(dir, { quant: "f32", device: "cpu", cacheDir: cache(), threads: THREADS });
-		opened.push(tfjs, llama);
-		expect(llama.info).toMatchObject({ backend: "llama", device: "cpu", quant: "f32" });
-		expect(llama.info.detail).toContain("F32 KV cache, no flash attention");
-		expect(llama.vocabSize).toBe(tfjs.vocabSize);
-		const ps = prompts(tfjs.vocabSize);
-		// every position of the longest prompt, and the last one of each (in an order that reuses and drops the cache)
-		const reqs: ForwardRequest[] = [
-			{ tokens: ps[3]!, positions: ps[3]!.map((_, i) => i) },
-			...[2, 0, 4, 1, 3].map((p) => ({ tokens: ps[p]!, positions: [ps[p]!.length - 1] })),
-		];
-		const want = await logprobs(tfjs, reqs, ps[0]!.slice(0, 6));
-		const got = await logprobs(llama, reqs, ps[0]!.slice(0, 6));
-		let worst = 0;
-		for (const [r, rows] of got.entries()) {
-			for (const [k, row] of rows.entries()) {
-				worst = Math.max(worst, maxDiff(row, want[r]![k]!));
-				expect(argmax(row), `request ${r} row ${k}`).toBe(argmax(want[r]![k]!));
+	test.each(Object.keys(MODELS))(
+		"%s",
+		async (name) => {
+			const dir = dirOf(name);
+			const tfjs = await loadTfjsBackend(dir, { tfjsDevice: "cpu", streaming: false });
+			const llama = await loadLlamaBackend(dir, { quant: "f32", device: "cpu", cacheDir: cache(), threads: THREADS });
+			opened.push(tfjs, llama);
+			expect(llama.info).toMatchObject({ backend: "llama", device: "cpu", quant: "f32" });
+			expect(llama.info.detail).toContain("F32 KV cache, no flash attention");
+			expect(llama.vocabSize).toBe(tfjs.vocabSize);
+			const ps = prompts(tfjs.vocabSize);
+			// every position of the longest prompt, and the last one of each (in an order that reuses and drops the cache)
+			const reqs: ForwardRequest[] = [
+				{ tokens: ps[3]!, positions: ps[3]!.map((_, i) => i) },
+				...[2, 0, 4, 1, 3].map((p) => ({ tokens: ps[p]!, positions: [ps[p]!.length - 1] })),
+			];
+			const want = await logprobs(tfjs, reqs, ps[0]!.slice(0, 6));
+			const got = await logprobs(llama, reqs, ps[0]!.slice(0, 6));
+			let worst = 0;
+			for (const [r, rows] of got.entries()) {
+				for (const [k, row] of rows.entries()) {
+					worst = Math.max(worst, maxDiff(row, want[r]![k]!));
+					expect(argmax(row), `request ${r} row ${k}`).toBe(argmax(want[r]![k]!));
+				}
 			}
-		}
-		console.log(`${name}: max |Δ log p| ${worst.toExponential(2)} over ${got.flat().length} rows × ${llama.vocabSize}`);
-		expect(worst).toBeLessThan(TOL);
-	}, 120_000);
+			console.log(`${name}: max |Δ log p| ${worst.toExponential(2)} over ${got.flat().length} rows × ${llama.vocabSize}`);
+			expect(worst).toBeLessThan(TOL);
+		},
+		120_000,
+	);
 });
 
 describe("the llama backend in evaluate()", () => {
@@ -120,7 +124,9 @@ describe("the llama backend in evaluate()", () => {
 			expect(llama.tasks.medqa?.acc).toEqual(tfjs.tasks.medqa?.acc);
 		}
 		// one cache entry for the model in f32 (the GGUF and its note), reused by both runs
-		expect(readdirSync(cache()).filter((f) => f.endsWith("-f32.gguf") && existsSync(join(cache(), `${f}.json`))).length).toBe(Object.keys(MODELS).length);
+		expect(readdirSync(cache()).filter((f) => f.endsWith("-f32.gguf") && existsSync(join(cache(), `${f}.json`))).length).toBe(
+			Object.keys(MODELS).length,
+		);
 	}, 180_000);
 
 	test("a prompt as long as the context llama.cpp would create (512, 1024 tokens) is not shifted", async () => {
@@ -153,7 +159,9 @@ describe("the llama backend in evaluate()", () => {
 		const two = await loadLlamaBackend(join(cache(), gguf), { device: "cpu", threads: 2 });
 		expect(two.info.detail).toContain("on cpu, 2 threads,");
 		await two.dispose();
-		await expect(loadLlamaBackend(join(cache(), gguf), { device: "cpu", quant: "q8_0", threads: THREADS })).rejects.toMatchObject({ kind: "Config" });
+		await expect(loadLlamaBackend(join(cache(), gguf), { device: "cpu", quant: "q8_0", threads: THREADS })).rejects.toMatchObject({
+			kind: "Config",
+		});
 		const bad = join(tmp(), "bad.gguf");
 		writeFileSync(bad, "GGUF but not really a model file");
 		const err = await loadLlamaBackend(bad, { device: "cpu", threads: THREADS }).catch((e: unknown) => e);

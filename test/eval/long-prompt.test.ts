@@ -1,14 +1,14 @@
 import { join } from "node:path";
 import { expect, test } from "vitest";
 import { loadEvalModel } from "../../src/eval/eval-model.js";
-import { toMistralConfig } from "../../src/eval/mistral-config.js";
 import { forward } from "../../src/eval/forward.js";
+import { toMistralConfig } from "../../src/eval/mistral-config.js";
 import { createRunState } from "../../src/eval/model/run-state.js";
-import { disposeMistralWeights, loadMistralWeights } from "../../src/eval/weights.js";
 import { initTfjs } from "../../src/eval/tfjs-backend.js";
+import { disposeMistralWeights, loadMistralWeights } from "../../src/eval/weights.js";
 import { openModel } from "../../src/model/model-dir.js";
-import { writeTinyMistral } from "../helpers/tiny-model.js";
 import { useTempDir } from "../helpers/fs.js";
+import { writeTinyMistral } from "../helpers/tiny-model.js";
 import { expectClose } from "./memory-source.js";
 
 const tmp = useTempDir("lm-merge-long-prompt-");
@@ -19,7 +19,18 @@ const tmp = useTempDir("lm-merge-long-prompt-");
  */
 test("a 4096-token prompt: peak tensor memory stays linear in its length; the block size does not change the logits", async () => {
 	const dir = join(tmp(), "tiny");
-	await writeTinyMistral(dir, { layers: 2, hidden: 32, intermediate: 64, heads: 4, kvHeads: 2, vocab: 64, dtype: "F32", tokenizer: false, initStd: 0.3, seed: 9 });
+	await writeTinyMistral(dir, {
+		layers: 2,
+		hidden: 32,
+		intermediate: 64,
+		heads: 4,
+		kvHeads: 2,
+		vocab: 64,
+		dtype: "F32",
+		tokenizer: false,
+		initStd: 0.3,
+		seed: 9,
+	});
 	const T = 4096;
 	const prompt = Array.from({ length: T }, (_, i) => (i * 7919 + 13) % 64);
 	const tf = await initTfjs("wasm");

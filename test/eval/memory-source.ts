@@ -55,7 +55,13 @@ export async function readAll(src: TensorSource): Promise<Map<string, Tensor>> {
  * llm.c-style check: the largest |actual − expected| and where it occurred (row, column for a [rows, cols]
  * layout), asserted below `tol`; NaN anywhere fails. Returns the max difference for the caller to log.
  */
-export function expectClose(label: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, cols = actual.length): number {
+export function expectClose(
+	label: string,
+	actual: ArrayLike<number>,
+	expected: ArrayLike<number>,
+	tol: number,
+	cols = actual.length,
+): number {
 	expect(actual.length, `${label}: length`).toBe(expected.length);
 	let maxDiff = 0;
 	let where = -1;

@@ -1,10 +1,5 @@
 import { describe, expect, test } from "vitest";
-import {
-	BIOMISTRAL_HEADER,
-	biomistralPrompt,
-	formatBiomistralItem,
-	harnessPrompt,
-} from "../../src/eval/prompt.js";
+import { BIOMISTRAL_HEADER, biomistralPrompt, formatBiomistralItem, harnessPrompt } from "../../src/eval/prompt.js";
 import { drawShots, paperShots, shotSeed } from "../../src/eval/tasks/few-shot.js";
 import type { McqaItem, TaskName } from "../../src/eval/types.js";
 
@@ -71,7 +66,11 @@ describe("harness templates", () => {
 	});
 
 	test("pubmedqa scores the words yes / no / maybe, contexts joined by newlines", () => {
-		const pq: McqaItem = { ...item("7", "Does it work?", ["yes", "no", "maybe"], "B", "pubmedqa"), context: "P1. P2.", contextParts: ["P1.", "P2."] };
+		const pq: McqaItem = {
+			...item("7", "Does it work?", ["yes", "no", "maybe"], "B", "pubmedqa"),
+			context: "P1. P2.",
+			contextParts: ["P1.", "P2."],
+		};
 		const h = harnessPrompt(pq);
 		expect(h.context).toBe("Abstract: P1.\nP2.\nQuestion: Does it work?\nAnswer:");
 		expect(h.choices).toEqual(["yes", "no", "maybe"]);
@@ -86,7 +85,11 @@ describe("harness templates", () => {
 				"Smallest bone?\nA. Stapes\nB. Femur\nC. Ulna\nD. Rib\nAnswer: A\n\n" +
 				"Largest bone?\nA. Femur\nB. Tibia\nC. Ulna\nD. Skull\nAnswer:",
 		);
-		expect(harnessPrompt({ ...q, task: "mmlu_clinical_knowledge" }).context.startsWith("The following are multiple choice questions (with answers) about clinical knowledge.\n\n")).toBe(true);
+		expect(
+			harnessPrompt({ ...q, task: "mmlu_clinical_knowledge" }).context.startsWith(
+				"The following are multiple choice questions (with answers) about clinical knowledge.\n\n",
+			),
+		).toBe(true);
 	});
 });
 
@@ -106,7 +109,13 @@ describe("few-shot draws", () => {
 
 	test("seeds give different draws", () => {
 		const q = pool[0] as McqaItem;
-		const draws = new Set([0, 1, 2, 3, 4].map((seed) => drawShots(q, pool, 3, seed, true).map((s) => s.id).join(",")));
+		const draws = new Set(
+			[0, 1, 2, 3, 4].map((seed) =>
+				drawShots(q, pool, 3, seed, true)
+					.map((s) => s.id)
+					.join(","),
+			),
+		);
 		expect(draws.size).toBeGreaterThan(1);
 		expect(shotSeed(2, q)).toBe("2/medqa/0");
 	});
@@ -114,9 +123,17 @@ describe("few-shot draws", () => {
 	test("a pool exactly k + query long gives every other item; with a separate pool, an identical question is skipped", () => {
 		const small = pool.slice(0, 4);
 		const q = small[1] as McqaItem;
-		expect(drawShots(q, small, 3, 0, true).map((s) => s.id).sort()).toEqual(["0", "2", "3"]);
+		expect(
+			drawShots(q, small, 3, 0, true)
+				.map((s) => s.id)
+				.sort(),
+		).toEqual(["0", "2", "3"]);
 		const copy = { ...q, id: "99" };
-		expect(drawShots(copy, small, 3, 0, false).map((s) => s.id).sort()).toEqual(["0", "2", "3"]);
+		expect(
+			drawShots(copy, small, 3, 0, false)
+				.map((s) => s.id)
+				.sort(),
+		).toEqual(["0", "2", "3"]);
 	});
 
 	test("too small a pool is kind Data", () => {

@@ -1,13 +1,22 @@
 import { describe, expect, test } from "vitest";
-import { seededNormals } from "../../src/fixtures/tiny-weights.js";
 import type { MistralConfig } from "../../src/eval/mistral-config.js";
-import { loadReferenceWeights, referenceForward, type ReferenceWeights } from "../../src/eval/reference.js";
+import { loadReferenceWeights, type ReferenceWeights, referenceForward } from "../../src/eval/reference.js";
+import { seededNormals } from "../../src/fixtures/tiny-weights.js";
 import { expectClose, memorySource } from "./memory-source.js";
 
 /** A one-layer, one-head, 2-wide model small enough to compute by hand. */
 const HAND: MistralConfig = {
-	hidden: 2, intermediate: 1, layers: 1, heads: 1, kvHeads: 1, headDim: 2, vocab: 3,
-	rmsNormEps: 0, ropeTheta: 10000, slidingWindow: null, tieEmbeddings: false,
+	hidden: 2,
+	intermediate: 1,
+	layers: 1,
+	heads: 1,
+	kvHeads: 1,
+	headDim: 2,
+	vocab: 3,
+	rmsNormEps: 0,
+	ropeTheta: 10000,
+	slidingWindow: null,
+	tieEmbeddings: false,
 };
 
 function handWeights(over: Record<string, number[]>): ReferenceWeights {
@@ -36,16 +45,36 @@ function randomWeights(cfg: MistralConfig, seed: number): ReferenceWeights {
 	for (let l = 0; l < cfg.layers; l++) {
 		const p = `model.layers.${l}.`;
 		Object.assign(shapes, {
-			[`${p}input_layernorm.weight`]: H, [`${p}post_attention_layernorm.weight`]: H,
-			[`${p}self_attn.q_proj.weight`]: heads * d * H, [`${p}self_attn.k_proj.weight`]: kvHeads * d * H,
-			[`${p}self_attn.v_proj.weight`]: kvHeads * d * H, [`${p}self_attn.o_proj.weight`]: H * heads * d,
-			[`${p}mlp.gate_proj.weight`]: I * H, [`${p}mlp.up_proj.weight`]: I * H, [`${p}mlp.down_proj.weight`]: H * I,
+			[`${p}input_layernorm.weight`]: H,
+			[`${p}post_attention_layernorm.weight`]: H,
+			[`${p}self_attn.q_proj.weight`]: heads * d * H,
+			[`${p}self_attn.k_proj.weight`]: kvHeads * d * H,
+			[`${p}self_attn.v_proj.weight`]: kvHeads * d * H,
+			[`${p}self_attn.o_proj.weight`]: H * heads * d,
+			[`${p}mlp.gate_proj.weight`]: I * H,
+			[`${p}mlp.up_proj.weight`]: I * H,
+			[`${p}mlp.down_proj.weight`]: H * I,
 		});
 	}
-	return new Map(Object.entries(shapes).map(([name, n]) => [name, Float64Array.from(seededNormals(`ref/${seed}/${name}`, n), (v) => (name.endsWith("norm.weight") ? 1 + 0.1 * v : 0.3 * v))]));
+	return new Map(
+		Object.entries(shapes).map(([name, n]) => [
+			name,
+			Float64Array.from(seededNormals(`ref/${seed}/${name}`, n), (v) => (name.endsWith("norm.weight") ? 1 + 0.1 * v : 0.3 * v)),
+		]),
+	);
 }
 
-const SMALL: MistralConfig = { ...HAND, hidden: 16, intermediate: 24, layers: 2, heads: 4, kvHeads: 2, headDim: 4, vocab: 20, rmsNormEps: 1e-5 };
+const SMALL: MistralConfig = {
+	...HAND,
+	hidden: 16,
+	intermediate: 24,
+	layers: 2,
+	heads: 4,
+	kvHeads: 2,
+	headDim: 4,
+	vocab: 20,
+	rmsNormEps: 1e-5,
+};
 const TOKENS = [3, 1, 4, 1, 5, 9, 2, 6];
 
 describe("referenceForward by hand", () => {
@@ -72,7 +101,10 @@ describe("referenceForward by hand", () => {
 	test("two tokens: the second attends to both with softmax weights from rotated q·k / √d", () => {
 		// xn0 = [√2, 0], xn1 = [0, √2]; q1 = k1 = xn1 rotated by angle 1 (position 1, θ^0 = 1), k0 = xn0 unrotated
 		const w = handWeights({});
-		const rot = (v: number[], a: number): number[] => [v[0]! * Math.cos(a) - v[1]! * Math.sin(a), v[1]! * Math.cos(a) + v[0]! * Math.sin(a)];
+		const rot = (v: number[], a: number): number[] => [
+			v[0]! * Math.cos(a) - v[1]! * Math.sin(a),
+			v[1]! * Math.cos(a) + v[0]! * Math.sin(a),
+		];
 		const q1 = rot([0, Math.SQRT2], 1);
 		const k0 = [Math.SQRT2, 0];
 		const k1 = q1;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { ensembleScored, renderMarkdown, renderText, summarizeTask, toItemReport, type ScoredPrompt } from "../../src/eval/report.js";
+import { ensembleScored, renderMarkdown, renderText, type ScoredPrompt, summarizeTask, toItemReport } from "../../src/eval/report.js";
 import { MMLU_TASKS } from "../../src/eval/tasks/registry.js";
 import type { EvalReport, McqaItem, TaskName, TaskReport } from "../../src/eval/types.js";
 
@@ -93,7 +93,11 @@ test("item records carry the spec's keys without the prompt text and ids (+ toke
 });
 
 test("summaries keep full precision (only the tables round)", () => {
-	const third = [scored(i0, 0, [0.6, 0.1, 0.1, 0.1], "A", 0), scored(i1, 0, [0.2, 0.3, 0.1, 0.1], "A", 1), scored(item("2", "C"), 0, [0.1, 0.1, 0.7, 0.1], "C", 2)];
+	const third = [
+		scored(i0, 0, [0.6, 0.1, 0.1, 0.1], "A", 0),
+		scored(i1, 0, [0.2, 0.3, 0.1, 0.1], "A", 1),
+		scored(item("2", "C"), 0, [0.1, 0.1, 0.7, 0.1], "C", 2),
+	];
 	const r = summarizeTask(third, [0], "template");
 	expect(r.acc.mean).toBe(200 / 3);
 	// bins: 0.3 → (0.2, 0.4]: |0.3 − 1|; 0.6 → (0.4, 0.6]: |0.6 − 1|; 0.7 → (0.6, 0.8]: |0.7 − 1|; each weighs 1/3
@@ -146,17 +150,33 @@ describe("renderers", () => {
 	test("Markdown: paper column order, MMLU after the six subjects, Avg last, mean ± population std", () => {
 		const md = renderMarkdown(report);
 		const header = md.split("\n").find((l) => l.startsWith("| Model"));
-		expect(header).toBe("| Model | Clinical KG | Medical Genetics | Anatomy | Pro Medicine | College Biology | College Medicine | MMLU | MedQA | Avg |");
+		expect(header).toBe(
+			"| Model | Clinical KG | Medical Genetics | Anatomy | Pro Medicine | College Biology | College Medicine | MMLU | MedQA | Avg |",
+		);
 		const row = md.split("\n").find((l) => l.startsWith("| BioMistral/BioMistral-7B"));
 		// Clinical KG seeds 40, 50 → 45 ± 5; MMLU per seed: mean(40..45) = 42.5, mean(50..55) = 52.5 → 47.5 ± 5
 		// Avg over the seven task columns per seed: (6·42.5 + 30)/7 = 40.71…, (6·52.5 + 40)/7 = 50.71… → 45.7 ± 5.0
-		expect(row).toBe("| BioMistral/BioMistral-7B | 45.0 ± 5.0 | 46.0 ± 5.0 | 47.0 ± 5.0 | 48.0 ± 5.0 | 49.0 ± 5.0 | 50.0 ± 5.0 | 47.5 ± 5.0 | 35.0 ± 5.0 | 45.7 ± 5.0 |");
+		expect(row).toBe(
+			"| BioMistral/BioMistral-7B | 45.0 ± 5.0 | 46.0 ± 5.0 | 47.0 ± 5.0 | 48.0 ± 5.0 | 49.0 ± 5.0 | 50.0 ± 5.0 | 47.5 ± 5.0 | 35.0 ± 5.0 | 45.7 ± 5.0 |",
+		);
 		expect(md).toContain("| BioMistral/BioMistral-7B | 10.0 | 10.0 | 10.0 | 10.0 | 10.0 | 10.0 | 10.0 | 20.0 | 11.4 |");
 	});
 
 	test("Markdown for an ensemble: member rows then Ensemble", () => {
-		const ens: EvalReport = { ...report, ensemble: true, models: ["a/m1", "b/m2"], model_names: ["m1", "m2"], members: [{ model: "a/m1", tasks }, { model: "b/m2", tasks }] };
-		const labels = renderMarkdown(ens).split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| Model") && !l.startsWith("| ---")).map((l) => l.split(" | ")[0]);
+		const ens: EvalReport = {
+			...report,
+			ensemble: true,
+			models: ["a/m1", "b/m2"],
+			model_names: ["m1", "m2"],
+			members: [
+				{ model: "a/m1", tasks },
+				{ model: "b/m2", tasks },
+			],
+		};
+		const labels = renderMarkdown(ens)
+			.split("\n")
+			.filter((l) => l.startsWith("| ") && !l.startsWith("| Model") && !l.startsWith("| ---"))
+			.map((l) => l.split(" | ")[0]);
 		expect(labels).toEqual(["| m1", "| m2", "| Ensemble", "| m1", "| m2", "| Ensemble"]);
 	});
 

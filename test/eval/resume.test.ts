@@ -89,7 +89,13 @@ describe("an interrupted eval resumes to the same report", () => {
 	test("a checkpoint is never silently overwritten, nor resumed with other settings", async () => {
 		const checkpoint = join(tmp(), "guard.checkpoint.jsonl");
 		const controller = new AbortController();
-		await evaluate({ ...base(), checkpoint, signal: controller.signal, loadModel: slowFake([]), onProgress: (e) => e.event === "item" && controller.abort() });
+		await evaluate({
+			...base(),
+			checkpoint,
+			signal: controller.signal,
+			loadModel: slowFake([]),
+			onProgress: (e) => e.event === "item" && controller.abort(),
+		});
 		await expect(evaluate({ ...base(), checkpoint, loadModel: slowFake([]) })).rejects.toMatchObject({ kind: "Config" });
 		await expect(evaluate({ ...base(), seeds: 2, checkpoint, resume: true, loadModel: slowFake([]) })).rejects.toMatchObject({
 			kind: "Mismatch",
@@ -101,7 +107,13 @@ describe("an interrupted eval resumes to the same report", () => {
 		const whole = await evaluate({ ...base(), loadModel: slowFake([]) });
 		const checkpoint = join(tmp(), "torn.checkpoint.jsonl");
 		const controller = new AbortController();
-		await evaluate({ ...base(), checkpoint, signal: controller.signal, loadModel: slowFake([]), onProgress: (e) => e.event === "item" && e.done === 5 && controller.abort() });
+		await evaluate({
+			...base(),
+			checkpoint,
+			signal: controller.signal,
+			loadModel: slowFake([]),
+			onProgress: (e) => e.event === "item" && e.done === 5 && controller.abort(),
+		});
 		appendFileSync(checkpoint, '{"model":0,"index":5,"task":"medqa","letter_pr');
 		const calls: number[][] = [];
 		const resumed = await evaluate({ ...base(), checkpoint, resume: true, loadModel: slowFake(calls) });
@@ -120,7 +132,12 @@ describe("with the real tfjs forward pass", () => {
 		const whole = await evaluate(opts);
 		const checkpoint = join(tmp(), "tiny.checkpoint.jsonl");
 		const controller = new AbortController();
-		const partial = await evaluate({ ...opts, checkpoint, signal: controller.signal, onProgress: (e) => e.event === "item" && e.done === 2 && controller.abort() });
+		const partial = await evaluate({
+			...opts,
+			checkpoint,
+			signal: controller.signal,
+			onProgress: (e) => e.event === "item" && e.done === 2 && controller.abort(),
+		});
 		expect(partial.partial).toBe(true);
 		expect(partial.progress.scored).toBeLessThan(6);
 		const resumed = await evaluate({ ...opts, checkpoint, resume: true });

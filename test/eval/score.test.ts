@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import {
-	ECE_BINS,
 	argmaxLetter,
+	ECE_BINS,
 	expectedCalibrationError,
 	harnessPredictions,
 	meanStd,
@@ -41,7 +41,12 @@ describe("softmax and letter probabilities", () => {
 	});
 
 	test("ensemble sums probabilities without renormalising", () => {
-		expect(sumLetterProbs([{ A: 0.5, B: 0.25 }, { A: 0.125, B: 0.5 }])).toEqual({ A: 0.625, B: 0.75 });
+		expect(
+			sumLetterProbs([
+				{ A: 0.5, B: 0.25 },
+				{ A: 0.125, B: 0.5 },
+			]),
+		).toEqual({ A: 0.625, B: 0.75 });
 	});
 });
 

@@ -2,7 +2,7 @@ import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { parseCsv } from "../../src/eval/tasks/csv.js";
-import { loadTasks, type LoadTasksOptions } from "../../src/eval/tasks/load-tasks.js";
+import { type LoadTasksOptions, loadTasks } from "../../src/eval/tasks/load-tasks.js";
 import { topLevelLines } from "../../src/eval/tasks/records.js";
 import { getTask, TASK_NAMES } from "../../src/eval/tasks/registry.js";
 import { useTempDir } from "../helpers/fs.js";
@@ -142,7 +142,10 @@ describe("MMLU", () => {
 	test("an unterminated quote is a Data error at its line", () => {
 		const ctx = { file: "x.csv", skipBad: false, warnings: [] };
 		expect(() => parseCsv('a,b\n"open,c\n', ctx)).toThrow(expect.objectContaining({ kind: "Data" }));
-		expect(parseCsv("a,,b\n\n,\n", ctx).map((r) => r.fields)).toEqual([["a", "", "b"], ["", ""]]);
+		expect(parseCsv("a,,b\n\n,\n", ctx).map((r) => r.fields)).toEqual([
+			["a", "", "b"],
+			["", ""],
+		]);
 	});
 });
 
@@ -179,7 +182,10 @@ describe("data folders and shot pools", () => {
 		const dir = join(tmp(), "folder");
 		await mkdir(join(dir, "medqa"), { recursive: true });
 		await copyFile(fx("medqa.jsonl"), join(dir, "medqa", "test.jsonl"));
-		await copyFile(join(import.meta.dirname, "..", "..", "examples", "data", "medqa-sample-train.jsonl"), join(dir, "medqa", "train.jsonl"));
+		await copyFile(
+			join(import.meta.dirname, "..", "..", "examples", "data", "medqa-sample-train.jsonl"),
+			join(dir, "medqa", "train.jsonl"),
+		);
 		await copyFile(fx("medqa5.jsonl"), join(dir, "medqa_5options_test.jsonl"));
 		const { tasks, warnings } = await load({ data: dir, shots: 2 });
 		expect(tasks.map((t) => t.task)).toEqual(["medqa", "medqa_5options"]);
@@ -194,7 +200,11 @@ describe("data folders and shot pools", () => {
 		const same = await only({ data: fx("medqa.jsonl"), shots: 1 });
 		expect(same.poolIsEvalFile).toBe(true);
 		expect(same.warnings).toHaveLength(1);
-		const from = await only({ data: fx("medqa.jsonl"), shots: 1, shotsFrom: join(import.meta.dirname, "..", "..", "examples", "data", "medqa-sample-train.jsonl") });
+		const from = await only({
+			data: fx("medqa.jsonl"),
+			shots: 1,
+			shotsFrom: join(import.meta.dirname, "..", "..", "examples", "data", "medqa-sample-train.jsonl"),
+		});
 		expect(from.pool).toHaveLength(6);
 		expect(from.warnings).toHaveLength(0);
 	});

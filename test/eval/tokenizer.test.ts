@@ -1,4 +1,4 @@
-import { writeFile, mkdir } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import mistral from "mistral-tokenizer-js";
 import { beforeAll, describe, expect, test } from "vitest";

@@ -1,10 +1,10 @@
 import { describe, expect, test } from "vitest";
 import { chooseStreaming, WASM_RESIDENT_LIMIT } from "../../src/eval/eval-model.js";
-import { float32WeightBytes, layerParamCount, toMistralConfig, type MistralConfig } from "../../src/eval/mistral-config.js";
+import { float32WeightBytes, layerParamCount, type MistralConfig, toMistralConfig } from "../../src/eval/mistral-config.js";
 import { decodeTransposed, transposeMatrix } from "../../src/eval/model/transpose.js";
-import { encodeFromF32 } from "../../src/io/convert.js";
 import { initTfjs } from "../../src/eval/tfjs-backend.js";
 import { disposeHeadWeights, disposeLayerWeights, isHeadTied, loadHeadWeights, loadLayerWeights } from "../../src/eval/weights.js";
+import { encodeFromF32 } from "../../src/io/convert.js";
 import { parseModelConfig } from "../../src/model/config.js";
 import type { Tensor } from "../../src/tensor/tensor.js";
 import { memorySource } from "./memory-source.js";
@@ -21,7 +21,8 @@ const RAW = {
 	rms_norm_eps: 1e-5,
 	sliding_window: 3,
 };
-const cfgOf = (over: Record<string, unknown> = {}): MistralConfig => toMistralConfig(parseModelConfig({ ...RAW, ...over }, "config.json"), "tiny");
+const cfgOf = (over: Record<string, unknown> = {}): MistralConfig =>
+	toMistralConfig(parseModelConfig({ ...RAW, ...over }, "config.json"), "tiny");
 
 /** Tensor i holds values base + 0, 1, 2, ... so every element is recognisable after transposition. */
 function ramp(shape: number[], base: number): Tensor {
@@ -35,8 +36,15 @@ function tinyTensors(cfg: MistralConfig, withHead: boolean): Map<string, Tensor>
 	const kv = cfg.kvHeads * cfg.headDim;
 	const m = new Map<string, Tensor>([["model.embed_tokens.weight", ramp([V, H], 0)]]);
 	const shapes: Array<[string, number[]]> = [
-		["input_layernorm", [H]], ["self_attn.q_proj", [q, H]], ["self_attn.k_proj", [kv, H]], ["self_attn.v_proj", [kv, H]],
-		["self_attn.o_proj", [H, q]], ["post_attention_layernorm", [H]], ["mlp.gate_proj", [I, H]], ["mlp.up_proj", [I, H]], ["mlp.down_proj", [H, I]],
+		["input_layernorm", [H]],
+		["self_attn.q_proj", [q, H]],
+		["self_attn.k_proj", [kv, H]],
+		["self_attn.v_proj", [kv, H]],
+		["self_attn.o_proj", [H, q]],
+		["post_attention_layernorm", [H]],
+		["mlp.gate_proj", [I, H]],
+		["mlp.up_proj", [I, H]],
+		["mlp.down_proj", [H, I]],
 	];
 	shapes.forEach(([mod, shape], k) => {
 		m.set(`model.layers.0.${mod}.weight`, ramp(shape, 100 * (k + 1)));
@@ -49,8 +57,17 @@ function tinyTensors(cfg: MistralConfig, withHead: boolean): Map<string, Tensor>
 describe("toMistralConfig", () => {
 	test("maps config.json fields; head_dim defaults to hidden / heads", () => {
 		expect(cfgOf()).toEqual({
-			hidden: 4, intermediate: 6, layers: 1, heads: 2, kvHeads: 1, headDim: 2, vocab: 5,
-			rmsNormEps: 1e-5, ropeTheta: 10000, slidingWindow: 3, tieEmbeddings: false,
+			hidden: 4,
+			intermediate: 6,
+			layers: 1,
+			heads: 2,
+			kvHeads: 1,
+			headDim: 2,
+			vocab: 5,
+			rmsNormEps: 1e-5,
+			ropeTheta: 10000,
+			slidingWindow: 3,
+			tieEmbeddings: false,
 		});
 		expect(cfgOf({ model_type: "llama", architectures: ["LlamaForCausalLM"], head_dim: 8 }).headDim).toBe(8);
 	});
@@ -69,7 +86,18 @@ describe("toMistralConfig", () => {
 describe("sizes and the streaming decision", () => {
 	test("Mistral 7B: 218,112,000 parameters per layer, 7.24 B in all", () => {
 		const m7b = toMistralConfig(
-			parseModelConfig({ ...RAW, hidden_size: 4096, intermediate_size: 14336, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8, vocab_size: 32000 }, "7b"),
+			parseModelConfig(
+				{
+					...RAW,
+					hidden_size: 4096,
+					intermediate_size: 14336,
+					num_hidden_layers: 32,
+					num_attention_heads: 32,
+					num_key_value_heads: 8,
+					vocab_size: 32000,
+				},
+				"7b",
+			),
 			"7b",
 		);
 		expect(layerParamCount(m7b)).toBe(218_112_000);

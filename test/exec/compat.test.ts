@@ -6,9 +6,9 @@
 import path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { PlanError } from "../../src/errors.js";
+import { mergeModels } from "../../src/exec/merge-models.js";
 import { encodeFromF32 } from "../../src/io/convert.js";
 import type { FloatDtype } from "../../src/io/dtypes.js";
-import { mergeModels } from "../../src/exec/merge-models.js";
 import { openModel } from "../../src/model/model-dir.js";
 import { jobMemory } from "../../src/plan/memory.js";
 import { buildPlan, closePlan } from "../../src/plan/plan.js";
@@ -28,11 +28,19 @@ import {
 const root = useTempDir("lm-merge-compat-");
 
 /** Writes the case's checkpoints, merges them and returns the output tensor's raw bytes (both copies must agree). */
-async function mergeCase(c: FixtureCase, name: string, opts: { compat: boolean; threads: number; chunkElements?: number }): Promise<Uint8Array> {
+async function mergeCase(
+	c: FixtureCase,
+	name: string,
+	opts: { compat: boolean; threads: number; chunkElements?: number },
+): Promise<Uint8Array> {
 	const dir = path.join(root(), name);
 	const yaml = await writeFixtureRecipe(c, dir, { compat: opts.compat });
 	const out = path.join(dir, "out");
-	await mergeModels(parseRecipe(yaml), { out, threads: opts.threads, ...(opts.chunkElements !== undefined ? { chunkElements: opts.chunkElements } : {}) });
+	await mergeModels(parseRecipe(yaml), {
+		out,
+		threads: opts.threads,
+		...(opts.chunkElements !== undefined ? { chunkElements: opts.chunkElements } : {}),
+	});
 	const merged = await openModel(out);
 	try {
 		const bytes = await merged.readRaw(FIXTURE_TENSOR);
@@ -99,7 +107,9 @@ describe("planning compat: mergekit", () => {
 		await writeFixtureCheckpoint(path.join(dir, "h"), c.models[1]!, c.shape, "F16");
 	});
 	const recipe = (method: string, extra = "", model = "b") =>
-		parseRecipe(`merge_method: ${method}\nbase_model: ${path.join(dir, "a")}\nmodels:\n  - model: ${path.join(dir, model)}\n    parameters: {weight: 0.5, density: 0.5}\n${extra}`);
+		parseRecipe(
+			`merge_method: ${method}\nbase_model: ${path.join(dir, "a")}\nmodels:\n  - model: ${path.join(dir, model)}\n    parameters: {weight: 0.5, density: 0.5}\n${extra}`,
+		);
 
 	test("the plan records the mode and each tensor's compute dtype; --compat overrides the recipe", async () => {
 		const plan = await buildPlan(recipe("ties", "compat: mergekit\n"));
@@ -119,11 +129,19 @@ describe("planning compat: mergekit", () => {
 	});
 
 	test("arcee_fusion writes float32 as mergekit does, unless out_dtype is set", async () => {
-		const plain = await buildPlan(parseRecipe(`merge_method: arcee_fusion\nbase_model: ${path.join(dir, "a")}\nmodels: [{model: ${path.join(dir, "b")}}]\ndtype: bfloat16\ncompat: mergekit\n`));
+		const plain = await buildPlan(
+			parseRecipe(
+				`merge_method: arcee_fusion\nbase_model: ${path.join(dir, "a")}\nmodels: [{model: ${path.join(dir, "b")}}]\ndtype: bfloat16\ncompat: mergekit\n`,
+			),
+		);
 		expect(plain.jobs[0]!.output.dtype).toBe("F32");
 		expect(plain.warnings.some((w) => w.includes("float32") && w.includes("issue #604"))).toBe(true);
 		await closePlan(plain);
-		const cast = await buildPlan(parseRecipe(`merge_method: arcee_fusion\nbase_model: ${path.join(dir, "a")}\nmodels: [{model: ${path.join(dir, "b")}}]\ndtype: bfloat16\nout_dtype: bfloat16\ncompat: mergekit\n`));
+		const cast = await buildPlan(
+			parseRecipe(
+				`merge_method: arcee_fusion\nbase_model: ${path.join(dir, "a")}\nmodels: [{model: ${path.join(dir, "b")}}]\ndtype: bfloat16\nout_dtype: bfloat16\ncompat: mergekit\n`,
+			),
+		);
 		expect(cast.jobs[0]!.output.dtype).toBe("BF16");
 		await closePlan(cast);
 	});
@@ -135,7 +153,12 @@ describe("planning compat: mergekit", () => {
 	});
 
 	test("refusals: a method without a compat kernel, float64, inputs of different dtypes without dtype", async () => {
-		const ram = await rejected(buildPlan(parseRecipe(`merge_method: ram\nbase_model: ${path.join(dir, "a")}\nmodels: [{model: ${path.join(dir, "b")}}]\ncompat: mergekit\n`)), PlanError);
+		const ram = await rejected(
+			buildPlan(
+				parseRecipe(`merge_method: ram\nbase_model: ${path.join(dir, "a")}\nmodels: [{model: ${path.join(dir, "b")}}]\ncompat: mergekit\n`),
+			),
+			PlanError,
+		);
 		expect(ram.kind).toBe("InvalidParameter");
 		expect(ram.message).toContain("compat: mergekit is not available for ram");
 		expect((await rejected(buildPlan(recipe("ties", "dtype: float64\ncompat: mergekit\n")), PlanError)).kind).toBe("InvalidParameter");

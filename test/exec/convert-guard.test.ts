@@ -18,7 +18,9 @@ test("convert and extract-lora refuse an output that is their input reached thro
 	const convert = await convertModel(join(root(), "alias"), { out: dir, force: true }).catch((e: unknown) => e);
 	expect(convert).toBeInstanceOf(PlanError);
 	expect((convert as PlanError).kind).toBe("OutputInsideInput");
-	const extract = await extractLoraAdapter(join(root(), "alias"), join(root(), "t"), { rank: 2, out: dir, force: true }).catch((e: unknown) => e);
+	const extract = await extractLoraAdapter(join(root(), "alias"), join(root(), "t"), { rank: 2, out: dir, force: true }).catch(
+		(e: unknown) => e,
+	);
 	expect(extract).toBeInstanceOf(PlanError);
 	expect((extract as PlanError).kind).toBe("OutputInsideInput");
 	expect(await readFile(join(dir, "model.safetensors"))).toEqual(before);

@@ -9,13 +9,13 @@ import path from "node:path";
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
 import { copyChunked } from "../../src/exec/chunked-job.js";
 import { mergeModels } from "../../src/exec/merge-models.js";
+import { alignedSpan, allocAligned, DIRECT_ALIGN } from "../../src/io/aligned.js";
 import { openSafetensors } from "../../src/io/reader.js";
-import { allocAligned, alignedSpan, DIRECT_ALIGN } from "../../src/io/aligned.js";
 import { writeAtAligned } from "../../src/io/writer.js";
 import { parseRecipe } from "../../src/recipe/load.js";
 import { acceptsDirectIo, useTempDir } from "../helpers/fs.js";
-import { concatBytes, craftFile } from "../io/safetensors-bytes.js";
 import { writeTinyMistral } from "../helpers/tiny-model.js";
+import { concatBytes, craftFile } from "../io/safetensors-bytes.js";
 
 const root = useTempDir("lm-merge-direct-io-");
 
@@ -72,9 +72,12 @@ describe("writeAtAligned", () => {
 		expect(await check(position, len, false)).toBe(true);
 	});
 
-	test.skipIf(!acceptsDirectIo(path.join(import.meta.dirname, "direct-io.test.ts"), true))("a buffer off the page alignment is refused for direct writes: false, and the bytes still land", async () => {
-		expect(await check(100, 3 * DIRECT_ALIGN, true, 1)).toBe(false);
-	});
+	test.skipIf(!acceptsDirectIo(path.join(import.meta.dirname, "direct-io.test.ts"), true))(
+		"a buffer off the page alignment is refused for direct writes: false, and the bytes still land",
+		async () => {
+			expect(await check(100, 3 * DIRECT_ALIGN, true, 1)).toBe(false);
+		},
+	);
 });
 
 describe("copyChunked (passthrough of raw bytes)", () => {
@@ -82,27 +85,42 @@ describe("copyChunked (passthrough of raw bytes)", () => {
 	const data = Uint8Array.from({ length: BYTES }, (_, i) => (i * 13 + (i >> 9)) & 255);
 
 	// Input offsets 3 (data start 8 + header) and output offsets chosen to sit at the same or another place in a page.
-	test.each([5, 4096 + 3, 0])("a tensor copied in 16 KiB chunks to output offset %d lands byte for byte, its whole pages written directly", async (outAt) => {
-		const input = path.join(root(), `copy-in-${outAt}.safetensors`);
-		await writeFile(input, craftFile({ pad: { dtype: "U8", shape: [3], data_offsets: [0, 3] }, t: { dtype: "U8", shape: [BYTES], data_offsets: [3, 3 + BYTES] } }, concatBytes(new Uint8Array(3), data)));
-		const output = path.join(root(), `copy-out-${outAt}.bin`);
-		await writeFile(output, new Uint8Array(outAt + BYTES + 100).fill(0xee));
-		const source = await openSafetensors(input);
-		const handle = await open(output, "r+");
-		const direct = { handle: acceptsDirectIo(output, true) ? await open(output, constants.O_WRONLY | constants.O_DIRECT) : null };
-		try {
-			await copyChunked({ source, tensor: "t", byteLength: BYTES, out: { handle, direct, file: output, name: "t", dtype: "BF16", position: outAt }, chunkBytes: 16_384 });
-			// The direct handle was not refused (it would be set to null).
-			expect(direct.handle === null).toBe(!acceptsDirectIo(output, true));
-		} finally {
-			await direct.handle?.close();
-			await handle.close();
-			await source.close();
-		}
-		const expected = new Uint8Array(outAt + BYTES + 100).fill(0xee);
-		expected.set(data, outAt);
-		expect(new Uint8Array(await readFile(output))).toEqual(expected);
-	});
+	test.each([5, 4096 + 3, 0])(
+		"a tensor copied in 16 KiB chunks to output offset %d lands byte for byte, its whole pages written directly",
+		async (outAt) => {
+			const input = path.join(root(), `copy-in-${outAt}.safetensors`);
+			await writeFile(
+				input,
+				craftFile(
+					{ pad: { dtype: "U8", shape: [3], data_offsets: [0, 3] }, t: { dtype: "U8", shape: [BYTES], data_offsets: [3, 3 + BYTES] } },
+					concatBytes(new Uint8Array(3), data),
+				),
+			);
+			const output = path.join(root(), `copy-out-${outAt}.bin`);
+			await writeFile(output, new Uint8Array(outAt + BYTES + 100).fill(0xee));
+			const source = await openSafetensors(input);
+			const handle = await open(output, "r+");
+			const direct = { handle: acceptsDirectIo(output, true) ? await open(output, constants.O_WRONLY | constants.O_DIRECT) : null };
+			try {
+				await copyChunked({
+					source,
+					tensor: "t",
+					byteLength: BYTES,
+					out: { handle, direct, file: output, name: "t", dtype: "BF16", position: outAt },
+					chunkBytes: 16_384,
+				});
+				// The direct handle was not refused (it would be set to null).
+				expect(direct.handle === null).toBe(!acceptsDirectIo(output, true));
+			} finally {
+				await direct.handle?.close();
+				await handle.close();
+				await source.close();
+			}
+			const expected = new Uint8Array(outAt + BYTES + 100).fill(0xee);
+			expected.set(data, outAt);
+			expect(new Uint8Array(await readFile(output))).toEqual(expected);
+		},
+	);
 });
 
 describe("merges with direct I/O", () => {
@@ -125,7 +143,10 @@ describe("merges with direct I/O", () => {
 
 	test.each([
 		["ties", `merge_method: ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 0.5, density: 0.4}}]\n`],
-		["ties (L1 rescale, weight 0.3)", `merge_method: ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 0.3, density: 0.4}}]\nparameters: {rescale: true}\n`],
+		[
+			"ties (L1 rescale, weight 0.3)",
+			`merge_method: ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 0.3, density: 0.4}}]\nparameters: {rescale: true}\n`,
+		],
 		["dare_ties", `merge_method: dare_ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 0.5, density: 0.5}}]\nseed: 4\n`],
 		["slerp", `merge_method: slerp\nbase_model: $A\nmodels: [{model: $B}]\nparameters: {t: 0.4}\n`],
 		["linear", `merge_method: linear\nmodels: [{model: $A, parameters: {weight: 0.3}}, {model: $B, parameters: {weight: 0.7}}]\n`],
@@ -138,7 +159,11 @@ describe("merges with direct I/O", () => {
 		await mergeModels(recipe(), { out: path.join(root(), `${slug}-plain-chunked`), threads: 2, chunkElements: 8192 });
 		expect(await digest(path.join(root(), `${slug}-plain-chunked`))).toBe(plain);
 		delete process.env.LM_MERGE_DIRECT_IO;
-		for (const [name, holdBytes] of [["all", undefined], ["some", 100_000], ["none", 0]] as const) {
+		for (const [name, holdBytes] of [
+			["all", undefined],
+			["some", 100_000],
+			["none", 0],
+		] as const) {
 			const out = path.join(root(), `${slug}-direct-${name}`);
 			await mergeModels(recipe(), { out, threads: 2, chunkElements: 8192, ...(holdBytes !== undefined ? { holdBytes } : {}) });
 			expect(await digest(out), `${name} kept`).toBe(plain);

@@ -8,13 +8,13 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { layerIndexOf, renameLayer } from "../../src/arch/detect.js";
 import { ARCHITECTURES } from "../../src/arch/registry.js";
-import { parseRecipe } from "../../src/recipe/load.js";
 import { mergeModels } from "../../src/exec/merge-models.js";
 import { openModel } from "../../src/model/model-dir.js";
 import type { ModelSource } from "../../src/model/model-source.js";
+import { parseRecipe } from "../../src/recipe/load.js";
+import { expectClose } from "../helpers/close.js";
 import { useTempDir } from "../helpers/fs.js";
 import { writeTinyArchitecture } from "../helpers/tiny-model.js";
-import { expectClose } from "../helpers/close.js";
 
 const root = useTempDir("lm-merge-family-merge-");
 
@@ -57,7 +57,9 @@ describe.each(ARCHITECTURES.map((a) => [a.name] as const))("%s", (family) => {
 	test("linear: every tensor is the mean of its inputs; config.json is the first model's", async () => {
 		const { a, b } = await pair();
 		const out = join(root(), `${family}-linear`);
-		const recipe = parseRecipe(`merge_method: linear\nmodels:\n  - model: ${a}\n    parameters: {weight: 1}\n  - model: ${b}\n    parameters: {weight: 1}\ndtype: float32\n`);
+		const recipe = parseRecipe(
+			`merge_method: linear\nmodels:\n  - model: ${a}\n    parameters: {weight: 1}\n  - model: ${b}\n    parameters: {weight: 1}\ndtype: float32\n`,
+		);
 		const result = await mergeModels(recipe, { out, threads: 1 });
 		expect(result.warnings.filter((w) => w.includes("architecture") || w.includes("definition"))).toEqual([]);
 		await withModel(a, (ma) =>
@@ -67,7 +69,11 @@ describe.each(ARCHITECTURES.map((a) => [a.name] as const))("%s", (family) => {
 					for (const name of mo.names()) {
 						const [x, y, z] = await Promise.all([ma.read(name), mb.read(name), mo.read(name)]);
 						expect(z.shape).toEqual(x.shape);
-						expectClose(z.data, x.data.map((v, i) => (v + y.data[i]!) / 2), 1e-7);
+						expectClose(
+							z.data,
+							x.data.map((v, i) => (v + y.data[i]!) / 2),
+							1e-7,
+						);
 					}
 				}),
 			),

@@ -18,7 +18,17 @@ let other: string;
 
 beforeAll(async () => {
 	other = path.join(root(), "other");
-	await writeTinyMistral(other, { seed: 5, layers: 2, hidden: 16, intermediate: 32, heads: 4, kvHeads: 2, vocab: 64, dtype: "BF16", tokenizer: false });
+	await writeTinyMistral(other, {
+		seed: 5,
+		layers: 2,
+		hidden: 16,
+		intermediate: 32,
+		heads: 4,
+		kvHeads: 2,
+		vocab: 64,
+		dtype: "BF16",
+		tokenizer: false,
+	});
 });
 
 /** A work folder with the model under test as ./x and the second model as ./y, so recipes (and outputs) are identical. */
@@ -47,14 +57,17 @@ test.each([
 	["tiny-mistral-legacy", "linear", 1, 64],
 	["tiny-mistral-sharded", "ties", 1, undefined],
 	["tiny-mistral-sharded", "slerp", 1, 128],
-] as const)("%s, %s, %d thread(s), chunks of %s elements: byte-identical to the safetensors twin", async (model, method, threads, chunkElements) => {
-	const tag = `${model}-${method}-${threads}-${chunkElements ?? "whole"}`;
-	const binDir = await workdir(`bin-${tag}`, model);
-	const stDir = await workdir(`st-${tag}`, "tiny-mistral-st");
-	const opts = { threads, ...(chunkElements !== undefined ? { chunkElements } : {}) };
-	await mergeModels(parseRecipe(RECIPES[method]), { cwd: binDir, out: path.join(binDir, "out"), ...opts });
-	await mergeModels(parseRecipe(RECIPES[method]), { cwd: stDir, out: path.join(stDir, "out"), ...opts });
-	const got = await files(path.join(binDir, "out"));
-	expect(Object.keys(got)).toContain("model.safetensors");
-	expect(got).toEqual(await files(path.join(stDir, "out")));
-});
+] as const)(
+	"%s, %s, %d thread(s), chunks of %s elements: byte-identical to the safetensors twin",
+	async (model, method, threads, chunkElements) => {
+		const tag = `${model}-${method}-${threads}-${chunkElements ?? "whole"}`;
+		const binDir = await workdir(`bin-${tag}`, model);
+		const stDir = await workdir(`st-${tag}`, "tiny-mistral-st");
+		const opts = { threads, ...(chunkElements !== undefined ? { chunkElements } : {}) };
+		await mergeModels(parseRecipe(RECIPES[method]), { cwd: binDir, out: path.join(binDir, "out"), ...opts });
+		await mergeModels(parseRecipe(RECIPES[method]), { cwd: stDir, out: path.join(stDir, "out"), ...opts });
+		const got = await files(path.join(binDir, "out"));
+		expect(Object.keys(got)).toContain("model.safetensors");
+		expect(got).toEqual(await files(path.join(stDir, "out")));
+	},
+);

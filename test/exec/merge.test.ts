@@ -3,10 +3,10 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { ExecError, PlanError } from "../../src/errors.js";
+import type { MergeEvent } from "../../src/exec/events.js";
+import { mergeModels, mergeModelsIter } from "../../src/exec/merge-models.js";
 import { BUILTIN_METHODS } from "../../src/methods/registry.js";
 import { openModel } from "../../src/model/model-dir.js";
-import { mergeModels, mergeModelsIter } from "../../src/exec/merge-models.js";
-import type { MergeEvent } from "../../src/exec/events.js";
 import { parseRecipe } from "../../src/recipe/load.js";
 import { exists, useTempDir } from "../helpers/fs.js";
 import { writeTinyMistral } from "../helpers/tiny-model.js";
@@ -26,7 +26,9 @@ beforeAll(async () => {
 });
 
 async function sha(file: string): Promise<string> {
-	return createHash("sha256").update(await readFile(file)).digest("hex");
+	return createHash("sha256")
+		.update(await readFile(file))
+		.digest("hex");
 }
 
 /** Every tensor of the model in `refDir` has the same raw bytes in the model in `dir`. */
@@ -51,11 +53,25 @@ function recipeFor(name: string): string {
 		else if (def.required === true) per[k] = "0.5";
 	}
 	const global: Record<string, string> = {};
-	for (const [k, def] of Object.entries(m.params)) if (def.required === true) global[k] = k === "t" && name === "nearswap" ? "0.001" : "0.4";
-	const entries = models.map((p) => `  - model: ${p}\n    parameters: {${Object.entries(per).map(([k, v]) => `${k}: ${v}`).join(", ")}}`).join("\n");
+	for (const [k, def] of Object.entries(m.params))
+		if (def.required === true) global[k] = k === "t" && name === "nearswap" ? "0.001" : "0.4";
+	const entries = models
+		.map(
+			(p) =>
+				`  - model: ${p}\n    parameters: {${Object.entries(per)
+					.map(([k, v]) => `${k}: ${v}`)
+					.join(", ")}}`,
+		)
+		.join("\n");
 	const base = m.base === "none" ? "" : `base_model: ${A}\n`;
 	if (name === "passthrough") return `merge_method: passthrough\nmodels:\n  - model: ${B}\n`;
-	return `merge_method: ${name}\n${base}models:\n${entries}\n${Object.keys(global).length > 0 ? `parameters: {${Object.entries(global).map(([k, v]) => `${k}: ${v}`).join(", ")}}\n` : ""}seed: 7\n`;
+	return `merge_method: ${name}\n${base}models:\n${entries}\n${
+		Object.keys(global).length > 0
+			? `parameters: {${Object.entries(global)
+					.map(([k, v]) => `${k}: ${v}`)
+					.join(", ")}}\n`
+			: ""
+	}seed: 7\n`;
 }
 
 describe("end to end on tiny models", () => {
@@ -75,7 +91,10 @@ describe("end to end on tiny models", () => {
 			for (const n of merged.names()) {
 				expect(merged.info(n).shape).toEqual(input.info(n).shape);
 				const t = await merged.read(n);
-				expect(t.data.some((x) => Number.isNaN(x)), `${name}: NaN in ${n}`).toBe(false);
+				expect(
+					t.data.some((x) => Number.isNaN(x)),
+					`${name}: NaN in ${n}`,
+				).toBe(false);
 			}
 			expect(merged.metadata().format).toBe("pt");
 			expect(merged.metadata().merge_method).toBe(name);
@@ -94,19 +113,26 @@ describe("end to end on tiny models", () => {
 			[1, B],
 		] as const) {
 			const out = path.join(root(), `slerp-t${t}`);
-			await mergeModels(parseRecipe(`merge_method: slerp\nbase_model: ${A}\nmodels: [{model: ${A}}, {model: ${B}}]\nparameters: {t: ${t}}\n`), { out });
+			await mergeModels(
+				parseRecipe(`merge_method: slerp\nbase_model: ${A}\nmodels: [{model: ${A}}, {model: ${B}}]\nparameters: {t: ${t}}\n`),
+				{ out },
+			);
 			await expectSameTensorBytes(out, want);
 		}
 	});
 
 	test("linear of a model with itself is the model", async () => {
 		const out = path.join(root(), "linear-self");
-		await mergeModels(parseRecipe(`merge_method: linear\nmodels: [{model: ${B}, parameters: {weight: 0.3}}, {model: ${B}, parameters: {weight: 0.7}}]\n`), { out });
+		await mergeModels(
+			parseRecipe(`merge_method: linear\nmodels: [{model: ${B}, parameters: {weight: 0.3}}, {model: ${B}, parameters: {weight: 0.7}}]\n`),
+			{ out },
+		);
 		await expectSameTensorBytes(out, B);
 	});
 
 	test("same recipe and seed give byte-identical output; another seed changes DARE", async () => {
-		const yaml = (seed: number) => `merge_method: dare_ties\nbase_model: ${A}\nmodels: [{model: ${B}, parameters: {weight: 0.5, density: 0.5}}]\nseed: ${seed}\n`;
+		const yaml = (seed: number) =>
+			`merge_method: dare_ties\nbase_model: ${A}\nmodels: [{model: ${B}, parameters: {weight: 0.5, density: 0.5}}]\nseed: ${seed}\n`;
 		await mergeModels(parseRecipe(yaml(1)), { out: path.join(root(), "dare1") });
 		await mergeModels(parseRecipe(yaml(1)), { out: path.join(root(), "dare1b") });
 		await mergeModels(parseRecipe(yaml(2)), { out: path.join(root(), "dare2") });
@@ -117,7 +143,10 @@ describe("end to end on tiny models", () => {
 
 	test("a tiny shard size gives model-0000k-of-0000N shards and an index", async () => {
 		const out = path.join(root(), "sharded");
-		await mergeModels(parseRecipe(`merge_method: linear\nmodels: [{model: ${A}, parameters: {weight: 1}}, {model: ${B}, parameters: {weight: 1}}]\n`), { out, shardSize: 8192 });
+		await mergeModels(
+			parseRecipe(`merge_method: linear\nmodels: [{model: ${A}, parameters: {weight: 1}}, {model: ${B}, parameters: {weight: 1}}]\n`),
+			{ out, shardSize: 8192 },
+		);
 		const files = (await readdir(out)).filter((f) => f.endsWith(".safetensors")).sort();
 		expect(files.length).toBeGreaterThan(2);
 		expect(files[0]).toBe(`model-00001-of-${String(files.length).padStart(5, "0")}.safetensors`);
@@ -146,7 +175,10 @@ describe("end to end on tiny models", () => {
 	test("an aborted merge leaves neither the output nor a partial folder", async () => {
 		const out = path.join(root(), "aborted");
 		const controller = new AbortController();
-		const gen = mergeModelsIter(parseRecipe(`merge_method: linear\nmodels: [{model: ${A}, parameters: {weight: 1}}, {model: ${B}, parameters: {weight: 1}}]\n`), { out, signal: controller.signal });
+		const gen = mergeModelsIter(
+			parseRecipe(`merge_method: linear\nmodels: [{model: ${A}, parameters: {weight: 1}}, {model: ${B}, parameters: {weight: 1}}]\n`),
+			{ out, signal: controller.signal },
+		);
 		await expect(
 			(async () => {
 				for await (const e of gen) if (e.event === "tensor" && e.index === 3) controller.abort();
@@ -166,7 +198,9 @@ describe("end to end on tiny models", () => {
 
 	test("an output folder inside an input is refused; an existing output needs force", async () => {
 		const yaml = parseRecipe(`merge_method: linear\nmodels: [{model: ${A}, parameters: {weight: 1}}]\n`);
-		await expect(mergeModels(yaml, { out: path.join(A, "merged") })).rejects.toSatisfy((e) => e instanceof PlanError && e.kind === "OutputInsideInput");
+		await expect(mergeModels(yaml, { out: path.join(A, "merged") })).rejects.toSatisfy(
+			(e) => e instanceof PlanError && e.kind === "OutputInsideInput",
+		);
 		await expect(mergeModels(yaml, { out: root() })).rejects.toSatisfy((e) => e instanceof PlanError && e.kind === "OutputInsideInput");
 		const out = path.join(root(), "twice");
 		await mergeModels(yaml, { out });

@@ -3,13 +3,12 @@
  * method (the check is folded into the encode loops), and leaves no output; non-finite values that come from the
  * inputs are written as they are, as mergekit would, with a warning.
  */
-import { readdir } from "node:fs/promises";
-import { open } from "node:fs/promises";
+import { open, readdir } from "node:fs/promises";
 import path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { MethodError } from "../../src/errors.js";
-import { mergeModels } from "../../src/exec/merge-models.js";
 import type { MergeEvent } from "../../src/exec/events.js";
+import { mergeModels } from "../../src/exec/merge-models.js";
 import { openSafetensors } from "../../src/io/reader.js";
 import { openModel } from "../../src/model/model-dir.js";
 import { parseRecipe } from "../../src/recipe/load.js";
@@ -42,7 +41,10 @@ beforeAll(async () => {
 	await handle.close();
 });
 
-const linear = (a: string, b: string, w: string, extra = "") => parseRecipe(`merge_method: linear\nmodels:\n  - model: ${a}\n    parameters: {weight: ${w}}\n  - model: ${b}\n    parameters: {weight: ${w}}\n${extra}`);
+const linear = (a: string, b: string, w: string, extra = "") =>
+	parseRecipe(
+		`merge_method: linear\nmodels:\n  - model: ${a}\n    parameters: {weight: ${w}}\n  - model: ${b}\n    parameters: {weight: ${w}}\n${extra}`,
+	);
 
 /** Entries of the test folder whose name starts with `name` (the output and any leftover partial sibling). */
 async function leftovers(name: string): Promise<string[]> {
@@ -54,20 +56,26 @@ describe("non-finite values produced by a merge", () => {
 		["in this thread, whole tensors", { threads: 1 }],
 		["in worker threads", { threads: 2 }],
 		["streamed in chunks through the compiled bf16 encoder", { threads: 1, chunkElements: 1024 }],
-	])("linear with weights 1e308 and normalize: false is a Numerical MethodError naming the tensor; nothing is left (%s)", async (label, opts) => {
-		const name = `overflow-${label.split(" ")[1]}`;
-		const out = path.join(root(), name);
-		const err = await rejected(mergeModels(linear(A, B, "1e308", "parameters: {normalize: false}\n"), { out, ...opts }), MethodError);
-		expect(err.kind).toBe("Numerical");
-		expect(err.message).toMatch(/^linear: tensor "[^"]+": the merge produced /);
-		expect(err.message).toContain("Infinity");
-		expect(err.message).toContain("finite");
-		expect(await leftovers(name)).toEqual([]);
-	});
+	])(
+		"linear with weights 1e308 and normalize: false is a Numerical MethodError naming the tensor; nothing is left (%s)",
+		async (label, opts) => {
+			const name = `overflow-${label.split(" ")[1]}`;
+			const out = path.join(root(), name);
+			const err = await rejected(mergeModels(linear(A, B, "1e308", "parameters: {normalize: false}\n"), { out, ...opts }), MethodError);
+			expect(err.kind).toBe("Numerical");
+			expect(err.message).toMatch(/^linear: tensor "[^"]+": the merge produced /);
+			expect(err.message).toContain("Infinity");
+			expect(err.message).toContain("finite");
+			expect(await leftovers(name)).toEqual([]);
+		},
+	);
 
 	test("with --resume the failed merge stays a partial folder, never the output", async () => {
 		const out = path.join(root(), "overflow-resume");
-		const err = await rejected(mergeModels(linear(A, B, "1e308", "parameters: {normalize: false}\n"), { out, threads: 1, resume: true }), MethodError);
+		const err = await rejected(
+			mergeModels(linear(A, B, "1e308", "parameters: {normalize: false}\n"), { out, threads: 1, resume: true }),
+			MethodError,
+		);
 		expect(err.kind).toBe("Numerical");
 		expect(await exists(out)).toBe(false);
 		expect((await leftovers("overflow-resume")).every((e) => e !== "overflow-resume")).toBe(true);
@@ -75,7 +83,10 @@ describe("non-finite values produced by a merge", () => {
 
 	test("values that overflow float16 (70000 > 65504) are caught too, with the dtype named", async () => {
 		const out = path.join(root(), "overflow-f16");
-		const err = await rejected(mergeModels(linear(A, B, "1e5", "parameters: {normalize: false}\ndtype: float16\n"), { out, threads: 1 }), MethodError);
+		const err = await rejected(
+			mergeModels(linear(A, B, "1e5", "parameters: {normalize: false}\ndtype: float16\n"), { out, threads: 1 }),
+			MethodError,
+		);
 		expect(err.kind).toBe("Numerical");
 		expect(err.message).toContain("float16");
 		expect(await exists(out)).toBe(false);

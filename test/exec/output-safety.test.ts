@@ -3,15 +3,16 @@
  * Face cache are never overwritten, one run per output, resume leaves no orphan, an unfinished merge never opens
  * as a model, the saved recipe reproduces the output, and outputs get normal permissions.
  */
-import { createHash } from "node:crypto";
+
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rename, stat, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { ExecError, ModelError, PlanError } from "../../src/errors.js";
 import { mergeModels, mergeModelsIter } from "../../src/exec/merge-models.js";
-import { runMerge, drainMerge } from "../../src/exec/run.js";
+import { drainMerge, runMerge } from "../../src/exec/run.js";
 import { PROGRESS_FILE } from "../../src/io/output-folder.js";
 import { openModel } from "../../src/model/model-dir.js";
 import { buildPlan, closePlan } from "../../src/plan/plan.js";
@@ -34,20 +35,32 @@ beforeAll(async () => {
 /** sha256 of every file of a folder, by name (symlinks followed). */
 async function digest(dir: string, filter: (f: string) => boolean = () => true): Promise<Record<string, string>> {
 	const out: Record<string, string> = {};
-	for (const f of (await readdir(dir)).sort()) if (filter(f)) out[f] = createHash("sha256").update(await readFile(path.join(dir, f))).digest("hex");
+	for (const f of (await readdir(dir)).sort())
+		if (filter(f))
+			out[f] = createHash("sha256")
+				.update(await readFile(path.join(dir, f)))
+				.digest("hex");
 	return out;
 }
 const weights = (f: string) => f.endsWith(".safetensors") || f.endsWith(".index.json");
 
-const linear = (a: string, b: string) => `merge_method: linear\nmodels: [{model: ${a}, parameters: {weight: 0.5}}, {model: ${b}, parameters: {weight: 0.5}}]\n`;
-const dare = (seed: number) => `merge_method: dare_ties\nbase_model: ${A}\nmodels: [{model: ${B}, parameters: {weight: 0.7, density: 0.4}}]\nseed: ${seed}\n`;
+const linear = (a: string, b: string) =>
+	`merge_method: linear\nmodels: [{model: ${a}, parameters: {weight: 0.5}}, {model: ${b}, parameters: {weight: 0.5}}]\n`;
+const dare = (seed: number) =>
+	`merge_method: dare_ties\nbase_model: ${A}\nmodels: [{model: ${B}, parameters: {weight: 0.7, density: 0.4}}]\nseed: ${seed}\n`;
 
 /** Runs a resumable merge and stops it after `tensors` tensors; returns the partial folder it left. */
 async function interrupted(out: string, yaml: string, opts: { shardSize?: number; tensors?: number } = {}): Promise<string> {
 	const controller = new AbortController();
 	let seen = 0;
 	const run = async () => {
-		for await (const e of mergeModelsIter(parseRecipe(yaml), { out, threads: 1, resume: true, signal: controller.signal, ...(opts.shardSize !== undefined ? { shardSize: opts.shardSize } : {}) })) {
+		for await (const e of mergeModelsIter(parseRecipe(yaml), {
+			out,
+			threads: 1,
+			resume: true,
+			signal: controller.signal,
+			...(opts.shardSize !== undefined ? { shardSize: opts.shardSize } : {}),
+		})) {
 			if (e.event === "tensor" && ++seen >= (opts.tensors ?? 1)) controller.abort();
 		}
 	};
@@ -147,7 +160,9 @@ describe("one run per output; resume", () => {
 		expect(e.message).toContain("is an unfinished merge");
 		expect(e.message).toContain("resume with --resume or delete it");
 		// The partial folder cannot be used as an input either.
-		expect((await rejected(mergeModels(parseRecipe(linear(partial, A)), { out: path.join(root(), "from-partial") }), ModelError)).kind).toBe("UnfinishedMerge");
+		expect(
+			(await rejected(mergeModels(parseRecipe(linear(partial, A)), { out: path.join(root(), "from-partial") }), ModelError)).kind,
+		).toBe("UnfinishedMerge");
 		await mergeModels(parseRecipe(linear(A, B)), { out, resume: true });
 		await (await openModel(out)).close();
 		expect((await readdir(root())).filter((f) => f.startsWith("single"))).toEqual(["single"]);

@@ -24,12 +24,16 @@ beforeAll(async () => {
 async function digest(dir: string): Promise<Record<string, string>> {
 	const out: Record<string, string> = {};
 	for (const f of (await readdir(dir)).sort()) {
-		if (f.endsWith(".safetensors") || f.endsWith(".json")) out[f] = createHash("sha256").update(await readFile(path.join(dir, f))).digest("hex");
+		if (f.endsWith(".safetensors") || f.endsWith(".json"))
+			out[f] = createHash("sha256")
+				.update(await readFile(path.join(dir, f)))
+				.digest("hex");
 	}
 	return out;
 }
 
-const dareYaml = (seed = 3) => `merge_method: dare_ties\nbase_model: ${A}\nmodels: [{model: ${B}, parameters: {weight: 0.7, density: 0.4}}]\nseed: ${seed}\n`;
+const dareYaml = (seed = 3) =>
+	`merge_method: dare_ties\nbase_model: ${A}\nmodels: [{model: ${B}, parameters: {weight: 0.7, density: 0.4}}]\nseed: ${seed}\n`;
 
 describe("parallel execution and resume", () => {
 	test.each(["dare_ties", "ties", "slerp"])("%s: --threads 1, 2 and 3 give byte-identical shards", async (method) => {
@@ -66,7 +70,13 @@ describe("parallel execution and resume", () => {
 		let shardsDone = 0;
 		await expect(
 			(async () => {
-				for await (const e of mergeModelsIter(parseRecipe(dareYaml()), { out, shardSize: 20_000, threads: 1, resume: true, signal: controller.signal })) {
+				for await (const e of mergeModelsIter(parseRecipe(dareYaml()), {
+					out,
+					shardSize: 20_000,
+					threads: 1,
+					resume: true,
+					signal: controller.signal,
+				})) {
 					if (e.event === "shardWritten" && ++shardsDone === 3) controller.abort();
 				}
 			})(),
@@ -93,14 +103,23 @@ describe("parallel execution and resume", () => {
 		const controller = new AbortController();
 		await expect(
 			(async () => {
-				for await (const e of mergeModelsIter(parseRecipe(dareYaml()), { out, shardSize: 20_000, threads: 1, resume: true, signal: controller.signal })) {
+				for await (const e of mergeModelsIter(parseRecipe(dareYaml()), {
+					out,
+					shardSize: 20_000,
+					threads: 1,
+					resume: true,
+					signal: controller.signal,
+				})) {
 					if (e.event === "shardWritten") controller.abort();
 				}
 			})(),
 		).rejects.toBeInstanceOf(ExecError);
 		const partial = path.join(root(), (await readdir(root())).find((f) => f.startsWith("corrupt.partial-"))!);
 		const fs = await import("node:fs/promises");
-		const h = await fs.open(path.join(partial, `model-00001-of-${(await readdir(partial)).find((f) => f.startsWith("model-00001-of-"))!.slice(15)}`), "r+");
+		const h = await fs.open(
+			path.join(partial, `model-00001-of-${(await readdir(partial)).find((f) => f.startsWith("model-00001-of-"))!.slice(15)}`),
+			"r+",
+		);
 		const size = (await h.stat()).size;
 		await h.write(new Uint8Array([0xff, 0xfe]), 0, 2, size - 2);
 		await h.close();
@@ -121,7 +140,13 @@ describe("parallel execution and resume", () => {
 		const controller = new AbortController();
 		await expect(
 			(async () => {
-				for await (const e of mergeModelsIter(parseRecipe(dareYaml(3)), { out, shardSize: 20_000, threads: 1, resume: true, signal: controller.signal })) {
+				for await (const e of mergeModelsIter(parseRecipe(dareYaml(3)), {
+					out,
+					shardSize: 20_000,
+					threads: 1,
+					resume: true,
+					signal: controller.signal,
+				})) {
 					if (e.event === "shardWritten") controller.abort();
 				}
 			})(),
@@ -139,13 +164,28 @@ describe("chunked streaming of large tensors", () => {
 	test.each([
 		["linear", `merge_method: linear\nmodels: [{model: $A, parameters: {weight: 0.3}}, {model: $B, parameters: {weight: 0.7}}]\n`],
 		["task_arithmetic", `merge_method: task_arithmetic\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 0.8}}]\n`],
-		["dare_ties (inverse_density)", `merge_method: dare_ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 0.5, density: 0.5}}]\nparameters: {rescale: inverse_density}\nseed: 5\n`],
-		["dare_linear (no rescale)", `merge_method: dare_linear\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 0.5, density: 0.3}}]\nparameters: {rescale: false}\n`],
+		[
+			"dare_ties (inverse_density)",
+			`merge_method: dare_ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 0.5, density: 0.5}}]\nparameters: {rescale: inverse_density}\nseed: 5\n`,
+		],
+		[
+			"dare_linear (no rescale)",
+			`merge_method: dare_linear\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 0.5, density: 0.3}}]\nparameters: {rescale: false}\n`,
+		],
 		["passthrough", `merge_method: passthrough\nmodels: [{model: $B, parameters: {scale: 0.5}}]\n`],
 		["slerp", `merge_method: slerp\nbase_model: $A\nmodels: [{model: $B}]\nparameters: {t: [0, 0.3, 1]}\n`],
-		["ties (L1 rescale)", `merge_method: ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 0.6, density: 0.3}}]\nparameters: {rescale: true}\n`],
-		["dare_ties (L1 rescale)", `merge_method: dare_ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 0.5, density: 0.5}}]\nseed: 9\n`],
-		["breadcrumbs_ties", `merge_method: breadcrumbs_ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 0.5, density: 0.4, gamma: 0.05}}]\n`],
+		[
+			"ties (L1 rescale)",
+			`merge_method: ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 0.6, density: 0.3}}]\nparameters: {rescale: true}\n`,
+		],
+		[
+			"dare_ties (L1 rescale)",
+			`merge_method: dare_ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 0.5, density: 0.5}}]\nseed: 9\n`,
+		],
+		[
+			"breadcrumbs_ties",
+			`merge_method: breadcrumbs_ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 0.5, density: 0.4, gamma: 0.05}}]\n`,
+		],
 	])("%s: streaming in 1024-element chunks gives the same bytes as whole tensors", async (label, yaml) => {
 		const text = yaml.replaceAll("$A", A).replaceAll("$B", B);
 		const slug = label.replace(/\W+/g, "-");

@@ -50,7 +50,9 @@ async function json(dir: string, file: string): Promise<Record<string, any>> {
 }
 
 const linear = (a: string, b: string, extra: string, wa = 1, wb = 3) =>
-	parseRecipe(`merge_method: linear\nbase_model: ${a}\nmodels:\n  - model: ${a}\n    parameters: {weight: ${wa}}\n  - model: ${b}\n    parameters: {weight: ${wb}}\ndtype: float32\n${extra}`);
+	parseRecipe(
+		`merge_method: linear\nbase_model: ${a}\nmodels:\n  - model: ${a}\n    parameters: {weight: ${wa}}\n  - model: ${b}\n    parameters: {weight: ${wb}}\ndtype: float32\n${extra}`,
+	);
 
 describe("tokenizer_source: union", () => {
 	test("base + chatml: 66 tokens; the chat markers' rows come from the chatml model; every id decodes as in its source", async () => {
@@ -70,7 +72,11 @@ describe("tokenizer_source: union", () => {
 				// Shared tokens: the weighted mean. The chat markers: both models use the chatml rows, so the result is them.
 				const x = await row(ma, tensor, 10);
 				const y = await row(mb, tensor, 10);
-				expectClose(await row(mo, tensor, 10), x.map((v, i) => (v + 3 * y[i]!) / 4), 1e-6);
+				expectClose(
+					await row(mo, tensor, 10),
+					x.map((v, i) => (v + 3 * y[i]!) / 4),
+					1e-6,
+				);
 				for (const id of [64, 65]) expectClose(await row(mo, tensor, id), await row(mb, tensor, id), 1e-6);
 			}
 		});
@@ -87,7 +93,8 @@ describe("tokenizer_source: union", () => {
 		const vo = (await json(out, "tokenizer.json")).model.vocab as Record<string, number>;
 		expect(Object.keys(vo)).toHaveLength(67);
 		expect([vo["\u2581th"], vo["\u2581the"], vo.ou]).toEqual([64, 65, 66]);
-		for (const [token, id] of Object.entries(vo)) expect(decodeOne(to, id), token).toBe(id < 64 ? decodeOne(ta, id) : decodeOne(tb, vb[token]!));
+		for (const [token, id] of Object.entries(vo))
+			expect(decodeOne(to, id), token).toBe(id < 64 ? decodeOne(ta, id) : decodeOne(tb, vb[token]!));
 		// The donor's merges came along: " the" is one token, as in the extended model.
 		expect(to.encode("the", { add_special_tokens: false }).ids).toEqual([65]);
 		expect(tb.encode("the", { add_special_tokens: false }).ids).toEqual([vb["\u2581the"]]);
@@ -96,7 +103,11 @@ describe("tokenizer_source: union", () => {
 			for (const token of ["a", "\u2581A", "es", "<s>"]) {
 				const x = await row(ma, t, vo[token]!);
 				const y = await row(mb, t, vb[token]!);
-				expectClose(await row(mo, t, vo[token]!), x.map((v, i) => (v + 3 * y[i]!) / 4), 1e-6);
+				expectClose(
+					await row(mo, t, vo[token]!),
+					x.map((v, i) => (v + 3 * y[i]!) / 4),
+					1e-6,
+				);
 			}
 			for (const token of ["\u2581th", "\u2581the", "ou"]) expectClose(await row(mo, t, vo[token]!), await row(mb, t, vb[token]!), 1e-6);
 		});
@@ -239,8 +250,16 @@ describe("the tokenizer: block", () => {
 	test("a token source that lacks the token, or a model outside the merge, fails before any tensor is read", async () => {
 		const a = await model("e-base", 17, 64, baseFiles());
 		const b = await model("e-chatml", 18, 66, chatmlFiles());
-		await expect(buildPlan(linear(a, b, `tokenizer:\n  tokens:\n    "<|im_start|>": {source: ${a}}\n`))).rejects.toMatchObject({ name: "TokenizerError", kind: "MissingToken" });
-		await expect(buildPlan(linear(a, b, `tokenizer:\n  tokens:\n    "x": {source: {kind: model_token, model: ${a}, token_id: 99}}\n`))).rejects.toMatchObject({ name: "TokenizerError", kind: "MissingToken" });
-		await expect(buildPlan(linear(a, b, `tokenizer:\n  tokens:\n    "x": {source: /nowhere/model}\n`))).rejects.toMatchObject({ name: "TokenizerError", kind: "Invalid" });
+		await expect(buildPlan(linear(a, b, `tokenizer:\n  tokens:\n    "<|im_start|>": {source: ${a}}\n`))).rejects.toMatchObject({
+			name: "TokenizerError",
+			kind: "MissingToken",
+		});
+		await expect(
+			buildPlan(linear(a, b, `tokenizer:\n  tokens:\n    "x": {source: {kind: model_token, model: ${a}, token_id: 99}}\n`)),
+		).rejects.toMatchObject({ name: "TokenizerError", kind: "MissingToken" });
+		await expect(buildPlan(linear(a, b, `tokenizer:\n  tokens:\n    "x": {source: /nowhere/model}\n`))).rejects.toMatchObject({
+			name: "TokenizerError",
+			kind: "Invalid",
+		});
 	});
 });

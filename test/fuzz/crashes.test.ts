@@ -31,7 +31,11 @@ describe("recipe loader", () => {
 		["an alias of a list as a key", `${MODELS}x: &k [1]\n*k : 2\n`, ""],
 		// Found while profiling the fuzzer: the yaml library resolves each alias by walking the document, so 8,000
 		// distinct anchors each aliased once took 10 s (quadratic; a 4 MB recipe would take hours). 101 are refused.
-		["101 aliases of distinct anchors", `merge_method: linear\nmodels:\n${Array.from({ length: 101 }, (_, i) => `  - model: &m${i} m${i}\n`).join("")}${Array.from({ length: 101 }, (_, i) => `  - model: *m${i}\n`).join("")}`, "models[201].model"],
+		[
+			"101 aliases of distinct anchors",
+			`merge_method: linear\nmodels:\n${Array.from({ length: 101 }, (_, i) => `  - model: &m${i} m${i}\n`).join("")}${Array.from({ length: 101 }, (_, i) => `  - model: *m${i}\n`).join("")}`,
+			"models[201].model",
+		],
 	])("%s is a Yaml RecipeError", (_, text, path) => {
 		const err = caught(() => parseRecipe(text, "fuzz.yml"), RecipeError);
 		expect(err.kind).toBe("Yaml");

@@ -39,7 +39,12 @@ describe("quick fuzz run", () => {
 
 describe("npm run fuzz", () => {
 	const fuzz = (args: string[], env: Record<string, string> = {}) =>
-		spawnSync(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "fuzz", "main.ts"), ...args], { cwd: REPO_ROOT, encoding: "utf8", env: { ...process.env, ...env }, timeout: 120_000 });
+		spawnSync(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "fuzz", "main.ts"), ...args], {
+			cwd: REPO_ROOT,
+			encoding: "utf8",
+			env: { ...process.env, ...env },
+			timeout: 120_000,
+		});
 
 	test("prints the tally and exits 0 when every case passes", () => {
 		const run = fuzz(["--cases", "40", "--seed", "3"]);

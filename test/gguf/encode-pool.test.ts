@@ -24,7 +24,10 @@ const r = await exportGguf(${JSON.stringify(join(tmp(), "m"))}, { type: "q8_0", 
 console.log("exported", r.tensors);
 `,
 	);
-	const child = spawn(process.execPath, ["--import", "tsx", script], { cwd: join(import.meta.dirname, "..", ".."), stdio: ["ignore", "pipe", "pipe"] });
+	const child = spawn(process.execPath, ["--import", "tsx", script], {
+		cwd: join(import.meta.dirname, "..", ".."),
+		stdio: ["ignore", "pipe", "pipe"],
+	});
 	let out = "";
 	let err = "";
 	child.stdout.on("data", (d: Buffer) => (out += d.toString()));

@@ -6,20 +6,20 @@
  */
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { exportGguf } from "../../src/gguf/export.js";
 import { toMistralConfig } from "../../src/eval/mistral-config.js";
 import { loadReferenceWeights, referenceForward } from "../../src/eval/reference.js";
+import { exportGguf } from "../../src/gguf/export.js";
 import { openModel } from "../../src/model/model-dir.js";
-import { writeTinyMistral, type TinyMistralOptions } from "../helpers/tiny-model.js";
 import { useTempDir } from "../helpers/fs.js";
 import { argmax, loadGguf, logSoftmax, maxAbsDiff, nextTokenLogProbs, testLlama } from "../helpers/llama.js";
+import { type TinyMistralOptions, writeTinyMistral } from "../helpers/tiny-model.js";
 
 const root = useTempDir("lm-merge-gguf-llama-");
 
 const BASE = { layers: 2, hidden: 32, intermediate: 64, heads: 4, kvHeads: 2, vocab: 64, initStd: 0.3, dtype: "F32" } as const;
 
 const MODELS: Record<string, TinyMistralOptions> = {
-	"gqa": { ...BASE, seed: 11 },
+	gqa: { ...BASE, seed: 11 },
 	"tied embeddings": { ...BASE, seed: 12, tieEmbeddings: true },
 	"head_dim 16 (hidden/heads is 8)": { ...BASE, seed: 13, headDim: 16 },
 	"rope_theta 1e6, mha": { ...BASE, seed: 14, ropeTheta: 1e6, kvHeads: 4 },
@@ -36,7 +36,11 @@ afterAll(async () => {
 });
 
 /** Exports `opts` as `type` and returns, per prompt, llama.cpp's and the reference's next-token log-probabilities. */
-async function compare(label: string, opts: TinyMistralOptions, type: "f32" | "f16" | "bf16"): Promise<Array<{ ids: number[]; got: Float64Array; want: Float64Array }>> {
+async function compare(
+	label: string,
+	opts: TinyMistralOptions,
+	type: "f32" | "f16" | "bf16",
+): Promise<Array<{ ids: number[]; got: Float64Array; want: Float64Array }>> {
 	const dir = join(root(), label.replace(/[^a-z0-9]+/gi, "-"));
 	await writeTinyMistral(dir, { ...opts, force: true });
 	const out = join(dir, `model-${type}.gguf`);
@@ -50,7 +54,11 @@ async function compare(label: string, opts: TinyMistralOptions, type: "f32" | "f
 		const rows = [];
 		for (const ids of PROMPTS) {
 			const logits = referenceForward(cfg, weights, ids);
-			rows.push({ ids, got: await nextTokenLogProbs(model, ids, cfg.vocab), want: logSoftmax(logits, (ids.length - 1) * cfg.vocab, cfg.vocab) });
+			rows.push({
+				ids,
+				got: await nextTokenLogProbs(model, ids, cfg.vocab),
+				want: logSoftmax(logits, (ids.length - 1) * cfg.vocab, cfg.vocab),
+			});
 		}
 		return rows;
 	} finally {

@@ -7,16 +7,16 @@
  */
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { exportGguf, type ExportGgufResult } from "../../src/gguf/export.js";
+import { type MistralConfig, toMistralConfig } from "../../src/eval/mistral-config.js";
+import { referenceForward } from "../../src/eval/reference.js";
+import { type ExportGgufResult, exportGguf } from "../../src/gguf/export.js";
 import { GGUF_EXPORT_TYPES, type GgufExportType } from "../../src/gguf/mix.js";
 import { unpermuteRotaryRows } from "../../src/gguf/names.js";
 import { openGguf } from "../../src/gguf/reader.js";
-import { toMistralConfig, type MistralConfig } from "../../src/eval/mistral-config.js";
-import { referenceForward } from "../../src/eval/reference.js";
 import { openModel } from "../../src/model/model-dir.js";
-import { writeTinyMistral } from "../helpers/tiny-model.js";
 import { useTempDir } from "../helpers/fs.js";
 import { argmax, loadGguf, logSoftmax, maxAbsDiff, nextTokenLogProbs, testLlama } from "../helpers/llama.js";
+import { writeTinyMistral } from "../helpers/tiny-model.js";
 
 const root = useTempDir("lm-merge-gguf-types-");
 const VOCAB = 96;
@@ -46,10 +46,21 @@ const results = new Map<GgufExportType, ExportGgufResult>();
 const logProbs = new Map<GgufExportType, Float64Array[]>();
 const dequantized = new Map<GgufExportType, Float64Array[]>();
 
-const HF_GLOBAL: Record<string, string> = { token_embd: "model.embed_tokens.weight", output_norm: "model.norm.weight", output: "lm_head.weight" };
+const HF_GLOBAL: Record<string, string> = {
+	token_embd: "model.embed_tokens.weight",
+	output_norm: "model.norm.weight",
+	output: "lm_head.weight",
+};
 const HF_LAYER: Record<string, string> = {
-	attn_norm: "input_layernorm", attn_q: "self_attn.q_proj", attn_k: "self_attn.k_proj", attn_v: "self_attn.v_proj", attn_output: "self_attn.o_proj",
-	ffn_norm: "post_attention_layernorm", ffn_gate: "mlp.gate_proj", ffn_up: "mlp.up_proj", ffn_down: "mlp.down_proj",
+	attn_norm: "input_layernorm",
+	attn_q: "self_attn.q_proj",
+	attn_k: "self_attn.k_proj",
+	attn_v: "self_attn.v_proj",
+	attn_output: "self_attn.o_proj",
+	ffn_norm: "post_attention_layernorm",
+	ffn_gate: "mlp.gate_proj",
+	ffn_up: "mlp.up_proj",
+	ffn_down: "mlp.down_proj",
 };
 
 /** Next-token log-probabilities of the float64 reference on the weights decoded back from a GGUF file. */
@@ -61,7 +72,10 @@ async function referenceOnFile(path: string, cfg: MistralConfig): Promise<Float6
 			let data = await g.readF32(t.name);
 			const m = /^blk\.(\d+)\.(\w+)\.weight$/.exec(t.name);
 			if (m !== null && (m[2] === "attn_q" || m[2] === "attn_k")) data = unpermuteRotaryRows(data, t.dims[0]!, cfg.headDim);
-			w.set(m !== null ? `model.layers.${m[1]}.${HF_LAYER[m[2]!]}.weight` : HF_GLOBAL[t.name.replace(/\.weight$/, "")]!, Float64Array.from(data));
+			w.set(
+				m !== null ? `model.layers.${m[1]}.${HF_LAYER[m[2]!]}.weight` : HF_GLOBAL[t.name.replace(/\.weight$/, "")]!,
+				Float64Array.from(data),
+			);
 		}
 	} finally {
 		await g.close();
@@ -71,7 +85,17 @@ async function referenceOnFile(path: string, cfg: MistralConfig): Promise<Float6
 
 beforeAll(async () => {
 	const dir = join(root(), "model");
-	await writeTinyMistral(dir, { seed: 21, layers: 8, hidden: 256, intermediate: 512, heads: 4, kvHeads: 2, vocab: VOCAB, initStd: 0.05, dtype: "BF16" });
+	await writeTinyMistral(dir, {
+		seed: 21,
+		layers: 8,
+		hidden: 256,
+		intermediate: 512,
+		heads: 4,
+		kvHeads: 2,
+		vocab: VOCAB,
+		initStd: 0.05,
+		dtype: "BF16",
+	});
 	const src = await openModel(dir);
 	const cfg = toMistralConfig(src.config!, src.location);
 	await src.close();
@@ -99,7 +123,9 @@ describe.each(GGUF_EXPORT_TYPES.filter((t) => t !== "f32"))("%s", (type) => {
 		const ref = logProbs.get("f32")!;
 		const got = logProbs.get(type)!;
 		const diffs = got.map((row, i) => maxAbsDiff(row, ref[i]!).max);
-		console.log(`${type}: ${results.get(type)!.bytes} bytes, max |Δ log p| vs f32 per prompt: ${diffs.map((d) => d.toExponential(2)).join(", ")}`);
+		console.log(
+			`${type}: ${results.get(type)!.bytes} bytes, max |Δ log p| vs f32 per prompt: ${diffs.map((d) => d.toExponential(2)).join(", ")}`,
+		);
 		console.log(`f32 leads: ${ref.map((r) => lead(r).toFixed(3)).join(", ")}`);
 		const clear = PROMPTS.map((_, i) => i).filter((i) => lead(ref[i]!) >= CLEAR_LEAD);
 		expect(clear.length).toBeGreaterThanOrEqual(2);

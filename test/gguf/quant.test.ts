@@ -33,7 +33,16 @@ describe("dequantizing hand-built blocks", () => {
 
 	test("Q5_1: value = d·q + m with d = 0.5, m = −1", () => {
 		// qh = 0xFFFF0000: values 16..31 get +16.
-		const block = Uint8Array.from([...F16_HALF, 0x00, 0xbc, 0x00, 0x00, 0xff, 0xff, ...Array.from({ length: 16 }, (_, j) => 15 - j + (j << 4))]);
+		const block = Uint8Array.from([
+			...F16_HALF,
+			0x00,
+			0xbc,
+			0x00,
+			0x00,
+			0xff,
+			0xff,
+			...Array.from({ length: 16 }, (_, j) => 15 - j + (j << 4)),
+		]);
 		const want = [...Array.from({ length: 16 }, (_, j) => 0.5 * (15 - j) - 1), ...Array.from({ length: 16 }, (_, j) => 0.5 * (j + 16) - 1)];
 		expect([...decodeRows("Q5_1", block)]).toEqual(want);
 	});
@@ -81,7 +90,7 @@ describe("dequantizing hand-built blocks", () => {
 
 describe("encoding", () => {
 	test("Q8_0 reproduces values on its grid exactly (amax 63.5 → d = 0.5)", () => {
-		const x = Float32Array.from({ length: 64 }, (_, i) => 0.5 * ((i * 37) % 255 - 127));
+		const x = Float32Array.from({ length: 64 }, (_, i) => 0.5 * (((i * 37) % 255) - 127));
 		x[0] = 63.5;
 		x[32] = -63.5;
 		expect([...decodeRows("Q8_0", encodeRows("Q8_0", x))]).toEqual([...x]);
@@ -92,14 +101,17 @@ describe("encoding", () => {
 		expect([...decodeRows("Q4_0", encodeRows("Q4_0", x))]).toEqual([...x]);
 	});
 
-	test.each(["Q4_0", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K"] as GgmlType[])("%s: zeros stay zeros; a constant block stays close; sizes follow the block table", (type) => {
-		const n = 512;
-		const zeros = encodeRows(type, new Float32Array(n));
-		expect(zeros.byteLength).toBe((n / GGML_TYPES[type].block) * GGML_TYPES[type].bytes);
-		expect([...decodeRows(type, zeros)].every((v) => v === 0)).toBe(true);
-		const c = decodeRows(type, encodeRows(type, new Float32Array(n).fill(0.3)));
-		for (const v of c) expect(Math.abs(v - 0.3)).toBeLessThan(0.3 * 0.02);
-	});
+	test.each(["Q4_0", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K"] as GgmlType[])(
+		"%s: zeros stay zeros; a constant block stays close; sizes follow the block table",
+		(type) => {
+			const n = 512;
+			const zeros = encodeRows(type, new Float32Array(n));
+			expect(zeros.byteLength).toBe((n / GGML_TYPES[type].block) * GGML_TYPES[type].bytes);
+			expect([...decodeRows(type, zeros)].every((v) => v === 0)).toBe(true);
+			const c = decodeRows(type, encodeRows(type, new Float32Array(n).fill(0.3)));
+			for (const v of c) expect(Math.abs(v - 0.3)).toBeLessThan(0.3 * 0.02);
+		},
+	);
 
 	test("rows that are not whole blocks are refused", () => {
 		expect(() => encodeRows("Q4_K", new Float32Array(128))).toThrow(RangeError);

@@ -9,13 +9,13 @@ import { GgufError } from "../../src/errors.js";
 import { GGUF_MAGIC } from "../../src/gguf/constants.js";
 import { exportGguf, exportGgufIter } from "../../src/gguf/export.js";
 import { layoutGguf } from "../../src/gguf/layout.js";
-import { ByteSink, gguf, type GgufMetadata } from "../../src/gguf/metadata.js";
+import { ByteSink, type GgufMetadata, gguf } from "../../src/gguf/metadata.js";
 import { unpermuteRotaryRows } from "../../src/gguf/names.js";
 import { openGguf } from "../../src/gguf/reader.js";
 import { TokenType } from "../../src/gguf/vocab.js";
 import { openModel } from "../../src/model/model-dir.js";
-import { writeTinyMistral } from "../helpers/tiny-model.js";
 import { useTempDir } from "../helpers/fs.js";
+import { writeTinyMistral } from "../helpers/tiny-model.js";
 
 const root = useTempDir("lm-merge-gguf-reader-");
 
@@ -25,10 +25,18 @@ const HF: Record<string, string> = {
 	"output.weight": "lm_head.weight",
 };
 const LAYER: Record<string, string> = {
-	attn_norm: "input_layernorm", attn_q: "self_attn.q_proj", attn_k: "self_attn.k_proj", attn_v: "self_attn.v_proj", attn_output: "self_attn.o_proj",
-	ffn_norm: "post_attention_layernorm", ffn_gate: "mlp.gate_proj", ffn_up: "mlp.up_proj", ffn_down: "mlp.down_proj",
+	attn_norm: "input_layernorm",
+	attn_q: "self_attn.q_proj",
+	attn_k: "self_attn.k_proj",
+	attn_v: "self_attn.v_proj",
+	attn_output: "self_attn.o_proj",
+	ffn_norm: "post_attention_layernorm",
+	ffn_gate: "mlp.gate_proj",
+	ffn_up: "mlp.up_proj",
+	ffn_down: "mlp.down_proj",
 };
-const hfName = (g: string) => HF[g] ?? g.replace(/^blk\.(\d+)\.(\w+)\.weight$/, (_, l: string, m: string) => `model.layers.${l}.${LAYER[m]}.weight`);
+const hfName = (g: string) =>
+	HF[g] ?? g.replace(/^blk\.(\d+)\.(\w+)\.weight$/, (_, l: string, m: string) => `model.layers.${l}.${LAYER[m]}.weight`);
 
 describe("an export read back", () => {
 	test.each(["f32", "bf16"] as const)("%s: every metadata key and every tensor equals the source", async (type) => {
@@ -39,9 +47,13 @@ describe("an export read back", () => {
 		const g = await openGguf(out);
 		const src = await openModel(dir);
 		try {
-			const m = Object.fromEntries([...g.metadata].map(([k, v]) => [k, v.kind === "array" ? Array.from(v.value as ArrayLike<unknown>) : v.value]));
+			const m = Object.fromEntries(
+				[...g.metadata].map(([k, v]) => [k, v.kind === "array" ? Array.from(v.value as ArrayLike<unknown>) : v.value]),
+			);
 			const tj = JSON.parse(await readFile(join(dir, "tokenizer.json"), "utf8")) as { model: { vocab: Record<string, number> } };
-			const tokens = Object.entries(tj.model.vocab).sort((a, b) => a[1] - b[1]).map(([t]) => t);
+			const tokens = Object.entries(tj.model.vocab)
+				.sort((a, b) => a[1] - b[1])
+				.map(([t]) => t);
 			expect(g.version).toBe(3);
 			expect(m).toEqual({
 				"general.architecture": "llama",
@@ -63,7 +75,9 @@ describe("an export read back", () => {
 				"tokenizer.ggml.model": "llama",
 				"tokenizer.ggml.tokens": tokens,
 				"tokenizer.ggml.scores": expect.any(Array),
-				"tokenizer.ggml.token_type": tokens.map((_token, i) => (i === 0 ? TokenType.UNKNOWN : i < 3 ? TokenType.CONTROL : TokenType.NORMAL)),
+				"tokenizer.ggml.token_type": tokens.map((_token, i) =>
+					i === 0 ? TokenType.UNKNOWN : i < 3 ? TokenType.CONTROL : TokenType.NORMAL,
+				),
 				"tokenizer.ggml.bos_token_id": 1,
 				"tokenizer.ggml.eos_token_id": 2,
 				"tokenizer.ggml.unknown_token_id": 0,
@@ -107,7 +121,10 @@ function validFile(extra: GgufMetadata = new Map()): Uint8Array {
 async function expectKind(bytes: Uint8Array, kind: GgufError["kind"]): Promise<void> {
 	const file = join(root(), `bad-${kind}-${Math.random().toString(36).slice(2)}.gguf`);
 	await writeFile(file, bytes);
-	const err = await openGguf(file).then(() => undefined, (e: unknown) => e);
+	const err = await openGguf(file).then(
+		() => undefined,
+		(e: unknown) => e,
+	);
 	expect(err).toBeInstanceOf(GgufError);
 	expect((err as GgufError).kind).toBe(kind);
 	expect((err as GgufError).message).toContain(file);
@@ -218,7 +235,10 @@ describe("writing", () => {
 		const out = join(root(), "w-out", "m.gguf");
 		await exportGguf(dir, { type: "f16", out });
 		const before = await readFile(out);
-		const err = await exportGguf(dir, { type: "f32", out }).then(() => undefined, (e: unknown) => e);
+		const err = await exportGguf(dir, { type: "f32", out }).then(
+			() => undefined,
+			(e: unknown) => e,
+		);
 		expect((err as GgufError).kind).toBe("OutputExists");
 		expect(await readFile(out)).toEqual(before);
 		await exportGguf(dir, { type: "f32", out, force: true });
@@ -239,7 +259,10 @@ describe("writing", () => {
 		await writeTinyMistral(dir, { seed: 2 });
 		const controller = new AbortController();
 		controller.abort();
-		const err = await exportGguf(dir, { type: "q8_0", out: join(root(), "w2-out", "m.gguf"), signal: controller.signal }).then(() => undefined, (e: unknown) => e);
+		const err = await exportGguf(dir, { type: "q8_0", out: join(root(), "w2-out", "m.gguf"), signal: controller.signal }).then(
+			() => undefined,
+			(e: unknown) => e,
+		);
 		expect((err as { kind?: string }).kind).toBe("Interrupted");
 		expect(await readdir(join(root(), "w2-out"))).toEqual([]);
 	});
@@ -259,7 +282,10 @@ describe("writing", () => {
 	test("a model without tokenizer.json is refused before anything is written", async () => {
 		const dir = join(root(), "w3");
 		await writeTinyMistral(dir, { seed: 3, tokenizer: false });
-		const err = await exportGguf(dir, { type: "f16", out: join(root(), "w3.gguf") }).then(() => undefined, (e: unknown) => e);
+		const err = await exportGguf(dir, { type: "f16", out: join(root(), "w3.gguf") }).then(
+			() => undefined,
+			(e: unknown) => e,
+		);
 		expect((err as GgufError).kind).toBe("UnsupportedTokenizer");
 	});
 });

@@ -6,20 +6,20 @@
  */
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { LlamaModel } from "node-llama-cpp";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { planPrompts } from "../../src/eval/prompt.js";
 import { loadTasks } from "../../src/eval/tasks/load-tasks.js";
 import { loadTokenizer, type Tokenizer } from "../../src/eval/tokenizer.js";
+import { TINY_BYTE_FALLBACK_VOCAB, tinyTokenizerFiles } from "../../src/fixtures/tiny-tokenizer.js";
 import { exportGguf } from "../../src/gguf/export.js";
 import { openGguf } from "../../src/gguf/reader.js";
 import { consistencyIssues, ggufVocab } from "../../src/gguf/vocab.js";
-import { TINY_BYTE_FALLBACK_VOCAB, tinyTokenizerFiles } from "../../src/fixtures/tiny-tokenizer.js";
+import { mistralTokenizerJson, writeMistralTokenizer } from "../fixtures/eval/mistral-tokenizer.js";
 import { REPO_ROOT } from "../helpers/cli.js";
-import { writeTinyMistral } from "../helpers/tiny-model.js";
 import { useTempDir } from "../helpers/fs.js";
 import { loadGguf, testLlama } from "../helpers/llama.js";
-import { mistralTokenizerJson, writeMistralTokenizer } from "../fixtures/eval/mistral-tokenizer.js";
+import { writeTinyMistral } from "../helpers/tiny-model.js";
 
 const root = useTempDir("lm-merge-gguf-tok-");
 const DATA = join(REPO_ROOT, "examples", "data");
@@ -92,7 +92,13 @@ describe("bundled sample prompts", () => {
 		const { tok, model } = await exported(dir);
 		try {
 			expectSameTokens(tok, model, prompts);
-			expectSameTokens(tok, model, ["", "Ünïcödé → 漢字 🙂", "   leading spaces", "tabs\tand\r\nCRLF", "ST-segment elevation in leads II, III and aVF."]);
+			expectSameTokens(tok, model, [
+				"",
+				"Ünïcödé → 漢字 🙂",
+				"   leading spaces",
+				"tabs\tand\r\nCRLF",
+				"ST-segment elevation in leads II, III and aVF.",
+			]);
 		} finally {
 			await model.dispose();
 		}
@@ -116,7 +122,13 @@ describe("the vocabulary's special tokens and scores", () => {
 		const merges = json.model.merges.filter(([a, b]) => !(a === "\u2581" && b === "**"));
 		const v = ggufVocab({ ...json, model: { ...json.model, merges } }, {}, 64, "tiny");
 		expect(v.inconsistent).toEqual(["\u2581**"]);
-		expect(consistencyIssues(v.tokens, v.types, merges.map(([a, b]) => [a!, b!]))).toEqual(["\u2581**"]);
+		expect(
+			consistencyIssues(
+				v.tokens,
+				v.types,
+				merges.map(([a, b]) => [a!, b!]),
+			),
+		).toEqual(["\u2581**"]);
 	});
 
 	test("the exported tiny tokenizer without byte fallback carries a warning; its file still loads", async () => {

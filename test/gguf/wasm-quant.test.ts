@@ -12,8 +12,8 @@ import { GGML_TYPES, type GgmlType } from "../../src/gguf/constants.js";
 import { encodeRows } from "../../src/gguf/encode.js";
 import { encodeInArena, hasCompiledEncoder } from "../../src/gguf/wasm-encode.js";
 import { rngKey, uniformAt } from "../../src/tensor/rng.js";
-import { GGUF_QUANT_SOURCE_SHA256 } from "../../src/wasm/kernels-binary.js";
 import { wasmArena } from "../../src/wasm/kernels.js";
+import { GGUF_QUANT_SOURCE_SHA256 } from "../../src/wasm/kernels-binary.js";
 
 const arena = wasmArena()!;
 const TYPES: GgmlType[] = ["F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"];
@@ -50,15 +50,33 @@ function block(kind: number): Float32Array {
 	const scale = 10 ** (u() * 12 - 9); // 1e-9 .. 1e3
 	for (let i = 0; i < 256; i++) {
 		switch (kind % 9) {
-			case 0: x[i] = normal() * 0.02; break; // weight-like
-			case 1: x[i] = normal() * scale; break; // any magnitude
-			case 2: x[i] = (u() < 0.01 ? 50 : 1) * normal() * scale; break; // heavy outliers
-			case 3: x[i] = Math.abs(normal()) * scale; break; // one sign (k-quants' min = 0 path)
-			case 4: x[i] = -Math.abs(normal()) * scale; break;
-			case 5: x[i] = u() < 0.5 ? 0 : normal() * scale; break; // sparse
-			case 6: x[i] = f32FromBits(Math.floor(u() * 0x007fffff) | (u() < 0.5 ? 0x80000000 : 0)); break; // subnormals
-			case 7: x[i] = Math.round(normal() * 8) * 0.25; break; // quantization grid (ties)
-			default: x[i] = (u() * 2 - 1) * 65535; break; // just inside the domain
+			case 0:
+				x[i] = normal() * 0.02;
+				break; // weight-like
+			case 1:
+				x[i] = normal() * scale;
+				break; // any magnitude
+			case 2:
+				x[i] = (u() < 0.01 ? 50 : 1) * normal() * scale;
+				break; // heavy outliers
+			case 3:
+				x[i] = Math.abs(normal()) * scale;
+				break; // one sign (k-quants' min = 0 path)
+			case 4:
+				x[i] = -Math.abs(normal()) * scale;
+				break;
+			case 5:
+				x[i] = u() < 0.5 ? 0 : normal() * scale;
+				break; // sparse
+			case 6:
+				x[i] = f32FromBits(Math.floor(u() * 0x007fffff) | (u() < 0.5 ? 0x80000000 : 0));
+				break; // subnormals
+			case 7:
+				x[i] = Math.round(normal() * 8) * 0.25;
+				break; // quantization grid (ties)
+			default:
+				x[i] = (u() * 2 - 1) * 65535;
+				break; // just inside the domain
 		}
 	}
 	return x;
@@ -76,7 +94,8 @@ describe("compiled encoders give the TypeScript bytes", () => {
 				const inDomain = x.every((v) => Math.abs(v) < 65536);
 				if (type !== "F16" && type !== "BF16") expect({ block: b, ran: r.ran }).toEqual({ block: b, ran: inDomain ? "wasm" : "ts" });
 				else expect({ block: b, ran: r.ran }).toEqual({ block: b, ran: "wasm" });
-				if (!r.equal) expect.fail(`${type}: block ${b} (kind ${b % 9}) differs at byte ${r.firstDiff}: ${Array.from(x.slice(0, 8)).join(", ")}...`);
+				if (!r.equal)
+					expect.fail(`${type}: block ${b} (kind ${b % 9}) differs at byte ${r.firstDiff}: ${Array.from(x.slice(0, 8)).join(", ")}...`);
 			}
 			const special: Array<[string, Float32Array]> = [
 				["zeros", new Float32Array(256)],
@@ -120,7 +139,11 @@ describe("outside the compiled domain the TypeScript encoder writes the bytes", 
 				}
 				const src = arena.slots[1]!.subarray(0, 512);
 				src.set(x);
-				const out = new Uint8Array(arena.slots[2]!.buffer, arena.slots[2]!.byteOffset, (512 / GGML_TYPES[type].block) * GGML_TYPES[type].bytes);
+				const out = new Uint8Array(
+					arena.slots[2]!.buffer,
+					arena.slots[2]!.byteOffset,
+					(512 / GGML_TYPES[type].block) * GGML_TYPES[type].bytes,
+				);
 				if (oracle instanceof Error) {
 					expect(() => encodeInArena(arena, type, src, out)).toThrow(oracle.message);
 				} else {
@@ -132,7 +155,18 @@ describe("outside the compiled domain the TypeScript encoder writes the bytes", 
 	}
 
 	test("F16 and BF16 are total: NaN (payload kept), ±Inf and overflow match encodeRows", () => {
-		const x = new Float32Array([Number.NaN, f32FromBits(0x7fc12345), f32FromBits(0xff800001), Infinity, -Infinity, 65520, -1e30, 3.4e38, 1e-45, -0]);
+		const x = new Float32Array([
+			Number.NaN,
+			f32FromBits(0x7fc12345),
+			f32FromBits(0xff800001),
+			Infinity,
+			-Infinity,
+			65520,
+			-1e30,
+			3.4e38,
+			1e-45,
+			-0,
+		]);
 		for (const type of ["F16", "BF16"] as GgmlType[]) {
 			const r = both(type, x);
 			expect({ type, ran: r.ran, equal: r.equal }).toEqual({ type, ran: "wasm", equal: true });

@@ -3,7 +3,7 @@
  * with a clean environment, and collects its output. `npm test` builds first; when running vitest directly,
  * run `npm run build` after changing src/.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";

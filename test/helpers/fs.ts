@@ -25,7 +25,11 @@ export function useTempDir(prefix: string): () => string {
 }
 
 /** Whether `p` exists (any kind of entry). */
-export const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false);
+export const exists = (p: string): Promise<boolean> =>
+	access(p).then(
+		() => true,
+		() => false,
+	);
 
 /**
  * Whether `file` can be opened with O_DIRECT for reading, or for writing with `write` (false on file systems that

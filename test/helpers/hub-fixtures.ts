@@ -1,12 +1,21 @@
 /** Tiny fixture repos for the fake Hub: real tiny-model checkpoints (src/fixtures/) published as Hub repos. */
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { writeTinyMistral, type TinyMistralOptions } from "../../src/fixtures/tiny-model.js";
-import type { FakeHub } from "./hub-server.js";
+import { type TinyMistralOptions, writeTinyMistral } from "../../src/fixtures/tiny-model.js";
 import type { HubAccess } from "./hub-repo.js";
+import type { FakeHub } from "./hub-server.js";
 
 /** Small enough to be quick, sharded (two shards + index) so the index path is exercised. */
-export const HUB_MODEL_SHAPE = { layers: 2, hidden: 16, intermediate: 32, heads: 4, kvHeads: 2, vocab: 64, dtype: "BF16" as const, maxShardBytes: 4096 };
+export const HUB_MODEL_SHAPE = {
+	layers: 2,
+	hidden: 16,
+	intermediate: 32,
+	heads: 4,
+	kvHeads: 2,
+	vocab: 64,
+	dtype: "BF16" as const,
+	maxShardBytes: 4096,
+};
 
 /**
  * Writes a tiny model under `scratch/<repoId>` plus files a merge does not need (a README, a duplicate

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { filesOfFolder, HubRepo, type HubAccess, type HubFile } from "./hub-repo.js";
+import { filesOfFolder, type HubAccess, type HubFile, HubRepo } from "./hub-repo.js";
 import { createRepoRoute, lfsBatchRoute, lfsPutRoute, uploadRoute } from "./hub-upload-routes.js";
 
 export interface LoggedRequest {
@@ -129,7 +129,14 @@ export class FakeHub {
 		if (repo === undefined) return void this.fail(req, res, user === undefined ? 401 : 404, "RepoNotFound", "Repository not found");
 		const token = (req.headers.authorization ?? "").replace(/^Bearer\s+/i, "");
 		if (repo.access === "public" || repo.granted.has(token)) return repo;
-		if (repo.access === "gated") return void this.fail(req, res, user === undefined ? 401 : 403, "GatedRepo", `Access to model ${repoId} is restricted. You must have access to it and be authenticated to access it.`);
+		if (repo.access === "gated")
+			return void this.fail(
+				req,
+				res,
+				user === undefined ? 401 : 403,
+				"GatedRepo",
+				`Access to model ${repoId} is restricted. You must have access to it and be authenticated to access it.`,
+			);
 		return void this.fail(req, res, user === undefined ? 401 : 404, "RepoNotFound", "Repository not found");
 	}
 
@@ -165,7 +172,8 @@ export class FakeHub {
 	}
 
 	private *lfsObjects(): Generator<[string, HubFile]> {
-		for (const repo of this.repos.values()) for (const c of repo.commits.values()) for (const f of c.files.values()) if (f.lfs) yield [f.sha256, f];
+		for (const repo of this.repos.values())
+			for (const c of repo.commits.values()) for (const f of c.files.values()) if (f.lfs) yield [f.sha256, f];
 	}
 
 	private revisionInfo(req: IncomingMessage, res: ServerResponse, repo: HubRepo, revision: string): void {
@@ -204,7 +212,9 @@ export class FakeHub {
 			this.fail(req, res, 404, "RevisionNotFound", `Invalid rev id: ${revision}`);
 			return;
 		}
-		const entries = [...c.files].filter(([p]) => (prefix === "" ? true : p.startsWith(`${prefix}/`))).map(([p, f]) => this.describe(p, f, c.id));
+		const entries = [...c.files]
+			.filter(([p]) => (prefix === "" ? true : p.startsWith(`${prefix}/`)))
+			.map(([p, f]) => this.describe(p, f, c.id));
 		this.json(req, res, 200, entries);
 	}
 
@@ -212,7 +222,12 @@ export class FakeHub {
 		const c = repo.resolve(revision);
 		const body = JSON.parse((await readBody(req)).toString("utf8")) as { paths: string[] };
 		if (c === undefined) return this.fail(req, res, 404, "RevisionNotFound", `Invalid rev id: ${revision}`);
-		this.json(req, res, 200, body.paths.flatMap((p) => (c.files.has(p) ? [this.describe(p, c.files.get(p)!, c.id)] : [])));
+		this.json(
+			req,
+			res,
+			200,
+			body.paths.flatMap((p) => (c.files.has(p) ? [this.describe(p, c.files.get(p)!, c.id)] : [])),
+		);
 	}
 
 	private resolve(req: IncomingMessage, res: ServerResponse, repoId: string, revision: string, file: string): void {
@@ -232,7 +247,10 @@ export class FakeHub {
 		if (f.lfs) Object.assign(headers, { "X-Linked-Etag": `"${f.sha256}"`, "X-Linked-Size": String(f.content.length) });
 		if (f.lfs && this.redirectLfs) {
 			this.entry(req, 302, { file: `${repoId}:${file}` });
-			res.writeHead(302, { ...headers, Location: `/lfs-cdn/${f.sha256}?repo=${encodeURIComponent(repoId)}&file=${encodeURIComponent(file)}` });
+			res.writeHead(302, {
+				...headers,
+				Location: `/lfs-cdn/${f.sha256}?repo=${encodeURIComponent(repoId)}&file=${encodeURIComponent(file)}`,
+			});
 			return void res.end();
 		}
 		this.send(req, res, repoId, file, f, headers);
@@ -263,7 +281,12 @@ export class FakeHub {
 			return void res.end("injected failure");
 		}
 		const log = this.entry(req, status, { file: `${repoId}:${file}` });
-		res.writeHead(status, { ...headers, "Content-Length": String(end - start), "Accept-Ranges": "bytes", "Content-Type": "application/octet-stream" });
+		res.writeHead(status, {
+			...headers,
+			"Content-Length": String(end - start),
+			"Accept-Ranges": "bytes",
+			"Content-Type": "application/octet-stream",
+		});
 		if (req.method === "HEAD") return void res.end();
 		const body = Buffer.from(f.content.subarray(start, end));
 		if (fault?.kind === "corrupt") {

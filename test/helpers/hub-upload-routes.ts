@@ -1,8 +1,8 @@
 /** The fake Hub's upload endpoints (what @huggingface/hub's createRepo and commit call). */
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { hubFile, HubRepo, type HubFile } from "./hub-repo.js";
-import { readBody, type FakeHub, type HubUser } from "./hub-server.js";
+import { type HubFile, HubRepo, hubFile } from "./hub-repo.js";
+import { type FakeHub, type HubUser, readBody } from "./hub-server.js";
 
 /** The user of a write request, or undefined after answering 401/403 as the Hub does. */
 function writer(hub: FakeHub, req: IncomingMessage, res: ServerResponse): HubUser | undefined {
@@ -18,21 +18,45 @@ export async function createRepoRoute(hub: FakeHub, req: IncomingMessage, res: S
 	if (writer(hub, req, res) === undefined) return;
 	const id = `${body.organization}/${body.name}`;
 	if (hub.repos.has(id)) return hub.fail(req, res, 409, "", "You already created this model repo");
-	hub.repos.set(id, new HubRepo(id, body.visibility === "private" ? "private" : "public", new Set([(req.headers.authorization ?? "").replace(/^Bearer\s+/i, "")])));
+	hub.repos.set(
+		id,
+		new HubRepo(
+			id,
+			body.visibility === "private" ? "private" : "public",
+			new Set([(req.headers.authorization ?? "").replace(/^Bearer\s+/i, "")]),
+		),
+	);
 	hub.json(req, res, 200, { url: `${hub.url}/${id}`, name: id, id: id });
 }
 
 /** POST /api/models/{repo}/preupload/{branch} and /commit/{branch} (NDJSON: header, file, lfsFile, deletedFile). */
-export async function uploadRoute(hub: FakeHub, req: IncomingMessage, res: ServerResponse, repoId: string, op: string, branch: string): Promise<void> {
+export async function uploadRoute(
+	hub: FakeHub,
+	req: IncomingMessage,
+	res: ServerResponse,
+	repoId: string,
+	op: string,
+	branch: string,
+): Promise<void> {
 	const body = await readBody(req);
 	if (writer(hub, req, res) === undefined) return;
 	const repo = hub.repos.get(repoId);
 	if (repo === undefined) return hub.fail(req, res, 404, "RepoNotFound", "Repository not found");
 	if (op === "preupload") {
 		const { files } = JSON.parse(body.toString("utf8")) as { files: Array<{ path: string; size: number }> };
-		return hub.json(req, res, 200, { files: files.map((f) => ({ path: f.path, uploadMode: /\.(safetensors|bin)$/.test(f.path) || f.size > 10_000_000 ? "lfs" : "regular", shouldIgnore: false })) });
+		return hub.json(req, res, 200, {
+			files: files.map((f) => ({
+				path: f.path,
+				uploadMode: /\.(safetensors|bin)$/.test(f.path) || f.size > 10_000_000 ? "lfs" : "regular",
+				shouldIgnore: false,
+			})),
+		});
 	}
-	const lines = body.toString("utf8").split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as { key: string; value: Record<string, unknown> });
+	const lines = body
+		.toString("utf8")
+		.split("\n")
+		.filter((l) => l.trim() !== "")
+		.map((l) => JSON.parse(l) as { key: string; value: Record<string, unknown> });
 	const changes = new Map<string, HubFile>();
 	const deleted: string[] = [];
 	let title = "commit";
@@ -56,7 +80,11 @@ export async function lfsBatchRoute(hub: FakeHub, req: IncomingMessage, res: Ser
 	if (!hub.repos.has(repoId)) return hub.fail(req, res, 404, "RepoNotFound", "Repository not found");
 	hub.json(req, res, 200, {
 		transfer: "basic",
-		objects: body.objects.map((o) => ({ oid: o.oid, size: o.size, ...(hub.lfsStore.has(o.oid) ? {} : { actions: { upload: { href: `${hub.url}/lfs-upload/${o.oid}` } } }) })),
+		objects: body.objects.map((o) => ({
+			oid: o.oid,
+			size: o.size,
+			...(hub.lfsStore.has(o.oid) ? {} : { actions: { upload: { href: `${hub.url}/lfs-upload/${o.oid}` } } }),
+		})),
 	});
 }
 

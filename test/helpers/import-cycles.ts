@@ -59,7 +59,8 @@ export function importCycles(root: string): string[][] {
 			onStack.delete(w);
 			component.push(w);
 		} while (w !== v);
-		if (component.length > 1 || edges.get(v)!.includes(v)) cycles.push(component.map((f) => path.relative(root, f).split(path.sep).join("/")).sort());
+		if (component.length > 1 || edges.get(v)!.includes(v))
+			cycles.push(component.map((f) => path.relative(root, f).split(path.sep).join("/")).sort());
 	};
 	for (const f of files) if (!index.has(f)) visit(f);
 	return cycles;

@@ -1,9 +1,9 @@
 /** Writing PEFT adapter folders by hand for the LoRA tests. */
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { seededNormals } from "../../src/fixtures/tiny-weights.js";
 import type { Dtype } from "../../src/io/dtypes.js";
 import { SafetensorsWriter } from "../../src/io/writer.js";
-import { seededNormals } from "../../src/fixtures/tiny-weights.js";
 
 export interface AdapterTensor {
 	name: string;
@@ -35,5 +35,11 @@ export function randn(key: string, n: number, std = 0.1): Float32Array {
 }
 
 /** PEFT's saved names for one module's factors. */
-export const loraNames = (module: string) => ({ a: `base_model.model.${module}.lora_A.weight`, b: `base_model.model.${module}.lora_B.weight` });
-export const embeddingNames = (module: string) => ({ a: `base_model.model.${module}.lora_embedding_A`, b: `base_model.model.${module}.lora_embedding_B` });
+export const loraNames = (module: string) => ({
+	a: `base_model.model.${module}.lora_A.weight`,
+	b: `base_model.model.${module}.lora_B.weight`,
+});
+export const embeddingNames = (module: string) => ({
+	a: `base_model.model.${module}.lora_embedding_A`,
+	b: `base_model.model.${module}.lora_embedding_B`,
+});

@@ -5,8 +5,8 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { decodeToF32, encodeFromF32 } from "../../src/io/convert.js";
-import { ShardedWriter } from "../../src/io/sharded-writer.js";
 import type { FloatDtype } from "../../src/io/dtypes.js";
+import { ShardedWriter } from "../../src/io/sharded-writer.js";
 import type { CompatDtype } from "../../src/methods/compat/torch-float.js";
 import { REPO_ROOT } from "./cli.js";
 

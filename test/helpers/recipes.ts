@@ -37,7 +37,7 @@ parameters:
     - value: 0.5 # fallback for rest of tensors
 dtype: float16
 `,
-	"ties": `models:
+	ties: `models:
   - model: psmathur/orca_mini_v3_13b
     parameters:
       density: [1, 0.7, 0.1] # density gradient

@@ -2,7 +2,7 @@
  * System services the sweep tests need (Debian's redis-server and chromium, which .ci/run installs).
  * A missing binary fails the test with the install command instead of skipping it: CI must run these.
  */
-import { spawn, spawnSync, type ChildProcess, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 
@@ -31,7 +31,9 @@ export function freePort(): Promise<number> {
 export async function startRedis(): Promise<{ url: string; stop(): Promise<void> }> {
 	const bin = requireBinary("redis-server", "redis-server");
 	const port = await freePort();
-	const proc = spawn(bin, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes"], { stdio: ["ignore", "pipe", "pipe"] });
+	const proc = spawn(bin, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "yes"], {
+		stdio: ["ignore", "pipe", "pipe"],
+	});
 	let log = "";
 	await new Promise<void>((resolve, reject) => {
 		const timer = setTimeout(() => reject(new Error(`redis-server did not start within 15 s: ${log}`)), 15_000);
@@ -86,7 +88,9 @@ export function track(proc: ChildProcessWithoutNullStreams): Tracked {
 		err += d;
 		for (const w of [...waiters]) w();
 	});
-	const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on("close", (code, signal) => resolve({ code, signal })));
+	const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+		proc.on("close", (code, signal) => resolve({ code, signal })),
+	);
 	return {
 		proc,
 		stdout: () => out,

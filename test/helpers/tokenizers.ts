@@ -2,10 +2,9 @@
  * Tokenizer variants for the vocabulary-merging tests, derived from the tiny Mistral-style tokenizer (64 tokens:
  * `<unk>`, `<s>`, `</s>`, then characters and merge results).
  */
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
-import { readFile } from "node:fs/promises";
 import { tinyTokenizerFiles } from "../../src/fixtures/tiny-tokenizer.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON files read in tests are walked freely; a mismatch fails the assertion.

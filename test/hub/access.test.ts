@@ -7,8 +7,8 @@ import { downloadSnapshot } from "../../src/hub/download.js";
 import type { DownloadEvent } from "../../src/hub/events.js";
 import { resolveHubToken, tokenFilePath } from "../../src/hub/token.js";
 import { useTempDir } from "../helpers/fs.js";
-import { FakeHub } from "../helpers/hub-server.js";
 import { publishTinyModel } from "../helpers/hub-fixtures.js";
+import { FakeHub } from "../helpers/hub-server.js";
 
 const root = useTempDir("lm-merge-hub-access-");
 const hub = new FakeHub();
@@ -17,7 +17,11 @@ const STRANGER = "hf_stranger_token";
 let n = 0;
 
 function fresh(extra: Record<string, string> = {}) {
-	return { cacheDir: path.join(root(), `cache-${n++}`), env: { HF_ENDPOINT: hub.url, HOME: path.join(root(), "home"), ...extra }, retryDelayMs: 1 };
+	return {
+		cacheDir: path.join(root(), `cache-${n++}`),
+		env: { HF_ENDPOINT: hub.url, HOME: path.join(root(), "home"), ...extra },
+		retryDelayMs: 1,
+	};
 }
 
 beforeAll(async () => {
@@ -91,7 +95,10 @@ describe("gated, private and missing repos say which", () => {
 });
 
 describe("offline mode", () => {
-	test.each([["HF_HUB_OFFLINE=1", { HF_HUB_OFFLINE: "1" }, {}], ["offline: true", {}, { offline: true }]])("%s makes no request and says so", async (_, env, flag) => {
+	test.each([
+		["HF_HUB_OFFLINE=1", { HF_HUB_OFFLINE: "1" }, {}],
+		["offline: true", {}, { offline: true }],
+	])("%s makes no request and says so", async (_, env, flag) => {
 		const before = hub.log.length;
 		const err = await failure("acme/open", { ...fresh(env), ...flag });
 		expect(err).toMatchObject({ kind: "Offline" });
@@ -107,7 +114,10 @@ describe("tokens", () => {
 		expect(tokenFilePath({ HF_HOME: home })).toBe(path.join(home, "token"));
 		expect(await resolveHubToken({ HF_HOME: home })).toEqual({ token: "hf_from_file", source: path.join(home, "token") });
 		expect(await resolveHubToken({ HF_HOME: home, HUGGING_FACE_HUB_TOKEN: "hf_legacy" })).toMatchObject({ token: "hf_legacy" });
-		expect(await resolveHubToken({ HF_HOME: home, HF_TOKEN: "hf_env", HUGGING_FACE_HUB_TOKEN: "hf_legacy" })).toMatchObject({ token: "hf_env", source: "$HF_TOKEN" });
+		expect(await resolveHubToken({ HF_HOME: home, HF_TOKEN: "hf_env", HUGGING_FACE_HUB_TOKEN: "hf_legacy" })).toMatchObject({
+			token: "hf_env",
+			source: "$HF_TOKEN",
+		});
 		expect(await resolveHubToken({ HF_TOKEN_PATH: path.join(home, "nope") })).toBeUndefined();
 	});
 
@@ -120,7 +130,10 @@ describe("tokens", () => {
 	});
 
 	test("a malformed token is refused before any request, naming its source", async () => {
-		await expect(resolveHubToken({ HF_TOKEN: "not a token" })).rejects.toMatchObject({ kind: "InvalidToken", message: expect.stringContaining("$HF_TOKEN") });
+		await expect(resolveHubToken({ HF_TOKEN: "not a token" })).rejects.toMatchObject({
+			kind: "InvalidToken",
+			message: expect.stringContaining("$HF_TOKEN"),
+		});
 	});
 });
 

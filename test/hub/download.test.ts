@@ -1,13 +1,13 @@
-import { lstat, readdir, readFile, readlink, writeFile, mkdir } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, readlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { HubError } from "../../src/errors.js";
 import { downloadSnapshot } from "../../src/hub/download.js";
 import type { DownloadEvent } from "../../src/hub/events.js";
 import { exists, useTempDir } from "../helpers/fs.js";
-import { FakeHub } from "../helpers/hub-server.js";
 import { publishTinyModel } from "../helpers/hub-fixtures.js";
 import { filesOfFolder } from "../helpers/hub-repo.js";
+import { FakeHub } from "../helpers/hub-server.js";
 
 const root = useTempDir("lm-merge-hub-dl-");
 const hub = new FakeHub();
@@ -40,7 +40,7 @@ describe("downloadSnapshot", () => {
 		const repoDir = path.join(opts.cacheDir, "models--acme--tiny-a");
 		expect(result.commit).toBe(source.commit);
 		expect(result.path).toBe(path.join(repoDir, "snapshots", source.commit));
-		expect((await readFile(path.join(repoDir, "refs", "main"), "utf8"))).toBe(source.commit);
+		expect(await readFile(path.join(repoDir, "refs", "main"), "utf8")).toBe(source.commit);
 		const published = await filesOfFolder(source.dir);
 		const skipped = ["README.md", "consolidated.safetensors", "original/params.json"];
 		expect([...result.files].sort()).toEqual([...published.keys()].filter((f) => !skipped.includes(f)).sort());
@@ -177,7 +177,9 @@ describe("edge cases", () => {
 		const r = await downloadSnapshot("acme/empty-file", fresh());
 		expect(r.files.sort()).toEqual(["added_tokens.json", "config.json", "model.safetensors", "tokenizer.model"]);
 		expect(await readFile(path.join(r.path, "added_tokens.json"), "utf8")).toBe("");
-		expect(await readlink(path.join(r.path, "tokenizer.model"))).toBe("../../blobs/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+		expect(await readlink(path.join(r.path, "tokenizer.model"))).toBe(
+			"../../blobs/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		);
 	});
 
 	test("offline, a cached branch (as last downloaded) is reported without a request", async () => {

@@ -5,8 +5,8 @@ import { HubError, ModelError } from "../../src/errors.js";
 import type { DownloadEvent } from "../../src/hub/events.js";
 import { resolveModelRef } from "../../src/model/refs.js";
 import { useTempDir } from "../helpers/fs.js";
-import { FakeHub } from "../helpers/hub-server.js";
 import { publishTinyModel } from "../helpers/hub-fixtures.js";
+import { FakeHub } from "../helpers/hub-server.js";
 
 const root = useTempDir("lm-merge-hub-resolve-");
 const hub = new FakeHub();
@@ -57,7 +57,12 @@ describe("resolveModelRef downloads what is not cached", () => {
 		const env = envFor();
 		const { commit } = await resolveModelRef("acme/moving", { env, cwd: root() });
 		const events: DownloadEvent[] = [];
-		const r = await resolveModelRef("acme/moving", { env: { ...env, HF_ENDPOINT: "http://127.0.0.1:9" }, cwd: root(), refresh: true, onDownload: (e) => events.push(e) });
+		const r = await resolveModelRef("acme/moving", {
+			env: { ...env, HF_ENDPOINT: "http://127.0.0.1:9" },
+			cwd: root(),
+			refresh: true,
+			onDownload: (e) => events.push(e),
+		});
 		expect(r).toMatchObject({ via: "hf-cache", commit });
 		expect(events).toContainEqual({ event: "warning", message: expect.stringContaining("using the cached snapshot") });
 	});
@@ -83,7 +88,9 @@ describe("resolveModelRef downloads what is not cached", () => {
 
 	test("a repo the Hub does not have is NotFound, listing the Hub's 404 with the other places", async () => {
 		hub.tokens.set("hf_x", { name: "x", write: false });
-		const err = (await resolveModelRef("acme/absent", { env: envFor({ HF_TOKEN: "hf_x" }), cwd: root() }).catch((e: unknown) => e)) as ModelError;
+		const err = (await resolveModelRef("acme/absent", { env: envFor({ HF_TOKEN: "hf_x" }), cwd: root() }).catch(
+			(e: unknown) => e,
+		)) as ModelError;
 		hub.tokens.delete("hf_x");
 		expect(err).toBeInstanceOf(ModelError);
 		expect(err.kind).toBe("NotFound");

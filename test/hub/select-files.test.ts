@@ -1,11 +1,11 @@
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { isSafeRepoPath, selectMergeFiles, shardsOfIndex } from "../../src/hub/select-files.js";
-import { snapshotIsComplete } from "../../src/hub/snapshot-status.js";
-import { parseHfRef, isCommitHash } from "../../src/hub/repo-id.js";
 import { RepoCache } from "../../src/hub/cache-layout.js";
+import { isCommitHash, parseHfRef } from "../../src/hub/repo-id.js";
+import { isSafeRepoPath, selectMergeFiles, shardsOfIndex } from "../../src/hub/select-files.js";
 import { hubEndpoint, isOffline } from "../../src/hub/settings.js";
+import { snapshotIsComplete } from "../../src/hub/snapshot-status.js";
 import { useTempDir } from "../helpers/fs.js";
 
 const root = useTempDir("lm-merge-hub-select-");
@@ -13,14 +13,45 @@ const root = useTempDir("lm-merge-hub-select-");
 describe("selectMergeFiles", () => {
 	const side = ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 	test.each([
-		["sharded safetensors: the index (shards follow it)", [...side, "model.safetensors.index.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "consolidated.safetensors", "README.md"], { files: [...side, "model.safetensors.index.json"], index: "model.safetensors.index.json" }],
+		[
+			"sharded safetensors: the index (shards follow it)",
+			[
+				...side,
+				"model.safetensors.index.json",
+				"model-00001-of-00002.safetensors",
+				"model-00002-of-00002.safetensors",
+				"consolidated.safetensors",
+				"README.md",
+			],
+			{ files: [...side, "model.safetensors.index.json"], index: "model.safetensors.index.json" },
+		],
 		["one safetensors file", [...side, "model.safetensors", "pytorch_model.bin"], { files: [...side, "model.safetensors"] }],
-		["safetensors preferred over .bin, sharded or not", ["config.json", "pytorch_model.bin.index.json", "model.safetensors"], { files: ["config.json", "model.safetensors"] }],
-		["PyTorch shards when there is no safetensors", ["config.json", "pytorch_model.bin.index.json", "pytorch_model-00001-of-00002.bin"], { files: ["config.json", "pytorch_model.bin.index.json"], index: "pytorch_model.bin.index.json" }],
-		["a single .bin", ["config.json", "tokenizer.model", "pytorch_model.bin"], { files: ["config.json", "tokenizer.model", "pytorch_model.bin"] }],
-		["a LoRA adapter repo: its config and weights, safetensors first", ["adapter_config.json", "adapter_model.safetensors", "adapter_model.bin", "README.md"], { files: ["adapter_config.json", "adapter_model.safetensors"] }],
+		[
+			"safetensors preferred over .bin, sharded or not",
+			["config.json", "pytorch_model.bin.index.json", "model.safetensors"],
+			{ files: ["config.json", "model.safetensors"] },
+		],
+		[
+			"PyTorch shards when there is no safetensors",
+			["config.json", "pytorch_model.bin.index.json", "pytorch_model-00001-of-00002.bin"],
+			{ files: ["config.json", "pytorch_model.bin.index.json"], index: "pytorch_model.bin.index.json" },
+		],
+		[
+			"a single .bin",
+			["config.json", "tokenizer.model", "pytorch_model.bin"],
+			{ files: ["config.json", "tokenizer.model", "pytorch_model.bin"] },
+		],
+		[
+			"a LoRA adapter repo: its config and weights, safetensors first",
+			["adapter_config.json", "adapter_model.safetensors", "adapter_model.bin", "README.md"],
+			{ files: ["adapter_config.json", "adapter_model.safetensors"] },
+		],
 		["an adapter config without adapter weights is no weights", ["adapter_config.json", "README.md"], { files: [] }],
-		["nested files are not top-level weights", ["config.json", "original/model.safetensors", "onnx/model.onnx"], { files: ["config.json"] }],
+		[
+			"nested files are not top-level weights",
+			["config.json", "original/model.safetensors", "onnx/model.onnx"],
+			{ files: ["config.json"] },
+		],
 	])("%s", (_, repo, want) => {
 		expect(selectMergeFiles(repo)).toEqual(want);
 	});
@@ -28,9 +59,17 @@ describe("selectMergeFiles", () => {
 
 describe("shardsOfIndex", () => {
 	test("the distinct shards, sorted", () => {
-		expect(shardsOfIndex(JSON.stringify({ weight_map: { a: "m-2.safetensors", b: "m-1.safetensors", c: "m-2.safetensors" } }))).toEqual(["m-1.safetensors", "m-2.safetensors"]);
+		expect(shardsOfIndex(JSON.stringify({ weight_map: { a: "m-2.safetensors", b: "m-1.safetensors", c: "m-2.safetensors" } }))).toEqual([
+			"m-1.safetensors",
+			"m-2.safetensors",
+		]);
 	});
-	test.each([["not json", "{"], ["no weight_map", "{}"], ["a path", JSON.stringify({ weight_map: { a: "../x.safetensors" } })], ["a subfolder", JSON.stringify({ weight_map: { a: "sub/x.safetensors" } })]])("%s is an error message", (_, text) => {
+	test.each([
+		["not json", "{"],
+		["no weight_map", "{}"],
+		["a path", JSON.stringify({ weight_map: { a: "../x.safetensors" } })],
+		["a subfolder", JSON.stringify({ weight_map: { a: "sub/x.safetensors" } })],
+	])("%s is an error message", (_, text) => {
 		expect(typeof shardsOfIndex(text)).toBe("string");
 	});
 });
@@ -75,7 +114,10 @@ describe("snapshotIsComplete", () => {
 		await mkdir(dir, { recursive: true });
 		expect(await snapshotIsComplete(dir)).toBe(false);
 		await writeFile(path.join(dir, "config.json"), "{}");
-		await writeFile(path.join(dir, "model.safetensors.index.json"), JSON.stringify({ weight_map: { a: "s1.safetensors", b: "s2.safetensors" } }));
+		await writeFile(
+			path.join(dir, "model.safetensors.index.json"),
+			JSON.stringify({ weight_map: { a: "s1.safetensors", b: "s2.safetensors" } }),
+		);
 		await writeFile(path.join(dir, "s1.safetensors"), "x");
 		expect(await snapshotIsComplete(dir)).toBe(false);
 		await symlink("../blobs/gone", path.join(dir, "s2.safetensors"));

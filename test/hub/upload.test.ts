@@ -2,13 +2,13 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { HubError } from "../../src/errors.js";
+import { writeTinyMistral } from "../../src/fixtures/tiny-model.js";
 import { downloadSnapshot } from "../../src/hub/download.js";
 import type { UploadEvent } from "../../src/hub/events.js";
 import { uploadFolder } from "../../src/hub/upload.js";
-import { writeTinyMistral } from "../../src/fixtures/tiny-model.js";
 import { useTempDir } from "../helpers/fs.js";
-import { FakeHub } from "../helpers/hub-server.js";
 import { filesOfFolder } from "../helpers/hub-repo.js";
+import { FakeHub } from "../helpers/hub-server.js";
 
 const root = useTempDir("lm-merge-hub-up-");
 const hub = new FakeHub();

@@ -43,7 +43,8 @@ describe("--force replacement under failures", () => {
 		const w = await ShardedWriter.create(out, [{ name: "w", dtype: "F32", shape: [2] }], { maxShardBytes: 1e9, force: true });
 		await w.writeTensor("w", new Float32Array([1, 2]));
 		vi.mocked(fsp.rename).mockImplementation(async (from, to) => {
-			if (path.resolve(String(to)) === out) throw Object.assign(new Error(`EIO: i/o error, rename '${String(from)}' -> '${String(to)}'`), { code: "EIO" });
+			if (path.resolve(String(to)) === out)
+				throw Object.assign(new Error(`EIO: i/o error, rename '${String(from)}' -> '${String(to)}'`), { code: "EIO" });
 			return real.rename(from, to);
 		});
 		const e = await rejected(w.commit(), ExecError);

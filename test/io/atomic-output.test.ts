@@ -24,7 +24,10 @@ const entries = [
 ] as const;
 
 async function writeModel(out: string, opts: { force?: boolean; maxShardBytes?: number } = {}): Promise<ShardedWriter> {
-	const w = await ShardedWriter.create(out, entries, { maxShardBytes: opts.maxShardBytes ?? 1e9, ...(opts.force !== undefined ? { force: opts.force } : {}) });
+	const w = await ShardedWriter.create(out, entries, {
+		maxShardBytes: opts.maxShardBytes ?? 1e9,
+		...(opts.force !== undefined ? { force: opts.force } : {}),
+	});
 	for (const e of entries) await w.writeTensor(e.name, new Float32Array(8).fill(1));
 	await w.writeFile("config.json", "{}\n");
 	return w;
@@ -40,13 +43,16 @@ describe("permissions", () => {
 		["022", 0o022, 0o755, 0o644],
 		["027", 0o027, 0o750, 0o640],
 		["002", 0o002, 0o775, 0o664],
-	])("umask %s: the output folder is 0777 and its files 0666 minus the umask (not mkdtemp's 0700)", async (_name, umask, dirMode, fileMode) => {
-		process.umask(umask);
-		const out = fresh();
-		await (await writeModel(out)).commit();
-		expect((await stat(out)).mode & 0o777).toBe(dirMode);
-		for (const f of await readdir(out)) expect((await stat(path.join(out, f))).mode & 0o777, f).toBe(fileMode);
-	});
+	])(
+		"umask %s: the output folder is 0777 and its files 0666 minus the umask (not mkdtemp's 0700)",
+		async (_name, umask, dirMode, fileMode) => {
+			process.umask(umask);
+			const out = fresh();
+			await (await writeModel(out)).commit();
+			expect((await stat(out)).mode & 0o777).toBe(dirMode);
+			for (const f of await readdir(out)) expect((await stat(path.join(out, f))).mode & 0o777, f).toBe(fileMode);
+		},
+	);
 });
 
 describe("an unfinished output is recognisable by every reader", () => {

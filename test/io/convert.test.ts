@@ -5,10 +5,10 @@ import {
 	decodeToF32,
 	encodeChecked,
 	encodeFromF32,
-	firstNonFinite,
 	f16BitsToF32,
 	f32ToBf16Bits,
 	f32ToF16Bits,
+	firstNonFinite,
 } from "../../src/io/convert.js";
 
 /** A float32 built from its bit pattern. */
@@ -140,35 +140,35 @@ function allPatterns(): { bits: Uint16Array; bytes: Uint8Array } {
 	return { bits, bytes: new Uint8Array(bits.buffer) };
 }
 
-describe.each([
-	["BF16", 0x7f80, bf16BitsToF32] as const,
-	["F16", 0x7c00, f16BitsToF32] as const,
-])("all 65536 %s bit patterns", (dtype, expBits, scalar) => {
-	test("decode then encode gives the same bits; NaN stays NaN", () => {
-		const { bits, bytes } = allPatterns();
-		const f32 = decodeToF32(bytes, dtype);
-		const back = new Uint16Array(encodeFromF32(f32, dtype).buffer);
-		for (let i = 0; i < 65536; i++) {
-			if (isNaN16(i, expBits)) {
-				expect(isNaN16(back[i]!, expBits)).toBe(true);
-				expect(back[i]! & 0x8000).toBe(i & 0x8000);
-			} else if (back[i] !== bits[i]) {
-				expect.fail(`pattern 0x${i.toString(16)} came back as 0x${back[i]!.toString(16)}`);
+describe.each([["BF16", 0x7f80, bf16BitsToF32] as const, ["F16", 0x7c00, f16BitsToF32] as const])(
+	"all 65536 %s bit patterns",
+	(dtype, expBits, scalar) => {
+		test("decode then encode gives the same bits; NaN stays NaN", () => {
+			const { bits, bytes } = allPatterns();
+			const f32 = decodeToF32(bytes, dtype);
+			const back = new Uint16Array(encodeFromF32(f32, dtype).buffer);
+			for (let i = 0; i < 65536; i++) {
+				if (isNaN16(i, expBits)) {
+					expect(isNaN16(back[i]!, expBits)).toBe(true);
+					expect(back[i]! & 0x8000).toBe(i & 0x8000);
+				} else if (back[i] !== bits[i]) {
+					expect.fail(`pattern 0x${i.toString(16)} came back as 0x${back[i]!.toString(16)}`);
+				}
 			}
-		}
-	});
+		});
 
-	test("the array decoder agrees with the scalar helper", () => {
-		const { bytes } = allPatterns();
-		const f32 = decodeToF32(bytes, dtype);
-		for (let i = 0; i < 65536; i += 1) {
-			const v = scalar(i);
-			if (Number.isNaN(v) ? !Number.isNaN(f32[i]) : !Object.is(f32[i], v)) {
-				expect.fail(`pattern 0x${i.toString(16)}: array ${f32[i]} vs scalar ${v}`);
+		test("the array decoder agrees with the scalar helper", () => {
+			const { bytes } = allPatterns();
+			const f32 = decodeToF32(bytes, dtype);
+			for (let i = 0; i < 65536; i += 1) {
+				const v = scalar(i);
+				if (Number.isNaN(v) ? !Number.isNaN(f32[i]) : !Object.is(f32[i], v)) {
+					expect.fail(`pattern 0x${i.toString(16)}: array ${f32[i]} vs scalar ${v}`);
+				}
 			}
-		}
-	});
-});
+		});
+	},
+);
 
 describe("array conversions", () => {
 	const values = [0, -0, 1, -1.5, Math.PI, 65504, 1e-7, -(2 ** -20), 1e30, Infinity, -Infinity];
@@ -284,7 +284,7 @@ describe("encodeChecked: encoding and the non-finite check in one pass (issue 12
 			for (let i = 0; i < u.length; i++) {
 				x = (Math.imul(x, 1103515245) + 12345) >>> 0;
 				// Mostly moderate values; some with the top exponents, where rounding may overflow.
-				u[i] = trial % 3 === 0 ? x : (x & 0x80ffffff) | (((x >>> 24) % 16) + (trial % 3 === 1 ? 120 : 240)) << 23;
+				u[i] = trial % 3 === 0 ? x : (x & 0x80ffffff) | ((((x >>> 24) % 16) + (trial % 3 === 1 ? 120 : 240)) << 23);
 			}
 			const src = new Float32Array(u.buffer);
 			for (const dtype of DTYPES) {

@@ -3,12 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { SafetensorsError } from "../../src/errors.js";
-import { allocAligned, alignedSpan, DIRECT_ALIGN } from "../../src/io/aligned.js";
+import { alignedSpan, allocAligned, DIRECT_ALIGN } from "../../src/io/aligned.js";
 import { openSafetensors, type SafetensorsFile } from "../../src/io/reader.js";
-import { concatBytes, craftFile } from "./safetensors-bytes.js";
 import { rejected } from "../helpers/errors.js";
 import { acceptsDirectIo } from "../helpers/fs.js";
-
+import { concatBytes, craftFile } from "./safetensors-bytes.js";
 
 // Two byte tensors whose values follow their offsets: "a" spans several pages and starts at an odd offset, "b" ends
 // the file at an offset that is not a multiple of the page size.
@@ -78,7 +77,9 @@ describe("readRawAligned", () => {
 	});
 
 	test("a range outside the tensor is InvalidRange", async () => {
-		expect((await rejected(file.readRawAligned("b", 0, B_BYTES + 1, allocAligned(alignedSpan(B_BYTES + 1))), SafetensorsError)).kind).toBe("InvalidRange");
+		expect((await rejected(file.readRawAligned("b", 0, B_BYTES + 1, allocAligned(alignedSpan(B_BYTES + 1))), SafetensorsError)).kind).toBe(
+			"InvalidRange",
+		);
 	});
 });
 

@@ -15,7 +15,11 @@ const CHILD = path.join(REPO_ROOT, "test", "io", "header-scale-child.ts");
 const HEAP_MB = 128;
 
 function parseInChild(shape: "escapes" | "tensors" | "index", size: number): { tensors: number; notes: number; last: string | null } {
-	const run = spawnSync(process.execPath, [`--max-old-space-size=${HEAP_MB}`, "--import", "tsx", CHILD, shape, String(size)], { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000 });
+	const run = spawnSync(process.execPath, [`--max-old-space-size=${HEAP_MB}`, "--import", "tsx", CHILD, shape, String(size)], {
+		cwd: REPO_ROOT,
+		encoding: "utf8",
+		timeout: 120_000,
+	});
 	expect(run.stderr).not.toMatch(/heap out of memory/);
 	expect(run.status).toBe(0);
 	return JSON.parse(run.stdout.trim().split("\n").pop()!) as { tensors: number; notes: number; last: string | null };

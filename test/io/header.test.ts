@@ -1,9 +1,9 @@
 import { describe, expect, test } from "vitest";
 import { SafetensorsError, type SafetensorsErrorKind } from "../../src/errors.js";
-import { MAX_HEADER_BYTES, parseHeader, readHeaderLength, type HeaderOptions } from "../../src/io/header.js";
+import { type HeaderOptions, MAX_HEADER_BYTES, parseHeader, readHeaderLength } from "../../src/io/header.js";
 import { MAX_JSON_DEPTH } from "../../src/io/header-json.js";
-import { craftFile, type DataSpec } from "./safetensors-bytes.js";
 import { caught } from "../helpers/errors.js";
+import { craftFile, type DataSpec } from "./safetensors-bytes.js";
 
 const FILE = "crafted.safetensors";
 
@@ -84,7 +84,10 @@ describe("text and JSON syntax", () => {
 		["a lone surrogate escape", '{"__metadata__":{"k":"\\ud800"}}'],
 		["an unterminated string", '{"__metadata__":{"k":"v}}'],
 		["a form feed as whitespace", "\f{}"],
-		["nesting past the depth limit", `{"a":{"dtype":"F32","shape":[],"data_offsets":[0,0],"x":${"[".repeat(MAX_JSON_DEPTH)}${"]".repeat(MAX_JSON_DEPTH)}}}`],
+		[
+			"nesting past the depth limit",
+			`{"a":{"dtype":"F32","shape":[],"data_offsets":[0,0],"x":${"[".repeat(MAX_JSON_DEPTH)}${"]".repeat(MAX_JSON_DEPTH)}}}`,
+		],
 	])("%s is InvalidHeaderJson", (_, text) => {
 		expect(kindOf(() => parse(text))).toBe("InvalidHeaderJson");
 	});
@@ -254,7 +257,10 @@ describe("accepted headers", () => {
 	});
 
 	test("any UTF-8 tensor name, also written as escapes", () => {
-		const h = parse('{"caf\\u00e9.\\ud83d\\ude00":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"名前 ü":{"dtype":"U8","shape":[1],"data_offsets":[1,2]},"":{"dtype":"U8","shape":[0],"data_offsets":[2,2]}}', 2);
+		const h = parse(
+			'{"caf\\u00e9.\\ud83d\\ude00":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"名前 ü":{"dtype":"U8","shape":[1],"data_offsets":[1,2]},"":{"dtype":"U8","shape":[0],"data_offsets":[2,2]}}',
+			2,
+		);
 		expect([...h.tensors.keys()]).toEqual(["café.😀", "名前 ü", ""]);
 	});
 

@@ -54,7 +54,9 @@ describe("layoutTensors", () => {
 	});
 
 	test("without metadata there is no __metadata__ key; no tensors is fine", () => {
-		expect(headerText(layoutTensors([{ name: "t", dtype: "U8", shape: [2] }]).header).trimEnd()).toBe('{"t":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}');
+		expect(headerText(layoutTensors([{ name: "t", dtype: "U8", shape: [2] }]).header).trimEnd()).toBe(
+			'{"t":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}',
+		);
 		const empty = layoutTensors([], {});
 		expect(headerText(empty.header).trimEnd()).toBe('{"__metadata__":{}}');
 		expect(empty.fileSize).toBe(empty.header.byteLength);
@@ -62,7 +64,14 @@ describe("layoutTensors", () => {
 
 	test.each([
 		["ReservedTensorName", [{ name: "__metadata__", dtype: "F32", shape: [1] }], undefined],
-		["DuplicateTensor", [{ name: "a", dtype: "F32", shape: [1] }, { name: "a", dtype: "F32", shape: [1] }], undefined],
+		[
+			"DuplicateTensor",
+			[
+				{ name: "a", dtype: "F32", shape: [1] },
+				{ name: "a", dtype: "F32", shape: [1] },
+			],
+			undefined,
+		],
 		["InvalidMetadata", [], { n: 1 }],
 		["TensorInvalidInfo", [{ name: "a", dtype: "F32", shape: [-1] }], undefined],
 		["TensorInvalidInfo", [{ name: "a", dtype: "F32", shape: [1.5] }], undefined],

@@ -114,7 +114,10 @@ describe("assertNoOverlap compares real paths and device + inode", () => {
 	});
 
 	test("disjoint folders pass; realPathOf resolves through a missing tail", async () => {
-		await assertNoOverlap(path.join(root(), "models", "B"), [{ path: A, label: "a" }, { path: cacheSnapshot, label: "c" }]);
+		await assertNoOverlap(path.join(root(), "models", "B"), [
+			{ path: A, label: "a" },
+			{ path: cacheSnapshot, label: "c" },
+		]);
 		expect(await realPathOf(path.join(root(), "models", "Alink", "not", "there"))).toBe(path.join(A, "not", "there"));
 	});
 });

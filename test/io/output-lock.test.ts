@@ -50,15 +50,18 @@ describe("OutputLock", () => {
 		expect((await readdir(root())).filter((f) => f.startsWith(path.basename(out)))).toEqual([]);
 	});
 
-	test.runIf(existsSync("/proc/self/stat"))("a pid reused by another process (its start time differs) is stale; the same start time is alive", async () => {
-		const stat = await readFile(`/proc/${process.pid}/stat`, "utf8");
-		const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]!;
-		expect(await lockOwnerState({ pid: process.pid, host: os.hostname(), start })).toBe("alive");
-		expect(await lockOwnerState({ pid: process.pid, host: os.hostname(), start: "1" })).toBe("dead");
-		const out = fresh();
-		await writeLock(out, { pid: process.pid, start: "1" });
-		await (await OutputLock.acquire(out)).release();
-	});
+	test.runIf(existsSync("/proc/self/stat"))(
+		"a pid reused by another process (its start time differs) is stale; the same start time is alive",
+		async () => {
+			const stat = await readFile(`/proc/${process.pid}/stat`, "utf8");
+			const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]!;
+			expect(await lockOwnerState({ pid: process.pid, host: os.hostname(), start })).toBe("alive");
+			expect(await lockOwnerState({ pid: process.pid, host: os.hostname(), start: "1" })).toBe("dead");
+			const out = fresh();
+			await writeLock(out, { pid: process.pid, start: "1" });
+			await (await OutputLock.acquire(out)).release();
+		},
+	);
 
 	test.runIf(existsSync("/proc/sys/kernel/random/boot_id"))("a lock from before a reboot is stale", async () => {
 		expect(await lockOwnerState({ pid: process.pid, host: os.hostname(), boot: "another-boot" })).toBe("dead");

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SafetensorsError, type SafetensorsErrorKind } from "../../src/errors.js";
 import { openSafetensors, type SafetensorsFile } from "../../src/io/reader.js";
-import { concatBytes, craftFile, f32Bytes, f64Bytes, u16Bytes } from "./safetensors-bytes.js";
 import { rejected } from "../helpers/errors.js";
+import { concatBytes, craftFile, f32Bytes, f64Bytes, u16Bytes } from "./safetensors-bytes.js";
 
 let dir: string;
 
@@ -190,7 +190,10 @@ describe("opening bad files", () => {
 	});
 
 	test("an invalid header is reported with its kind", async () => {
-		const path = writeFile("dup.safetensors", craftFile('{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', 1));
+		const path = writeFile(
+			"dup.safetensors",
+			craftFile('{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', 1),
+		);
 		expect(await kindOf(openSafetensors(path))).toBe("DuplicateTensor");
 	});
 

@@ -5,9 +5,9 @@
  * Every rejection must have the same kind, tensor and order of precedence in both.
  */
 import { SafetensorsError } from "../../src/errors.js";
-import { DTYPES, isDtype, type Dtype } from "../../src/io/dtypes.js";
+import { DTYPES, type Dtype, isDtype } from "../../src/io/dtypes.js";
 import { LENGTH_PREFIX_BYTES, readHeaderLength } from "../../src/io/header.js";
-import { parseStrictJson, type JsonValue } from "../../src/io/header-json.js";
+import { type JsonValue, parseStrictJson } from "../../src/io/header-json.js";
 import type { SafetensorsHeader, TensorInfo } from "../../src/io/types.js";
 import { formatShape } from "../../src/tensor/tensor.js";
 
@@ -90,7 +90,9 @@ function readEntry(name: string, value: JsonValue, file: string): HeaderEntry {
 		// Any other field is ignored, as the reference does (forward compatibility).
 	}
 	if (dtype === undefined || shape === undefined || offsets === undefined) {
-		const missing = [dtype === undefined && "dtype", shape === undefined && "shape", offsets === undefined && "data_offsets"].filter(Boolean);
+		const missing = [dtype === undefined && "dtype", shape === undefined && "shape", offsets === undefined && "data_offsets"].filter(
+			Boolean,
+		);
 		throw entryError(file, name, `missing field ${missing.map((f) => `"${f}"`).join(", ")}`);
 	}
 	if (dtype.type !== "string") throw entryError(file, name, `dtype must be a string, got ${dtype.type}`);
@@ -134,7 +136,11 @@ export function referenceParseHeader(prefixAndHeader: Uint8Array, fileSize: numb
 	const length = readHeaderLength(prefixAndHeader, fileSize, file);
 	const dataStart = LENGTH_PREFIX_BYTES + length;
 	if (prefixAndHeader.length < dataStart) {
-		throw new SafetensorsError("InvalidHeaderLength", file, `header length ${length} needs ${dataStart} bytes, only ${prefixAndHeader.length} were given`);
+		throw new SafetensorsError(
+			"InvalidHeaderLength",
+			file,
+			`header length ${length} needs ${dataStart} bytes, only ${prefixAndHeader.length} were given`,
+		);
 	}
 	let text: string;
 	try {
@@ -161,17 +167,20 @@ function validateLayout(entries: HeaderEntry[], dataBytes: number, file: string)
 		const count = checkedProduct(shape, 1, file, name);
 		const bits = checkedProduct([count], DTYPES[dtype].bits, file, name);
 		if (bits % 8 !== 0) throw new SafetensorsError("MisalignedSlice", file, `${dtype} shape ${formatShape(shape)} is ${bits} bits`, name);
-		if (end - begin !== bits / 8) throw new SafetensorsError("TensorInvalidInfo", file, `data_offsets [${begin}, ${end}] disagree with the shape`, name);
+		if (end - begin !== bits / 8)
+			throw new SafetensorsError("TensorInvalidInfo", file, `data_offsets [${begin}, ${end}] disagree with the shape`, name);
 		tensors.set(name, { name, dtype, shape, byteOffset: begin, byteLength: bits / 8 });
 	}
-	if (expectedBegin !== dataBytes) throw new SafetensorsError("MetadataIncompleteBuffer", file, `tensors cover ${expectedBegin} of ${dataBytes} data bytes`);
+	if (expectedBegin !== dataBytes)
+		throw new SafetensorsError("MetadataIncompleteBuffer", file, `tensors cover ${expectedBegin} of ${dataBytes} data bytes`);
 	return tensors;
 }
 
 function checkedProduct(factors: readonly number[], start: number, file: string, tensor: string): number {
 	let acc = start;
 	for (const f of factors) {
-		if (f !== 0 && acc > Math.floor(Number.MAX_SAFE_INTEGER / f)) throw new SafetensorsError("ValidationOverflow", file, "size above 2^53 - 1", tensor);
+		if (f !== 0 && acc > Math.floor(Number.MAX_SAFE_INTEGER / f))
+			throw new SafetensorsError("ValidationOverflow", file, "size above 2^53 - 1", tensor);
 		acc *= f;
 	}
 	return acc;

@@ -16,8 +16,8 @@ import { openRegularFile, readRegularFile, readRegularText } from "../../src/io/
 import { loadUserAliases } from "../../src/model/aliases.js";
 import { openModel } from "../../src/model/model-dir.js";
 import { loadRecipe } from "../../src/recipe/load.js";
-import { useTempDir } from "../helpers/fs.js";
 import { rejected } from "../helpers/errors.js";
+import { useTempDir } from "../helpers/fs.js";
 import { writeTinyMistral } from "../helpers/tiny-model.js";
 
 /** Every case must fail fast; a hang (the old behaviour on a FIFO) fails the test at this bound instead. */

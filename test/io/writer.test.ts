@@ -132,30 +132,40 @@ describe("SafetensorsWriter", () => {
 });
 
 describe("writeTensorData with onNonFinite", () => {
-	test.each(["BF16", "F16", "F32", "F64"] as const)("%s: reported with the element index before its slice is written; a throw stops the write there", async (dtype) => {
-		const size = { BF16: 2, F16: 2, F32: 4, F64: 8 }[dtype];
-		const perSlice = WRITE_CHUNK_BYTES / (dtype === "F32" ? 4 : size);
-		const n = perSlice + 100; // two slices; the bad value sits in the second
-		const values = new Float32Array(n).fill(0.5);
-		values[perSlice + 7] = dtype === "F16" ? 1e5 : -Infinity;
-		const path = join(dir, `nonfinite-${dtype}.bin`);
-		await writeFile(path, new Uint8Array(0));
-		const handle = await open(path, "r+");
-		const seen: Array<{ index: number; value: number }> = [];
-		const info = { name: "w", dtype, byteLength: n * size };
-		try {
-			const err = new Error("stop");
-			await expect(writeTensorData(handle, path, info, 0, values, { onNonFinite: async (at) => { seen.push(at); throw err; } })).rejects.toBe(err);
-			// The first slice is on disk, nothing of the second.
-			expect((await stat(path)).size).toBe(perSlice * size);
-			expect(seen).toEqual([{ index: perSlice + 7, value: values[perSlice + 7] }]);
-			// Returning instead lets the write go on: every byte as encodeFromF32 gives it.
-			await writeTensorData(handle, path, info, 0, values, { onNonFinite: async () => undefined });
-			expect(Buffer.from(await readFile(path)).equals(Buffer.from(encodeFromF32(values, dtype)))).toBe(true);
-		} finally {
-			await handle.close();
-		}
-	});
+	test.each(["BF16", "F16", "F32", "F64"] as const)(
+		"%s: reported with the element index before its slice is written; a throw stops the write there",
+		async (dtype) => {
+			const size = { BF16: 2, F16: 2, F32: 4, F64: 8 }[dtype];
+			const perSlice = WRITE_CHUNK_BYTES / (dtype === "F32" ? 4 : size);
+			const n = perSlice + 100; // two slices; the bad value sits in the second
+			const values = new Float32Array(n).fill(0.5);
+			values[perSlice + 7] = dtype === "F16" ? 1e5 : -Infinity;
+			const path = join(dir, `nonfinite-${dtype}.bin`);
+			await writeFile(path, new Uint8Array(0));
+			const handle = await open(path, "r+");
+			const seen: Array<{ index: number; value: number }> = [];
+			const info = { name: "w", dtype, byteLength: n * size };
+			try {
+				const err = new Error("stop");
+				await expect(
+					writeTensorData(handle, path, info, 0, values, {
+						onNonFinite: async (at) => {
+							seen.push(at);
+							throw err;
+						},
+					}),
+				).rejects.toBe(err);
+				// The first slice is on disk, nothing of the second.
+				expect((await stat(path)).size).toBe(perSlice * size);
+				expect(seen).toEqual([{ index: perSlice + 7, value: values[perSlice + 7] }]);
+				// Returning instead lets the write go on: every byte as encodeFromF32 gives it.
+				await writeTensorData(handle, path, info, 0, values, { onNonFinite: async () => undefined });
+				expect(Buffer.from(await readFile(path)).equals(Buffer.from(encodeFromF32(values, dtype)))).toBe(true);
+			} finally {
+				await handle.close();
+			}
+		},
+	);
 });
 
 describe("ShardedWriter", () => {
@@ -170,7 +180,13 @@ describe("ShardedWriter", () => {
 	async function writeAll(out: string, maxShardBytes: number, force = false): Promise<ShardedWriter> {
 		const w = await ShardedWriter.create(out, entries, { maxShardBytes, force, metadata: { merged_by: "lm-merge" } });
 		for (const e of entries) {
-			await w.writeTensor(e.name, data(e.name, e.shape.reduce((a, b) => a * b, 1)));
+			await w.writeTensor(
+				e.name,
+				data(
+					e.name,
+					e.shape.reduce((a, b) => a * b, 1),
+				),
+			);
 		}
 		await w.writeFile("config.json", '{"model_type":"mistral"}\n');
 		return w;
@@ -325,8 +341,16 @@ describe("index.json", () => {
 
 	test("format with integer-like names keeps the given order", () => {
 		const text = formatIndexJson(3, { b: "s1", a: "s2" }, { mergekit_version: "0.1.4" });
-		expect(text).toBe('{\n  "metadata": {\n    "total_size": 3,\n    "mergekit_version": "0.1.4"\n  },\n  "weight_map": {\n    "b": "s1",\n    "a": "s2"\n  }\n}\n');
-		const numeric = formatIndexJson(0, new Map([["9", "x"], ["1", "y"]]));
+		expect(text).toBe(
+			'{\n  "metadata": {\n    "total_size": 3,\n    "mergekit_version": "0.1.4"\n  },\n  "weight_map": {\n    "b": "s1",\n    "a": "s2"\n  }\n}\n',
+		);
+		const numeric = formatIndexJson(
+			0,
+			new Map([
+				["9", "x"],
+				["1", "y"],
+			]),
+		);
 		expect(numeric.indexOf('"9"')).toBeLessThan(numeric.indexOf('"1"'));
 		expect(formatIndexJson(0, {})).toBe('{\n  "metadata": {\n    "total_size": 0\n  },\n  "weight_map": {}\n}\n');
 	});

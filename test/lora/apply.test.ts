@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { LoraError } from "../../src/errors.js";
 import { decodeToF32, encodeFromF32 } from "../../src/io/convert.js";
 import { openModelWithAdapter } from "../../src/lora/open.js";
-import { openModel, type ModelSource } from "../../src/model/model-dir.js";
+import { type ModelSource, openModel } from "../../src/model/model-dir.js";
 import { rejected } from "../helpers/errors.js";
 import { useTempDir } from "../helpers/fs.js";
 import { embeddingNames, loraNames, randn, writeAdapter } from "../helpers/lora.js";
@@ -28,7 +28,15 @@ beforeAll(async () => {
 });
 
 /** W[row, col] + scale · Σ_k L(row, k) · R(k, col), in float64 with k ascending, rounded to float32. */
-function expected(w: Float32Array, rows: number, cols: number, rank: number, scale: number, l: (row: number, k: number) => number, r: (k: number, col: number) => number): Float32Array {
+function expected(
+	w: Float32Array,
+	rows: number,
+	cols: number,
+	rank: number,
+	scale: number,
+	l: (row: number, k: number) => number,
+	r: (k: number, col: number) => number,
+): Float32Array {
 	const out = new Float32Array(rows * cols);
 	for (let row = 0; row < rows; row++) {
 		for (let col = 0; col < cols; col++) {
@@ -65,22 +73,40 @@ describe("W + (α/r)·B·A", () => {
 	let adapter: string;
 
 	beforeAll(async () => {
-		adapter = await writeAdapter(path.join(root(), "adapter"), { r: 2, lora_alpha: 4, rank_pattern: { down_proj: 3 }, alpha_pattern: { "layers\\.1\\.mlp\\.down_proj": 9 }, target_modules: ["q_proj", "down_proj", "embed_tokens"] }, [
-			{ name: loraNames(q).a, shape: [2, 16], data: A },
-			{ name: loraNames(q).b, shape: [16, 2], data: B, dtype: "BF16" },
-			{ name: loraNames(down).a, shape: [3, 32], data: downA },
-			{ name: loraNames(down).b, shape: [16, 3], data: downB },
-			{ name: embeddingNames(embed).a, shape: [2, 64], data: eA },
-			{ name: embeddingNames(embed).b, shape: [16, 2], data: eB },
-			{ name: "base_model.model.model.norm.weight", shape: [16], data: norm },
-		]);
+		adapter = await writeAdapter(
+			path.join(root(), "adapter"),
+			{
+				r: 2,
+				lora_alpha: 4,
+				rank_pattern: { down_proj: 3 },
+				alpha_pattern: { "layers\\.1\\.mlp\\.down_proj": 9 },
+				target_modules: ["q_proj", "down_proj", "embed_tokens"],
+			},
+			[
+				{ name: loraNames(q).a, shape: [2, 16], data: A },
+				{ name: loraNames(q).b, shape: [16, 2], data: B, dtype: "BF16" },
+				{ name: loraNames(down).a, shape: [3, 32], data: downA },
+				{ name: loraNames(down).b, shape: [16, 3], data: downB },
+				{ name: embeddingNames(embed).a, shape: [2, 64], data: eA },
+				{ name: embeddingNames(embed).b, shape: [16, 2], data: eB },
+				{ name: "base_model.model.model.norm.weight", shape: [16], data: norm },
+			],
+		);
 	});
 
 	test("a linear layer: α/r = 4/2, B stored in bf16", async () => {
 		await withModel(f32Model, adapter, async (m, base) => {
 			const w = (await base.read(`${q}.weight`)).data;
 			const b16 = decodeToF32(encodeFromF32(B, "BF16"), "BF16");
-			const want = expected(w, 16, 16, 2, 2, (o, k) => b16[o * 2 + k]!, (k, i) => A[k * 16 + i]!);
+			const want = expected(
+				w,
+				16,
+				16,
+				2,
+				2,
+				(o, k) => b16[o * 2 + k]!,
+				(k, i) => A[k * 16 + i]!,
+			);
 			expect(Array.from((await m.read(`${q}.weight`)).data)).toEqual(Array.from(want));
 		});
 	});
@@ -88,7 +114,15 @@ describe("W + (α/r)·B·A", () => {
 	test("rank_pattern and alpha_pattern pick r = 3, α = 9 for one module", async () => {
 		await withModel(f32Model, adapter, async (m, base) => {
 			const w = (await base.read(`${down}.weight`)).data;
-			const want = expected(w, 16, 32, 3, 9 / 3, (o, k) => downB[o * 3 + k]!, (k, i) => downA[k * 32 + i]!);
+			const want = expected(
+				w,
+				16,
+				32,
+				3,
+				9 / 3,
+				(o, k) => downB[o * 3 + k]!,
+				(k, i) => downA[k * 32 + i]!,
+			);
 			expect(Array.from((await m.read(`${down}.weight`)).data)).toEqual(Array.from(want));
 		});
 	});
@@ -96,7 +130,15 @@ describe("W + (α/r)·B·A", () => {
 	test("an embedding: W[v, d] += (α/r) Σ B[d,k] A[k,v]", async () => {
 		await withModel(f32Model, adapter, async (m, base) => {
 			const w = (await base.read(`${embed}.weight`)).data;
-			const want = expected(w, 64, 16, 2, 2, (v, k) => eA[k * 64 + v]!, (k, d) => eB[d * 2 + k]!);
+			const want = expected(
+				w,
+				64,
+				16,
+				2,
+				2,
+				(v, k) => eA[k * 64 + v]!,
+				(k, d) => eB[d * 2 + k]!,
+			);
 			expect(Array.from((await m.read(`${embed}.weight`)).data)).toEqual(Array.from(want));
 		});
 	});
@@ -104,7 +146,9 @@ describe("W + (α/r)·B·A", () => {
 	test("replacements read from the adapter; other tensors are the model's bytes", async () => {
 		await withModel(f32Model, adapter, async (m, base) => {
 			expect(Array.from((await m.read("model.norm.weight")).data)).toEqual(Array.from(norm));
-			for (const name of base.names().filter((n) => ![`${q}.weight`, `${down}.weight`, `${embed}.weight`, "model.norm.weight"].includes(n))) {
+			for (const name of base
+				.names()
+				.filter((n) => ![`${q}.weight`, `${down}.weight`, `${embed}.weight`, "model.norm.weight"].includes(n))) {
 				expect(Buffer.from(await m.readRaw(name)).equals(Buffer.from(await base.readRaw(name))), name).toBe(true);
 			}
 		});
@@ -113,7 +157,18 @@ describe("W + (α/r)·B·A", () => {
 	test("a bf16 model: the same sum rounded once more to bf16; rows, byte ranges and aligned reads agree", async () => {
 		await withModel(bf16Model, adapter, async (m, base) => {
 			const w = (await base.read(`${down}.weight`)).data;
-			const want = encodeFromF32(expected(w, 16, 32, 3, 3, (o, k) => downB[o * 3 + k]!, (k, i) => downA[k * 32 + i]!), "BF16");
+			const want = encodeFromF32(
+				expected(
+					w,
+					16,
+					32,
+					3,
+					3,
+					(o, k) => downB[o * 3 + k]!,
+					(k, i) => downA[k * 32 + i]!,
+				),
+				"BF16",
+			);
 			const name = `${down}.weight`;
 			expect(Buffer.from(await m.readRaw(name)).equals(Buffer.from(want))).toBe(true);
 			expect(Buffer.from(await m.readRaw(name, 70, 302)).equals(Buffer.from(want.subarray(70, 302)))).toBe(true);
@@ -135,7 +190,15 @@ test("fan_in_fan_out: a (in, out) weight gets W[i, o] += (α/r) Σ A[k,i] B[o,k]
 	]);
 	await withModel(f32Model, adapter, async (m, base) => {
 		const w = (await base.read(`${down}.weight`)).data;
-		const want = expected(w, 16, 32, 4, 6 / Math.sqrt(4), (i, k) => A[k * 16 + i]!, (k, o) => B[o * 4 + k]!);
+		const want = expected(
+			w,
+			16,
+			32,
+			4,
+			6 / Math.sqrt(4),
+			(i, k) => A[k * 16 + i]!,
+			(k, o) => B[o * 4 + k]!,
+		);
 		expect(Array.from((await m.read(`${down}.weight`)).data)).toEqual(Array.from(want));
 	});
 });
@@ -153,15 +216,45 @@ describe("refusals", () => {
 	};
 
 	test.each([
-		["a module the model lacks", { r: 2 }, () => [{ name: loraNames("model.layers.7.self_attn.q_proj").a, shape: [2, 16], data: randn("a", 32) }, { name: loraNames("model.layers.7.self_attn.q_proj").b, shape: [16, 2], data: randn("b", 32) }], "UnknownModule", /model\.layers\.7\.self_attn\.q_proj\.weight/],
-		["factors of the wrong size", { r: 2 }, () => [{ name: loraNames(q).a, shape: [2, 8], data: randn("a", 16) }, { name: loraNames(q).b, shape: [16, 2], data: randn("b", 32) }], "ShapeMismatch", /\[16, 16\].*\[16, 8\]/],
+		[
+			"a module the model lacks",
+			{ r: 2 },
+			() => [
+				{ name: loraNames("model.layers.7.self_attn.q_proj").a, shape: [2, 16], data: randn("a", 32) },
+				{ name: loraNames("model.layers.7.self_attn.q_proj").b, shape: [16, 2], data: randn("b", 32) },
+			],
+			"UnknownModule",
+			/model\.layers\.7\.self_attn\.q_proj\.weight/,
+		],
+		[
+			"factors of the wrong size",
+			{ r: 2 },
+			() => [
+				{ name: loraNames(q).a, shape: [2, 8], data: randn("a", 16) },
+				{ name: loraNames(q).b, shape: [16, 2], data: randn("b", 32) },
+			],
+			"ShapeMismatch",
+			/\[16, 16\].*\[16, 8\]/,
+		],
 		["A without B", { r: 2 }, () => [good()[0]!], "MissingWeights", /lora_A but no lora_B/],
 		["a rank that differs from r", { r: 4 }, good, "InvalidWeights", /rank 2 in its weights but 4/],
 		["DoRA", { r: 2, use_dora: true }, good, "Unsupported", /DoRA/],
-		["a DoRA magnitude tensor", { r: 2 }, () => [...good(), { name: `base_model.model.${q}.lora_magnitude_vector`, shape: [16], data: randn("m", 16) }], "Unsupported", /lora_magnitude_vector/],
+		[
+			"a DoRA magnitude tensor",
+			{ r: 2 },
+			() => [...good(), { name: `base_model.model.${q}.lora_magnitude_vector`, shape: [16], data: randn("m", 16) }],
+			"Unsupported",
+			/lora_magnitude_vector/,
+		],
 		["another PEFT type", { peft_type: "IA3" }, good, "Unsupported", /IA3/],
 		["a bad pattern", { r: 2, rank_pattern: { "q_proj(": 2 } }, good, "InvalidConfig", /not a valid pattern/],
-		["names without the PEFT prefix", { r: 2 }, () => [{ name: `${q}.lora_A.weight`, shape: [2, 16], data: randn("a", 32) }], "InvalidWeights", /base_model\.model\./],
+		[
+			"names without the PEFT prefix",
+			{ r: 2 },
+			() => [{ name: `${q}.lora_A.weight`, shape: [2, 16], data: randn("a", 32) }],
+			"InvalidWeights",
+			/base_model\.model\./,
+		],
 	])("%s", async (_, config, tensors, kind, message) => {
 		const err = await attempt(config, tensors());
 		expect(err.kind).toBe(kind);

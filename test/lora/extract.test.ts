@@ -40,7 +40,11 @@ beforeAll(async () => {
 	]);
 	tuned = path.join(root(), "tuned");
 	const src = await openModelWithAdapter({ path: base, adapter });
-	const writer = await ShardedWriter.create(tuned, src.names().map((n) => ({ name: n, dtype: src.info(n).dtype, shape: src.info(n).shape })), { maxShardBytes: Number.MAX_SAFE_INTEGER, metadata: {} });
+	const writer = await ShardedWriter.create(
+		tuned,
+		src.names().map((n) => ({ name: n, dtype: src.info(n).dtype, shape: src.info(n).shape })),
+		{ maxShardBytes: Number.MAX_SAFE_INTEGER, metadata: {} },
+	);
 	for (const n of src.names()) await writer.writeTensor(n, await src.readRaw(n));
 	await writer.writeFile("config.json", JSON.stringify(src.config!.raw));
 	await writer.commit();
@@ -84,7 +88,9 @@ test("rank R on a base + rank-R model: error ~0 per module, and the adapter repr
 	// Other layers' q_proj/up_proj were not extracted, so the config names the modules in full.
 	expect(config.target_modules).toEqual(TOUCHED);
 	const adapter = await openAdapter(out);
-	expect([...adapter.modules.values()].map((m) => [m.module, m.kind, m.scale])).toEqual(TOUCHED.map((t, i) => [t, i === 0 ? "embedding" : "linear", 1]));
+	expect([...adapter.modules.values()].map((m) => [m.module, m.kind, m.scale])).toEqual(
+		TOUCHED.map((t, i) => [t, i === 0 ? "embedding" : "linear", 1]),
+	);
 	await adapter.close();
 	for (const [name, diff] of await maxRelativeDiff(base, tuned, out)) expect(diff, name).toBeLessThan(1e-5);
 });
@@ -109,13 +115,14 @@ test("a lower rank: the reported error is the written factors' real error; chang
 	await mn.close();
 	let err = 0;
 	let norm = 0;
-	for (let o = 0; o < 16; o++) for (let i = 0; i < 16; i++) {
-		const d = w1[o * 16 + i]! - w0[o * 16 + i]!;
-		let ba = 0;
-		for (let k = 0; k < 2; k++) ba += B[o * 2 + k]! * A[k * 16 + i]!;
-		err += (d - ba) ** 2;
-		norm += d * d;
-	}
+	for (let o = 0; o < 16; o++)
+		for (let i = 0; i < 16; i++) {
+			const d = w1[o * 16 + i]! - w0[o * 16 + i]!;
+			let ba = 0;
+			for (let k = 0; k < 2; k++) ba += B[o * 2 + k]! * A[k * 16 + i]!;
+			err += (d - ba) ** 2;
+			norm += d * d;
+		}
 	expect(mod.error).toBeCloseTo(Math.sqrt(err / norm), 6);
 	expect(mod.error).toBeGreaterThan(0.1);
 	expect(mod.error).toBeLessThan(1);
@@ -126,8 +133,15 @@ test("a rank above a module's dimensions is capped per module, recorded in rank_
 	const out = path.join(root(), "extracted-r20");
 	const result = await extractLoraAdapter(base, tuned, { rank: 20, out });
 	expect(result.modules.map((m) => m.rank)).toEqual([16, 16, 16]);
-	const config = JSON.parse(await readFile(path.join(out, "adapter_config.json"), "utf8")) as { rank_pattern: Record<string, number>; alpha_pattern: Record<string, number> };
-	expect(config.rank_pattern).toEqual({ "model\\.embed_tokens": 16, "model\\.layers\\.0\\.self_attn\\.q_proj": 16, "model\\.layers\\.1\\.mlp\\.up_proj": 16 });
+	const config = JSON.parse(await readFile(path.join(out, "adapter_config.json"), "utf8")) as {
+		rank_pattern: Record<string, number>;
+		alpha_pattern: Record<string, number>;
+	};
+	expect(config.rank_pattern).toEqual({
+		"model\\.embed_tokens": 16,
+		"model\\.layers\\.0\\.self_attn\\.q_proj": 16,
+		"model\\.layers\\.1\\.mlp\\.up_proj": 16,
+	});
 	expect(config.alpha_pattern).toEqual(config.rank_pattern);
 	for (const [name, diff] of await maxRelativeDiff(base, tuned, out)) expect(diff, name).toBeLessThan(1e-5);
 });

@@ -7,9 +7,9 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeAll, expect, test } from "vitest";
 import { ModelError, PlanError } from "../../src/errors.js";
-import { extractLoraAdapter } from "../../src/lora/extract-folder.js";
 import { mergeModels } from "../../src/exec/merge-models.js";
 import { ShardedWriter } from "../../src/io/sharded-writer.js";
+import { extractLoraAdapter } from "../../src/lora/extract-folder.js";
 import { openModelWithAdapter } from "../../src/lora/open.js";
 import { resolveModelWithAdapter } from "../../src/model/adapter-ref.js";
 import { openModel } from "../../src/model/model-dir.js";
@@ -31,7 +31,11 @@ async function materialize(model: string, adapterDir: string, out: string): Prom
 	const src = await openModelWithAdapter({ path: model, adapter: adapterDir });
 	try {
 		const names = src.names();
-		const writer = await ShardedWriter.create(out, names.map((n) => ({ name: n, dtype: src.info(n).dtype, shape: src.info(n).shape })), { maxShardBytes: Number.MAX_SAFE_INTEGER, metadata: {} });
+		const writer = await ShardedWriter.create(
+			out,
+			names.map((n) => ({ name: n, dtype: src.info(n).dtype, shape: src.info(n).shape })),
+			{ maxShardBytes: Number.MAX_SAFE_INTEGER, metadata: {} },
+		);
 		for (const n of names) await writer.writeTensor(n, await src.readRaw(n));
 		await writer.writeFile("config.json", JSON.stringify(src.config!.raw, null, 2));
 		await writer.commit();
@@ -43,7 +47,9 @@ async function materialize(model: string, adapterDir: string, out: string): Prom
 async function tensorBytes(dir: string): Promise<Record<string, string>> {
 	const m = await openModel(dir);
 	try {
-		return Object.fromEntries(await Promise.all(m.names().map(async (n) => [n, Buffer.from(await m.readRaw(n)).toString("base64")] as const)));
+		return Object.fromEntries(
+			await Promise.all(m.names().map(async (n) => [n, Buffer.from(await m.readRaw(n)).toString("base64")] as const)),
+		);
 	} finally {
 		await m.close();
 	}
@@ -70,8 +76,18 @@ beforeAll(async () => {
 
 test.each([
 	["slerp", "merge_method: slerp\nbase_model: BASE\nmodels:\n  - model: OTHER\nparameters: {t: 0.4}\n", 1, undefined],
-	["ties, streamed in chunks, two worker threads", "merge_method: ties\nbase_model: OTHER\nmodels:\n  - model: BASE\n    parameters: {weight: 1, density: 0.5}\n", 2, 48],
-	["linear, streamed", "merge_method: linear\nmodels:\n  - model: BASE\n    parameters: {weight: 0.3}\n  - model: OTHER\n    parameters: {weight: 0.7}\n", 1, 40],
+	[
+		"ties, streamed in chunks, two worker threads",
+		"merge_method: ties\nbase_model: OTHER\nmodels:\n  - model: BASE\n    parameters: {weight: 1, density: 0.5}\n",
+		2,
+		48,
+	],
+	[
+		"linear, streamed",
+		"merge_method: linear\nmodels:\n  - model: BASE\n    parameters: {weight: 0.3}\n  - model: OTHER\n    parameters: {weight: 0.7}\n",
+		1,
+		40,
+	],
 ] as const)("%s: base+adapter merges to the same bytes as the adapter merged in first", async (name, text, threads, chunkElements) => {
 	const tag = name.replace(/\W+/g, "-");
 	const opts = { threads, ...(chunkElements !== undefined ? { chunkElements } : {}) };

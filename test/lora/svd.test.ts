@@ -16,11 +16,12 @@ function withSpectrum(rows: number, cols: number, sigma: number[], key: string):
 	orthonormalize(u, rows, n);
 	orthonormalize(v, cols, n);
 	const m = new Float32Array(rows * cols);
-	for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) {
-		let s = 0;
-		for (let t = 0; t < n; t++) s += sigma[t]! * u[t * rows + i]! * v[t * cols + j]!;
-		m[i * cols + j] = s;
-	}
+	for (let i = 0; i < rows; i++)
+		for (let j = 0; j < cols; j++) {
+			let s = 0;
+			for (let t = 0; t < n; t++) s += sigma[t]! * u[t * rows + i]! * v[t * cols + j]!;
+			m[i * cols + j] = s;
+		}
 	return m;
 }
 
@@ -28,17 +29,22 @@ function withSpectrum(rows: number, cols: number, sigma: number[], key: string):
 function relError(m: Float32Array, rows: number, cols: number, svd: ReturnType<typeof randomizedSvd>): number {
 	let err = 0;
 	let norm = 0;
-	for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) {
-		let r = 0;
-		for (let t = 0; t < svd.rank; t++) r += svd.u[i * svd.rank + t]! * svd.s[t]! * svd.vt[t * cols + j]!;
-		err += (m[i * cols + j]! - r) ** 2;
-		norm += m[i * cols + j]! ** 2;
-	}
+	for (let i = 0; i < rows; i++)
+		for (let j = 0; j < cols; j++) {
+			let r = 0;
+			for (let t = 0; t < svd.rank; t++) r += svd.u[i * svd.rank + t]! * svd.s[t]! * svd.vt[t * cols + j]!;
+			err += (m[i * cols + j]! - r) ** 2;
+			norm += m[i * cols + j]! ** 2;
+		}
 	return Math.sqrt(err / norm);
 }
 
 describe("randomizedSvd", () => {
-	test.each([[40, 24, 3], [24, 40, 5], [17, 17, 17]])("%d × %d of rank %d is recovered to float32 precision, σ in order", (rows, cols, r) => {
+	test.each([
+		[40, 24, 3],
+		[24, 40, 5],
+		[17, 17, 17],
+	])("%d × %d of rank %d is recovered to float32 precision, σ in order", (rows, cols, r) => {
 		const sigma = Array.from({ length: r }, (_, i) => 3 / (i + 1));
 		const m = withSpectrum(rows, cols, sigma, `exact${rows}`);
 		const svd = randomizedSvd(m, rows, cols, r);
@@ -48,11 +54,12 @@ describe("randomizedSvd", () => {
 			expect(svd.s[i]).toBeCloseTo(s, 5);
 		});
 		// U has orthonormal columns.
-		for (let a = 0; a < r; a++) for (let b = 0; b < r; b++) {
-			let dot = 0;
-			for (let i = 0; i < rows; i++) dot += svd.u[i * r + a]! * svd.u[i * r + b]!;
-			expect(dot).toBeCloseTo(a === b ? 1 : 0, 9);
-		}
+		for (let a = 0; a < r; a++)
+			for (let b = 0; b < r; b++) {
+				let dot = 0;
+				for (let i = 0; i < rows; i++) dot += svd.u[i * r + a]! * svd.u[i * r + b]!;
+				expect(dot).toBeCloseTo(a === b ? 1 : 0, 9);
+			}
 	});
 
 	test.each([4, 8])("a decaying spectrum (σ_i = 0.8^i): rank-%d error within 5 %% of the optimal", (rank) => {

@@ -8,8 +8,8 @@ import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { cpuBackend } from "../../src/backends/cpu.js";
-import { float32AtMost } from "../../src/backends/tfjs-env.js";
 import { createTfjsBackend, TFJS_KERNELS, TFJS_TOLERANCE, type TfjsBackendOptions } from "../../src/backends/tfjs.js";
+import { float32AtMost } from "../../src/backends/tfjs-env.js";
 import type { Backend } from "../../src/backends/types.js";
 import { ExecError, MethodError } from "../../src/errors.js";
 import { defineMethod } from "../../src/methods/define.js";
@@ -69,7 +69,8 @@ function caseFor(method: MergeMethod, overrides: Record<string, unknown> = {}, m
 		const mp: Record<string, unknown> = {};
 		for (const [key, def] of Object.entries(method.modelParams)) {
 			const value = MODEL_VALUES[key]?.[m] ?? def.default;
-			if (value === undefined && def.required === true) throw new Error(`backends.test: give ${method.name} model param ${key} a value in MODEL_VALUES`);
+			if (value === undefined && def.required === true)
+				throw new Error(`backends.test: give ${method.name} model param ${key} a value in MODEL_VALUES`);
 			if (value !== undefined) mp[key] = value;
 		}
 		return mp;
@@ -176,9 +177,13 @@ describe.each(BACKENDS)("$label agrees with the cpu backend", ({ label, options,
 		expect(tf.memory().numTensors, "tfjs tensors leaked").toBe(tensorsBefore);
 		expect(actual).toBeInstanceOf(Float32Array);
 		expect(actual.length).toBe(expected.length);
-		expect(actual.findIndex((v) => Number.isNaN(v)), "index of a NaN").toBe(-1);
+		expect(
+			actual.findIndex((v) => Number.isNaN(v)),
+			"index of a NaN",
+		).toBe(-1);
 		const { maxDiff, index, firstBad } = agreement(actual, expected);
-		const where = index < 0 ? "maxdiff 0" : `maxdiff ${maxDiff.toExponential(2)} at [${index}] (tfjs ${actual[index]} vs cpu ${expected[index]})`;
+		const where =
+			index < 0 ? "maxdiff 0" : `maxdiff ${maxDiff.toExponential(2)} at [${index}] (tfjs ${actual[index]} vs cpu ${expected[index]})`;
 		expect(firstBad, `${caseLabel}: ${where}; first element beyond tolerance: ${firstBad}`).toBe(-1);
 		const kernel = TFJS_KERNELS.get(m.name)?.method === m ? "tfjs table" : "cpu only  ";
 		summary.push(`${caseLabel.padEnd(44)} ${kernel}: OK, ${where}`);
@@ -227,7 +232,10 @@ describe("tfjs backend behaviour", () => {
 		zeroSum.input.modelParams = [{ weight: 1 }, { weight: -1 }];
 		await expect(backend.run(zeroSum.method, zeroSum.input, ctxFor("w"))).rejects.toMatchObject({ kind: "InvalidParameter" });
 		const noneKept = caseFor(method("ties"));
-		noneKept.input.modelParams = [{ weight: 1, density: 0 }, { weight: 1, density: 0 }];
+		noneKept.input.modelParams = [
+			{ weight: 1, density: 0 },
+			{ weight: 1, density: 0 },
+		];
 		const err = await backend.run(noneKept.method, noneKept.input, ctxFor("w")).catch((e: unknown) => e);
 		expect(err).toBeInstanceOf(MethodError);
 		expect((err as MethodError).kind).toBe("InvalidParameter");

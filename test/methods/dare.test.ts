@@ -40,7 +40,10 @@ describe("dare", () => {
 		expect(run(4, "a")).not.toEqual(run(3, "a"));
 	});
 	test("the method uses the same streams as the plain function", () => {
-		const input: MergeInput<Record<string, number | boolean | string | undefined>, Record<string, number | boolean | string | undefined>> = {
+		const input: MergeInput<
+			Record<string, number | boolean | string | undefined>,
+			Record<string, number | boolean | string | undefined>
+		> = {
 			tensorName: "model.layers.1.self_attn.q_proj.weight",
 			shape: [n],
 			base,
@@ -64,7 +67,15 @@ describe("dare", () => {
 			[1001, n],
 		] as const) {
 			const part = dareLinearMethod.merge(
-				{ tensorName: name, shape: [n], base: base.slice(lo, hi), models: models.map((m) => m.slice(lo, hi)), params, modelParams, elementOffset: lo },
+				{
+					tensorName: name,
+					shape: [n],
+					base: base.slice(lo, hi),
+					models: models.map((m) => m.slice(lo, hi)),
+					params,
+					modelParams,
+					elementOffset: lo,
+				},
 				ctx(5, name),
 			);
 			chunked.set(part, lo);

@@ -12,12 +12,8 @@ const weights = [0.6, 0.4];
 
 describe("della", () => {
 	test("density + epsilon ≥ 1 is InvalidParameter", () => {
-		expect(kindOf(() => della(base, models, { weights, densities: [0.66, 0.66], epsilons: [1.35, 1.35], shape }))).toBe(
-			"InvalidParameter",
-		);
-		expect(kindOf(() => della(base, models, { weights, densities: [0.9, 0.5], epsilons: [0.15, 0.15], shape }))).toBe(
-			"InvalidParameter",
-		);
+		expect(kindOf(() => della(base, models, { weights, densities: [0.66, 0.66], epsilons: [1.35, 1.35], shape }))).toBe("InvalidParameter");
+		expect(kindOf(() => della(base, models, { weights, densities: [0.9, 0.5], epsilons: [0.15, 0.15], shape }))).toBe("InvalidParameter");
 	});
 	test("no NaN or Inf (density 0.66, epsilon 0.05, lambda 0.5)", () => {
 		const out = della(base, models, { weights, densities: [0.66, 0.66], epsilons: [0.05, 0.05], lambda: 0.5, shape, tensorName: "w" });

@@ -32,11 +32,47 @@ const CASES: [string, MergeMethod, Params, Params[], boolean][] = [
 	["slerp", slerpMethod, { t: 0.4 }, [{}], true],
 	["passthrough", passthroughMethod, {}, [{ scale: 0.5 }], false],
 	["task_arithmetic", taskArithmeticMethod, { lambda: 1.1 }, [{ weight: 0.6 }, { weight: 0.5 }], true],
-	["ties", tiesMethod, { normalize: true }, [{ weight: 0.6, density: 0.5 }, { weight: 0.5, density: 0.4 }], true],
-	["dare_ties", dareTiesMethod, { rescale: true }, [{ weight: 0.6, density: 0.5 }, { weight: 0.5, density: 0.4 }], true],
+	[
+		"ties",
+		tiesMethod,
+		{ normalize: true },
+		[
+			{ weight: 0.6, density: 0.5 },
+			{ weight: 0.5, density: 0.4 },
+		],
+		true,
+	],
+	[
+		"dare_ties",
+		dareTiesMethod,
+		{ rescale: true },
+		[
+			{ weight: 0.6, density: 0.5 },
+			{ weight: 0.5, density: 0.4 },
+		],
+		true,
+	],
 	["dare_linear", dareLinearMethod, { rescale: "inverse_density" }, [{ weight: 1, density: 0.3 }], true],
-	["breadcrumbs_ties", breadcrumbsTiesMethod, {}, [{ weight: 1, density: 0.6, gamma: 0.05 }, { weight: 1, density: 0.5, gamma: 0.1 }], true],
-	["della", dellaMethod, {}, [{ weight: 1, density: 0.5, epsilon: 0.1 }, { weight: 0.5, density: 0.6, epsilon: 0.2 }], true],
+	[
+		"breadcrumbs_ties",
+		breadcrumbsTiesMethod,
+		{},
+		[
+			{ weight: 1, density: 0.6, gamma: 0.05 },
+			{ weight: 1, density: 0.5, gamma: 0.1 },
+		],
+		true,
+	],
+	[
+		"della",
+		dellaMethod,
+		{},
+		[
+			{ weight: 1, density: 0.5, epsilon: 0.1 },
+			{ weight: 0.5, density: 0.6, epsilon: 0.2 },
+		],
+		true,
+	],
 ];
 
 describe("in-place merges", () => {
@@ -69,7 +105,18 @@ describe("in-place merges", () => {
 		const base = data(1);
 		const before = float32Bits(base);
 		const out = tiesMethod.merge(
-			{ tensorName: "w", shape: [N], base, models: [base, data(2, base)], params: {}, modelParams: [{ weight: 1, density: 0.5 }, { weight: 1, density: 0.5 }], inPlace: true },
+			{
+				tensorName: "w",
+				shape: [N],
+				base,
+				models: [base, data(2, base)],
+				params: {},
+				modelParams: [
+					{ weight: 1, density: 0.5 },
+					{ weight: 1, density: 0.5 },
+				],
+				inPlace: true,
+			},
 			ctx,
 		);
 		expect(float32Bits(base)).toEqual(before);

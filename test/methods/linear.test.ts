@@ -7,18 +7,19 @@ import { kindOf } from "../helpers/errors.js";
 const ctx = mergeContext(0, "w");
 
 describe("linear", () => {
-	test.each([
-		[[0.3, 0.7]],
-		[[1, 1]],
-		[[0.1, 0.2, 0.3]],
-		[[2.5]],
-	])("a model merged with itself is the model, bit for bit (weights %j)", (weights) => {
-		const key = rngKey(1, "x", 0);
-		const x = new Float32Array(1000).map((_, i) => (uniformAt(key, i) - 0.5) * 10 ** ((i % 9) - 4));
-		x[0] = -0;
-		const out = linear(weights.map(() => x), weights);
-		expect(new Uint32Array(out.buffer)).toEqual(new Uint32Array(x.buffer));
-	});
+	test.each([[[0.3, 0.7]], [[1, 1]], [[0.1, 0.2, 0.3]], [[2.5]]])(
+		"a model merged with itself is the model, bit for bit (weights %j)",
+		(weights) => {
+			const key = rngKey(1, "x", 0);
+			const x = new Float32Array(1000).map((_, i) => (uniformAt(key, i) - 0.5) * 10 ** ((i % 9) - 4));
+			x[0] = -0;
+			const out = linear(
+				weights.map(() => x),
+				weights,
+			);
+			expect(new Uint32Array(out.buffer)).toEqual(new Uint32Array(x.buffer));
+		},
+	);
 	test.each([
 		[true, [2.5, 5]],
 		[false, [10, 20]],

@@ -61,7 +61,13 @@ describe("multislerp", () => {
 	test("zero task vectors (every model equals the base) return the base, no NaN", () => {
 		const base = f32([0.5, -2, 3]);
 		for (const n of [2, 3]) {
-			expect(multislerp(Array.from({ length: n }, () => base.slice()), new Array(n).fill(1), { base })).toEqual(base);
+			expect(
+				multislerp(
+					Array.from({ length: n }, () => base.slice()),
+					new Array(n).fill(1),
+					{ base },
+				),
+			).toEqual(base);
 		}
 		expect(multislerp([new Float32Array(3), new Float32Array(3), new Float32Array(3)], [1, 1, 1])).toEqual(new Float32Array(3));
 	});

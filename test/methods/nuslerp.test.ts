@@ -77,7 +77,10 @@ describe("nuslerp", () => {
 			},
 			ctx,
 		);
-		expectClose(out, [1, 1, 0, 0, 2, 0].map((x) => x / Math.sqrt(3)));
+		expectClose(
+			out,
+			[1, 1, 0, 0, 2, 0].map((x) => x / Math.sqrt(3)),
+		);
 	});
 
 	test.each([

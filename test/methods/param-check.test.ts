@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { breadcrumbs } from "../../src/methods/breadcrumbs.js";
 import { dare } from "../../src/methods/dare.js";
-import { della } from "../../src/methods/della.js";
+import { della, dellaMethod } from "../../src/methods/della.js";
 import { karcher, karcherMethod } from "../../src/methods/karcher.js";
 import { linear, linearMethod } from "../../src/methods/linear.js";
 import { multislerp } from "../../src/methods/multislerp.js";
@@ -21,7 +21,6 @@ import { slerp, slerpMethod } from "../../src/methods/slerp.js";
 import { taskArithmetic } from "../../src/methods/task-arithmetic.js";
 import { mergeTaskVectors } from "../../src/methods/task-vector/index.js";
 import { ties, tiesMethod } from "../../src/methods/ties.js";
-import { dellaMethod } from "../../src/methods/della.js";
 import { mergeContext } from "../helpers/context.js";
 import { kindOf } from "../helpers/errors.js";
 
@@ -48,7 +47,11 @@ describe("plain functions check their options against the methods' declared rang
 		["della epsilon -0.1 (new)", () => della(base, [x], { weights: [1], densities: [0.5], epsilons: [-0.1] }), "InvalidParameter"],
 		["della band outside (0, 1)", () => della(base, [x], { weights: [1], densities: [0.5], epsilons: [0.6] }), "InvalidParameter"],
 		["task arithmetic NaN weight", () => taskArithmetic(base, [x], { weights: [Number.NaN] }), "InvalidParameter"],
-		["mergeTaskVectors magnitude density 2 (new)", () => mergeTaskVectors(base, [x], { weights: [1], sparsify: "magnitude", densities: [2] }), "InvalidParameter"],
+		[
+			"mergeTaskVectors magnitude density 2 (new)",
+			() => mergeTaskVectors(base, [x], { weights: [1], sparsify: "magnitude", densities: [2] }),
+			"InvalidParameter",
+		],
 		["linear weights cancelling out", () => linear([x, y], [1, -1]), "InvalidParameter"],
 		["linear NaN weight", () => linear([x, y], [1, Number.NaN]), "InvalidParameter"],
 		["slerp t 1.5 (new)", () => slerp(x, y, 1.5), "InvalidParameter"],
@@ -85,22 +88,64 @@ describe("plain functions check their options against the methods' declared rang
 });
 
 describe("a registered method checks its parameters once per call, unless the planner did", () => {
-	const tiesInput = (density: number) => ({ tensorName: "w", shape: [N], base, models: [x], params: {}, modelParams: [{ weight: 1, density }] });
+	const tiesInput = (density: number) => ({
+		tensorName: "w",
+		shape: [N],
+		base,
+		models: [x],
+		params: {},
+		modelParams: [{ weight: 1, density }],
+	});
 
 	test("merge and chunked.create refuse what a recipe may not hold", () => {
 		expect(kindOf(() => tiesMethod.merge(tiesInput(0.05), ctx))).toBe("InvalidParameter");
-		expect(kindOf(() => slerpMethod.merge({ tensorName: "w", shape: [N], base, models: [x], params: { t: 2 }, modelParams: [{}] }, ctx))).toBe("InvalidParameter");
-		expect(kindOf(() => slerpMethod.chunked!.create({ tensorName: "w", shape: [N], numel: N, params: { t: 2 }, modelParams: [{}], models: 1 }, ctx))).toBe("InvalidParameter");
-		expect(kindOf(() => linearMethod.merge({ tensorName: "w", shape: [N], base: undefined, models: [x, y], params: { normalize: true }, modelParams: [{ weight: 2 }, { weight: -2 }] }, ctx))).toBe(
-			"InvalidParameter",
-		);
-		expect(kindOf(() => karcherMethod.merge({ tensorName: "w", shape: [N], base: undefined, models: [x, y], params: { max_iter: 0, tol: 1e-5 }, modelParams: [{}, {}] }, ctx))).toBe(
-			"InvalidParameter",
-		);
-		expect(kindOf(() => sceMethod.merge({ tensorName: "w", shape: [N], base, models: [x], params: { select_topk: 0, int8_mask: false }, modelParams: [{}] }, ctx))).toBe("InvalidParameter");
-		expect(kindOf(() => dellaMethod.merge({ tensorName: "w", shape: [N], base, models: [x], params: {}, modelParams: [{ weight: 1, density: 0.5, epsilon: 0.6 }] }, ctx))).toBe(
-			"InvalidParameter",
-		);
+		expect(
+			kindOf(() => slerpMethod.merge({ tensorName: "w", shape: [N], base, models: [x], params: { t: 2 }, modelParams: [{}] }, ctx)),
+		).toBe("InvalidParameter");
+		expect(
+			kindOf(() =>
+				slerpMethod.chunked!.create({ tensorName: "w", shape: [N], numel: N, params: { t: 2 }, modelParams: [{}], models: 1 }, ctx),
+			),
+		).toBe("InvalidParameter");
+		expect(
+			kindOf(() =>
+				linearMethod.merge(
+					{
+						tensorName: "w",
+						shape: [N],
+						base: undefined,
+						models: [x, y],
+						params: { normalize: true },
+						modelParams: [{ weight: 2 }, { weight: -2 }],
+					},
+					ctx,
+				),
+			),
+		).toBe("InvalidParameter");
+		expect(
+			kindOf(() =>
+				karcherMethod.merge(
+					{ tensorName: "w", shape: [N], base: undefined, models: [x, y], params: { max_iter: 0, tol: 1e-5 }, modelParams: [{}, {}] },
+					ctx,
+				),
+			),
+		).toBe("InvalidParameter");
+		expect(
+			kindOf(() =>
+				sceMethod.merge(
+					{ tensorName: "w", shape: [N], base, models: [x], params: { select_topk: 0, int8_mask: false }, modelParams: [{}] },
+					ctx,
+				),
+			),
+		).toBe("InvalidParameter");
+		expect(
+			kindOf(() =>
+				dellaMethod.merge(
+					{ tensorName: "w", shape: [N], base, models: [x], params: {}, modelParams: [{ weight: 1, density: 0.5, epsilon: 0.6 }] },
+					ctx,
+				),
+			),
+		).toBe("InvalidParameter");
 	});
 
 	test("with paramsChecked the kernel trusts them: a density keeping nothing then keeps nothing (the base comes back)", () => {
@@ -118,11 +163,21 @@ describe("methodParamsProblem: the declaration's check, in the planner's order",
 		expect(methodParamsProblem(dellaMethod, {}, [{ weight: 1 }, { weight: 1, density: 0.5, epsilon: 0.5 }], size)).toMatch(
 			/^density of model 1 = 0\.5 and epsilon of model 1 = 0\.5: keep probabilities would span/,
 		);
-		expect(methodParamsProblem(tiesMethod, {}, [{ weight: 1, density: 0.5 }, { weight: 1, density: 0.05 }], size)).toBe(
-			"density of model 1 = 0.05: density 0.05 keeps no element of 16 (k = floor(density·n) = 0)",
-		);
+		expect(
+			methodParamsProblem(
+				tiesMethod,
+				{},
+				[
+					{ weight: 1, density: 0.5 },
+					{ weight: 1, density: 0.05 },
+				],
+				size,
+			),
+		).toBe("density of model 1 = 0.05: density 0.05 keeps no element of 16 (k = floor(density·n) = 0)");
 		expect(methodParamsProblem(tiesMethod, {}, [{ weight: 1, density: 0.05 }], { numel: 20, shape: [20] })).toBeUndefined();
-		expect(() => checkMethodParams(linearMethod, {}, [{ weight: 1 }, { weight: -1 }], size, "w")).toThrow(/^linear: tensor "w": normalize = undefined and weight of model 0 = 1 and weight of model 1 = -1: weights sum to 0/);
+		expect(() => checkMethodParams(linearMethod, {}, [{ weight: 1 }, { weight: -1 }], size, "w")).toThrow(
+			/^linear: tensor "w": normalize = undefined and weight of model 0 = 1 and weight of model 1 = -1: weights sum to 0/,
+		);
 	});
 
 	test("paramValueProblem: absent values fit; numbers must be finite, integral where declared, in range", () => {
@@ -131,7 +186,9 @@ describe("methodParamsProblem: the declaration's check, in the planner's order",
 		expect(paramValueProblem({ type: "number", integer: true, description: "" }, 1.5)).toBe("must be an integer");
 		expect(paramValueProblem({ type: "number", min: 0, exclusiveMin: true, description: "" }, 0)).toBe("is outside (0, inf)");
 		expect(paramValueProblem({ type: "boolean", description: "" }, 1)).toBe("must be true or false");
-		expect(paramValueProblem({ type: "enum", values: [true, "inverse_density"], description: "" }, "x")).toBe('must be one of true, "inverse_density"');
+		expect(paramValueProblem({ type: "enum", values: [true, "inverse_density"], description: "" }, "x")).toBe(
+			'must be one of true, "inverse_density"',
+		);
 	});
 });
 
@@ -163,20 +220,35 @@ describe("LM_MERGE_DEBUG=1: the kernels assert what the planner would have refus
 		return undefined;
 	};
 
-	const dellaBadBand = { tensorName: "w", shape: [N], base, models: [x], params: {}, modelParams: [{ weight: 1, density: 0.5, epsilon: 0.6 }], paramsChecked: true };
+	const dellaBadBand = {
+		tensorName: "w",
+		shape: [N],
+		base,
+		models: [x],
+		params: {},
+		modelParams: [{ weight: 1, density: 0.5, epsilon: 0.6 }],
+		paramsChecked: true,
+	};
 
 	test("on: planModel refuses a TIES density keeping no element; the trusted merge, DELLA's term and slerp refuse too", async () => {
 		const { planModel, method, slerpM, dellaM } = await engine("1");
 		expect(nameAndKind(() => dellaM.merge(dellaBadBand, ctx))?.[1]).toBe("Assertion");
-		const [name, kind, message] = nameAndKind(() => planModel("magnitude", 1, { density: 0.05, gamma: 0, epsilon: 0 }, false, N, key, where)) ?? [];
+		const [name, kind, message] =
+			nameAndKind(() => planModel("magnitude", 1, { density: 0.05, gamma: 0, epsilon: 0 }, false, N, key, where)) ?? [];
 		expect([name, kind]).toEqual(["InternalError", "Assertion"]);
 		expect(message).toMatch(/^debug assertion failed: ties tensor "w": density of model 0 = 0\.05: density 0\.05 keeps no element of 16/);
-		expect(nameAndKind(() => planModel("random", Number.NaN, { density: 0.5, gamma: 0, epsilon: 0 }, true, N, key, where))?.[2]).toMatch(/weight of model 0 = NaN must be finite/);
-		expect(nameAndKind(() => planModel("random", 1, { density: 0, gamma: 0, epsilon: 0 }, true, N, key, where))?.[2]).toMatch(/density of model 0 = 0 is outside \(0, 1\]/);
-		expect(nameAndKind(() => method.merge({ ...tiesInputFor(0.05), paramsChecked: true }, ctx))?.[1]).toBe("Assertion");
-		expect(nameAndKind(() => slerpM.merge({ tensorName: "w", shape: [N], base, models: [x], params: { t: 2 }, modelParams: [{}], paramsChecked: true }, ctx))?.[1]).toBe(
-			"Assertion",
+		expect(nameAndKind(() => planModel("random", Number.NaN, { density: 0.5, gamma: 0, epsilon: 0 }, true, N, key, where))?.[2]).toMatch(
+			/weight of model 0 = NaN must be finite/,
 		);
+		expect(nameAndKind(() => planModel("random", 1, { density: 0, gamma: 0, epsilon: 0 }, true, N, key, where))?.[2]).toMatch(
+			/density of model 0 = 0 is outside \(0, 1\]/,
+		);
+		expect(nameAndKind(() => method.merge({ ...tiesInputFor(0.05), paramsChecked: true }, ctx))?.[1]).toBe("Assertion");
+		expect(
+			nameAndKind(() =>
+				slerpM.merge({ tensorName: "w", shape: [N], base, models: [x], params: { t: 2 }, modelParams: [{}], paramsChecked: true }, ctx),
+			)?.[1],
+		).toBe("Assertion");
 	});
 
 	test("off: the same calls return (planModel plans to keep nothing)", async () => {
@@ -184,7 +256,9 @@ describe("LM_MERGE_DEBUG=1: the kernels assert what the planner would have refus
 		expect(dellaM.merge(dellaBadBand, ctx)).toHaveLength(N);
 		expect(planModel("magnitude", 1, { density: 0.05, gamma: 0, epsilon: 0 }, false, N, key, where).kind).toBe(KIND_ZERO);
 		expect(Array.from(method.merge({ ...tiesInputFor(0.05), paramsChecked: true }, ctx))).toEqual(Array.from(base));
-		expect(slerpM.merge({ tensorName: "w", shape: [N], base, models: [x], params: { t: 2 }, modelParams: [{}], paramsChecked: true }, ctx)).toHaveLength(N);
+		expect(
+			slerpM.merge({ tensorName: "w", shape: [N], base, models: [x], params: { t: 2 }, modelParams: [{}], paramsChecked: true }, ctx),
+		).toHaveLength(N);
 	});
 });
 

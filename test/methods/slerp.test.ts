@@ -49,6 +49,8 @@ describe("slerp", () => {
 		const ctx = mergeContext(0, "w");
 		const input = { tensorName: "w", shape: [2], base: undefined, models: [f32(1, 2)], params: { t: 0.5 }, modelParams: [{}] };
 		expect(kindOf(() => slerpMethod.merge(input, ctx))).toBe("InvalidInput");
-		expect(Array.from(slerpMethod.merge({ ...input, base: f32(1, 0), models: [f32(0, 1)] }, ctx))).toEqual(closeTo([Math.SQRT1_2, Math.SQRT1_2]));
+		expect(Array.from(slerpMethod.merge({ ...input, base: f32(1, 0), models: [f32(0, 1)] }, ctx))).toEqual(
+			closeTo([Math.SQRT1_2, Math.SQRT1_2]),
+		);
 	});
 });

@@ -85,7 +85,9 @@ describe("parseModelConfig", () => {
 		["sliding_window", { ...MINIMAL, sliding_window: -4 }],
 		["torch_dtype", { ...MINIMAL, torch_dtype: 16 }],
 	])("bad %s → InvalidConfig naming the key", (key, json) => {
-		expect(() => parseModelConfig(json, "/m/config.json")).toThrow(expect.objectContaining({ kind: "InvalidConfig", location: "/m/config.json" }));
+		expect(() => parseModelConfig(json, "/m/config.json")).toThrow(
+			expect.objectContaining({ kind: "InvalidConfig", location: "/m/config.json" }),
+		);
 		expect(() => parseModelConfig(json, "/m/config.json")).toThrow(key);
 	});
 

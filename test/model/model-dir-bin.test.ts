@@ -3,7 +3,7 @@ import { copyFile, cp, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, expect, test } from "vitest";
 import { ModelError, TorchBinError } from "../../src/errors.js";
-import { openModel, type ModelSource } from "../../src/model/model-dir.js";
+import { type ModelSource, openModel } from "../../src/model/model-dir.js";
 import { REPO_ROOT } from "../helpers/cli.js";
 import { rejected } from "../helpers/errors.js";
 import { useTempDir } from "../helpers/fs.js";
@@ -30,17 +30,20 @@ async function contents(m: ModelSource): Promise<Array<[string, string, number[]
 	return out.sort((a, b) => a[0].localeCompare(b[0]));
 }
 
-test.each(["tiny-mistral", "tiny-mistral-legacy", "tiny-mistral-sharded", "tiny-mistral-sharded/pytorch_model.bin.index.json", "tiny-mistral/pytorch_model.bin"])(
-	"%s holds exactly the tensors of the safetensors twin, with its config",
-	async (rel) => {
-		const bin = await openIt(path.join(FIXTURES, rel));
-		const st = await openIt(path.join(FIXTURES, "tiny-mistral-st"));
-		expect(await contents(bin)).toEqual(await contents(st));
-		expect(bin.totalBytes).toBe(st.totalBytes);
-		expect(bin.config?.numHiddenLayers).toBe(2);
-		expect(bin.dir).toBe(path.join(FIXTURES, rel.split("/")[0]!));
-	},
-);
+test.each([
+	"tiny-mistral",
+	"tiny-mistral-legacy",
+	"tiny-mistral-sharded",
+	"tiny-mistral-sharded/pytorch_model.bin.index.json",
+	"tiny-mistral/pytorch_model.bin",
+])("%s holds exactly the tensors of the safetensors twin, with its config", async (rel) => {
+	const bin = await openIt(path.join(FIXTURES, rel));
+	const st = await openIt(path.join(FIXTURES, "tiny-mistral-st"));
+	expect(await contents(bin)).toEqual(await contents(st));
+	expect(bin.totalBytes).toBe(st.totalBytes);
+	expect(bin.config?.numHiddenLayers).toBe(2);
+	expect(bin.dir).toBe(path.join(FIXTURES, rel.split("/")[0]!));
+});
 
 test("a sharded .bin model lists its shards and index; its aligned reads fall back to ordinary reads", async () => {
 	const m = await openIt(path.join(FIXTURES, "tiny-mistral-sharded"));

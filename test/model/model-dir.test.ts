@@ -29,7 +29,14 @@ const SHARD1 = { "model.embed_tokens.weight": [1, 2, 3, 4], "model.layers.0.mlp.
 const SHARD2 = { "model.norm.weight": [7, 8], "lm_head.weight": [9, 10, 11, 12] };
 const S1 = "model-00001-of-00002.safetensors";
 const S2 = "model-00002-of-00002.safetensors";
-const CONFIG = { architectures: ["MistralForCausalLM"], hidden_size: 4, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 2, vocab_size: 1 };
+const CONFIG = {
+	architectures: ["MistralForCausalLM"],
+	hidden_size: 4,
+	intermediate_size: 8,
+	num_hidden_layers: 1,
+	num_attention_heads: 2,
+	vocab_size: 1,
+};
 
 const root = useTempDir("lm-merge-modeldir-");
 let counter = 0;
@@ -94,7 +101,12 @@ describe("openModel: valid folders", () => {
 	});
 
 	test("index + shards: one source over both, in shard order", async () => {
-		const dir = await folder({ [S2]: safetensors(SHARD2), [S1]: safetensors(SHARD1), "model.safetensors.index.json": index(GOOD_MAP), "config.json": CONFIG });
+		const dir = await folder({
+			[S2]: safetensors(SHARD2),
+			[S1]: safetensors(SHARD1),
+			"model.safetensors.index.json": index(GOOD_MAP),
+			"config.json": CONFIG,
+		});
 		for (const path of [dir, join(dir, "model.safetensors.index.json")]) {
 			const m = await openModel(path);
 			try {
@@ -137,10 +149,16 @@ describe("openModel: errors name the folder, the file and the tensor", () => {
 		await expectKind(openModel(dir), "MissingShard", dir, S2, "model.norm.weight");
 	});
 
-	test.each(["../escape.safetensors", "sub/model.safetensors", "/etc/passwd", "..", "a\\b.safetensors"])("ShardOutsideFolder for %j", async (shard) => {
-		const dir = await folder({ [S1]: safetensors(SHARD1), "model.safetensors.index.json": index({ ...GOOD_MAP, "lm_head.weight": shard }) });
-		await expectKind(openModel(dir), "ShardOutsideFolder", dir, shard, "lm_head.weight");
-	});
+	test.each(["../escape.safetensors", "sub/model.safetensors", "/etc/passwd", "..", "a\\b.safetensors"])(
+		"ShardOutsideFolder for %j",
+		async (shard) => {
+			const dir = await folder({
+				[S1]: safetensors(SHARD1),
+				"model.safetensors.index.json": index({ ...GOOD_MAP, "lm_head.weight": shard }),
+			});
+			await expectKind(openModel(dir), "ShardOutsideFolder", dir, shard, "lm_head.weight");
+		},
+	);
 
 	test.each([
 		["Git LFS pointer", "version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n", "git lfs"],
@@ -161,17 +179,29 @@ describe("openModel: errors name the folder, the file and the tensor", () => {
 	});
 
 	test("TensorNotInShard: listed in the index, absent from its shard", async () => {
-		const dir = await folder({ [S1]: safetensors(SHARD1), [S2]: safetensors(SHARD2), "model.safetensors.index.json": index({ ...GOOD_MAP, "model.extra.weight": S2 }) });
+		const dir = await folder({
+			[S1]: safetensors(SHARD1),
+			[S2]: safetensors(SHARD2),
+			"model.safetensors.index.json": index({ ...GOOD_MAP, "model.extra.weight": S2 }),
+		});
 		await expectKind(openModel(dir), "TensorNotInShard", dir, S2, "model.extra.weight", "no shard has it");
 	});
 
 	test("TensorNotInShard: the index points at the wrong shard", async () => {
-		const dir = await folder({ [S1]: safetensors(SHARD1), [S2]: safetensors(SHARD2), "model.safetensors.index.json": index({ ...GOOD_MAP, "lm_head.weight": S1 }) });
+		const dir = await folder({
+			[S1]: safetensors(SHARD1),
+			[S2]: safetensors(SHARD2),
+			"model.safetensors.index.json": index({ ...GOOD_MAP, "lm_head.weight": S1 }),
+		});
 		await expectKind(openModel(dir), "TensorNotInShard", dir, "lm_head.weight", `it is in ${S2}`);
 	});
 
 	test("TensorInTwoShards", async () => {
-		const dir = await folder({ [S1]: safetensors(SHARD1), [S2]: safetensors({ ...SHARD2, "model.embed_tokens.weight": [0] }), "model.safetensors.index.json": index(GOOD_MAP) });
+		const dir = await folder({
+			[S1]: safetensors(SHARD1),
+			[S2]: safetensors({ ...SHARD2, "model.embed_tokens.weight": [0] }),
+			"model.safetensors.index.json": index(GOOD_MAP),
+		});
 		await expectKind(openModel(dir), "TensorInTwoShards", dir, S1, S2, "model.embed_tokens.weight");
 	});
 
@@ -202,11 +232,23 @@ describe("openModel: what is not a finished model is refused", () => {
 	});
 
 	test("a shard-named file the index does not list is InvalidIndex (a stale or truncated index)", async () => {
-		const map = { "model.embed_tokens.weight": "model-00001-of-00003.safetensors", "model.layers.0.mlp.up_proj.weight": "model-00001-of-00003.safetensors" };
-		const dir = await folder({ "model-00001-of-00003.safetensors": safetensors(SHARD1), "model-00002-of-00003.safetensors": safetensors(SHARD2), "model.safetensors.index.json": index(map) });
+		const map = {
+			"model.embed_tokens.weight": "model-00001-of-00003.safetensors",
+			"model.layers.0.mlp.up_proj.weight": "model-00001-of-00003.safetensors",
+		};
+		const dir = await folder({
+			"model-00001-of-00003.safetensors": safetensors(SHARD1),
+			"model-00002-of-00003.safetensors": safetensors(SHARD2),
+			"model.safetensors.index.json": index(map),
+		});
 		await expectKind(openModel(dir), "InvalidIndex", "model-00002-of-00003.safetensors", "does not list");
 		// Other safetensors files (Mistral repos ship consolidated.safetensors beside the shards) are not shards.
-		const extra = await folder({ [S1]: safetensors(SHARD1), [S2]: safetensors(SHARD2), "consolidated.safetensors": safetensors(SHARD1), "model.safetensors.index.json": index(GOOD_MAP) });
+		const extra = await folder({
+			[S1]: safetensors(SHARD1),
+			[S2]: safetensors(SHARD2),
+			"consolidated.safetensors": safetensors(SHARD1),
+			"model.safetensors.index.json": index(GOOD_MAP),
+		});
 		const model = await openModel(extra);
 		expect(model.names()).toHaveLength(4);
 		await model.close();
@@ -215,7 +257,14 @@ describe("openModel: what is not a finished model is refused", () => {
 	test("a folder holding the unfinished-merge marker is UnfinishedMerge, opened as a folder or through one of its files", async () => {
 		const marker = JSON.stringify({ unfinished_output: "/somewhere/merged/x" });
 		const dir = await folder({ "model.safetensors": safetensors(SHARD1), ".lm-merge-unfinished": marker });
-		const me = await expectKind(openModel(dir), "UnfinishedMerge", dir, "is an unfinished merge", "/somewhere/merged/x", "resume with --resume or delete it");
+		const me = await expectKind(
+			openModel(dir),
+			"UnfinishedMerge",
+			dir,
+			"is an unfinished merge",
+			"/somewhere/merged/x",
+			"resume with --resume or delete it",
+		);
 		expect(me.location).toBe(dir);
 		await expectKind(openModel(join(dir, "model.safetensors")), "UnfinishedMerge", dir);
 	});

@@ -60,7 +60,13 @@ describe("resolveModelRef order", () => {
 	test("built-in aliases, case-insensitive, through the HF cache", async () => {
 		expect(BUILTIN_ALIASES).toEqual({ biomistral: "BioMistral/BioMistral-7B", mistral: "mistralai/Mistral-7B-Instruct-v0.1" });
 		const r = await resolveModelRef("BioMistral", { cwd: join(root(), "cwd"), env });
-		expect(r).toMatchObject({ via: "alias", alias: "biomistral", repoId: "BioMistral/BioMistral-7B", revision: "main", commit: COMMIT_MAIN });
+		expect(r).toMatchObject({
+			via: "alias",
+			alias: "biomistral",
+			repoId: "BioMistral/BioMistral-7B",
+			revision: "main",
+			commit: COMMIT_MAIN,
+		});
 		expect(r.path).toBe(join(cache, "models--BioMistral--BioMistral-7B", "snapshots", COMMIT_MAIN));
 		expect((await resolveModelRef("mistral", { cwd: root(), env })).repoId).toBe("mistralai/Mistral-7B-Instruct-v0.1");
 	});
@@ -77,7 +83,11 @@ describe("resolveModelRef order", () => {
 		const main = await resolveModelRef("BioMistral/BioMistral-7B", opts);
 		expect(main).toMatchObject({ via: "hf-cache", repoId: "BioMistral/BioMistral-7B", revision: "main", commit: COMMIT_MAIN });
 		const branch = await resolveModelRef("BioMistral/BioMistral-7B@v0.1", opts);
-		expect(branch).toMatchObject({ revision: "v0.1", commit: COMMIT_OLD, path: join(cache, "models--BioMistral--BioMistral-7B", "snapshots", COMMIT_OLD) });
+		expect(branch).toMatchObject({
+			revision: "v0.1",
+			commit: COMMIT_OLD,
+			path: join(cache, "models--BioMistral--BioMistral-7B", "snapshots", COMMIT_OLD),
+		});
 		const commit = await resolveModelRef(`org/only-snapshot@${COMMIT_OLD}`, opts);
 		expect(commit).toMatchObject({ via: "hf-cache", commit: COMMIT_OLD, revision: COMMIT_OLD });
 	});
@@ -90,7 +100,10 @@ describe("resolveModelRef order", () => {
 	});
 
 	test("HF_HOME is honoured by resolveModelRef", async () => {
-		const r = await resolveModelRef("BioMistral/BioMistral-7B", { cwd: root(), env: { HF_HOME: join(root(), "hf"), HOME: env.HOME, HF_HUB_OFFLINE: "1" } });
+		const r = await resolveModelRef("BioMistral/BioMistral-7B", {
+			cwd: root(),
+			env: { HF_HOME: join(root(), "hf"), HOME: env.HOME, HF_HUB_OFFLINE: "1" },
+		});
 		expect(r.commit).toBe(COMMIT_MAIN);
 	});
 });
@@ -98,7 +111,10 @@ describe("resolveModelRef order", () => {
 describe("user aliases", () => {
 	test("a YAML file from LM_MERGE_CONFIG: paths relative to the file, HF ids, overriding built-ins", async () => {
 		const file = join(root(), "recipes", "lm-merge.yaml");
-		await writeFile(file, `aliases:\n  mine: ./rel\n  Old-Bio: BioMistral/BioMistral-7B@v0.1\n  mistral: org/only-snapshot@${COMMIT_OLD}\n`);
+		await writeFile(
+			file,
+			`aliases:\n  mine: ./rel\n  Old-Bio: BioMistral/BioMistral-7B@v0.1\n  mistral: org/only-snapshot@${COMMIT_OLD}\n`,
+		);
 		const opts = { cwd: join(root(), "cwd"), env: { ...env, LM_MERGE_CONFIG: file } };
 		expect(await resolveModelRef("mine", opts)).toMatchObject({ via: "alias", alias: "mine", path: join(root(), "recipes", "rel") });
 		expect(await resolveModelRef("old-bio", opts)).toMatchObject({ via: "alias", commit: COMMIT_OLD });
@@ -107,26 +123,32 @@ describe("user aliases", () => {
 
 	test("the default JSON file under ~/.config/lm-merge, and an explicit aliasesFile", async () => {
 		await mkdir(join(env.HOME ?? "", ".config", "lm-merge"), { recursive: true });
-		await writeFile(join(env.HOME ?? "", ".config", "lm-merge", "config.json"), JSON.stringify({ aliases: { abs: join(root(), "recipes", "rel") } }));
+		await writeFile(
+			join(env.HOME ?? "", ".config", "lm-merge", "config.json"),
+			JSON.stringify({ aliases: { abs: join(root(), "recipes", "rel") } }),
+		);
 		expect((await resolveModelRef("abs", { cwd: root(), env })).path).toBe(join(root(), "recipes", "rel"));
 		const file = join(root(), "aliases.json");
 		await writeFile(file, JSON.stringify({ aliases: { other: "./cwd" } }));
 		expect((await resolveModelRef("other", { cwd: "/", env, aliasesFile: file })).path).toBe(join(root(), "cwd"));
 	});
 
-	test.each([
-		["aliases: [1, 2]"],
-		["aliases:\n  x: 3\n"],
-		["aliases:\n  a/b: org/x\n"],
-		["aliases: {unclosed"],
-	])("a malformed alias file → InvalidConfig (%j)", async (text) => {
-		const file = join(root(), "bad.yaml");
-		await writeFile(file, text);
-		await expect(resolveModelRef("x", { cwd: root(), env, aliasesFile: file })).rejects.toMatchObject({ kind: "InvalidConfig", location: file });
-	});
+	test.each([["aliases: [1, 2]"], ["aliases:\n  x: 3\n"], ["aliases:\n  a/b: org/x\n"], ["aliases: {unclosed"]])(
+		"a malformed alias file → InvalidConfig (%j)",
+		async (text) => {
+			const file = join(root(), "bad.yaml");
+			await writeFile(file, text);
+			await expect(resolveModelRef("x", { cwd: root(), env, aliasesFile: file })).rejects.toMatchObject({
+				kind: "InvalidConfig",
+				location: file,
+			});
+		},
+	);
 
 	test("an explicit alias file that does not exist is an error", async () => {
-		await expect(resolveModelRef("x", { cwd: root(), env, aliasesFile: join(root(), "nope.yaml") })).rejects.toMatchObject({ kind: "InvalidConfig" });
+		await expect(resolveModelRef("x", { cwd: root(), env, aliasesFile: join(root(), "nope.yaml") })).rejects.toMatchObject({
+			kind: "InvalidConfig",
+		});
 	});
 
 	test("an alias whose target is missing says which alias", async () => {
@@ -157,10 +179,18 @@ describe("expandAlias", () => {
 
 describe("not found and malformed", () => {
 	test("NotFound lists every place, on one line", async () => {
-		const err = (await resolveModelRef("acme/missing-7b@dev", { cwd: join(root(), "cwd"), recipeDir: join(root(), "recipes"), env }).catch((e: unknown) => e)) as ModelError;
+		const err = (await resolveModelRef("acme/missing-7b@dev", { cwd: join(root(), "cwd"), recipeDir: join(root(), "recipes"), env }).catch(
+			(e: unknown) => e,
+		)) as ModelError;
 		expect(err.kind).toBe("NotFound");
 		expect(err.message).not.toContain("\n");
-		for (const place of [join(root(), "cwd", "acme/missing-7b@dev"), join(root(), "recipes", "acme/missing-7b@dev"), "biomistral", join(cache, "models--acme--missing-7b"), "refs/dev"]) {
+		for (const place of [
+			join(root(), "cwd", "acme/missing-7b@dev"),
+			join(root(), "recipes", "acme/missing-7b@dev"),
+			"biomistral",
+			join(cache, "models--acme--missing-7b"),
+			"refs/dev",
+		]) {
 			expect(err.message).toContain(place);
 		}
 	});

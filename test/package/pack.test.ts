@@ -23,13 +23,20 @@ let consumer: string;
 let tarball: string;
 
 function run(cmd: string, args: string[], cwd: string): string {
-	return execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, npm_config_update_notifier: "false" } });
+	return execFileSync(cmd, args, {
+		cwd,
+		encoding: "utf8",
+		stdio: ["ignore", "pipe", "pipe"],
+		env: { ...process.env, npm_config_update_notifier: "false" },
+	});
 }
 
 beforeAll(async () => {
 	// A fresh clone: the tracked files only (no dist/), with the installed node_modules for the build tools.
 	clone = path.join(root(), "clone");
-	for (const file of run("git", ["ls-files", "-z"], REPO_ROOT).split("\0").filter((f) => f !== "")) {
+	for (const file of run("git", ["ls-files", "-z"], REPO_ROOT)
+		.split("\0")
+		.filter((f) => f !== "")) {
 		await mkdir(path.dirname(path.join(clone, file)), { recursive: true });
 		await cp(path.join(REPO_ROOT, file), path.join(clone, file));
 	}
@@ -39,7 +46,10 @@ beforeAll(async () => {
 	tarball = path.join(root(), packed[0]!.filename);
 	consumer = path.join(root(), "consumer");
 	await mkdir(consumer);
-	await writeFile(path.join(consumer, "package.json"), JSON.stringify({ name: "consumer", version: "9.9.9", private: true, type: "module" }));
+	await writeFile(
+		path.join(consumer, "package.json"),
+		JSON.stringify({ name: "consumer", version: "9.9.9", private: true, type: "module" }),
+	);
 	run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], consumer);
 }, PACK_TIMEOUT_MS);
 
@@ -68,7 +78,8 @@ describe("npm pack → npm install", () => {
 	});
 
 	test("the API imports by package name, with its types", async () => {
-		const script = 'import { mergeModels, parseRecipe, slerp, VERSION } from "lm-merge"; console.log(typeof mergeModels, typeof parseRecipe, slerp(new Float32Array([1, 0]), new Float32Array([0, 1]), 0)[0], VERSION);';
+		const script =
+			'import { mergeModels, parseRecipe, slerp, VERSION } from "lm-merge"; console.log(typeof mergeModels, typeof parseRecipe, slerp(new Float32Array([1, 0]), new Float32Array([0, 1]), 0)[0], VERSION);';
 		expect(run(process.execPath, ["--input-type=module", "-e", script], consumer).trim()).toBe(`function function 1 ${VERSION}`);
 		const pkg = JSON.parse(await readFile(path.join(consumer, "node_modules", "lm-merge", "package.json"), "utf8")) as {
 			types: string;

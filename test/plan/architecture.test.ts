@@ -2,10 +2,10 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { expect, test } from "vitest";
 import { defineArchitecture, embedding, layerTemplates, weightAndBias } from "../../src/arch/define.js";
-import { buildPlan, closePlan } from "../../src/plan/plan.js";
 import { mergeModels } from "../../src/exec/merge-models.js";
-import { parseRecipe } from "../../src/recipe/load.js";
 import { ShardedWriter } from "../../src/io/sharded-writer.js";
+import { buildPlan, closePlan } from "../../src/plan/plan.js";
+import { parseRecipe } from "../../src/recipe/load.js";
 import { useTempDir } from "../helpers/fs.js";
 import { writeTinyArchitecture, writeTinyMistral } from "../helpers/tiny-model.js";
 
@@ -21,12 +21,18 @@ const BLOOMISH = defineArchitecture({
 	hiddenSizeKeys: ["hidden_size"],
 	tiedEmbeddingsByDefault: true,
 	preWeights: [embedding("transformer.word_embeddings.weight"), ...weightAndBias("transformer.word_embeddings_layernorm")],
-	layerWeights: layerTemplates("transformer.h", [...weightAndBias("input_layernorm"), ...weightAndBias("self_attention.query_key_value"), ...weightAndBias("mlp.dense_4h_to_h")]),
+	layerWeights: layerTemplates("transformer.h", [
+		...weightAndBias("input_layernorm"),
+		...weightAndBias("self_attention.query_key_value"),
+		...weightAndBias("mlp.dense_4h_to_h"),
+	]),
 	postWeights: weightAndBias("transformer.ln_f"),
 });
 
 const franken = (a: string, b: string) =>
-	parseRecipe(`merge_method: passthrough\nslices:\n  - sources:\n      - model: ${a}\n        layer_range: [0, 2]\n  - sources:\n      - model: ${b}\n        layer_range: [0, 1]\n`);
+	parseRecipe(
+		`merge_method: passthrough\nslices:\n  - sources:\n      - model: ${a}\n        layer_range: [0, 2]\n  - sources:\n      - model: ${b}\n        layer_range: [0, 1]\n`,
+	);
 
 test("an unknown family merges by tensor names, with a warning, and its layer-count key is updated", async () => {
 	const a = join(root(), "bloom-a");
@@ -44,9 +50,24 @@ test("an unknown family merges by tensor names, with a warning, and its layer-co
 test("a known family's checkpoint that lacks a listed tensor is merged by names, with a warning naming it", async () => {
 	const a = join(root(), "odd-llama");
 	const names = ["model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight", "model.norm.weight"];
-	const writer = await ShardedWriter.create(a, names.map((name) => ({ name, dtype: "F32" as const, shape: [4, 4] })), { maxShardBytes: 1e9, metadata: {}, force: false });
+	const writer = await ShardedWriter.create(
+		a,
+		names.map((name) => ({ name, dtype: "F32" as const, shape: [4, 4] })),
+		{ maxShardBytes: 1e9, metadata: {}, force: false },
+	);
 	for (const n of names) await writer.writeTensor(n, new Float32Array(16).fill(1));
-	await writer.writeFile("config.json", JSON.stringify({ architectures: ["LlamaForCausalLM"], model_type: "llama", num_hidden_layers: 1, hidden_size: 4, intermediate_size: 8, num_attention_heads: 1, vocab_size: 4 }));
+	await writer.writeFile(
+		"config.json",
+		JSON.stringify({
+			architectures: ["LlamaForCausalLM"],
+			model_type: "llama",
+			num_hidden_layers: 1,
+			hidden_size: 4,
+			intermediate_size: 8,
+			num_attention_heads: 1,
+			vocab_size: 4,
+		}),
+	);
 	await writer.commit();
 	const plan = await buildPlan(parseRecipe(`merge_method: linear\nmodels:\n  - model: ${a}\n    parameters: {weight: 1}\n`));
 	try {

@@ -30,7 +30,8 @@ beforeAll(async () => {
 const sub = (s: string) => s.replaceAll("$A", A).replaceAll("$B", B);
 
 /** TIES on A and B; the tiny model's norm weights have 16 elements, its projections 256 or more. */
-const ties = (density: string) => `merge_method: ties\nbase_model: $A\nmodels:\n  - model: $B\n    parameters: {weight: 1, density: ${density}}\n`;
+const ties = (density: string) =>
+	`merge_method: ties\nbase_model: $A\nmodels:\n  - model: $B\n    parameters: {weight: 1, density: ${density}}\n`;
 const linear = (wa: string, wb: string, extra = "") =>
 	`merge_method: linear\nmodels:\n  - model: $A\n    parameters: {weight: ${wa}}\n  - model: $B\n    parameters: {weight: ${wb}}\n${extra}`;
 const multislerp = (wa: string, wb: string) =>
@@ -48,7 +49,9 @@ describe("checkTensorParams runs at plan time, per planned tensor", () => {
 	test("TIES: a density keeping no element of a 16-element tensor names the model's YAML path and the tensor", async () => {
 		const err = await planError(ties("0.05"));
 		expect(err.kind).toBe("InvalidParameter");
-		expect(err.message).toMatch(/^ties density = 0\.05 \(models\[0\]\.parameters\.density\) of .*\/b: density 0\.05 keeps no element of 16 \(k = floor\(density·n\) = 0\) \(tensor [a-z_.0-9]*norm\.weight\)$/);
+		expect(err.message).toMatch(
+			/^ties density = 0\.05 \(models\[0\]\.parameters\.density\) of .*\/b: density 0\.05 keeps no element of 16 \(k = floor\(density·n\) = 0\) \(tensor [a-z_.0-9]*norm\.weight\)$/,
+		);
 		expect(err.tensor).toMatch(/norm\.weight$/);
 	});
 

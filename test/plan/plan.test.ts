@@ -1,9 +1,9 @@
 import path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { PlanError, RecipeError } from "../../src/errors.js";
-import { parseRecipe } from "../../src/recipe/load.js";
 import { buildPlan, closePlan } from "../../src/plan/plan.js";
 import type { MergePlan } from "../../src/plan/types.js";
+import { parseRecipe } from "../../src/recipe/load.js";
 import { useTempDir } from "../helpers/fs.js";
 import { writeTinyMistral } from "../helpers/tiny-model.js";
 
@@ -60,7 +60,14 @@ models:
 parameters:
   t: ${t}
 `;
-const sub = (s: string) => s.replaceAll("$A", A).replaceAll("$B", B).replaceAll("$C", C).replaceAll("$WIDE", WIDE).replaceAll("$DEEP", DEEP).replaceAll("$LLAMA", LLAMA);
+const sub = (s: string) =>
+	s
+		.replaceAll("$A", A)
+		.replaceAll("$B", B)
+		.replaceAll("$C", C)
+		.replaceAll("$WIDE", WIDE)
+		.replaceAll("$DEEP", DEEP)
+		.replaceAll("$LLAMA", LLAMA);
 
 describe("buildPlan", () => {
 	test("lists every output tensor once, in embed, layers, norm, lm_head order", async () => {
@@ -135,17 +142,41 @@ parameters: {weight: 0.3, density: 0.5}
 	test.each([
 		["unknown method", `merge_method: tiess\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 1}}]`, "UnknownMethod"],
 		["base required", `merge_method: ties\nmodels: [{model: $B, parameters: {weight: 1}}]`, "BaseRequired"],
-		["slerp with three models", `merge_method: slerp\nbase_model: $A\nmodels: [{model: $B}, {model: $C}]\nparameters: {t: 0.5}`, "ModelCount"],
+		[
+			"slerp with three models",
+			`merge_method: slerp\nbase_model: $A\nmodels: [{model: $B}, {model: $C}]\nparameters: {t: 0.5}`,
+			"ModelCount",
+		],
 		["t out of range", slerpYaml("1.5"), "InvalidParameter"],
 		["t missing for some tensors", slerpYaml("[{filter: mlp, value: 0.5}]"), "MissingParameter"],
 		["density 0", `merge_method: ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 1, density: 0}}]`, "InvalidParameter"],
-		["required weight missing", `merge_method: ties\nbase_model: $A\nmodels: [{model: $B, parameters: {density: 0.5}}]`, "MissingParameter"],
+		[
+			"required weight missing",
+			`merge_method: ties\nbase_model: $A\nmodels: [{model: $B, parameters: {density: 0.5}}]`,
+			"MissingParameter",
+		],
 		["filter that matches nothing", slerpYaml("[{filter: self_atn, value: 0.1}, {value: 0.5}]"), "FilterMatchesNothing"],
-		["unknown parameter name", `merge_method: ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 1, densty: 0.5}}]`, "InvalidParameter"],
-		["vocab mismatch", `merge_method: linear\nmodels: [{model: $A, parameters: {weight: 1}}, {model: $WIDE, parameters: {weight: 1}}]`, "VocabMismatch"],
-		["layer counts differ", `merge_method: linear\nmodels: [{model: $A, parameters: {weight: 1}}, {model: $DEEP, parameters: {weight: 1}}]`, "LayerRange"],
+		[
+			"unknown parameter name",
+			`merge_method: ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 1, densty: 0.5}}]`,
+			"InvalidParameter",
+		],
+		[
+			"vocab mismatch",
+			`merge_method: linear\nmodels: [{model: $A, parameters: {weight: 1}}, {model: $WIDE, parameters: {weight: 1}}]`,
+			"VocabMismatch",
+		],
+		[
+			"layer counts differ",
+			`merge_method: linear\nmodels: [{model: $A, parameters: {weight: 1}}, {model: $DEEP, parameters: {weight: 1}}]`,
+			"LayerRange",
+		],
 		["layer range beyond the model", `merge_method: passthrough\nslices: [{sources: [{model: $A, layer_range: [2, 9]}]}]`, "LayerRange"],
-		["architectures differ", `merge_method: linear\nmodels: [{model: $A, parameters: {weight: 1}}, {model: $LLAMA, parameters: {weight: 1}}]`, "ArchitectureMismatch"],
+		[
+			"architectures differ",
+			`merge_method: linear\nmodels: [{model: $A, parameters: {weight: 1}}, {model: $LLAMA, parameters: {weight: 1}}]`,
+			"ArchitectureMismatch",
+		],
 		["passthrough of two models", `merge_method: passthrough\nmodels: [{model: $A}, {model: $B}]`, "ModelCount"],
 	])("%s is refused before any data is read", async (_label, yaml, kind) => {
 		const err = await planError(sub(yaml));
@@ -164,12 +195,20 @@ parameters: {weight: 0.3, density: 0.5}
 		const { ShardedWriter } = await import("../../src/io/sharded-writer.js");
 		const src = await openModel(broken);
 		const keep = src.names().filter((n) => n !== "model.layers.2.mlp.up_proj.weight");
-		const w = await ShardedWriter.create(path.join(root(), "broken2"), keep.map((n) => ({ name: n, dtype: src.info(n).dtype, shape: src.info(n).shape })), { maxShardBytes: 1e12 });
+		const w = await ShardedWriter.create(
+			path.join(root(), "broken2"),
+			keep.map((n) => ({ name: n, dtype: src.info(n).dtype, shape: src.info(n).shape })),
+			{ maxShardBytes: 1e12 },
+		);
 		for (const n of keep) await w.writeTensor(n, await src.readRaw(n));
 		await w.writeFile("config.json", await fs.readFile(path.join(broken, "config.json")));
 		await w.commit();
 		await src.close();
-		const err = await planError(sub(`merge_method: linear\nmodels: [{model: $A, parameters: {weight: 1}}, {model: ${path.join(root(), "broken2")}, parameters: {weight: 1}}]`));
+		const err = await planError(
+			sub(
+				`merge_method: linear\nmodels: [{model: $A, parameters: {weight: 1}}, {model: ${path.join(root(), "broken2")}, parameters: {weight: 1}}]`,
+			),
+		);
 		expect(err.kind).toBe("MissingTensor");
 		expect(err.message).toContain("model.layers.2.mlp.up_proj.weight");
 		expect(err.message).toContain("broken2");
@@ -236,11 +275,15 @@ dtype: float16
 		const { ShardedWriter } = await import("../../src/io/sharded-writer.js");
 		const dirs = [path.join(root(), "emb-a"), path.join(root(), "emb-b")];
 		for (const [i, dir] of dirs.entries()) {
-			const w = await ShardedWriter.create(dir, [{ name: "model.embed_tokens.weight", dtype: "F32", shape: [4, 2] }], { maxShardBytes: 1e12 });
+			const w = await ShardedWriter.create(dir, [{ name: "model.embed_tokens.weight", dtype: "F32", shape: [4, 2] }], {
+				maxShardBytes: 1e12,
+			});
 			await w.writeTensor("model.embed_tokens.weight", new Float32Array([1, 2, 3, 4, 5, 6, 7, i]));
 			await w.commit();
 		}
-		const p = await plan(`merge_method: linear\nmodels: [{model: ${dirs[0]}, parameters: {weight: 1}}, {model: ${dirs[1]}, parameters: {weight: 1}}]`);
+		const p = await plan(
+			`merge_method: linear\nmodels: [{model: ${dirs[0]}, parameters: {weight: 1}}, {model: ${dirs[1]}, parameters: {weight: 1}}]`,
+		);
 		expect(p.jobs.map((j) => j.output.name)).toEqual(["model.embed_tokens.weight"]);
 		expect(p.numLayers).toBe(0);
 	});

@@ -51,7 +51,8 @@ async function planError(yaml: string, opts: Parameters<typeof buildPlan>[1] = {
 	throw new Error("expected the plan to fail");
 }
 
-const slerp = (t: string, extra = "") => `merge_method: slerp\nbase_model: $A\nmodels: [{model: $A}, {model: $B}]\nparameters:\n  t: ${t}\n${extra}`;
+const slerp = (t: string, extra = "") =>
+	`merge_method: slerp\nbase_model: $A\nmodels: [{model: $A}, {model: $B}]\nparameters:\n  t: ${t}\n${extra}`;
 
 describe("item 7: every gradient anchor and filter value is range-checked", () => {
 	test("an anchor no layer lands on exactly is still checked, with its YAML path", async () => {
@@ -68,7 +69,9 @@ describe("item 7: every gradient anchor and filter value is range-checked", () =
 	});
 
 	test("a filter entry shadowed by an earlier one is checked too", async () => {
-		const err = await planError(slerp("\n    - filter: self_attn\n      value: 0.5\n    - filter: q_proj\n      value: 7\n    - value: 0.5"));
+		const err = await planError(
+			slerp("\n    - filter: self_attn\n      value: 0.5\n    - filter: q_proj\n      value: 7\n    - value: 0.5"),
+		);
 		expect((err as PlanError).kind).toBe("InvalidParameter");
 		expect(err.message).toMatch(/^parameters\.t\[1\]\.value: .*= 7 is outside \[0, 1\]/);
 	});
@@ -76,10 +79,14 @@ describe("item 7: every gradient anchor and filter value is range-checked", () =
 	test("per-model gradients inside filter entries, and step lists of the wrong type", async () => {
 		const ties = (density: string) =>
 			`merge_method: ties\nbase_model: $A\nmodels:\n  - model: $B\n    parameters:\n      weight: 1\n      density:\n        - filter: mlp\n          value: ${density}\n        - value: 0.5\n`;
-		expect((await planError(ties("[1, 0.5, 1.5, 0.2, 0.5]"))).message).toMatch(/^models\[0\]\.parameters\.density\[0\]\.value\[2\]: ties parameter "density" = 1\.5 is outside \(0, 1\]/);
+		expect((await planError(ties("[1, 0.5, 1.5, 0.2, 0.5]"))).message).toMatch(
+			/^models\[0\]\.parameters\.density\[0\]\.value\[2\]: ties parameter "density" = 1\.5 is outside \(0, 1\]/,
+		);
 		await expect(plan(ties("[1, 0.5, 0.9, 0.2, 0.5]"))).resolves.toBeDefined();
 		const normalize = `merge_method: ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 1, density: 0.5}}]\nparameters:\n  normalize: [true, maybe]\n`;
-		expect((await planError(normalize)).message).toMatch(/^parameters\.normalize\[1\]: ties parameter "normalize" = "maybe" must be true or false$/);
+		expect((await planError(normalize)).message).toMatch(
+			/^parameters\.normalize\[1\]: ties parameter "normalize" = "maybe" must be true or false$/,
+		);
 	});
 
 	test("valid gradients and filter lists still plan", async () => {
@@ -121,7 +128,8 @@ describe("item 8: DELLA's keep probabilities must stay inside (0, 1)", () => {
 });
 
 describe("item 11: a tokenizer source must be one of the recipe's models, or base", () => {
-	const withSource = (src: string, base = "$A") => `merge_method: slerp\nbase_model: ${base}\nmodels: [{model: $A}, {model: $B}]\nparameters: {t: 0.5}\ntokenizer_source: ${src}\n`;
+	const withSource = (src: string, base = "$A") =>
+		`merge_method: slerp\nbase_model: ${base}\nmodels: [{model: $A}, {model: $B}]\nparameters: {t: 0.5}\ntokenizer_source: ${src}\n`;
 
 	test("a path outside the merge (../../../../etc) is refused", async () => {
 		const err = await planError(withSource("../../../../etc"));
@@ -164,7 +172,10 @@ describe("item 11: a tokenizer source must be one of the recipe's models, or bas
 describe("item 12: __proto__ and unknown parameter names; self-referencing anchors", () => {
 	test.each([
 		["parameters", "merge_method: slerp\nbase_model: $A\nmodels: [{model: $A}, {model: $B}]\nparameters:\n  t: 0.5\n  __proto__: 3\n"],
-		["models[1].parameters", "merge_method: slerp\nbase_model: $A\nmodels:\n  - model: $A\n  - model: $B\n    parameters:\n      __proto__: 2\nparameters: {t: 0.5}\n"],
+		[
+			"models[1].parameters",
+			"merge_method: slerp\nbase_model: $A\nmodels:\n  - model: $A\n  - model: $B\n    parameters:\n      __proto__: 2\nparameters: {t: 0.5}\n",
+		],
 	])("a __proto__ key under %s is reported as an unknown parameter, not dropped", async (where, yaml) => {
 		const err = await planError(yaml);
 		expect((err as PlanError).kind).toBe("InvalidParameter");
@@ -172,14 +183,18 @@ describe("item 12: __proto__ and unknown parameter names; self-referencing ancho
 	});
 
 	test("a __proto__ key is an own entry of the parsed table, with its path", () => {
-		const r = parseRecipe(sub("merge_method: slerp\nbase_model: $A\nmodels: [{model: $A}, {model: $B}]\nparameters:\n  t: 0.5\n  __proto__: 2\n"));
+		const r = parseRecipe(
+			sub("merge_method: slerp\nbase_model: $A\nmodels: [{model: $A}, {model: $B}]\nparameters:\n  t: 0.5\n  __proto__: 2\n"),
+		);
 		expect(Object.keys(r.parameters)).toEqual(["t", "__proto__"]);
 		expect(Object.getOwnPropertyDescriptor(r.parameters, "__proto__")?.value).toEqual({ setting: 2, path: "parameters.__proto__" });
 	});
 
 	test("an unknown parameter gets a suggestion", async () => {
 		const err = await planError("merge_method: ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 1, densty: 0.5}}]\n");
-		expect(err.message).toBe('models[0].parameters.densty: unknown parameter "densty" (did you mean "density"?) (ties takes: normalize, rescale, lambda, int8_mask, weight, density)');
+		expect(err.message).toBe(
+			'models[0].parameters.densty: unknown parameter "densty" (did you mean "density"?) (ties takes: normalize, rescale, lambda, int8_mask, weight, density)',
+		);
 	});
 
 	test("a self-referencing anchor in a recipe is a one-line YAML error with its path", () => {

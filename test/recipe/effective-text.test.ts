@@ -2,7 +2,8 @@ import { describe, expect, test } from "vitest";
 import { effectiveRecipeText } from "../../src/recipe/effective-text.js";
 import { parseRecipe } from "../../src/recipe/load.js";
 
-const BASE = "# keep me\nmerge_method: dare_ties\nbase_model: a\nmodels:\n  - model: b # inline note\n    parameters: {weight: 0.5, density: 0.5}\ndtype: bfloat16\n";
+const BASE =
+	"# keep me\nmerge_method: dare_ties\nbase_model: a\nmodels:\n  - model: b # inline note\n    parameters: {weight: 0.5, density: 0.5}\ndtype: bfloat16\n";
 
 describe("effectiveRecipeText", () => {
 	test("no override, or overrides equal to what the recipe says, returns the text byte for byte", () => {
@@ -48,10 +49,17 @@ describe("effectiveRecipeText", () => {
 	});
 
 	test("values are replaced where they stand and new keys appended, so the rest of the text is unchanged", () => {
-		const text = effectiveRecipeText(parseRecipe(`${BASE}out_dtype: float16 # small\nseed: 3\n# trailing comment\n`), { seed: 12, outDtype: "F32" });
+		const text = effectiveRecipeText(parseRecipe(`${BASE}out_dtype: float16 # small\nseed: 3\n# trailing comment\n`), {
+			seed: 12,
+			outDtype: "F32",
+		});
 		expect(text).toBe(`${BASE}out_dtype: float32 # small\nseed: 12\n# trailing comment\n`);
-		expect(effectiveRecipeText(parseRecipe("merge_method: linear\nmodels: [{model: a}]"), { seed: 1 })).toBe("merge_method: linear\nmodels: [{model: a}]\nseed: 1\n");
-		expect(effectiveRecipeText(parseRecipe("merge_method: linear\nmodels: [{model: a}]\nout_dtype:\n"), { outDtype: "F16" })).toBe("merge_method: linear\nmodels: [{model: a}]\nout_dtype: float16\n");
+		expect(effectiveRecipeText(parseRecipe("merge_method: linear\nmodels: [{model: a}]"), { seed: 1 })).toBe(
+			"merge_method: linear\nmodels: [{model: a}]\nseed: 1\n",
+		);
+		expect(effectiveRecipeText(parseRecipe("merge_method: linear\nmodels: [{model: a}]\nout_dtype:\n"), { outDtype: "F16" })).toBe(
+			"merge_method: linear\nmodels: [{model: a}]\nout_dtype: float16\n",
+		);
 	});
 
 	test("a flow-style recipe is re-serialised with the keys set", () => {

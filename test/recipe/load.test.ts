@@ -35,11 +35,7 @@ describe("parseRecipe: verbatim mergekit and BioMistral configs", () => {
 		expect(r.slices![0]!.path).toBe("slices[0]");
 		expect(r.parameters.t).toEqual({
 			path: "parameters.t",
-			setting: [
-				{ filter: "self_attn", value: [0, 0.5, 0.3, 0.7, 1] },
-				{ filter: "mlp", value: [1, 0.5, 0.7, 0.3, 0] },
-				{ value: 0.5 },
-			],
+			setting: [{ filter: "self_attn", value: [0, 0.5, 0.3, 0.7, 1] }, { filter: "mlp", value: [1, 0.5, 0.7, 0.3, 0] }, { value: 0.5 }],
 		});
 	});
 
@@ -123,7 +119,12 @@ ${MODELS_A}tokenizer:
 			padToMultipleOf: 64,
 			tokens: [
 				{ token: "<|im_start|>", source: { kind: "model", model: "chatml" }, force: true, path: 'tokenizer.tokens["<|im_start|>"]' },
-				{ token: "<|im_end|>", source: { kind: "model_token", model: "a", token: "</s>" }, force: false, path: 'tokenizer.tokens["<|im_end|>"]' },
+				{
+					token: "<|im_end|>",
+					source: { kind: "model_token", model: "a", token: "</s>" },
+					force: false,
+					path: 'tokenizer.tokens["<|im_end|>"]',
+				},
 				{ token: "<x>", source: { kind: "model_token", model: "a", tokenId: 5 }, force: false, path: 'tokenizer.tokens["<x>"]' },
 				{ token: "<z>", source: { kind: "zero" }, force: false, path: 'tokenizer.tokens["<z>"]' },
 			],
@@ -191,55 +192,175 @@ const MODELS_A = `models:
 
 /** [case, YAML, kind, path] */
 const ERROR_CASES: [string, string, string, string][] = [
-	["duplicate key", `${TIES_HEAD}models:\n  - model: a\n    parameters:\n      weight: 1\n      weight: 2\n`, "Yaml", "models[0].parameters.weight"],
+	[
+		"duplicate key",
+		`${TIES_HEAD}models:\n  - model: a\n    parameters:\n      weight: 1\n      weight: 2\n`,
+		"Yaml",
+		"models[0].parameters.weight",
+	],
 	["!!python/object tag", `merge_method: linear\nbase_model: !!python/object:os.system x\n${MODELS_A}`, "Yaml", "base_model"],
 	["local custom tag", `merge_method: linear\n${MODELS_A}parameters:\n  weight: !w 1\n`, "Yaml", "parameters.weight"],
 	["alias bomb", ALIAS_BOMB, "Yaml", ""],
 	["YAML syntax error", `merge_method: [linear\n`, "Yaml", ""],
 	["several documents (mergekit-multi)", `merge_method: linear\n${MODELS_A}---\nmerge_method: ties\n`, "Unsupported", ""],
-	["both models and slices", `merge_method: linear\n${MODELS_A}slices:\n  - sources:\n      - model: a\n        layer_range: [0, 2]\n`, "Schema", "slices"],
+	[
+		"both models and slices",
+		`merge_method: linear\n${MODELS_A}slices:\n  - sources:\n      - model: a\n        layer_range: [0, 2]\n`,
+		"Schema",
+		"slices",
+	],
 	["neither models nor slices", `merge_method: linear\n`, "Schema", ""],
 	["missing merge_method", MODELS_A, "Schema", "merge_method"],
 	["empty recipe", `# nothing\n`, "Schema", ""],
 	["a list at the root", `- merge_method: linear\n`, "Schema", ""],
-	[".nan weight", `${TIES_HEAD}models:\n  - model: a\n  - model: b\n    parameters:\n      weight: .nan\n`, "Value", "models[1].parameters.weight"],
-	[".inf in a gradient", `merge_method: slerp\n${MODELS_A}parameters:\n  t:\n    - filter: mlp\n      value: [0, 0.5, .inf]\n`, "Value", "parameters.t[0].value[2]"],
+	[
+		".nan weight",
+		`${TIES_HEAD}models:\n  - model: a\n  - model: b\n    parameters:\n      weight: .nan\n`,
+		"Value",
+		"models[1].parameters.weight",
+	],
+	[
+		".inf in a gradient",
+		`merge_method: slerp\n${MODELS_A}parameters:\n  t:\n    - filter: mlp\n      value: [0, 0.5, .inf]\n`,
+		"Value",
+		"parameters.t[0].value[2]",
+	],
 	["quoted .nan", `merge_method: linear\n${MODELS_A}parameters:\n  weight: ".NaN"\n`, "Value", "parameters.weight"],
-	["number written as a string", `${TIES_HEAD}models:\n  - model: a\n    parameters:\n      density: "0.5"\n`, "Schema", "models[0].parameters.density"],
-	["string in layer_range", `merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [0, "32"]\n`, "Schema", "slices[0].sources[0].layer_range[1]"],
+	[
+		"number written as a string",
+		`${TIES_HEAD}models:\n  - model: a\n    parameters:\n      density: "0.5"\n`,
+		"Schema",
+		"models[0].parameters.density",
+	],
+	[
+		"string in layer_range",
+		`merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [0, "32"]\n`,
+		"Schema",
+		"slices[0].sources[0].layer_range[1]",
+	],
 	["string seed", `merge_method: linear\n${MODELS_A}seed: abc\n`, "Schema", "seed"],
 	["negative seed", `merge_method: linear\n${MODELS_A}seed: -1\n`, "Value", "seed"],
 	["fractional seed", `merge_method: linear\n${MODELS_A}seed: 1.5\n`, "Value", "seed"],
 	["seed and random_seed", `merge_method: linear\n${MODELS_A}seed: 1\nrandom_seed: 2\n`, "Schema", "random_seed"],
 	["empty gradient", `${TIES_HEAD}models:\n  - model: a\n    parameters:\n      density: []\n`, "Value", "models[0].parameters.density"],
-	["empty filter value", `merge_method: slerp\n${MODELS_A}parameters:\n  t:\n    - filter: mlp\n      value: []\n`, "Value", "parameters.t[0].value"],
+	[
+		"empty filter value",
+		`merge_method: slerp\n${MODELS_A}parameters:\n  t:\n    - filter: mlp\n      value: []\n`,
+		"Value",
+		"parameters.t[0].value",
+	],
 	["null parameter", `merge_method: linear\n${MODELS_A}parameters:\n  weight:\n`, "Schema", "parameters.weight"],
 	["mixed list", `merge_method: linear\n${MODELS_A}parameters:\n  weight: [0, true]\n`, "Schema", "parameters.weight[1]"],
-	["nested filter lists", `merge_method: linear\n${MODELS_A}parameters:\n  weight:\n    - value:\n        - value: 1\n`, "Schema", "parameters.weight[0].value[0]"],
-	["filter entry without value", `merge_method: linear\n${MODELS_A}parameters:\n  weight:\n    - filter: mlp\n`, "Schema", "parameters.weight[0]"],
-	["filter entry with unknown key", `merge_method: linear\n${MODELS_A}parameters:\n  weight:\n    - filtr: mlp\n      value: 1\n`, "Schema", "parameters.weight[0].filtr"],
-	["numeric filter", `merge_method: linear\n${MODELS_A}parameters:\n  weight:\n    - filter: 3\n      value: 1\n`, "Schema", "parameters.weight[0].filter"],
-	["lone filter mapping", `merge_method: linear\n${MODELS_A}parameters:\n  weight: {filter: mlp, value: 1}\n`, "Schema", "parameters.weight"],
+	[
+		"nested filter lists",
+		`merge_method: linear\n${MODELS_A}parameters:\n  weight:\n    - value:\n        - value: 1\n`,
+		"Schema",
+		"parameters.weight[0].value[0]",
+	],
+	[
+		"filter entry without value",
+		`merge_method: linear\n${MODELS_A}parameters:\n  weight:\n    - filter: mlp\n`,
+		"Schema",
+		"parameters.weight[0]",
+	],
+	[
+		"filter entry with unknown key",
+		`merge_method: linear\n${MODELS_A}parameters:\n  weight:\n    - filtr: mlp\n      value: 1\n`,
+		"Schema",
+		"parameters.weight[0].filtr",
+	],
+	[
+		"numeric filter",
+		`merge_method: linear\n${MODELS_A}parameters:\n  weight:\n    - filter: 3\n      value: 1\n`,
+		"Schema",
+		"parameters.weight[0].filter",
+	],
+	[
+		"lone filter mapping",
+		`merge_method: linear\n${MODELS_A}parameters:\n  weight: {filter: mlp, value: 1}\n`,
+		"Schema",
+		"parameters.weight",
+	],
 	["bad dtype", `merge_method: linear\n${MODELS_A}dtype: float8\n`, "Value", "dtype"],
 	["bad out_dtype type", `merge_method: linear\n${MODELS_A}out_dtype: 16\n`, "Schema", "out_dtype"],
-	["layer_range start >= end", `merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [32, 0]\n`, "Value", "slices[0].sources[0].layer_range"],
-	["layer_range of one value", `merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [3]\n`, "Schema", "slices[0].sources[0].layer_range"],
-	["negative layer index", `merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [-1, 3]\n`, "Value", "slices[0].sources[0].layer_range[0]"],
-	["fractional layer index", `merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [0, 2.5]\n`, "Value", "slices[0].sources[0].layer_range[1]"],
-	["missing layer_range", `merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n`, "Schema", "slices[0].sources[0].layer_range"],
+	[
+		"layer_range start >= end",
+		`merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [32, 0]\n`,
+		"Value",
+		"slices[0].sources[0].layer_range",
+	],
+	[
+		"layer_range of one value",
+		`merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [3]\n`,
+		"Schema",
+		"slices[0].sources[0].layer_range",
+	],
+	[
+		"negative layer index",
+		`merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [-1, 3]\n`,
+		"Value",
+		"slices[0].sources[0].layer_range[0]",
+	],
+	[
+		"fractional layer index",
+		`merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [0, 2.5]\n`,
+		"Value",
+		"slices[0].sources[0].layer_range[1]",
+	],
+	[
+		"missing layer_range",
+		`merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n`,
+		"Schema",
+		"slices[0].sources[0].layer_range",
+	],
 	["empty models list", `merge_method: linear\nmodels: []\n`, "Value", "models"],
 	["empty sources list", `merge_method: linear\nslices:\n  - sources: []\n`, "Value", "slices[0].sources"],
 	["bare string model", `${TIES_HEAD}models:\n  - model: a\n  - b\n`, "Schema", "models[1]"],
 	["empty model reference", `merge_method: linear\nmodels:\n  - model: ""\n`, "Value", "models[0].model"],
 	["unknown model key", `merge_method: linear\nmodels:\n  - model: a\n    paramters: {weight: 1}\n`, "Schema", "models[0].paramters"],
 	["unknown top-level key", `merge_method: linear\n${MODELS_A}base_models: x\n`, "Schema", "base_models"],
-	["token entry without source", `merge_method: linear\n${MODELS_A}tokenizer:\n  tokens:\n    "<x>": {force: true}\n`, "Schema", 'tokenizer.tokens["<x>"]'],
-	["token entry with a typo", `merge_method: linear\n${MODELS_A}tokenizer:\n  tokens:\n    "<x>": {sorce: a}\n`, "Schema", 'tokenizer.tokens["<x>"].sorce'],
-	["model_token with token and token_id", `merge_method: linear\n${MODELS_A}tokenizer:\n  tokens:\n    "<x>": {source: {kind: model_token, model: a, token: b, token_id: 3}}\n`, "Schema", 'tokenizer.tokens["<x>"].source'],
-	["model_token with neither", `merge_method: linear\n${MODELS_A}tokenizer:\n  tokens:\n    "<x>": {source: {kind: model_token, model: a}}\n`, "Schema", 'tokenizer.tokens["<x>"].source'],
-	["pad_to_multiple_of not an integer", `merge_method: linear\n${MODELS_A}tokenizer:\n  pad_to_multiple_of: 2.5\n`, "Value", "tokenizer.pad_to_multiple_of"],
-	["pad_to_multiple_of zero", `merge_method: linear\n${MODELS_A}tokenizer:\n  pad_to_multiple_of: 0\n`, "Value", "tokenizer.pad_to_multiple_of"],
-	["tokenizer and tokenizer_source", `merge_method: linear\n${MODELS_A}tokenizer_source: base\ntokenizer:\n  source: base\n`, "Schema", "tokenizer"],
+	[
+		"token entry without source",
+		`merge_method: linear\n${MODELS_A}tokenizer:\n  tokens:\n    "<x>": {force: true}\n`,
+		"Schema",
+		'tokenizer.tokens["<x>"]',
+	],
+	[
+		"token entry with a typo",
+		`merge_method: linear\n${MODELS_A}tokenizer:\n  tokens:\n    "<x>": {sorce: a}\n`,
+		"Schema",
+		'tokenizer.tokens["<x>"].sorce',
+	],
+	[
+		"model_token with token and token_id",
+		`merge_method: linear\n${MODELS_A}tokenizer:\n  tokens:\n    "<x>": {source: {kind: model_token, model: a, token: b, token_id: 3}}\n`,
+		"Schema",
+		'tokenizer.tokens["<x>"].source',
+	],
+	[
+		"model_token with neither",
+		`merge_method: linear\n${MODELS_A}tokenizer:\n  tokens:\n    "<x>": {source: {kind: model_token, model: a}}\n`,
+		"Schema",
+		'tokenizer.tokens["<x>"].source',
+	],
+	[
+		"pad_to_multiple_of not an integer",
+		`merge_method: linear\n${MODELS_A}tokenizer:\n  pad_to_multiple_of: 2.5\n`,
+		"Value",
+		"tokenizer.pad_to_multiple_of",
+	],
+	[
+		"pad_to_multiple_of zero",
+		`merge_method: linear\n${MODELS_A}tokenizer:\n  pad_to_multiple_of: 0\n`,
+		"Value",
+		"tokenizer.pad_to_multiple_of",
+	],
+	[
+		"tokenizer and tokenizer_source",
+		`merge_method: linear\n${MODELS_A}tokenizer_source: base\ntokenizer:\n  source: base\n`,
+		"Schema",
+		"tokenizer",
+	],
 	["modules", `merge_method: linear\nmodules:\n  text:\n    models:\n      - model: a\n`, "Unsupported", "modules"],
 	["bad compat", `merge_method: linear\n${MODELS_A}compat: torch\n`, "Value", "compat"],
 	["non-boolean truncate_vocab", `merge_method: linear\n${MODELS_A}truncate_vocab: 1\n`, "Schema", "truncate_vocab"],
@@ -266,13 +387,17 @@ describe("parseRecipe: errors name the kind and the YAML path", () => {
 
 	it("reports the problem that comes first in the file", () => {
 		const e = recipeError(() =>
-			parseRecipe(`merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: .nan}\n  - model: b\n    parameters: {weight: []}\ndtype: float8\n`),
+			parseRecipe(
+				`merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: .nan}\n  - model: b\n    parameters: {weight: []}\ndtype: float8\n`,
+			),
 		);
 		expect(e.path).toBe("models[0].parameters.weight");
 	});
 
 	it("a few aliases are fine; the bound is on expansions", () => {
-		const r = parseRecipe(`merge_method: linear\nmodels:\n  - model: a\n    parameters: &p {weight: 0.5}\n  - model: b\n    parameters: *p\n`);
+		const r = parseRecipe(
+			`merge_method: linear\nmodels:\n  - model: a\n    parameters: &p {weight: 0.5}\n  - model: b\n    parameters: *p\n`,
+		);
 		expect(r.models![1]!.parameters.weight).toEqual({ setting: 0.5, path: "models[1].parameters.weight" });
 	});
 

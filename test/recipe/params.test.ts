@@ -92,7 +92,10 @@ describe("resolveSetting: filter lists", () => {
 	});
 
 	it("the first matching entry wins; '*' and null match everything", () => {
-		const first: ParamSetting = [{ filter: "proj", value: 1 }, { filter: "q_proj", value: 2 }];
+		const first: ParamSetting = [
+			{ filter: "proj", value: 1 },
+			{ filter: "q_proj", value: 2 },
+		];
 		expect(resolveSetting(first, Q, 0)).toBe(1);
 		expect(resolveSetting([{ filter: "*", value: 3 }, { value: 4 }], Q, 0)).toBe(3);
 		expect(resolveSetting([{ filter: null, value: 5 }], Q, 0)).toBe(5);
@@ -180,7 +183,15 @@ describe("filtersOf and settingLeaves", () => {
 			{ filter: "self_attn", path: "parameters.t[0].filter" },
 			{ filter: "mlp", path: "parameters.t[1].filter" },
 		]);
-		expect(filtersOf([{ filter: "*", value: 1 }, { filter: null, value: 2 }], "p")).toEqual([]);
+		expect(
+			filtersOf(
+				[
+					{ filter: "*", value: 1 },
+					{ filter: null, value: 2 },
+				],
+				"p",
+			),
+		).toEqual([]);
 		expect(filtersOf([0, 1], "p")).toEqual([]);
 		expect(filtersOf(0.5)).toEqual([]);
 	});

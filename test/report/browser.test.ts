@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderReportHtml } from "../../src/report/html.js";
 import { useTempDir } from "../helpers/fs.js";
@@ -18,12 +18,25 @@ let context: BrowserContext;
 let profile: string;
 
 /** The flags the project runs Chromium with: headless, sandbox off (root in CI), nothing phoning home. */
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-background-networking", "--disable-gpu", "--no-first-run", "--disable-component-update", "--disable-sync"];
+const CHROMIUM_ARGS = [
+	"--headless",
+	"--no-sandbox",
+	"--disable-background-networking",
+	"--disable-gpu",
+	"--no-first-run",
+	"--disable-component-update",
+	"--disable-sync",
+];
 
 beforeAll(async () => {
 	const executablePath = requireBinary("chromium", "chromium");
 	profile = await mkdtemp(path.join(os.tmpdir(), "lm-merge-chromium-profile-"));
-	context = await chromium.launchPersistentContext(profile, { executablePath, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1200, height: 900 } });
+	context = await chromium.launchPersistentContext(profile, {
+		executablePath,
+		headless: true,
+		args: CHROMIUM_ARGS,
+		viewport: { width: 1200, height: 900 },
+	});
 }, 120_000);
 
 afterAll(async () => {

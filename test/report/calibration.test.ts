@@ -1,7 +1,7 @@
-import { describe, expect, test } from "vitest";
-import { expectedCalibrationError, type CalibrationSample } from "../../src/eval/score.js";
-import { eceFromBins, reliabilityBins } from "../../src/report/calibration.js";
 import seedrandom from "seedrandom";
+import { describe, expect, test } from "vitest";
+import { type CalibrationSample, expectedCalibrationError } from "../../src/eval/score.js";
+import { eceFromBins, reliabilityBins } from "../../src/report/calibration.js";
 
 describe("reliabilityBins", () => {
 	test("hand-computed bins: confidence = largest letter probability, bins (lower, upper]", () => {
@@ -13,7 +13,13 @@ describe("reliabilityBins", () => {
 			{ probs: [0, 0, 0], gold: 0 }, // confidence 0: no bin
 		];
 		const bins = reliabilityBins(samples);
-		expect(bins.map((b) => [b.lower, b.upper])).toEqual([[0, 0.2], [0.2, 0.4], [0.4, 0.6000000000000001], [0.6000000000000001, 0.8], [0.8, 1]]);
+		expect(bins.map((b) => [b.lower, b.upper])).toEqual([
+			[0, 0.2],
+			[0.2, 0.4],
+			[0.4, 0.6000000000000001],
+			[0.6000000000000001, 0.8],
+			[0.8, 1],
+		]);
 		expect(bins.map((b) => b.count)).toEqual([0, 1, 1, 0, 2]);
 		expect(bins[1]).toMatchObject({ confidence: 0.4, accuracy: 0 });
 		expect(bins[2]).toMatchObject({ confidence: 0.5, accuracy: 1 });

@@ -40,7 +40,15 @@ export function sweepReportData(): ReportData {
 			trial(0.3, [50, 60], [40, 40], 47.5),
 			trial(0.5, [40, 40], [50, 50], 45),
 			trial(0.7, [30, 30], [70, 70], 50),
-			{ label: "t=0.9", kind: "trial", params: { "parameters.t": 0.9 }, sweep: "slerp-t", status: "failed", error: "plan: shapes differ", tasks: {} },
+			{
+				label: "t=0.9",
+				kind: "trial",
+				params: { "parameters.t": 0.9 },
+				sweep: "slerp-t",
+				status: "failed",
+				error: "plan: shapes differ",
+				tasks: {},
+			},
 		],
 		swept: ["parameters.t"],
 		quantized: [

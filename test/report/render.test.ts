@@ -46,7 +46,15 @@ describe("renderReportMarkdown", () => {
 describe("charts and the HTML page", () => {
 	test("bar charts per task column, a response plot per numeric swept value, reliability diagrams best first", () => {
 		const charts = chartSpecs(sweepReportData());
-		expect(charts.map((c) => c.id)).toEqual(["bar-medqa", "bar-pubmedqa", "bar-avg", "response-t", "reliability-0", "reliability-1", "reliability-2"]);
+		expect(charts.map((c) => c.id)).toEqual([
+			"bar-medqa",
+			"bar-pubmedqa",
+			"bar-avg",
+			"response-t",
+			"reliability-0",
+			"reliability-1",
+			"reliability-2",
+		]);
 		expect(charts.find((c) => c.id === "reliability-0")?.title).toContain("t=0.7");
 	});
 

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { parse } from "yaml";
 import { beforeAll, describe, expect, test } from "vitest";
+import { parse } from "yaml";
 import { SweepError } from "../../src/errors.js";
 import { buildTrial } from "../../src/sweep/build-trial.js";
 import { parseSweep, type SweepSpec } from "../../src/sweep/spec.js";
@@ -18,7 +18,10 @@ beforeAll(async () => {
 		path.join(dir(), "merges", "ties.yml"),
 		"merge_method: ties\nbase_model: models/a\nmodels:\n  - model: models/b\n    parameters:\n      weight: 1\n      density: 0.5\n  - model: org/hub-model\n    parameters:\n      weight: 1\n      density: 0.5\ntokenizer_source: base\n",
 	);
-	spec = await parseSweep("recipe: merges/ties.yml\ngrid:\n  models[0].parameters.density: [0.3, 0.7]\neval: {data: d.jsonl, seeds: 1}\n", path.join(dir(), "s.yml"));
+	spec = await parseSweep(
+		"recipe: merges/ties.yml\ngrid:\n  models[0].parameters.density: [0.3, 0.7]\neval: {data: d.jsonl, seeds: 1}\n",
+		path.join(dir(), "s.yml"),
+	);
 });
 
 describe("canonicalJson and keys", () => {
@@ -31,7 +34,16 @@ describe("canonicalJson and keys", () => {
 	test("speed-only settings do not change a key; anything that changes scores does", () => {
 		const base = resultKey({ r: 1 }, { data: "/d", seeds: 2 });
 		expect(resultKey({ r: 1 }, { data: "/d", seeds: [0, 1], batch: 8, device: "gpu", streaming: true })).toBe(base);
-		for (const e of [{ seeds: 3 }, { limit: 5 }, { shots: 0 }, { mode: "harness" as const }, { tasks: ["medqa"] }, { backend: "llama" }, { quant: "q8_0" }, { data: "/e" }]) {
+		for (const e of [
+			{ seeds: 3 },
+			{ limit: 5 },
+			{ shots: 0 },
+			{ mode: "harness" as const },
+			{ tasks: ["medqa"] },
+			{ backend: "llama" },
+			{ quant: "q8_0" },
+			{ data: "/e" },
+		]) {
 			expect(resultKey({ r: 1 }, { data: "/d", seeds: 2, ...e })).not.toBe(base);
 		}
 		expect(evalKeyFields({ data: "/d", tasks: ["pubmedqa", "medqa"] }).tasks).toEqual(["medqa", "pubmedqa"]);

@@ -59,7 +59,10 @@ describe("CmaEs", () => {
 	test("a failed candidate (NaN fitness) ranks last instead of poisoning the update", () => {
 		const es = new CmaEs({ dim: 2, sigma: 0.3, seed: 1 });
 		const xs = es.ask();
-		es.tell(xs, xs.map((x, i) => (i === 0 ? Number.NaN : -((x[0] as number) ** 2))));
+		es.tell(
+			xs,
+			xs.map((x, i) => (i === 0 ? Number.NaN : -((x[0] as number) ** 2))),
+		);
 		expect(es.mean.every(Number.isFinite)).toBe(true);
 		expect(Number.isFinite(es.sigma)).toBe(true);
 	});

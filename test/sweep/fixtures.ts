@@ -26,9 +26,21 @@ merge:
  */
 export async function writeSweepFixture(root: string, sweep: string = GRID_SWEEP): Promise<{ a: string; b: string; sweep: string }> {
 	await mkdir(root, { recursive: true });
-	const a = await writeTinyMistral(path.join(root, "models", "a"), { seed: 1, layers: 2, hidden: 16, intermediate: 32, heads: 4, kvHeads: 2, vocab: 64, force: true });
+	const a = await writeTinyMistral(path.join(root, "models", "a"), {
+		seed: 1,
+		layers: 2,
+		hidden: 16,
+		intermediate: 32,
+		heads: 4,
+		kvHeads: 2,
+		vocab: 64,
+		force: true,
+	});
 	const b = await writeTinyMistral(path.join(root, "models", "b"), { seed: 2, base: a.dir, delta: 0.05, force: true });
-	await writeFile(path.join(root, "slerp.yml"), "merge_method: slerp\nbase_model: models/a\nmodels:\n  - model: models/a\n  - model: models/b\nparameters:\n  t: 0.5\ndtype: bfloat16\n");
+	await writeFile(
+		path.join(root, "slerp.yml"),
+		"merge_method: slerp\nbase_model: models/a\nmodels:\n  - model: models/a\n  - model: models/b\nparameters:\n  t: 0.5\ndtype: bfloat16\n",
+	);
 	await writeFile(path.join(root, "sweep.yml"), sweep);
 	return { a: a.dir, b: b.dir, sweep: path.join(root, "sweep.yml") };
 }

@@ -3,8 +3,8 @@ import path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { ExecError } from "../../src/errors.js";
 import { evaluate } from "../../src/eval/evaluate.js";
-import { taskScores } from "../../src/report/scores.js";
 import type { EvalReport } from "../../src/eval/types.js";
+import { taskScores } from "../../src/report/scores.js";
 import type { SweepEvent } from "../../src/sweep/events.js";
 import { runSweepLocal, type SweepRunOptions } from "../../src/sweep/local.js";
 import { loadSweep } from "../../src/sweep/spec.js";
@@ -19,7 +19,11 @@ beforeAll(async () => {
 	fixture = await writeSweepFixture(dir());
 });
 
-async function run(opts: SweepRunOptions, abortWhen?: (e: SweepEvent) => boolean, file = fixture.sweep): Promise<{ events: SweepEvent[]; error?: unknown }> {
+async function run(
+	opts: SweepRunOptions,
+	abortWhen?: (e: SweepEvent) => boolean,
+	file = fixture.sweep,
+): Promise<{ events: SweepEvent[]; error?: unknown }> {
 	const spec = await loadSweep(file);
 	const controller = new AbortController();
 	const events: SweepEvent[] = [];
@@ -80,7 +84,10 @@ describe("a local 3-point grid on tiny models", () => {
 
 	test("t = 0 and t = 1 score exactly as evaluating the two input models directly", async () => {
 		const all = rows(store());
-		for (const [row, model] of [[all[0], fixture.a], [all[2], fixture.b]] as const) {
+		for (const [row, model] of [
+			[all[0], fixture.a],
+			[all[2], fixture.b],
+		] as const) {
 			const direct = await evaluate({ models: [model], data: SAMPLE_DATA, shotsFrom: SAMPLE_SHOTS, shots: 1, seeds: 2 });
 			expect(row?.scores?.medqa).toEqual(JSON.parse(JSON.stringify(taskScores(direct).medqa)));
 		}
@@ -99,7 +106,9 @@ describe("an interrupted local sweep", () => {
 	test("gives the running trial back and resumes without redoing the finished one", async () => {
 		const store = path.join(dir(), "resume.sqlite");
 		let done = 0;
-		const { events, error } = await run({ store }, (e) => (e.event === "trialDone" && ++done === 1 ? false : e.event === "phase" && e.phase === "eval" && done === 1));
+		const { events, error } = await run({ store }, (e) =>
+			e.event === "trialDone" && ++done === 1 ? false : e.event === "phase" && e.phase === "eval" && done === 1,
+		);
 		expect(error).toBeInstanceOf(ExecError);
 		expect((error as ExecError).kind).toBe("Interrupted");
 		expect(events.filter((e) => e.event === "trialDone")).toHaveLength(1);
@@ -108,7 +117,11 @@ describe("an interrupted local sweep", () => {
 		const finished = mid[0] as StoredTrial;
 
 		const { events: again } = await run({ store });
-		expect(again.filter((e) => e.event === "trialDone" && e.reused).map((e) => (e as { params: Record<string, unknown> }).params["parameters.t"])).toEqual([0]);
+		expect(
+			again
+				.filter((e) => e.event === "trialDone" && e.reused)
+				.map((e) => (e as { params: Record<string, unknown> }).params["parameters.t"]),
+		).toEqual([0]);
 		expect(again.filter((e) => e.event === "trialStart")).toHaveLength(2);
 		const end = rows(store);
 		expect(end.map((r) => r.status)).toEqual(["done", "done", "done"]);
@@ -121,7 +134,13 @@ describe("a CMA-ES search on tiny models", () => {
 	test("runs whole generations within the budget, and a rerun draws the same candidates and finds them all done", async () => {
 		const file = path.join(dir(), "search.yml");
 		const { writeFile } = await import("node:fs/promises");
-		await writeFile(file, GRID_SWEEP.replace(/grid:\n {2}parameters\.t: \[0, 0\.5, 1\]/, "search:\n  method: cmaes\n  budget: 9\n  seed: 3\n  space:\n    parameters.t: {min: 0, max: 1, step: 0.05}"));
+		await writeFile(
+			file,
+			GRID_SWEEP.replace(
+				/grid:\n {2}parameters\.t: \[0, 0\.5, 1\]/,
+				"search:\n  method: cmaes\n  budget: 9\n  seed: 3\n  space:\n    parameters.t: {min: 0, max: 1, step: 0.05}",
+			),
+		);
 		const store = path.join(dir(), "search.sqlite");
 		const { events, error } = await run({ store }, undefined, file);
 		expect(error).toBeUndefined();

@@ -11,7 +11,12 @@ import { useTempDir } from "../helpers/fs.js";
 const dir = useTempDir("lm-merge-report-source-");
 const stat = (v: number) => ({ mean: v, std: 0, per_seed: [v] });
 const evalReport = (model: string, acc: number): EvalReport =>
-	fakeEvalReport({ models: [model], tasks: { medqa: { n: 1, acc: stat(acc), acc_letters: stat(acc), non_letter_top1: 0, ece: 1, ece_per_seed: [1], shot_source: "template" } } });
+	fakeEvalReport({
+		models: [model],
+		tasks: {
+			medqa: { n: 1, acc: stat(acc), acc_letters: stat(acc), non_letter_top1: 0, ece: 1, ece_per_seed: [1], shot_source: "template" },
+		},
+	});
 
 describe("readReportData", () => {
 	test("the default store sits beside the sweep file", () => {
@@ -26,8 +31,19 @@ describe("readReportData", () => {
 		await writeFile(many, JSON.stringify([evalReport("/m/ties", 40), evalReport("/m/dare", 45)]));
 		const storeFile = path.join(dir(), "s.sqlite");
 		const store = ResultsStore.open(storeFile);
-		for (const [key, t] of [["k1", 0.3], ["k2", 0.7]] as const) {
-			store.enqueue({ key, sweep: "sw", params: { "models[1].parameters.density": t }, recipe: { text: "x" }, eval: { data: "/d" }, merge: {}, objective: "mean_accuracy" });
+		for (const [key, t] of [
+			["k1", 0.3],
+			["k2", 0.7],
+		] as const) {
+			store.enqueue({
+				key,
+				sweep: "sw",
+				params: { "models[1].parameters.density": t },
+				recipe: { text: "x" },
+				eval: { data: "/d" },
+				merge: {},
+				objective: "mean_accuracy",
+			});
 		}
 		store.close();
 		const data = await readReportData([one, many, storeFile]);

@@ -118,7 +118,12 @@ describe("ResultsStore", () => {
 
 	test("best() ranks done trials by objective; list() and sweeps() read them back in order", () => {
 		const store = ResultsStore.open(fresh());
-		for (const [k, o] of [["a", 30], ["b", 45], ["c", 45], ["d", 10]] as const) {
+		for (const [k, o] of [
+			["a", 30],
+			["b", 45],
+			["c", 45],
+			["d", 10],
+		] as const) {
 			store.enqueue(trial(k));
 			store.recordDone(result(k, o), "mean_accuracy");
 		}
@@ -134,7 +139,11 @@ describe("ResultsStore", () => {
 		const store = ResultsStore.open(fresh());
 		const r = result("e1", 20);
 		store.recordEvaluation({ key: "e1", params: { model: "/m" }, eval: { data: "/d" }, model: "/m" }, r, "mean_accuracy");
-		store.recordEvaluation({ key: "e1", params: { model: "/m" }, eval: { data: "/d" }, model: "/m" }, { ...r, objective: 25 }, "mean_accuracy");
+		store.recordEvaluation(
+			{ key: "e1", params: { model: "/m" }, eval: { data: "/d" }, model: "/m" },
+			{ ...r, objective: 25 },
+			"mean_accuracy",
+		);
 		expect(store.list({ sweep: null })).toHaveLength(1);
 		expect(store.get("e1")).toMatchObject({ sweep: null, status: "done", objective: 25, model: "/m" });
 		store.close();
@@ -150,6 +159,8 @@ describe("ResultsStore", () => {
 		db.exec("CREATE TABLE trials (id INTEGER)");
 		db.close();
 		expect(() => ResultsStore.open(other)).toThrow(expect.objectContaining({ kind: "Store" }));
-		expect(() => ResultsStore.open(path.join(dir(), "none.sqlite"), { readonly: true })).toThrow(expect.objectContaining({ kind: "NotFound" }));
+		expect(() => ResultsStore.open(path.join(dir(), "none.sqlite"), { readonly: true })).toThrow(
+			expect.objectContaining({ kind: "NotFound" }),
+		);
 	});
 });

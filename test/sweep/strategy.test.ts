@@ -3,12 +3,30 @@ import { SweepError } from "../../src/errors.js";
 import type { RangeParam } from "../../src/sweep/spec.js";
 import { fromUnit, gridPoints, randomPoints, sweepBatches } from "../../src/sweep/strategy.js";
 
-const range = (over: Partial<RangeParam> = {}): RangeParam => ({ path: "parameters.t", segments: ["parameters", "t"], min: 0, max: 1, log: false, int: false, ...over });
+const range = (over: Partial<RangeParam> = {}): RangeParam => ({
+	path: "parameters.t",
+	segments: ["parameters", "t"],
+	min: 0,
+	max: 1,
+	log: false,
+	int: false,
+	...over,
+});
 
 describe("gridPoints", () => {
 	test("every combination, the first axis varying slowest", () => {
-		expect(gridPoints([{ path: "a", values: [1, 2] }, { path: "b", values: ["x", "y", "z"] }])).toEqual([
-			{ a: 1, b: "x" }, { a: 1, b: "y" }, { a: 1, b: "z" }, { a: 2, b: "x" }, { a: 2, b: "y" }, { a: 2, b: "z" },
+		expect(
+			gridPoints([
+				{ path: "a", values: [1, 2] },
+				{ path: "b", values: ["x", "y", "z"] },
+			]),
+		).toEqual([
+			{ a: 1, b: "x" },
+			{ a: 1, b: "y" },
+			{ a: 1, b: "z" },
+			{ a: 2, b: "x" },
+			{ a: 2, b: "y" },
+			{ a: 2, b: "z" },
 		]);
 	});
 });
@@ -29,7 +47,10 @@ describe("fromUnit", () => {
 
 describe("randomPoints", () => {
 	test("reproducible from the seed, inside the ranges, choices drawn from the list", () => {
-		const space = [range({ min: 0.2, max: 0.4 }), { path: "parameters.normalize", segments: ["parameters", "normalize"], choices: [true, false] }];
+		const space = [
+			range({ min: 0.2, max: 0.4 }),
+			{ path: "parameters.normalize", segments: ["parameters", "normalize"], choices: [true, false] },
+		];
 		const a = randomPoints(space, 50, 3);
 		expect(randomPoints(space, 50, 3)).toEqual(a);
 		expect(randomPoints(space, 50, 4)).not.toEqual(a);

@@ -30,6 +30,14 @@ describe("a sweep's eval settings", () => {
 	test("llama settings name the backend, the weight format, the hardware and the trial's own GGUF folder", () => {
 		checkTrialEval({ data: "/d", backend: "llama", quant: "q4_k_m", device: "gpu" });
 		const o = toEvaluateOptions({ data: "/d", backend: "llama", quant: "q4_k_m", device: "gpu" }, "/m", "/trial/gguf");
-		expect(o).toEqual({ models: ["/m"], data: "/d", includeItems: true, backend: "llama", quant: "q4_k_m", device: "cuda", cacheDir: "/trial/gguf" });
+		expect(o).toEqual({
+			models: ["/m"],
+			data: "/d",
+			includeItems: true,
+			backend: "llama",
+			quant: "q4_k_m",
+			device: "cuda",
+			cacheDir: "/trial/gguf",
+		});
 	});
 });

@@ -1,5 +1,5 @@
-import { parseDocument } from "yaml";
 import { describe, expect, test } from "vitest";
+import { parseDocument } from "yaml";
 import { SweepError } from "../../src/errors.js";
 import { parseYamlPath, setYamlPath } from "../../src/sweep/yaml-path.js";
 
@@ -21,7 +21,8 @@ describe("parseYamlPath", () => {
 });
 
 describe("setYamlPath", () => {
-	const recipe = "# a comment\nmerge_method: ties\nmodels:\n  - model: a\n    parameters:\n      density: 0.5 # kept\n  - model: b\nparameters:\n  normalize: true\n";
+	const recipe =
+		"# a comment\nmerge_method: ties\nmodels:\n  - model: a\n    parameters:\n      density: 0.5 # kept\n  - model: b\nparameters:\n  normalize: true\n";
 
 	test("replaces a value and keeps comments", () => {
 		const doc = parseDocument(recipe);

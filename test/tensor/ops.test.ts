@@ -1,12 +1,5 @@
 import { describe, expect, test } from "vitest";
-import {
-	absRankRangeMask,
-	dot,
-	kthLargestAbsThreshold,
-	l1Norm,
-	sumSquares,
-	topKAbsMask,
-} from "../../src/tensor/ops.js";
+import { absRankRangeMask, dot, kthLargestAbsThreshold, l1Norm, sumSquares, topKAbsMask } from "../../src/tensor/ops.js";
 import { rngKey, uniformAt } from "../../src/tensor/rng.js";
 import { kindOf } from "../helpers/errors.js";
 
@@ -19,8 +12,10 @@ function nastyData(n: number, seed: number): Float32Array {
 		const v = uniformAt(key, i + n);
 		if (u < 0.1) out[i] = 0;
 		else if (u < 0.2) out[i] = -0;
-		else if (u < 0.5) out[i] = (v < 0.5 ? -1 : 1) * Math.floor(v * 8); // duplicates of small integers
-		else if (u < 0.55) out[i] = (v - 0.5) * 1e-40; // subnormals
+		else if (u < 0.5)
+			out[i] = (v < 0.5 ? -1 : 1) * Math.floor(v * 8); // duplicates of small integers
+		else if (u < 0.55)
+			out[i] = (v - 0.5) * 1e-40; // subnormals
 		else if (u < 0.6) out[i] = (v - 0.5) * 1e30;
 		else out[i] = (v - 0.5) * 4;
 	}

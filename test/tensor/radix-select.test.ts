@@ -2,7 +2,6 @@ import { describe, expect, test } from "vitest";
 import { ABS_MASK, absRankCut, bitsOf, INF_KEY, keyOf, topDigitHistogram, valueOfKey } from "../../src/tensor/radix-select.js";
 import { tiedData } from "./tied-data.js";
 
-
 /** Indices of the k largest |x| by a stable sort (ties: lower index first; NaN largest). */
 function referenceTopK(x: Float32Array, k: number): Set<number> {
 	const bits = bitsOf(x);

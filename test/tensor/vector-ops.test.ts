@@ -5,7 +5,6 @@ import { assertInputs, assertModelCount, combineOffsets, offsetGram, rowLength, 
 import { f32 } from "../helpers/arrays.js";
 import { thrown } from "../helpers/errors.js";
 
-
 describe("vector-ops", () => {
 	test("offsetGram: inner products of the offsets, symmetric, over a range", () => {
 		const base = f32([1, 1, 1]);

@@ -42,12 +42,32 @@ function byteLevel(merges: Array<[string, string]>): TokenizerJson {
 	return checkTokenizerJson(
 		{
 			version: "1.0",
-			added_tokens: [{ id: Object.keys(vocab).length, content: "<|endoftext|>", single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+			added_tokens: [
+				{
+					id: Object.keys(vocab).length,
+					content: "<|endoftext|>",
+					single_word: false,
+					lstrip: false,
+					rstrip: false,
+					normalized: false,
+					special: true,
+				},
+			],
 			normalizer: null,
 			pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
 			post_processor: null,
 			decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
-			model: { type: "BPE", dropout: null, unk_token: null, continuing_subword_prefix: "", end_of_word_suffix: "", fuse_unk: false, byte_fallback: false, vocab, merges },
+			model: {
+				type: "BPE",
+				dropout: null,
+				unk_token: null,
+				continuing_subword_prefix: "",
+				end_of_word_suffix: "",
+				fuse_unk: false,
+				byte_fallback: false,
+				vocab,
+				merges,
+			},
 		},
 		"byte-level",
 	);
@@ -75,7 +95,13 @@ function wordPiece(tokens: string[]): TokenizerJson {
 			pre_tokenizer: { type: "BertPreTokenizer" },
 			post_processor: null,
 			decoder: { type: "WordPiece", prefix: "##", cleanup: true },
-			model: { type: "WordPiece", unk_token: "[UNK]", continuing_subword_prefix: "##", max_input_chars_per_word: 100, vocab: Object.fromEntries(["[UNK]", ...tokens].map((t, i) => [t, i])) },
+			model: {
+				type: "WordPiece",
+				unk_token: "[UNK]",
+				continuing_subword_prefix: "##",
+				max_input_chars_per_word: 100,
+				vocab: Object.fromEntries(["[UNK]", ...tokens].map((t, i) => [t, i])),
+			},
 		},
 		"wordpiece",
 	);
@@ -83,14 +109,25 @@ function wordPiece(tokens: string[]): TokenizerJson {
 
 describe("unionTokenizer", () => {
 	test("byte-level BPE: new tokens join the model vocabulary with their merges, and decode and encode as in their model", () => {
-		const base = byteLevel([["Ġ", "t"], ["h", "e"], ["Ġt", "he"]]);
-		const other = byteLevel([["i", "n"], ["Ġ", "in"], ["h", "e"]]);
+		const base = byteLevel([
+			["Ġ", "t"],
+			["h", "e"],
+			["Ġt", "he"],
+		]);
+		const other = byteLevel([
+			["i", "n"],
+			["Ġ", "in"],
+			["h", "e"],
+		]);
 		const u = unionTokenizer(base, [{ name: "other", json: other, limit: 1000 }]);
 		expect(u.warnings).toEqual([]);
 		expect(u.added).toEqual(["in", "Ġin"]);
 		const v = vocabularyOf(u.json);
 		expect([v.ids.get("in"), v.ids.get("Ġin"), v.ids.get("<|endoftext|>")]).toEqual([260, 261, 259]);
-		expect(u.json.model.merges!.slice(3)).toEqual([["i", "n"], ["Ġ", "in"]]);
+		expect(u.json.model.merges!.slice(3)).toEqual([
+			["i", "n"],
+			["Ġ", "in"],
+		]);
 		expectSameDecoding(u.json, [base, other]);
 		expect(decode(hf(u.json), 261)).toBe(" in");
 		expect(hf(u.json).encode(" in the", { add_special_tokens: false }).ids).toEqual([261, 258]);
@@ -98,19 +135,44 @@ describe("unionTokenizer", () => {
 	});
 
 	test("Unigram: new pieces follow the base's, with their scores", () => {
-		const base = unigram([["\u2581a", -1], ["b", -2]]);
-		const other = unigram([["b", -3], ["\u2581c", -4], ["d", -5]]);
+		const base = unigram([
+			["\u2581a", -1],
+			["b", -2],
+		]);
+		const other = unigram([
+			["b", -3],
+			["\u2581c", -4],
+			["d", -5],
+		]);
 		const u = unionTokenizer(base, [{ name: "other", json: other, limit: 10 }]);
-		expect(u.json.model.vocab).toEqual([["<unk>", 0], ["\u2581a", -1], ["b", -2], ["\u2581c", -4], ["d", -5]]);
+		expect(u.json.model.vocab).toEqual([
+			["<unk>", 0],
+			["\u2581a", -1],
+			["b", -2],
+			["\u2581c", -4],
+			["d", -5],
+		]);
 		expectSameDecoding(u.json, [base, other]);
 		checkBuiltTokenizer(u.json, undefined, vocabularyOf(u.json), "out");
 	});
 
 	test("Unigram pieces cannot take ids an added token holds: they become added tokens, with a warning", () => {
 		const base = unigram([["\u2581a", -1]]);
-		base.added_tokens!.push({ id: 2, content: "<extra>", single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+		base.added_tokens!.push({
+			id: 2,
+			content: "<extra>",
+			single_word: false,
+			lstrip: false,
+			rstrip: false,
+			normalized: false,
+			special: true,
+		});
 		const u = unionTokenizer(base, [{ name: "other", json: unigram([["\u2581z", -1]]), limit: 10 }]);
-		expect(u.json.added_tokens!.map((t) => [t.id, t.content])).toEqual([[0, "<unk>"], [2, "<extra>"], [3, "\u2581z"]]);
+		expect(u.json.added_tokens!.map((t) => [t.id, t.content])).toEqual([
+			[0, "<unk>"],
+			[2, "<extra>"],
+			[3, "\u2581z"],
+		]);
 		expect(u.warnings.some((w) => w.includes("could not follow"))).toBe(true);
 	});
 
@@ -126,7 +188,10 @@ describe("unionTokenizer", () => {
 		const base = tok(baseFiles());
 		const u = unionTokenizer(base, [{ name: "wp", json: wordPiece(["zebra"]), limit: 10 }]);
 		expect(u.added).toEqual(["[UNK]", "zebra"]);
-		expect(u.json.added_tokens!.slice(-2).map((t) => [t.id, t.content, t.special])).toEqual([[64, "[UNK]", true], [65, "zebra", false]]);
+		expect(u.json.added_tokens!.slice(-2).map((t) => [t.id, t.content, t.special])).toEqual([
+			[64, "[UNK]", true],
+			[65, "zebra", false],
+		]);
 		expect(u.warnings.some((w) => w.includes("not of the base's kind"))).toBe(true);
 	});
 
@@ -151,19 +216,32 @@ describe("stripTokenizer and addPlainTokens", () => {
 	test("addPlainTokens appends missing tokens as non-special added tokens", () => {
 		const { json, added } = addPlainTokens(tok(baseFiles()), ["a", "<new>", "<new>"]);
 		expect(added).toEqual(["<new>"]);
-		expect(json.added_tokens!.at(-1)).toEqual({ id: 64, content: "<new>", single_word: false, lstrip: false, rstrip: false, normalized: true, special: false });
+		expect(json.added_tokens!.at(-1)).toEqual({
+			id: 64,
+			content: "<new>",
+			single_word: false,
+			lstrip: false,
+			rstrip: false,
+			normalized: true,
+			special: false,
+		});
 	});
 
 	test("checkBuiltTokenizer refuses a tokenizer whose ids disagree with the plan", () => {
 		const json = tok(baseFiles());
 		const v = vocabularyOf(json);
 		v.tokens.set(5, "not-this");
-		expect(() => checkBuiltTokenizer(json, undefined, v, "out")).toThrow(expect.objectContaining({ name: "TokenizerError", kind: "Invalid" }));
+		expect(() => checkBuiltTokenizer(json, undefined, v, "out")).toThrow(
+			expect.objectContaining({ name: "TokenizerError", kind: "Invalid" }),
+		);
 	});
 });
 
 describe("planRows: where each output row comes from", () => {
-	const vocab = (tokens: string[]) => vocabularyOf(checkTokenizerJson({ model: { type: "WordLevel", vocab: Object.fromEntries(tokens.map((t, i) => [t, i])), unk_token: "a" } }, "v"));
+	const vocab = (tokens: string[]) =>
+		vocabularyOf(
+			checkTokenizerJson({ model: { type: "WordLevel", vocab: Object.fromEntries(tokens.map((t, i) => [t, i])), unk_token: "a" } }, "v"),
+		);
 	const out = vocab(["a", "b", "c", "d", "e"]);
 	const models: RowModel[] = [
 		{ model: 0, name: "base", vocab: vocab(["a", "b", "c"]), limit: 3 },
@@ -171,14 +249,28 @@ describe("planRows: where each output row comes from", () => {
 		{ model: 2, name: "y", vocab: vocab(["d", "a", "x"]), limit: 3 },
 	];
 	test("own rows; only one model has it → its row; the base's; else the mean; nobody → zeros (warned); padding → mean", () => {
-		const p = planRows(out, models, 0, [], 4, new Map([[0, 3], [1, 3], [2, 3]]));
+		const p = planRows(
+			out,
+			models,
+			0,
+			[],
+			4,
+			new Map([
+				[0, 3],
+				[1, 3],
+				[2, 3],
+			]),
+		);
 		expect(p.rows).toBe(8);
 		expect([...p.maps.get(0)!]).toEqual([0, 1, 2, ROW_DEFAULT, ROW_DEFAULT, ROW_MEAN, ROW_MEAN, ROW_MEAN]);
 		expect([...p.maps.get(1)!]).toEqual([1, 0, ROW_DEFAULT, 2, ROW_DEFAULT, ROW_MEAN, ROW_MEAN, ROW_MEAN]);
 		expect([...p.maps.get(2)!]).toEqual([1, ROW_DEFAULT, ROW_DEFAULT, 0, ROW_DEFAULT, ROW_MEAN, ROW_MEAN, ROW_MEAN]);
 		expect(p.defaults.get(1)).toEqual([{ model: 0, row: 1 }]); // b: the base has it
 		expect(p.defaults.get(2)).toEqual([{ model: 0, row: 2 }]); // c: only the base has it
-		expect(p.defaults.get(3)).toEqual([{ model: 1, row: 2 }, { model: 2, row: 0 }]); // d: mean of x and y
+		expect(p.defaults.get(3)).toEqual([
+			{ model: 1, row: 2 },
+			{ model: 2, row: 0 },
+		]); // d: mean of x and y
 		expect(p.defaults.get(4)).toEqual([]); // e: nobody
 		expect(p.defaults.has(0)).toBe(false);
 		expect(p.warnings[0]).toContain('"e"');
@@ -186,7 +278,14 @@ describe("planRows: where each output row comes from", () => {
 	});
 
 	test("overrides: a forced source replaces every model's row; model_token by token; identity detection", () => {
-		const p = planRows(vocab(["a", "b", "c"]), models.slice(0, 1), 0, [{ token: "a", source: { kind: "model_token", model: 0, token: "c" }, force: true, path: "t" }], undefined, new Map([[0, 3]]));
+		const p = planRows(
+			vocab(["a", "b", "c"]),
+			models.slice(0, 1),
+			0,
+			[{ token: "a", source: { kind: "model_token", model: 0, token: "c" }, force: true, path: "t" }],
+			undefined,
+			new Map([[0, 3]]),
+		);
 		expect([...p.maps.get(0)!]).toEqual([ROW_DEFAULT, 1, 2]);
 		expect(p.defaults.get(0)).toEqual([{ model: 0, row: 2 }]);
 		const same = planRows(vocab(["a", "b", "c"]), models.slice(0, 1), 0, [], undefined, new Map([[0, 3]]));

@@ -7,12 +7,22 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { allFiniteF32, decodeToF32, encodeChecked, encodeFromF32 } from "../../src/io/convert.js";
-import { allValues, bitsOne, bitsValues, cutsOneDiv, cutsOneMul, cutsValues, mixTwo, randomOne, randomValues } from "../../src/methods/task-vector/loops.js";
 import type { Lane, Mixer } from "../../src/methods/task-vector/lanes.js";
+import {
+	allValues,
+	bitsOne,
+	bitsValues,
+	cutsOneDiv,
+	cutsOneMul,
+	cutsValues,
+	mixTwo,
+	randomOne,
+	randomValues,
+} from "../../src/methods/task-vector/loops.js";
 import { mixTwoWasm, pow2Chain } from "../../src/methods/task-vector/wasm.js";
 import { counterHash } from "../../src/tensor/rng.js";
-import { KERNELS_SOURCE_SHA256 } from "../../src/wasm/kernels-binary.js";
 import { ARENA_BLOCK, ARENA_HEAP_BYTES, ARENA_INPUTS, wasmArena } from "../../src/wasm/kernels.js";
+import { KERNELS_SOURCE_SHA256 } from "../../src/wasm/kernels-binary.js";
 
 const arena = wasmArena()!;
 const bits32 = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
@@ -56,7 +66,11 @@ describe("bf16 conversions", () => {
 		u[0] = 0x7f800001; // a signalling NaN with only low payload bits
 		u[1] = 0xff800001;
 		u[2] = 0x7f7fffff; // rounds to +∞
-		for (const [from, to, offset] of [[0, ARENA_BLOCK, 0], [5, 1000, 1], [0, 1, 3]] as const) {
+		for (const [from, to, offset] of [
+			[0, ARENA_BLOCK, 0],
+			[5, 1000, 1],
+			[0, 1, 3],
+		] as const) {
 			const values = src.subarray(from, to);
 			const js = encodeFromF32(values, "BF16");
 			const into = new Uint8Array(2 * values.length + offset).subarray(offset);
@@ -68,7 +82,13 @@ describe("bf16 conversions", () => {
 	test("encode reports non-finite results as encodeChecked does, and allFiniteF32 agrees with the TypeScript check", () => {
 		const src = arena.slots[0]!.subarray(0, 1000);
 		const into = new Uint8Array(2000);
-		for (const [bad, at] of [[NaN, 0], [Infinity, 999], [-Infinity, 500], [3.4e38, 17], [undefined, 0]] as const) {
+		for (const [bad, at] of [
+			[NaN, 0],
+			[Infinity, 999],
+			[-Infinity, 500],
+			[3.4e38, 17],
+			[undefined, 0],
+		] as const) {
 			src.fill(0.5);
 			for (let i = 0; i < src.length; i += 7) src[i] = -1e30;
 			if (bad !== undefined) src[at] = bad;
@@ -200,7 +220,13 @@ describe("power-of-two-chain loops as the TypeScript loops", () => {
 		expect(c).toBe(w * r * lambda);
 		for (const [i, n] of SIZES.entries()) {
 			const { x, b, ax, ab, dst, js } = placed(n, 400 + i);
-			for (const [tU, tL] of [[0.003, Infinity], [-Infinity, 0.004], [0.0078125, 0.0078125], [0.002, 0.009], [-1, Infinity]] as const) {
+			for (const [tU, tL] of [
+				[0.003, Infinity],
+				[-Infinity, 0.004],
+				[0.0078125, 0.0078125],
+				[0.002, 0.009],
+				[-1, Infinity],
+			] as const) {
 				const badJs = cutsOneMul(x, b, js, 0, 0, n, tU, tL, sv, w, r, lambda);
 				sameResults(dst, js, arena.k.cuts_one_pow2(ptr(ax), ptr(ab), ptr(dst), n, tU, tL, sv, c), badJs);
 				if (sv === 1 && c === 1) sameResults(dst, js, arena.k.cuts_one_unit(ptr(ax), ptr(ab), ptr(dst), n, tU, tL), badJs);
@@ -242,7 +268,13 @@ describe("one-model loops as their TypeScript twins", () => {
 	test.each(FACTORS)("cuts_one_mul / cuts_one_div, sv=%d w=%d r=%d λ=%d", (sv, w, r, lambda) => {
 		for (const [i, n] of SIZES.entries()) {
 			const { x, b, ax, ab, dst, js } = placed(n, 100 + i);
-			for (const [tU, tL] of [[0.003, Infinity], [-Infinity, 0.004], [0.0078125, 0.0078125], [0.002, 0.009], [-1, Infinity]] as const) {
+			for (const [tU, tL] of [
+				[0.003, Infinity],
+				[-Infinity, 0.004],
+				[0.0078125, 0.0078125],
+				[0.002, 0.009],
+				[-1, Infinity],
+			] as const) {
 				const badJs = cutsOneMul(x, b, js, 0, 0, n, tU, tL, sv, w, r, lambda);
 				expect(arena.k.cuts_one_mul(ptr(ax), ptr(ab), ptr(dst), n, tU, tL, sv, w, r, lambda)).toBe(badJs);
 				expect(results(dst)).toEqual(results(js));
@@ -256,7 +288,12 @@ describe("one-model loops as their TypeScript twins", () => {
 	test.each(FACTORS)("random_one and bits_one, sv=%d w=%d r=%d λ=%d", (sv, w, r, lambda) => {
 		for (const [i, n] of SIZES.entries()) {
 			const { x, b, ax, ab, dst, js } = placed(n, 200 + i);
-			for (const [kLo, kHi, limit, c0] of [[1, 2, 2 ** 31, 0], [-5, 0x7fffffff, 0xffffffff, 2 ** 32 - n - 3], [99, -1, 1, 12345], [7, 8, 0, 5]] as const) {
+			for (const [kLo, kHi, limit, c0] of [
+				[1, 2, 2 ** 31, 0],
+				[-5, 0x7fffffff, 0xffffffff, 2 ** 32 - n - 3],
+				[99, -1, 1, 12345],
+				[7, 8, 0, 5],
+			] as const) {
 				const hiMix = Math.imul(kHi, 0x9e3779b1);
 				const bits = new Int32Array(Math.ceil(n / 32)).map((_, j) => counterHash(j, kLo, 3, hiMix));
 				const lane = { keyLo: kLo, keyHi: kHi, keyHiMix: hiMix, keepLimit: limit, scaleValue: sv, weight: w, bits } as unknown as Lane;
@@ -317,7 +354,8 @@ describe("one-model loops as their TypeScript twins", () => {
 });
 
 describe("two-model fills and mixes as their TypeScript twins", () => {
-	const f64bits = (a: Float64Array) => Array.from(new BigUint64Array(a.buffer, a.byteOffset, a.length), (v, i) => (Number.isNaN(a[i]!) ? "NaN" : v));
+	const f64bits = (a: Float64Array) =>
+		Array.from(new BigUint64Array(a.buffer, a.byteOffset, a.length), (v, i) => (Number.isNaN(a[i]!) ? "NaN" : v));
 
 	test.each(FACTORS)("fill_cuts / fill_random / fill_bits / fill_all, sv=%d w=%d", (sv, w) => {
 		const [c0] = arena.contrib;
@@ -329,7 +367,10 @@ describe("two-model fills and mixes as their TypeScript twins", () => {
 			const hiMix = Math.imul(kHi, 0x9e3779b1);
 			const bits = new Int32Array(Math.ceil(n / 32)).map((_, j) => counterHash(j, 1, 2, 3));
 			const lane = { keyLo: kLo, keyHi: kHi, keyHiMix: hiMix, keepLimit: limit, scaleValue: sv, weight: w, bits } as unknown as Lane;
-			for (const [tU, tL] of [[0.003, Infinity], [0.002, 0.009]] as const) {
+			for (const [tU, tL] of [
+				[0.003, Infinity],
+				[0.002, 0.009],
+			] as const) {
 				cutsValues(x, b, 0, n, tU, tL, sv, w, js, 0);
 				arena.k.fill_cuts(ptr(ax), ptr(ab), n, tU, tL, sv, w, out.byteOffset);
 				expect(f64bits(out)).toEqual(f64bits(js));
@@ -361,7 +402,11 @@ describe("two-model fills and mixes as their TypeScript twins", () => {
 			v0[i] = i % 37 === 0 ? special[i % special.length]! : Math.sin(i) * 0.01;
 			v1[i] = i % 41 === 0 ? special[(i >> 1) % special.length]! : i % 5 === 0 ? -v0[i]! : Math.cos(i * 1.3) * 0.01;
 		}
-		for (const [T, lambda] of [[[1, 1 / 0.3, 1 / 0.7, 1], 1], [[1, 0.3, 0.7, 3], 0.6], [[1, 2, 4, 0.5], 1e300]] as const) {
+		for (const [T, lambda] of [
+			[[1, 1 / 0.3, 1 / 0.7, 1], 1],
+			[[1, 0.3, 0.7, 3], 0.6],
+			[[1, 2, 4, 0.5], 1e300],
+		] as const) {
 			const M = { loop: 0, elect: cm === 1, divide, divisors: Float64Array.from(T), lambda, opts: undefined } as unknown as Mixer;
 			const badJs = mixTwo(b, js, 0, 0, n, v0.slice(), v1.slice(), M);
 			const copies = [v0.slice(), v1.slice()];

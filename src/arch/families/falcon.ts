@@ -1,4 +1,13 @@
-import { configIs, defineArchitecture, embedding, layerTemplates, linear, tiedHead, weightAndBias, type ArchitectureDefinition } from "../define.js";
+import {
+	type ArchitectureDefinition,
+	configIs,
+	defineArchitecture,
+	embedding,
+	layerTemplates,
+	linear,
+	tiedHead,
+	weightAndBias,
+} from "../define.js";
 
 const BIAS = [configIs("bias", true, false)];
 /** The Falcon-40B/180B decoder: two LayerNorms (attention, MLP) side by side, unless `num_ln_in_parallel_attn` is 1. */

@@ -1,4 +1,4 @@
-import { defineArchitecture, embedding, layerTemplates, LLAMA_LAYER, tiedHead } from "../define.js";
+import { defineArchitecture, embedding, LLAMA_LAYER, layerTemplates, tiedHead } from "../define.js";
 
 /**
  * Gemma (transformers `GemmaForCausalLM`, modeling_gemma.py): Llama's tensor names; lm_head is tied to the embeddings

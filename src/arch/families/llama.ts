@@ -1,4 +1,4 @@
-import { configIs, defineArchitecture, embedding, layerTemplates, linear, tiedHead, type ArchitectureDefinition } from "../define.js";
+import { type ArchitectureDefinition, configIs, defineArchitecture, embedding, layerTemplates, linear, tiedHead } from "../define.js";
 
 const ATTENTION_BIAS = [configIs("attention_bias", true, false)];
 const MLP_BIAS = [configIs("mlp_bias", true, false)];

@@ -1,4 +1,4 @@
-import { defineArchitecture, embedding, layerTemplates, LLAMA_LAYER, tiedHead } from "../define.js";
+import { defineArchitecture, embedding, LLAMA_LAYER, layerTemplates, tiedHead } from "../define.js";
 
 /**
  * Mistral (transformers `MistralForCausalLM`, modeling_mistral.py): Llama's tensors without bias options (sliding-window

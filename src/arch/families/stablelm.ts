@@ -25,7 +25,11 @@ export const STABLELM = defineArchitecture({
 		...linear("self_attn.v_proj", QKV_BIAS),
 		"self_attn.o_proj.weight",
 		{ name: "self_attn.q_layernorm.norms.${index}.weight", when: QK_LAYERNORM, repeat: { key: "num_attention_heads" } },
-		{ name: "self_attn.k_layernorm.norms.${index}.weight", when: QK_LAYERNORM, repeat: { key: ["num_key_value_heads", "num_attention_heads"] } },
+		{
+			name: "self_attn.k_layernorm.norms.${index}.weight",
+			when: QK_LAYERNORM,
+			repeat: { key: ["num_key_value_heads", "num_attention_heads"] },
+		},
 		"mlp.gate_proj.weight",
 		"mlp.up_proj.weight",
 		"mlp.down_proj.weight",

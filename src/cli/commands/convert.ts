@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { CommandModule } from "yargs";
-import { convertModelIter, type ConvertResult } from "../../exec/convert-model.js";
+import { type ConvertResult, convertModelIter } from "../../exec/convert-model.js";
 import { parseSize } from "../../io/layout.js";
 import { resolveModelRef } from "../../model/refs.js";
 import { formatBytes, type Io } from "../output.js";
@@ -22,7 +22,11 @@ export function convertCommand(io: Io): CommandModule<object, ConvertArgs> {
 		describe: "Rewrite a model's weights (e.g. PyTorch pytorch_model*.bin) as safetensors, byte for byte",
 		builder: (y) =>
 			y
-				.positional("model", { type: "string", demandOption: true, description: "A model folder, weight file, alias or Hugging Face id in the cache" })
+				.positional("model", {
+					type: "string",
+					demandOption: true,
+					description: "A model folder, weight file, alias or Hugging Face id in the cache",
+				})
 				.option("out", { alias: "o", type: "string", description: "Output folder (default: ./converted/<model name>)" })
 				.option("force", { type: "boolean", description: "Replace an existing non-empty output folder" })
 				.option("shard-size", { type: "string", description: "Largest output shard, e.g. 5GB, 500MB, 2GiB (default 5GB)" })
@@ -39,10 +43,19 @@ export function convertCommand(io: Io): CommandModule<object, ConvertArgs> {
 				controller.abort();
 			};
 			process.on("SIGINT", onSigint);
-			const renderer = createRenderer(io, { quiet: argv.quiet === true || argv.json === true, json: argv.json === true, verb: "converting" });
+			const renderer = createRenderer(io, {
+				quiet: argv.quiet === true || argv.json === true,
+				json: argv.json === true,
+				verb: "converting",
+			});
 			let result: ConvertResult;
 			try {
-				const gen = convertModelIter(resolved.path, { out, force: argv.force === true, signal: controller.signal, ...(shardSize !== undefined ? { shardSize } : {}) });
+				const gen = convertModelIter(resolved.path, {
+					out,
+					force: argv.force === true,
+					signal: controller.signal,
+					...(shardSize !== undefined ? { shardSize } : {}),
+				});
 				for (;;) {
 					const r = await gen.next();
 					if (r.done === true) {

@@ -2,15 +2,15 @@ import { existsSync } from "node:fs";
 import { readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { CommandModule } from "yargs";
 import { stringify } from "yaml";
+import type { CommandModule } from "yargs";
 import { evaluate } from "../../eval/evaluate.js";
-import { exportGguf } from "../../gguf/export.js";
-import { letterDeviation } from "../../eval/variants.js";
-import { loadRecipe, parseRecipe } from "../../recipe/load.js";
 import { renderText } from "../../eval/report.js";
-import { slerpMethod } from "../../methods/slerp.js";
+import { letterDeviation } from "../../eval/variants.js";
 import { writeHfCacheModel } from "../../fixtures/hf-cache-model.js";
+import { exportGguf } from "../../gguf/export.js";
+import { slerpMethod } from "../../methods/slerp.js";
+import { loadRecipe, parseRecipe } from "../../recipe/load.js";
 import { executeMerge } from "../merge-flags.js";
 import { formatBytes, type Io } from "../output.js";
 import { quickRecipe, withPortableRefs } from "./quick.js";
@@ -53,14 +53,21 @@ async function folderSize(dir: string): Promise<{ files: number; bytes: number }
 /** Writes the three stand-in models: base → instruct (base + delta) → bio (instruct + delta), like the real lineage. */
 export async function writeDemoCache(cache: string): Promise<void> {
 	const base = await writeHfCacheModel(cache, DEMO_MODELS.base, { ...DEMO_SHAPE, seed: 1, force: true });
-	const instruct = await writeHfCacheModel(cache, DEMO_MODELS.instruct, { ...DEMO_SHAPE, seed: 2, base: base.dir, delta: 0.004, force: true });
+	const instruct = await writeHfCacheModel(cache, DEMO_MODELS.instruct, {
+		...DEMO_SHAPE,
+		seed: 2,
+		base: base.dir,
+		delta: 0.004,
+		force: true,
+	});
 	await writeHfCacheModel(cache, DEMO_MODELS.bio, { ...DEMO_SHAPE, seed: 3, base: instruct.dir, delta: 0.004, force: true });
 }
 
 export function demoCommand(io: Io): CommandModule<object, { dir: string; quiet?: boolean }> {
 	return {
 		command: "demo",
-		describe: "Generate tiny stand-ins for BioMistral-7B and Mistral-7B-Instruct in a local HF cache, merge them, and score a merge on tfjs and (as GGUF) on llama.cpp",
+		describe:
+			"Generate tiny stand-ins for BioMistral-7B and Mistral-7B-Instruct in a local HF cache, merge them, and score a merge on tfjs and (as GGUF) on llama.cpp",
 		builder: (y) =>
 			y
 				.option("dir", { type: "string", default: ".demo", description: "Working folder (cache and outputs)" })
@@ -100,21 +107,34 @@ export function demoCommand(io: Io): CommandModule<object, { dir: string; quiet?
 			const data = path.join(packageDir(), "examples", "data");
 			const rel = (p: string) => path.relative(process.cwd(), p);
 			const evalArgs = `--data ${rel(path.join(data, "medqa-sample.jsonl"))} --shots-from ${rel(path.join(data, "medqa-sample-train.jsonl"))} --limit ${DEMO_EVAL_LIMIT} --seeds 1`;
-			const evalOpts = { data: path.join(data, "medqa-sample.jsonl"), shotsFrom: path.join(data, "medqa-sample-train.jsonl"), limit: DEMO_EVAL_LIMIT, seeds: 1 };
+			const evalOpts = {
+				data: path.join(data, "medqa-sample.jsonl"),
+				shotsFrom: path.join(data, "medqa-sample-train.jsonl"),
+				limit: DEMO_EVAL_LIMIT,
+				seeds: 1,
+			};
 			io.err(`$ merge eval ${rel(slerpOut)} ${evalArgs}`);
 			const report = await evaluate({ ...evalOpts, models: [slerpOut] });
 			const gguf = `${slerpOut}.f32.gguf`;
 			io.err(`$ merge export ${rel(slerpOut)} --type f32 --out ${rel(gguf)}`);
 			await exportGguf(slerpOut, { type: "f32", out: gguf, force: true });
 			io.err(`$ merge eval ${rel(gguf)} --tokenizer ${rel(slerpOut)} --backend llama ${evalArgs}`);
-			const llama = await evaluate({ ...evalOpts, models: [gguf], tokenizer: slerpOut, modelNames: [path.basename(gguf)], backend: "llama" });
+			const llama = await evaluate({
+				...evalOpts,
+				models: [gguf],
+				tokenizer: slerpOut,
+				modelNames: [path.basename(gguf)],
+				backend: "llama",
+			});
 			io.out("");
 			io.out(renderText(report).trimEnd());
 			io.out("");
 			io.out(renderText(llama).trimEnd());
 			const dev = letterDeviation(llama, report);
 			io.out("");
-			io.out(`llama.cpp (f32, exact mode) vs tfjs on the same ${dev.prompts} prompts: letter probabilities differ by at most ${dev.max_abs.toExponential(1)}`);
+			io.out(
+				`llama.cpp (f32, exact mode) vs tfjs on the same ${dev.prompts} prompts: letter probabilities differ by at most ${dev.max_abs.toExponential(1)}`,
+			);
 			io.out("");
 			// The stand-ins live in this cache, not in the user's: the README's examples need it exported.
 			io.out(`next: export HF_HUB_CACHE=${shellQuote(cache)}   # then the README's examples run against these stand-ins`);

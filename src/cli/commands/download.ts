@@ -1,8 +1,8 @@
 import type { CommandModule } from "yargs";
-import { downloadSnapshotIter } from "../../hub/download.js";
-import { parseHfRef } from "../../hub/repo-id.js";
 import { UsageError } from "../../errors.js";
+import { downloadSnapshotIter } from "../../hub/download.js";
 import type { DownloadResult } from "../../hub/events.js";
+import { parseHfRef } from "../../hub/repo-id.js";
 import { createDownloadRenderer } from "../hub-render.js";
 import type { Io } from "../output.js";
 
@@ -24,9 +24,15 @@ export function downloadCommand(io: Io): CommandModule<object, DownloadArgs> {
 			y
 				.positional("repos", { type: "string", array: true, demandOption: true, description: "Repo ids, org/name[@revision]" })
 				.option("revision", { type: "string", description: "Branch, tag or commit for repos given without @revision (default main)" })
-				.option("offline", { type: "boolean", description: "Make no request: succeed only if a cached commit is complete (also HF_HUB_OFFLINE=1)" })
+				.option("offline", {
+					type: "boolean",
+					description: "Make no request: succeed only if a cached commit is complete (also HF_HUB_OFFLINE=1)",
+				})
 				.option("concurrency", { type: "number", description: "Files transferred at once (default 4)" })
-				.option("cache-dir", { type: "string", description: "The cache folder (default $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub)" })
+				.option("cache-dir", {
+					type: "string",
+					description: "The cache folder (default $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub)",
+				})
 				.option("json", { type: "boolean", description: "Print the results as JSON on stdout" })
 				.option("quiet", { alias: "q", type: "boolean", description: "No progress output" })
 				.example("$0 download BioMistral/BioMistral-7B", "fetch main into ~/.cache/huggingface/hub and print the snapshot folder")

@@ -1,22 +1,22 @@
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { CommandModule } from "yargs";
-import { evaluateIter, type EvaluateOptions } from "../../eval/evaluate.js";
 import { ExecError, UsageError } from "../../errors.js";
-import { formatReportJson } from "../../eval/report-json.js";
 import { isQuantType, QUANT_TYPES, type QuantType } from "../../eval/backends/types.js";
-import { letterDeviation, renderVariantTable } from "../../eval/variants.js";
+import { type EvaluateOptions, evaluateIter } from "../../eval/evaluate.js";
 import { modelName } from "../../eval/model-name.js";
 import { renderMarkdown, renderText } from "../../eval/report.js";
-import { resolveModelRef } from "../../model/refs.js";
+import { formatReportJson } from "../../eval/report-json.js";
 import { TASK_ALIASES, TASK_NAMES } from "../../eval/tasks/registry.js";
+import type { EvalReport } from "../../eval/types.js";
+import { letterDeviation, renderVariantTable } from "../../eval/variants.js";
+import { resolveModelRef } from "../../model/refs.js";
 import { recordEvaluation } from "../../sweep/record-eval.js";
 import { workerId } from "../../sweep/worker-id.js";
-import type { EvalReport } from "../../eval/types.js";
-import { checkpointPath, reportPath, writeAtomic } from "../eval-output.js";
 import { EVAL_BACKENDS, resolveEvalDevice } from "../device.js";
-import { createDownloadRenderer } from "../hub-render.js";
+import { checkpointPath, reportPath, writeAtomic } from "../eval-output.js";
 import { evalProgress } from "../eval-progress.js";
+import { createDownloadRenderer } from "../hub-render.js";
 import type { Io } from "../output.js";
 
 interface EvalArgs {
@@ -60,15 +60,26 @@ interface Run {
 }
 
 function checkCounts(argv: EvalArgs): void {
-	for (const [flag, v] of [["shots", argv.shots], ["seeds", argv.seeds], ["limit", argv.limit], ["batch", argv.batch], ["threads", argv.threads], ["max-tokens", argv["max-tokens"]]] as const) {
-		if (v !== undefined && (!Number.isInteger(v) || v < (flag === "shots" ? 0 : 1))) throw new UsageError(`--${flag} ${v}: expected a ${flag === "shots" ? "non-negative" : "positive"} integer`);
+	for (const [flag, v] of [
+		["shots", argv.shots],
+		["seeds", argv.seeds],
+		["limit", argv.limit],
+		["batch", argv.batch],
+		["threads", argv.threads],
+		["max-tokens", argv["max-tokens"]],
+	] as const) {
+		if (v !== undefined && (!Number.isInteger(v) || v < (flag === "shots" ? 0 : 1)))
+			throw new UsageError(`--${flag} ${v}: expected a ${flag === "shots" ? "non-negative" : "positive"} integer`);
 	}
 }
 
 /** --quant's comma-separated list; several formats are compared against the exact one (f32), added first when missing. */
 function parseQuants(value: string | undefined): QuantType[] {
 	if (value === undefined) return [];
-	const list = value.split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== "");
+	const list = value
+		.split(",")
+		.map((s) => s.trim().toLowerCase())
+		.filter((s) => s !== "");
 	for (const q of list) if (!isQuantType(q)) throw new UsageError(`--quant ${q}: expected one of ${QUANT_TYPES.join(", ")}`);
 	const quants = [...new Set(list as QuantType[])];
 	return quants.length > 1 && !quants.includes("f32") ? ["f32", ...quants] : quants;
@@ -80,7 +91,12 @@ export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 		describe: "Score checkpoints on medical multiple-choice QA (the BioMistral protocol), on tfjs or llama.cpp",
 		builder: (y) =>
 			y
-				.positional("models", { type: "string", array: true, demandOption: true, description: "Model folders, references, or .gguf files (llama backend)" })
+				.positional("models", {
+					type: "string",
+					array: true,
+					demandOption: true,
+					description: "Model folders, references, or .gguf files (llama backend)",
+				})
 				.option("data", { type: "string", demandOption: true, description: "A task file or a folder holding splits" })
 				.option("task", {
 					alias: "tasks",
@@ -97,17 +113,29 @@ export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 					type: "string",
 					description: `Implementation: ${EVAL_BACKENDS.join(", ")} (tfjs: the float64-checked reference, tfjs-node when installed, else wasm; llama: llama.cpp, the default with --quant)`,
 				})
-				.option("quant", { type: "string", description: `Weight format(s) for the llama backend, comma-separated: ${QUANT_TYPES.join(", ")} (f32 = exact; several = a side-by-side table)` })
+				.option("quant", {
+					type: "string",
+					description: `Weight format(s) for the llama backend, comma-separated: ${QUANT_TYPES.join(", ")} (f32 = exact; several = a side-by-side table)`,
+				})
 				.option("device", { type: "string", description: "Hardware: auto, cpu, cuda (alias gpu) or vulkan [default: auto]" })
 				.option("cuda", { type: "boolean", description: "Same as --device cuda" })
 				.option("threads", { type: "number", description: "CPU threads (llama backend)" })
 				.option("max-tokens", { type: "number", description: "Longest prompt accepted (default: the model's max_position_embeddings)" })
 				.option("gguf-cache", { type: "string", description: "Folder for GGUF files converted on the fly (llama backend)" })
-				.option("tokenizer", { type: "string", description: "Folder with tokenizer.json for a model given as a .gguf (default: the file's folder)" })
-				.option("streaming", { type: "boolean", description: "tfjs: layer streaming (one layer's weights in memory at a time); default: automatic" })
+				.option("tokenizer", {
+					type: "string",
+					description: "Folder with tokenizer.json for a model given as a .gguf (default: the file's folder)",
+				})
+				.option("streaming", {
+					type: "boolean",
+					description: "tfjs: layer streaming (one layer's weights in memory at a time); default: automatic",
+				})
 				.option("ensemble", { type: "boolean", description: "Score the models as one ensemble (sum of letter probabilities)" })
 				.option("shots-from", { type: "string", description: "File to draw few-shot examples from" })
-				.option("skip-bad", { type: "boolean", description: "Skip malformed records and over-long prompts (reported as warnings) instead of stopping" })
+				.option("skip-bad", {
+					type: "boolean",
+					description: "Skip malformed records and over-long prompts (reported as warnings) instead of stopping",
+				})
 				.option("cop-base", { type: "number", choices: [0, 1], description: "MedMCQA: whether `cop` is 0- or 1-based" })
 				.option("bos", { type: "boolean", description: "Add BOS (default: the tokenizer's setting; off in harness mode)" })
 				.option("translated", { type: "boolean", description: "BioInstructQA: use the translated fields" })
@@ -120,7 +148,10 @@ export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 				.option("save-prompts", { type: "string", description: "Write every prompt's text and token ids to this JSONL file" })
 				.option("resume", { type: "boolean", description: "Continue an interrupted run from the checkpoint beside its --json report" })
 				.option("quiet", { alias: "q", type: "boolean", description: "No progress output" })
-				.option("store", { type: "string", description: "Also append the results to this results store (SQLite, shared with merge sweep)" }) as never,
+				.option("store", {
+					type: "string",
+					description: "Also append the results to this results store (SQLite, shared with merge sweep)",
+				}) as never,
 		handler: async (argv) => {
 			checkCounts(argv);
 			const quants = parseQuants(argv.quant);
@@ -131,7 +162,8 @@ export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 			for (const ref of argv.models) resolved.push(await resolveModelRef(ref, { onDownload: (e) => downloads.onEvent(e) }));
 			const names = resolved.map((r) => r.repoId ?? undefined);
 			const reportFile = argv.json !== undefined && argv.json !== "" ? argv.json : undefined;
-			if (argv.resume === true && reportFile === undefined) throw new UsageError("--resume needs --json FILE (the checkpoint lives beside the report)");
+			if (argv.resume === true && reportFile === undefined)
+				throw new UsageError("--resume needs --json FILE (the checkpoint lives beside the report)");
 
 			const base: Omit<EvaluateOptions, "models"> = {
 				data: argv.data,
@@ -160,12 +192,18 @@ export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 					const models = g.map((i) => resolved[i]!.path);
 					const given = g.map((i) => names[i]);
 					const label = [...given.map((n, k) => n ?? modelName(models[k]!)), ...(quant !== undefined ? [quant] : [])].join("-");
-					return { models, names: given.every((n) => n !== undefined) ? (given as string[]) : [], ...(quant !== undefined ? { quant } : {}), label };
+					return {
+						models,
+						names: given.every((n) => n !== undefined) ? (given as string[]) : [],
+						...(quant !== undefined ? { quant } : {}),
+						label,
+					};
 				}),
 			);
 			const file = reportFile !== undefined ? reportPath(reportFile, runs.length === 1 ? (runs[0]?.label ?? "report") : "eval") : undefined;
 			if (file !== undefined) await mkdir(path.dirname(path.resolve(file)), { recursive: true });
-			if (quants.length > 1 && quants[0] === "f32" && !argv.quant?.toLowerCase().includes("f32")) io.err("note: scoring f32 (the exact mode) too, as the reference for the deviation column");
+			if (quants.length > 1 && quants[0] === "f32" && !argv.quant?.toLowerCase().includes("f32"))
+				io.err("note: scoring f32 (the exact mode) too, as the reference for the deviation column");
 
 			const controller = new AbortController();
 			let interrupts = 0;
@@ -203,7 +241,12 @@ export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 								reports.push(r.value);
 								if (checkpoint !== undefined && !r.value.partial) checkpoints.push(checkpoint);
 								if (argv.store !== undefined && !r.value.partial) {
-									const timing = { seconds: (performance.now() - t0) / 1000, startedAt, finishedAt: new Date().toISOString(), worker: workerId() };
+									const timing = {
+										seconds: (performance.now() - t0) / 1000,
+										startedAt,
+										finishedAt: new Date().toISOString(),
+										worker: workerId(),
+									};
 									recordEvaluation(argv.store, r.value, opts, timing);
 								}
 								break;

@@ -1,7 +1,7 @@
 import type { CommandModule } from "yargs";
-import { extractLoraIter, type ExtractLoraResult } from "../../lora/extract-folder.js";
-import { parseDtypeName } from "../../io/dtypes.js";
 import { UsageError } from "../../errors.js";
+import { parseDtypeName } from "../../io/dtypes.js";
+import { type ExtractLoraResult, extractLoraIter } from "../../lora/extract-folder.js";
 import type { Io } from "../output.js";
 
 interface ExtractArgs {
@@ -29,13 +29,30 @@ export function extractLoraCommand(io: Io): CommandModule<object, ExtractArgs> {
 		builder: (y) =>
 			y
 				.option("base", { type: "string", demandOption: true, description: "The base model (path, alias, Hugging Face id in the cache)" })
-				.option("model", { type: "string", demandOption: true, description: "The fine-tuned model (or base+adapter, to re-rank an adapter)" })
-				.option("rank", { alias: "r", type: "number", demandOption: true, description: "LoRA rank R (modules with a smaller dimension get that rank)" })
-				.option("out", { alias: "o", type: "string", demandOption: true, description: "Adapter folder to write (adapter_config.json, adapter_model.safetensors)" })
+				.option("model", {
+					type: "string",
+					demandOption: true,
+					description: "The fine-tuned model (or base+adapter, to re-rank an adapter)",
+				})
+				.option("rank", {
+					alias: "r",
+					type: "number",
+					demandOption: true,
+					description: "LoRA rank R (modules with a smaller dimension get that rank)",
+				})
+				.option("out", {
+					alias: "o",
+					type: "string",
+					demandOption: true,
+					description: "Adapter folder to write (adapter_config.json, adapter_model.safetensors)",
+				})
 				.option("dtype", { type: "string", description: "Adapter dtype: float32 (default) | bfloat16 | float16" })
 				.option("include", { type: "string", description: "Only tensors whose name matches this regular expression" })
 				.option("seed", { type: "number", description: "Seed of the randomized SVD's sketch (default 0)" })
-				.option("power-iters", { type: "number", description: "Power iterations of the randomized SVD (default 2; more is slower and closer to the exact SVD)" })
+				.option("power-iters", {
+					type: "number",
+					description: "Power iterations of the randomized SVD (default 2; more is slower and closer to the exact SVD)",
+				})
 				.option("oversample", { type: "number", description: "Extra sketch columns beyond the rank (default 8)" })
 				.option("force", { type: "boolean", description: "Replace an existing non-empty output folder" })
 				.option("json", { type: "boolean", description: "Print the per-module errors and summary as JSON on stdout" })
@@ -44,7 +61,8 @@ export function extractLoraCommand(io: Io): CommandModule<object, ExtractArgs> {
 		handler: async (argv) => {
 			if (!Number.isSafeInteger(argv.rank) || argv.rank < 1) throw new UsageError(`--rank ${argv.rank}: expected a positive integer`);
 			const dtype = argv.dtype !== undefined ? parseDtypeName(argv.dtype) : undefined;
-			if (argv.dtype !== undefined && dtype === undefined) throw new UsageError(`--dtype ${argv.dtype}: expected float32, bfloat16 or float16`);
+			if (argv.dtype !== undefined && dtype === undefined)
+				throw new UsageError(`--dtype ${argv.dtype}: expected float32, bfloat16 or float16`);
 			let include: RegExp | undefined;
 			try {
 				include = argv.include !== undefined ? new RegExp(argv.include) : undefined;
@@ -71,7 +89,8 @@ export function extractLoraCommand(io: Io): CommandModule<object, ExtractArgs> {
 				}
 				const e = r.value;
 				if (e.event === "planned" && chatty) io.err(`extracting ${e.candidates} weight(s) at rank ${argv.rank} → ${argv.out}`);
-				else if (e.event === "module" && chatty) io.err(`[${e.index + 1}/${e.total}] ${e.module.module}  rank ${e.module.rank}  relative error ${pct(e.module.error)}`);
+				else if (e.event === "module" && chatty)
+					io.err(`[${e.index + 1}/${e.total}] ${e.module.module}  rank ${e.module.rank}  relative error ${pct(e.module.error)}`);
 				else if (e.event === "skipped" && e.reason !== "unchanged" && argv.json !== true) io.err(`warning: ${e.tensor}: ${e.reason}`);
 			}
 			if (argv.json === true) {

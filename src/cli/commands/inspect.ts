@@ -1,7 +1,7 @@
 import type { CommandModule } from "yargs";
 import { layerIndexOf } from "../../arch/detect.js";
-import { numel } from "../../tensor/tensor.js";
 import { openModel } from "../../model/model-dir.js";
+import { numel } from "../../tensor/tensor.js";
 import { inspectGguf, isGgufFile } from "../inspect-gguf.js";
 import { formatBytes, type Io } from "../output.js";
 import { printable } from "../printable.js";
@@ -50,7 +50,9 @@ export function inspectCommand(io: Io): CommandModule<object, InspectArgs> {
 					io.out(`${names[i]!.padEnd(w)}  ${t.dtype.padEnd(5)}  ${`[${t.shape.join(", ")}]`.padEnd(16)}  ${formatBytes(t.bytes)}`);
 				});
 				io.out("");
-				io.out(`${tensors.length} tensors in ${files.length} file(s), ${parameters.toLocaleString("en-US")} parameters, ${formatBytes(bytes)}, ${layers} layers`);
+				io.out(
+					`${tensors.length} tensors in ${files.length} file(s), ${parameters.toLocaleString("en-US")} parameters, ${formatBytes(bytes)}, ${layers} layers`,
+				);
 				const meta = Object.entries(model.metadata());
 				if (meta.length > 0) io.out(`metadata: ${meta.map(([k, v]) => `${printable(k)}=${printable(v)}`).join(", ")}`);
 			} finally {

@@ -1,11 +1,11 @@
 import type { CommandModule } from "yargs";
+import { UsageError } from "../../errors.js";
+import { parseDtypeName } from "../../io/dtypes.js";
 import { buildPlan, closePlan } from "../../plan/plan.js";
 import { loadRecipe } from "../../recipe/load.js";
-import { parseDtypeName } from "../../io/dtypes.js";
-import { UsageError } from "../../errors.js";
 import { describePlan } from "../describe-plan.js";
-import { COMPAT_OPTION } from "../merge-flags.js";
 import { createDownloadRenderer } from "../hub-render.js";
+import { COMPAT_OPTION } from "../merge-flags.js";
 import type { Io } from "../output.js";
 
 interface PlanArgs {
@@ -32,16 +32,29 @@ export function planCommand(io: Io): CommandModule<object, PlanArgs> {
 				.option("seed", { type: "number" })
 				.option("truncate-vocab", { type: "boolean" })
 				.option("compat", COMPAT_OPTION)
-				.option("offline", { type: "boolean", description: "Never contact the Hub: repo ids must be in the cache (a plan downloads missing models otherwise, to read their headers)" })
+				.option("offline", {
+					type: "boolean",
+					description:
+						"Never contact the Hub: repo ids must be in the cache (a plan downloads missing models otherwise, to read their headers)",
+				})
 				.option("refresh", { type: "boolean", description: "Ask the Hub where a cached branch points now" })
-				.option("allow-crimes", { alias: "allow-architecture-mismatch", type: "boolean", description: "Allow models of different architectures (mergekit's flag)" }) as never,
+				.option("allow-crimes", {
+					alias: "allow-architecture-mismatch",
+					type: "boolean",
+					description: "Allow models of different architectures (mergekit's flag)",
+				}) as never,
 		handler: async (argv) => {
 			const dtype = argv.dtype !== undefined ? parseDtypeName(argv.dtype) : undefined;
-			if (argv.dtype !== undefined && dtype === undefined) throw new UsageError(`--dtype ${argv.dtype}: expected bfloat16, float16 or float32`);
+			if (argv.dtype !== undefined && dtype === undefined)
+				throw new UsageError(`--dtype ${argv.dtype}: expected bfloat16, float16 or float32`);
 			const recipe = await loadRecipe(argv.recipe);
 			const downloads = createDownloadRenderer(io, { quiet: argv.json === true });
 			const plan = await buildPlan(recipe, {
-				hub: { ...(argv.offline === true ? { offline: true } : {}), ...(argv.refresh === true ? { refresh: true } : {}), onDownload: (e) => downloads.onEvent(e) },
+				hub: {
+					...(argv.offline === true ? { offline: true } : {}),
+					...(argv.refresh === true ? { refresh: true } : {}),
+					onDownload: (e) => downloads.onEvent(e),
+				},
 				...(dtype !== undefined ? { dtype } : {}),
 				...(argv.seed !== undefined ? { seed: argv.seed } : {}),
 				...(argv["truncate-vocab"] === true ? { truncateVocab: true } : {}),

@@ -1,14 +1,14 @@
 import path from "node:path";
-import type { Argv, CommandModule } from "yargs";
 import { stringify } from "yaml";
-import { BUILTIN_METHODS } from "../../methods/registry.js";
-import { parseDtypeName, torchDtypeName } from "../../io/dtypes.js";
-import { parseRecipe } from "../../recipe/load.js";
-import { expandAlias } from "../../model/refs.js";
+import type { Argv, CommandModule } from "yargs";
 import { UsageError } from "../../errors.js";
+import { parseDtypeName, torchDtypeName } from "../../io/dtypes.js";
+import { BUILTIN_METHODS } from "../../methods/registry.js";
 import type { MergeMethod, ParamDef } from "../../methods/types.js";
-import { executeMerge, withMergeFlags, type MergeFlags } from "../merge-flags.js";
+import { expandAlias } from "../../model/refs.js";
+import { parseRecipe } from "../../recipe/load.js";
 import { flagName, labelFlagOrigins } from "../flag-origins.js";
+import { executeMerge, type MergeFlags, withMergeFlags } from "../merge-flags.js";
 import type { Io } from "../output.js";
 
 type Args = MergeFlags & Record<string, unknown>;
@@ -59,9 +59,12 @@ function checkRequiredFlags(m: MergeMethod, argv: Args): void {
  * Builds the mergekit-style recipe object a quick command stands for; `perModelCounts` says how many values each
  * per-model flag received (for messages, see labelFlagOrigins).
  */
-export function quickRecipe(m: MergeMethod, argv: Args): { recipe: Record<string, unknown>; hint: string; perModelCounts: Map<string, number> } {
+export function quickRecipe(
+	m: MergeMethod,
+	argv: Args,
+): { recipe: Record<string, unknown>; hint: string; perModelCounts: Map<string, number> } {
 	const base = (argv.base as string | undefined) ?? (takesAB(m) ? (argv.a as string | undefined) : undefined);
-	const models = [...(((argv.models as string[] | undefined) ?? []).map(String))];
+	const models = [...((argv.models as string[] | undefined) ?? []).map(String)];
 	if (takesAB(m) && argv.b !== undefined) models.push(String(argv.b));
 	if (m.base === "required" && base === undefined) {
 		throw new UsageError(takesAB(m) ? `${kebab(m.name)} needs --a (the base) and --b` : `${kebab(m.name)} needs --base`);
@@ -130,7 +133,9 @@ export async function withPortableRefs(recipe: Record<string, unknown>): Promise
 	return {
 		...recipe,
 		...(typeof base === "string" ? { base_model: await portableRef(base) } : {}),
-		...(typeof tok === "string" && tok !== "union" && tok !== "base" ? { tokenizer_source: await portableRef(tok.replace(/^model:/, "")) } : {}),
+		...(typeof tok === "string" && tok !== "union" && tok !== "base"
+			? { tokenizer_source: await portableRef(tok.replace(/^model:/, "")) }
+			: {}),
 		models: await Promise.all(models.map(async (m) => ({ ...m, model: await portableRef(String(m.model)) }))),
 	};
 }
@@ -148,9 +153,18 @@ export function quickCommands(io: Io): CommandModule<object, Args>[] {
 					.option("a", { type: "string", description: "The base model (t = 0 gives it exactly)" })
 					.option("b", { type: "string", description: "The other model (t = 1 gives it exactly)" });
 			}
-			if (m.base !== "none") b = b.option("base", { type: "string", description: `Base model${m.base === "optional" ? " (optional)" : ""}` });
-			b = b.option("models", { type: "string", array: true, description: m.base === "none" ? "Models to merge" : "Models merged onto the base" });
-			b = b.option("tokenizer-source", { type: "string", description: "Output vocabulary: union (every model's tokens), base, or a model (mergekit's tokenizer_source); embeddings are permuted to it" });
+			if (m.base !== "none")
+				b = b.option("base", { type: "string", description: `Base model${m.base === "optional" ? " (optional)" : ""}` });
+			b = b.option("models", {
+				type: "string",
+				array: true,
+				description: m.base === "none" ? "Models to merge" : "Models merged onto the base",
+			});
+			b = b.option("tokenizer-source", {
+				type: "string",
+				description:
+					"Output vocabulary: union (every model's tokens), base, or a model (mergekit's tokenizer_source); embeddings are permuted to it",
+			});
 			for (const [name, def] of Object.entries(m.modelParams)) b = addParamOption(b, name, def, true);
 			for (const [name, def] of Object.entries(m.params)) b = addParamOption(b, name, def, false);
 			return b as Argv<Args>;

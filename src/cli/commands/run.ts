@@ -1,9 +1,9 @@
 import path from "node:path";
 import type { CommandModule } from "yargs";
-import { loadRecipe } from "../../recipe/load.js";
 import { UsageError } from "../../errors.js";
+import { loadRecipe } from "../../recipe/load.js";
 import { resolveMergeDevice } from "../device.js";
-import { executeMerge, withMergeFlags, type MergeFlags } from "../merge-flags.js";
+import { executeMerge, type MergeFlags, withMergeFlags } from "../merge-flags.js";
 import type { Io } from "../output.js";
 
 export function runCommand(io: Io): CommandModule<object, MergeFlags & { recipe: string; output?: string }> {

@@ -1,8 +1,8 @@
 import type { Argv, CommandModule } from "yargs";
+import { SweepError } from "../../errors.js";
 import { parseRecipe } from "../../recipe/load.js";
 import { ResultsStore } from "../../sweep/store.js";
-import { SweepError } from "../../errors.js";
-import { executeMerge, withMergeFlags, type MergeFlags } from "../merge-flags.js";
+import { executeMerge, type MergeFlags, withMergeFlags } from "../merge-flags.js";
 import type { Io } from "../output.js";
 import { storeAndSweep } from "../sweep-name.js";
 
@@ -33,7 +33,9 @@ export function sweepBestCommand(io: Io): CommandModule<object, BestArgs> {
 			if (best === undefined || best.recipe === null) {
 				throw new SweepError("NotFound", `no finished trial${sweep !== undefined ? ` of sweep ${sweep}` : ""} with a recipe`, store);
 			}
-			const values = Object.entries(best.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ");
+			const values = Object.entries(best.params)
+				.map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+				.join(", ");
 			if (argv.quiet !== true && argv.json !== true) {
 				io.err(`best trial ${best.key.slice(0, 12)} (${values}): ${best.objectiveName ?? "objective"} ${best.objective?.toFixed(2)}`);
 			}

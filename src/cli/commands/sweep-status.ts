@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
+import { renderTrialTable } from "../../report/markdown.js";
 import { collectFinishedFor, DEFAULT_QUEUE_NAME, queueStatus } from "../../sweep/queue.js";
 import { readReportData } from "../../sweep/report-source.js";
-import { renderTrialTable } from "../../report/markdown.js";
 import { ResultsStore, type TrialStatus } from "../../sweep/store.js";
 import type { Io } from "../output.js";
 import { storeAndSweep } from "../sweep-name.js";
@@ -22,7 +22,10 @@ export function sweepStatusCommand(io: Io): CommandModule<object, StatusArgs> {
 			y
 				.positional("file", { type: "string", description: "Sweep file (its default store and name)" })
 				.option("store", { type: "string", description: "Results store (default: SWEEP.sqlite beside the sweep file)" })
-				.option("queue", { type: "string", description: "Also collect finished trials from this Redis queue and show its jobs and workers" })
+				.option("queue", {
+					type: "string",
+					description: "Also collect finished trials from this Redis queue and show its jobs and workers",
+				})
 				.option("queue-name", { type: "string", default: DEFAULT_QUEUE_NAME, description: "BullMQ queue name" })
 				.option("json", { type: "boolean", description: "Print counts and rows as JSON" }) as never,
 		handler: async (argv) => {
@@ -43,7 +46,13 @@ export function sweepStatusCommand(io: Io): CommandModule<object, StatusArgs> {
 			const data = total > 0 ? await readReportData([store], sweep !== undefined ? { sweep } : {}) : undefined;
 			const qs = argv.queue !== undefined ? await queueStatus(argv.queue, argv["queue-name"]) : undefined;
 			if (argv.json === true) {
-				io.out(JSON.stringify({ store, sweep: sweep ?? null, counts, collected: queue ?? 0, queue: qs ?? null, rows: data?.rows ?? [] }, null, 2));
+				io.out(
+					JSON.stringify(
+						{ store, sweep: sweep ?? null, counts, collected: queue ?? 0, queue: qs ?? null, rows: data?.rows ?? [] },
+						null,
+						2,
+					),
+				);
 				return;
 			}
 			io.out(
@@ -51,7 +60,11 @@ export function sweepStatusCommand(io: Io): CommandModule<object, StatusArgs> {
 					`${running.length > 0 ? ` (${[...new Set(running)].join(", ")})` : ""}, ${counts.queued} queued, ${counts.failed} failed`,
 			);
 			if (qs !== undefined) {
-				io.out(`queue ${argv.queue} (${argv["queue-name"]}): ${Object.entries(qs.counts).map(([k, v]) => `${v} ${k}`).join(", ")}; workers: ${qs.workers.length > 0 ? qs.workers.join(", ") : "none"}`);
+				io.out(
+					`queue ${argv.queue} (${argv["queue-name"]}): ${Object.entries(qs.counts)
+						.map(([k, v]) => `${v} ${k}`)
+						.join(", ")}; workers: ${qs.workers.length > 0 ? qs.workers.join(", ") : "none"}`,
+				);
 				if ((queue ?? 0) > 0) io.out(`collected ${queue} finished trial(s) into the store`);
 			}
 			if (data === undefined) return;

@@ -1,8 +1,8 @@
 import type { CommandModule } from "yargs";
-import { parseHfRef } from "../../hub/repo-id.js";
-import { uploadFolderIter } from "../../hub/upload.js";
 import { UsageError } from "../../errors.js";
 import type { UploadResult } from "../../hub/events.js";
+import { parseHfRef } from "../../hub/repo-id.js";
+import { uploadFolderIter } from "../../hub/upload.js";
 import { createUploadRenderer } from "../hub-render.js";
 import type { Io } from "../output.js";
 
@@ -17,9 +17,15 @@ interface UploadArgs {
 }
 
 /** Uploads a folder and renders its progress; shared by `merge upload` and `--push-to-hub`. */
-export async function runUpload(io: Io, folder: string, repo: string, opts: { private?: boolean; message?: string; branch?: string; quiet: boolean }): Promise<UploadResult> {
+export async function runUpload(
+	io: Io,
+	folder: string,
+	repo: string,
+	opts: { private?: boolean; message?: string; branch?: string; quiet: boolean },
+): Promise<UploadResult> {
 	const ref = parseHfRef(repo);
-	if (ref === undefined || ref.revision !== undefined) throw new UsageError(`${repo}: not a Hub repo id (expected org/name; use --branch for a branch)`);
+	if (ref === undefined || ref.revision !== undefined)
+		throw new UsageError(`${repo}: not a Hub repo id (expected org/name; use --branch for a branch)`);
 	const view = createUploadRenderer(io, { quiet: opts.quiet });
 	const gen = uploadFolderIter(folder, ref.repoId, {
 		...(opts.private === true ? { private: true } : {}),
@@ -46,7 +52,10 @@ export function uploadCommand(io: Io): CommandModule<object, UploadArgs> {
 				.option("branch", { type: "string", description: "Branch to commit to (default main)" })
 				.option("json", { type: "boolean", description: "Print the result as JSON on stdout" })
 				.option("quiet", { alias: "q", type: "boolean", description: "No progress output" })
-				.example("$0 upload merged/slerp-biomistral me/biomistral-slerp --private", "needs HF_TOKEN (or huggingface-cli login) with write access") as never,
+				.example(
+					"$0 upload merged/slerp-biomistral me/biomistral-slerp --private",
+					"needs HF_TOKEN (or huggingface-cli login) with write access",
+				) as never,
 		handler: async (argv) => {
 			const r = await runUpload(io, argv.folder, argv.repo, {
 				...(argv.private === true ? { private: true } : {}),

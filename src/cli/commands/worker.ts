@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
+import { UsageError } from "../../errors.js";
 import { DEFAULT_QUEUE_NAME } from "../../sweep/queue.js";
 import { startWorker, type WorkerEvent } from "../../sweep/worker.js";
-import { UsageError } from "../../errors.js";
 import type { Io } from "../output.js";
 
 interface WorkerArgs {
@@ -19,10 +19,17 @@ function render(io: Io, quiet: boolean): (e: WorkerEvent) => void {
 	return (e) => {
 		switch (e.event) {
 			case "ready":
-				io.err(`worker ${e.worker} on ${e.queue}, ${e.concurrency} trial(s) at a time${e.removed.length > 0 ? `; removed ${e.removed.length} stale trial folder(s)` : ""}`);
+				io.err(
+					`worker ${e.worker} on ${e.queue}, ${e.concurrency} trial(s) at a time${e.removed.length > 0 ? `; removed ${e.removed.length} stale trial folder(s)` : ""}`,
+				);
 				break;
 			case "active":
-				if (!quiet) io.err(`trial ${e.key.slice(0, 12)} (${Object.entries(e.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ")}): started${e.attempt > 1 ? ` (attempt ${e.attempt})` : ""}`);
+				if (!quiet)
+					io.err(
+						`trial ${e.key.slice(0, 12)} (${Object.entries(e.params)
+							.map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+							.join(", ")}): started${e.attempt > 1 ? ` (attempt ${e.attempt})` : ""}`,
+					);
 				break;
 			case "completed":
 				if (!quiet) io.err(`trial ${e.key.slice(0, 12)}: done, objective ${e.objective.toFixed(2)} in ${e.seconds.toFixed(1)} s`);
@@ -35,7 +42,9 @@ function render(io: Io, quiet: boolean): (e: WorkerEvent) => void {
 				break;
 			case "progress":
 				if (!quiet && (e.progress.phase === "merge" || e.progress.phase === "eval")) {
-					io.err(`trial ${e.key.slice(0, 12)}: ${e.progress.phase === "merge" ? "merging" : "scoring"} ${e.progress.done}/${e.progress.total}`);
+					io.err(
+						`trial ${e.key.slice(0, 12)}: ${e.progress.phase === "merge" ? "merging" : "scoring"} ${e.progress.done}/${e.progress.total}`,
+					);
 				}
 				break;
 		}
@@ -51,13 +60,18 @@ export function workerCommand(io: Io): CommandModule<object, WorkerArgs> {
 				.option("queue", { type: "string", demandOption: true, description: "Redis holding the queue: redis://HOST:PORT[/DB]" })
 				.option("queue-name", { type: "string", default: DEFAULT_QUEUE_NAME, description: "BullMQ queue name" })
 				.option("concurrency", { type: "number", default: 1, description: "Trials at once, each in its own process" })
-				.option("lock-duration", { type: "number", default: 30, description: "Seconds a lost worker's trial stays claimed before another worker takes it" })
+				.option("lock-duration", {
+					type: "number",
+					default: 30,
+					description: "Seconds a lost worker's trial stays claimed before another worker takes it",
+				})
 				.option("work-dir", { type: "string", description: "Parent folder of temporary merges (default: the OS temp folder)" })
 				.option("keep-dir", { type: "string", description: "Where trials enqueued with --keep are kept (default: ./lm-merge-trials)" })
 				.option("name", { type: "string", description: "Name shown in the store's worker column (default: host:pid)" })
 				.option("quiet", { alias: "q", type: "boolean", description: "Only failures" }) as never,
 		handler: async (argv) => {
-			if (!Number.isInteger(argv.concurrency) || argv.concurrency < 1) throw new UsageError(`--concurrency ${argv.concurrency}: expected a positive integer`);
+			if (!Number.isInteger(argv.concurrency) || argv.concurrency < 1)
+				throw new UsageError(`--concurrency ${argv.concurrency}: expected a positive integer`);
 			if (!(argv["lock-duration"] >= 1)) throw new UsageError(`--lock-duration ${argv["lock-duration"]}: expected at least 1 second`);
 			const handle = await startWorker(
 				{

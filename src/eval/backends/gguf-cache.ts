@@ -14,7 +14,8 @@ import type { QuantType } from "./types.js";
  */
 
 /** Files of a model folder that decide its GGUF (weights, their index, the config, the tokenizer). */
-const SOURCE_FILE = /^(.*\.safetensors|model\.safetensors\.index\.json|config\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json)$/;
+const SOURCE_FILE =
+	/^(.*\.safetensors|model\.safetensors\.index\.json|config\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json)$/;
 
 /** The cache folder: `dir`, else $LM_MERGE_CACHE/gguf, else $XDG_CACHE_HOME/lm-merge/gguf, else ~/.cache/lm-merge/gguf. */
 export function ggufCacheDir(dir: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
@@ -42,7 +43,8 @@ async function fileHash(path: string, memo: HashMemo): Promise<{ hash: string; f
 	if (/^[0-9a-f]{64}$/.test(name) && basename(dirname(real)) === "blobs") return { hash: name, fresh: false };
 	const s = await stat(real);
 	const known = memo[real];
-	if (known !== undefined && known.size === s.size && known.mtimeMs === s.mtimeMs && known.ino === s.ino) return { hash: known.sha256, fresh: false };
+	if (known !== undefined && known.size === s.size && known.mtimeMs === s.mtimeMs && known.ino === s.ino)
+		return { hash: known.sha256, fresh: false };
 	const sha256 = await sha256File(real);
 	memo[real] = { size: s.size, mtimeMs: s.mtimeMs, ino: s.ino, sha256 };
 	return { hash: sha256, fresh: true };
@@ -60,7 +62,9 @@ async function sourceKey(model: string, quant: QuantType, cacheDir: string): Pro
 	// A single .safetensors file reads its config and tokenizer from its folder, like openModel.
 	const single = !(await stat(model)).isDirectory();
 	const folder = single ? dirname(model) : model;
-	const names = (await readdir(folder)).filter((n) => SOURCE_FILE.test(n) && (!single || !n.endsWith(".safetensors") || n === basename(model))).sort();
+	const names = (await readdir(folder))
+		.filter((n) => SOURCE_FILE.test(n) && (!single || !n.endsWith(".safetensors") || n === basename(model)))
+		.sort();
 	const parts: string[] = [`lm-merge ${VERSION}`, `type ${quant}`];
 	let changed = false;
 	for (const name of names) {
@@ -92,7 +96,13 @@ export async function cachedGguf(
 	opts.onNote?.(`converting ${opts.name} to GGUF ${quant} (once; cached as ${out})`);
 	let lastTenth = 0;
 	let lastNote = performance.now();
-	const gen = exportGgufIter(model, { type: quant, out, force: true, name: opts.name, ...(opts.signal !== undefined ? { signal: opts.signal } : {}) });
+	const gen = exportGgufIter(model, {
+		type: quant,
+		out,
+		force: true,
+		name: opts.name,
+		...(opts.signal !== undefined ? { signal: opts.signal } : {}),
+	});
 	for (;;) {
 		const step = await gen.next();
 		if (step.done === true) {
@@ -112,6 +122,9 @@ export async function cachedGguf(
 			}
 		}
 	}
-	await writeFile(`${out}.json`, `${JSON.stringify({ source: model, name: opts.name, type: quant, key, created: new Date().toISOString() }, null, 2)}\n`);
+	await writeFile(
+		`${out}.json`,
+		`${JSON.stringify({ source: model, name: opts.name, type: quant, key, created: new Date().toISOString() }, null, 2)}\n`,
+	);
 	return out;
 }

@@ -31,7 +31,10 @@ async function nodeLlamaCpp(): Promise<NodeLlamaCpp> {
 		module = undefined;
 		const code = (err as { code?: string }).code;
 		if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") {
-			throw new EvaluationError("Backend", `the llama backend needs node-llama-cpp, which is not installed: npm install --save-exact node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`);
+			throw new EvaluationError(
+				"Backend",
+				`the llama backend needs node-llama-cpp, which is not installed: npm install --save-exact node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`,
+			);
 		}
 		throw new EvaluationError("Backend", `node-llama-cpp failed to load: ${(err as Error).message}`);
 	});
@@ -64,13 +67,17 @@ export async function llamaFor(device: HardwareDevice): Promise<Llama> {
 					},
 				});
 			} catch (err) {
-				const pkg = (flavour: string): string => `@node-llama-cpp/${process.platform === "win32" ? "win" : process.platform}-${process.arch}-${flavour}@${NODE_LLAMA_CPP_VERSION}`;
+				const pkg = (flavour: string): string =>
+					`@node-llama-cpp/${process.platform === "win32" ? "win" : process.platform}-${process.arch}-${flavour}@${NODE_LLAMA_CPP_VERSION}`;
 				const packages = device === "cuda" ? `${pkg("cuda")} ${pkg("cuda-ext")}` : pkg("vulkan");
 				const hint =
 					device === "cuda" || device === "vulkan"
 						? `; install the prebuilt binaries with npm install --no-save ${packages} (docs/gguf.md) and check the ${device === "cuda" ? "NVIDIA" : "Vulkan"} driver`
 						: "";
-				throw new EvaluationError("Backend", `--device ${device}: llama.cpp could not start: ${(err as Error).message.split("\n")[0]}${hint}`);
+				throw new EvaluationError(
+					"Backend",
+					`--device ${device}: llama.cpp could not start: ${(err as Error).message.split("\n")[0]}${hint}`,
+				);
 			}
 		})();
 		p.catch(() => instances.delete(device));

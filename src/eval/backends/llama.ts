@@ -4,7 +4,7 @@ import { LLAMA_FILE_TYPES } from "../../gguf/constants.js";
 import { openGguf } from "../../gguf/reader.js";
 import { modelName } from "../model-name.js";
 import { cachedGguf, ggufCacheDir } from "./gguf-cache.js";
-import { deviceOf, llamaFor, llamaLogTail, NODE_LLAMA_CPP_VERSION, type Llama } from "./llama-runtime.js";
+import { deviceOf, type Llama, llamaFor, llamaLogTail, NODE_LLAMA_CPP_VERSION } from "./llama-runtime.js";
 import type { BackendLoadOptions, ForwardBackend, ForwardOptions, ForwardRequest, QuantType } from "./types.js";
 
 /**
@@ -29,12 +29,18 @@ async function describeGguf(path: string): Promise<{ quant: string; vocab: numbe
 			return v !== undefined && typeof v.value === "number" ? v.value : undefined;
 		};
 		const arch = f.metadata.get("general.architecture")?.value;
-		if (arch !== "llama") throw new GgufError("UnsupportedModel", path, `architecture ${JSON.stringify(arch)}: the llama backend scores llama-architecture files (Mistral, Llama)`);
+		if (arch !== "llama")
+			throw new GgufError(
+				"UnsupportedModel",
+				path,
+				`architecture ${JSON.stringify(arch)}: the llama backend scores llama-architecture files (Mistral, Llama)`,
+			);
 		const fileType = num("general.file_type");
 		const quant = (Object.entries(LLAMA_FILE_TYPES).find(([, id]) => id === fileType)?.[0] ?? `file type ${fileType ?? "?"}`) as string;
 		const tokens = f.metadata.get("tokenizer.ggml.tokens");
 		const vocab = num("llama.vocab_size") ?? (tokens?.kind === "array" ? tokens.value.length : undefined);
-		if (vocab === undefined) throw new GgufError("InvalidMetadata", path, "neither llama.vocab_size nor tokenizer.ggml.tokens: the vocabulary size is unknown");
+		if (vocab === undefined)
+			throw new GgufError("InvalidMetadata", path, "neither llama.vocab_size nor tokenizer.ggml.tokens: the vocabulary size is unknown");
 		return { quant, vocab, contextLength: num("llama.context_length") };
 	} finally {
 		await f.close();
@@ -80,7 +86,10 @@ class LlamaBackend implements ForwardBackend {
 				...(this.threads !== undefined ? { threads: this.threads } : {}),
 			});
 		} catch (err) {
-			throw new EvaluationError("Backend", `${this.info.weights}: llama.cpp could not create a ${size}-token context: ${(err as Error).message} ${llamaLogTail()}`.trim());
+			throw new EvaluationError(
+				"Backend",
+				`${this.info.weights}: llama.cpp could not create a ${size}-token context: ${(err as Error).message} ${llamaLogTail()}`.trim(),
+			);
 		}
 		this.seq = this.context.getSequence();
 		this.held = [];
@@ -96,12 +105,15 @@ class LlamaBackend implements ForwardBackend {
 		if (seq.nextTokenIndex > keep) await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
 		this.held = r.tokens.slice(0, keep) as number[];
 		const wanted = new Set(r.positions);
-		const input = r.tokens.slice(keep).map((t, k) => (wanted.has(keep + k) ? ([t, { generateNext: { probabilities: true } }] as const) : t));
+		const input = r.tokens
+			.slice(keep)
+			.map((t, k) => (wanted.has(keep + k) ? ([t, { generateNext: { probabilities: true } }] as const) : t));
 		const results = await seq.controlledEvaluate(input as never);
 		this.held = [...r.tokens];
 		return r.positions.map((p) => {
 			const probs = results[p - keep]?.next.probabilities;
-			if (probs === undefined) throw new EvaluationError("Backend", `${this.info.weights}: llama.cpp returned no probabilities for position ${p}`);
+			if (probs === undefined)
+				throw new EvaluationError("Backend", `${this.info.weights}: llama.cpp returned no probabilities for position ${p}`);
 			const row = new Float32Array(this.vocabSize).fill(-Infinity);
 			for (const [token, prob] of probs) if ((token as number) < row.length) row[token as number] = Math.log(prob);
 			return row;
@@ -111,7 +123,8 @@ class LlamaBackend implements ForwardBackend {
 	async logprobs(requests: readonly ForwardRequest[], opts: ForwardOptions): Promise<void> {
 		for (const [i, r] of requests.entries()) {
 			if (opts.signal?.aborted === true) return;
-			if (r.tokens.length > this.maxTokens) throw new EvaluationError("Data", `request ${i}: ${r.tokens.length} tokens, more than the ${this.maxTokens} the model takes`);
+			if (r.tokens.length > this.maxTokens)
+				throw new EvaluationError("Data", `request ${i}: ${r.tokens.length} tokens, more than the ${this.maxTokens} the model takes`);
 			opts.onResult(i, await this.run(r));
 		}
 	}
@@ -145,7 +158,10 @@ export async function loadLlamaBackend(model: string, opts: BackendLoadOptions):
 	}
 	const meta = await describeGguf(path);
 	if (isGguf && opts.quant !== undefined && opts.quant !== meta.quant) {
-		throw new EvaluationError("Config", `${model} is ${meta.quant}, not ${opts.quant}: --quant converts safetensors models; pass the model folder, or drop --quant`);
+		throw new EvaluationError(
+			"Config",
+			`${model} is ${meta.quant}, not ${opts.quant}: --quant converts safetensors models; pass the model folder, or drop --quant`,
+		);
 	}
 	const device = opts.device ?? "auto";
 	const llama = await llamaFor(device);
@@ -153,7 +169,10 @@ export async function loadLlamaBackend(model: string, opts: BackendLoadOptions):
 	try {
 		m = await llama.loadModel({ modelPath: path, ...(device === "cpu" ? { gpuLayers: 0 } : {}) });
 	} catch (err) {
-		throw new EvaluationError("Backend", `${path}: llama.cpp could not load it: ${(err as Error).message.split("\n")[0]} ${llamaLogTail()}`.trim());
+		throw new EvaluationError(
+			"Backend",
+			`${path}: llama.cpp could not load it: ${(err as Error).message.split("\n")[0]} ${llamaLogTail()}`.trim(),
+		);
 	}
 	const exact = meta.quant === "f32";
 	const weightBytes = (await stat(path)).size;

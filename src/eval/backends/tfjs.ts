@@ -2,7 +2,7 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { EvaluationError } from "../../errors.js";
 import { loadEvalModel } from "../eval-model.js";
-import { describeBackend, initTfjs, type Device } from "../tfjs-backend.js";
+import { type Device, describeBackend, initTfjs } from "../tfjs-backend.js";
 import type { BackendLoadOptions, ForwardBackend, HardwareDevice } from "./types.js";
 
 /**
@@ -43,9 +43,13 @@ async function weightBytes(path: string): Promise<number> {
 
 export async function loadTfjsBackend(model: string, opts: BackendLoadOptions): Promise<ForwardBackend> {
 	if (opts.quant !== undefined && opts.quant !== "f32") {
-		throw new EvaluationError("Config", `--quant ${opts.quant}: the tfjs backend scores the checkpoint as float32; quantized variants need --backend llama`);
+		throw new EvaluationError(
+			"Config",
+			`--quant ${opts.quant}: the tfjs backend scores the checkpoint as float32; quantized variants need --backend llama`,
+		);
 	}
-	if (model.endsWith(".gguf")) throw new EvaluationError("Config", `${model}: the tfjs backend reads safetensors folders; score a .gguf with --backend llama`);
+	if (model.endsWith(".gguf"))
+		throw new EvaluationError("Config", `${model}: the tfjs backend reads safetensors folders; score a .gguf with --backend llama`);
 	const tfjsDevice = opts.tfjsDevice ?? (await tfjsDeviceFor(opts.device ?? "auto"));
 	const m = await loadEvalModel(model, { device: tfjsDevice, ...(opts.streaming !== undefined ? { streaming: opts.streaming } : {}) });
 	const detail = `tfjs ${await describeBackend(await initTfjs(tfjsDevice))}${m.streaming ? ", layer streaming" : ""}`;

@@ -3,7 +3,7 @@ import { EvaluationError } from "../../errors.js";
 import type { MistralConfig } from "../mistral-config.js";
 import type { Tf } from "../tfjs-backend.js";
 import type { Segment } from "./batch.js";
-import { chunkMask, type BatchTensors, type RunState } from "./run-state.js";
+import { type BatchTensors, chunkMask, type RunState } from "./run-state.js";
 
 /** One layer's keys (after RoPE) and values for the shared prefix, reused by every prompt that starts with it. */
 export interface LayerKv {
@@ -42,7 +42,10 @@ export function segmentAttention(
 	let vs = v.slice([seg.start, 0], [T, kvHeads * hd]);
 	if (seg.prefixUsed > 0) {
 		if (prefix === undefined || prefix.keys.shape[0] < seg.prefixUsed) {
-			throw new EvaluationError("Mismatch", `segment ${s} needs ${seg.prefixUsed} cached prefix tokens, the cache has ${prefix?.keys.shape[0] ?? 0}`);
+			throw new EvaluationError(
+				"Mismatch",
+				`segment ${s} needs ${seg.prefixUsed} cached prefix tokens, the cache has ${prefix?.keys.shape[0] ?? 0}`,
+			);
 		}
 		ks = tf.concat([prefix.keys.slice([0, 0], [seg.prefixUsed, -1]), ks]);
 		vs = tf.concat([prefix.values.slice([0, 0], [seg.prefixUsed, -1]), vs]);
@@ -58,7 +61,12 @@ export function segmentAttention(
 		blocks.push(
 			tf.tidy(() => {
 				// the block's queries grouped by the kv head they share: [kvHeads, g·q, hd]
-				const qg = tf.unstack(qr.slice([seg.start + t0, 0, 0], [q, heads, hd]).transpose([1, 0, 2]).reshape([kvHeads, g * q, hd]));
+				const qg = tf.unstack(
+					qr
+						.slice([seg.start + t0, 0, 0], [q, heads, hd])
+						.transpose([1, 0, 2])
+						.reshape([kvHeads, g * q, hd]),
+				);
 				// additive causal / sliding-window mask [q, Sc]
 				const mask = chunkMask(tf, cfg, bt, s, seg, t0, q);
 				const perKv = qg.map((qh, j) =>
@@ -72,7 +80,11 @@ export function segmentAttention(
 					}),
 				);
 				// back to token-major: [kvHeads, g·q, hd] = [heads, q, hd] → [q, heads·hd]
-				return tf.stack(perKv).reshape([heads, q, hd]).transpose([1, 0, 2]).reshape([q, heads * hd]) as Tensor2D;
+				return tf
+					.stack(perKv)
+					.reshape([heads, q, hd])
+					.transpose([1, 0, 2])
+					.reshape([q, heads * hd]) as Tensor2D;
 			}),
 		);
 	}

@@ -74,7 +74,10 @@ function packBatch(reqs: readonly SequenceRequest[], indices: number[]): PackedB
 		}
 		for (const p of req.outputs) {
 			if (p < req.prefixUsed || p >= req.tokens.length) {
-				throw new EvaluationError("Data", `sequence ${i}: output position ${p} is outside its computed rows [${req.prefixUsed}, ${req.tokens.length})`);
+				throw new EvaluationError(
+					"Data",
+					`sequence ${i}: output position ${p} is outside its computed rows [${req.prefixUsed}, ${req.tokens.length})`,
+				);
 			}
 			outputRows.push(row + p - req.prefixUsed);
 		}

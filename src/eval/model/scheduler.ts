@@ -1,10 +1,10 @@
 import type { Tensor2D } from "@tensorflow/tfjs";
-import { decoderLayer, embedTokens, outputLogits, type LayerKv } from "../forward.js";
+import { decoderLayer, embedTokens, type LayerKv, outputLogits } from "../forward.js";
 import type { MistralConfig } from "../mistral-config.js";
 import type { Tf } from "../tfjs-backend.js";
 import type { HeadWeights, LayerWeights } from "../weights.js";
-import { planBatches, type PackedBatch, type SequenceRequest } from "./batch.js";
-import { disposeBatchTensors, prepareBatch, type BatchTensors, type RunState } from "./run-state.js";
+import { type PackedBatch, planBatches, type SequenceRequest } from "./batch.js";
+import { type BatchTensors, disposeBatchTensors, prepareBatch, type RunState } from "./run-state.js";
 
 /** Where layer weights come from: resident tensors (in-memory mode) or loaded and freed per use (streaming). */
 export interface WeightProvider {
@@ -43,7 +43,13 @@ interface ScheduleOptions {
 	signal?: AbortSignal;
 }
 
-export function createPrefixCache(tf: Tf, cfg: MistralConfig, state: RunState, embed: Float32Array, tokens: readonly number[]): PrefixCache {
+export function createPrefixCache(
+	tf: Tf,
+	cfg: MistralConfig,
+	state: RunState,
+	embed: Float32Array,
+	tokens: readonly number[],
+): PrefixCache {
 	const [batch] = planBatches([{ tokens, prefixUsed: 0, outputs: [] }], 1, tokens.length);
 	const bt = prepareBatch(tf, cfg, state, batch!);
 	return { tokens, kv: [], pending: { batch: batch!, bt, x: embedTokens(tf, cfg, embed, batch!.tokens) } };

@@ -1,7 +1,7 @@
 import type { McqaItem } from "../types.js";
 import { checkedItem, recordId } from "./item.js";
 import { badRecord, isRecord, type LoadContext, type RawRecord } from "./records.js";
-import { taskOfCorpus, type TaskSpec } from "./registry.js";
+import { type TaskSpec, taskOfCorpus } from "./registry.js";
 
 /** BioInstructQA stores one precomputed shot list per seed under these keys (seed s → key s+1). */
 const PAPER_SHOT_SETS = 3;
@@ -77,7 +77,13 @@ export function loadBioInstructQa(records: RawRecord[], ctx: LoadContext, task: 
 }
 
 /** The record's paper shots as items (undefined: none; null: malformed and skipped). */
-function parseShots(rec: Record<string, unknown>, ctx: LoadContext, line: number, task: TaskSpec, id: string): McqaItem[][] | undefined | null {
+function parseShots(
+	rec: Record<string, unknown>,
+	ctx: LoadContext,
+	line: number,
+	task: TaskSpec,
+	id: string,
+): McqaItem[][] | undefined | null {
 	const lists = shotLists(rec);
 	if (lists === undefined) return undefined;
 	const out: McqaItem[][] = [];

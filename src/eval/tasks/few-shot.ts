@@ -33,7 +33,10 @@ export function drawShots(query: McqaItem, pool: readonly McqaItem[], k: number,
 		out.push(cand);
 	}
 	if (out.length < k) {
-		throw new EvaluationError("Data", `${query.task}: the shot pool has only ${out.length} usable items for item ${query.id}, ${k} shots needed`);
+		throw new EvaluationError(
+			"Data",
+			`${query.task}: the shot pool has only ${out.length} usable items for item ${query.id}, ${k} shots needed`,
+		);
 	}
 	return out;
 }

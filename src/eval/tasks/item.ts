@@ -1,6 +1,6 @@
 import type { McqaItem, McqaOption } from "../types.js";
-import type { TaskSpec } from "./registry.js";
 import { badRecord, type LoadContext } from "./records.js";
+import type { TaskSpec } from "./registry.js";
 
 /** The fields a loader extracted from one record, before validation. */
 interface ItemFields {

@@ -7,8 +7,8 @@ import { loadMedMcqa } from "./medmcqa.js";
 import { loadMedQa } from "./medqa.js";
 import { loadMmluCsv, loadMmluJsonl } from "./mmlu.js";
 import { loadPubMedQa } from "./pubmedqa.js";
-import { isRecord, parseRecords, readDataFile, type LoadContext, type RawRecord } from "./records.js";
-import { MMLU_TASKS, getTask, taskOfCorpus } from "./registry.js";
+import { isRecord, type LoadContext, parseRecords, type RawRecord, readDataFile } from "./records.js";
+import { getTask, MMLU_TASKS, taskOfCorpus } from "./registry.js";
 
 /** The data formats the loader recognises. */
 type DataFormat = "bioinstructqa" | "medqa" | "medmcqa" | "pubmedqa" | "mmlu-csv" | "mmlu-jsonl";

@@ -1,17 +1,10 @@
 import { join } from "node:path";
 import { EvaluationError } from "../../errors.js";
 import type { McqaItem, ShotSource, TaskName } from "../types.js";
-import {
-	BIOINSTRUCTQA_FILES,
-	PUBMEDQA_TEST_IDS,
-	findPubMedQaRelease,
-	firstFile,
-	isDirectory,
-	splitCandidates,
-} from "./data-layout.js";
-import { guessTask, itemsOf, readDataSet, type DataFile, type LoadOptions } from "./load-file.js";
-import { isRecord, parseJsonDocument, readDataFile, type LoadContext } from "./records.js";
-import { TASK_NAMES, expandTaskNames, getTask } from "./registry.js";
+import { BIOINSTRUCTQA_FILES, findPubMedQaRelease, firstFile, isDirectory, PUBMEDQA_TEST_IDS, splitCandidates } from "./data-layout.js";
+import { type DataFile, guessTask, itemsOf, type LoadOptions, readDataSet } from "./load-file.js";
+import { isRecord, type LoadContext, parseJsonDocument, readDataFile } from "./records.js";
+import { expandTaskNames, getTask, TASK_NAMES } from "./registry.js";
 
 /** One task ready to score. */
 export interface TaskData {
@@ -89,7 +82,9 @@ async function filesInFolder(dir: string, task: TaskName, cache: FileCache): Pro
 		const release = await findPubMedQaRelease(dir);
 		if (release !== undefined) {
 			if (release.testIds === undefined) {
-				cache.warnings.push(`${release.all}: no ${PUBMEDQA_TEST_IDS} beside it, so every labelled item is scored (the paper: 500 test PMIDs)`);
+				cache.warnings.push(
+					`${release.all}: no ${PUBMEDQA_TEST_IDS} beside it, so every labelled item is scored (the paper: 500 test PMIDs)`,
+				);
 				return { evalFile: release.all };
 			}
 			return { evalFile: release.all, poolFile: release.all, testIds: await readIdList(release.testIds, cache) };
@@ -155,7 +150,10 @@ export async function loadTasks(opts: LoadTasksOptions): Promise<{ tasks: TaskDa
 			else if (requested !== undefined) {
 				const spec = getTask(task);
 				const tried = splitCandidates(opts.data, spec, spec.evalSplit)[0];
-				throw new EvaluationError("Data", `${opts.data}: no ${spec.evalSplit} split for task ${task} (tried ${tried} and the other names in docs/evaluator.md)`);
+				throw new EvaluationError(
+					"Data",
+					`${opts.data}: no ${spec.evalSplit} split for task ${task} (tried ${tried} and the other names in docs/evaluator.md)`,
+				);
 			}
 		}
 		if (plan.length === 0) throw new EvaluationError("Data", `${opts.data}: no task data found (layout: docs/evaluator.md)`);

@@ -15,7 +15,11 @@ export function loadMmluCsv(rows: CsvRow[], ctx: LoadContext, task: TaskSpec): M
 	const items: McqaItem[] = [];
 	rows.forEach((row, index) => {
 		if (row.fields.length !== MMLU_CSV_COLUMNS) {
-			badRecord(ctx, row.line, `row ${index}: ${row.fields.length} columns, MMLU CSV has ${MMLU_CSV_COLUMNS} (question, A, B, C, D, answer)`);
+			badRecord(
+				ctx,
+				row.line,
+				`row ${index}: ${row.fields.length} columns, MMLU CSV has ${MMLU_CSV_COLUMNS} (question, A, B, C, D, answer)`,
+			);
 			return;
 		}
 		const [question, a, b, c, d, answer] = row.fields;

@@ -53,7 +53,15 @@ const TASKS: readonly TaskSpec[] = [
 		corpusName: "MedQA-5_options",
 		harness: "medqa",
 	},
-	{ name: "pubmedqa", label: "PubMedQA", optionCount: 3, evalSplit: "test", shotSplit: "train", corpusName: "PubMedQA", harness: "pubmedqa" },
+	{
+		name: "pubmedqa",
+		label: "PubMedQA",
+		optionCount: 3,
+		evalSplit: "test",
+		shotSplit: "train",
+		corpusName: "PubMedQA",
+		harness: "pubmedqa",
+	},
 	{ name: "medmcqa", label: "MedMCQA", optionCount: 4, evalSplit: "dev", shotSplit: "train", corpusName: "MedMCQA", harness: "medmcqa" },
 ];
 
@@ -92,7 +100,10 @@ export const TASK_ALIASES: Readonly<Record<string, readonly TaskName[]>> = {
  */
 export function expandTaskNames(names: readonly string[]): TaskName[] {
 	const out: TaskName[] = [];
-	for (const name of names.flatMap((n) => n.split(",")).map((n) => n.trim()).filter((n) => n !== "")) {
+	for (const name of names
+		.flatMap((n) => n.split(","))
+		.map((n) => n.trim())
+		.filter((n) => n !== "")) {
 		const alias = Object.hasOwn(TASK_ALIASES, name) ? TASK_ALIASES[name] : undefined;
 		for (const t of alias ?? [getTaskOrAlias(name)]) if (!out.includes(t)) out.push(t);
 	}
@@ -102,7 +113,10 @@ export function expandTaskNames(names: readonly string[]): TaskName[] {
 
 function getTaskOrAlias(name: string): TaskName {
 	if (isTaskName(name)) return name;
-	throw new EvaluationError("Config", `unknown task "${name}"; known tasks: ${TASK_NAMES.join(", ")} (aliases: ${Object.keys(TASK_ALIASES).join(", ")})`);
+	throw new EvaluationError(
+		"Config",
+		`unknown task "${name}"; known tasks: ${TASK_NAMES.join(", ")} (aliases: ${Object.keys(TASK_ALIASES).join(", ")})`,
+	);
 }
 
 /** The task a BioInstructQA `corpus_name` belongs to, or undefined. */

@@ -42,7 +42,11 @@ function dataOnly(file: string, entry: string) {
 }
 
 /** Reads the header pickles and the storage table of a legacy checkpoint. */
-export async function readLegacy(handle: FileHandle, fileSize: number, file: string): Promise<{ state: StateDict; records: Map<string, ZipRecord> }> {
+export async function readLegacy(
+	handle: FileHandle,
+	fileSize: number,
+	file: string,
+): Promise<{ state: StateDict; records: Map<string, ZipRecord> }> {
 	let window = new Uint8Array(0);
 	let windowStart = 0;
 	/** Runs `parse` on the bytes from `pos`, re-reading a larger window while the pickle is cut off. */
@@ -70,13 +74,23 @@ export async function readLegacy(handle: FileHandle, fileSize: number, file: str
 	}
 	const version = await atPos(magic.end, plain("legacy protocol version"));
 	if (version.value !== LEGACY_PROTOCOL_VERSION) {
-		throw new TorchBinError("UnsupportedFormat", file, `legacy protocol version ${String(version.value)} (only ${LEGACY_PROTOCOL_VERSION} exists)`);
+		throw new TorchBinError(
+			"UnsupportedFormat",
+			file,
+			`legacy protocol version ${String(version.value)} (only ${LEGACY_PROTOCOL_VERSION} exists)`,
+		);
 	}
 	const sysInfo = await atPos(version.end, plain("legacy system info"));
 	if (!(sysInfo.value instanceof PyDict) || sysInfo.value.map.get("little_endian") !== true) {
-		throw new TorchBinError("UnsupportedFormat", file, "written on a big-endian machine (sys_info.little_endian is not True); only little-endian checkpoints are read");
+		throw new TorchBinError(
+			"UnsupportedFormat",
+			file,
+			"written on a big-endian machine (sys_info.little_endian is not True); only little-endian checkpoints are read",
+		);
 	}
-	const state = await atPos(sysInfo.end, (bytes, start) => readStateDict(bytes, start, "legacy", { file, entry: "legacy state dict pickle" }));
+	const state = await atPos(sysInfo.end, (bytes, start) =>
+		readStateDict(bytes, start, "legacy", { file, entry: "legacy state dict pickle" }),
+	);
 	const keysPickle = await atPos(state.end, plain("legacy storage key list"));
 	const keys = keysPickle.value;
 	if (!Array.isArray(keys) || !keys.every((k): k is string => typeof k === "string")) {
@@ -96,7 +110,8 @@ export async function readLegacy(handle: FileHandle, fileSize: number, file: str
 			throw new TorchBinError("InvalidTensor", file, `storage ${key} holds ${numel} elements, the pickle declares ${storage.numel}`);
 		}
 		const size = storage.numel * dtypeBytes(storage.dtype);
-		if (pos + 8 + size > fileSize) throw new TorchBinError("MissingStorage", file, `storage ${key} (${size} bytes at ${pos + 8}) runs past the end of the file`);
+		if (pos + 8 + size > fileSize)
+			throw new TorchBinError("MissingStorage", file, `storage ${key} (${size} bytes at ${pos + 8}) runs past the end of the file`);
 		records.set(key, { name: `storage ${key}`, start: pos + 8, size });
 		pos += 8 + size;
 	}
@@ -111,7 +126,11 @@ export async function readFully(handle: FileHandle, buf: Uint8Array, position: n
 		try {
 			({ bytesRead } = await handle.read(buf, filled, buf.length - filled, position + filled));
 		} catch (err) {
-			throw new TorchBinError("IoError", file, `cannot read ${buf.length - filled} bytes at offset ${position + filled}: ${(err as Error).message}`);
+			throw new TorchBinError(
+				"IoError",
+				file,
+				`cannot read ${buf.length - filled} bytes at offset ${position + filled}: ${(err as Error).message}`,
+			);
 		}
 		if (bytesRead === 0) throw new TorchBinError("IoError", file, `unexpected end of file at offset ${position + filled}`);
 		filled += bytesRead;

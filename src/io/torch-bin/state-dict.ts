@@ -4,9 +4,9 @@
  * of names to tensors (a state dict), and every number is checked before it is used in index arithmetic.
  */
 import { TorchBinError } from "../../errors.js";
-import { dtypeBytes, type Dtype } from "../dtypes.js";
+import { type Dtype, dtypeBytes } from "../dtypes.js";
 import { MAX_TENSOR_RANK, MAX_TENSORS } from "./limits.js";
-import { StorageType, torchGlobal, type StorageRef, type TensorRef } from "./torch-globals.js";
+import { type StorageRef, StorageType, type TensorRef, torchGlobal } from "./torch-globals.js";
 import { PyDict, PyTuple, unpickle } from "./unpickler.js";
 
 /** Where one tensor's elements are: `offset + Σ index[d] · stride[d]` elements into storage `storageKey`. */
@@ -48,16 +48,21 @@ export function readStateDict(bytes: Uint8Array, start: number, format: PidForma
 	const persistentLoad = (pid: unknown): StorageRef => {
 		const items = pid instanceof PyTuple ? pid.items : [];
 		const arity = format === "zip" ? 5 : 6;
-		if (items[0] !== "storage" || items.length !== arity) bad("InvalidPickle", `a persistent id that is not a ${arity}-item ("storage", ...) tuple`);
+		if (items[0] !== "storage" || items.length !== arity)
+			bad("InvalidPickle", `a persistent id that is not a ${arity}-item ("storage", ...) tuple`);
 		const [, type, key, location, numel, view] = items;
 		if (!(type instanceof StorageType)) return bad("InvalidPickle", "a storage reference without a storage type");
-		if (typeof key !== "string" || !STORAGE_KEY_RE.test(key)) return bad("InvalidPickle", `storage key ${JSON.stringify(key)} is not a plain name`);
+		if (typeof key !== "string" || !STORAGE_KEY_RE.test(key))
+			return bad("InvalidPickle", `storage key ${JSON.stringify(key)} is not a plain name`);
 		if (typeof location !== "string") return bad("InvalidPickle", `storage ${key}: the location is not a string`);
-		if (typeof numel !== "number" || !Number.isSafeInteger(numel) || numel < 0) return bad("LimitExceeded", `storage ${key}: declared size ${String(numel)} is not a size`);
-		if (format === "legacy" && view !== null) bad("UnsupportedFormat", `storage ${key} is a storage view (written by PyTorch < 1.0), which is not supported`);
+		if (typeof numel !== "number" || !Number.isSafeInteger(numel) || numel < 0)
+			return bad("LimitExceeded", `storage ${key}: declared size ${String(numel)} is not a size`);
+		if (format === "legacy" && view !== null)
+			bad("UnsupportedFormat", `storage ${key} is a storage view (written by PyTorch < 1.0), which is not supported`);
 		const known = storages.get(key);
 		if (known !== undefined) {
-			if (known.dtype !== type.dtype || known.numel !== numel) bad("InvalidPickle", `storage ${key} is referenced as both ${known.dtype}×${known.numel} and ${type.dtype}×${numel}`);
+			if (known.dtype !== type.dtype || known.numel !== numel)
+				bad("InvalidPickle", `storage ${key} is referenced as both ${known.dtype}×${known.numel} and ${type.dtype}×${numel}`);
 			return known;
 		}
 		const ref: StorageRef = { key, dtype: type.dtype, numel };
@@ -72,9 +77,17 @@ export function readStateDict(bytes: Uint8Array, start: number, format: PidForma
 	const tensors: TensorLayout[] = [];
 	for (const [name, t] of value.map) {
 		if (typeof name !== "string") return bad("InvalidPickle", `a state dict key that is not a string: ${String(name)}`);
-		if (t instanceof PyDict) bad("InvalidPickle", `"${name}" holds a nested dict: this is a training checkpoint (e.g. {"state_dict": ...}), not a weights file`);
+		if (t instanceof PyDict)
+			bad("InvalidPickle", `"${name}" holds a nested dict: this is a training checkpoint (e.g. {"state_dict": ...}), not a weights file`);
 		if (!isTensorRef(t)) return bad("InvalidPickle", `"${name}" is not a tensor`);
-		tensors.push(layoutOf(name, t, (m) => bad("InvalidTensor", `tensor "${name}": ${m}`), (m) => bad("LimitExceeded", `tensor "${name}": ${m}`)));
+		tensors.push(
+			layoutOf(
+				name,
+				t,
+				(m) => bad("InvalidTensor", `tensor "${name}": ${m}`),
+				(m) => bad("LimitExceeded", `tensor "${name}": ${m}`),
+			),
+		);
 	}
 	return { tensors, storages, end };
 }
@@ -93,11 +106,13 @@ function layoutOf(name: string, t: TensorRef, invalid: (m: string) => never, lim
 	const shape = sizes(t.shape);
 	const stride = sizes(t.stride);
 	if (shape === undefined) {
-		if (t.shape instanceof PyTuple && t.shape.items.length > MAX_TENSOR_RANK) limit(`${t.shape.items.length} dimensions (at most ${MAX_TENSOR_RANK})`);
+		if (t.shape instanceof PyTuple && t.shape.items.length > MAX_TENSOR_RANK)
+			limit(`${t.shape.items.length} dimensions (at most ${MAX_TENSOR_RANK})`);
 		return invalid("the size is not a tuple of non-negative integers");
 	}
 	if (stride === undefined || stride.length !== shape.length) return invalid("the strides are not one non-negative integer per dimension");
-	if (typeof t.offset !== "number" || !Number.isSafeInteger(t.offset) || t.offset < 0) return invalid(`storage offset ${String(t.offset)} is not a non-negative integer`);
+	if (typeof t.offset !== "number" || !Number.isSafeInteger(t.offset) || t.offset < 0)
+		return invalid(`storage offset ${String(t.offset)} is not a non-negative integer`);
 	const bytes = dtypeBytes(t.dtype);
 	// Sizes multiply in float64: past 2^53 / bytes the byte count is no longer exact, so refuse before that.
 	const cap = Number.MAX_SAFE_INTEGER / bytes;
@@ -119,5 +134,15 @@ function layoutOf(name: string, t: TensorRef, invalid: (m: string) => never, lim
 		if (shape[d]! !== 1 && stride[d]! !== expect) contiguous = false;
 		expect *= shape[d]!;
 	}
-	return { name, dtype: t.dtype, shape, stride, offset: t.offset, storageKey: t.storage.key, numel, extent: numel > 0 ? last + 1 : t.offset, contiguous };
+	return {
+		name,
+		dtype: t.dtype,
+		shape,
+		stride,
+		offset: t.offset,
+		storageKey: t.storage.key,
+		numel,
+		extent: numel > 0 ? last + 1 : t.offset,
+		contiguous,
+	};
 }

@@ -5,17 +5,17 @@
  * checkpoint larger than RAM merges tensor by tensor. Views that are not contiguous (transposes, slices, stride-0
  * expansions) are gathered element by element from the part of their storage a read covers.
  */
-import { open, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { SafetensorsError, TorchBinError } from "../../errors.js";
-import { decodeToF32 } from "../convert.js";
-import { dtypeBytes, isFloatDtype, type FloatDtype } from "../dtypes.js";
-import type { TensorInfo, TensorSource } from "../types.js";
 import type { Tensor } from "../../tensor/tensor.js";
+import { decodeToF32 } from "../convert.js";
+import { dtypeBytes, type FloatDtype, isFloatDtype } from "../dtypes.js";
+import type { TensorInfo, TensorSource } from "../types.js";
 import { isLegacyStream, isTar, readFully, readLegacy } from "./legacy-archive.js";
 import { MAX_PICKLE_BYTES } from "./limits.js";
 import { readStateDict, type StateDict, type TensorLayout } from "./state-dict.js";
-import { isZip, readTorchZip, type ZipRecord } from "./zip-archive.js";
 import { gatherStrided } from "./strided.js";
+import { isZip, readTorchZip, type ZipRecord } from "./zip-archive.js";
 
 /** Bytes read from the start of a file to tell zip, legacy pickle and tar apart (tar's magic sits at 257). */
 const HEAD_BYTES = 512;
@@ -72,26 +72,39 @@ export async function openTorchBin(path: string): Promise<TorchBinFile> {
 	}
 }
 
-async function readZipCheckpoint(handle: FileHandle, size: number, file: string): Promise<{ state: StateDict; records: Map<string, ZipRecord> }> {
+async function readZipCheckpoint(
+	handle: FileHandle,
+	size: number,
+	file: string,
+): Promise<{ state: StateDict; records: Map<string, ZipRecord> }> {
 	const zip = await readTorchZip(handle, size, file);
 	const byteorder = zip.records.get("byteorder");
 	if (byteorder !== undefined && byteorder.size <= 16) {
 		const text = new Uint8Array(byteorder.size);
 		await readFully(handle, text, byteorder.start, file);
 		const order = new TextDecoder().decode(text).trim();
-		if (order !== "little") throw new TorchBinError("UnsupportedFormat", file, `byteorder is "${order}"; only little-endian checkpoints are read`, `${zip.prefix}/byteorder`);
+		if (order !== "little")
+			throw new TorchBinError(
+				"UnsupportedFormat",
+				file,
+				`byteorder is "${order}"; only little-endian checkpoints are read`,
+				`${zip.prefix}/byteorder`,
+			);
 	}
 	const pkl = zip.records.get("data.pkl")!;
 	const entry = `${zip.prefix}/data.pkl`;
-	if (pkl.size > MAX_PICKLE_BYTES) throw new TorchBinError("LimitExceeded", file, `the pickle is ${pkl.size} bytes (at most ${MAX_PICKLE_BYTES})`, entry);
+	if (pkl.size > MAX_PICKLE_BYTES)
+		throw new TorchBinError("LimitExceeded", file, `the pickle is ${pkl.size} bytes (at most ${MAX_PICKLE_BYTES})`, entry);
 	const bytes = new Uint8Array(pkl.size);
 	await readFully(handle, bytes, pkl.start, file);
 	const state = readStateDict(bytes, 0, "zip", { file, entry });
-	if (state.end !== bytes.length) throw new TorchBinError("InvalidPickle", file, `${bytes.length - state.end} bytes after the pickle's STOP`, entry);
+	if (state.end !== bytes.length)
+		throw new TorchBinError("InvalidPickle", file, `${bytes.length - state.end} bytes after the pickle's STOP`, entry);
 	const records = new Map<string, ZipRecord>();
 	for (const key of state.storages.keys()) {
 		const record = zip.records.get(`data/${key}`);
-		if (record === undefined) throw new TorchBinError("MissingStorage", file, `the pickle uses storage ${key}, but the zip has no entry ${zip.prefix}/data/${key}`);
+		if (record === undefined)
+			throw new TorchBinError("MissingStorage", file, `the pickle uses storage ${key}, but the zip has no entry ${zip.prefix}/data/${key}`);
 		records.set(key, record);
 	}
 	return { state, records };
@@ -105,7 +118,12 @@ function locate(file: string, state: StateDict, records: Map<string, ZipRecord>)
 		const record = records.get(layout.storageKey)!;
 		const declared = storage.numel * dtypeBytes(storage.dtype);
 		if (record.size < declared) {
-			throw new TorchBinError("InvalidTensor", file, `storage ${storage.key} holds ${record.size} bytes, the pickle declares ${declared}`, layout.name);
+			throw new TorchBinError(
+				"InvalidTensor",
+				file,
+				`storage ${storage.key} holds ${record.size} bytes, the pickle declares ${declared}`,
+				layout.name,
+			);
 		}
 		const el = dtypeBytes(layout.dtype);
 		if (layout.extent * el > declared) {
@@ -116,7 +134,13 @@ function locate(file: string, state: StateDict, records: Map<string, ZipRecord>)
 				layout.name,
 			);
 		}
-		const info: TensorInfo = { name: layout.name, dtype: layout.dtype, shape: layout.shape, byteOffset: record.start + layout.offset * el, byteLength: layout.numel * el };
+		const info: TensorInfo = {
+			name: layout.name,
+			dtype: layout.dtype,
+			shape: layout.shape,
+			byteOffset: record.start + layout.offset * el,
+			byteLength: layout.numel * el,
+		};
 		out.set(layout.name, { info, layout, storageStart: record.start });
 	}
 	return out;
@@ -169,7 +193,10 @@ class TorchBinReader implements TorchBinFile {
 			throw new SafetensorsError("InvalidRange", this.location, `rows [${rowStart}, ${rowEnd}) are outside [0, ${rows ?? 1}]`, name);
 		}
 		const rowBytes = rest.reduce((a, d) => a * d, dtypeBytes(dtype));
-		return { shape: [rowEnd - rowStart, ...rest], data: decodeToF32(await this.readRaw(name, rowStart * rowBytes, rowEnd * rowBytes), dtype) };
+		return {
+			shape: [rowEnd - rowStart, ...rest],
+			data: decodeToF32(await this.readRaw(name, rowStart * rowBytes, rowEnd * rowBytes), dtype),
+		};
 	}
 
 	async readRaw(name: string, start = 0, end?: number, into?: Uint8Array): Promise<Uint8Array> {
@@ -180,7 +207,12 @@ class TorchBinReader implements TorchBinFile {
 			throw new SafetensorsError("InvalidRange", this.location, `bytes [${start}, ${stop}) are outside [0, ${info.byteLength}]`, name);
 		}
 		if (into !== undefined && into.byteLength !== stop - start) {
-			throw new SafetensorsError("InvalidRange", this.location, `readRaw target holds ${into.byteLength} bytes for a range of ${stop - start}`, name);
+			throw new SafetensorsError(
+				"InvalidRange",
+				this.location,
+				`readRaw target holds ${into.byteLength} bytes for a range of ${stop - start}`,
+				name,
+			);
 		}
 		const out = into ?? new Uint8Array(stop - start);
 		if (layout.contiguous) {
@@ -188,9 +220,16 @@ class TorchBinReader implements TorchBinFile {
 			return out;
 		}
 		if (start % el !== 0 || stop % el !== 0) {
-			throw new SafetensorsError("InvalidRange", this.location, `bytes [${start}, ${stop}) of a strided view must be whole ${el}-byte elements`, name);
+			throw new SafetensorsError(
+				"InvalidRange",
+				this.location,
+				`bytes [${start}, ${stop}) of a strided view must be whole ${el}-byte elements`,
+				name,
+			);
 		}
-		await gatherStrided(layout, el, start / el, stop / el, out, (buf, elementIndex) => readFully(this.open(), buf, storageStart + elementIndex * el, this.location));
+		await gatherStrided(layout, el, start / el, stop / el, out, (buf, elementIndex) =>
+			readFully(this.open(), buf, storageStart + elementIndex * el, this.location),
+		);
 		return out;
 	}
 
@@ -207,7 +246,8 @@ class TorchBinReader implements TorchBinFile {
 	}
 
 	private floatDtype(info: TensorInfo): FloatDtype {
-		if (!isFloatDtype(info.dtype)) throw new SafetensorsError("UnsupportedDtype", this.location, `unsupported dtype for merging: ${info.dtype}`, info.name);
+		if (!isFloatDtype(info.dtype))
+			throw new SafetensorsError("UnsupportedDtype", this.location, `unsupported dtype for merging: ${info.dtype}`, info.name);
 		return info.dtype;
 	}
 

@@ -4,7 +4,7 @@
  * tensor's elements are). Anything else is refused by the unpickler before it is used.
  */
 import type { Dtype } from "../dtypes.js";
-import { PyDict, type PickleCallable } from "./unpickler.js";
+import { type PickleCallable, PyDict } from "./unpickler.js";
 
 /** A storage type global (`torch.FloatStorage`, ...): the dtype of its elements. */
 export class StorageType {
@@ -84,7 +84,8 @@ function callable(name: string, call: (args: readonly unknown[]) => unknown): Pi
 class RebuildError extends Error {}
 
 function storageArg(v: unknown, fn: string): StorageRef {
-	if (typeof v !== "object" || v === null || !("key" in v) || !("numel" in v)) throw new RebuildError(`${fn}: the first argument is not a storage`);
+	if (typeof v !== "object" || v === null || !("key" in v) || !("numel" in v))
+		throw new RebuildError(`${fn}: the first argument is not a storage`);
 	return v as StorageRef;
 }
 
@@ -128,7 +129,9 @@ const ALLOWED: Record<string, unknown> = {
 	"torch._utils._rebuild_tensor_v2": callable("torch._utils._rebuild_tensor_v2", (a) => rebuildTensor("_rebuild_tensor_v2", a, 6, 7)),
 	"torch._utils._rebuild_tensor_v3": callable("torch._utils._rebuild_tensor_v3", rebuildTensorV3),
 	"torch._utils._rebuild_parameter": callable("torch._utils._rebuild_parameter", (a) => rebuildParameter("_rebuild_parameter", a)),
-	"torch._utils._rebuild_parameter_with_state": callable("torch._utils._rebuild_parameter_with_state", (a) => rebuildParameter("_rebuild_parameter_with_state", a)),
+	"torch._utils._rebuild_parameter_with_state": callable("torch._utils._rebuild_parameter_with_state", (a) =>
+		rebuildParameter("_rebuild_parameter_with_state", a),
+	),
 	...Object.fromEntries(Object.entries(STORAGE_TYPES).map(([n, d]) => [`torch.${n}`, new StorageType(n, d)])),
 	"torch.storage.UntypedStorage": new StorageType("UntypedStorage", "U8"),
 	...Object.fromEntries(Object.entries(TORCH_DTYPES).map(([n, d]) => [`torch.${n}`, new TorchDtype(n, d)])),
@@ -139,4 +142,3 @@ export function torchGlobal(module: string, name: string): unknown {
 	const key = `${module}.${name}`;
 	return Object.hasOwn(ALLOWED, key) ? ALLOWED[key] : undefined;
 }
-

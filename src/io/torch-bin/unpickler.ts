@@ -11,14 +11,28 @@
  */
 import { TorchBinError } from "../../errors.js";
 import { MAX_LONG_BYTES, MAX_MEMO_ENTRIES, MAX_STACK_ITEMS } from "./limits.js";
-import { OBJECT_OPCODES, PickleTruncated, PyDict, PyTuple, TEXT_OPCODES, type DictKey, type PickleCallable, type UnpickleHooks } from "./pickle-values.js";
+import {
+	type DictKey,
+	OBJECT_OPCODES,
+	type PickleCallable,
+	PickleTruncated,
+	PyDict,
+	PyTuple,
+	TEXT_OPCODES,
+	type UnpickleHooks,
+} from "./pickle-values.js";
 
-export { PickleTruncated, PyDict, PyTuple, type DictKey, type PickleCallable, type UnpickleHooks } from "./pickle-values.js";
+export { type DictKey, type PickleCallable, PickleTruncated, PyDict, PyTuple, type UnpickleHooks } from "./pickle-values.js";
 
 const MARK = Symbol("mark");
 
 function isCallable(v: unknown): v is PickleCallable {
-	return typeof v === "object" && v !== null && typeof (v as PickleCallable).call === "function" && typeof (v as PickleCallable).callable === "string";
+	return (
+		typeof v === "object" &&
+		v !== null &&
+		typeof (v as PickleCallable).call === "function" &&
+		typeof (v as PickleCallable).callable === "string"
+	);
 }
 
 function isDictKey(v: unknown): v is DictKey {
@@ -30,7 +44,12 @@ function isDictKey(v: unknown): v is DictKey {
  * Throws TorchBinError: "UnsafePickle" (a refused global or opcode), "InvalidPickle" (malformed; PickleTruncated when
  * the bytes end early), "LimitExceeded".
  */
-export function unpickle(bytes: Uint8Array, start: number, hooks: UnpickleHooks, where: { file: string; entry: string }): { value: unknown; end: number } {
+export function unpickle(
+	bytes: Uint8Array,
+	start: number,
+	hooks: UnpickleHooks,
+	where: { file: string; entry: string },
+): { value: unknown; end: number } {
 	const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 	const stack: unknown[] = [];
 	const memo = new Map<number, unknown>();
@@ -40,10 +59,21 @@ export function unpickle(bytes: Uint8Array, start: number, hooks: UnpickleHooks,
 	let opAt = start;
 
 	const fail = (kind: "InvalidPickle" | "UnsafePickle" | "LimitExceeded", message: string): never => {
-		throw new TorchBinError(kind, where.file, `${message} (opcode 0x${op.toString(16).padStart(2, "0")} at byte ${opAt - start})`, where.entry);
+		throw new TorchBinError(
+			kind,
+			where.file,
+			`${message} (opcode 0x${op.toString(16).padStart(2, "0")} at byte ${opAt - start})`,
+			where.entry,
+		);
 	};
 	const need = (n: number): number => {
-		if (pos + n > bytes.length) throw new PickleTruncated("InvalidPickle", where.file, `the pickle ends at byte ${bytes.length - start} inside an opcode or before STOP`, where.entry);
+		if (pos + n > bytes.length)
+			throw new PickleTruncated(
+				"InvalidPickle",
+				where.file,
+				`the pickle ends at byte ${bytes.length - start} inside an opcode or before STOP`,
+				where.entry,
+			);
 		const at = pos;
 		pos += n;
 		return at;
@@ -123,7 +153,8 @@ export function unpickle(bytes: Uint8Array, start: number, hooks: UnpickleHooks,
 	};
 	const global = (module: string, name: string) => {
 		const value = hooks.global(module, name);
-		if (value === undefined) fail("UnsafePickle", `refused global ${module}.${name}: a PyTorch state dict never needs it, and loading it could run code`);
+		if (value === undefined)
+			fail("UnsafePickle", `refused global ${module}.${name}: a PyTorch state dict never needs it, and loading it could run code`);
 		push(value);
 	};
 
@@ -131,7 +162,8 @@ export function unpickle(bytes: Uint8Array, start: number, hooks: UnpickleHooks,
 		opAt = pos;
 		op = u8();
 		switch (op) {
-			case 0x80: { // PROTO
+			case 0x80: {
+				// PROTO
 				const v = u8();
 				if (v < 2 || v > 5) fail("InvalidPickle", `pickle protocol ${v} (torch.save writes 2 to 5)`);
 				break;
@@ -214,12 +246,14 @@ export function unpickle(bytes: Uint8Array, start: number, hooks: UnpickleHooks,
 			case 0x85: // TUPLE1
 				push(new PyTuple([pop()]));
 				break;
-			case 0x86: { // TUPLE2
+			case 0x86: {
+				// TUPLE2
 				const b = pop();
 				push(new PyTuple([pop(), b]));
 				break;
 			}
-			case 0x87: { // TUPLE3
+			case 0x87: {
+				// TUPLE3
 				const c = pop();
 				const b = pop();
 				push(new PyTuple([pop(), b, c]));
@@ -231,12 +265,14 @@ export function unpickle(bytes: Uint8Array, start: number, hooks: UnpickleHooks,
 			case 0x6c: // LIST
 				push(popMark());
 				break;
-			case 0x61: { // APPEND
+			case 0x61: {
+				// APPEND
 				const item = pop();
 				appendItems(top(), [item]);
 				break;
 			}
-			case 0x65: { // APPENDS
+			case 0x65: {
+				// APPENDS
 				const items = popMark();
 				appendItems(top(), items);
 				break;
@@ -244,19 +280,22 @@ export function unpickle(bytes: Uint8Array, start: number, hooks: UnpickleHooks,
 			case 0x7d: // EMPTY_DICT
 				push(new PyDict());
 				break;
-			case 0x64: { // DICT
+			case 0x64: {
+				// DICT
 				const d = new PyDict();
 				setItems(d, popMark());
 				push(d);
 				break;
 			}
-			case 0x73: { // SETITEM
+			case 0x73: {
+				// SETITEM
 				const value = pop();
 				const key = pop();
 				setItems(top(), [key, value]);
 				break;
 			}
-			case 0x75: { // SETITEMS
+			case 0x75: {
+				// SETITEMS
 				const items = popMark();
 				setItems(top(), items);
 				break;
@@ -276,19 +315,22 @@ export function unpickle(bytes: Uint8Array, start: number, hooks: UnpickleHooks,
 			case 0x6a: // LONG_BINGET
 				get(u32());
 				break;
-			case 0x63: { // GLOBAL "module\nname\n"
+			case 0x63: {
+				// GLOBAL "module\nname\n"
 				const module = line();
 				global(module, line());
 				break;
 			}
-			case 0x93: { // STACK_GLOBAL
+			case 0x93: {
+				// STACK_GLOBAL
 				const name = pop();
 				const module = pop();
 				if (typeof module !== "string" || typeof name !== "string") fail("InvalidPickle", "STACK_GLOBAL without two strings");
 				global(module as string, name as string);
 				break;
 			}
-			case 0x52: { // REDUCE: callable(*args), only for what the allow-list returned
+			case 0x52: {
+				// REDUCE: callable(*args), only for what the allow-list returned
 				const args = pop();
 				const fn = pop();
 				if (!isCallable(fn)) fail("UnsafePickle", "REDUCE of something that is not an allowed callable");
@@ -303,7 +345,8 @@ export function unpickle(bytes: Uint8Array, start: number, hooks: UnpickleHooks,
 				push(result);
 				break;
 			}
-			case 0x62: { // BUILD: only the attribute dict torch's OrderedDict carries (`_metadata`)
+			case 0x62: {
+				// BUILD: only the attribute dict torch's OrderedDict carries (`_metadata`)
 				const state = pop();
 				const obj = top();
 				if (!(obj instanceof PyDict)) fail("UnsafePickle", "BUILD on something that is not a dict");
@@ -315,8 +358,10 @@ export function unpickle(bytes: Uint8Array, start: number, hooks: UnpickleHooks,
 				push(hooks.persistentLoad(pop()));
 				break;
 			default:
-				if (OBJECT_OPCODES.has(op)) fail("UnsafePickle", `refused opcode ${OBJECT_OPCODES.get(op)}: it builds objects a state dict never holds`);
-				if (TEXT_OPCODES.has(op)) fail("InvalidPickle", `protocol 0 opcode ${TEXT_OPCODES.get(op)} is not supported (torch.save writes protocol 2 or later)`);
+				if (OBJECT_OPCODES.has(op))
+					fail("UnsafePickle", `refused opcode ${OBJECT_OPCODES.get(op)}: it builds objects a state dict never holds`);
+				if (TEXT_OPCODES.has(op))
+					fail("InvalidPickle", `protocol 0 opcode ${TEXT_OPCODES.get(op)} is not supported (torch.save writes protocol 2 or later)`);
 				fail("InvalidPickle", "unknown opcode");
 		}
 	}

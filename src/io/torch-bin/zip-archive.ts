@@ -7,7 +7,7 @@
  */
 import type { FileHandle } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { fromRandomAccessReaderPromise, RandomAccessReader, type Entry, type ZipFile } from "yauzl";
+import { type Entry, fromRandomAccessReaderPromise, RandomAccessReader, type ZipFile } from "yauzl";
 import { TorchBinError } from "../../errors.js";
 import { MAX_ZIP_ENTRIES } from "./limits.js";
 
@@ -39,7 +39,13 @@ class HandleReader extends RandomAccessReader {
 		super();
 	}
 
-	override read(buffer: Buffer, offset: number, length: number, position: number, callback: (err: Error | null, bytesRead?: number) => void): void {
+	override read(
+		buffer: Buffer,
+		offset: number,
+		length: number,
+		position: number,
+		callback: (err: Error | null, bytesRead?: number) => void,
+	): void {
 		this.handle.read(buffer, offset, length, position).then(
 			({ bytesRead }) => callback(null, bytesRead),
 			(err: Error) => callback(err),
@@ -49,11 +55,13 @@ class HandleReader extends RandomAccessReader {
 	/** Entry streams are never opened (records are read with positioned reads), but yauzl requires the method. */
 	override _readStreamForRange(start: number, end: number): Readable {
 		const handle = this.handle;
-		return Readable.from((async function* () {
-			const buf = Buffer.alloc(end - start);
-			const { bytesRead } = await handle.read(buf, 0, buf.length, start);
-			yield buf.subarray(0, bytesRead);
-		})());
+		return Readable.from(
+			(async function* () {
+				const buf = Buffer.alloc(end - start);
+				const { bytesRead } = await handle.read(buf, 0, buf.length, start);
+				yield buf.subarray(0, bytesRead);
+			})(),
+		);
 	}
 
 	override close(callback: (err: Error | null) => void): void {
@@ -68,7 +76,12 @@ const UNSAFE_NAME_RE = /absolute path|invalid relative path|invalid characters i
 export async function readTorchZip(handle: FileHandle, fileSize: number, file: string): Promise<TorchZip> {
 	let zip: ZipFile;
 	try {
-		zip = await fromRandomAccessReaderPromise(new HandleReader(handle), fileSize, { autoClose: false, decodeStrings: true, validateEntrySizes: true, strictFileNames: true });
+		zip = await fromRandomAccessReaderPromise(new HandleReader(handle), fileSize, {
+			autoClose: false,
+			decodeStrings: true,
+			validateEntrySizes: true,
+			strictFileNames: true,
+		});
 	} catch (err) {
 		throw zipError(file, err);
 	}
@@ -85,7 +98,11 @@ export async function readTorchZip(handle: FileHandle, fileSize: number, file: s
 				const top = slash < 0 ? "" : entry.fileName.slice(0, slash);
 				prefix ??= top;
 				if (top === "" || top !== prefix) {
-					throw new TorchBinError("UnsafeZipEntry", file, `entry "${entry.fileName}" is not inside the checkpoint's single top-level folder "${prefix}/"`);
+					throw new TorchBinError(
+						"UnsafeZipEntry",
+						file,
+						`entry "${entry.fileName}" is not inside the checkpoint's single top-level folder "${prefix}/"`,
+					);
 				}
 				const name = entry.fileName.slice(slash + 1);
 				if (records.has(name)) throw new TorchBinError("UnsafeZipEntry", file, `entry "${entry.fileName}" appears twice in the zip`);
@@ -105,14 +122,26 @@ export async function readTorchZip(handle: FileHandle, fileSize: number, file: s
 
 async function recordOf(zip: ZipFile, entry: Entry, fileSize: number, file: string): Promise<ZipRecord> {
 	if (entry.compressionMethod !== 0 || entry.isEncrypted()) {
-		throw new TorchBinError("UnsafeZipEntry", file, `entry "${entry.fileName}" is ${entry.isEncrypted() ? "encrypted" : "compressed"}; torch.save stores every entry uncompressed, and nothing is inflated here`);
+		throw new TorchBinError(
+			"UnsafeZipEntry",
+			file,
+			`entry "${entry.fileName}" is ${entry.isEncrypted() ? "encrypted" : "compressed"}; torch.save stores every entry uncompressed, and nothing is inflated here`,
+		);
 	}
 	if (entry.compressedSize !== entry.uncompressedSize) {
-		throw new TorchBinError("InvalidZip", file, `entry "${entry.fileName}" is stored with ${entry.compressedSize} bytes but claims ${entry.uncompressedSize}`);
+		throw new TorchBinError(
+			"InvalidZip",
+			file,
+			`entry "${entry.fileName}" is stored with ${entry.compressedSize} bytes but claims ${entry.uncompressedSize}`,
+		);
 	}
 	const { fileDataStart } = await zip.readLocalFileHeaderPromise(entry, { minimal: true });
 	if (fileDataStart + entry.compressedSize > fileSize) {
-		throw new TorchBinError("InvalidZip", file, `entry "${entry.fileName}" ends at byte ${fileDataStart + entry.compressedSize}, past the end of the ${fileSize}-byte file`);
+		throw new TorchBinError(
+			"InvalidZip",
+			file,
+			`entry "${entry.fileName}" ends at byte ${fileDataStart + entry.compressedSize}, past the end of the ${fileSize}-byte file`,
+		);
 	}
 	return { name: entry.fileName, start: fileDataStart, size: entry.compressedSize };
 }

@@ -17,7 +17,7 @@
 import { uniformAt } from "../../tensor/rng.js";
 import type { MergeContext } from "../types.js";
 import { torchLaneTreeSum } from "./reductions.js";
-import { TorchFloat, type CompatDtype } from "./torch-float.js";
+import { type CompatDtype, TorchFloat } from "./torch-float.js";
 import type { CompatInput, CompatKernel } from "./types.js";
 
 /** mergekit samples the quantiles from this many elements of larger tensors. */
@@ -68,7 +68,13 @@ function thresholdOf(importance: Float32Array, math: TorchFloat, ctx: MergeConte
 }
 
 /** arcee_fusion of base `a` and model `c`: a float32 result, written into `a` (returned). */
-function arceeFusionCompat(a: Float32Array, c: Float32Array, shape: readonly number[], dtype: CompatDtype, ctx?: MergeContext): Float32Array {
+function arceeFusionCompat(
+	a: Float32Array,
+	c: Float32Array,
+	shape: readonly number[],
+	dtype: CompatDtype,
+	ctx?: MergeContext,
+): Float32Array {
 	const math = new TorchFloat(dtype);
 	const rowLength = shape.length > 0 ? shape[shape.length - 1]! : a.length;
 	const importance = importanceOf(a, c, rowLength, math);

@@ -12,8 +12,8 @@
  */
 import type { MergeContext } from "../types.js";
 import { f32Dot, torchNormF32 } from "./reductions.js";
-import { TorchFloat, type CompatDtype } from "./torch-float.js";
-import { numberParam, type CompatInput, type CompatKernel } from "./types.js";
+import { type CompatDtype, TorchFloat } from "./torch-float.js";
+import { type CompatInput, type CompatKernel, numberParam } from "./types.js";
 
 function karcherCompat(tensors: Float32Array[], maxIter: number, tol: number, dtype: CompatDtype): Float32Array {
 	if (tensors.length === 1) return tensors[0]!;

@@ -8,17 +8,27 @@
 import { MethodError } from "../../errors.js";
 import type { MergeContext } from "../types.js";
 import { modelAxisSum } from "./reductions.js";
-import { TorchFloat, type CompatDtype } from "./torch-float.js";
+import { type CompatDtype, TorchFloat } from "./torch-float.js";
 import { booleanParam, type CompatInput, type CompatKernel } from "./types.js";
 
 /** Linear in place into models[0], which is returned. Weights summing to 0 in D with `normalize` are refused. */
-function linearCompat(models: Float32Array[], weights: readonly number[], normalize: boolean, dtype: CompatDtype, tensorName = "(tensor)"): Float32Array {
+function linearCompat(
+	models: Float32Array[],
+	weights: readonly number[],
+	normalize: boolean,
+	dtype: CompatDtype,
+	tensorName = "(tensor)",
+): Float32Array {
 	const math = new TorchFloat(dtype);
 	const w = weights.map((x) => math.fromDouble(x));
 	const divisor = math.round(modelAxisSum(w));
 	if (normalize && divisor === 0) {
 		// mergekit divides by zero and writes inf/NaN; like the float32 path, refuse instead.
-		throw new MethodError("InvalidParameter", "linear", `tensor "${tensorName}": the weights sum to 0 in ${dtype} (mergekit would write inf/NaN)`);
+		throw new MethodError(
+			"InvalidParameter",
+			"linear",
+			`tensor "${tensorName}": the weights sum to 0 in ${dtype} (mergekit would write inf/NaN)`,
+		);
 	}
 	const out = models[0]!;
 	const terms = new Array<number>(models.length).fill(0);

@@ -50,7 +50,11 @@ function multislerpCompat(input: CompatInput): Float32Array {
 	const meanNorm = normOf(mean, math);
 	if (meanNorm < math.narrow(eps)) {
 		if (count !== 2) {
-			throw new MethodError("Numerical", "multislerp", `tensor "${input.tensorName}": the weighted directions cancel out (mergekit raises here too)`);
+			throw new MethodError(
+				"Numerical",
+				"multislerp",
+				`tensor "${input.tensorName}": the weighted directions cancel out (mergekit raises here too)`,
+			);
 		}
 		for (let i = 0; i < n; i++) {
 			const v = math.add(math.mul(ys[0]![i]!, w[0]!), math.mul(ys[1]![i]!, w[1]!));

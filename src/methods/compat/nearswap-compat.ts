@@ -7,7 +7,7 @@
  */
 import { MethodError } from "../../errors.js";
 import type { MergeContext } from "../types.js";
-import { TorchFloat, type CompatDtype } from "./torch-float.js";
+import { type CompatDtype, TorchFloat } from "./torch-float.js";
 import { type CompatInput, type CompatKernel, numberParam } from "./types.js";
 
 /** Nearswap written into `b` (returned). */

@@ -11,7 +11,7 @@
  * With a base: out = b + nuslerp(x₀ − b, x₁ − b). t = w₁/(w₀+w₁), or 0.5 when |w₀+w₁| < 1e-6 (Python floats).
  */
 import type { MergeContext } from "../types.js";
-import { TorchFloat, type CompatDtype } from "./torch-float.js";
+import { type CompatDtype, TorchFloat } from "./torch-float.js";
 import { booleanParam, type CompatInput, type CompatKernel, numberParam } from "./types.js";
 
 /** How the tensor splits into vectors: `count` vectors of `length` elements, element k of vector j at j·step + k·stride. */
@@ -44,7 +44,15 @@ function vectorNorm(v: Float32Array, start: number, l: VectorLayout, math: Torch
 }
 
 /** nuslerp(t, v₀, v₁), written into v₀ (returned). */
-function nuslerpCoreCompat(v0: Float32Array, v1: Float32Array, t: number, shape: readonly number[], rowWise: boolean, flatten: boolean, dtype: CompatDtype): Float32Array {
+function nuslerpCoreCompat(
+	v0: Float32Array,
+	v1: Float32Array,
+	t: number,
+	shape: readonly number[],
+	rowWise: boolean,
+	flatten: boolean,
+	dtype: CompatDtype,
+): Float32Array {
 	const math = new TorchFloat(dtype);
 	const l = layoutOf(shape, v0.length, rowWise, flatten);
 	const oneMinusT = math.scalar(1 - t);
@@ -68,7 +76,9 @@ function nuslerpCoreCompat(v0: Float32Array, v1: Float32Array, t: number, shape:
 			const at = start + k * l.stride;
 			const a = v0[at]!;
 			const b = v1[at]!;
-			v0[at] = colinear ? math.add(math.mul(a, oneMinusT), math.mul(b, tt)) : math.div(math.add(math.mul(c0, a), math.mul(c1, b)), sinTheta);
+			v0[at] = colinear
+				? math.add(math.mul(a, oneMinusT), math.mul(b, tt))
+				: math.div(math.add(math.mul(c0, a), math.mul(c1, b)), sinTheta);
 		}
 	}
 	return v0;
@@ -86,7 +96,10 @@ export const nuslerpCompatKernel: CompatKernel = {
 	merge(input: CompatInput, _ctx: MergeContext): Float32Array {
 		const [x0, x1] = input.models;
 		if (x1 === undefined) return x0!;
-		const t = nuslerpTCompat(numberParam(input.modelParams[0]!, "weight", Number.NaN), numberParam(input.modelParams[1]!, "weight", Number.NaN));
+		const t = nuslerpTCompat(
+			numberParam(input.modelParams[0]!, "weight", Number.NaN),
+			numberParam(input.modelParams[1]!, "weight", Number.NaN),
+		);
 		const rowWise = booleanParam(input.params, "nuslerp_row_wise", false);
 		const flatten = booleanParam(input.params, "nuslerp_flatten", true);
 		const math = new TorchFloat(input.dtype);

@@ -15,7 +15,7 @@ import { nuslerpCompatKernel } from "./nuslerp-compat.js";
 import { sceCompatKernel } from "./sce-compat.js";
 import { slerpCompatKernel } from "./slerp-compat.js";
 import { TASK_VECTOR_COMPAT_KERNELS } from "./task-vectors-compat.js";
-import { castInPlace, type CompatDtype } from "./torch-float.js";
+import { type CompatDtype, castInPlace } from "./torch-float.js";
 import type { CompatInput, CompatKernel } from "./types.js";
 
 const KERNELS: ReadonlyMap<string, CompatKernel> = new Map(

@@ -11,8 +11,8 @@
  */
 import type { MergeContext } from "../types.js";
 import { f32Norm } from "./reductions.js";
-import { TorchFloat, type CompatDtype } from "./torch-float.js";
-import { numberParam, type CompatInput, type CompatKernel } from "./types.js";
+import { type CompatDtype, TorchFloat } from "./torch-float.js";
+import { type CompatInput, type CompatKernel, numberParam } from "./types.js";
 
 /** numpy's unrolled block: below this many elements a pairwise sum is one run of 8 accumulators. */
 const PAIRWISE_BLOCK = 128;

@@ -44,7 +44,11 @@ export function magnitudeCompat(t: Float32Array, density: number, l1: boolean, m
 	if (density >= 1) return;
 	const k = Math.trunc(density * t.length);
 	if (!(k > 0)) {
-		throw new MethodError("InvalidParameter", where.method, `tensor "${where.tensorName}": density ${density} keeps no element of ${t.length}`);
+		throw new MethodError(
+			"InvalidParameter",
+			where.method,
+			`tensor "${where.tensorName}": density ${density} keeps no element of ${t.length}`,
+		);
 	}
 	const keep = new Uint8Array(t.length);
 	markTopK(t, k, keep);
@@ -72,7 +76,13 @@ export function magnitudeOutliersCompat(t: Float32Array, density: number, gamma:
 }
 
 /** DARE: keeps element i when keep(i, p), p = density in the work dtype; then the L1 match, ÷density, or nothing. */
-export function randomDropCompat(t: Float32Array, density: number, rescale: boolean | "inverse_density", math: TorchFloat, draw: KeepDraw): void {
+export function randomDropCompat(
+	t: Float32Array,
+	density: number,
+	rescale: boolean | "inverse_density",
+	math: TorchFloat,
+	draw: KeepDraw,
+): void {
 	if (density >= 1) return;
 	const work = workMath(math);
 	const p = work.fromDouble(density);
@@ -130,10 +140,18 @@ export function dellaCompat(
 		return;
 	}
 	if (density + epsilon >= 1 || density - epsilon <= 0) {
-		throw new MethodError("InvalidParameter", where.method, `tensor "${where.tensorName}": density ± epsilon (${density} ± ${epsilon}) must lie in (0, 1)`);
+		throw new MethodError(
+			"InvalidParameter",
+			where.method,
+			`tensor "${where.tensorName}": density ± epsilon (${density} ± ${epsilon}) must lie in (0, 1)`,
+		);
 	}
 	if (shape.length > 2) {
-		throw new MethodError("InvalidInput", where.method, `tensor "${where.tensorName}": compat: mergekit ranks DELLA on 1-D and 2-D tensors only (shape ${shape.join("×")})`);
+		throw new MethodError(
+			"InvalidInput",
+			where.method,
+			`tensor "${where.tensorName}": compat: mergekit ranks DELLA on 1-D and 2-D tensors only (shape ${shape.join("×")})`,
+		);
 	}
 	const work = workMath(math);
 	const cols = shape.length === 2 ? shape[1]! : t.length;
@@ -150,7 +168,13 @@ export function dellaCompat(
 }
 
 /** The keep probabilities DELLA uses for `t` (exported for tests against torch's). */
-export function dellaProbabilitiesCompat(t: Float32Array, shape: readonly number[], density: number, epsilon: number, math: TorchFloat): Float64Array {
+export function dellaProbabilitiesCompat(
+	t: Float32Array,
+	shape: readonly number[],
+	density: number,
+	epsilon: number,
+	math: TorchFloat,
+): Float64Array {
 	const work = workMath(math);
 	const cols = shape.length === 2 ? shape[1]! : t.length;
 	const out = new Float64Array(t.length);

@@ -18,7 +18,7 @@ import { RNG_PURPOSE_SPARSIFY } from "../task-vector/types.js";
 import type { MergeContext } from "../types.js";
 import { modelAxisSum } from "./reductions.js";
 import { dellaCompat, type KeepDraw, magnitudeCompat, magnitudeOutliersCompat, randomDropCompat } from "./sparsify-compat.js";
-import { TorchFloat, type CompatDtype } from "./torch-float.js";
+import { type CompatDtype, TorchFloat } from "./torch-float.js";
 import { booleanParam, type CompatInput, type CompatKernel, numberParam } from "./types.js";
 
 type CompatSparsify = "none" | "magnitude" | "magnitude_outliers" | "random" | "della_magprune";
@@ -66,15 +66,20 @@ export function taskVectorsCompat(base: Float32Array, models: Float32Array[], op
 	const count = models.length;
 	for (let m = 0; m < count; m++) {
 		const d = models[m]!;
-		if (d.length !== n) throw new MethodError("InvalidInput", opts.method, `tensor "${opts.tensorName}": model ${m} has ${d.length} elements, base has ${n}`);
+		if (d.length !== n)
+			throw new MethodError("InvalidInput", opts.method, `tensor "${opts.tensorName}": model ${m} has ${d.length} elements, base has ${n}`);
 		for (let i = 0; i < n; i++) d[i] = math.sub(d[i]!, base[i]!);
 		const density = opts.densities[m] ?? 1;
 		if (opts.sparsify === "magnitude") magnitudeCompat(d, density, opts.rescale === true, math, where);
 		else if (opts.sparsify === "magnitude_outliers") {
 			const zeroed = magnitudeOutliersCompat(d, density, opts.gammas[m] ?? 0.01, opts.rescale === true, math);
-			if (zeroed) opts.warn?.(`gamma·n < 1 in a tensor, where mergekit's Breadcrumbs slice is empty: compat: mergekit zeroes that task vector, as mergekit does`);
+			if (zeroed)
+				opts.warn?.(
+					`gamma·n < 1 in a tensor, where mergekit's Breadcrumbs slice is empty: compat: mergekit zeroes that task vector, as mergekit does`,
+				);
 		} else if (opts.sparsify === "random") randomDropCompat(d, density, opts.rescale, math, opts.draw(m));
-		else if (opts.sparsify === "della_magprune") dellaCompat(d, opts.shape, density, opts.epsilons[m] ?? 0.15, opts.rescale === true, math, opts.draw(m), where);
+		else if (opts.sparsify === "della_magprune")
+			dellaCompat(d, opts.shape, density, opts.epsilons[m] ?? 0.15, opts.rescale === true, math, opts.draw(m), where);
 	}
 	const w = opts.weights.map((x) => math.fromDouble(x));
 	const lambda = math.scalar(opts.lambda);

@@ -152,8 +152,18 @@ export class RankBracket {
 		const unlisted = share - listed.reduce((sum, [, count]) => sum + count, 0);
 		const expected = (unlisted / s) * n;
 		if (unlisted > s * GATHER_MAX_FRACTION || expected > GATHER_MAX_ENTRIES) return undefined;
-		const capacity = Math.min(Math.floor(n * GATHER_MAX_FRACTION), Math.ceil(expected * GATHER_HEADROOM) + GATHER_MIN_CAPACITY, GATHER_MAX_ENTRIES);
-		return new RankBracket(valueOfKey(loKey), valueOfKey(hiKey), listed.map(([key]) => key), Math.max(1, capacity), n);
+		const capacity = Math.min(
+			Math.floor(n * GATHER_MAX_FRACTION),
+			Math.ceil(expected * GATHER_HEADROOM) + GATHER_MIN_CAPACITY,
+			GATHER_MAX_ENTRIES,
+		);
+		return new RankBracket(
+			valueOfKey(loKey),
+			valueOfKey(hiKey),
+			listed.map(([key]) => key),
+			Math.max(1, capacity),
+			n,
+		);
 	}
 
 	/** The bracket pass over elements [from, to) of x and b (element 0 at global index `shift`), in index order. */
@@ -182,7 +192,19 @@ export class RankBracket {
 		const c = arena.counts;
 		c.fill(0, 0, 5);
 		const scratch = arena.slots[ARENA_INPUTS]!;
-		const got = arena.k.bracket_scan(x.byteOffset + 4 * from, b.byteOffset + 4 * from, to - from, this.lo, this.hi, v[0]!, v[1]!, v[2]!, v[3]!, scratch.byteOffset, c.byteOffset);
+		const got = arena.k.bracket_scan(
+			x.byteOffset + 4 * from,
+			b.byteOffset + 4 * from,
+			to - from,
+			this.lo,
+			this.hi,
+			v[0]!,
+			v[1]!,
+			v[2]!,
+			v[3]!,
+			scratch.byteOffset,
+			c.byteOffset,
+		);
 		// Past the capacity only the count goes on (the bracket then gives up, as scanOne's does).
 		const room = Math.min(got, this.gathered.length - this.gatheredCount);
 		if (room > 0) this.gathered.set(scratch.subarray(0, room), this.gatheredCount);

@@ -8,11 +8,11 @@
 import { DEBUG_ASSERTS, debugAssert } from "../../debug-assert.js";
 import { MethodError } from "../../errors.js";
 import type { Chunk, ChunkedForm, ChunkedKernel } from "../types.js";
-import { RNG_PURPOSE_SPARSIFY, type SparsifyWhere, type TaskArithmeticConfig } from "./types.js";
 import type { TaskParamValues } from "./declaration.js";
 import { TaskVectorKernel } from "./kernel.js";
 import { combineOptions, modelSettings, readTaskParams } from "./params.js";
 import { planModel } from "./plan.js";
+import { RNG_PURPOSE_SPARSIFY, type SparsifyWhere, type TaskArithmeticConfig } from "./types.js";
 
 /** Adapts the executor's chunks (element 0 at global index chunk.offset) to the kernel's ranges. */
 class ChunkedTaskVectors implements ChunkedKernel {

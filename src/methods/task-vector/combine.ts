@@ -70,7 +70,15 @@ export function addMerged(b: number, m: number): number {
  * agreement, sum and divisor by arithmetic on a 0/1 flag instead of branches; anything else takes the exact
  * branchy form. Both give the same float32 output (zeros differ at most in sign, which the output ignores).
  */
-function combineOne(base: Float32Array, values: Float64Array, w0: number, opts: CombineOptions, start: number, len: number, out: Float32Array): void {
+function combineOne(
+	base: Float32Array,
+	values: Float64Array,
+	w0: number,
+	opts: CombineOptions,
+	start: number,
+	len: number,
+	out: Float32Array,
+): void {
 	const { consensus, normalize, lambda, divisor } = opts;
 	const fast = Number.isFinite(w0) && Number.isFinite(lambda) && Number.isFinite(divisor);
 	for (let j = 0; j < len; j++) {

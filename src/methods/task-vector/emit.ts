@@ -16,14 +16,27 @@
  * and combineRange: three or more models, mixed mask kinds, non-finite parameters, a ÷density rescale by a density
  * that is not a power of two, DARE whose divisors are not powers of two, random counters past 2^32.
  */
+
+import { ARENA_SUB_BLOCK } from "../../wasm/kernels.js";
 import { combineRange } from "./combine.js";
 import { cutThreshold, segmentEnd } from "./fill.js";
-import { ALL_KEYS, type Lane, LOOP_ALL, LOOP_CUTS, LOOP_RANDOM, LOOP_TWO, type Mixer, tieOf } from "./lanes.js";
-import { allOne, bitsOne, cutsOneDiv, cutsOneMul, allValues, bitsValues, cutsValues, randomValues, fixUp, mixTwo, randomOne } from "./loops.js";
-import { ARENA_SUB_BLOCK } from "../../wasm/kernels.js";
 import { type KernelSet, TYPESCRIPT_KERNELS } from "./kernel-set.js";
+import { ALL_KEYS, type Lane, LOOP_ALL, LOOP_CUTS, LOOP_RANDOM, LOOP_TWO, type Mixer, tieOf } from "./lanes.js";
+import {
+	allOne,
+	allValues,
+	bitsOne,
+	bitsValues,
+	cutsOneDiv,
+	cutsOneMul,
+	cutsValues,
+	fixUp,
+	mixTwo,
+	randomOne,
+	randomValues,
+} from "./loops.js";
 import { KIND_ALL, KIND_BITS, KIND_CUTS, KIND_RANDOM, KIND_ZERO } from "./plan.js";
-import { makeTerm, MASK_BITS, MASK_CUTS, MASK_RANDOM, MASK_ZERO, NO_LOWER, SCALE_NONE, type Term } from "./term.js";
+import { MASK_BITS, MASK_CUTS, MASK_RANDOM, MASK_ZERO, makeTerm, NO_LOWER, SCALE_NONE, type Term } from "./term.js";
 
 /** Positions per sub-block of the two-model path: two float64 buffers of 16 KB stay in L1 cache. */
 const SUB_BLOCK = ARENA_SUB_BLOCK;
@@ -34,7 +47,17 @@ function cutsOf(L: Lane, shift: number): [number, number, number, number] {
 }
 
 /** One model, rank cuts: segments between tie ends, each with constant thresholds. */
-function emitCutsOne(L: Lane, M: Mixer, x: Float32Array, b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, shift: number): number {
+function emitCutsOne(
+	L: Lane,
+	M: Mixer,
+	x: Float32Array,
+	b: Float32Array,
+	dst: Float32Array,
+	delta: number,
+	from: number,
+	to: number,
+	shift: number,
+): number {
 	const [uKey, uTie, lKey, lTie] = cutsOf(L, shift);
 	let bad = 0;
 	for (let s = from; s < to; ) {
@@ -49,7 +72,16 @@ function emitCutsOne(L: Lane, M: Mixer, x: Float32Array, b: Float32Array, dst: F
 }
 
 /** One lane's contributions over [from, to) into out[0, to − from). */
-function fillLane(L: Lane, x: Float32Array, b: Float32Array, from: number, to: number, shift: number, cShift: number, out: Float64Array): void {
+function fillLane(
+	L: Lane,
+	x: Float32Array,
+	b: Float32Array,
+	from: number,
+	to: number,
+	shift: number,
+	cShift: number,
+	out: Float64Array,
+): void {
 	if (L.kind === KIND_RANDOM) {
 		randomValues(x, b, from, to, L, cShift, out);
 		return;
@@ -75,7 +107,19 @@ function fillLane(L: Lane, x: Float32Array, b: Float32Array, from: number, to: n
  * job's kernel set runs the fills and the mix (compiled ones on the arena's contribution buffers); in place, the
  * TypeScript loops.
  */
-function emitTwo(kernels: KernelSet, lanes: readonly Lane[], M: Mixer, xs: readonly Float32Array[], b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, shift: number, cShift: number): number {
+function emitTwo(
+	kernels: KernelSet,
+	lanes: readonly Lane[],
+	M: Mixer,
+	xs: readonly Float32Array[],
+	b: Float32Array,
+	dst: Float32Array,
+	delta: number,
+	from: number,
+	to: number,
+	shift: number,
+	cShift: number,
+): number {
 	const ks = delta === 0 ? kernels : TYPESCRIPT_KERNELS;
 	const [c0, c1] = ks.contributions;
 	const fill = (m: number, s: number, e: number, out: Float64Array) => {
@@ -92,7 +136,19 @@ function emitTwo(kernels: KernelSet, lanes: readonly Lane[], M: Mixer, xs: reado
 }
 
 /** The TypeScript fused loop for M.loop over [from, to) (two models: the kernel set's); the count of non-finite results. */
-function emitLoop(kernels: KernelSet, lanes: readonly Lane[], M: Mixer, xs: readonly Float32Array[], b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, shift: number, cShift: number): number {
+function emitLoop(
+	kernels: KernelSet,
+	lanes: readonly Lane[],
+	M: Mixer,
+	xs: readonly Float32Array[],
+	b: Float32Array,
+	dst: Float32Array,
+	delta: number,
+	from: number,
+	to: number,
+	shift: number,
+	cShift: number,
+): number {
 	const L0 = lanes[0]!;
 	const x0 = xs[0]!;
 	if (M.loop === LOOP_TWO) return emitTwo(kernels, lanes, M, xs, b, dst, delta, from, to, shift, cShift);
@@ -127,13 +183,26 @@ export function emitFused(
 	const L0 = lanes[0]!;
 	const x0 = xs[0]!;
 	// The kernel set's one-model loop (the output written directly), else the TypeScript loop.
-	const bad = (direct ? kernels.emitOne(L0, M, x0, b, dst, from, to, shift, cShift) : undefined) ?? emitLoop(kernels, lanes, M, xs, b, dst, delta, from, to, shift, cShift);
+	const bad =
+		(direct ? kernels.emitOne(L0, M, x0, b, dst, from, to, shift, cShift) : undefined) ??
+		emitLoop(kernels, lanes, M, xs, b, dst, delta, from, to, shift, cShift);
 	if (bad > 0) fixUp(lanes, M, xs, b, dst, delta, from, to, shift, cShift);
 	if (!direct) out.set(tmp.subarray(0, to - from), from);
 }
 
 /** Emit through Terms and combineRange (any number of models and mask kinds); `scratch` from combineScratch. */
-export function emitGeneric(lanes: readonly Lane[], M: Mixer, xs: readonly Float32Array[], b: Float32Array, out: Float32Array, from: number, to: number, shift: number, streamShift: number, scratch: Float64Array): void {
+export function emitGeneric(
+	lanes: readonly Lane[],
+	M: Mixer,
+	xs: readonly Float32Array[],
+	b: Float32Array,
+	out: Float32Array,
+	from: number,
+	to: number,
+	shift: number,
+	streamShift: number,
+	scratch: Float64Array,
+): void {
 	const terms = lanes.map((L, m): Term => {
 		const p = L.plan;
 		const x = xs[m]!;
@@ -146,7 +215,12 @@ export function emitGeneric(lanes: readonly Lane[], M: Mixer, xs: readonly Float
 			case KIND_BITS:
 				return makeTerm(p.weight, x, { mask: MASK_BITS, keepBits: p.keepBits, bitShift: shift, ...scales });
 			case KIND_CUTS: {
-				const cuts = { upperKey: p.upper!.key, upperTieEnd: tieOf(p.upper, shift), lowerKey: p.lower?.key ?? NO_LOWER, lowerTieEnd: tieOf(p.lower, shift) };
+				const cuts = {
+					upperKey: p.upper!.key,
+					upperTieEnd: tieOf(p.upper, shift),
+					lowerKey: p.lower?.key ?? NO_LOWER,
+					lowerTieEnd: tieOf(p.lower, shift),
+				};
 				return makeTerm(p.weight, x, { mask: MASK_CUTS, ...cuts, ...scales });
 			}
 			default:

@@ -28,9 +28,29 @@ export interface KernelSet {
 	/** Two models: each model's contributions of one sub-block (ARENA_SUB_BLOCK positions, float64). */
 	readonly contributions: readonly [Float64Array, Float64Array];
 	/** One model's fused emit into a separate dst: the count of non-finite results. */
-	emitOne(L: Lane, M: Mixer, x: Float32Array, b: Float32Array, dst: Float32Array, from: number, to: number, shift: number, cShift: number): number | undefined;
+	emitOne(
+		L: Lane,
+		M: Mixer,
+		x: Float32Array,
+		b: Float32Array,
+		dst: Float32Array,
+		from: number,
+		to: number,
+		shift: number,
+		cShift: number,
+	): number | undefined;
 	/** DARE with the L1 rescale, scan pass 0 (keep bits and both norms); true when done. */
-	dareBits(p: ModelPlan, x: Float32Array, b: Float32Array, from: number, to: number, shift: number, c0: number, hiMix: number, limit: number): boolean;
+	dareBits(
+		p: ModelPlan,
+		x: Float32Array,
+		b: Float32Array,
+		from: number,
+		to: number,
+		shift: number,
+		c0: number,
+		hiMix: number,
+		limit: number,
+	): boolean;
 	/** One lane's contributions over [from, to) into `out` (this set's contributions); true when done. */
 	fillLane(L: Lane, x: Float32Array, b: Float32Array, from: number, to: number, shift: number, cShift: number, out: Float64Array): boolean;
 	/** The two-model mix of this set's contributions into dst[from, to): the count of non-finite results. */

@@ -10,16 +10,16 @@
  * variants none. `scanPasses` starts at the most that may be needed and shrinks as passes complete.
  */
 import { MethodError } from "../../errors.js";
-import { ARENA_BLOCK, ARENA_INPUTS, wasmArena, type WasmArena } from "../../wasm/kernels.js";
 import { HISTOGRAM_COPIES, mergeCopies, TOP_DIGIT_BUCKETS } from "../../tensor/radix-select.js";
-import { type RankCutSearch, STAGE_BRACKET, STAGE_SAMPLE, STAGE_TOP } from "./rank-cut-search.js";
-import type { SparsifyWhere } from "./types.js";
+import { ARENA_BLOCK, ARENA_INPUTS, type WasmArena, wasmArena } from "../../wasm/kernels.js";
 import { type CombineOptions, combineScratch } from "./combine.js";
 import { emitFused, emitGeneric } from "./emit.js";
-import { fusedMixer, type Lane, laneOf, type Mixer, mixerOf } from "./lanes.js";
 import { type KernelSet, kernelSetFor } from "./kernel-set.js";
+import { fusedMixer, type Lane, laneOf, type Mixer, mixerOf } from "./lanes.js";
 import { cutsDone, finishScale, KIND_BITS, KIND_CUTS, type ModelPlan } from "./plan.js";
+import { type RankCutSearch, STAGE_BRACKET, STAGE_SAMPLE, STAGE_TOP } from "./rank-cut-search.js";
 import { countTopDigits, deltaKeys, scanDareBits, scanKeptL1, scanL1Before } from "./scan.js";
+import type { SparsifyWhere } from "./types.js";
 
 /** The kernel of one tensor of n elements; random counters are global index + streamShift. */
 export class TaskVectorKernel {
@@ -88,7 +88,8 @@ export class TaskVectorKernel {
 	 * `shift`. Blocks of a pass must cover the tensor once, in index order.
 	 */
 	scanRange(pass: number, xs: readonly Float32Array[], b: Float32Array, from: number, to: number, shift: number): void {
-		if (pass !== this.done || pass >= this.bound) this.fail(`scan pass ${pass} out of order (expected pass ${this.done} of at most ${this.bound})`);
+		if (pass !== this.done || pass >= this.bound)
+			this.fail(`scan pass ${pass} out of order (expected pass ${this.done} of at most ${this.bound})`);
 		const kernels = this.kernelsFor(xs, b);
 		for (let m = 0; m < this.plans.length; m++) {
 			const p = this.plans[m]!;
@@ -190,14 +191,23 @@ export function runWhole(kernel: TaskVectorKernel, xs: readonly Float32Array[], 
 }
 
 /** runWhole's blocks copied into the arena: base in slot 0, model m in slot m + 1, results from the output slot. */
-function runInArena(kernel: TaskVectorKernel, arena: WasmArena, xs: readonly Float32Array[], b: Float32Array, out: Float32Array): Float32Array {
+function runInArena(
+	kernel: TaskVectorKernel,
+	arena: WasmArena,
+	xs: readonly Float32Array[],
+	b: Float32Array,
+	out: Float32Array,
+): Float32Array {
 	const n = b.length;
 	const place = (src: Float32Array, slot: number, from: number, to: number) => {
 		const view = arena.slots[slot]!.subarray(0, to - from);
 		view.set(src.subarray(from, to));
 		return view;
 	};
-	const block = (from: number, to: number): [Float32Array[], Float32Array] => [xs.map((x, m) => place(x, m + 1, from, to)), place(b, 0, from, to)];
+	const block = (from: number, to: number): [Float32Array[], Float32Array] => [
+		xs.map((x, m) => place(x, m + 1, from, to)),
+		place(b, 0, from, to),
+	];
 	for (let pass = 0; pass < kernel.scanPasses; pass++) {
 		for (let from = 0; from < n; from += WHOLE_BLOCK) {
 			const to = Math.min(n, from + WHOLE_BLOCK);

@@ -5,10 +5,10 @@
  * leave to the definition.
  */
 import { counterHash, counterHiMix } from "../../tensor/rng.js";
-import type { RankCutSearch } from "./rank-cut-search.js";
 import type { CombineOptions } from "./combine.js";
 import { cutKeepExact, flag, keepIf, weighed } from "./fill.js";
 import { inlineDraws, KIND_ALL, KIND_BITS, KIND_CUTS, KIND_RANDOM, type ModelPlan, type PlanKind } from "./plan.js";
+import type { RankCutSearch } from "./rank-cut-search.js";
 import { NO_LOWER, SCALE_DIV, SCALE_MUL, SCALE_NONE } from "./term.js";
 
 /** One model as the emit loops read it (a single shape for every kind). */

@@ -31,7 +31,20 @@ import { exactValue, type Lane, type Mixer } from "./lanes.js";
  */
 
 /** One model, rank cuts, on a segment with constant thresholds: × r (a reciprocal, or 1), then × λ. */
-export function cutsOneMul(x: Float32Array, b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, tU: number, tL: number, sv: number, w: number, r: number, lambda: number): number {
+export function cutsOneMul(
+	x: Float32Array,
+	b: Float32Array,
+	dst: Float32Array,
+	delta: number,
+	from: number,
+	to: number,
+	tU: number,
+	tL: number,
+	sv: number,
+	w: number,
+	r: number,
+	lambda: number,
+): number {
 	let bad = 0;
 	for (let i = from; i < to; i++) {
 		const bv = b[i]!;
@@ -45,7 +58,20 @@ export function cutsOneMul(x: Float32Array, b: Float32Array, dst: Float32Array, 
 }
 
 /** As {@link cutsOneMul}, dividing by D (a divisor that is not a power of two). */
-export function cutsOneDiv(x: Float32Array, b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, tU: number, tL: number, sv: number, w: number, D: number, lambda: number): number {
+export function cutsOneDiv(
+	x: Float32Array,
+	b: Float32Array,
+	dst: Float32Array,
+	delta: number,
+	from: number,
+	to: number,
+	tU: number,
+	tL: number,
+	sv: number,
+	w: number,
+	D: number,
+	lambda: number,
+): number {
 	let bad = 0;
 	for (let i = from; i < to; i++) {
 		const bv = b[i]!;
@@ -59,7 +85,18 @@ export function cutsOneDiv(x: Float32Array, b: Float32Array, dst: Float32Array, 
 }
 
 /** One model, DARE's inline draw (counters i + cShift). */
-export function randomOne(x: Float32Array, b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, L: Lane, cShift: number, r: number, lambda: number): number {
+export function randomOne(
+	x: Float32Array,
+	b: Float32Array,
+	dst: Float32Array,
+	delta: number,
+	from: number,
+	to: number,
+	L: Lane,
+	cShift: number,
+	r: number,
+	lambda: number,
+): number {
 	const { keyLo, keyHi, keyHiMix, keepLimit, scaleValue: sv, weight: w } = L;
 	let bad = 0;
 	for (let i = from; i < to; i++) {
@@ -74,7 +111,18 @@ export function randomOne(x: Float32Array, b: Float32Array, dst: Float32Array, d
 }
 
 /** One model, keep bits recorded by the scan (global index i + shift). */
-export function bitsOne(x: Float32Array, b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, L: Lane, shift: number, r: number, lambda: number): number {
+export function bitsOne(
+	x: Float32Array,
+	b: Float32Array,
+	dst: Float32Array,
+	delta: number,
+	from: number,
+	to: number,
+	L: Lane,
+	shift: number,
+	r: number,
+	lambda: number,
+): number {
 	const { scaleValue: sv, weight: w } = L;
 	const bits = L.bits!;
 	let bad = 0;
@@ -96,7 +144,18 @@ export function bitsOne(x: Float32Array, b: Float32Array, dst: Float32Array, del
  */
 
 /** Contributions of a rank-cut lane over a segment with constant thresholds, into out[o + i − from]. */
-export function cutsValues(x: Float32Array, b: Float32Array, from: number, to: number, tU: number, tL: number, sv: number, w: number, out: Float64Array, o: number): void {
+export function cutsValues(
+	x: Float32Array,
+	b: Float32Array,
+	from: number,
+	to: number,
+	tU: number,
+	tL: number,
+	sv: number,
+	w: number,
+	out: Float64Array,
+	o: number,
+): void {
 	for (let i = from; i < to; i++) {
 		const d = Math.fround(x[i]! - b[i]!);
 		const a = Math.abs(d);
@@ -128,13 +187,33 @@ export function bitsValues(x: Float32Array, b: Float32Array, from: number, to: n
  * (a = 1) are those whose contribution has the sign of the total; without, both agree and the mix is v0 + v1. T
  * holds the divisors (`M.divide`) or reciprocals by a0 + 2·a1 (index 3 without consensus). One small loop per form.
  */
-export function mixTwo(b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, v0s: Float64Array, v1s: Float64Array, M: Mixer): number {
+export function mixTwo(
+	b: Float32Array,
+	dst: Float32Array,
+	delta: number,
+	from: number,
+	to: number,
+	v0s: Float64Array,
+	v1s: Float64Array,
+	M: Mixer,
+): number {
 	const { divisors: T, lambda } = M;
-	if (!M.elect) return M.divide ? sumDiv(b, dst, delta, from, to, v0s, v1s, T[3]!, lambda) : sumMul(b, dst, delta, from, to, v0s, v1s, T[3]!, lambda);
+	if (!M.elect)
+		return M.divide ? sumDiv(b, dst, delta, from, to, v0s, v1s, T[3]!, lambda) : sumMul(b, dst, delta, from, to, v0s, v1s, T[3]!, lambda);
 	return M.divide ? electDiv(b, dst, delta, from, to, v0s, v1s, T, lambda) : electMul(b, dst, delta, from, to, v0s, v1s, T, lambda);
 }
 
-function electMul(b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, v0s: Float64Array, v1s: Float64Array, T: Float64Array, lambda: number): number {
+function electMul(
+	b: Float32Array,
+	dst: Float32Array,
+	delta: number,
+	from: number,
+	to: number,
+	v0s: Float64Array,
+	v1s: Float64Array,
+	T: Float64Array,
+	lambda: number,
+): number {
 	let bad = 0;
 	for (let i = from, j = 0; i < to; i++, j++) {
 		const v0 = v0s[j]!;
@@ -149,7 +228,17 @@ function electMul(b: Float32Array, dst: Float32Array, delta: number, from: numbe
 	return bad;
 }
 
-function electDiv(b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, v0s: Float64Array, v1s: Float64Array, T: Float64Array, lambda: number): number {
+function electDiv(
+	b: Float32Array,
+	dst: Float32Array,
+	delta: number,
+	from: number,
+	to: number,
+	v0s: Float64Array,
+	v1s: Float64Array,
+	T: Float64Array,
+	lambda: number,
+): number {
 	let bad = 0;
 	for (let i = from, j = 0; i < to; i++, j++) {
 		const v0 = v0s[j]!;
@@ -164,7 +253,17 @@ function electDiv(b: Float32Array, dst: Float32Array, delta: number, from: numbe
 	return bad;
 }
 
-function sumMul(b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, v0s: Float64Array, v1s: Float64Array, t: number, lambda: number): number {
+function sumMul(
+	b: Float32Array,
+	dst: Float32Array,
+	delta: number,
+	from: number,
+	to: number,
+	v0s: Float64Array,
+	v1s: Float64Array,
+	t: number,
+	lambda: number,
+): number {
 	let bad = 0;
 	for (let i = from, j = 0; i < to; i++, j++) {
 		const m = addMerged(b[i]!, (v0s[j]! + v1s[j]!) * t * lambda);
@@ -174,7 +273,17 @@ function sumMul(b: Float32Array, dst: Float32Array, delta: number, from: number,
 	return bad;
 }
 
-function sumDiv(b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, v0s: Float64Array, v1s: Float64Array, t: number, lambda: number): number {
+function sumDiv(
+	b: Float32Array,
+	dst: Float32Array,
+	delta: number,
+	from: number,
+	to: number,
+	v0s: Float64Array,
+	v1s: Float64Array,
+	t: number,
+	lambda: number,
+): number {
 	let bad = 0;
 	for (let i = from, j = 0; i < to; i++, j++) {
 		const m = addMerged(b[i]!, ((v0s[j]! + v1s[j]!) / t) * lambda);
@@ -190,11 +299,32 @@ export function allValues(x: Float32Array, b: Float32Array, from: number, to: nu
 }
 
 /** Every entry of one model (KIND_ALL: no sparsifier, density ≥ 1); `M.divide` picks the division form. */
-export function allOne(x: Float32Array, b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, w: number, M: Mixer): number {
-	return M.divide ? allDiv(x, b, dst, delta, from, to, w, M.divisors[0]!, M.lambda) : allMul(x, b, dst, delta, from, to, w, M.divisors[0]!, M.lambda);
+export function allOne(
+	x: Float32Array,
+	b: Float32Array,
+	dst: Float32Array,
+	delta: number,
+	from: number,
+	to: number,
+	w: number,
+	M: Mixer,
+): number {
+	return M.divide
+		? allDiv(x, b, dst, delta, from, to, w, M.divisors[0]!, M.lambda)
+		: allMul(x, b, dst, delta, from, to, w, M.divisors[0]!, M.lambda);
 }
 
-function allMul(x: Float32Array, b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, w: number, t: number, lambda: number): number {
+function allMul(
+	x: Float32Array,
+	b: Float32Array,
+	dst: Float32Array,
+	delta: number,
+	from: number,
+	to: number,
+	w: number,
+	t: number,
+	lambda: number,
+): number {
 	let bad = 0;
 	for (let i = from; i < to; i++) {
 		const bv = b[i]!;
@@ -205,7 +335,17 @@ function allMul(x: Float32Array, b: Float32Array, dst: Float32Array, delta: numb
 	return bad;
 }
 
-function allDiv(x: Float32Array, b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, w: number, t: number, lambda: number): number {
+function allDiv(
+	x: Float32Array,
+	b: Float32Array,
+	dst: Float32Array,
+	delta: number,
+	from: number,
+	to: number,
+	w: number,
+	t: number,
+	lambda: number,
+): number {
 	let bad = 0;
 	for (let i = from; i < to; i++) {
 		const bv = b[i]!;
@@ -217,7 +357,18 @@ function allDiv(x: Float32Array, b: Float32Array, dst: Float32Array, delta: numb
 }
 
 /** Recomputes, by the definition, every non-finite result of positions [from, to) (NaN / ±∞ inputs, overflows). */
-export function fixUp(lanes: readonly Lane[], M: Mixer, xs: readonly Float32Array[], b: Float32Array, dst: Float32Array, delta: number, from: number, to: number, shift: number, cShift: number): void {
+export function fixUp(
+	lanes: readonly Lane[],
+	M: Mixer,
+	xs: readonly Float32Array[],
+	b: Float32Array,
+	dst: Float32Array,
+	delta: number,
+	from: number,
+	to: number,
+	shift: number,
+	cShift: number,
+): void {
 	const L0 = lanes[0]!;
 	const L1 = lanes[1];
 	for (let i = from; i < to; i++) {
@@ -226,6 +377,7 @@ export function fixUp(lanes: readonly Lane[], M: Mixer, xs: readonly Float32Arra
 		const bv = b[i]!;
 		const v0 = exactValue(L0, Math.fround(xs[0]![i]! - bv), i, shift, cShift);
 		if (L1 === undefined) dst[i + delta] = mergedOneExact(bv, v0, L0.weight, M.opts);
-		else dst[i + delta] = mergedTwoExact(bv, v0, exactValue(L1, Math.fround(xs[1]![i]! - bv), i, shift, cShift), L0.weight, L1.weight, M.opts);
+		else
+			dst[i + delta] = mergedTwoExact(bv, v0, exactValue(L1, Math.fround(xs[1]![i]! - bv), i, shift, cShift), L0.weight, L1.weight, M.opts);
 	}
 }

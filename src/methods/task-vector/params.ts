@@ -3,9 +3,10 @@
  * Shared by the whole-tensor kernel (merge.ts) and its chunked form (chunked.ts), so both read the same values.
  * Nothing here checks them: the entries did, against the declaration (declaration.ts), or the planner did.
  */
-import { type Consensus, DEFAULT_EPSILON, DEFAULT_GAMMA, type Rescale, type SparsifyMethod, type TaskArithmeticConfig } from "./types.js";
+
 import type { CombineOptions } from "./combine.js";
 import type { TaskParamValues } from "./declaration.js";
+import { type Consensus, DEFAULT_EPSILON, DEFAULT_GAMMA, type Rescale, type SparsifyMethod, type TaskArithmeticConfig } from "./types.js";
 
 export type { TaskParamValues } from "./declaration.js";
 

@@ -7,13 +7,13 @@
 import { DEBUG_ASSERTS, debugAssertNoProblem } from "../../debug-assert.js";
 import { MethodError } from "../../errors.js";
 import { type RngKey, UNIFORM_SCALE } from "../../tensor/rng.js";
-import { RankCutSearch, RankSample, STAGE_DONE } from "./rank-cut-search.js";
-import { l1RescaleFactor, outlierRankRange } from "./sparsify.js";
 import { modelSettingsProblem } from "./declaration.js";
-import type { Rescale, SparsifyMethod, SparsifyWhere } from "./types.js";
 import { INLINE_HASH_LIMIT } from "./fill.js";
 import type { ModelSettings } from "./params.js";
+import { RankCutSearch, RankSample, STAGE_DONE } from "./rank-cut-search.js";
+import { l1RescaleFactor, outlierRankRange } from "./sparsify.js";
 import { SCALE_DIV, SCALE_MUL, SCALE_NONE } from "./term.js";
+import type { Rescale, SparsifyMethod, SparsifyWhere } from "./types.js";
 
 /** Every entry kept (no sparsifier or density ≥ 1). */
 export const KIND_ALL = 0;

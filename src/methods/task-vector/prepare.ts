@@ -8,8 +8,8 @@ import { DEBUG_ASSERTS, debugAssertNoProblem } from "../../debug-assert.js";
 import type { RngKey } from "../../tensor/rng.js";
 import { modelSettingsProblem } from "./declaration.js";
 import { dellaDrop, l1RescaleFactor } from "./sparsify.js";
+import { MASK_ZERO, makeTerm, SCALE_DIV, SCALE_MUL, type Term } from "./term.js";
 import type { Rescale, SparsifyWhere } from "./types.js";
-import { makeTerm, MASK_ZERO, SCALE_DIV, SCALE_MUL, type Term } from "./term.js";
 
 /** What DELLA's term needs to know about its model. */
 interface DellaSpec {

@@ -7,8 +7,8 @@
 import { ABS_MASK, bitsOf, TOP_DIGIT_BITS, TOP_DIGIT_SHIFT } from "../../tensor/radix-select.js";
 import { counterHash, counterHiMix, UNIFORM_SCALE, uniformAt } from "../../tensor/rng.js";
 import { cutKeepExact, cutThreshold, flag, segmentEnd } from "./fill.js";
-import { inlineDraws, type ModelPlan } from "./plan.js";
 import type { KernelSet } from "./kernel-set.js";
+import { inlineDraws, type ModelPlan } from "./plan.js";
 import { NO_LOWER } from "./term.js";
 
 /** DARE's keep decision for counter c: the inline hash, or the reference definition past 2^32. */
@@ -21,12 +21,26 @@ function keepAt(p: ModelPlan, c: number, inline: boolean, hiMix: number, limit: 
  * g >>> 5) and sums ‖δ‖₁ and ‖m⊙δ‖₁. Random counters are the global index plus `streamShift`. The fast loop adds
  * |δ|·k; a block holding a non-finite |δ| (where ∞·0 would be NaN) is summed again by the definition.
  */
-export function scanDareBits(p: ModelPlan, x: Float32Array, b: Float32Array, from: number, to: number, shift: number, streamShift: number, kernels: KernelSet): void {
+export function scanDareBits(
+	p: ModelPlan,
+	x: Float32Array,
+	b: Float32Array,
+	from: number,
+	to: number,
+	shift: number,
+	streamShift: number,
+	kernels: KernelSet,
+): void {
 	const c0 = shift + streamShift;
 	const inline = inlineDraws(p.threshold, from + c0, to - 1 + c0);
 	const before = p.l1Before;
 	const after = p.l1After;
-	if (inline && (kernels.dareBits(p, x, b, from, to, shift, c0, counterHiMix(p.key), Math.ceil(p.threshold)) || dareBitsFast(p, x, b, from, to, shift, c0))) return;
+	if (
+		inline &&
+		(kernels.dareBits(p, x, b, from, to, shift, c0, counterHiMix(p.key), Math.ceil(p.threshold)) ||
+			dareBitsFast(p, x, b, from, to, shift, c0))
+	)
+		return;
 	// Reference draws, or a non-finite |δ|: the exact sums from the block's starting values.
 	p.l1Before = before;
 	p.l1After = after;
@@ -113,7 +127,17 @@ export function scanKeptL1(p: ModelPlan, x: Float32Array, b: Float32Array, from:
 }
 
 /** scanKeptL1's sum by the definition, from its value at the block start (a block holding NaN or ±∞). */
-function keptL1Exact(x: Float32Array, b: Float32Array, from: number, to: number, start: number, uKey: number, uTie: number, lKey: number, lTie: number): number {
+function keptL1Exact(
+	x: Float32Array,
+	b: Float32Array,
+	from: number,
+	to: number,
+	start: number,
+	uKey: number,
+	uTie: number,
+	lKey: number,
+	lTie: number,
+): number {
 	let l1 = start;
 	for (let i = from; i < to; i++) {
 		const d = Math.fround(x[i]! - b[i]!);

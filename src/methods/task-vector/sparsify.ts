@@ -136,7 +136,11 @@ export function dellaBandProblem(density: number, epsilon: number): string | und
 function checkDellaBand(density: number, epsilon: number, where: SparsifyWhere): void {
 	const why = dellaBandProblem(density, epsilon);
 	if (why !== undefined) {
-		throw new MethodError("InvalidParameter", where.method, `tensor "${where.tensorName}": epsilon ${epsilon} with density ${density}: ${why}`);
+		throw new MethodError(
+			"InvalidParameter",
+			where.method,
+			`tensor "${where.tensorName}": epsilon ${epsilon} with density ${density}: ${why}`,
+		);
 	}
 }
 

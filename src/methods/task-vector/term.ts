@@ -73,4 +73,3 @@ export function makeTerm(weight: number, model: Float32Array, fields: Partial<Te
 		scaleValue: fields.scaleValue ?? 1,
 	};
 }
-

@@ -33,15 +33,53 @@ export function pow2Chain(w: number, r: number, lambda: number): number | undefi
  * One model's fused emit of positions [from, to) into dst (a separate array), compiled: the number of non-finite
  * results (which the caller recomputes by the definition), or undefined when the loop has no compiled form.
  */
-export function emitOneWasm(arena: WasmArena, L: Lane, M: Mixer, x: Float32Array, b: Float32Array, dst: Float32Array, from: number, to: number, shift: number, cShift: number): number | undefined {
+export function emitOneWasm(
+	arena: WasmArena,
+	L: Lane,
+	M: Mixer,
+	x: Float32Array,
+	b: Float32Array,
+	dst: Float32Array,
+	from: number,
+	to: number,
+	shift: number,
+	cShift: number,
+): number | undefined {
 	if (M.loop !== LOOP_CUTS && M.loop !== LOOP_RANDOM && M.loop !== LOOP_BITS) return undefined;
 	const { k } = arena;
 	const n = to - from;
 	const r = M.divisors[0]!;
 	const c = M.divide ? undefined : pow2Chain(L.weight, r, M.lambda);
 	if (M.loop === LOOP_RANDOM) {
-		if (c !== undefined) return k.random_one_pow2(at(x, from), at(b, from), at(dst, from), n, from + cShift, L.keyLo, L.keyHi, L.keyHiMix, L.keepLimit, L.scaleValue, c);
-		return k.random_one(at(x, from), at(b, from), at(dst, from), n, from + cShift, L.keyLo, L.keyHi, L.keyHiMix, L.keepLimit, L.scaleValue, L.weight, r, M.lambda);
+		if (c !== undefined)
+			return k.random_one_pow2(
+				at(x, from),
+				at(b, from),
+				at(dst, from),
+				n,
+				from + cShift,
+				L.keyLo,
+				L.keyHi,
+				L.keyHiMix,
+				L.keepLimit,
+				L.scaleValue,
+				c,
+			);
+		return k.random_one(
+			at(x, from),
+			at(b, from),
+			at(dst, from),
+			n,
+			from + cShift,
+			L.keyLo,
+			L.keyHi,
+			L.keyHiMix,
+			L.keepLimit,
+			L.scaleValue,
+			L.weight,
+			r,
+			M.lambda,
+		);
 	}
 	if (M.loop === LOOP_BITS) {
 		const g = from + shift;
@@ -75,14 +113,36 @@ export function emitOneWasm(arena: WasmArena, L: Lane, M: Mixer, x: Float32Array
  * bits: false otherwise, or when the block held a non-finite |δ| (then the sums are left as they were and the
  * caller sums the block by the definition).
  */
-export function dareBitsWasm(arena: WasmArena, p: ModelPlan, x: Float32Array, b: Float32Array, from: number, to: number, shift: number, c0: number, hiMix: number, limit: number): boolean {
+export function dareBitsWasm(
+	arena: WasmArena,
+	p: ModelPlan,
+	x: Float32Array,
+	b: Float32Array,
+	from: number,
+	to: number,
+	shift: number,
+	c0: number,
+	hiMix: number,
+	limit: number,
+): boolean {
 	const g = from + shift;
 	if ((g & 31) !== 0) return false;
 	const n = to - from;
 	const sums = arena.sums;
 	sums[0] = p.l1Before;
 	sums[1] = p.l1After;
-	const bad = arena.k.dare_bits(at(x, from), at(b, from), n, arena.words.byteOffset, from + c0, p.key.lo, p.key.hi, hiMix, limit, sums.byteOffset);
+	const bad = arena.k.dare_bits(
+		at(x, from),
+		at(b, from),
+		n,
+		arena.words.byteOffset,
+		from + c0,
+		p.key.lo,
+		p.key.hi,
+		hiMix,
+		limit,
+		sums.byteOffset,
+	);
 	if (bad > 0) return false;
 	const bits = p.keepBits!;
 	const words = arena.words;
@@ -98,10 +158,33 @@ export function dareBitsWasm(arena: WasmArena, p: ModelPlan, x: Float32Array, b:
  * One lane's contributions over [from, to) into `out` (arena memory), compiled; false when the lane's kind has no
  * compiled fill here (or its keep bits do not start on a word), and the caller fills it with the TypeScript loop.
  */
-export function fillLaneWasm(arena: WasmArena, L: Lane, x: Float32Array, b: Float32Array, from: number, to: number, shift: number, cShift: number, out: Float64Array): boolean {
+export function fillLaneWasm(
+	arena: WasmArena,
+	L: Lane,
+	x: Float32Array,
+	b: Float32Array,
+	from: number,
+	to: number,
+	shift: number,
+	cShift: number,
+	out: Float64Array,
+): boolean {
 	const { k } = arena;
 	const n = to - from;
-	if (L.kind === KIND_RANDOM) k.fill_random(at(x, from), at(b, from), n, from + cShift, L.keyLo, L.keyHi, L.keyHiMix, L.keepLimit, L.scaleValue, L.weight, out.byteOffset);
+	if (L.kind === KIND_RANDOM)
+		k.fill_random(
+			at(x, from),
+			at(b, from),
+			n,
+			from + cShift,
+			L.keyLo,
+			L.keyHi,
+			L.keyHiMix,
+			L.keepLimit,
+			L.scaleValue,
+			L.weight,
+			out.byteOffset,
+		);
 	else if (L.kind === KIND_ALL) k.fill_all(at(x, from), at(b, from), n, L.weight, out.byteOffset);
 	else if (L.kind === KIND_BITS) {
 		const g = from + shift;
@@ -115,7 +198,16 @@ export function fillLaneWasm(arena: WasmArena, L: Lane, x: Float32Array, b: Floa
 		const lTie = tieOf(L.lower, shift);
 		for (let s = from; s < to; ) {
 			const e = segmentEnd(s, to, uTie, lTie);
-			k.fill_cuts(at(x, s), at(b, s), e - s, cutThreshold(uKey, uTie, s), cutThreshold(lKey, lTie, s), L.scaleValue, L.weight, out.byteOffset + 8 * (s - from));
+			k.fill_cuts(
+				at(x, s),
+				at(b, s),
+				e - s,
+				cutThreshold(uKey, uTie, s),
+				cutThreshold(lKey, lTie, s),
+				L.scaleValue,
+				L.weight,
+				out.byteOffset + 8 * (s - from),
+			);
 			s = e;
 		}
 	} else return false;

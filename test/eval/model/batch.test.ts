@@ -1,12 +1,21 @@
 import { describe, expect, test } from "vitest";
+import type { MistralConfig } from "../../../src/eval/mistral-config.js";
 import { commonPrefixLength, planBatches } from "../../../src/eval/model/batch.js";
 import { chunkMask, createRunState, disposeBatchTensors, MASKED, prepareBatch } from "../../../src/eval/model/run-state.js";
-import type { MistralConfig } from "../../../src/eval/mistral-config.js";
 import { initTfjs } from "../../../src/eval/tfjs-backend.js";
 
 const CFG: MistralConfig = {
-	hidden: 4, intermediate: 4, layers: 1, heads: 2, kvHeads: 1, headDim: 4, vocab: 10,
-	rmsNormEps: 1e-5, ropeTheta: 100, slidingWindow: 2, tieEmbeddings: false,
+	hidden: 4,
+	intermediate: 4,
+	layers: 1,
+	heads: 2,
+	kvHeads: 1,
+	headDim: 4,
+	vocab: 10,
+	rmsNormEps: 1e-5,
+	ropeTheta: 100,
+	slidingWindow: 2,
+	tieEmbeddings: false,
 };
 
 describe("planBatches", () => {
@@ -21,7 +30,10 @@ describe("planBatches", () => {
 		const [b0] = batches;
 		expect([...b0!.tokens]).toEqual([1, 2, 3, 4, 5]);
 		expect([...b0!.positions]).toEqual([0, 1, 2, 2, 3]);
-		expect(b0!.segments).toEqual([{ start: 0, length: 3, prefixUsed: 0 }, { start: 3, length: 2, prefixUsed: 2 }]);
+		expect(b0!.segments).toEqual([
+			{ start: 0, length: 3, prefixUsed: 0 },
+			{ start: 3, length: 2, prefixUsed: 2 },
+		]);
 		expect(b0!.outputRows).toEqual([2, 3, 4]);
 		// a sequence longer than maxRows runs alone
 		expect(batches[1]!.tokens.length).toBe(6);

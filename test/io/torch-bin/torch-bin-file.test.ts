@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { SafetensorsError } from "../../../src/errors.js";
 import { decodeToF32 } from "../../../src/io/convert.js";
-import { isFloatDtype, type Dtype } from "../../../src/io/dtypes.js";
+import { type Dtype, isFloatDtype } from "../../../src/io/dtypes.js";
 import { openTorchBin, type TorchBinFile } from "../../../src/io/torch-bin/torch-bin-file.js";
 import { REPO_ROOT } from "../../helpers/cli.js";
 import { rejected } from "../../helpers/errors.js";
@@ -58,7 +58,12 @@ describe.each([
 		for (const [name, e] of Object.entries(want)) {
 			const all = bytesOf(e.hex);
 			expect(Buffer.from(await f.readRaw(name)).toString("hex"), name).toBe(e.hex);
-			const el = all.length / Math.max(1, e.shape.reduce((a, d) => a * d, 1));
+			const el =
+				all.length /
+				Math.max(
+					1,
+					e.shape.reduce((a, d) => a * d, 1),
+				);
 			// Every split point of a few: [0, k·el) and [k·el, end) reassemble the tensor.
 			for (const k of [1, 2, 5]) {
 				const cut = Math.min(all.length, k * el);

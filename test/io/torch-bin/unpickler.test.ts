@@ -4,7 +4,7 @@ import { TorchBinError } from "../../../src/errors.js";
 import { MAX_STACK_ITEMS } from "../../../src/io/torch-bin/limits.js";
 import { readStateDict } from "../../../src/io/torch-bin/state-dict.js";
 import { torchGlobal } from "../../../src/io/torch-bin/torch-globals.js";
-import { PickleTruncated, PyDict, PyTuple, unpickle, type UnpickleHooks } from "../../../src/io/torch-bin/unpickler.js";
+import { PickleTruncated, PyDict, PyTuple, type UnpickleHooks, unpickle } from "../../../src/io/torch-bin/unpickler.js";
 import { caught } from "../../helpers/errors.js";
 
 const where = { file: "x.bin", entry: "archive/data.pkl" };
@@ -49,17 +49,34 @@ describe("values", () => {
 	});
 
 	test("dicts, lists and an allowed callable (OrderedDict via GLOBAL + REDUCE)", () => {
-		const d = run(cat(p(0x80, 2, 0x63, "collections\nOrderedDict\n", 0x29, 0x52, 0x28), str("a"), p(0x4b, 1), str("b"), p(0x5d, 0x4b, 2, 0x61, 0x75, 0x2e)), { global: torchGlobal, persistentLoad: NONE_ALLOWED.persistentLoad });
+		const d = run(
+			cat(
+				p(0x80, 2, 0x63, "collections\nOrderedDict\n", 0x29, 0x52, 0x28),
+				str("a"),
+				p(0x4b, 1),
+				str("b"),
+				p(0x5d, 0x4b, 2, 0x61, 0x75, 0x2e),
+			),
+			{ global: torchGlobal, persistentLoad: NONE_ALLOWED.persistentLoad },
+		);
 		expect(d).toBeInstanceOf(PyDict);
-		expect([...(d as PyDict).map]).toEqual([["a", 1], ["b", [2]]]);
+		expect([...(d as PyDict).map]).toEqual([
+			["a", 1],
+			["b", [2]],
+		]);
 	});
 });
 
 describe("refusals", () => {
 	test("a GLOBAL outside the allow-list is refused before anything is called", () => {
-		const err = caught(() => run(p(0x80, 2, 0x63, "posix\nsystem\n", 0x2e), { global: torchGlobal, persistentLoad: NONE_ALLOWED.persistentLoad }), TorchBinError);
+		const err = caught(
+			() => run(p(0x80, 2, 0x63, "posix\nsystem\n", 0x2e), { global: torchGlobal, persistentLoad: NONE_ALLOWED.persistentLoad }),
+			TorchBinError,
+		);
 		expect(err.kind).toBe("UnsafePickle");
-		expect(err.message).toBe("x.bin: archive/data.pkl: refused global posix.system: a PyTorch state dict never needs it, and loading it could run code (opcode 0x63 at byte 2)");
+		expect(err.message).toBe(
+			"x.bin: archive/data.pkl: refused global posix.system: a PyTorch state dict never needs it, and loading it could run code (opcode 0x63 at byte 2)",
+		);
 	});
 
 	test.each([
@@ -107,7 +124,9 @@ describe("readStateDict", () => {
 	});
 	test("a non-dict top level and a non-tensor value", () => {
 		expect(caught(() => readStateDict(hooksBytes(p(0x5d)), 0, "zip", where), TorchBinError).message).toContain("not a state dict");
-		expect(caught(() => readStateDict(hooksBytes(cat(p(0x7d), str("n"), p(0x4b, 3, 0x73))), 0, "zip", where), TorchBinError).message).toContain(`"n" is not a tensor`);
+		expect(
+			caught(() => readStateDict(hooksBytes(cat(p(0x7d), str("n"), p(0x4b, 3, 0x73))), 0, "zip", where), TorchBinError).message,
+		).toContain(`"n" is not a tensor`);
 	});
 	test("a persistent id that is not a storage reference", () => {
 		const err = caught(() => readStateDict(hooksBytes(cat(p(0x28), str("module"), p(0x4e, 0x74, 0x51))), 0, "zip", where), TorchBinError);

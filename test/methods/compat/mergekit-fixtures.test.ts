@@ -44,7 +44,15 @@ const METHODS = [
  * ulp moves every element by that much); every bf16/f16 case, and every float32 case of the other methods, must
  * match exactly.
  */
-const FLOAT32_SCALE_ULPS: Record<string, number> = { slerp: 8, multislerp: 8, nuslerp: 8, karcher: 8, arcee_fusion: 8, model_stock: 8, sce: 8 };
+const FLOAT32_SCALE_ULPS: Record<string, number> = {
+	slerp: 8,
+	multislerp: 8,
+	nuslerp: 8,
+	karcher: 8,
+	arcee_fusion: 8,
+	model_stock: 8,
+	sce: 8,
+};
 
 /** max |a − b| in units of the float32 ulp of max |b|. */
 function errorInScaleUlps(a: Float32Array, b: Float32Array): number {
@@ -70,7 +78,8 @@ function run(c: FixtureCase): Float32Array {
 		const masks = c.masks;
 		castInPlace(base!, c.dtype);
 		for (const m of models) castInPlace(m, c.dtype);
-		const col = (key: string, fallback: number) => c.modelParams.map((mp) => (typeof mp[key] === "number" ? (mp[key] as number) : fallback));
+		const col = (key: string, fallback: number) =>
+			c.modelParams.map((mp) => (typeof mp[key] === "number" ? (mp[key] as number) : fallback));
 		return taskVectorsCompat(base!, models, {
 			method: c.method,
 			tensorName: c.name,
@@ -88,7 +97,12 @@ function run(c: FixtureCase): Float32Array {
 			draw: (m) => (i) => masks[m]![i] === 1,
 		});
 	}
-	return runCompat(c.method, { tensorName: c.name, shape: c.shape, base, models, params: c.params, modelParams: c.modelParams }, c.dtype, context());
+	return runCompat(
+		c.method,
+		{ tensorName: c.name, shape: c.shape, base, models, params: c.params, modelParams: c.modelParams },
+		c.dtype,
+		context(),
+	);
 }
 
 describe.each(METHODS)("compat: mergekit matches torch bit for bit: %s", (method) => {
@@ -102,7 +116,10 @@ describe.each(METHODS)("compat: mergekit matches torch bit for bit: %s", (method
 		const diff = bitDifferences(out, c.expected.values);
 		const tolerance = c.dtype === "F32" ? FLOAT32_SCALE_ULPS[method] : undefined;
 		if (tolerance !== undefined) {
-			expect(errorInScaleUlps(out, c.expected.values), `${diff.count} of ${out.length} elements differ: ${diff.first.join("; ")}`).toBeLessThanOrEqual(tolerance);
+			expect(
+				errorInScaleUlps(out, c.expected.values),
+				`${diff.count} of ${out.length} elements differ: ${diff.first.join("; ")}`,
+			).toBeLessThanOrEqual(tolerance);
 			return;
 		}
 		expect(diff.count, `${diff.count} of ${out.length} elements differ: ${diff.first.join("; ")}`).toBe(0);

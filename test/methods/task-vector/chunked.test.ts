@@ -8,9 +8,9 @@ import { breadcrumbsMethod, breadcrumbsTiesMethod } from "../../../src/methods/b
 import { CHUNK_ALIGN, chunkedFormOf } from "../../../src/methods/chunked.js";
 import { dareLinearMethod, dareTiesMethod } from "../../../src/methods/dare.js";
 import { dellaMethod } from "../../../src/methods/della.js";
-import { outlierRankRange } from "../../../src/methods/task-vector/sparsify.js";
 import { taskArithmeticMethod } from "../../../src/methods/task-arithmetic.js";
 import type { TaskParamValues } from "../../../src/methods/task-vector/params.js";
+import { outlierRankRange } from "../../../src/methods/task-vector/sparsify.js";
 import { tiesMethod } from "../../../src/methods/ties.js";
 import type { MergeMethod } from "../../../src/methods/types.js";
 import { ABS_MASK, absRankCut, bitsOf } from "../../../src/tensor/radix-select.js";
@@ -65,7 +65,14 @@ type DataName = keyof typeof DATA;
 let passesRun = 0;
 
 /** Drives a method's chunked form by hand, like the executor: every scan pass over fresh chunks, then emit. */
-function runChunked(method: MergeMethod, params: TaskParamValues, mps: TaskParamValues[], data: DataName, step: number, inArena = false): Float32Array {
+function runChunked(
+	method: MergeMethod,
+	params: TaskParamValues,
+	mps: TaskParamValues[],
+	data: DataName,
+	step: number,
+	inArena = false,
+): Float32Array {
 	const { base, models } = DATA[data];
 	const form = chunkedFormOf(method, params, mps);
 	expect(form).toBe(method.chunked);
@@ -198,7 +205,10 @@ describe("taskVectorChunked: bit-identical to the whole-tensor kernel", () => {
 				expect(passesRun).toBeGreaterThanOrEqual(run);
 				expect(passesRun).toBeLessThanOrEqual(passes);
 			}
-			const kernel = method.chunked!.create({ tensorName: NAME, shape: [N], numel: N, params, modelParams: models, models: models.length }, ctx);
+			const kernel = method.chunked!.create(
+				{ tensorName: NAME, shape: [N], numel: N, params, modelParams: models, models: models.length },
+				ctx,
+			);
 			expect(kernel.scanPasses).toBe(passes);
 		});
 	}
@@ -254,7 +264,9 @@ describe("taskVectorChunked: support and errors", () => {
 		method.chunked!.create({ tensorName: NAME, shape: [N], numel: N, params, modelParams: mps, models: mps.length }, ctx);
 	test("DELLA (row-wise ranks) has no chunked form; the other variants do", () => {
 		expect(dellaMethod.chunked?.supports({}, [{ weight: 1, density: 0.5 }]) ?? false).toBe(false);
-		expect(chunkedFormOf(dellaMethod, { normalize: true, rescale: true, lambda: 1 }, [{ weight: 1, density: 0.5, epsilon: 0.1 }])).toBeUndefined();
+		expect(
+			chunkedFormOf(dellaMethod, { normalize: true, rescale: true, lambda: 1 }, [{ weight: 1, density: 0.5, epsilon: 0.1 }]),
+		).toBeUndefined();
 		for (const m of [tiesMethod, breadcrumbsMethod, breadcrumbsTiesMethod, dareTiesMethod, dareLinearMethod, taskArithmeticMethod]) {
 			expect(m.chunked?.supports({}, [{ weight: 1, density: 0.5 }])).toBe(true);
 		}
@@ -264,11 +276,19 @@ describe("taskVectorChunked: support and errors", () => {
 		expect(kindOf(create(tiesMethod, ties, [{ weight: Number.NaN, density: 0.5 }]))).toBe("InvalidParameter");
 		expect(kindOf(create(tiesMethod, ties, [{ density: 0.5 }]))).toBe("InvalidParameter");
 		expect(kindOf(create(dareTiesMethod, { rescale: "sometimes" }, [{ weight: 1, density: 0.5 }]))).toBe("InvalidParameter");
-		expect(kindOf(create(tiesMethod, ties, [{ weight: 1, density: 0.5 }, { weight: 1, density: Number.NaN }]))).toBe("InvalidParameter");
+		expect(
+			kindOf(
+				create(tiesMethod, ties, [
+					{ weight: 1, density: 0.5 },
+					{ weight: 1, density: Number.NaN },
+				]),
+			),
+		).toBe("InvalidParameter");
 	});
 	test("the same errors as the whole-tensor kernel", () => {
 		const { base, models } = DATA.clean1;
-		const whole = () => tiesMethod.merge({ tensorName: NAME, shape: [N], base, models, params: ties, modelParams: [{ weight: 1, density: 0.00005 }] }, ctx);
+		const whole = () =>
+			tiesMethod.merge({ tensorName: NAME, shape: [N], base, models, params: ties, modelParams: [{ weight: 1, density: 0.00005 }] }, ctx);
 		expect(kindOf(whole)).toBe("InvalidParameter");
 	});
 	test("a chunk without the base, or with a short model chunk, is InvalidInput", () => {
@@ -279,7 +299,11 @@ describe("taskVectorChunked: support and errors", () => {
 	});
 	test("passes out of order, an emit before the scans, or emit blocks skipping a pending tie are InvalidInput", () => {
 		const { base, models } = DATA.clean1;
-		const chunk = (offset: number, len: number) => ({ offset, base: base.slice(offset, offset + len), models: [models[0]!.slice(offset, offset + len)] });
+		const chunk = (offset: number, len: number) => ({
+			offset,
+			base: base.slice(offset, offset + len),
+			models: [models[0]!.slice(offset, offset + len)],
+		});
 		const kernel = create(tiesMethod, ties, [{ weight: 1, density: 0.5 }])();
 		expect(kindOf(() => kernel.scan(1, chunk(0, N)))).toBe("InvalidInput");
 		expect(kindOf(() => kernel.emit(chunk(0, N)))).toBe("InvalidInput");

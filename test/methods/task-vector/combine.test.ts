@@ -90,7 +90,9 @@ const CONSENSUS: Consensus[] = ["sum", "none"];
 
 describe("mergeTaskVectors equals the plain composition", () => {
 	const n = 24 * 40;
-	const cases = SPARSIFY.flatMap((sparsify) => RESCALE.flatMap((rescale) => CONSENSUS.map((consensus) => [sparsify, rescale, consensus] as const)));
+	const cases = SPARSIFY.flatMap((sparsify) =>
+		RESCALE.flatMap((rescale) => CONSENSUS.map((consensus) => [sparsify, rescale, consensus] as const)),
+	);
 	test.each(cases)("%s, rescale %s, consensus %s", (sparsify, rescale, consensus) => {
 		for (const nasty of [false, true]) {
 			const base = weights(n, 1, nasty);
@@ -156,7 +158,15 @@ describe("mergeTaskVectors equals the plain composition", () => {
 				};
 				const expected = bitsOf(reference(base, models, opts));
 				expect(bitsOf(mergeTaskVectors(base, models, opts))).toEqual(expected);
-				expect(bitsOf(mergeTaskVectors(base.slice(), models.map((m) => m.slice()), { ...opts, inPlace: true }))).toEqual(expected);
+				expect(
+					bitsOf(
+						mergeTaskVectors(
+							base.slice(),
+							models.map((m) => m.slice()),
+							{ ...opts, inPlace: true },
+						),
+					),
+				).toEqual(expected);
 			}
 		}
 	});
@@ -169,7 +179,14 @@ describe("mergeTaskVectors equals the plain composition", () => {
 		const base = weights(300, 1, false);
 		const models = [weights(300, 2, false, base)];
 		for (const rescale of [false, true, "inverse_density"] as const) {
-			const opts: TaskVectorOptions = { weights: [1], sparsify: "random", densities: [0.4], rescale, rngKeys: [rngKey(1, "big", 0)], elementOffset: 2 ** 32 - 100 };
+			const opts: TaskVectorOptions = {
+				weights: [1],
+				sparsify: "random",
+				densities: [0.4],
+				rescale,
+				rngKeys: [rngKey(1, "big", 0)],
+				elementOffset: 2 ** 32 - 100,
+			};
 			expect(bitsOf(mergeTaskVectors(base, models, opts))).toEqual(bitsOf(reference(base, models, opts)));
 		}
 	});

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { kernelSetFor, TYPESCRIPT_KERNELS } from "../../../src/methods/task-vector/kernel-set.js";
-import { mixerOf, type Lane } from "../../../src/methods/task-vector/lanes.js";
+import { type Lane, mixerOf } from "../../../src/methods/task-vector/lanes.js";
 import { ARENA_INPUTS, wasmArena } from "../../../src/wasm/kernels.js";
 
 const arena = wasmArena();

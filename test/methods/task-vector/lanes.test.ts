@@ -4,7 +4,7 @@
  * other divisor keeps the division.
  */
 import { describe, expect, test } from "vitest";
-import { LOOP_CUTS, LOOP_RANDOM, LOOP_TWO, mixerOf, type Lane } from "../../../src/methods/task-vector/lanes.js";
+import { type Lane, LOOP_CUTS, LOOP_RANDOM, LOOP_TWO, mixerOf } from "../../../src/methods/task-vector/lanes.js";
 import { KIND_CUTS, KIND_RANDOM } from "../../../src/methods/task-vector/plan.js";
 
 const lane = (kind: number, w: number): Lane => ({ kind, weight: w, scale: 0, scaleValue: 1 }) as unknown as Lane;

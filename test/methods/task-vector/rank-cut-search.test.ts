@@ -4,9 +4,16 @@
  * of a stable sort (ties: lower index first; NaN largest), whichever route it takes.
  */
 import { describe, expect, test } from "vitest";
-import { RankCutSearch, RankSample, STAGE_BRACKET, STAGE_DONE, STAGE_SAMPLE, STAGE_TOP } from "../../../src/methods/task-vector/rank-cut-search.js";
-import { ABS_MASK, bitsOf, mergeCopies, TOP_DIGIT_BUCKETS } from "../../../src/tensor/radix-select.js";
+import {
+	RankCutSearch,
+	RankSample,
+	STAGE_BRACKET,
+	STAGE_DONE,
+	STAGE_SAMPLE,
+	STAGE_TOP,
+} from "../../../src/methods/task-vector/rank-cut-search.js";
 import { countTopDigits, deltaKeys } from "../../../src/methods/task-vector/scan.js";
+import { ABS_MASK, bitsOf, mergeCopies, TOP_DIGIT_BUCKETS } from "../../../src/tensor/radix-select.js";
 import { rngKey, uniformAt } from "../../../src/tensor/rng.js";
 import { tiedData } from "../../tensor/tied-data.js";
 

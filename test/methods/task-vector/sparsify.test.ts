@@ -167,7 +167,9 @@ describe("sparsifiers against brute-force references", () => {
 		for (let o = 0; o < rows; o++) {
 			for (let c = 0; c < inner; c++) {
 				const at = (j: number) => (o * cols + j) * inner + c;
-				const order = Array.from({ length: cols }, (_, j) => j).sort((p, q) => (bits[at(p)]! & 0x7fffffff) - (bits[at(q)]! & 0x7fffffff) || p - q);
+				const order = Array.from({ length: cols }, (_, j) => j).sort(
+					(p, q) => (bits[at(p)]! & 0x7fffffff) - (bits[at(q)]! & 0x7fffffff) || p - q,
+				);
 				order.forEach((j, r) => {
 					const p = cols === 1 ? d : d - e + (2 * e * r) / (cols - 1);
 					if (!(uniformAt(KEY, offset + at(j)) < p)) out[at(j)] = 0;
