@@ -21,6 +21,13 @@ const target = join(root, "src", "wasm", "kernels-binary.ts");
 const clangAt = process.argv.indexOf("--clang");
 const clang = clangAt > 0 ? process.argv[clangAt + 1] : "clang";
 const dir = mkdtempSync(join(tmpdir(), "lm-merge-wasm-"));
+
+/** The base64 text in pieces of 128 characters, so no line of the generated file passes the 140-column limit. */
+function base64Lines(text) {
+	const lines = [];
+	for (let i = 0; i < text.length; i += 128) lines.push(text.slice(i, i + 128));
+	return lines;
+}
 try {
 	const out = join(dir, "kernels.wasm");
 	// -O3 with SIMD128 and no fast-math: the kernels must round exactly as their TypeScript twins do. The memory is
@@ -41,7 +48,9 @@ try {
 		`export const GGUF_QUANT_SOURCE_SHA256 = "${quantSha}";`,
 		"",
 		`/** The compiled kernels (${bytes.length} bytes), base64. */`,
-		`export const KERNELS_WASM_BASE64 =\n\t"${bytes.toString("base64")}";`,
+		"export const KERNELS_WASM_BASE64 = [",
+		...base64Lines(bytes.toString("base64")).map((line) => `\t"${line}",`),
+		'].join("");',
 		"",
 	].join("\n");
 	writeFileSync(target, text);
