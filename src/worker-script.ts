@@ -15,7 +15,8 @@ export function startWorkerScript(callerUrl: string, name: string, workerData: u
 			.resolve("tsx/esm/api")
 			.replace(/\.cjs$/, ".mjs");
 		const file = new URL(`./${name}.ts`, callerUrl).href;
-		const code = `import(${JSON.stringify(new URL(`file://${tsx}`).href)}).then((m) => { m.register(); return import(${JSON.stringify(file)}); })`;
+		const tsxUrl = JSON.stringify(new URL(`file://${tsx}`).href);
+		const code = `import(${tsxUrl}).then((m) => { m.register(); return import(${JSON.stringify(file)}); })`;
 		return new Worker(code, { eval: true, workerData });
 	}
 	return new Worker(new URL(`./${name}.js`, callerUrl), { workerData });

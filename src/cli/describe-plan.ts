@@ -105,7 +105,8 @@ export function describePlan(io: Io, plan: MergePlan, opts: { json: boolean; out
 		);
 		const parts = [...g, ...(per.some((p) => p.length > 0) ? [`models: ${per.map((p) => `{${p}}`).join(" ")}`] : [])];
 		io.out(
-			`${printable(j.name)} ${j.dtype}[${j.shape.join(",")}]${j.copy === true ? " copy" : ""}${parts.length > 0 ? `  ${parts.join(" ")}` : ""}`,
+			`${printable(j.name)} ${j.dtype}[${j.shape.join(",")}]${j.copy === true ? " copy" : ""}` +
+				`${parts.length > 0 ? `  ${parts.join(" ")}` : ""}`,
 		);
 	}
 }

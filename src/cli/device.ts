@@ -2,8 +2,8 @@
  * One `--device` vocabulary for every command: a device names hardware (auto, cpu, cuda, vulkan; `gpu` is an alias
  * of cuda and `--cuda` of `--device cuda`, as mergekit users type them). Which implementation runs on it is a
  * separate choice, `--backend`: lm-merge's own kernels (`builtin`, merges only), TensorFlow.js, optionally
- * pinned to one of its engines (`tfjs-wasm`, `tfjs-node`, `tfjs-cpu`), or llama.cpp (`llama`, `merge eval` only). The old spellings (`--device tfjs` for
- * merges; `--device wasm|node` for eval) still work, with a one-line notice.
+ * pinned to one of its engines (`tfjs-wasm`, `tfjs-node`, `tfjs-cpu`), or llama.cpp (`llama`, `merge eval` only). The old spellings
+ * (`--device tfjs` for merges; `--device wasm|node` for eval) still work, with a one-line notice.
  */
 import { UsageError } from "../errors.js";
 import type { HardwareDevice } from "../eval/backends/types.js";
@@ -54,7 +54,8 @@ function readFlags(
 			backend = old.backend;
 			device = old.device;
 			notices.push(
-				`--device ${raw} is deprecated: use --backend ${old.backend}${old.device !== undefined ? ` (--device now names hardware: ${DEVICE_HELP})` : ""}`,
+				`--device ${raw} is deprecated: use --backend ${old.backend}` +
+					`${old.device !== undefined ? ` (--device now names hardware: ${DEVICE_HELP})` : ""}`,
 			);
 		} else {
 			device = DEVICE_SYNONYMS[raw] ?? ((DEVICES as readonly string[]).find((d) => d === raw) as DeviceName | undefined);

@@ -86,7 +86,8 @@ export async function inspectGguf(io: Io, path: string, json: boolean): Promise<
 			io.out(`${t.name.padEnd(w)}  ${t.type.padEnd(4)}  ${`[${t.dims.join(", ")}]`.padEnd(16)}  ${formatBytes(t.byteLength)}`);
 		io.out("");
 		io.out(
-			`${g.tensors.length} tensors, ${parameters.toLocaleString("en-US")} parameters, ${formatBytes(bytes)} of tensor data in a ${formatBytes(g.fileSize)} file`,
+			`${g.tensors.length} tensors, ${parameters.toLocaleString("en-US")} parameters, ` +
+				`${formatBytes(bytes)} of tensor data in a ${formatBytes(g.fileSize)} file`,
 		);
 	} finally {
 		await g.close();

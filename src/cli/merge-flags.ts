@@ -59,7 +59,8 @@ export function withMergeFlags<T>(y: Argv<T>): Argv<T & MergeFlags> {
 		.option("backend", {
 			type: "string",
 			description:
-				"Kernel implementation: builtin (lm-merge's kernels, CPU), tfjs, or a pinned tfjs engine: tfjs-wasm, tfjs-node, tfjs-cpu [default: builtin; tfjs for cuda]",
+				"Kernel implementation: builtin (lm-merge's kernels, CPU), tfjs, " +
+				"or a pinned tfjs engine: tfjs-wasm, tfjs-node, tfjs-cpu [default: builtin; tfjs for cuda]",
 		})
 		.option("cuda", { type: "boolean", description: "Same as --device cuda (mergekit's flag)" })
 		.option("allow-crimes", {
@@ -93,7 +94,8 @@ export const COMPAT_OPTION = {
 	type: "string",
 	choices: ["float32", "mergekit"],
 	description:
-		"Arithmetic: float32 (default: float32 math, one rounding) or mergekit (mergekit's op-by-op rounding in the recipe dtype, to reproduce its outputs); overrides the recipe's compat",
+		"Arithmetic: float32 (default: float32 math, one rounding) or mergekit " +
+		"(mergekit's op-by-op rounding in the recipe dtype, to reproduce its outputs); overrides the recipe's compat",
 } as const;
 
 /** Where outputs go when --out is not given; the folder itself is never an output (--force would empty it). */

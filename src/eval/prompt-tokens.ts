@@ -52,7 +52,9 @@ export class PromptTokens {
 				total += t.count;
 				return;
 			}
-			const what = `${p.item.task} item ${p.item.id} (seed ${p.seed}): the prompt is ${t.count} tokens, more than the ${limit.maxTokens} allowed by ${limit.source}`;
+			const what =
+				`${p.item.task} item ${p.item.id} (seed ${p.seed}): ` +
+				`the prompt is ${t.count} tokens, more than the ${limit.maxTokens} allowed by ${limit.source}`;
 			if (!limit.skip) throw new EvaluationError("Data", `${what}; pass --skip-bad to skip over-long prompts, or --max-tokens N`);
 			this.skipped.add(i);
 			this.warnings.push(`${what}: skipped`);

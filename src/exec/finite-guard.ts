@@ -43,12 +43,14 @@ export class FiniteGuard {
 		this.inputScan ??= this.findNonFiniteInput();
 		const source = await this.inputScan;
 		const what = Number.isFinite(at.value)
-			? `${at.value}, which is beyond the largest ${torchDtypeName(dtype)} value (${LARGEST[dtype] ?? "?"}) and becomes ${at.value > 0 ? "+" : "-"}Infinity,`
+			? `${at.value}, which is beyond the largest ${torchDtypeName(dtype)} value (${LARGEST[dtype] ?? "?"}) ` +
+				`and becomes ${at.value > 0 ? "+" : "-"}Infinity,`
 			: describe(at.value);
 		if (source !== undefined) {
 			if (!this.warned)
 				this.job.warn(
-					`tensor "${tensor}": the output holds non-finite values (${describe(at.value)} at element ${at.index}) because its input ${source} does; written as they are`,
+					`tensor "${tensor}": the output holds non-finite values (${describe(at.value)} at element ${at.index}) ` +
+						`because its input ${source} does; written as they are`,
 				);
 			this.warned = true;
 			return;

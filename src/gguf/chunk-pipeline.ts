@@ -14,7 +14,9 @@ import type { WasmArena } from "../wasm/kernels.js";
 import { blockBuffer, encodeChunk } from "./chunk-encoder.js";
 import type { ExportChunk } from "./export-chunks.js";
 
-/** Reads bytes [chunk.start, chunk.end) of the chunk's tensor into `scratch` (aligned, alignedSpan bytes); returns the view holding them. */
+/**
+ * Reads bytes [chunk.start, chunk.end) of the chunk's tensor into `scratch` (aligned, alignedSpan bytes); returns the view holding them.
+ */
 type ChunkReader = (chunk: ExportChunk, scratch: Uint8Array) => Promise<Uint8Array>;
 
 /** The output file: an ordinary handle, and the same file opened with O_DIRECT (null when refused). */

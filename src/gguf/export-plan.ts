@@ -163,7 +163,8 @@ export async function planExport(source: ModelSource, type: GgufExportType): Pro
 		warnings.push(`config.json says vocab_size ${cfg.vocabSize}, the embedding has ${vocabRows} rows: the GGUF uses ${vocabRows}`);
 	if (!vocab.byteFallback)
 		warnings.push(
-			"the tokenizer has no byte fallback: llama.cpp cannot tokenize characters outside its vocabulary (Hugging Face maps them to the unknown token)",
+			"the tokenizer has no byte fallback: llama.cpp cannot tokenize characters outside its vocabulary " +
+				"(Hugging Face maps them to the unknown token)",
 		);
 	if (vocab.inconsistent.length > 0) {
 		const shown = vocab.inconsistent
@@ -171,7 +172,8 @@ export async function planExport(source: ModelSource, type: GgufExportType): Pro
 			.map((t) => JSON.stringify(t))
 			.join(", ");
 		warnings.push(
-			`${vocab.inconsistent.length} token(s) can be built by llama.cpp's merge-by-score but not by tokenizer.json's merges (${shown}): llama.cpp may tokenize text containing them differently`,
+			`${vocab.inconsistent.length} token(s) can be built by llama.cpp's merge-by-score but not by tokenizer.json's merges (${shown}): ` +
+				`llama.cpp may tokenize text containing them differently`,
 		);
 	}
 	if (
@@ -179,7 +181,8 @@ export async function planExport(source: ModelSource, type: GgufExportType): Pro
 		cfg.slidingWindow < (typeof cfg.raw.max_position_embeddings === "number" ? cfg.raw.max_position_embeddings : Infinity)
 	) {
 		warnings.push(
-			`sliding_window ${cfg.slidingWindow} is recorded, but llama.cpp's llama architecture attends over the whole context: prompts longer than ${cfg.slidingWindow} tokens will differ from the source model`,
+			`sliding_window ${cfg.slidingWindow} is recorded, but llama.cpp's llama architecture attends over the whole context: ` +
+				`prompts longer than ${cfg.slidingWindow} tokens will differ from the source model`,
 		);
 	}
 	const fallback = tensors.filter(
@@ -187,7 +190,8 @@ export async function planExport(source: ModelSource, type: GgufExportType): Pro
 	);
 	if (fallback.length > 0)
 		warnings.push(
-			`${fallback.length} matrix/matrices have rows of a length no ${type} block fits (e.g. ${fallback[0]!.name}, ${fallback[0]!.dims[0]} values per row): written as F16`,
+			`${fallback.length} matrix/matrices have rows of a length no ${type} block fits ` +
+				`(e.g. ${fallback[0]!.name}, ${fallback[0]!.dims[0]} values per row): written as F16`,
 		);
 	return { location: where, config: cfg, vocab, tensors, readBytes: tensors.reduce((n, t) => n + t.sourceBytes, 0), warnings };
 }

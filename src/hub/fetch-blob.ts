@@ -31,7 +31,9 @@ interface FetchBlobOptions {
 /** Network failures (reset, timeout, 5xx) tolerated per file before giving up; each retry resumes where the last stopped. */
 const MAX_TRANSFER_ATTEMPTS = 5;
 
-/** Downloads whose bytes do not hash to the expected name, per file, before giving up: one bad transfer is luck, three is a broken mirror. */
+/**
+ * Downloads whose bytes do not hash to the expected name, per file, before giving up: one bad transfer is luck, three is a broken mirror.
+ */
 const MAX_INTEGRITY_FAILURES = 3;
 
 /** A transfer that delivers nothing for this long is dropped and resumed (a stalled connection never errors by itself). */
@@ -103,7 +105,8 @@ export async function fetchBlob(t: BlobTarget, opts: FetchBlobOptions): Promise<
 			throw new HubError(
 				"Integrity",
 				ctx.repo,
-				`${t.path}: the downloaded bytes do not match the Hub's checksum (${why}), ${integrityFailures} times; nothing was linked into the cache`,
+				`${t.path}: the downloaded bytes do not match the Hub's checksum (${why}), ` +
+					`${integrityFailures} times; nothing was linked into the cache`,
 			);
 		}
 		opts.onRetry?.(integrityFailures, `checksum mismatch (${why}); the file was discarded and is fetched again`);

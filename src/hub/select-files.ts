@@ -39,8 +39,8 @@ const ADAPTER_WEIGHTS = ["adapter_model.safetensors", "adapter_model.bin"] as co
 
 /**
  * The files a merge needs: top-level config and tokenizer files, and one set of weights (the safetensors index
- * and its shards, else `model.safetensors`, else the PyTorch equivalents; in an adapter repo, the adapter's). Other top-level files (`consolidated.safetensors`,
- * `original/`, ONNX or GGUF exports) are duplicates a merge never reads, and are skipped.
+ * and its shards, else `model.safetensors`, else the PyTorch equivalents; in an adapter repo, the adapter's). Other top-level files
+ * (`consolidated.safetensors`, `original/`, ONNX or GGUF exports) are duplicates a merge never reads, and are skipped.
  */
 export const selectMergeFiles: FileSelector = (repoFiles) => {
 	const present = new Set(repoFiles);

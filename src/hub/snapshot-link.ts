@@ -27,7 +27,8 @@ export async function linkPointer(pointer: string, blob: string, repo: string): 
 		throw new HubError(
 			"Io",
 			repo,
-			`cannot create the symbolic link ${pointer} (${code ?? (err as Error).message}): the Hugging Face cache needs a file system with symlinks; set HF_HUB_CACHE to a folder on one`,
+			`cannot create the symbolic link ${pointer} (${code ?? (err as Error).message}): ` +
+				`the Hugging Face cache needs a file system with symlinks; set HF_HUB_CACHE to a folder on one`,
 			undefined,
 			{ cause: err },
 		);

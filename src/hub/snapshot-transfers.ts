@@ -105,7 +105,8 @@ export class SnapshotTransfers {
 				events.push({
 					event: "warning",
 					message:
-						"flock(1) not found: downloads are not locked against a concurrent Python download of the same file (each file is still checked against its sha256 before use)",
+						"flock(1) not found: downloads are not locked against a concurrent Python download of the same file " +
+						"(each file is still checked against its sha256 before use)",
 				});
 			}
 			try {

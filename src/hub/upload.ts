@@ -19,7 +19,10 @@ export interface UploadOptions extends HubOptions {
 	signal?: AbortSignal;
 }
 
-/** Files of `dir`, recursively, as `/`-separated relative paths; hidden entries (`.git`, `.cache`, …) are skipped, as `huggingface-cli upload` skips them. */
+/**
+ * Files of `dir`, recursively, as `/`-separated relative paths; hidden entries (`.git`, `.cache`, …) are skipped, as `huggingface-cli
+ * upload` skips them.
+ */
 async function folderFiles(dir: string, sub = ""): Promise<Array<{ path: string; abs: string; size: number }>> {
 	const out: Array<{ path: string; abs: string; size: number }> = [];
 	for (const e of (await readdir(join(dir, sub), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {

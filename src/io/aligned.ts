@@ -17,7 +17,9 @@ const WASM_PAGE = 65536;
 type MemoryConstructor = new (d: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
 const Memory = (globalThis as unknown as { WebAssembly?: { Memory: MemoryConstructor } }).WebAssembly?.Memory;
 
-/** Bytes a buffer needs to receive `bytes` bytes from any file offset by a direct read (the span rounded out to DIRECT_ALIGN on both sides). */
+/**
+ * Bytes a buffer needs to receive `bytes` bytes from any file offset by a direct read (the span rounded out to DIRECT_ALIGN on both sides).
+ */
 export function alignedSpan(bytes: number): number {
 	return bytes === 0 ? 0 : Math.ceil(bytes / DIRECT_ALIGN) * DIRECT_ALIGN + DIRECT_ALIGN;
 }

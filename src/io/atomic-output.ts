@@ -120,7 +120,8 @@ export class AtomicOutput {
 			const others = leftovers.filter((l) => l !== temp);
 			if (others.length > 0) {
 				notes.push(
-					`${others.length} unfinished output(s) of ${abs} from earlier runs remain (${others.map((o) => path.basename(o)).join(", ")}); continue one with --resume, or delete them`,
+					`${others.length} unfinished output(s) of ${abs} from earlier runs remain ` +
+						`(${others.map((o) => path.basename(o)).join(", ")}); continue one with --resume, or delete them`,
 				);
 			}
 			return new AtomicOutput(abs, temp, opts.kind, force, lock, notes);
@@ -209,7 +210,8 @@ async function replace(temp: string, out: string, kind: "folder" | "file", force
 		} catch {
 			throw new ExecError(
 				"Io",
-				`${out}: failed moving the finished output into place (${(err as Error).message}); the old output was kept at ${aside} and the new one at ${temp}`,
+				`${out}: failed moving the finished output into place (${(err as Error).message}); ` +
+					`the old output was kept at ${aside} and the new one at ${temp}`,
 				{ cause: err },
 			);
 		}
@@ -268,7 +270,8 @@ async function restoreStranded(out: string, notes: string[]): Promise<void> {
 		return;
 	}
 	notes.push(
-		`old outputs of ${out} moved aside by interrupted replacements remain (${olds.map((o) => path.basename(o)).join(", ")}); delete them once you have checked them`,
+		`old outputs of ${out} moved aside by interrupted replacements remain ` +
+			`(${olds.map((o) => path.basename(o)).join(", ")}); delete them once you have checked them`,
 	);
 }
 
@@ -316,6 +319,7 @@ async function createTemp(out: string, kind: "folder" | "file"): Promise<string>
 }
 
 async function writeMarker(dir: string, out: string): Promise<void> {
-	const text = `${JSON.stringify({ unfinished_output: out, note: "an unfinished lm-merge output: resume it with --resume, or delete this folder" })}\n`;
+	const marker = { unfinished_output: out, note: "an unfinished lm-merge output: resume it with --resume, or delete this folder" };
+	const text = `${JSON.stringify(marker)}\n`;
 	await writeWholeFile(path.join(dir, UNFINISHED_MARKER), new TextEncoder().encode(text));
 }

@@ -110,7 +110,8 @@ export function layoutTensors(entries: readonly LayoutEntry[], metadata?: Record
 		const shape = [...entry.shape];
 		tensors.push({ name: entry.name, dtype: entry.dtype, shape, byteOffset: offset, byteLength });
 		parts.push(
-			`${JSON.stringify(entry.name)}:{"dtype":"${entry.dtype}","shape":[${shape.join(",")}],"data_offsets":[${offset},${offset + byteLength}]}`,
+			`${JSON.stringify(entry.name)}:{"dtype":"${entry.dtype}","shape":[${shape.join(",")}],` +
+				`"data_offsets":[${offset},${offset + byteLength}]}`,
 		);
 		offset += byteLength;
 	}
@@ -206,7 +207,8 @@ export function parseSize(size: string | number): number {
 		const unit = m === null ? undefined : SIZE_UNITS[m[2]!.toLowerCase()];
 		if (m === null || unit === undefined) {
 			throw new UsageError(
-				`invalid size ${JSON.stringify(size)}: expected a number with an optional unit (K, M, G, T, KiB, MiB, GiB, TiB, B = billion), e.g. "5GB"`,
+				`invalid size ${JSON.stringify(size)}: expected a number ` +
+					`with an optional unit (K, M, G, T, KiB, MiB, GiB, TiB, B = billion), e.g. "5GB"`,
 			);
 		}
 		bytes = Math.floor(Number(m[1]) * unit);

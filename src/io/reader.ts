@@ -208,7 +208,8 @@ class SafetensorsFileReader implements SafetensorsFile {
 			throw new SafetensorsError(
 				"TensorTooLarge",
 				this.location,
-				`${reading} needs ${size} (${bytes} bytes) in one buffer, above the ${MAX_READ_RESULT_BYTES}-byte limit of this Node.js; read it in parts with readRows or a readRaw byte range`,
+				`${reading} needs ${size} (${bytes} bytes) in one buffer, ` +
+					`above the ${MAX_READ_RESULT_BYTES}-byte limit of this Node.js; read it in parts with readRows or a readRaw byte range`,
 				info.name,
 			);
 		}

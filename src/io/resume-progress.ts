@@ -62,7 +62,8 @@ export async function findPartial(
 	if (stale.length > 0) {
 		throw new ExecError(
 			"ResumeMismatch",
-			`${stale[0]} holds a partial merge with a different recipe, inputs, seed or shard size; delete it, or run without --resume to start over`,
+			`${stale[0]} holds a partial merge with a different recipe, inputs, seed or shard size; ` +
+				`delete it, or run without --resume to start over`,
 		);
 	}
 	return unreadable !== undefined ? { dir: unreadable } : undefined;

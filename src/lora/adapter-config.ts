@@ -40,7 +40,8 @@ export async function readAdapterConfig(dir: string): Promise<AdapterConfig> {
 		throw new LoraError(
 			"InvalidConfig",
 			dir,
-			`no readable ${ADAPTER_CONFIG_FILE} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): a LoRA adapter folder holds adapter_config.json and adapter_model.safetensors`,
+			`no readable ${ADAPTER_CONFIG_FILE} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): ` +
+				`a LoRA adapter folder holds adapter_config.json and adapter_model.safetensors`,
 		);
 	}
 	let json: unknown;

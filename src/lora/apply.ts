@@ -70,7 +70,8 @@ function checkModule(model: ModelSource, adapter: LoraAdapter, tensor: string, m
 		throw new LoraError(
 			"ShapeMismatch",
 			adapter.dir,
-			`"${tensor}" is [${info.shape.join(", ")}] but the adapter's rank-${r} factors make [${want.join(", ")}]${transposed && mod.kind === "linear" ? " (fan_in_fan_out)" : ""}`,
+			`"${tensor}" is [${info.shape.join(", ")}] but the adapter's ` +
+				`rank-${r} factors make [${want.join(", ")}]${transposed && mod.kind === "linear" ? " (fan_in_fan_out)" : ""}`,
 		);
 	}
 }

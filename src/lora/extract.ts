@@ -144,7 +144,8 @@ export async function* extractLora(
 		throw new LoraError(
 			"NothingToExtract",
 			model.location,
-			`no 2-D weight differs from ${base.location}${opts.include !== undefined ? ` among the tensors matching ${opts.include}` : ""}: there is nothing to extract`,
+			`no 2-D weight differs from ${base.location}${opts.include !== undefined ? ` among the tensors matching ${opts.include}` : ""}` +
+				`: there is nothing to extract`,
 		);
 	}
 	return { tensors, config: adapterConfig(base, modules, opts), modules, skipped };

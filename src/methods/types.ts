@@ -119,7 +119,8 @@ export interface TensorSize {
 }
 
 /** A registered merge method: self-description plus a pure kernel on float32 arrays. */
-// biome-ignore lint/suspicious/noExplicitAny: a registry holds methods of different parameter types; each method is typed where it is defined.
+/* biome-ignore lint/suspicious/noExplicitAny: a registry holds methods of different parameter types; each method is typed where it is
+   defined. */
 export interface MergeMethod<P = any, M = any> {
 	readonly name: string;
 	readonly prettyName: string;

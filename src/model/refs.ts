@@ -109,7 +109,8 @@ async function fromHf(target: string, opts: ResolveOptions, env: NodeJS.ProcessE
 	const cacheNote = hit.found ? `snapshots/${hit.commit} lacks weights` : hit.looked.map((p) => relative(repoDir, p)).join(", ");
 	if (offline) {
 		looked.push(
-			`HF cache ${repoDir} (${cacheNote}; offline mode is on (HF_HUB_OFFLINE or --offline), so it was not downloaded: run \`merge download ${target}\` while online)`,
+			`HF cache ${repoDir} (${cacheNote}; offline mode is on (HF_HUB_OFFLINE or --offline), so it was not downloaded: ` +
+				`run \`merge download ${target}\` while online)`,
 		);
 		return undefined;
 	}

@@ -67,7 +67,8 @@ export async function checkChatTemplate(recipe: Recipe, tokenizerDir: string, wa
 	const missing = builtin.markers.filter((m) => !tokens.has(m));
 	if (missing.length > 0) {
 		warnings.push(
-			`chat_template ${value} uses ${missing.join(", ")}, which ${missing.length === 1 ? "is not a token" : "are not tokens"} of the output's tokenizer ` +
+			`chat_template ${value} uses ${missing.join(", ")}, ` +
+				`which ${missing.length === 1 ? "is not a token" : "are not tokens"} of the output's tokenizer ` +
 				`(${path.join(tokenizerDir, "tokenizer.json")}): they will be split into ordinary pieces; pick the format the models were trained with`,
 		);
 	}

@@ -93,12 +93,16 @@ export function compatWarnings(method: MergeMethod, jobs: readonly TensorJob[], 
 		const sampled = jobs.filter((j) => j.compat !== undefined && numel(j.output.shape) > ARCEE_FUSION_COMPAT_SAMPLE).length;
 		if (sampled > 0) {
 			warnings.push(
-				`compat: mergekit: ${sampled} tensor(s) above ${ARCEE_FUSION_COMPAT_SAMPLE} elements take arcee_fusion's quantiles from a random sample; mergekit draws it from torch's global generator, lm-merge from its seeded streams, so those tensors cannot match mergekit bit for bit`,
+				`compat: mergekit: ${sampled} tensor(s) above ${ARCEE_FUSION_COMPAT_SAMPLE} elements ` +
+					`take arcee_fusion's quantiles from a random sample; ` +
+					`mergekit draws it from torch's global generator, ` +
+					`lm-merge from its seeded streams, so those tensors cannot match mergekit bit for bit`,
 			);
 		}
 	} else if (method.random === true) {
 		warnings.push(
-			`compat: mergekit reproduces ${method.name}'s arithmetic, not its random draws: mergekit samples from torch's global generator, lm-merge from its seeded streams, so outputs match mergekit's only in distribution`,
+			`compat: mergekit reproduces ${method.name}'s arithmetic, not its random draws: ` +
+				`mergekit samples from torch's global generator, lm-merge from its seeded streams, so outputs match mergekit's only in distribution`,
 		);
 	}
 	if (plan.outDtype === undefined && jobs.some((j) => j.compat !== undefined && j.output.dtype === "F32" && j.compat.dtype !== "F32")) {

@@ -45,11 +45,13 @@ export function architectureWarnings(models: readonly PlannedModel[]): string[] 
 		}
 		if (a.missing.length > 0)
 			out.push(
-				`${m.ref} (${a.spec.name}) lacks ${a.missing.length} tensor(s) its definition lists: ${listNames(a.missing)}; tensors are merged by name`,
+				`${m.ref} (${a.spec.name}) lacks ${a.missing.length} tensor(s) its definition lists: ` +
+					`${listNames(a.missing)}; tensors are merged by name`,
 			);
 		if (a.unexpected.length > 0)
 			out.push(
-				`${m.ref} (${a.spec.name}) holds ${a.unexpected.length} tensor(s) its definition does not list: ${listNames(a.unexpected)}; they are merged by name`,
+				`${m.ref} (${a.spec.name}) holds ${a.unexpected.length} tensor(s) its definition does not list: ` +
+					`${listNames(a.unexpected)}; they are merged by name`,
 			);
 	}
 	return out;

@@ -57,7 +57,9 @@ function checkParamNames(recipe: Recipe, method: MergeMethod, registry: MethodRe
 			if (!known.has(name)) {
 				const all = [...mine];
 				const guess = suggestName(name, all);
-				const hint = `${guess !== undefined ? ` (did you mean "${guess}"?)` : ""}${all.length > 0 ? ` (${method.name} takes: ${all.join(", ")})` : ""}`;
+				const hint =
+					`${guess !== undefined ? ` (did you mean "${guess}"?)` : ""}` +
+					`${all.length > 0 ? ` (${method.name} takes: ${all.join(", ")})` : ""}`;
 				throw new PlanError("InvalidParameter", `${entry.path}: unknown parameter "${name}"${hint}`);
 			}
 			if (!warned.has(name)) {
@@ -97,7 +99,8 @@ function checkArchitectures(models: PlannedModel[]): void {
 		if (a !== undefined && a !== archOf(first)) {
 			throw new PlanError(
 				"ArchitectureMismatch",
-				`${m.ref} is a ${a} but ${first.ref} is a ${archOf(first)}; mixing architectures needs --allow-crimes (mergekit's flag; allowArchitectureMismatch in code)`,
+				`${m.ref} is a ${a} but ${first.ref} is a ${archOf(first)}; ` +
+					`mixing architectures needs --allow-crimes (mergekit's flag; allowArchitectureMismatch in code)`,
 			);
 		}
 	}
@@ -129,7 +132,9 @@ function planJob(
 	let truncate: TensorJob["truncate"];
 	for (let i = 0; i < infos.length; i++) {
 		if (shapeEquals(rowsAs(infos[i]!.shape), shape)) continue;
-		const what = `${o.name}: ${models[inputs[i]!.model]!.ref} has shape ${formatShape(infos[i]!.shape)} but ${models[inputs[s.baseSource ?? 0]!.model]!.ref} has ${formatShape(donorInfo.shape)}`;
+		const what =
+			`${o.name}: ${models[inputs[i]!.model]!.ref} has shape ${formatShape(infos[i]!.shape)} ` +
+			`but ${models[inputs[s.baseSource ?? 0]!.model]!.ref} has ${formatShape(donorInfo.shape)}`;
 		if (!isEmbed || remap || infos[i]!.shape.length !== shape.length) throw new PlanError("ShapeMismatch", what, o.name);
 		if (!truncateVocab) {
 			throw new PlanError(
@@ -217,7 +222,8 @@ export async function buildPlan(recipe: Recipe, opts: PlanOptions = {}): Promise
 							: `${method.minModels} to ${method.maxModels}`;
 				throw new PlanError(
 					"ModelCount",
-					`${s.path}: ${method.name} merges ${want} model(s)${method.base === "none" ? "" : " besides the base"}, but ${n} ${n === 1 ? "is" : "are"} given`,
+					`${s.path}: ${method.name} merges ${want} model(s)${method.base === "none" ? "" : " besides the base"}, ` +
+						`but ${n} ${n === 1 ? "is" : "are"} given`,
 				);
 			}
 		}

@@ -51,7 +51,8 @@ export function resolveJobParams(
 		if (value === undefined && def.required === true) {
 			throw new PlanError(
 				"MissingParameter",
-				`${method.name} needs parameter "${name}" for tensor ${tensor.name}, but no value (or filter) in the recipe applies to it; add a fallback entry such as "- value: 0.5"`,
+				`${method.name} needs parameter "${name}" for tensor ${tensor.name}, but no value (or filter) in the recipe applies to it; ` +
+					`add a fallback entry such as "- value: 0.5"`,
 				tensor.name,
 			);
 		}
@@ -70,7 +71,8 @@ export function resolveJobParams(
 			if (value === undefined && def.required === true) {
 				throw new PlanError(
 					"MissingParameter",
-					`${method.name} needs parameter "${name}" for model ${models[src.model]!.ref} (${src.path}) at tensor ${tensor.name}, but no value (or filter) applies to it`,
+					`${method.name} needs parameter "${name}" for model ${models[src.model]!.ref} (${src.path}) at tensor ${tensor.name}, ` +
+						`but no value (or filter) applies to it`,
 					tensor.name,
 				);
 			}

@@ -76,7 +76,9 @@ export function normalizeSlices(recipe: Recipe, method: MergeMethod, models: Pla
 			if (src.layerStart < 0 || src.layerEnd > n || empty) {
 				throw new PlanError(
 					"LayerRange",
-					`${src.path}.layer_range: [${src.layerStart}, ${src.layerEnd}] is not a valid range for ${models[src.model]!.ref}, which has ${n} layers (a range is [start, end) with 0 <= start < end <= ${n})`,
+					`${src.path}.layer_range: [${src.layerStart}, ${src.layerEnd}] ` +
+						`is not a valid range for ${models[src.model]!.ref}, which has ${n} layers ` +
+						`(a range is [start, end) with 0 <= start < end <= ${n})`,
 				);
 			}
 		}
@@ -85,7 +87,8 @@ export function normalizeSlices(recipe: Recipe, method: MergeMethod, models: Pla
 			if (src.layerEnd - src.layerStart !== len) {
 				throw new PlanError(
 					"LayerRange",
-					`${s.path}: all sources must span the same number of layers, but ${models[sources[0]!.model]!.ref} has ${len} and ${models[src.model]!.ref} has ${src.layerEnd - src.layerStart}`,
+					`${s.path}: all sources must span the same number of layers, ` +
+						`but ${models[sources[0]!.model]!.ref} has ${len} and ${models[src.model]!.ref} has ${src.layerEnd - src.layerStart}`,
 				);
 			}
 		}

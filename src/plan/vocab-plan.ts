@@ -121,7 +121,8 @@ export async function planVocabulary(inputs: VocabInputs): Promise<VocabPlan> {
 		changed = stripped.removed.length > 0;
 		if (changed)
 			warnings.push(
-				`${donor.ref}: ${stripped.removed.length} token(s) at or above its vocab_size ${limits.get(inputs.donor)} are left out of the tokenizer`,
+				`${donor.ref}: ${stripped.removed.length} token(s) at or above its vocab_size ${limits.get(inputs.donor)} ` +
+					`are left out of the tokenizer`,
 			);
 		if (inputs.mode === "union") {
 			const others = inputs.models.flatMap((m, i) =>
@@ -162,7 +163,8 @@ export async function planVocabulary(inputs: VocabInputs): Promise<VocabPlan> {
 		).flat();
 		if (stale.length > 0)
 			warnings.push(
-				`${stale.join(", ")} from ${location} ${stale.length === 1 ? "is" : "are"} not copied: ${stale.length === 1 ? "it describes" : "they describe"} the old vocabulary (tokenizer.json holds the merged one)`,
+				`${stale.join(", ")} from ${location} ${stale.length === 1 ? "is" : "are"} not copied: ` +
+					`${stale.length === 1 ? "it describes" : "they describe"} the old vocabulary (tokenizer.json holds the merged one)`,
 			);
 	}
 	const rowModels: RowModel[] = inputs.models.map((m, i) => ({
@@ -176,7 +178,8 @@ export async function planVocabulary(inputs: VocabInputs): Promise<VocabPlan> {
 	const donorRows = inputs.embedRows.get(inputs.donor);
 	if (donorRows !== undefined && rowPlan.rows < donorRows) {
 		warnings.push(
-			`the output has ${rowPlan.rows} embedding rows where ${donor.ref} has ${donorRows} (its tokenizer covers fewer ids than its embeddings have rows); set tokenizer.pad_to_multiple_of to pad them`,
+			`the output has ${rowPlan.rows} embedding rows where ${donor.ref} has ${donorRows} ` +
+				`(its tokenizer covers fewer ids than its embeddings have rows); set tokenizer.pad_to_multiple_of to pad them`,
 		);
 	}
 	if (vocab.size === 0) throw new PlanError("VocabMismatch", `${location}: the output tokenizer has no tokens`);

@@ -24,7 +24,8 @@ export async function vocabularyFor(
 	const dir = mode === "model" ? tokenizerDir : models[donor]!.source.dir;
 	if (mode !== "union" && (dir === undefined || !(await hasTokenizerJson(dir)))) {
 		warnings.push(
-			`tokenizer_source ${src}: ${dir ?? "the model"} has no tokenizer.json, so its vocabulary cannot be checked; its tokenizer files are copied and embeddings merged row by row`,
+			`tokenizer_source ${src}: ${dir ?? "the model"} has no tokenizer.json, so its vocabulary cannot be checked; ` +
+				`its tokenizer files are copied and embeddings merged row by row`,
 		);
 		return undefined;
 	}

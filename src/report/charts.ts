@@ -15,7 +15,10 @@ export interface ChartSpec {
 	spec: Record<string, unknown>;
 }
 
-/** Reliability diagrams are drawn for at most this many rows (the best by objective first): a 100-trial sweep needs its best few, not 100 plots. */
+/**
+ * Reliability diagrams are drawn for at most this many rows (the best by objective first): a 100-trial sweep needs its best few, not 100
+ * plots.
+ */
 const MAX_RELIABILITY_CHARTS = 12;
 
 const WIDTH = 360;

@@ -165,7 +165,8 @@ export async function renderReportHtml(data: ReportData, opts: { generatedAt?: D
 		),
 		...data.quantized.map(quantizedTable),
 		failed.length > 0
-			? `<h2>Failed trials</h2>\n<ul class="failed">${failed.map((r) => `<li>${esc(r.label)}: ${esc(r.error ?? "failed")}</li>`).join("")}</ul>`
+			? `<h2>Failed trials</h2>\n` +
+				`<ul class="failed">${failed.map((r) => `<li>${esc(r.label)}: ${esc(r.error ?? "failed")}</li>`).join("")}</ul>`
 			: "",
 		"</body>",
 		"</html>",

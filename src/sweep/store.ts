@@ -197,7 +197,8 @@ export class ResultsStore {
 	markRunning(key: string, worker: string | null, startedAt: string = now()): void {
 		this.db
 			.prepare(
-				"UPDATE trials SET status = 'running', worker = COALESCE(?, worker), started_at = ?, attempts = attempts + 1 WHERE key = ? AND status <> 'done'",
+				"UPDATE trials SET status = 'running', worker = COALESCE(?, worker), started_at = ?, " +
+					"attempts = attempts + 1 WHERE key = ? AND status <> 'done'",
 			)
 			.run(worker, startedAt, key);
 	}
@@ -242,7 +243,8 @@ export class ResultsStore {
 	recordFailed(key: string, error: string, worker?: string, attempts?: number): boolean {
 		const info = this.db
 			.prepare(
-				"UPDATE trials SET status = 'failed', error = ?, finished_at = ?, worker = COALESCE(?, worker), attempts = MAX(attempts, ?) WHERE key = ? AND status <> 'done'",
+				"UPDATE trials SET status = 'failed', error = ?, finished_at = ?, " +
+					"worker = COALESCE(?, worker), attempts = MAX(attempts, ?) WHERE key = ? AND status <> 'done'",
 			)
 			.run(error, now(), worker ?? null, attempts ?? 0, key);
 		return info.changes === 1;

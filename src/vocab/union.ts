@@ -83,7 +83,8 @@ export function unionTokenizer(
 		}
 		if (fallback > 0)
 			warnings.push(
-				`${o.name}: its tokenizer is not of the base's kind (${o.json.model.type} vs ${out.model.type}); its ${fallback} new token(s) become added tokens`,
+				`${o.name}: its tokenizer is not of the base's kind (${o.json.model.type} vs ${out.model.type}); ` +
+					`its ${fallback} new token(s) become added tokens`,
 			);
 	});
 	const unigramTail = Array.isArray(out.model.vocab) ? out.model.vocab.length : next;
@@ -100,7 +101,8 @@ export function unionTokenizer(
 	}
 	if (newModel.length > placed.size)
 		warnings.push(
-			`${newModel.length - placed.size} Unigram piece(s) could not follow the base's pieces (its added tokens hold those ids); they become added tokens`,
+			`${newModel.length - placed.size} Unigram piece(s) could not follow the base's pieces (its added tokens hold those ids); ` +
+				`they become added tokens`,
 		);
 	addBpeMerges(out, others, placed);
 	for (const t of newAdded) {

@@ -67,7 +67,8 @@ export function demoCommand(io: Io): CommandModule<object, { dir: string; quiet?
 	return {
 		command: "demo",
 		describe:
-			"Generate tiny stand-ins for BioMistral-7B and Mistral-7B-Instruct in a local HF cache, merge them, and score a merge on tfjs and (as GGUF) on llama.cpp",
+			"Generate tiny stand-ins for BioMistral-7B and Mistral-7B-Instruct in a local HF cache, merge them, " +
+			"and score a merge on tfjs and (as GGUF) on llama.cpp",
 		builder: (y) =>
 			y
 				.option("dir", { type: "string", default: ".demo", description: "Working folder (cache and outputs)" })
@@ -106,7 +107,9 @@ export function demoCommand(io: Io): CommandModule<object, { dir: string; quiet?
 			// first with lm-merge's own tfjs forward pass, then exported to GGUF and scored by llama.cpp.
 			const data = path.join(packageDir(), "examples", "data");
 			const rel = (p: string) => path.relative(process.cwd(), p);
-			const evalArgs = `--data ${rel(path.join(data, "medqa-sample.jsonl"))} --shots-from ${rel(path.join(data, "medqa-sample-train.jsonl"))} --limit ${DEMO_EVAL_LIMIT} --seeds 1`;
+			const evalArgs =
+				`--data ${rel(path.join(data, "medqa-sample.jsonl"))} ` +
+				`--shots-from ${rel(path.join(data, "medqa-sample-train.jsonl"))} --limit ${DEMO_EVAL_LIMIT} --seeds 1`;
 			const evalOpts = {
 				data: path.join(data, "medqa-sample.jsonl"),
 				shotsFrom: path.join(data, "medqa-sample-train.jsonl"),
@@ -133,7 +136,8 @@ export function demoCommand(io: Io): CommandModule<object, { dir: string; quiet?
 			const dev = letterDeviation(llama, report);
 			io.out("");
 			io.out(
-				`llama.cpp (f32, exact mode) vs tfjs on the same ${dev.prompts} prompts: letter probabilities differ by at most ${dev.max_abs.toExponential(1)}`,
+				`llama.cpp (f32, exact mode) vs tfjs on the same ${dev.prompts} prompts: ` +
+					`letter probabilities differ by at most ${dev.max_abs.toExponential(1)}`,
 			);
 			io.out("");
 			// The stand-ins live in this cache, not in the user's: the README's examples need it exported.

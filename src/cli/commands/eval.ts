@@ -102,7 +102,9 @@ export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 					alias: "tasks",
 					type: "string",
 					array: true,
-					description: `Task names, space- or comma-separated: ${TASK_NAMES.join(", ")}; harness names ${Object.keys(TASK_ALIASES).join(", ")} (default: detected from the data)`,
+					description:
+						`Task names, space- or comma-separated: ${TASK_NAMES.join(", ")}; ` +
+						`harness names ${Object.keys(TASK_ALIASES).join(", ")} (default: detected from the data)`,
 				})
 				.option("mode", { type: "string", choices: ["biomistral", "harness"], default: "biomistral", description: "Scoring protocol" })
 				.option("shots", { alias: "num_fewshot", type: "number", description: "Few-shot examples per prompt (default 3; harness 0)" })
@@ -111,11 +113,15 @@ export function evalCommand(io: Io): CommandModule<object, EvalArgs> {
 				.option("batch", { type: "number", description: "Prompts per forward batch" })
 				.option("backend", {
 					type: "string",
-					description: `Implementation: ${EVAL_BACKENDS.join(", ")} (tfjs: the float64-checked reference, tfjs-node when installed, else wasm; llama: llama.cpp, the default with --quant)`,
+					description:
+						`Implementation: ${EVAL_BACKENDS.join(", ")} (tfjs: the float64-checked reference, ` +
+						`tfjs-node when installed, else wasm; llama: llama.cpp, the default with --quant)`,
 				})
 				.option("quant", {
 					type: "string",
-					description: `Weight format(s) for the llama backend, comma-separated: ${QUANT_TYPES.join(", ")} (f32 = exact; several = a side-by-side table)`,
+					description:
+						`Weight format(s) for the llama backend, comma-separated: ` +
+						`${QUANT_TYPES.join(", ")} (f32 = exact; several = a side-by-side table)`,
 				})
 				.option("device", { type: "string", description: "Hardware: auto, cpu, cuda (alias gpu) or vulkan [default: auto]" })
 				.option("cuda", { type: "boolean", description: "Same as --device cuda" })

@@ -99,7 +99,8 @@ export function extractLoraCommand(io: Io): CommandModule<object, ExtractArgs> {
 			}
 			const notCaptured = result.skipped.filter((s) => s.reason !== "unchanged").length;
 			io.err(
-				`extracted ${result.modules.length} module(s) at rank ${result.rank} in ${result.seconds.toFixed(1)} s: relative error mean ${pct(result.meanError)}, max ${pct(result.maxError)} (${result.worst})` +
+				`extracted ${result.modules.length} module(s) at rank ${result.rank} in ${result.seconds.toFixed(1)} s: ` +
+					`relative error mean ${pct(result.meanError)}, max ${pct(result.maxError)} (${result.worst})` +
 					(notCaptured > 0 ? `; ${notCaptured} changed tensor(s) not captured (see warnings)` : ""),
 			);
 			io.out(result.out);

@@ -51,7 +51,8 @@ export function inspectCommand(io: Io): CommandModule<object, InspectArgs> {
 				});
 				io.out("");
 				io.out(
-					`${tensors.length} tensors in ${files.length} file(s), ${parameters.toLocaleString("en-US")} parameters, ${formatBytes(bytes)}, ${layers} layers`,
+					`${tensors.length} tensors in ${files.length} file(s), ${parameters.toLocaleString("en-US")} parameters, ` +
+						`${formatBytes(bytes)}, ${layers} layers`,
 				);
 				const meta = Object.entries(model.metadata());
 				if (meta.length > 0) io.out(`metadata: ${meta.map(([k, v]) => `${printable(k)}=${printable(v)}`).join(", ")}`);

@@ -37,7 +37,8 @@ export function methodsCommand(io: Io): CommandModule<object, { json?: boolean }
 			for (const m of BUILTIN_METHODS) {
 				io.out(`${m.name} — ${m.prettyName}${m.referenceUrl !== undefined ? ` <${m.referenceUrl}>` : ""}`);
 				io.out(
-					`  base model: ${m.base}; models: ${m.minModels}${m.maxModels === m.minModels ? "" : `..${Number.isFinite(m.maxModels) ? m.maxModels : "n"}`}`,
+					`  base model: ${m.base}; ` +
+						`models: ${m.minModels}${m.maxModels === m.minModels ? "" : `..${Number.isFinite(m.maxModels) ? m.maxModels : "n"}`}`,
 				);
 				const g = Object.entries(m.params).map(([k, d]) => describeParam(k, d));
 				const p = Object.entries(m.modelParams).map(([k, d]) => describeParam(k, d));

@@ -21,7 +21,9 @@ function takesAB(m: MergeMethod): boolean {
 }
 
 function addParamOption<T>(y: Argv<T>, name: string, def: ParamDef, perModel: boolean): Argv<T> {
-	const describe = `${def.description}${perModel ? " (one value for all models, or one per model)" : ""}${def.default !== undefined ? ` [default: ${JSON.stringify(def.default)}]` : ""}`;
+	const describe =
+		`${def.description}${perModel ? " (one value for all models, or one per model)" : ""}` +
+		`${def.default !== undefined ? ` [default: ${JSON.stringify(def.default)}]` : ""}`;
 	if (def.type === "boolean" && !perModel) return y.option(kebab(name), { type: "boolean", description: describe });
 	if (def.type === "number") return y.option(kebab(name), { type: "number", array: perModel, description: describe });
 	return y.option(kebab(name), { type: "string", array: perModel, description: describe });

@@ -20,7 +20,8 @@ function render(io: Io, quiet: boolean): (e: WorkerEvent) => void {
 		switch (e.event) {
 			case "ready":
 				io.err(
-					`worker ${e.worker} on ${e.queue}, ${e.concurrency} trial(s) at a time${e.removed.length > 0 ? `; removed ${e.removed.length} stale trial folder(s)` : ""}`,
+					`worker ${e.worker} on ${e.queue}, ${e.concurrency} trial(s) at a time` +
+						`${e.removed.length > 0 ? `; removed ${e.removed.length} stale trial folder(s)` : ""}`,
 				);
 				break;
 			case "active":

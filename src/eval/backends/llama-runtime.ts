@@ -72,7 +72,8 @@ export async function llamaFor(device: HardwareDevice): Promise<Llama> {
 				const packages = device === "cuda" ? `${pkg("cuda")} ${pkg("cuda-ext")}` : pkg("vulkan");
 				const hint =
 					device === "cuda" || device === "vulkan"
-						? `; install the prebuilt binaries with npm install --no-save ${packages} (docs/gguf.md) and check the ${device === "cuda" ? "NVIDIA" : "Vulkan"} driver`
+						? `; install the prebuilt binaries with npm install --no-save ${packages} (docs/gguf.md) ` +
+							`and check the ${device === "cuda" ? "NVIDIA" : "Vulkan"} driver`
 						: "";
 				throw new EvaluationError(
 					"Backend",

@@ -181,7 +181,12 @@ export async function loadLlamaBackend(model: string, opts: BackendLoadOptions):
 	// the OS has parked: a 2.4 MB test model scored 398 tokens in 40 s on 2 threads, 0.6 s on 1.
 	const threads = opts.threads ?? (weightBytes < SINGLE_THREAD_BELOW_BYTES ? 1 : undefined);
 	const ran = deviceOf(llama, m.gpuLayers);
-	const detail = `llama.cpp (node-llama-cpp ${NODE_LLAMA_CPP_VERSION}) on ${ran}${ran !== "cpu" ? `, ${m.gpuLayers} layers offloaded` : `, ${threads ?? llama.cpuMathCores} thread${(threads ?? llama.cpuMathCores) === 1 ? "" : "s"}`}, ${exact ? "exact mode: F32 KV cache, no flash attention" : "F16 KV cache, flash attention"}`;
+	const where =
+		ran !== "cpu"
+			? `, ${m.gpuLayers} layers offloaded`
+			: `, ${threads ?? llama.cpuMathCores} thread${(threads ?? llama.cpuMathCores) === 1 ? "" : "s"}`;
+	const cache = exact ? "exact mode: F32 KV cache, no flash attention" : "F16 KV cache, flash attention";
+	const detail = `llama.cpp (node-llama-cpp ${NODE_LLAMA_CPP_VERSION}) on ${ran}${where}, ${cache}`;
 	return new LlamaBackend(
 		{ backend: "llama", device: ran, detail, quant: meta.quant, weights: path, weightBytes },
 		meta.vocab,

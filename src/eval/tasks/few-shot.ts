@@ -47,7 +47,8 @@ export function paperShots(item: McqaItem, seed: number): McqaItem[] {
 	if (shots === undefined) {
 		throw new EvaluationError(
 			"Config",
-			`${item.source.file}:${item.source.line}: item ${item.id} has paper shots for seeds 0..${(item.fewShot?.length ?? 0) - 1} only, seed ${seed} asked`,
+			`${item.source.file}:${item.source.line}: item ${item.id} ` +
+				`has paper shots for seeds 0..${(item.fewShot?.length ?? 0) - 1} only, seed ${seed} asked`,
 		);
 	}
 	return shots;

@@ -130,7 +130,8 @@ function locate(file: string, state: StateDict, records: Map<string, ZipRecord>)
 			throw new TorchBinError(
 				"InvalidTensor",
 				file,
-				`shape [${layout.shape.join(", ")}], strides [${layout.stride.join(", ")}] at offset ${layout.offset} reach element ${layout.extent} of a storage holding ${declared / el}`,
+				`shape [${layout.shape.join(", ")}], strides [${layout.stride.join(", ")}] at offset ${layout.offset} ` +
+					`reach element ${layout.extent} of a storage holding ${declared / el}`,
 				layout.name,
 			);
 		}

@@ -103,7 +103,9 @@ function checkHooks(hooks: unknown, fn: string): void {
 	if (!(hooks instanceof PyDict) || hooks.map.size > 0) throw new RebuildError(`${fn}: backward hooks are not an empty dict`);
 }
 
-/** `_rebuild_tensor_v3(storage, offset, size, stride, requires_grad, backward_hooks, dtype[, metadata])` (torch ≥ 2.3 for some dtypes). */
+/**
+ * `_rebuild_tensor_v3(storage, offset, size, stride, requires_grad, backward_hooks, dtype[, metadata])` (torch ≥ 2.3 for some dtypes).
+ */
 function rebuildTensorV3(args: readonly unknown[]): TensorRef {
 	const fn = "_rebuild_tensor_v3";
 	if (args.length < 7 || args.length > 8) throw new RebuildError(`${fn} with ${args.length} arguments`);

@@ -125,7 +125,8 @@ async function recordOf(zip: ZipFile, entry: Entry, fileSize: number, file: stri
 		throw new TorchBinError(
 			"UnsafeZipEntry",
 			file,
-			`entry "${entry.fileName}" is ${entry.isEncrypted() ? "encrypted" : "compressed"}; torch.save stores every entry uncompressed, and nothing is inflated here`,
+			`entry "${entry.fileName}" is ${entry.isEncrypted() ? "encrypted" : "compressed"}; ` +
+				`torch.save stores every entry uncompressed, and nothing is inflated here`,
 		);
 	}
 	if (entry.compressedSize !== entry.uncompressedSize) {
