@@ -225,10 +225,12 @@ export async function runEvalBench(opts: EvalBenchOptions = {}): Promise<EvalBen
 			ratio: median(prefillTimes.map((p, i) => flops / p / (mmFlops / matmulTimes[i]!))),
 		};
 		log(
-			`backend ${result.backend}: prefill ${T} tokens in ${prefillSeconds.toFixed(3)} s = ${result.tokensPerSecond.toFixed(0)} tokens/s (best of ${REPEATS})`,
+			`backend ${result.backend}: prefill ${T} tokens in ${prefillSeconds.toFixed(3)} s = ` +
+				`${result.tokensPerSecond.toFixed(0)} tokens/s (best of ${REPEATS})`,
 		);
 		log(
-			`forward ${result.forwardGflops.toFixed(2)} GFLOP/s, matmul [${T},${s.hidden}]×[${s.hidden},${s.intermediate}] ${result.matmulGflops.toFixed(2)} GFLOP/s`,
+			`forward ${result.forwardGflops.toFixed(2)} GFLOP/s, ` +
+				`matmul [${T},${s.hidden}]×[${s.hidden},${s.intermediate}] ${result.matmulGflops.toFixed(2)} GFLOP/s`,
 		);
 		log(`forward / matmul rate: ${(100 * result.ratio).toFixed(0)}% (median of ${REPEATS} interleaved pairs; target ≥ 60%)`);
 		if (opts.streaming7b) result.streaming7b = await streaming7b(root, device, log);
@@ -267,7 +269,8 @@ async function streaming7b(
 	});
 	const r = JSON.parse(out.trim().split("\n").pop()!) as { peakRssBytes: number; seconds: number; backend: string };
 	log(
-		`7B layer streaming on ${r.backend}: scored ${STREAMING_PROMPT_TOKENS} tokens in ${r.seconds.toFixed(0)} s, peak RSS ${(r.peakRssBytes / 2 ** 30).toFixed(2)} GiB (target ≤ 8 GB)`,
+		`7B layer streaming on ${r.backend}: scored ${STREAMING_PROMPT_TOKENS} tokens in ${r.seconds.toFixed(0)} s, ` +
+			`peak RSS ${(r.peakRssBytes / 2 ** 30).toFixed(2)} GiB (target ≤ 8 GB)`,
 	);
 	return r;
 }

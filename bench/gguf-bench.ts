@@ -84,7 +84,8 @@ const fmt = (xs: readonly number[], digits: number) => {
 export function formatGgufTable(rows: readonly GgufBenchRow[], readBytes: number): string[] {
 	const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 	const lines = [
-		`type     export s      floor s       ratio (≤ ${GGUF_RATIO_TARGET})        direct floor s  direct ratio      file       peak RSS (≤ 1.5 GB)  CPU s        load`,
+		`type     export s      floor s       ratio (≤ ${GGUF_RATIO_TARGET})        direct floor s  direct ratio      ` +
+			`file       peak RSS (≤ 1.5 GB)  CPU s        load`,
 	];
 	for (const r of rows) {
 		if (r.error !== undefined) {
@@ -112,7 +113,8 @@ export function formatGgufTable(rows: readonly GgufBenchRow[], readBytes: number
 		);
 	}
 	lines.push(
-		`(floors: read ${(readBytes / 1e9).toFixed(2)} GB + write and fsync the file's bytes, measured right after each export; median ratio, range in parentheses)`,
+		`(floors: read ${(readBytes / 1e9).toFixed(2)} GB + write and fsync the file's bytes, ` +
+			`measured right after each export; median ratio, range in parentheses)`,
 	);
 	return lines;
 }
@@ -150,16 +152,18 @@ export async function runGgufBench(opts: GgufBenchOptions = {}): Promise<GgufBen
 			for (const [name, value] of Object.entries(tinyTokenizerFiles(shape.vocab)))
 				await writeFile(join(model, name), JSON.stringify(value));
 			log(
-				`generated ${(pair.bytesPerModel / 1e9).toFixed(2)} GB bf16 (${layers} layers, ${pair.tensors} tensors) in ${((performance.now() - t) / 1000).toFixed(1)} s: ${model}`,
+				`generated ${(pair.bytesPerModel / 1e9).toFixed(2)} GB bf16 (${layers} layers, ${pair.tensors} tensors) ` +
+					`in ${((performance.now() - t) / 1000).toFixed(1)} s: ${model}`,
 			);
 		}
 		const files = await modelFiles(model);
 		const inputs = files.map((f) => f.path);
 		const readBytes = files.reduce((a, f) => a + f.bytes, 0);
 		log(
-			`${model}: ${(readBytes / 1e9).toFixed(2)} GB in ${files.length} file(s); ${threads} threads; ${availableParallelism()} cores; load average ${loadavg()
-				.map((x) => x.toFixed(1))
-				.join(", ")}`,
+			`${model}: ${(readBytes / 1e9).toFixed(2)} GB in ${files.length} file(s); ${threads} threads; ${availableParallelism()} cores; ` +
+				`load average ${loadavg()
+					.map((x) => x.toFixed(1))
+					.join(", ")}`,
 		);
 		const cold = await dropCaches();
 		log(
@@ -219,10 +223,11 @@ export async function runGgufBench(opts: GgufBenchOptions = {}): Promise<GgufBen
 				const directNote =
 					directFloor !== undefined ? `, direct floor ${directFloor.toFixed(1)} s (ratio ${(seconds / directFloor).toFixed(2)})` : "";
 				log(
-					`  ${type}: ${seconds.toFixed(1)} s${cpu}, floor ${floor.toFixed(1)} s (ratio ${(seconds / floor).toFixed(2)})${directNote}, peak RSS ${((run.peakRssBytes ?? 0) / 1e9).toFixed(2)} GB, load ${row.load
-						.slice(-2)
-						.map((x) => x.toFixed(1))
-						.join("→")}`,
+					`  ${type}: ${seconds.toFixed(1)} s${cpu}, floor ${floor.toFixed(1)} s (ratio ${(seconds / floor).toFixed(2)})${directNote}, ` +
+						`peak RSS ${((run.peakRssBytes ?? 0) / 1e9).toFixed(2)} GB, load ${row.load
+							.slice(-2)
+							.map((x) => x.toFixed(1))
+							.join("→")}`,
 				);
 			}
 			rows.push(row);

@@ -88,8 +88,10 @@ export async function runHeaderBench(opts: HeaderBenchOptions = {}): Promise<Hea
 			results.push({ shape, headerBytes, tensors, timeRatios, parseMs, jsonParseMs, memoryRatio, jsonMemoryRatio });
 			const mem = (x: number | undefined) => (x === undefined ? "?" : `${x.toFixed(2)}×`);
 			log(
-				`${shape.padEnd(8)} ${(headerBytes / 1e6).toFixed(1)} MB, ${tensors} tensors: parseHeader ${range(parseMs, 0)} ms, JSON.parse ${range(jsonParseMs, 0)} ms, ` +
-					`time ratio ${range(timeRatios, 2)} (target ≤ ${HEADER_TIME_TARGET}); extra memory ${mem(memoryRatio)} the header (target ≤ ${HEADER_MEMORY_TARGET}; decode + JSON.parse ${mem(jsonMemoryRatio)})`,
+				`${shape.padEnd(8)} ${(headerBytes / 1e6).toFixed(1)} MB, ${tensors} tensors: ` +
+					`parseHeader ${range(parseMs, 0)} ms, JSON.parse ${range(jsonParseMs, 0)} ms, ` +
+					`time ratio ${range(timeRatios, 2)} (target ≤ ${HEADER_TIME_TARGET}); ` +
+					`extra memory ${mem(memoryRatio)} the header (target ≤ ${HEADER_MEMORY_TARGET}; decode + JSON.parse ${mem(jsonMemoryRatio)})`,
 			);
 		}
 	} finally {

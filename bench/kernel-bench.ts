@@ -96,7 +96,10 @@ const RATE_WIDTH = 11;
 /** The table's header line. */
 export function kernelHeader(threads: number): string {
 	const cols = ["1 thr cpu", "1 thr wall", `${threads} thr wall`].map((c) => c.padStart(RATE_WIDTH)).join(" ");
-	return `${"case".padEnd(CASE_WIDTH)} ${"models".padStart(6)} ${"mode".padEnd(8)} ${cols}  vs mergekit (${threads > 1 ? `${threads} threads` : "1 thread cpu"})`;
+	return (
+		`${"case".padEnd(CASE_WIDTH)} ${"models".padStart(6)} ${"mode".padEnd(8)} ${cols}` +
+		`  vs mergekit (${threads > 1 ? `${threads} threads` : "1 thread cpu"})`
+	);
 }
 
 /** One row of the table. */
@@ -104,7 +107,8 @@ export function formatKernelRow(r: KernelResult): string {
 	const rates = [r.elementsPerSecond, r.elementsPerSecondWall, r.elementsPerSecondN]
 		.map((v) => formatRate(v).padStart(RATE_WIDTH))
 		.join(" ");
-	return `${r.method.padEnd(CASE_WIDTH)} ${String(r.models).padStart(6)} ${r.mode.padEnd(8)} ${rates}  ${formatVersus(r.vsMergekit)}`.trimEnd();
+	const head = `${r.method.padEnd(CASE_WIDTH)} ${String(r.models).padStart(6)} ${r.mode.padEnd(8)}`;
+	return `${head} ${rates}  ${formatVersus(r.vsMergekit)}`.trimEnd();
 }
 
 /** Wall and CPU seconds of one timed run. */
@@ -147,7 +151,8 @@ export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<Ker
 	const results: KernelResult[] = [];
 	try {
 		log(
-			`kernels on ${n} float32 elements per input, best of ${repeats}; ${threads} thr: ${threads} worker threads at once, N × elements / slowest; mergekit: 2 threads; load average ${loadavg()[0]!.toFixed(1)}`,
+			`kernels on ${n} float32 elements per input, best of ${repeats}; ${threads} thr: ${threads} worker threads at once, ` +
+				`N × elements / slowest; mergekit: 2 threads; load average ${loadavg()[0]!.toFixed(1)}`,
 		);
 		log(kernelHeader(threads));
 		for (const { c, index } of cases) {

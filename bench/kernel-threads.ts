@@ -36,7 +36,8 @@ function spawn(elements: number): Worker {
 			.resolve("tsx/esm/api")
 			.replace(/\.cjs$/, ".mjs");
 		const file = new URL("./kernel-worker.ts", import.meta.url).href;
-		const code = `import(${JSON.stringify(new URL(`file://${tsx}`).href)}).then((m) => { m.register(); return import(${JSON.stringify(file)}); })`;
+		const tsxUrl = JSON.stringify(new URL(`file://${tsx}`).href);
+		const code = `import(${tsxUrl}).then((m) => { m.register(); return import(${JSON.stringify(file)}); })`;
 		return new Worker(code, { eval: true, workerData: { elements } });
 	}
 	return new Worker(new URL("./kernel-worker.js", import.meta.url), { workerData: { elements } });

@@ -52,7 +52,9 @@ export async function run7b(root: string, threads: number, log: (line: string) =
 			: "not measured";
 	log(`7B q8_0: export ${r.exportSeconds.toFixed(0)} s, file ${(r.bytes / 1e9).toFixed(2)} GB; load ${r.loadSeconds.toFixed(1)} s`);
 	log(
-		`7B q8_0: one 3-shot prompt of ${r.tokens} tokens in ${r.scoreSeconds.toFixed(1)} s = ${(r.tokens / r.scoreSeconds).toFixed(1)} tokens/s (${threads} threads); peak RSS ${rss}`,
+		`7B q8_0: one 3-shot prompt of ${r.tokens} tokens in ${r.scoreSeconds.toFixed(1)} s = ` +
+			`${(r.tokens / r.scoreSeconds).toFixed(1)} tokens/s ` +
+			`(${threads} threads); peak RSS ${rss}`,
 	);
 }
 
@@ -73,9 +75,14 @@ async function child(dir: string, out: string, threads: number): Promise<void> {
 		limit: 1,
 	});
 	const run = report.runs[0]!;
-	process.stdout.write(
-		`${JSON.stringify({ exportSeconds: exported.seconds, bytes: exported.bytes, tokens: run.timings.tokens, scoreSeconds: run.timings.score_seconds, loadSeconds: run.timings.load_seconds })}\n`,
-	);
+	const summary = {
+		exportSeconds: exported.seconds,
+		bytes: exported.bytes,
+		tokens: run.timings.tokens,
+		scoreSeconds: run.timings.score_seconds,
+		loadSeconds: run.timings.load_seconds,
+	};
+	process.stdout.write(`${JSON.stringify(summary)}\n`);
 	reportSelfRss();
 }
 

@@ -161,7 +161,8 @@ export async function runLlamaBench(opts: LlamaBenchOptions = {}): Promise<void>
 				sameTop &&= topW === topG;
 			}
 			log(
-				`exact mode vs tfjs-wasm, 3 prompts × ${s.vocab} tokens: max |Δ log p| ${worst.toExponential(2)} (target ≤ 1e-4), same arg-max: ${sameTop}`,
+				`exact mode vs tfjs-wasm, 3 prompts × ${s.vocab} tokens: max |Δ log p| ${worst.toExponential(2)} (target ≤ 1e-4), ` +
+					`same arg-max: ${sameTop}`,
 			);
 		} finally {
 			torch?.stop();
@@ -174,7 +175,10 @@ export async function runLlamaBench(opts: LlamaBenchOptions = {}): Promise<void>
 		const a = await evaluate({ ...base, tfjsDevice: "wasm" });
 		const b = await evaluate({ ...base, models: [ggufs.f32!], tokenizer: dir, backend: "llama", device: "cpu", threads });
 		const dev = letterDeviation(b, a);
-		log(`report letter probabilities, llama f32 vs tfjs, ${dev.prompts} prompts: max |Δp| ${dev.max_abs.toExponential(2)} (target ≤ 1e-4)`);
+		log(
+			`report letter probabilities, llama f32 vs tfjs, ${dev.prompts} prompts: ` +
+				`max |Δp| ${dev.max_abs.toExponential(2)} (target ≤ 1e-4)`,
+		);
 		if (opts.llama7b === true) await run7b(root, threads, log);
 		for (const f of Object.values(ggufs)) log(`(${f}: ${((await stat(f)).size / 1e6).toFixed(0)} MB)`);
 	} finally {

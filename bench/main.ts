@@ -111,7 +111,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
 /** One line describing the machine, printed first so pasted results carry it. */
 export function machineLine(): string {
 	const cpu = cpus();
-	return `machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} free), node ${process.version}, ${process.platform}-${process.arch}`;
+	return (
+		`machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "?"}, ` +
+		`${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} free), ` +
+		`node ${process.version}, ${process.platform}-${process.arch}`
+	);
 }
 
 /** Runs the selected sections one after the other. */

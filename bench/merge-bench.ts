@@ -128,7 +128,8 @@ export async function runMergeBench(opts: MergeBenchOptions = {}): Promise<Merge
 		const t = performance.now();
 		const pair = await writeBenchPair(dir, { shape });
 		log(
-			`generated 2 × ${(pair.bytesPerModel / 1e9).toFixed(2)} GB bf16 (${layers} layers, ${pair.tensors} tensors) in ${((performance.now() - t) / 1000).toFixed(1)} s: ${dir}`,
+			`generated 2 × ${(pair.bytesPerModel / 1e9).toFixed(2)} GB bf16 (${layers} layers, ${pair.tensors} tensors) ` +
+				`in ${((performance.now() - t) / 1000).toFixed(1)} s: ${dir}`,
 		);
 		const inputs = [...(await modelFiles(pair.base)), ...(await modelFiles(pair.tuned))];
 		const outBytes = (await modelFiles(pair.base)).reduce((a, f) => a + f.bytes, 0);

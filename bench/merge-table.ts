@@ -86,10 +86,12 @@ export function formatMergeTable(rows: readonly MergeBenchRow[], info: { floorNo
 	const line = (row: string[]) => row.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join("  ");
 	const out = [line(head), ...cells.map(line)];
 	out.push(
-		`ratio = merge s / floor s, median of the pairs (each floor measured just before its merge); floor = read both inputs, then write + fsync the output size through the page cache (${info.floorNote} cache)`,
+		`ratio = merge s / floor s, median of the pairs (each floor measured just before its merge); ` +
+			`floor = read both inputs, then write + fsync the output size through the page cache (${info.floorNote} cache)`,
 	);
 	out.push(
-		"direct floor = the same bytes with O_DIRECT reads and writes, as the merge's streamed jobs do them; direct ratio = merge s / direct floor s (median), held to the same target",
+		"direct floor = the same bytes with O_DIRECT reads and writes, as the merge's streamed jobs do them; " +
+			"direct ratio = merge s / direct floor s (median), held to the same target",
 	);
 	out.push("cpu s = user + system seconds of the merge child, all threads");
 	out.push(`peak RSS from ${rows[0]?.rssSource ?? "n/a"}; wall s includes node + tsx start-up; timed runs use --threads ${info.threads}`);

@@ -8,8 +8,8 @@
  * events) is timed as a whole, and its wall time compared with the merge + eval seconds its trials
  * recorded: the difference is what the sweep adds per trial, measured within one run, so the load of
  * the shared machine scales both sides alike. As a cross-check the same trials are also run as plain
- * mergeModels() + evaluate() calls, alternating with the sweep (noisier: two separate runs). Throughput: one, then two worker processes (the built
- * CLI, `npm run build` first) take the same kind of grid from a redis-server started on a free loopback
+ * mergeModels() + evaluate() calls, alternating with the sweep (noisier: two separate runs). Throughput: one, then two worker processes
+ * (the built CLI, `npm run build` first) take the same kind of grid from a redis-server started on a free loopback
  * port; each worker is warmed up on a trial first so the timing excludes process start-up.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
@@ -40,7 +40,10 @@ export interface SweepBenchOptions {
 }
 
 function sweepYaml(ts: readonly number[]): string {
-	return `recipe: slerp.yml\ngrid:\n  parameters.t: [${ts.join(", ")}]\neval:\n  data: ${DATA}\n  shots-from: ${SHOTS}\n  shots: 1\n  seeds: 2\nmerge:\n  threads: 1\n`;
+	return (
+		`recipe: slerp.yml\ngrid:\n  parameters.t: [${ts.join(", ")}]\neval:\n` +
+		`  data: ${DATA}\n  shots-from: ${SHOTS}\n  shots: 1\n  seeds: 2\nmerge:\n  threads: 1\n`
+	);
 }
 
 async function writeModels(root: string): Promise<void> {
@@ -58,7 +61,8 @@ async function direct(root: string, ts: readonly number[]): Promise<number> {
 	for (const t of ts) {
 		const out = path.join(root, `direct-${t}`);
 		const recipe = parseRecipe(
-			`merge_method: slerp\nbase_model: ${root}/models/a\nmodels:\n  - model: ${root}/models/a\n  - model: ${root}/models/b\nparameters:\n  t: ${t}\n`,
+			`merge_method: slerp\nbase_model: ${root}/models/a\nmodels:\n` +
+				`  - model: ${root}/models/a\n  - model: ${root}/models/b\nparameters:\n  t: ${t}\n`,
 		);
 		await mergeModels(recipe, { out, threads: 1, force: true });
 		await evaluate({ models: [out], data: DATA, shotsFrom: SHOTS, shots: 1, seeds: 2 });
@@ -162,7 +166,8 @@ export async function runSweepBench(opts: SweepBenchOptions = {}): Promise<void>
 	try {
 		await writeModels(root);
 		log(
-			`per-trial overhead: ${OVERHEAD_TRIALS.length} SLERP trials of a ${SHAPE.layers}-layer, ${SHAPE.hidden}-wide model, 16 prompts each (merge threads 1)`,
+			`per-trial overhead: ${OVERHEAD_TRIALS.length} SLERP trials of a ${SHAPE.layers}-layer, ${SHAPE.hidden}-wide model, ` +
+				`16 prompts each (merge threads 1)`,
 		);
 		await direct(root, [0.5]); // warm-up: tfjs, wasm kernels, page cache
 		const overhead: number[] = [];
@@ -183,11 +188,13 @@ export async function runSweepBench(opts: SweepBenchOptions = {}): Promise<void>
 			versusDirect.push(100 * (s.seconds / d - 1));
 			log(
 				`  run ${r + 1}: sweep ${s.seconds.toFixed(1)} s for ${s.work.toFixed(1)} s of merge + eval → overhead ${overhead[r]!.toFixed(2)} %` +
-					` (${((s.seconds - s.work) / ts.length).toFixed(2)} s per trial); direct calls ${d.toFixed(1)} s (sweep ${versusDirect[r]! >= 0 ? "+" : ""}${versusDirect[r]!.toFixed(1)} %)`,
+					` (${((s.seconds - s.work) / ts.length).toFixed(2)} s per trial); ` +
+					`direct calls ${d.toFixed(1)} s (sweep ${versusDirect[r]! >= 0 ? "+" : ""}${versusDirect[r]!.toFixed(1)} %)`,
 			);
 		}
 		log(
-			`  per-trial overhead beyond merge + eval: ${range(overhead, 2)} % (goal ≤ 5 %); sweep vs direct calls, separate runs on a shared machine: ${range(versusDirect)} %`,
+			`  per-trial overhead beyond merge + eval: ${range(overhead, 2)} % (goal ≤ 5 %); ` +
+				`sweep vs direct calls, separate runs on a shared machine: ${range(versusDirect)} %`,
 		);
 
 		if (!existsSync(path.join(ROOT, "dist", "cli", "main.js"))) {
@@ -216,7 +223,8 @@ export async function runSweepBench(opts: SweepBenchOptions = {}): Promise<void>
 				one.push(await throughput(root, url, 1, r));
 				two.push(await throughput(root, url, 2, r));
 				log(
-					`  run ${r + 1}: 1 worker ${one[r]!.toFixed(1)} trials/min, 2 workers ${two[r]!.toFixed(1)} trials/min (×${(two[r]! / one[r]!).toFixed(2)})`,
+					`  run ${r + 1}: 1 worker ${one[r]!.toFixed(1)} trials/min, ` +
+						`2 workers ${two[r]!.toFixed(1)} trials/min (×${(two[r]! / one[r]!).toFixed(2)})`,
 				);
 			}
 			log(

@@ -9,8 +9,8 @@
  * end can be replayed alone. Prints accepted / rejected / crashed / slow (and mismatches with the reference header
  * reader, unmutated inputs refused, hangs); exits 1 when any case failed, 2 on a bad command line. A case over
  * --slow-ms, and again when rerun, is slow; one still running after --hang-ms is a hang (its worker is stopped and
- * the run goes on). On Linux both limits count the worker thread's CPU time, so a busy machine does not trip them. Run it niced on a shared machine: `nice -n 19 npm run fuzz`. LM_MERGE_FUZZ_INJECT=crash@N,hang@M
- * injects faults at those cases, to test this runner.
+ * the run goes on). On Linux both limits count the worker thread's CPU time, so a busy machine does not trip them. Run it niced on a shared
+ * machine: `nice -n 19 npm run fuzz`. LM_MERGE_FUZZ_INJECT=crash@N,hang@M injects faults at those cases, to test this runner.
  */
 
 import { createRequire } from "node:module";
@@ -80,7 +80,8 @@ function spawnWorker(init: WorkerInit): Worker {
 	const tsx = createRequire(import.meta.url)
 		.resolve("tsx/esm/api")
 		.replace(/\.cjs$/, ".mjs");
-	const code = `import(${JSON.stringify(new URL(`file://${tsx}`).href)}).then((m) => { m.register(); return import(${JSON.stringify(file)}); })`;
+	const tsxUrl = JSON.stringify(new URL(`file://${tsx}`).href);
+	const code = `import(${tsxUrl}).then((m) => { m.register(); return import(${JSON.stringify(file)}); })`;
 	return new Worker(code, { eval: true, workerData: init });
 }
 
@@ -98,7 +99,10 @@ function replay(o: Options, index: number): number {
 }
 
 function summary(t: FuzzTally): string {
-	return `accepted ${t.accepted}  rejected ${t.rejected}  crashed ${t.crashed}  slow ${t.slow}  (mismatch ${t.mismatch}, unmutated refused ${t.invalid}, hangs ${t.hangs})`;
+	return (
+		`accepted ${t.accepted}  rejected ${t.rejected}  crashed ${t.crashed}  slow ${t.slow}  ` +
+		`(mismatch ${t.mismatch}, unmutated refused ${t.invalid}, hangs ${t.hangs})`
+	);
 }
 
 async function run(o: Options): Promise<FuzzTally> {
@@ -198,7 +202,9 @@ async function main(): Promise<number> {
 	}
 	if (o.replay !== undefined) return replay(o, o.replay);
 	console.log(
-		`fuzz: seed ${o.seed}, cases ${o.start}–${o.start + o.cases - 1} over ${o.targets.join(" and ")}, ${o.workers} worker(s) of ${availableParallelism()} cores, slow > ${o.slowMs} ms, hang > ${o.hangMs} ms`,
+		`fuzz: seed ${o.seed}, cases ${o.start}–${o.start + o.cases - 1} over ${o.targets.join(" and ")}, ` +
+			`${o.workers} worker(s) of ${availableParallelism()} cores, ` +
+			`slow > ${o.slowMs} ms, hang > ${o.hangMs} ms`,
 	);
 	const started = performance.now();
 	const t = await run(o);
