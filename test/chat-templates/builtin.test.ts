@@ -26,7 +26,9 @@ const CONVERSATION = [
 /** What each family's documentation says this conversation looks like, with <s> / </s> as BOS / EOS. */
 const EXPECTED: Record<string, { full: string; single: string }> = {
 	chatml: {
-		full: "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello.<|im_end|>\n<|im_start|>user\nWhy?<|im_end|>\n<|im_start|>assistant\n",
+		full:
+			"<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello.<|im_end|>\n" +
+			"<|im_start|>user\nWhy?<|im_end|>\n<|im_start|>assistant\n",
 		single: "<|im_start|>user\nHi<|im_end|>\n",
 	},
 	llama3: {

@@ -63,43 +63,46 @@ describe("an interrupted merge leaves no output", () => {
 		expect(await readdir(parent)).toEqual([]);
 	});
 
-	test("SIGKILL: no output folder; the .partial-* sibling is refused by inspect; --resume takes over the stale lock and finishes", async () => {
-		const parent = path.join(root, "sigkill");
-		const r = await interruptedMerge(parent, "SIGKILL");
-		expect(r.signal).toBe("SIGKILL");
-		expect(existsSync(path.join(parent, "out"))).toBe(false);
-		const left = await readdir(parent);
-		for (const name of left) expect(name).toMatch(/^out\.(partial-[A-Za-z0-9]{6}|lm-merge\.lock)$/);
-		const partial = left.find((n) => n.startsWith("out.partial-"));
-		expect(partial).toBeDefined();
-		expect(await readdir(path.join(parent, partial!))).not.toContain("model.safetensors");
-		const inspect = await collect(spawnCli(["inspect", path.join(parent, partial!)], { cwd: parent }));
-		expect(inspect.exitCode).toBe(1);
-		expect(errorLines(inspect.stderr)).toEqual([expect.stringContaining("is an unfinished merge (resume with --resume or delete it)")]);
-		const [base, ...others] = models;
-		const resumed = await collect(
-			spawnCli(
-				[
-					"ties",
-					"--base",
-					base!,
-					"--models",
-					...others,
-					"--weight",
-					"0.3",
-					"--density",
-					"0.5",
-					"--out",
-					path.join(parent, "out"),
-					"--resume",
-				],
-				{ cwd: parent },
-			),
-		);
-		expect(errorLines(resumed.stderr), resumed.stderr).toEqual([]);
-		expect(resumed.exitCode).toBe(0);
-		expect(await readdir(parent)).toEqual(["out"]);
-		const out = await collect(spawnCli(["inspect", path.join(parent, "out")], { cwd: parent }));
-		expect(out.exitCode).toBe(0);
-	});
+	test(
+		"SIGKILL: no output folder; the .partial-* sibling is refused by inspect; " + "--resume takes over the stale lock and finishes",
+		async () => {
+			const parent = path.join(root, "sigkill");
+			const r = await interruptedMerge(parent, "SIGKILL");
+			expect(r.signal).toBe("SIGKILL");
+			expect(existsSync(path.join(parent, "out"))).toBe(false);
+			const left = await readdir(parent);
+			for (const name of left) expect(name).toMatch(/^out\.(partial-[A-Za-z0-9]{6}|lm-merge\.lock)$/);
+			const partial = left.find((n) => n.startsWith("out.partial-"));
+			expect(partial).toBeDefined();
+			expect(await readdir(path.join(parent, partial!))).not.toContain("model.safetensors");
+			const inspect = await collect(spawnCli(["inspect", path.join(parent, partial!)], { cwd: parent }));
+			expect(inspect.exitCode).toBe(1);
+			expect(errorLines(inspect.stderr)).toEqual([expect.stringContaining("is an unfinished merge (resume with --resume or delete it)")]);
+			const [base, ...others] = models;
+			const resumed = await collect(
+				spawnCli(
+					[
+						"ties",
+						"--base",
+						base!,
+						"--models",
+						...others,
+						"--weight",
+						"0.3",
+						"--density",
+						"0.5",
+						"--out",
+						path.join(parent, "out"),
+						"--resume",
+					],
+					{ cwd: parent },
+				),
+			);
+			expect(errorLines(resumed.stderr), resumed.stderr).toEqual([]);
+			expect(resumed.exitCode).toBe(0);
+			expect(await readdir(parent)).toEqual(["out"]);
+			const out = await collect(spawnCli(["inspect", path.join(parent, "out")], { cwd: parent }));
+			expect(out.exitCode).toBe(0);
+		},
+	);
 });

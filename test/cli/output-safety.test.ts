@@ -25,7 +25,9 @@ afterAll(async () => {
 	await rm(root, { recursive: true, force: true });
 });
 
-const RECIPE = `merge_method: linear\nmodels:\n  - model: ${CLI_MODELS.instruct}\n    parameters: {weight: 0.5}\n  - model: ${CLI_MODELS.bio}\n    parameters: {weight: 0.5}\n`;
+const RECIPE =
+	`merge_method: linear\nmodels:\n  - model: ${CLI_MODELS.instruct}\n    parameters: {weight: 0.5}\n` +
+	`  - model: ${CLI_MODELS.bio}\n    parameters: {weight: 0.5}\n`;
 
 let cases = 0;
 /** A fresh working folder `<root>/ws<i>/w` holding `precious` and the recipe `r.yml`. */
@@ -84,7 +86,8 @@ describe("--force never deletes the working folder, a folder above it, or ./merg
 		await symlink(path.join(w, "A"), path.join(w, "Alink"));
 		await writeFile(
 			path.join(w, "s.yml"),
-			`merge_method: linear\nmodels:\n  - model: Alink\n    parameters: {weight: 0.5}\n  - model: ${CLI_MODELS.instruct}\n    parameters: {weight: 0.5}\n`,
+			`merge_method: linear\nmodels:\n  - model: Alink\n    parameters: {weight: 0.5}\n` +
+				`  - model: ${CLI_MODELS.instruct}\n    parameters: {weight: 0.5}\n`,
 		);
 		const before = await sha(path.join(w, "A", "model.safetensors"));
 		const r = await runCli(["run", "s.yml", "--out", "A", "--force"], { cwd: w, env });
@@ -143,23 +146,27 @@ describe("unfinished merges and locks", () => {
 });
 
 describe("the saved recipe", () => {
-	test("merge run merges/biomistral-dare.yml --seed 7 --dtype float32: the overrides are saved, and running the saved recipe gives the same bytes", async () => {
-		const w = await workspace();
-		const r = await runCli(
-			["run", path.join(REPO_ROOT, "merges", "biomistral-dare.yml"), "--seed", "7", "--dtype", "float32", "--out", "d7"],
-			{ cwd: w, env },
-		);
-		expect(errorLines(r.stderr)).toEqual([]);
-		const saved = await readFile(path.join(w, "d7", "merge-recipe.yml"), "utf8");
-		expect(saved).toMatch(/^seed: 7$/m);
-		expect(saved).not.toMatch(/^seed: 0$/m);
-		expect(saved).toMatch(/^out_dtype: float32$/m);
-		expect(saved).toContain("# BioMistral-7B-DARE");
-		expect(await readFile(path.join(w, "d7", "mergekit_config.yml"), "utf8")).toBe(saved);
-		const again = await runCli(["run", "d7/mergekit_config.yml", "--out", "d7b"], { cwd: w, env });
-		expect(errorLines(again.stderr)).toEqual([]);
-		expect(await sha(path.join(w, "d7b", "model.safetensors"))).toBe(await sha(path.join(w, "d7", "model.safetensors")));
-	});
+	test(
+		"merge run merges/biomistral-dare.yml --seed 7 --dtype float32: the overrides are saved, " +
+			"and running the saved recipe gives the same bytes",
+		async () => {
+			const w = await workspace();
+			const r = await runCli(
+				["run", path.join(REPO_ROOT, "merges", "biomistral-dare.yml"), "--seed", "7", "--dtype", "float32", "--out", "d7"],
+				{ cwd: w, env },
+			);
+			expect(errorLines(r.stderr)).toEqual([]);
+			const saved = await readFile(path.join(w, "d7", "merge-recipe.yml"), "utf8");
+			expect(saved).toMatch(/^seed: 7$/m);
+			expect(saved).not.toMatch(/^seed: 0$/m);
+			expect(saved).toMatch(/^out_dtype: float32$/m);
+			expect(saved).toContain("# BioMistral-7B-DARE");
+			expect(await readFile(path.join(w, "d7", "mergekit_config.yml"), "utf8")).toBe(saved);
+			const again = await runCli(["run", "d7/mergekit_config.yml", "--out", "d7b"], { cwd: w, env });
+			expect(errorLines(again.stderr)).toEqual([]);
+			expect(await sha(path.join(w, "d7b", "model.safetensors"))).toBe(await sha(path.join(w, "d7", "model.safetensors")));
+		},
+	);
 
 	test("a quick command saves the Hugging Face repo ids its aliases stand for", async () => {
 		const w = await workspace();

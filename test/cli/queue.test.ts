@@ -118,7 +118,8 @@ describe("merge sweep --queue with two workers", () => {
 		expect(survivor.stderr()).toContain("worker stopped");
 	}, 300_000);
 
-	test("--detach returns at once; status --queue collects the results; a trial that cannot succeed fails once, not three times", async () => {
+	test("--detach returns at once; status --queue collects the results; " +
+		"a trial that cannot succeed fails once, not three times", async () => {
 		const root = path.join(dir(), "detached");
 		const { sweep } = await writeSweepFixture(root);
 		// A second sweep whose data no worker can read: an evaluation data error, which retrying cannot fix.

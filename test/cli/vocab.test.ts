@@ -40,7 +40,8 @@ test("a token whose source model lacks it: one error line, exit 1, before anythi
 	const recipe = path.join(root(), "bad.yml");
 	await writeFile(
 		recipe,
-		`merge_method: linear\nmodels:\n  - model: ${a}\n    parameters: {weight: 1}\n  - model: ${b}\n    parameters: {weight: 1}\ntokenizer:\n  tokens:\n    "<|im_end|>": {source: ${a}}\n`,
+		`merge_method: linear\nmodels:\n  - model: ${a}\n    parameters: {weight: 1}\n` +
+			`  - model: ${b}\n    parameters: {weight: 1}\ntokenizer:\n  tokens:\n    "<|im_end|>": {source: ${a}}\n`,
 	);
 	const r = await runCli(["run", recipe, "--out", path.join(root(), "never")], { cwd: root() });
 	expect(r.exitCode).toBe(1);
@@ -56,7 +57,8 @@ test("merge plan --json names the family and counts the frankenmerge's layers", 
 	const recipe = path.join(root(), "franken.yml");
 	await writeFile(
 		recipe,
-		`merge_method: passthrough\nslices:\n  - sources:\n      - model: ${g}\n        layer_range: [0, 2]\n  - sources:\n      - model: ${g}\n        layer_range: [1, 2]\n`,
+		`merge_method: passthrough\nslices:\n  - sources:\n      - model: ${g}\n        layer_range: [0, 2]\n` +
+			`  - sources:\n      - model: ${g}\n        layer_range: [1, 2]\n`,
 	);
 	const r = await runCli(["plan", recipe, "--json"], { cwd: root() });
 	expect(r.exitCode).toBe(0);

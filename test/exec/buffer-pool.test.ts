@@ -91,26 +91,29 @@ describe("BufferPool", () => {
 		second.dispose();
 	});
 
-	test("the hold allowance: grants at most the allowance, and a job that does not fit waits for releases, first come first served", async () => {
-		const pool = new BufferPool(0, 100);
-		expect(await pool.acquireHold(60)).toBe(60);
-		expect(await pool.acquireHold(30)).toBe(30);
-		const order: string[] = [];
-		// 50 does not fit beside 90; 10 would, but waits its turn behind it.
-		const big = pool.acquireHold(500).then((g) => order.push(`big ${g}`));
-		const small = pool.acquireHold(10).then((g) => order.push(`small ${g}`));
-		await Promise.resolve();
-		expect(order).toEqual([]);
-		pool.releaseHold(60);
-		await Promise.resolve();
-		expect(order).toEqual([]); // 30 still held: the capped grant of 100 does not fit yet
-		pool.releaseHold(30);
-		await big;
-		expect(order).toEqual(["big 100"]);
-		pool.releaseHold(100);
-		await small;
-		expect(order).toEqual(["big 100", "small 10"]);
-	});
+	test(
+		"the hold allowance: grants at most the allowance, " + "and a job that does not fit waits for releases, first come first served",
+		async () => {
+			const pool = new BufferPool(0, 100);
+			expect(await pool.acquireHold(60)).toBe(60);
+			expect(await pool.acquireHold(30)).toBe(30);
+			const order: string[] = [];
+			// 50 does not fit beside 90; 10 would, but waits its turn behind it.
+			const big = pool.acquireHold(500).then((g) => order.push(`big ${g}`));
+			const small = pool.acquireHold(10).then((g) => order.push(`small ${g}`));
+			await Promise.resolve();
+			expect(order).toEqual([]);
+			pool.releaseHold(60);
+			await Promise.resolve();
+			expect(order).toEqual([]); // 30 still held: the capped grant of 100 does not fit yet
+			pool.releaseHold(30);
+			await big;
+			expect(order).toEqual(["big 100"]);
+			pool.releaseHold(100);
+			await small;
+			expect(order).toEqual(["big 100", "small 10"]);
+		},
+	);
 
 	test("without an allowance every job gets 0 at once", async () => {
 		const pool = new BufferPool();

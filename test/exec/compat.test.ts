@@ -108,7 +108,8 @@ describe("planning compat: mergekit", () => {
 	});
 	const recipe = (method: string, extra = "", model = "b") =>
 		parseRecipe(
-			`merge_method: ${method}\nbase_model: ${path.join(dir, "a")}\nmodels:\n  - model: ${path.join(dir, model)}\n    parameters: {weight: 0.5, density: 0.5}\n${extra}`,
+			`merge_method: ${method}\nbase_model: ${path.join(dir, "a")}\nmodels:\n` +
+				`  - model: ${path.join(dir, model)}\n    parameters: {weight: 0.5, density: 0.5}\n${extra}`,
 		);
 
 	test("the plan records the mode and each tensor's compute dtype; --compat overrides the recipe", async () => {
@@ -131,7 +132,8 @@ describe("planning compat: mergekit", () => {
 	test("arcee_fusion writes float32 as mergekit does, unless out_dtype is set", async () => {
 		const plain = await buildPlan(
 			parseRecipe(
-				`merge_method: arcee_fusion\nbase_model: ${path.join(dir, "a")}\nmodels: [{model: ${path.join(dir, "b")}}]\ndtype: bfloat16\ncompat: mergekit\n`,
+				`merge_method: arcee_fusion\nbase_model: ${path.join(dir, "a")}\nmodels: [{model: ${path.join(dir, "b")}}]\n` +
+					`dtype: bfloat16\ncompat: mergekit\n`,
 			),
 		);
 		expect(plain.jobs[0]!.output.dtype).toBe("F32");
@@ -139,7 +141,8 @@ describe("planning compat: mergekit", () => {
 		await closePlan(plain);
 		const cast = await buildPlan(
 			parseRecipe(
-				`merge_method: arcee_fusion\nbase_model: ${path.join(dir, "a")}\nmodels: [{model: ${path.join(dir, "b")}}]\ndtype: bfloat16\nout_dtype: bfloat16\ncompat: mergekit\n`,
+				`merge_method: arcee_fusion\nbase_model: ${path.join(dir, "a")}\nmodels: [{model: ${path.join(dir, "b")}}]\n` +
+					`dtype: bfloat16\nout_dtype: bfloat16\ncompat: mergekit\n`,
 			),
 		);
 		expect(cast.jobs[0]!.output.dtype).toBe("BF16");

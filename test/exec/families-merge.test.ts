@@ -58,7 +58,8 @@ describe.each(ARCHITECTURES.map((a) => [a.name] as const))("%s", (family) => {
 		const { a, b } = await pair();
 		const out = join(root(), `${family}-linear`);
 		const recipe = parseRecipe(
-			`merge_method: linear\nmodels:\n  - model: ${a}\n    parameters: {weight: 1}\n  - model: ${b}\n    parameters: {weight: 1}\ndtype: float32\n`,
+			`merge_method: linear\nmodels:\n  - model: ${a}\n    parameters: {weight: 1}\n` +
+				`  - model: ${b}\n    parameters: {weight: 1}\ndtype: float32\n`,
 		);
 		const result = await mergeModels(recipe, { out, threads: 1 });
 		expect(result.warnings.filter((w) => w.includes("architecture") || w.includes("definition"))).toEqual([]);
@@ -85,7 +86,8 @@ describe.each(ARCHITECTURES.map((a) => [a.name] as const))("%s", (family) => {
 		const { a, b } = await pair();
 		const out = join(root(), `${family}-franken`);
 		const recipe = parseRecipe(
-			`merge_method: passthrough\nslices:\n  - sources:\n      - model: ${a}\n        layer_range: [0, 2]\n  - sources:\n      - model: ${b}\n        layer_range: [1, 2]\ndtype: float32\n`,
+			`merge_method: passthrough\nslices:\n  - sources:\n      - model: ${a}\n        layer_range: [0, 2]\n` +
+				`  - sources:\n      - model: ${b}\n        layer_range: [1, 2]\ndtype: float32\n`,
 		);
 		await mergeModels(recipe, { out, threads: 1 });
 		await withModel(a, (ma) =>

@@ -159,7 +159,8 @@ describe("end to end on tiny models", () => {
 
 	test("config.json comes from the base with torch_dtype updated; the model card holds the recipe", async () => {
 		const out = path.join(root(), "f32");
-		const yaml = `merge_method: ties\nbase_model: ${A}\nmodels: [{model: ${B}, parameters: {weight: 0.5, density: 0.5}}]\nout_dtype: float32\n`;
+		const yaml =
+			`merge_method: ties\nbase_model: ${A}\n` + `models: [{model: ${B}, parameters: {weight: 0.5, density: 0.5}}]\nout_dtype: float32\n`;
 		await mergeModels(parseRecipe(yaml), { out });
 		const config = JSON.parse(await readFile(path.join(out, "config.json"), "utf8"));
 		expect(config.torch_dtype).toBe("float32");

@@ -43,7 +43,8 @@ beforeAll(async () => {
 
 const linear = (a: string, b: string, w: string, extra = "") =>
 	parseRecipe(
-		`merge_method: linear\nmodels:\n  - model: ${a}\n    parameters: {weight: ${w}}\n  - model: ${b}\n    parameters: {weight: ${w}}\n${extra}`,
+		`merge_method: linear\nmodels:\n  - model: ${a}\n    parameters: {weight: ${w}}\n` +
+			`  - model: ${b}\n    parameters: {weight: ${w}}\n${extra}`,
 	);
 
 /** Entries of the test folder whose name starts with `name` (the output and any leftover partial sibling). */

@@ -170,27 +170,30 @@ describe("one run per output; resume", () => {
 });
 
 describe("the saved recipe", () => {
-	test("seed and dtype overrides are saved (as merge-recipe.yml and mergekit_config.yml), and running it again gives the same bytes", async () => {
-		const original = path.join(root(), "dare-recipe.yml");
-		await writeFile(original, `# a comment that stays\n${dare(0)}`);
-		const plan = await buildPlan(await loadRecipe(original), { seed: 7, dtype: "F32" });
-		const out = path.join(root(), "d7");
-		try {
-			await drainMerge(runMerge(plan, { out }));
-		} finally {
-			await closePlan(plan);
-		}
-		const saved = await readFile(path.join(out, "merge-recipe.yml"), "utf8");
-		expect(saved).toContain("# a comment that stays");
-		expect(saved).toMatch(/^seed: 7$/m);
-		expect(saved).toMatch(/^out_dtype: float32$/m);
-		expect(await readFile(path.join(out, "mergekit_config.yml"), "utf8")).toBe(saved);
-		expect(await readFile(path.join(out, "README.md"), "utf8")).toContain("seed: 7");
-		const again = path.join(root(), "d7-again");
-		await mergeModels(path.join(out, "merge-recipe.yml"), { out: again });
-		expect(await digest(again, weights)).toEqual(await digest(out, weights));
-		expect(await readFile(path.join(again, "merge-recipe.yml"), "utf8")).toBe(saved);
-	});
+	test(
+		"seed and dtype overrides are saved (as merge-recipe.yml and mergekit_config.yml), " + "and running it again gives the same bytes",
+		async () => {
+			const original = path.join(root(), "dare-recipe.yml");
+			await writeFile(original, `# a comment that stays\n${dare(0)}`);
+			const plan = await buildPlan(await loadRecipe(original), { seed: 7, dtype: "F32" });
+			const out = path.join(root(), "d7");
+			try {
+				await drainMerge(runMerge(plan, { out }));
+			} finally {
+				await closePlan(plan);
+			}
+			const saved = await readFile(path.join(out, "merge-recipe.yml"), "utf8");
+			expect(saved).toContain("# a comment that stays");
+			expect(saved).toMatch(/^seed: 7$/m);
+			expect(saved).toMatch(/^out_dtype: float32$/m);
+			expect(await readFile(path.join(out, "mergekit_config.yml"), "utf8")).toBe(saved);
+			expect(await readFile(path.join(out, "README.md"), "utf8")).toContain("seed: 7");
+			const again = path.join(root(), "d7-again");
+			await mergeModels(path.join(out, "merge-recipe.yml"), { out: again });
+			expect(await digest(again, weights)).toEqual(await digest(out, weights));
+			expect(await readFile(path.join(again, "merge-recipe.yml"), "utf8")).toBe(saved);
+		},
+	);
 
 	test("without overrides the recipe is saved byte for byte", async () => {
 		const out = path.join(root(), "plain");

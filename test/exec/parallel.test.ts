@@ -166,11 +166,13 @@ describe("chunked streaming of large tensors", () => {
 		["task_arithmetic", `merge_method: task_arithmetic\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 0.8}}]\n`],
 		[
 			"dare_ties (inverse_density)",
-			`merge_method: dare_ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 0.5, density: 0.5}}]\nparameters: {rescale: inverse_density}\nseed: 5\n`,
+			`merge_method: dare_ties\nbase_model: $A\n` +
+				`models: [{model: $B, parameters: {weight: 0.5, density: 0.5}}]\nparameters: {rescale: inverse_density}\nseed: 5\n`,
 		],
 		[
 			"dare_linear (no rescale)",
-			`merge_method: dare_linear\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 0.5, density: 0.3}}]\nparameters: {rescale: false}\n`,
+			`merge_method: dare_linear\nbase_model: $A\n` +
+				`models: [{model: $B, parameters: {weight: 0.5, density: 0.3}}]\nparameters: {rescale: false}\n`,
 		],
 		["passthrough", `merge_method: passthrough\nmodels: [{model: $B, parameters: {scale: 0.5}}]\n`],
 		["slerp", `merge_method: slerp\nbase_model: $A\nmodels: [{model: $B}]\nparameters: {t: [0, 0.3, 1]}\n`],

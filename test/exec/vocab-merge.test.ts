@@ -51,7 +51,8 @@ async function json(dir: string, file: string): Promise<Record<string, any>> {
 
 const linear = (a: string, b: string, extra: string, wa = 1, wb = 3) =>
 	parseRecipe(
-		`merge_method: linear\nbase_model: ${a}\nmodels:\n  - model: ${a}\n    parameters: {weight: ${wa}}\n  - model: ${b}\n    parameters: {weight: ${wb}}\ndtype: float32\n${extra}`,
+		`merge_method: linear\nbase_model: ${a}\nmodels:\n` +
+			`  - model: ${a}\n    parameters: {weight: ${wa}}\n  - model: ${b}\n    parameters: {weight: ${wb}}\ndtype: float32\n${extra}`,
 	);
 
 describe("tokenizer_source: union", () => {
@@ -162,7 +163,8 @@ describe("other families and frankenmerges", () => {
 		const b = await model("f-chatml", 20, 66, chatmlFiles());
 		const out = join(root(), "f-out");
 		const recipe = parseRecipe(
-			`merge_method: passthrough\nslices:\n  - sources:\n      - model: ${a}\n        layer_range: [0, 1]\n  - sources:\n      - model: ${b}\n        layer_range: [0, 1]\ntokenizer_source: union\ndtype: float32\n`,
+			`merge_method: passthrough\nslices:\n  - sources:\n      - model: ${a}\n        layer_range: [0, 1]\n` +
+				`  - sources:\n      - model: ${b}\n        layer_range: [0, 1]\ntokenizer_source: union\ndtype: float32\n`,
 		);
 		await mergeModels(recipe, { out, threads: 1 });
 		expect(await json(out, "config.json")).toMatchObject({ vocab_size: 66, num_hidden_layers: 2 });

@@ -33,7 +33,8 @@ describe("recipe loader", () => {
 		// distinct anchors each aliased once took 10 s (quadratic; a 4 MB recipe would take hours). 101 are refused.
 		[
 			"101 aliases of distinct anchors",
-			`merge_method: linear\nmodels:\n${Array.from({ length: 101 }, (_, i) => `  - model: &m${i} m${i}\n`).join("")}${Array.from({ length: 101 }, (_, i) => `  - model: *m${i}\n`).join("")}`,
+			`merge_method: linear\nmodels:\n${Array.from({ length: 101 }, (_, i) => `  - model: &m${i} m${i}\n`).join("")}` +
+				`${Array.from({ length: 101 }, (_, i) => `  - model: *m${i}\n`).join("")}`,
 			"models[201].model",
 		],
 	])("%s is a Yaml RecipeError", (_, text, path) => {

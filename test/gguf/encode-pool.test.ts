@@ -20,7 +20,8 @@ test("a process whose only pending work is a threaded export waits for it, and e
 		`import { writeTinyMistral } from ${JSON.stringify(SRC("fixtures/tiny-model.ts"))};
 import { exportGguf } from ${JSON.stringify(SRC("gguf/export.ts"))};
 await writeTinyMistral(${JSON.stringify(join(tmp(), "m"))}, { seed: 1 });
-const r = await exportGguf(${JSON.stringify(join(tmp(), "m"))}, { type: "q8_0", out: ${JSON.stringify(join(tmp(), "m.gguf"))}, threads: 2, chunkValues: 256 });
+const r = await exportGguf(${JSON.stringify(join(tmp(), "m"))}, ` +
+			`{ type: "q8_0", out: ${JSON.stringify(join(tmp(), "m.gguf"))}, threads: 2, chunkValues: 256 });
 console.log("exported", r.tensors);
 `,
 	);

@@ -29,7 +29,10 @@ export interface HubFault {
 	repo: string;
 	file: string;
 	kind: "drop" | "stall" | "corrupt" | "status";
-	/** drop: close the connection after this many body bytes; stall: send this many and then nothing (until stop()); corrupt: flip the bits of the body byte at this offset. */
+	/**
+	 * drop: close the connection after this many body bytes; stall: send this many and then nothing (until stop()); corrupt: flip the bits of
+	 * the body byte at this offset.
+	 */
 	at?: number;
 	/** status: the HTTP status to answer with. */
 	status?: number;

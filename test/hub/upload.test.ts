@@ -52,17 +52,20 @@ describe("uploadFolder", () => {
 		expect(events.at(-1)).toMatchObject({ event: "done", commit: r.commit });
 	});
 
-	test("an existing repo gets a new commit; LFS objects the Hub already has are not sent again; a download gets the same bytes", async () => {
-		const before = hub.requests("/lfs-upload/").length;
-		await writeFile(path.join(model, "README.md"), "# merged, v2\n");
-		const r = await uploadFolder(model, "me/merged", { env: env({ HF_TOKEN: WRITER }), commitMessage: "second" });
-		expect(r.created).toBe(false);
-		expect(hub.requests("/lfs-upload/").length).toBe(before);
-		expect(hub.repos.get("me/merged")!.commits.get(r.commit)!.title).toBe("second");
-		const down = await downloadSnapshot("me/merged", { env: env({ HF_TOKEN: WRITER }), cacheDir: path.join(root(), "cache") });
-		expect(down.commit).toBe(r.commit);
-		for (const f of down.files) expect(await readFile(path.join(down.path, f))).toEqual(await readFile(path.join(model, f)));
-	});
+	test(
+		"an existing repo gets a new commit; " + "LFS objects the Hub already has are not sent again; a download gets the same bytes",
+		async () => {
+			const before = hub.requests("/lfs-upload/").length;
+			await writeFile(path.join(model, "README.md"), "# merged, v2\n");
+			const r = await uploadFolder(model, "me/merged", { env: env({ HF_TOKEN: WRITER }), commitMessage: "second" });
+			expect(r.created).toBe(false);
+			expect(hub.requests("/lfs-upload/").length).toBe(before);
+			expect(hub.repos.get("me/merged")!.commits.get(r.commit)!.title).toBe("second");
+			const down = await downloadSnapshot("me/merged", { env: env({ HF_TOKEN: WRITER }), cacheDir: path.join(root(), "cache") });
+			expect(down.commit).toBe(r.commit);
+			for (const f of down.files) expect(await readFile(path.join(down.path, f))).toEqual(await readFile(path.join(model, f)));
+		},
+	);
 
 	test.each([
 		["no token", {}, "Unauthorized"],

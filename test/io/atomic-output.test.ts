@@ -56,24 +56,27 @@ describe("permissions", () => {
 });
 
 describe("an unfinished output is recognisable by every reader", () => {
-	test("until commit the temporary folder holds the marker, a shard has its final name only once complete, and openModel refuses it", async () => {
-		const out = fresh();
-		const w = await ShardedWriter.create(out, entries, { maxShardBytes: 16 });
-		await w.writeTensor("embed", new Float32Array(8));
-		const names = await readdir(w.tempDir);
-		expect(names).toContain(UNFINISHED_MARKER);
-		expect(names).toContain("model-00001-of-00002.safetensors");
-		expect(names).not.toContain("model-00002-of-00002.safetensors");
-		// The streaming writer creates shard 2 at its first tensor; mid-way it is not under its final name either.
-		await w.writeTensor("head", new Float32Array(8));
-		// Every shard complete, yet not committed: still unfinished (no index yet, and the marker says so).
-		const e = await rejected(openModel(w.tempDir), ModelError);
-		expect(e.kind).toBe("UnfinishedMerge");
-		expect(e.message).toContain(out);
-		await w.commit();
-		expect(await readdir(out)).not.toContain(UNFINISHED_MARKER);
-		await (await openModel(out)).close();
-	});
+	test(
+		"until commit the temporary folder holds the marker, " + "a shard has its final name only once complete, and openModel refuses it",
+		async () => {
+			const out = fresh();
+			const w = await ShardedWriter.create(out, entries, { maxShardBytes: 16 });
+			await w.writeTensor("embed", new Float32Array(8));
+			const names = await readdir(w.tempDir);
+			expect(names).toContain(UNFINISHED_MARKER);
+			expect(names).toContain("model-00001-of-00002.safetensors");
+			expect(names).not.toContain("model-00002-of-00002.safetensors");
+			// The streaming writer creates shard 2 at its first tensor; mid-way it is not under its final name either.
+			await w.writeTensor("head", new Float32Array(8));
+			// Every shard complete, yet not committed: still unfinished (no index yet, and the marker says so).
+			const e = await rejected(openModel(w.tempDir), ModelError);
+			expect(e.kind).toBe("UnfinishedMerge");
+			expect(e.message).toContain(out);
+			await w.commit();
+			expect(await readdir(out)).not.toContain(UNFINISHED_MARKER);
+			await (await openModel(out)).close();
+		},
+	);
 
 	test("a single-shard output has no model.safetensors until that shard is complete", async () => {
 		const out = fresh();
@@ -131,16 +134,19 @@ describe("replacing with force", () => {
 		expect(await readdir(path.dirname(out))).toEqual(["out"]);
 	});
 
-	test("a crash between moving the old output aside and renaming the new one in leaves <out>.old-XXXXXX: the next run restores it", async () => {
-		const out = fresh();
-		const aside = `${out}.old-Qw12Er`;
-		await mkdir(aside, { recursive: true });
-		await writeFile(path.join(aside, "old.txt"), "old");
-		const e = await rejected(ShardedWriter.create(out, entries, { maxShardBytes: 1e9 }), PlanError);
-		expect(e.kind).toBe("OutputExists");
-		expect(await readFile(path.join(out, "old.txt"), "utf8")).toBe("old");
-		expect(await exists(aside)).toBe(false);
-	});
+	test(
+		"a crash between moving the old output aside and " + "renaming the new one in leaves <out>.old-XXXXXX: the next run restores it",
+		async () => {
+			const out = fresh();
+			const aside = `${out}.old-Qw12Er`;
+			await mkdir(aside, { recursive: true });
+			await writeFile(path.join(aside, "old.txt"), "old");
+			const e = await rejected(ShardedWriter.create(out, entries, { maxShardBytes: 1e9 }), PlanError);
+			expect(e.kind).toBe("OutputExists");
+			expect(await readFile(path.join(out, "old.txt"), "utf8")).toBe("old");
+			expect(await exists(aside)).toBe(false);
+		},
+	);
 });
 
 describe("AtomicOutput for a single file", () => {

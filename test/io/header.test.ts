@@ -258,7 +258,8 @@ describe("accepted headers", () => {
 
 	test("any UTF-8 tensor name, also written as escapes", () => {
 		const h = parse(
-			'{"caf\\u00e9.\\ud83d\\ude00":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"名前 ü":{"dtype":"U8","shape":[1],"data_offsets":[1,2]},"":{"dtype":"U8","shape":[0],"data_offsets":[2,2]}}',
+			'{"caf\\u00e9.\\ud83d\\ude00":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},' +
+				'"名前 ü":{"dtype":"U8","shape":[1],"data_offsets":[1,2]},"":{"dtype":"U8","shape":[0],"data_offsets":[2,2]}}',
 			2,
 		);
 		expect([...h.tensors.keys()]).toEqual(["café.😀", "名前 ü", ""]);

@@ -342,7 +342,8 @@ describe("index.json", () => {
 	test("format with integer-like names keeps the given order", () => {
 		const text = formatIndexJson(3, { b: "s1", a: "s2" }, { mergekit_version: "0.1.4" });
 		expect(text).toBe(
-			'{\n  "metadata": {\n    "total_size": 3,\n    "mergekit_version": "0.1.4"\n  },\n  "weight_map": {\n    "b": "s1",\n    "a": "s2"\n  }\n}\n',
+			'{\n  "metadata": {\n    "total_size": 3,\n    "mergekit_version": "0.1.4"\n  },\n' +
+				'  "weight_map": {\n    "b": "s1",\n    "a": "s2"\n  }\n}\n',
 		);
 		const numeric = formatIndexJson(
 			0,

@@ -266,7 +266,8 @@ describe("createTfjsBackend", () => {
 		}
 	})();
 
-	test(`--device gpu ${gpuInstalled ? "loads tfjs-node-gpu" : "without tfjs-node-gpu is ExecError Backend naming the package"}`, async () => {
+	const gpuCase = gpuInstalled ? "loads tfjs-node-gpu" : "without tfjs-node-gpu is ExecError Backend naming the package";
+	test(`--device gpu ${gpuCase}`, async () => {
 		const result = await createTfjsBackend({ device: "gpu" }).catch((e: unknown) => e);
 		if (gpuInstalled) {
 			expect((result as Backend).description).toContain("tensorflow");

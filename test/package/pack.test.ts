@@ -79,7 +79,8 @@ describe("npm pack → npm install", () => {
 
 	test("the API imports by package name, with its types", async () => {
 		const script =
-			'import { mergeModels, parseRecipe, slerp, VERSION } from "lm-merge"; console.log(typeof mergeModels, typeof parseRecipe, slerp(new Float32Array([1, 0]), new Float32Array([0, 1]), 0)[0], VERSION);';
+			'import { mergeModels, parseRecipe, slerp, VERSION } from "lm-merge"; ' +
+			"console.log(typeof mergeModels, typeof parseRecipe, slerp(new Float32Array([1, 0]), new Float32Array([0, 1]), 0)[0], VERSION);";
 		expect(run(process.execPath, ["--input-type=module", "-e", script], consumer).trim()).toBe(`function function 1 ${VERSION}`);
 		const pkg = JSON.parse(await readFile(path.join(consumer, "node_modules", "lm-merge", "package.json"), "utf8")) as {
 			types: string;

@@ -31,7 +31,8 @@ const BLOOMISH = defineArchitecture({
 
 const franken = (a: string, b: string) =>
 	parseRecipe(
-		`merge_method: passthrough\nslices:\n  - sources:\n      - model: ${a}\n        layer_range: [0, 2]\n  - sources:\n      - model: ${b}\n        layer_range: [0, 1]\n`,
+		`merge_method: passthrough\nslices:\n  - sources:\n      - model: ${a}\n        layer_range: [0, 2]\n` +
+			`  - sources:\n      - model: ${b}\n        layer_range: [0, 1]\n`,
 	);
 
 test("an unknown family merges by tensor names, with a warning, and its layer-count key is updated", async () => {

@@ -29,14 +29,18 @@ function job(
 }
 
 describe("jobMemory", () => {
-	test("a streamed job needs a few chunks whatever the tensor size: the 32000 × 4096 embedding as a 4096 × 4096 projection, plus kernel state", () => {
-		const small = jobMemory(job(slerpMethod, 4096, 4096, { t: 0.5 }, {}));
-		const embedding = jobMemory(job(slerpMethod, 32000, 4096, { t: 0.5 }, {}));
-		// Rings of four 8 MB chunks for two inputs and two output chunks, against 0.5 GB of encoded inputs.
-		expect(embedding).toBeLessThan(200 * 2 ** 20);
-		// Only the per-element kernel state (n / 8 bytes per input) grows with the tensor.
-		expect(embedding - small).toBe(2 * Math.ceil(((32000 - 4096) * 4096) / 8));
-	});
+	test(
+		"a streamed job needs a few chunks whatever the tensor size: " +
+			"the 32000 × 4096 embedding as a 4096 × 4096 projection, plus kernel state",
+		() => {
+			const small = jobMemory(job(slerpMethod, 4096, 4096, { t: 0.5 }, {}));
+			const embedding = jobMemory(job(slerpMethod, 32000, 4096, { t: 0.5 }, {}));
+			// Rings of four 8 MB chunks for two inputs and two output chunks, against 0.5 GB of encoded inputs.
+			expect(embedding).toBeLessThan(200 * 2 ** 20);
+			// Only the per-element kernel state (n / 8 bytes per input) grows with the tensor.
+			expect(embedding - small).toBe(2 * Math.ceil(((32000 - 4096) * 4096) / 8));
+		},
+	);
 
 	test("a tensor below one chunk needs buffers for its own size only", () => {
 		const tiny = jobMemory(job(linearMethod, 256, 1024, { normalize: true }, { weight: 0.5 }));

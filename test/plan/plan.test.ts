@@ -206,7 +206,8 @@ parameters: {weight: 0.3, density: 0.5}
 		await src.close();
 		const err = await planError(
 			sub(
-				`merge_method: linear\nmodels: [{model: $A, parameters: {weight: 1}}, {model: ${path.join(root(), "broken2")}, parameters: {weight: 1}}]`,
+				`merge_method: linear\nmodels: [{model: $A, parameters: {weight: 1}}, ` +
+					`{model: ${path.join(root(), "broken2")}, parameters: {weight: 1}}]`,
 			),
 		);
 		expect(err.kind).toBe("MissingTensor");

@@ -78,12 +78,15 @@ describe("item 7: every gradient anchor and filter value is range-checked", () =
 
 	test("per-model gradients inside filter entries, and step lists of the wrong type", async () => {
 		const ties = (density: string) =>
-			`merge_method: ties\nbase_model: $A\nmodels:\n  - model: $B\n    parameters:\n      weight: 1\n      density:\n        - filter: mlp\n          value: ${density}\n        - value: 0.5\n`;
+			`merge_method: ties\nbase_model: $A\nmodels:\n  - model: $B\n    parameters:\n      weight: 1\n` +
+			`      density:\n        - filter: mlp\n          value: ${density}\n        - value: 0.5\n`;
 		expect((await planError(ties("[1, 0.5, 1.5, 0.2, 0.5]"))).message).toMatch(
 			/^models\[0\]\.parameters\.density\[0\]\.value\[2\]: ties parameter "density" = 1\.5 is outside \(0, 1\]/,
 		);
 		await expect(plan(ties("[1, 0.5, 0.9, 0.2, 0.5]"))).resolves.toBeDefined();
-		const normalize = `merge_method: ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 1, density: 0.5}}]\nparameters:\n  normalize: [true, maybe]\n`;
+		const normalize =
+			`merge_method: ties\nbase_model: $A\n` +
+			`models: [{model: $B, parameters: {weight: 1, density: 0.5}}]\nparameters:\n  normalize: [true, maybe]\n`;
 		expect((await planError(normalize)).message).toMatch(
 			/^parameters\.normalize\[1\]: ties parameter "normalize" = "maybe" must be true or false$/,
 		);
@@ -150,7 +153,8 @@ describe("item 11: a tokenizer source must be one of the recipe's models, or bas
 	});
 
 	test("an explicit source without tokenizer files is an error; an implicit donor without them is a warning", async () => {
-		const explicit = `merge_method: slerp\nbase_model: $A\nmodels: [{model: $A}, {model: $NOTOK}]\nparameters: {t: 0.5}\ntokenizer_source: $NOTOK\n`;
+		const explicit =
+			`merge_method: slerp\nbase_model: $A\n` + `models: [{model: $A}, {model: $NOTOK}]\nparameters: {t: 0.5}\ntokenizer_source: $NOTOK\n`;
 		const err = await planError(explicit);
 		expect((err as PlanError).kind).toBe("TokenizerSource");
 		expect(err.message).toMatch(/has no tokenizer/);
@@ -174,7 +178,8 @@ describe("item 12: __proto__ and unknown parameter names; self-referencing ancho
 		["parameters", "merge_method: slerp\nbase_model: $A\nmodels: [{model: $A}, {model: $B}]\nparameters:\n  t: 0.5\n  __proto__: 3\n"],
 		[
 			"models[1].parameters",
-			"merge_method: slerp\nbase_model: $A\nmodels:\n  - model: $A\n  - model: $B\n    parameters:\n      __proto__: 2\nparameters: {t: 0.5}\n",
+			"merge_method: slerp\nbase_model: $A\nmodels:\n" +
+				"  - model: $A\n  - model: $B\n    parameters:\n      __proto__: 2\nparameters: {t: 0.5}\n",
 		],
 	])("a __proto__ key under %s is reported as an unknown parameter, not dropped", async (where, yaml) => {
 		const err = await planError(yaml);
@@ -193,7 +198,8 @@ describe("item 12: __proto__ and unknown parameter names; self-referencing ancho
 	test("an unknown parameter gets a suggestion", async () => {
 		const err = await planError("merge_method: ties\nbase_model: $A\nmodels: [{model: $B, parameters: {weight: 1, densty: 0.5}}]\n");
 		expect(err.message).toBe(
-			'models[0].parameters.densty: unknown parameter "densty" (did you mean "density"?) (ties takes: normalize, rescale, lambda, int8_mask, weight, density)',
+			'models[0].parameters.densty: unknown parameter "densty" (did you mean "density"?) ' +
+				"(ties takes: normalize, rescale, lambda, int8_mask, weight, density)",
 		);
 	});
 

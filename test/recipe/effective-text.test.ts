@@ -3,7 +3,8 @@ import { effectiveRecipeText } from "../../src/recipe/effective-text.js";
 import { parseRecipe } from "../../src/recipe/load.js";
 
 const BASE =
-	"# keep me\nmerge_method: dare_ties\nbase_model: a\nmodels:\n  - model: b # inline note\n    parameters: {weight: 0.5, density: 0.5}\ndtype: bfloat16\n";
+	"# keep me\nmerge_method: dare_ties\nbase_model: a\n" +
+	"models:\n  - model: b # inline note\n    parameters: {weight: 0.5, density: 0.5}\ndtype: bfloat16\n";
 
 describe("effectiveRecipeText", () => {
 	test("no override, or overrides equal to what the recipe says, returns the text byte for byte", () => {

@@ -388,7 +388,8 @@ describe("parseRecipe: errors name the kind and the YAML path", () => {
 	it("reports the problem that comes first in the file", () => {
 		const e = recipeError(() =>
 			parseRecipe(
-				`merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: .nan}\n  - model: b\n    parameters: {weight: []}\ndtype: float8\n`,
+				`merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: .nan}\n` +
+					`  - model: b\n    parameters: {weight: []}\ndtype: float8\n`,
 			),
 		);
 		expect(e.path).toBe("models[0].parameters.weight");

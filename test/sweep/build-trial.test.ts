@@ -16,7 +16,8 @@ beforeAll(async () => {
 	await mkdir(path.join(dir(), "merges", "models", "b"), { recursive: true });
 	await writeFile(
 		path.join(dir(), "merges", "ties.yml"),
-		"merge_method: ties\nbase_model: models/a\nmodels:\n  - model: models/b\n    parameters:\n      weight: 1\n      density: 0.5\n  - model: org/hub-model\n    parameters:\n      weight: 1\n      density: 0.5\ntokenizer_source: base\n",
+		"merge_method: ties\nbase_model: models/a\nmodels:\n  - model: models/b\n    parameters:\n      weight: 1\n      density: 0.5\n" +
+			"  - model: org/hub-model\n    parameters:\n      weight: 1\n      density: 0.5\ntokenizer_source: base\n",
 	);
 	spec = await parseSweep(
 		"recipe: merges/ties.yml\ngrid:\n  models[0].parameters.density: [0.3, 0.7]\neval: {data: d.jsonl, seeds: 1}\n",

@@ -29,7 +29,8 @@ async function specError(yaml: string): Promise<SweepError> {
 describe("parseSweep", () => {
 	test("a grid sweep: paths resolve against the sweep file's folder, defaults filled in", async () => {
 		const spec = await parse(
-			"recipe: ../merges/slerp.yml\ngrid:\n  parameters.t: [0.3, 0.5, 0.7]\neval:\n  data: ../data/medqa.jsonl\n  tasks: medqa\n  shots: 3\n  seeds: 1\n  shots-from: train.jsonl\n",
+			"recipe: ../merges/slerp.yml\ngrid:\n  parameters.t: [0.3, 0.5, 0.7]\n" +
+				"eval:\n  data: ../data/medqa.jsonl\n  tasks: medqa\n  shots: 3\n  seeds: 1\n  shots-from: train.jsonl\n",
 		);
 		expect(spec.name).toBe("s");
 		expect(spec.recipe.file).toBe(path.join(dir(), "merges", "slerp.yml"));
@@ -51,13 +52,16 @@ describe("parseSweep", () => {
 
 	test("random and search sweeps with their defaults", async () => {
 		const random = await parse(
-			"name: r\nrecipe: ../merges/slerp.yml\nrandom:\n  n: 4\n  space:\n    parameters.t: {min: 0.1, max: 0.9}\n    models[1].parameters.weight: [0.2, 0.4]\neval: {data: d.jsonl}\nobjective: accuracy:medqa\n",
+			"name: r\nrecipe: ../merges/slerp.yml\nrandom:\n  n: 4\n  space:\n" +
+				"    parameters.t: {min: 0.1, max: 0.9}\n    models[1].parameters.weight: [0.2, 0.4]\n" +
+				"eval: {data: d.jsonl}\nobjective: accuracy:medqa\n",
 		);
 		expect(random.name).toBe("r");
 		expect(random.strategy).toMatchObject({ kind: "random", n: 4, seed: 0 });
 		expect(random.objective.name).toBe("accuracy:medqa");
 		const search = await parse(
-			"recipe: ../merges/slerp.yml\nsearch:\n  method: cmaes\n  budget: 12\n  space:\n    parameters.t: {min: 0.01, max: 1, log: true, step: 0.01}\neval: {data: d.jsonl}\nmerge: {threads: 2}\n",
+			"recipe: ../merges/slerp.yml\nsearch:\n  method: cmaes\n  budget: 12\n  space:\n" +
+				"    parameters.t: {min: 0.01, max: 1, log: true, step: 0.01}\neval: {data: d.jsonl}\nmerge: {threads: 2}\n",
 		);
 		expect(search.strategy).toMatchObject({ kind: "search", method: "cmaes", budget: 12, seed: 0, sigma: 0.3 });
 		expect(search.merge).toEqual({ threads: 2 });

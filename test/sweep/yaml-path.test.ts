@@ -22,7 +22,8 @@ describe("parseYamlPath", () => {
 
 describe("setYamlPath", () => {
 	const recipe =
-		"# a comment\nmerge_method: ties\nmodels:\n  - model: a\n    parameters:\n      density: 0.5 # kept\n  - model: b\nparameters:\n  normalize: true\n";
+		"# a comment\nmerge_method: ties\nmodels:\n  - model: a\n    parameters:\n      density: 0.5 # kept\n" +
+		"  - model: b\nparameters:\n  normalize: true\n";
 
 	test("replaces a value and keeps comments", () => {
 		const doc = parseDocument(recipe);

@@ -75,7 +75,8 @@ describe("refusals", () => {
 		);
 		expect(err.kind).toBe("UnsafePickle");
 		expect(err.message).toBe(
-			"x.bin: archive/data.pkl: refused global posix.system: a PyTorch state dict never needs it, and loading it could run code (opcode 0x63 at byte 2)",
+			"x.bin: archive/data.pkl: refused global posix.system: a PyTorch state dict never needs it, " +
+				"and loading it could run code (opcode 0x63 at byte 2)",
 		);
 	});
 
