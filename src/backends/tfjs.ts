@@ -5,18 +5,14 @@
  * Random draws and exact k-th selections still come from the CPU helpers: `--device` never changes a DARE mask.
  */
 import { ExecError } from "../errors.js";
-import { breadcrumbsMethod, breadcrumbsTiesMethod } from "../methods/breadcrumbs.js";
-import { dareLinearMethod, dareTiesMethod } from "../methods/dare.js";
-import { dellaLinearMethod, dellaMethod } from "../methods/della.js";
 import { linearMethod } from "../methods/linear.js";
 import { modelStockMethod } from "../methods/model-stock.js";
 import { nearswapMethod } from "../methods/nearswap.js";
 import { passthroughMethod } from "../methods/passthrough.js";
 import { ramMethod, ramplusTlMethod } from "../methods/ram.js";
+import { BUILTIN_METHODS } from "../methods/registry.js";
 import { slerpMethod } from "../methods/slerp.js";
-import { taskArithmeticMethod } from "../methods/task-arithmetic.js";
 import { taskArithmeticConfigOf } from "../methods/task-vector/index.js";
-import { tiesMethod } from "../methods/ties.js";
 import type { MergeMethod } from "../methods/types.js";
 import { loadTfjs, type TfjsChoice } from "../tfjs/loader.js";
 import type { TfjsEnv, TfjsInput, TfjsKernel } from "./tfjs-env.js";
@@ -56,16 +52,12 @@ const ENTRIES: readonly TfjsKernelEntry[] = [
 	{ method: ramMethod, kernel: ramKernel },
 	{ method: ramplusTlMethod, kernel: ramplusTlKernel },
 	{ method: modelStockMethod, kernel: modelStockKernel },
-	...[
-		taskArithmeticMethod,
-		tiesMethod,
-		dareTiesMethod,
-		dareLinearMethod,
-		breadcrumbsMethod,
-		breadcrumbsTiesMethod,
-		dellaMethod,
-		dellaLinearMethod,
-	].map((method) => ({ method, kernel: tfjsTaskVectorKernel(taskArithmeticConfigOf(method)!) })),
+	// Every method the task-vector engine configures runs on its one tfjs kernel: read from the registry, so a new
+	// engine method needs no second list here.
+	...BUILTIN_METHODS.flatMap((method) => {
+		const config = taskArithmeticConfigOf(method);
+		return config === undefined ? [] : [{ method, kernel: tfjsTaskVectorKernel(config) }];
+	}),
 ];
 
 /** Method name → tfjs kernel. Methods not listed run their CPU kernel on this backend. */

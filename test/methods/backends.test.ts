@@ -194,6 +194,28 @@ describe.each(BACKENDS)("$label agrees with the cpu backend", ({ label, options,
 });
 
 describe("tfjs backend behaviour", () => {
+	test("the tfjs table covers the seven own kernels and every task-vector engine method, nothing else", () => {
+		expect([...TFJS_KERNELS.keys()].sort()).toEqual(
+			[
+				"linear",
+				"slerp",
+				"passthrough",
+				"nearswap",
+				"ram",
+				"ramplus_tl",
+				"model_stock",
+				"task_arithmetic",
+				"ties",
+				"dare_ties",
+				"dare_linear",
+				"breadcrumbs",
+				"breadcrumbs_ties",
+				"della",
+				"della_linear",
+			].sort(),
+		);
+	});
+
 	let backend: Backend;
 	beforeAll(async () => {
 		backend = await createTfjsBackend({ device: "tfjs", tfBackend: "cpu" });
